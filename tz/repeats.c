@@ -1,0 +1,211 @@
+/*
+ * Knock's schedule "repeats" rules translated to RFC 5545 RRULE text.
+ *
+ * An entry is {frequency, interval, days, day_of_month, hours, minutes}.
+ * Seconds are always 0; when hours are given without minutes, minutes are
+ * 0 (Knock's "daily at 9" means 09:00); fields left out follow DTSTART as
+ * RFC 5545 says.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "tz/tz.h"
+
+/* A growable string. */
+struct repeats_buf {
+	char s[512];
+	size_t len;
+};
+
+/* Append formatted text to b (rules are short; overflow is truncation). */
+static void __attribute__((format(printf, 2, 3)))
+repeats_add(struct repeats_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->len >= sizeof b->s)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->s + b->len, sizeof b->s - b->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len += (size_t)n;
+}
+
+/* Append ";NAME=v1,v2" for an integer or array of integers in [lo, hi]. */
+static int
+repeats_ints(struct repeats_buf *b, const char *name, const char *key,
+    json_t *v, int lo, int hi, char **cause)
+{
+	json_t *e;
+	size_t i, n;
+
+	n = json_is_array(v) ? json_array_size(v) : 1;
+	if (n == 0 || n > 60) {
+		*cause = xasprintf("repeats: \"%s\" must list 1..60 values",
+		    key);
+		return -1;
+	}
+	repeats_add(b, ";%s=", name);
+	for (i = 0; i < n; i++) {
+		e = json_is_array(v) ? json_array_get(v, i) : v;
+		if (!json_is_integer(e) || json_integer_value(e) < lo ||
+		    json_integer_value(e) > hi) {
+			*cause = xasprintf("repeats: \"%s\" must be an integer "
+			    "%d..%d or an array of them", key, lo, hi);
+			return -1;
+		}
+		repeats_add(b, "%s%d", i ? "," : "",
+		    (int)json_integer_value(e));
+	}
+	return 0;
+}
+
+/* Append ";BYDAY=..." for Knock's days ("mon".."sun", weekdays, weekends). */
+static int
+repeats_days(struct repeats_buf *b, json_t *v, char **cause)
+{
+	static const char *names[] = { "mon", "tue", "wed", "thu", "fri",
+		"sat", "sun" };
+	static const char *ical[] = { "MO", "TU", "WE", "TH", "FR", "SA",
+		"SU" };
+	unsigned mask = 0;
+	const char *s;
+	size_t i, n;
+	json_t *e;
+	int k;
+
+	n = json_is_array(v) ? json_array_size(v) : 1;
+	for (i = 0; i < n; i++) {
+		e = json_is_array(v) ? json_array_get(v, i) : v;
+		if ((s = json_string_value(e)) == NULL)
+			goto bad;
+		if (strcmp(s, "weekdays") == 0)
+			mask |= 0x1f;
+		else if (strcmp(s, "weekends") == 0)
+			mask |= 0x60;
+		else {
+			for (k = 0; k < 7 && strcmp(s, names[k]) != 0; k++)
+				;
+			if (k == 7) {
+				*cause = xasprintf("repeats: unknown day "
+				    "\"%.32s\" (expected mon..sun, weekdays "
+				    "or weekends)", s);
+				return -1;
+			}
+			mask |= 1u << k;
+		}
+	}
+	if (mask == 0)
+		goto bad;
+	repeats_add(b, ";BYDAY=");
+	for (k = 0, n = 0; k < 7; k++)
+		if (mask & (1u << k))
+			repeats_add(b, "%s%s", n++ ? "," : "", ical[k]);
+	return 0;
+bad:
+	*cause = xstrdup("repeats: \"days\" must be a day name or an array of "
+	    "day names");
+	return -1;
+}
+
+/* Translate one repeats entry into b. */
+static int
+repeats_entry(struct repeats_buf *b, json_t *o, char **cause)
+{
+	static const char *keys[] = { "frequency", "interval", "days",
+		"day_of_month", "hours", "minutes", "__typename", NULL };
+	json_t *freq, *v, *hours, *minutes;
+	const char *key, *f;
+	int i;
+
+	if (!json_is_object(o)) {
+		*cause = xstrdup("repeats: each entry must be an object");
+		return -1;
+	}
+	json_object_foreach(o, key, v) {
+		for (i = 0; keys[i] != NULL && strcmp(keys[i], key) != 0; i++)
+			;
+		if (keys[i] == NULL) {
+			*cause = xasprintf("repeats: unknown field \"%.64s\"",
+			    key);
+			return -1;
+		}
+	}
+	freq = json_object_get(o, "frequency");
+	f = json_string_value(freq);
+	if (f == NULL || (strcmp(f, "daily") != 0 && strcmp(f, "weekly") != 0 &&
+	    strcmp(f, "monthly") != 0 && strcmp(f, "hourly") != 0)) {
+		*cause = xstrdup("repeats: \"frequency\" must be daily, weekly, "
+		    "monthly or hourly");
+		return -1;
+	}
+	repeats_add(b, "FREQ=");
+	for (; *f != '\0'; f++)
+		repeats_add(b, "%c", *f - 'a' + 'A');
+	if ((v = json_object_get(o, "interval")) != NULL && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 1000) {
+			*cause = xstrdup("repeats: \"interval\" must be an "
+			    "integer 1..1000");
+			return -1;
+		}
+		repeats_add(b, ";INTERVAL=%d", (int)json_integer_value(v));
+	}
+	if ((v = json_object_get(o, "days")) != NULL && !json_is_null(v) &&
+	    repeats_days(b, v, cause) != 0)
+		return -1;
+	if ((v = json_object_get(o, "day_of_month")) != NULL &&
+	    !json_is_null(v) &&
+	    repeats_ints(b, "BYMONTHDAY", "day_of_month", v, 1, 31, cause) != 0)
+		return -1;
+	hours = json_object_get(o, "hours");
+	minutes = json_object_get(o, "minutes");
+	if (hours != NULL && !json_is_null(hours) &&
+	    repeats_ints(b, "BYHOUR", "hours", hours, 0, 23, cause) != 0)
+		return -1;
+	if (minutes != NULL && !json_is_null(minutes)) {
+		if (repeats_ints(b, "BYMINUTE", "minutes", minutes, 0, 59,
+		    cause) != 0)
+			return -1;
+	} else if (hours != NULL && !json_is_null(hours))
+		repeats_add(b, ";BYMINUTE=0");
+	repeats_add(b, ";BYSECOND=0");
+	return 0;
+}
+
+/* Knock repeats JSON (an array with one entry, or the entry) as an RRULE. */
+char *
+tz_repeats_to_rrule(const char *json, char **cause)
+{
+	struct repeats_buf b = { .len = 0 };
+	json_error_t err;
+	json_t *root, *o;
+
+	if ((root = json_loads(json, JSON_REJECT_DUPLICATES, &err)) == NULL) {
+		*cause = xasprintf("repeats: invalid JSON at line %d column "
+		    "%d: %s", err.line, err.column, err.text);
+		return NULL;
+	}
+	o = root;
+	if (json_is_array(root)) {
+		if (json_array_size(root) != 1) {
+			*cause = xstrdup("repeats: exactly one rule is "
+			    "supported (use rrule for more complex sets)");
+			json_decref(root);
+			return NULL;
+		}
+		o = json_array_get(root, 0);
+	}
+	if (repeats_entry(&b, o, cause) != 0) {
+		json_decref(root);
+		return NULL;
+	}
+	json_decref(root);
+	return xstrdup(b.s);
+}
