@@ -11,7 +11,8 @@
  * front of it (recur_sieve) finds, from plain calendar arithmetic, the first
  * period at or after a cursor that can hold an occurrence; libical is then
  * started there with icalrecur_iterator_set_start() and never has to walk
- * far.  COUNT and UNTIL are taken out of the rule handed to libical and
+ * far.  For sub-daily rules the sieve is exact and is the expansion.
+ * COUNT and UNTIL are taken out of the rule handed to libical and
  * applied here: COUNT becomes the wall time of the COUNT-th occurrence,
  * computed once when the rule is made.
  */
@@ -369,6 +370,13 @@ recur_rule_next(struct tz_recur *r, int64_t cursor)
 		cursor = r->dtstart;
 	if ((start = recur_sieve(r, cursor)) == RECUR_NONE)
 		return RECUR_NONE;
+	/*
+	 * The sieve is exact for sub-daily rules, and libical 3.0's
+	 * set_start misaligns them (HOURLY;INTERVAL=5;BYMINUTE=15 started
+	 * inside an aligned hour yields the next, unaligned one).
+	 */
+	if (r->freq <= ICAL_HOURLY_RECURRENCE)
+		return start;
 	/* The last occurrence libical gave may be the answer itself. */
 	if (r->it != NULL && r->it_occ && r->it_last == cursor)
 		return cursor;
@@ -550,11 +558,6 @@ recur_check_parts(const struct icalrecurrencetype *ru, char **cause)
 		*cause = xstrdup("RSCALE (RFC 7529) is not supported");
 		return -1;
 	}
-	if (ru->count != 0 && !icaltime_is_null_time(ru->until)) {
-		*cause = xstrdup("COUNT and UNTIL must not both be given "
-		    "(RFC 5545)");
-		return -1;
-	}
 	if (ru->count < 0 || ru->count > RECUR_MAX_COUNT) {
 		*cause = xasprintf("COUNT must be 1..%d", RECUR_MAX_COUNT);
 		return -1;
@@ -621,6 +624,11 @@ recur_parse(const char *text, struct icalrecurrencetype *ru, char **cause)
 		text += 6;
 	if (*text == '\0' || strstr(text, "FREQ=") == NULL) {
 		*cause = xstrdup("rule has no FREQ");
+		return -1;
+	}
+	if (strstr(text, "COUNT=") != NULL && strstr(text, "UNTIL=") != NULL) {
+		*cause = xstrdup("COUNT and UNTIL must not both be given "
+		    "(RFC 5545)");
 		return -1;
 	}
 	icalerror_clear_errno();

@@ -1,0 +1,379 @@
+/*
+ * tz/recur.c and tz/repeats.c: rule validation, the collapse of instants
+ * across DST, COUNT/UNTIL/EXDATE/RDATE, the year limit, and that asking
+ * "next after T" from any T agrees with stepping through the sequence.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tz/tz.h"
+
+/* Load the generated rules once for the whole file. */
+static int
+setup(void **state)
+{
+	char *cause = NULL;
+
+	(void)state;
+	if (tz_init(getenv("BELFRY_TZDATA_DIR"), &cause) != 0) {
+		fprintf(stderr, "tz_init: %s\n", cause);
+		return -1;
+	}
+	return 0;
+}
+
+/* Drop the zone cache. */
+static int
+teardown(void **state)
+{
+	(void)state;
+	tz_shutdown();
+	return 0;
+}
+
+/* A recurrence from text and a DTSTART string, or fail the test. */
+static struct tz_recur *
+recur(const char *rule, const char *dtstart)
+{
+	struct tz_wall w;
+	char *cause = NULL;
+	struct tz_recur *r;
+
+	assert_int_equal(tz_wall_parse(dtstart, &w), 0);
+	r = tz_recur_new(rule, &w, &cause);
+	if (r == NULL)
+		fail_msg("%s: %s", rule, cause);
+	return r;
+}
+
+/* Collect up to n fire instants of r in zone name after `after`. */
+static int
+fires(struct tz_recur *r, const char *name, enum tz_gap gap,
+    enum tz_overlap overlap, const char *after, int n, char out[][24])
+{
+	char *cause = NULL;
+	struct tz_zone *z = tz_zone_get(name, &cause);
+	int64_t t;
+	int i;
+
+	assert_non_null(z);
+	assert_int_equal(tz_instant_parse(after, &t), 0);
+	for (i = 0; i < n; i++) {
+		if (tz_recur_next(r, z, gap, overlap, t, &t) != 0)
+			break;
+		tz_instant_format(t, out[i], 24);
+	}
+	return i;
+}
+
+/* Every bad rule is refused with a message naming the problem. */
+static void
+test_bad_rules(void **state)
+{
+	static const char *cases[][2] = {
+		{ "", "no FREQ" },
+		{ "FREQ=FORTNIGHTLY", "cannot parse" },
+		{ "FREQ=DAILY;BYHOUR=25", "cannot parse" },
+		{ "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=1", "BYSETPOS" },
+		{ "FREQ=DAILY;BYSETPOS=1", "BYSETPOS" },
+		{ "FREQ=DAILY;COUNT=3;UNTIL=20270101T000000", "COUNT and UNTIL" },
+		{ "FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30", "no occurrence" },
+		{ "FREQ=HOURLY;BYMONTH=4;BYMONTHDAY=31", "no occurrence" },
+		{ "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30", "no occurrence" },
+		{ "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "no occurrence" },
+		{ "FREQ=HOURLY;INTERVAL=24;BYHOUR=5", "no occurrence" },
+		{ "FREQ=SECONDLY;INTERVAL=2;BYSECOND=1", "no occurrence" },
+		{ "FREQ=DAILY;INTERVAL=7;BYDAY=TU", "no occurrence" },
+		{ "FREQ=DAILY;BYYEARDAY=1", "BYYEARDAY" },
+		{ "FREQ=WEEKLY;BYMONTHDAY=1", "BYMONTHDAY" },
+		{ "FREQ=DAILY;BYDAY=1MO", "position" },
+		{ "FREQ=MONTHLY;BYWEEKNO=1", "BYWEEKNO" },
+	};
+	struct tz_wall w;
+	char *cause;
+	size_t i;
+
+	(void)state;
+	/* 2026-01-05 04:00 is a Monday. */
+	assert_int_equal(tz_wall_parse("2026-01-05T04:00:00", &w), 0);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cause = NULL;
+		if (tz_recur_new(cases[i][0], &w, &cause) != NULL)
+			fail_msg("\"%s\" was accepted", cases[i][0]);
+		if (strstr(cause, cases[i][1]) == NULL)
+			fail_msg("\"%s\": cause \"%s\" lacks \"%s\"",
+			    cases[i][0], cause, cases[i][1]);
+		free(cause);
+	}
+}
+
+/* Half-hourly across US spring forward: 02:xx shifts, duplicates collapse. */
+static void
+test_collapse_spring(void **state)
+{
+	static const char *want[] = { "2026-03-08T06:00:00Z",
+		"2026-03-08T06:30:00Z", "2026-03-08T07:00:00Z",
+		"2026-03-08T07:30:00Z", "2026-03-08T08:00:00Z" };
+	struct tz_recur *r = recur("FREQ=MINUTELY;INTERVAL=30",
+	    "2026-03-08T01:00:00");
+	char got[5][24];
+	int i;
+
+	(void)state;
+	assert_int_equal(fires(r, "America/New_York", TZ_GAP_SHIFT,
+	    TZ_OVERLAP_FIRST, "2026-03-08T05:00:00Z", 5, got), 5);
+	for (i = 0; i < 5; i++)
+		assert_string_equal(got[i], want[i]);
+	tz_recur_free(r);
+}
+
+/* Hourly across US fall back: the repeated 01:00 fires once (first/last). */
+static void
+test_overlap_hourly(void **state)
+{
+	struct tz_recur *r = recur("FREQ=HOURLY", "2026-11-01T00:00:00");
+	char got[3][24];
+
+	(void)state;
+	assert_int_equal(fires(r, "America/New_York", TZ_GAP_SHIFT,
+	    TZ_OVERLAP_FIRST, "2026-11-01T04:00:00Z", 3, got), 3);
+	assert_string_equal(got[0], "2026-11-01T05:00:00Z"); /* 01:00 EDT */
+	assert_string_equal(got[1], "2026-11-01T07:00:00Z"); /* 02:00 EST */
+	assert_int_equal(fires(r, "America/New_York", TZ_GAP_SHIFT,
+	    TZ_OVERLAP_LAST, "2026-11-01T04:00:00Z", 3, got), 3);
+	assert_string_equal(got[0], "2026-11-01T06:00:00Z"); /* 01:00 EST */
+	assert_string_equal(got[1], "2026-11-01T07:00:00Z");
+	tz_recur_free(r);
+}
+
+/* A daily 02:30 with gap=skip misses the spring-forward day only. */
+static void
+test_gap_skip_daily(void **state)
+{
+	struct tz_recur *r = recur("FREQ=DAILY", "2026-03-07T02:30:00");
+	char got[3][24];
+
+	(void)state;
+	assert_int_equal(fires(r, "America/New_York", TZ_GAP_SKIP,
+	    TZ_OVERLAP_FIRST, "2026-03-07T00:00:00Z", 3, got), 3);
+	assert_string_equal(got[0], "2026-03-07T07:30:00Z");
+	assert_string_equal(got[1], "2026-03-09T06:30:00Z");
+	tz_recur_free(r);
+}
+
+/* COUNT ends the set after COUNT occurrences; EXDATE does not extend it. */
+static void
+test_count_exdate(void **state)
+{
+	struct tz_recur *r = recur("FREQ=DAILY;COUNT=3", "2026-01-01T09:00:00");
+	char got[5][24], *cause = NULL;
+
+	(void)state;
+	assert_int_equal(fires(r, "UTC", TZ_GAP_SHIFT, TZ_OVERLAP_FIRST,
+	    "2025-12-31T00:00:00Z", 5, got), 3);
+	assert_string_equal(got[2], "2026-01-03T09:00:00Z");
+	assert_int_equal(tz_recur_add_dates(r, "2026-01-02T09:00:00", 1,
+	    &cause), 0);
+	assert_int_equal(tz_recur_add_dates(r,
+	    "2026-02-01T12:00:00,2026-01-01T09:00:00", 0, &cause), 0);
+	assert_int_equal(fires(r, "UTC", TZ_GAP_SHIFT, TZ_OVERLAP_FIRST,
+	    "2025-12-31T00:00:00Z", 5, got), 3);
+	assert_string_equal(got[0], "2026-01-01T09:00:00Z");
+	assert_string_equal(got[1], "2026-01-03T09:00:00Z");
+	assert_string_equal(got[2], "2026-02-01T12:00:00Z");
+	assert_int_equal(tz_recur_add_dates(r, "2026-02-30T00:00:00", 1,
+	    &cause), -1);
+	assert_non_null(strstr(cause, "2026-02-30"));
+	free(cause);
+	tz_recur_free(r);
+}
+
+/* UNTIL as a floating time is inclusive; as UTC it bounds the instant. */
+static void
+test_until(void **state)
+{
+	struct tz_recur *r = recur("FREQ=DAILY;UNTIL=20260103T090000",
+	    "2026-01-01T09:00:00");
+	char got[5][24];
+
+	(void)state;
+	assert_int_equal(fires(r, "Europe/Berlin", TZ_GAP_SHIFT,
+	    TZ_OVERLAP_FIRST, "2025-12-31T00:00:00Z", 5, got), 3);
+	tz_recur_free(r);
+	r = recur("FREQ=DAILY;UNTIL=20260103T075959Z", "2026-01-01T09:00:00");
+	assert_int_equal(fires(r, "Europe/Berlin", TZ_GAP_SHIFT,
+	    TZ_OVERLAP_FIRST, "2025-12-31T00:00:00Z", 5, got), 2);
+	tz_recur_free(r);
+}
+
+/* The sequence ends cleanly at libical's last year. */
+static void
+test_year_limit(void **state)
+{
+	struct tz_recur *r = recur("FREQ=YEARLY", "2580-06-01T12:00:00");
+	char got[5][24];
+
+	(void)state;
+	assert_int_equal(fires(r, "UTC", TZ_GAP_SHIFT, TZ_OVERLAP_FIRST,
+	    "2580-01-01T00:00:00Z", 5, got), 3);
+	assert_string_equal(got[2], "2582-06-01T12:00:00Z");
+	tz_recur_free(r);
+}
+
+/* A sparse sub-daily rule: leap-day noons, found without a long walk. */
+static void
+test_sparse_subdaily(void **state)
+{
+	struct tz_recur *r = recur(
+	    "FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=12;BYMINUTE=0",
+	    "2026-01-01T00:00:00");
+	char got[3][24];
+
+	(void)state;
+	assert_int_equal(fires(r, "UTC", TZ_GAP_SHIFT, TZ_OVERLAP_FIRST,
+	    "2026-01-01T00:00:00Z", 3, got), 3);
+	assert_string_equal(got[0], "2028-02-29T12:00:00Z");
+	assert_string_equal(got[1], "2032-02-29T12:00:00Z");
+	assert_string_equal(got[2], "2036-02-29T12:00:00Z");
+	tz_recur_free(r);
+}
+
+/*
+ * Asking for the next fire after an arbitrary instant agrees with walking
+ * the sequence from the start, for rules of every frequency.
+ */
+static void
+test_random_access(void **state)
+{
+	static const char *rules[] = { "FREQ=DAILY;BYHOUR=2;BYMINUTE=30",
+		"FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,FR;BYHOUR=9;BYMINUTE=0",
+		"FREQ=MONTHLY;BYDAY=-1SU;BYHOUR=1;BYMINUTE=30",
+		"FREQ=HOURLY;INTERVAL=5;BYMINUTE=15,45",
+		"FREQ=MINUTELY;INTERVAL=45",
+		"FREQ=DAILY;INTERVAL=3;BYHOUR=9,21",
+		"FREQ=MONTHLY;INTERVAL=2;BYMONTHDAY=1,15,-1;BYHOUR=2",
+		"FREQ=SECONDLY;INTERVAL=7777",
+		"FREQ=YEARLY;BYMONTH=3,10;BYDAY=-1SU;BYHOUR=2" };
+	static const char *zones[] = { "Europe/Berlin", "Australia/Sydney",
+		"America/Santiago", "Australia/Lord_Howe" };
+	char *cause = NULL;
+	struct tz_recur *r;
+	struct tz_zone *z;
+	int64_t seq[400], t, start, got;
+	size_t i, j, k, n;
+
+	(void)state;
+	assert_int_equal(tz_instant_parse("2025-12-01T00:00:00Z", &start), 0);
+	srandom(42);
+	for (i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+		for (j = 0; j < sizeof zones / sizeof zones[0]; j++) {
+			z = tz_zone_get(zones[j], &cause);
+			r = recur(rules[i], "2025-12-01T00:00:00");
+			for (n = 0, t = start; n < 400; n++) {
+				if (tz_recur_next(r, z, TZ_GAP_SHIFT,
+				    TZ_OVERLAP_FIRST, t, &t) != 0)
+					break;
+				if (n > 0)
+					assert_true(t > seq[n - 1]);
+				seq[n] = t;
+			}
+			assert_true(n > 10);
+			for (k = 0; k < 200; k++) {
+				size_t m = (size_t)random() % (n - 1);
+				int64_t q = seq[m] + random() %
+				    (seq[m + 1] - seq[m]);
+
+				assert_int_equal(tz_recur_next(r, z,
+				    TZ_GAP_SHIFT, TZ_OVERLAP_FIRST, q, &got), 0);
+				if (got != seq[m + 1])
+					fail_msg("%s in %s after %lld: %lld, "
+					    "walk says %lld", rules[i],
+					    zones[j], (long long)q,
+					    (long long)got,
+					    (long long)seq[m + 1]);
+			}
+			tz_recur_free(r);
+		}
+	}
+}
+
+/* Knock repeats become the RRULEs RFC 5545 readers expect. */
+static void
+test_repeats(void **state)
+{
+	static const char *ok[][2] = {
+		{ "[{\"frequency\":\"daily\",\"hours\":9}]",
+		    "FREQ=DAILY;BYHOUR=9;BYMINUTE=0;BYSECOND=0" },
+		{ "[{\"frequency\":\"weekly\",\"days\":[\"mon\",\"wed\"],"
+		    "\"hours\":9,\"minutes\":30}]",
+		    "FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9;BYMINUTE=30;BYSECOND=0" },
+		{ "{\"frequency\":\"weekly\",\"days\":\"weekends\"}",
+		    "FREQ=WEEKLY;BYDAY=SA,SU;BYSECOND=0" },
+		{ "[{\"frequency\":\"daily\",\"days\":[\"weekdays\"],"
+		    "\"interval\":2}]",
+		    "FREQ=DAILY;INTERVAL=2;BYDAY=MO,TU,WE,TH,FR;BYSECOND=0" },
+		{ "[{\"frequency\":\"monthly\",\"day_of_month\":15,"
+		    "\"hours\":[8,20]}]",
+		    "FREQ=MONTHLY;BYMONTHDAY=15;BYHOUR=8,20;BYMINUTE=0;"
+		    "BYSECOND=0" },
+		{ "[{\"frequency\":\"hourly\",\"minutes\":5}]",
+		    "FREQ=HOURLY;BYMINUTE=5;BYSECOND=0" },
+	};
+	static const char *bad[][2] = {
+		{ "not json", "invalid JSON" },
+		{ "[{\"frequency\":\"yearly\"}]", "frequency" },
+		{ "[{\"frequency\":\"weekly\",\"days\":[\"funday\"]}]",
+		    "funday" },
+		{ "[{\"frequency\":\"daily\",\"hours\":24}]", "hours" },
+		{ "[{\"frequency\":\"daily\",\"interval\":0}]", "interval" },
+		{ "[{\"frequency\":\"daily\",\"hour\":9}]", "hour" },
+		{ "[]", "exactly one" },
+	};
+	char *s, *cause;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		cause = NULL;
+		s = tz_repeats_to_rrule(ok[i][0], &cause);
+		if (s == NULL)
+			fail_msg("%s: %s", ok[i][0], cause);
+		assert_string_equal(s, ok[i][1]);
+		free(s);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cause = NULL;
+		assert_null(tz_repeats_to_rrule(bad[i][0], &cause));
+		if (strstr(cause, bad[i][1]) == NULL)
+			fail_msg("%s: cause \"%s\" lacks \"%s\"", bad[i][0],
+			    cause, bad[i][1]);
+		free(cause);
+	}
+}
+
+/* Runs the tests. */
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_rules),
+		cmocka_unit_test(test_collapse_spring),
+		cmocka_unit_test(test_overlap_hourly),
+		cmocka_unit_test(test_gap_skip_daily),
+		cmocka_unit_test(test_count_exdate),
+		cmocka_unit_test(test_until),
+		cmocka_unit_test(test_year_limit),
+		cmocka_unit_test(test_sparse_subdaily),
+		cmocka_unit_test(test_random_access),
+		cmocka_unit_test(test_repeats),
+	};
+
+	return cmocka_run_group_tests_name("recur", tests, setup, teardown);
+}
