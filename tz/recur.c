@@ -10,8 +10,8 @@
  * sparse or empty rule can keep it busy for seconds or hours.  A sieve in
  * front of it (recur_sieve) finds, from plain calendar arithmetic, the first
  * period at or after a cursor that can hold an occurrence; libical is then
- * started there with icalrecur_iterator_set_start() and never has to walk
- * far.  For sub-daily rules the sieve is exact and is the expansion.
+ * started at the beginning of that period (recur_origin) and never has to
+ * walk far.  For sub-daily rules the sieve is exact and is the expansion.
  * COUNT and UNTIL are taken out of the rule handed to libical and
  * applied here: COUNT becomes the wall time of the COUNT-th occurrence,
  * computed once when the rule is made.
@@ -359,12 +359,100 @@ recur_period(const struct tz_recur *r)
 	}
 }
 
+/*
+ * Where to start libical for an occurrence at or after s: the start of the
+ * period (day, week, month, year) that the interval selects at or before s,
+ * or DTSTART itself in DTSTART's period.  The rule carries every default it
+ * took from DTSTART explicitly (recur_explicit), so moving the start keeps
+ * the occurrences; libical's own set_start walks from DTSTART instead.
+ */
+static int64_t
+recur_origin(const struct tz_recur *r, int64_t s)
+{
+	int64_t d = recur_floordiv(s, RECUR_DAY);
+	int64_t d0 = recur_floordiv(r->dtstart, RECUR_DAY), p, p0;
+	int y, m, md, y0, m0, md0;
+
+	tz_civil_from_days(d, &y, &m, &md);
+	tz_civil_from_days(d0, &y0, &m0, &md0);
+	switch (r->freq) {
+	case ICAL_DAILY_RECURRENCE:
+		p = d - recur_mod(d - d0, r->interval);
+		p0 = d0;
+		break;
+	case ICAL_WEEKLY_RECURRENCE:
+		p = d - recur_mod(recur_wday(d) - r->wkst, 7);
+		p0 = d0 - recur_mod(recur_wday(d0) - r->wkst, 7);
+		p -= recur_mod((p - p0) / 7, r->interval) * 7;
+		break;
+	case ICAL_MONTHLY_RECURRENCE:
+		p = (int64_t)y * 12 + m - 1;
+		p0 = (int64_t)y0 * 12 + m0 - 1;
+		p -= recur_mod(p - p0, r->interval);
+		if (p == p0)
+			return r->dtstart;
+		return tz_days_from_civil((int)(p / 12), (int)(p % 12) + 1, 1) *
+		    RECUR_DAY;
+	default:
+		p = y - recur_mod(y - y0, r->interval);
+		if (p == y0)
+			return r->dtstart;
+		return tz_days_from_civil((int)p, 1, 1) * RECUR_DAY;
+	}
+	return p <= p0 ? r->dtstart : p * RECUR_DAY;
+}
+
+/* Set a libical BYxxx list to the single value v. */
+static void
+recur_set1(short *a, short v)
+{
+	a[0] = v;
+	a[1] = ICAL_RECURRENCE_ARRAY_MAX;
+}
+
+/*
+ * Write into the rule the values RFC 5545 takes from DTSTART when a BYxxx
+ * part is absent (as dateutil does), so that any period start may serve as
+ * libical's DTSTART.
+ */
+static void
+recur_explicit(struct icalrecurrencetype *ru, const struct tz_wall *ds,
+    int wday)
+{
+	int f = ru->freq;
+	int nday = recur_len(ru->by_day, ICAL_BY_DAY_SIZE) == 0 &&
+	    recur_len(ru->by_month_day, ICAL_BY_MONTHDAY_SIZE) == 0 &&
+	    recur_len(ru->by_year_day, ICAL_BY_YEARDAY_SIZE) == 0 &&
+	    recur_len(ru->by_week_no, ICAL_BY_WEEKNO_SIZE) == 0;
+
+	if (f >= ICAL_DAILY_RECURRENCE &&
+	    recur_len(ru->by_hour, ICAL_BY_HOUR_SIZE) == 0)
+		recur_set1(ru->by_hour, (short)ds->hour);
+	if (f >= ICAL_HOURLY_RECURRENCE &&
+	    recur_len(ru->by_minute, ICAL_BY_MINUTE_SIZE) == 0)
+		recur_set1(ru->by_minute, (short)ds->minute);
+	if (f >= ICAL_MINUTELY_RECURRENCE &&
+	    recur_len(ru->by_second, ICAL_BY_SECOND_SIZE) == 0)
+		recur_set1(ru->by_second, (short)ds->second);
+	if (!nday)
+		return;
+	if (f == ICAL_WEEKLY_RECURRENCE)
+		recur_set1(ru->by_day, (short)(wday + 1));
+	else if (f == ICAL_MONTHLY_RECURRENCE)
+		recur_set1(ru->by_month_day, (short)ds->day);
+	else if (f == ICAL_YEARLY_RECURRENCE) {
+		if (recur_len(ru->by_month, ICAL_BY_MONTH_SIZE) == 0)
+			recur_set1(ru->by_month, (short)ds->month);
+		recur_set1(ru->by_month_day, (short)ds->day);
+	}
+}
+
 /* The first RRULE occurrence at or after cursor (local seconds). */
 static int64_t
 recur_rule_next(struct tz_recur *r, int64_t cursor)
 {
 	struct icaltimetype t;
-	int64_t start, occ;
+	int64_t start, occ, origin;
 
 	if (cursor < r->dtstart)
 		cursor = r->dtstart;
@@ -382,17 +470,15 @@ recur_rule_next(struct tz_recur *r, int64_t cursor)
 		return cursor;
 	/* Reuse the iterator when it stands a short walk before start. */
 	if (r->it == NULL || r->it_last >= cursor ||
-	    start - r->it_last > 512 * r->interval * recur_period(r)) {
+	    start - r->it_last > 4 * r->interval * recur_period(r)) {
 		if (r->it != NULL)
 			icalrecur_iterator_free(r->it);
-		r->it = icalrecur_iterator_new(r->rule, recur_ical(r->dtstart));
+		origin = recur_origin(r, start);
+		r->it = icalrecur_iterator_new(r->rule, recur_ical(origin));
 		if (r->it == NULL)
 			return RECUR_NONE;
-		r->it_last = r->dtstart - 1;
+		r->it_last = origin - 1;
 		r->it_occ = 0;
-		if (start > r->dtstart &&
-		    icalrecur_iterator_set_start(r->it, recur_ical(start)) == 1)
-			r->it_last = start - 1;
 	}
 	for (;;) {
 		t = icalrecur_iterator_next(r->it);
@@ -548,6 +634,37 @@ recur_prepare(struct tz_recur *r, const struct tz_wall *ds)
 	}
 }
 
+/*
+ * Whether some date of a common or a leap year passes BYMONTH, BYMONTHDAY
+ * and BYYEARDAY together; when none does the rule can never occur, which
+ * libical would take long to find out for YEARLY rules.
+ */
+static int
+recur_calendar_possible(const struct tz_recur *r)
+{
+	int y, m, d, nd, yd;
+
+	for (y = 2025; y >= 2024; y--) {
+		for (m = 1, yd = 0; m <= 12; m++) {
+			nd = recur_mdays(y, m);
+			for (d = 1; d <= nd; d++) {
+				yd++;
+				if (!(r->month_mask & (1u << m)))
+					continue;
+				if (r->has_mday && !(r->mday_pos & (1u << d)) &&
+				    !(r->mday_neg & (1u << (nd - d + 1))))
+					continue;
+				if (r->has_yday && !r->yday_pos[yd] &&
+				    !r->yday_neg[(y == 2024 ? 366 : 365) -
+				    yd + 1])
+					continue;
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
 /* Refuse what libical would accept but get wrong, or what RFC 5545 forbids. */
 static int
 recur_check_parts(const struct icalrecurrencetype *ru, char **cause)
@@ -597,6 +714,14 @@ recur_check_parts(const struct icalrecurrencetype *ru, char **cause)
 			    "valid with FREQ=MONTHLY or YEARLY only");
 			return -1;
 		}
+	}
+	if (recur_len(ru->by_set_pos, ICAL_BY_SETPOS_SIZE) > 0 &&
+	    (recur_len(ru->by_hour, ICAL_BY_HOUR_SIZE) > 1 ||
+	    recur_len(ru->by_minute, ICAL_BY_MINUTE_SIZE) > 1 ||
+	    recur_len(ru->by_second, ICAL_BY_SECOND_SIZE) > 1)) {
+		*cause = xstrdup("BYSETPOS with several times of day is not "
+		    "supported (libical 3.0 applies BYSETPOS to days only)");
+		return -1;
 	}
 	n = recur_len(ru->by_second, ICAL_BY_SECOND_SIZE);
 	for (i = 0; i < n; i++) {
@@ -678,9 +803,12 @@ tz_recur_new(const char *rrule, const struct tz_wall *dtstart, char **cause)
 	r->rule.count = 0;
 	r->rule.until = icaltime_null_time();
 	recur_prepare(r, dtstart);
+	recur_explicit(&r->rule, dtstart,
+	    recur_wday(recur_floordiv(r->dtstart, RECUR_DAY)));
 
 	/* The rule must have an occurrence; COUNT becomes an UNTIL. */
-	occ = recur_rule_next(r, r->dtstart);
+	occ = recur_calendar_possible(r) ? recur_rule_next(r, r->dtstart) :
+	    RECUR_NONE;
 	for (i = 1; i < count && occ != RECUR_NONE; i++)
 		occ = recur_rule_next(r, occ + 1);
 	if (occ == RECUR_NONE && (count == 0 || i == 1)) {
@@ -777,18 +905,11 @@ tz_recur_next_wall(struct tz_recur *r, const struct tz_wall *from,
 static int
 recur_swing(struct tz_zone *z, int64_t t, int *swing)
 {
-	int lo, hi, before, after;
-	int64_t when, at = t - 2 * RECUR_DAY;
+	int lo, hi;
 
-	if (tz_offset_at(z, at, &lo) != 0)
+	if (tz_offset_range(z, t - 2 * RECUR_DAY, t + 2 * RECUR_DAY, &lo,
+	    &hi) != 0)
 		return -1;
-	hi = lo;
-	while (tz_next_transition(z, at, &when, &before, &after) == 0 &&
-	    when <= t + 2 * RECUR_DAY) {
-		lo = after < lo ? after : lo;
-		hi = after > hi ? after : hi;
-		at = when;
-	}
 	*swing = hi - lo;
 	return 0;
 }

@@ -23,10 +23,21 @@
 #define TZ_ID_MAX 128
 #define TZ_DATA_FILE "zoneinfo64.res"
 #define TZ_SYSTEM_ZI "/usr/share/zoneinfo/tzdata.zi"
+#define TZ_MARGIN (2 * 86400) /* more than any offset change */
 
+/*
+ * Each zone keeps the span between two ICU transitions around the instant
+ * last asked about, with the offset in force there: most questions fall in
+ * it and are answered by arithmetic on ICU's figures, not by ICU's calendar
+ * field computation (which is costly).
+ */
 struct tz_zone {
 	char *name;
 	UCalendar *cal;
+	int64_t span_lo;         /* first instant of the span */
+	int64_t span_hi;         /* first instant after it */
+	int span_off;            /* total offset in the span */
+	int span_ok;
 	enum tz_gap gap;         /* attribute the calendar is set to now */
 	enum tz_overlap overlap; /* likewise */
 };
@@ -337,36 +348,96 @@ tz_zone_name(const struct tz_zone *z)
 	return z->name;
 }
 
-/* The total UTC offset in seconds at instant t. */
-int
-tz_offset_at(struct tz_zone *z, int64_t t, int *offset)
+/* An ICU transition next to t, or the far past/future when there is none. */
+static int64_t
+tz_icu_transition(struct tz_zone *z, int64_t t, UTimeZoneTransitionType type)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	UDate d;
+
+	ucal_setMillis(z->cal, (UDate)t * 1000.0, &st);
+	if (!ucal_getTimeZoneTransitionDate(z->cal, type, &d, &st) ||
+	    U_FAILURE(st))
+		return type == UCAL_TZ_TRANSITION_NEXT ? INT64_MAX : INT64_MIN;
+	return (int64_t)(d / 1000.0);
+}
+
+/* Make the zone's span cover instant t; 0, or -1 on an ICU error. */
+static int
+tz_span(struct tz_zone *z, int64_t t)
 {
 	UErrorCode st = U_ZERO_ERROR;
 	int32_t raw, dst;
 
+	if (z->span_ok && t >= z->span_lo && t < z->span_hi)
+		return 0;
 	ucal_setMillis(z->cal, (UDate)t * 1000.0, &st);
 	raw = ucal_get(z->cal, UCAL_ZONE_OFFSET, &st);
 	dst = ucal_get(z->cal, UCAL_DST_OFFSET, &st);
 	if (U_FAILURE(st))
 		return -1;
-	*offset = (raw + dst) / 1000;
+	z->span_off = (raw + dst) / 1000;
+	z->span_lo = tz_icu_transition(z, t,
+	    UCAL_TZ_TRANSITION_PREVIOUS_INCLUSIVE);
+	z->span_hi = tz_icu_transition(z, t, UCAL_TZ_TRANSITION_NEXT);
+	z->span_ok = 1;
 	return 0;
+}
+
+/* The total UTC offset in seconds at instant t. */
+int
+tz_offset_at(struct tz_zone *z, int64_t t, int *offset)
+{
+	if (tz_span(z, t) != 0)
+		return -1;
+	*offset = z->span_off;
+	return 0;
+}
+
+/* The smallest and largest offsets in force during [from, to]. */
+int
+tz_offset_range(struct tz_zone *z, int64_t from, int64_t to, int *lo,
+    int *hi)
+{
+	int64_t at = from;
+
+	if (tz_span(z, from) != 0)
+		return -1;
+	*lo = *hi = z->span_off;
+	while (z->span_hi != INT64_MAX && z->span_hi <= to) {
+		at = z->span_hi;
+		if (tz_span(z, at) != 0)
+			return -1;
+		*lo = z->span_off < *lo ? z->span_off : *lo;
+		*hi = z->span_off > *hi ? z->span_off : *hi;
+	}
+	return 0;
+}
+
+/* Split local seconds into a wall time. */
+static void
+tz_wall_from_lsec(int64_t s, struct tz_wall *w)
+{
+	int64_t d = s / 86400, sod = s % 86400;
+
+	if (sod < 0) {
+		sod += 86400;
+		d--;
+	}
+	tz_civil_from_days(d, &w->year, &w->month, &w->day);
+	w->hour = (int)(sod / 3600);
+	w->minute = (int)(sod / 60 % 60);
+	w->second = (int)(sod % 60);
 }
 
 /* The local wall time at instant t. */
 int
 tz_to_wall(struct tz_zone *z, int64_t t, struct tz_wall *w)
 {
-	UErrorCode st = U_ZERO_ERROR;
-
-	ucal_setMillis(z->cal, (UDate)t * 1000.0, &st);
-	w->year = ucal_get(z->cal, UCAL_EXTENDED_YEAR, &st);
-	w->month = ucal_get(z->cal, UCAL_MONTH, &st) + 1;
-	w->day = ucal_get(z->cal, UCAL_DATE, &st);
-	w->hour = ucal_get(z->cal, UCAL_HOUR_OF_DAY, &st);
-	w->minute = ucal_get(z->cal, UCAL_MINUTE, &st);
-	w->second = ucal_get(z->cal, UCAL_SECOND, &st);
-	return U_FAILURE(st) ? -1 : 0;
+	if (tz_span(z, t) != 0)
+		return -1;
+	tz_wall_from_lsec(t + z->span_off, w);
+	return 0;
 }
 
 /* Days in month m (1-12) of year y. */
@@ -408,10 +479,26 @@ tz_from_wall(struct tz_zone *z, const struct tz_wall *w, enum tz_gap gap,
 {
 	UErrorCode st = U_ZERO_ERROR;
 	struct tz_wall back;
+	int64_t lsec;
 	UDate ms;
+	int i;
 
 	if (!tz_wall_ok(w))
 		return -1;
+	/*
+	 * Fast path: the instant lies two days or more inside a span, so no
+	 * other offset (they differ by at most a day) could also claim w.
+	 */
+	lsec = tz_days_from_civil(w->year, w->month, w->day) * 86400 +
+	    w->hour * 3600 + w->minute * 60 + w->second;
+	for (i = 0; i < 2; i++) {
+		if (!z->span_ok || (i == 1 && tz_span(z, lsec - z->span_off)))
+			break;
+		*t = lsec - z->span_off;
+		if ((z->span_lo == INT64_MIN || *t >= z->span_lo + TZ_MARGIN) &&
+		    (z->span_hi == INT64_MAX || *t < z->span_hi - TZ_MARGIN))
+			return 0;
+	}
 	/* The calendar stays lenient: a gap time is resolved, not refused. */
 	tz_set_policy(z, gap, overlap);
 	ucal_clear(z->cal);
@@ -435,27 +522,22 @@ int
 tz_next_transition(struct tz_zone *z, int64_t t, int64_t *when,
     int *offset_before, int *offset_after)
 {
-	UErrorCode st = U_ZERO_ERROR;
-	int before, after;
-	UDate d;
+	int before;
 
-	if (tz_offset_at(z, t, &before) != 0)
+	if (tz_span(z, t) != 0)
 		return -1;
-	for (;;) {
-		ucal_setMillis(z->cal, (UDate)t * 1000.0, &st);
-		if (!ucal_getTimeZoneTransitionDate(z->cal,
-		    UCAL_TZ_TRANSITION_NEXT, &d, &st) || U_FAILURE(st))
+	before = z->span_off;
+	/* Skip transitions that only move offset between raw and dst. */
+	do {
+		if (z->span_hi == INT64_MAX)
 			return 1;
-		t = (int64_t)(d / 1000.0);
-		if (tz_offset_at(z, t, &after) != 0)
+		t = z->span_hi;
+		if (tz_span(z, t) != 0)
 			return -1;
-		/* Skip transitions that only move offset between raw and dst. */
-		if (after != before)
-			break;
-	}
+	} while (z->span_off == before);
 	*when = t;
 	*offset_before = before;
-	*offset_after = after;
+	*offset_after = z->span_off;
 	return 0;
 }
 

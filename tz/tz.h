@@ -88,6 +88,10 @@ void tz_zone_foreach(void (*fn)(const char *name, void *arg), void *arg);
 /* The UTC offset in seconds in force at instant t (-1 on ICU error). */
 int tz_offset_at(struct tz_zone *z, int64_t t, int *offset);
 
+/* The smallest and largest offsets in force during [from, to]. */
+int tz_offset_range(struct tz_zone *z, int64_t from, int64_t to, int *lo,
+    int *hi);
+
 /* The wall time at instant t in zone z. */
 int tz_to_wall(struct tz_zone *z, int64_t t, struct tz_wall *w);
 
