@@ -39,6 +39,7 @@ ICU_RES  = $(B)/icu/zoneinfo64.res
 UNIT_TESTS = $(B)/tests/unit/tz/test_tz $(B)/tests/unit/tz/test_recur
 TOOLS      = $(B)/tests/tools/tzdump $(B)/tests/bench/bench_recur
 
+.SECONDARY:
 .PHONY: all run test check unit integration bench asan clean deps install
 all: $(B)/belfryctl $(ICU_RES)
 
