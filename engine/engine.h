@@ -1,0 +1,196 @@
+/*
+ * engine: belfry's workflow engine -- the store (SQLite), configuration
+ * (belfry.conf and workflows/NAME.json), recipients (users, objects, tenants,
+ * subscriptions, preferences), triggers, runs, steps and messages.
+ *
+ * Clock model: the engine never reads the clock.  Every operation that
+ * needs the time takes `now` (seconds since the epoch, UTC) from the
+ * caller; eng_next_due() says when the engine next needs to be called.
+ *
+ * Transactions: the caller brackets work with eng_begin()/eng_commit() so
+ * that many API requests share one transaction and one fsync (group
+ * commit).  Each request runs inside eng_request_begin()/_end(), a
+ * savepoint, so a failing request rolls back alone.
+ *
+ * Replies are jansson values in Knock's JSON shapes; a returned json_t * is
+ * a new reference the caller must json_decref().  Errors return an enum
+ * eng_status and set *cause (caller frees) to a message for the human.
+ *
+ * The engine never includes libevent and does no network I/O: HTTP webhook
+ * deliveries are queued (eng_delivery_*) for the caller to perform.
+ */
+#ifndef BELFRY_ENGINE_H
+#define BELFRY_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "tz/tz.h"
+
+/* Outcome of an engine operation; the API maps these to HTTP statuses. */
+enum eng_status {
+	ENG_OK = 0,
+	ENG_INVALID,     /* 422 invalid_params: the request is wrong */
+	ENG_NOT_FOUND,   /* 404 */
+	ENG_NO_WORKFLOW, /* 404 workflow_missing */
+	ENG_INTERNAL     /* 500: the store failed */
+};
+
+struct eng;
+struct eng_config;
+
+/* ---- configuration (engine/config.c) ---- */
+
+/* A channel from belfry.conf. */
+struct eng_channel {
+	char *name;
+	char *type;      /* "in_app_feed", "http" or "log" */
+	char *url;       /* http only */
+};
+
+/*
+ * Load CONFIG_DIR/belfry.conf and CONFIG_DIR/workflows/NAME.json.  NULL with
+ * *cause "file:line:column: message" on the first error.
+ */
+struct eng_config *eng_config_load(const char *dir, char **cause);
+void eng_config_free(struct eng_config *c);
+
+/* Values from belfry.conf (NULL when unset). */
+const char *eng_config_socket(const struct eng_config *c);
+const char *eng_config_database(const struct eng_config *c);
+const char *eng_config_listen(const struct eng_config *c);
+const char *eng_config_default_timezone(const struct eng_config *c);
+size_t eng_config_api_key_count(const struct eng_config *c);
+const char *eng_config_api_key(const struct eng_config *c, size_t i);
+size_t eng_config_workflow_count(const struct eng_config *c);
+
+/* ---- the engine ---- */
+
+/* Open (creating or migrating) the database at path. */
+struct eng *eng_open(const char *path, char **cause);
+
+/* Close the database. */
+void eng_close(struct eng *e);
+
+/* Install a configuration; the engine takes ownership of c. */
+void eng_set_config(struct eng *e, struct eng_config *c);
+
+/* The configuration in force. */
+const struct eng_config *eng_config(const struct eng *e);
+
+int eng_begin(struct eng *e, char **cause);
+int eng_commit(struct eng *e, char **cause);
+void eng_rollback(struct eng *e);
+void eng_request_begin(struct eng *e);
+void eng_request_end(struct eng *e, int ok);
+
+/* ---- recipients (engine/recipients.c) ---- */
+
+enum eng_status eng_user_put(struct eng *e, const char *id, json_t *body,
+    int64_t now, json_t **reply, char **cause);
+enum eng_status eng_user_get(struct eng *e, const char *id, json_t **reply,
+    char **cause);
+enum eng_status eng_user_delete(struct eng *e, const char *id, char **cause);
+
+enum eng_status eng_object_put(struct eng *e, const char *collection,
+    const char *id, json_t *body, int64_t now, json_t **reply, char **cause);
+enum eng_status eng_object_get(struct eng *e, const char *collection,
+    const char *id, json_t **reply, char **cause);
+enum eng_status eng_object_delete(struct eng *e, const char *collection,
+    const char *id, char **cause);
+
+enum eng_status eng_tenant_put(struct eng *e, const char *id, json_t *body,
+    int64_t now, json_t **reply, char **cause);
+enum eng_status eng_tenant_get(struct eng *e, const char *id, json_t **reply,
+    char **cause);
+
+/* POST (add or update), DELETE (remove) and GET an object's subscriptions. */
+enum eng_status eng_subs_add(struct eng *e, const char *collection,
+    const char *id, json_t *body, int64_t now, json_t **reply, char **cause);
+enum eng_status eng_subs_remove(struct eng *e, const char *collection,
+    const char *id, json_t *body, json_t **reply, char **cause);
+enum eng_status eng_subs_list(struct eng *e, const char *collection,
+    const char *id, json_t *query, json_t **reply, char **cause);
+
+/* PUT/GET /v1/users/{id}/preferences/{set}. */
+enum eng_status eng_prefs_put(struct eng *e, const char *user,
+    const char *set, json_t *body, int64_t now, json_t **reply, char **cause);
+enum eng_status eng_prefs_get(struct eng *e, const char *user,
+    const char *set, json_t **reply, char **cause);
+
+/* ---- triggers and runs (engine/trigger.c) ---- */
+
+/* POST /v1/workflows/{key}/trigger: reply {"workflow_run_id": uuid}. */
+enum eng_status eng_trigger(struct eng *e, const char *workflow,
+    json_t *body, int64_t now, json_t **reply, char **cause);
+
+/* GET /v1/workflow_recipient_runs (query: workflow, status, recipient...). */
+enum eng_status eng_runs_list(struct eng *e, json_t *query, json_t **reply,
+    char **cause);
+enum eng_status eng_run_get(struct eng *e, const char *id, json_t **reply,
+    char **cause);
+
+/* ---- messages and feeds (engine/messages.c) ---- */
+
+enum eng_status eng_feed_get(struct eng *e, const char *user,
+    const char *channel, json_t *query, json_t **reply, char **cause);
+enum eng_status eng_user_messages(struct eng *e, const char *user,
+    json_t *query, json_t **reply, char **cause);
+enum eng_status eng_message_get(struct eng *e, const char *id,
+    json_t **reply, char **cause);
+
+/* PUT (set=1) or DELETE (set=0) seen|read|archived|interacted. */
+enum eng_status eng_message_mark(struct eng *e, const char *id,
+    const char *what, int set, int64_t now, json_t **reply, char **cause);
+
+/* ---- idempotency (engine/store.c) ---- */
+
+/* A stored reply for key within 24 h: 1 with *status and *body set, 0 if none. */
+int eng_idem_get(struct eng *e, const char *key, int64_t now, int *status,
+    char **body);
+void eng_idem_put(struct eng *e, const char *key, int status,
+    const char *body, int64_t now);
+
+/* ---- due work and deliveries ---- */
+
+/* The earliest instant at which eng_run_due has work, or INT64_MAX. */
+int64_t eng_next_due(struct eng *e);
+
+/* Run the work due at or before now; returns how many items ran. */
+int eng_run_due(struct eng *e, int64_t now);
+
+/* An HTTP delivery the caller must perform. */
+struct eng_delivery {
+	int64_t id;          /* the delivery's handle */
+	char *url;
+	char *body;          /* rendered JSON */
+	char *message_id;    /* also the Idempotency-Key */
+	int attempt;         /* 1 for the first try */
+};
+
+/*
+ * Take up to max deliveries due at now (marking them in flight); fills out
+ * and returns the count.  Free each with eng_delivery_free.
+ */
+size_t eng_delivery_take(struct eng *e, int64_t now, struct eng_delivery *out,
+    size_t max);
+void eng_delivery_free(struct eng_delivery *d);
+
+/*
+ * Record a delivery's outcome: ok marks the message delivered; otherwise
+ * it is retried with exponential backoff and jitter, up to 8 attempts,
+ * then marked undelivered.  err (may be NULL) says what failed.
+ */
+void eng_delivery_done(struct eng *e, int64_t id, int ok, const char *err,
+    int64_t now);
+
+/* Counters for /metrics. */
+struct eng_stats {
+	uint64_t triggers, runs, messages, errors, deliveries_failed;
+	uint64_t queue_depth;
+};
+void eng_stats(struct eng *e, struct eng_stats *s);
+
+#endif

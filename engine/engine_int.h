@@ -1,0 +1,102 @@
+/*
+ * Private to engine/: the engine's state, the store's statements, and the
+ * helpers the engine's files share.
+ */
+#ifndef BELFRY_ENGINE_INT_H
+#define BELFRY_ENGINE_INT_H
+
+#include <sqlite3.h>
+
+#include "engine/engine.h"
+
+/* Prepared statements, prepared once at open (engine/store.c). */
+enum eng_stmt {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_USER_GET, ST_USER_PUT, ST_USER_DEL,
+	ST_OBJ_GET, ST_OBJ_PUT, ST_OBJ_DEL,
+	ST_TENANT_GET, ST_TENANT_PUT, ST_TENANT_STUB,
+	ST_SUB_PUT, ST_SUB_DEL, ST_SUB_LIST, ST_SUB_GET,
+	ST_PREF_GET, ST_PREF_PUT,
+	ST_RUN_INS, ST_RUN_GET,
+	ST_RRUN_INS, ST_RRUN_GET, ST_RRUN_LIST,
+	ST_MSG_INS, ST_MSG_GET, ST_MSG_MARK, ST_MSG_STATUS, ST_MSG_BY_RCPT,
+	ST_MSG_COUNTS,
+	ST_DLV_INS, ST_DLV_DUE, ST_DLV_TAKE, ST_DLV_DEL, ST_DLV_RETRY,
+	ST_DLV_NEXT, ST_DLV_RESET, ST_DLV_GET,
+	ST_IDEM_GET, ST_IDEM_PUT, ST_IDEM_GC,
+	ST_COUNT
+};
+
+struct eng {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	struct eng_config *cfg;
+	uint64_t idkey[4];      /* key of the id derivation (ids.c) */
+	struct eng_stats stats;
+	int in_txn;
+};
+
+/* A workflow step (engine/config.c). */
+struct eng_step {
+	char *ref;
+	char *type;              /* "channel" in this issue */
+	struct eng_channel *channel;
+	json_t *template;        /* {"markdown"|"text"|"body"|"subject": ...} */
+	json_t *def;             /* the step's JSON */
+};
+
+/* A workflow (engine/config.c). */
+struct eng_workflow {
+	char *key;
+	char *name;
+	json_t *categories;      /* array of strings */
+	json_t *data_required;   /* array of strings */
+	struct eng_step *steps;
+	size_t nsteps;
+};
+
+struct eng_config {
+	char *dir;
+	char *socket, *database, *listen, *default_timezone;
+	char **api_keys;
+	size_t n_api_keys;
+	struct eng_channel *channels;
+	size_t n_channels;
+	json_t *default_prefs;   /* PreferenceSet or NULL */
+	struct eng_workflow *workflows;
+	size_t n_workflows;
+};
+
+/* engine/config.c */
+const struct eng_workflow *eng_workflow_find(const struct eng_config *c,
+    const char *key);
+
+/* engine/jsonpos.c: line and column of the value at a path in JSON text. */
+int eng_jsonpos(const char *text, const char *path, int *line, int *col);
+
+/* engine/store.c */
+sqlite3_stmt *eng_stmt(struct eng *e, enum eng_stmt s);
+int eng_step_done(struct eng *e, sqlite3_stmt *st);
+json_t *eng_json_col(sqlite3_stmt *st, int col);
+char *eng_json_text(json_t *v);
+void eng_iso(int64_t t, char *buf, size_t len);
+void eng_bind_json(sqlite3_stmt *st, int col, json_t *v);
+
+/* engine/ids.c: UUID-shaped ids derived from integer keys. */
+enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3 };
+void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
+    uint64_t b, char out[37]);
+int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,
+    uint64_t *a, uint64_t *b);
+
+/* engine/recipients.c */
+int eng_recipient_valid_id(const char *id);
+char *eng_rcpt_key(const char *collection, const char *id);
+json_t *eng_recipient_load(struct eng *e, const char *collection,
+    const char *id);
+enum eng_status eng_identify(struct eng *e, json_t *inline_rcpt, int64_t now,
+    char **cause);
+json_t *eng_rcpt_ref(const char *key);
+
+#endif

@@ -1,0 +1,568 @@
+/*
+ * Messages, feeds, workflow recipient runs and HTTP deliveries, read back
+ * in Knock's JSON shapes.  Cursors are the public id of the last entry of
+ * a page, decoded back to its integer key.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+
+#define MSG_MAX_ATTEMPTS 8
+
+/* Columns of ST_MSG_GET and ST_MSG_BY_RCPT. */
+enum {
+	MC_SEQ, MC_RUN, MC_IDX, MC_REF, MC_CHANNEL, MC_RCPT, MC_TENANT,
+	MC_STATUS, MC_BODY, MC_SEEN, MC_READ, MC_ARCHIVED, MC_INTERACTED,
+	MC_INSERTED, MC_UPDATED, MC_WORKFLOW, MC_ACTOR, MC_DATA
+};
+
+/* A nullable timestamp column as JSON. */
+static json_t *
+msg_time(sqlite3_stmt *st, int col)
+{
+	char buf[32];
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return json_null();
+	eng_iso(sqlite3_column_int64(st, col), buf, sizeof buf);
+	return json_string(buf);
+}
+
+/* A nullable text column as JSON. */
+static json_t *
+msg_text(sqlite3_stmt *st, int col)
+{
+	const char *s = (const char *)sqlite3_column_text(st, col);
+
+	return s ? json_string(s) : json_null();
+}
+
+/* The categories of a workflow in the configuration in force. */
+static json_t *
+msg_categories(struct eng *e, const char *key)
+{
+	const struct eng_workflow *w = eng_workflow_find(e->cfg, key);
+
+	return w ? json_incref(w->categories) : json_array();
+}
+
+/* The Message shape of the current row. */
+static json_t *
+msg_json(struct eng *e, sqlite3_stmt *st)
+{
+	const char *wf = (const char *)sqlite3_column_text(st, MC_WORKFLOW);
+	const char *actor = (const char *)sqlite3_column_text(st, MC_ACTOR);
+	char id[37], run[37], rrun[37];
+	json_t *data = eng_json_col(st, MC_DATA);
+
+	eng_id_format(e, ENG_ID_MSG, (uint64_t)sqlite3_column_int64(st,
+	    MC_SEQ), 0, id);
+	eng_id_format(e, ENG_ID_RUN, (uint64_t)sqlite3_column_int64(st,
+	    MC_RUN), 0, run);
+	eng_id_format(e, ENG_ID_RRUN, (uint64_t)sqlite3_column_int64(st,
+	    MC_RUN), (uint64_t)sqlite3_column_int64(st, MC_IDX), rrun);
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o,"
+	    " s:o, s:o, s:n, s:n, s:o, s:o, s:{s:s, s:s, s:s, s:o, s:s, s:s,"
+	    " s:s}, s:o, s:o}",
+	    "__typename", "Message", "id", id,
+	    "channel_id", (const char *)sqlite3_column_text(st, MC_CHANNEL),
+	    "recipient", eng_rcpt_ref((const char *)sqlite3_column_text(st,
+	    MC_RCPT)),
+	    "actors", actor ? json_pack("[o]", eng_rcpt_ref(actor)) :
+	    json_array(),
+	    "workflow", wf,
+	    "tenant", msg_text(st, MC_TENANT),
+	    "status", msg_text(st, MC_STATUS),
+	    "seen_at", msg_time(st, MC_SEEN),
+	    "read_at", msg_time(st, MC_READ),
+	    "archived_at", msg_time(st, MC_ARCHIVED),
+	    "interacted_at", msg_time(st, MC_INTERACTED),
+	    "clicked_at", "link_clicked_at",
+	    "inserted_at", msg_time(st, MC_INSERTED),
+	    "updated_at", msg_time(st, MC_UPDATED),
+	    "source", "__typename", "NotificationSource", "key", wf,
+	    "version_id", "1", "categories", msg_categories(e, wf),
+	    "workflow_run_id", run, "workflow_recipient_run_id", rrun,
+	    "step_ref", (const char *)sqlite3_column_text(st, MC_REF),
+	    "data", data ? data : json_object(),
+	    "content", eng_json_col(st, MC_BODY) ?: json_object());
+}
+
+/* GET /v1/messages/{id}. */
+enum eng_status
+eng_message_get(struct eng *e, const char *id, json_t **reply, char **cause)
+{
+	sqlite3_stmt *st;
+	uint64_t seq, b;
+
+	if (eng_id_parse(e, ENG_ID_MSG, id, &seq, &b) != 0)
+		goto missing;
+	st = eng_stmt(e, ST_MSG_GET);
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		goto missing;
+	}
+	*reply = msg_json(e, st);
+	sqlite3_reset(st);
+	return ENG_OK;
+missing:
+	*cause = xasprintf("message \"%.64s\" not found", id);
+	return ENG_NOT_FOUND;
+}
+
+/* PUT/DELETE /v1/messages/{id}/{seen|read|archived|interacted}. */
+enum eng_status
+eng_message_mark(struct eng *e, const char *id, const char *what, int set,
+    int64_t now, json_t **reply, char **cause)
+{
+	sqlite3_stmt *st;
+	uint64_t seq, b;
+
+	if (strcmp(what, "seen") != 0 && strcmp(what, "read") != 0 &&
+	    strcmp(what, "archived") != 0 && strcmp(what, "interacted") != 0) {
+		*cause = xasprintf("unknown engagement status \"%.32s\"", what);
+		return ENG_NOT_FOUND;
+	}
+	if (eng_id_parse(e, ENG_ID_MSG, id, &seq, &b) != 0) {
+		*cause = xasprintf("message \"%.64s\" not found", id);
+		return ENG_NOT_FOUND;
+	}
+	st = eng_stmt(e, ST_MSG_MARK);
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	sqlite3_bind_text(st, 2, what, -1, SQLITE_STATIC);
+	if (set)
+		sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, now);
+	if (eng_step_done(e, st) != 0)
+		return ENG_INTERNAL;
+	if (sqlite3_changes(e->db) == 0) {
+		*cause = xasprintf("message \"%.64s\" not found", id);
+		return ENG_NOT_FOUND;
+	}
+	return eng_message_get(e, id, reply, cause);
+}
+
+/* Page size from a query (1..50, default 50). */
+static int
+msg_page_size(json_t *query)
+{
+	const char *s = json_string_value(json_object_get(query, "page_size"));
+	int n = s ? atoi(s) : 50;
+
+	return n < 1 ? 1 : n > 50 ? 50 : n;
+}
+
+/* The feed filters of a query, bound onto ST_MSG_BY_RCPT from ?3 on. */
+static enum eng_status
+msg_bind_filters(struct eng *e, sqlite3_stmt *st, json_t *q, int size,
+    char **cause)
+{
+	const char *after = json_string_value(json_object_get(q, "after"));
+	const char *tenant = json_string_value(json_object_get(q, "tenant"));
+	const char *ht = json_string_value(json_object_get(q, "has_tenant"));
+	const char *ar = json_string_value(json_object_get(q, "archived"));
+	const char *status = json_string_value(json_object_get(q, "status"));
+	static const char *statuses[] = { "all", "unread", "read", "unseen",
+		"seen" };
+	int archived = 1, s = 0, has = ht && strcmp(ht, "true") == 0;
+	uint64_t seq = INT64_MAX, b;
+
+	if (after != NULL && eng_id_parse(e, ENG_ID_MSG, after, &seq, &b)) {
+		*cause = xstrdup("bad \"after\" cursor");
+		return ENG_INVALID;
+	}
+	if (ar != NULL) {
+		if (strcmp(ar, "include") == 0)
+			archived = 0;
+		else if (strcmp(ar, "only") == 0)
+			archived = 2;
+		else if (strcmp(ar, "exclude") != 0) {
+			*cause = xstrdup("\"archived\" must be exclude, include "
+			    "or only");
+			return ENG_INVALID;
+		}
+	}
+	if (status != NULL) {
+		for (s = 0; s < 5 && strcmp(status, statuses[s]) != 0; s++)
+			;
+		if (s == 5) {
+			*cause = xstrdup("\"status\" must be unread, read, "
+			    "unseen, seen or all");
+			return ENG_INVALID;
+		}
+	}
+	sqlite3_bind_int64(st, 3, (int64_t)seq);
+	if (tenant)
+		sqlite3_bind_text(st, 4, tenant, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 5, has);
+	sqlite3_bind_int(st, 6, archived);
+	sqlite3_bind_int(st, 7, s);
+	sqlite3_bind_int(st, 8, size);
+	sqlite3_bind_int(st, 9, has);
+	return ENG_OK;
+}
+
+/* Page info with the last entry's id as the after cursor. */
+static json_t *
+msg_page_info(const char *last, int full, int size)
+{
+	return json_pack("{s:s, s:o, s:n, s:i}", "__typename", "PageInfo",
+	    "after", full && last ? json_string(last) : json_null(), "before",
+	    "page_size", size);
+}
+
+/* A FeedItem from a Message. */
+static json_t *
+msg_feed_item(json_t *m)
+{
+	json_t *it = json_object(), *blocks = json_array(), *c, *v;
+	const char *k;
+
+	json_object_set_new(it, "__typename", json_string("FeedItem"));
+	json_object_set(it, "id", json_object_get(m, "id"));
+	c = json_object_get(m, "content");
+	json_object_foreach(c, k, v) {
+		json_array_append_new(blocks, json_pack("{s:s, s:s, s:O, s:O}",
+		    "__typename", "ContentBlock", "name", k, "content", v,
+		    "rendered", v));
+		json_object_set_new(json_array_get(blocks,
+		    json_array_size(blocks) - 1), "type",
+		    json_string(strcmp(k, "markdown") == 0 ? "markdown" :
+		    "text"));
+	}
+	json_object_set_new(it, "blocks", blocks);
+	json_object_set_new(it, "activities", json_pack("[{s:s, s:O, s:O,"
+	    " s:O, s:O, s:O}]", "__typename", "Activity", "id",
+	    json_object_get(m, "id"), "actor",
+	    json_array_size(json_object_get(m, "actors")) ?
+	    json_array_get(json_object_get(m, "actors"), 0) : json_null(),
+	    "data", json_object_get(m, "data"), "inserted_at",
+	    json_object_get(m, "inserted_at"), "recipient",
+	    json_object_get(m, "recipient")));
+	json_object_set(it, "actors", json_object_get(m, "actors"));
+	json_object_set_new(it, "total_activities", json_integer(1));
+	json_object_set_new(it, "total_actors", json_integer((json_int_t)
+	    json_array_size(json_object_get(m, "actors"))));
+	json_object_update_missing(it, m);
+	json_object_del(it, "content");
+	json_object_set_new(it, "__typename", json_string("FeedItem"));
+	return it;
+}
+
+/* The in-app channel called name, or NULL. */
+static const struct eng_channel *
+msg_feed_channel(struct eng *e, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < e->cfg->n_channels; i++)
+		if (strcmp(e->cfg->channels[i].name, name) == 0 &&
+		    strcmp(e->cfg->channels[i].type, "in_app_feed") == 0)
+			return &e->cfg->channels[i];
+	return NULL;
+}
+
+/* Messages of rcpt (optionally on one channel) as entries + cursor. */
+static enum eng_status
+msg_list(struct eng *e, const char *rcpt, const char *channel, json_t *q,
+    int feed, json_t **entries, json_t **page, char **cause)
+{
+	int size = msg_page_size(q), n = 0;
+	sqlite3_stmt *st = eng_stmt(e, ST_MSG_BY_RCPT);
+	enum eng_status rc;
+	json_t *m, *last = NULL;
+
+	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_TRANSIENT);
+	if (channel)
+		sqlite3_bind_text(st, 2, channel, -1, SQLITE_TRANSIENT);
+	if ((rc = msg_bind_filters(e, st, q, size, cause)) != ENG_OK)
+		return rc;
+	*entries = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		m = msg_json(e, st);
+		last = json_object_get(m, "id");
+		json_array_append_new(*entries, feed ? msg_feed_item(m) :
+		    json_incref(m));
+		json_decref(m);
+		n++;
+	}
+	sqlite3_reset(st);
+	last = json_array_get(*entries, json_array_size(*entries) - 1);
+	*page = msg_page_info(last ? json_string_value(json_object_get(last,
+	    "id")) : NULL, n == size, size);
+	return ENG_OK;
+}
+
+/* GET /v1/users/{id}/feeds/{channel}. */
+enum eng_status
+eng_feed_get(struct eng *e, const char *user, const char *channel,
+    json_t *query, json_t **reply, char **cause)
+{
+	const char *tenant = json_string_value(json_object_get(query,
+	    "tenant"));
+	const char *ht = json_string_value(json_object_get(query,
+	    "has_tenant"));
+	json_t *entries, *page;
+	sqlite3_stmt *st;
+	enum eng_status rc;
+	int64_t total = 0, unread = 0, unseen = 0;
+
+	if (msg_feed_channel(e, channel) == NULL) {
+		*cause = xasprintf("no in-app feed channel \"%.64s\"", channel);
+		return ENG_NOT_FOUND;
+	}
+	if ((rc = msg_list(e, user, channel, query, 1, &entries, &page,
+	    cause)) != ENG_OK)
+		return rc;
+	st = eng_stmt(e, ST_MSG_COUNTS);
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, channel, -1, SQLITE_TRANSIENT);
+	if (tenant)
+		sqlite3_bind_text(st, 3, tenant, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 4, ht && strcmp(ht, "true") == 0);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		total = sqlite3_column_int64(st, 0);
+		unread = sqlite3_column_int64(st, 1);
+		unseen = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	*reply = json_pack("{s:o, s:{s:s, s:I, s:I, s:I}, s:o, s:o}",
+	    "entries", entries, "meta", "__typename", "FeedMetadata",
+	    "total_count", (json_int_t)total, "unread_count",
+	    (json_int_t)unread, "unseen_count", (json_int_t)unseen,
+	    "page_info", page, "vars", json_object());
+	return ENG_OK;
+}
+
+/* GET /v1/users/{id}/messages (query: channel_id, page_size, after...). */
+enum eng_status
+eng_user_messages(struct eng *e, const char *user, json_t *query,
+    json_t **reply, char **cause)
+{
+	json_t *entries, *page;
+	enum eng_status rc;
+
+	if ((rc = msg_list(e, user, json_string_value(json_object_get(query,
+	    "channel_id")), query, 0, &entries, &page, cause)) != ENG_OK)
+		return rc;
+	*reply = json_pack("{s:o, s:o}", "entries", entries, "page_info",
+	    page);
+	return ENG_OK;
+}
+
+/* The WorkflowRecipientRun shape (run columns from ST_RRUN_LIST layout). */
+static json_t *
+msg_rrun_json(struct eng *e, int64_t run, int64_t idx, const char *rcpt,
+    const char *status, json_t *events, int errors, int64_t ins, int64_t upd,
+    const char *wf, const char *actor, const char *tenant, const char *ck,
+    const char *source)
+{
+	char id[37], rid[37], a[32], b[32];
+
+	eng_id_format(e, ENG_ID_RRUN, (uint64_t)run, (uint64_t)idx, id);
+	eng_id_format(e, ENG_ID_RUN, (uint64_t)run, 0, rid);
+	eng_iso(ins, a, sizeof a);
+	eng_iso(upd, b, sizeof b);
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s?, s:s,"
+	    " s:{s:s, s:s?, s:n}, s:i, s:o, s:s, s:s}",
+	    "__typename", "WorkflowRecipientRun", "id", id,
+	    "workflow_run_id", rid, "workflow", wf, "recipient",
+	    eng_rcpt_ref(rcpt), "actor", actor ? eng_rcpt_ref(actor) :
+	    json_null(), "tenant", tenant, "status", status, "trigger_source",
+	    "type", source, "cancellation_key", ck, "schedule_id",
+	    "error_count", errors, "events", events ? events : json_array(),
+	    "inserted_at", a, "updated_at", b);
+}
+
+/* Text column or NULL. */
+#define COL(st, i) ((const char *)sqlite3_column_text((st), (i)))
+
+/* GET /v1/workflow_recipient_runs/{id}. */
+enum eng_status
+eng_run_get(struct eng *e, const char *id, json_t **reply, char **cause)
+{
+	sqlite3_stmt *st, *ru;
+	uint64_t run, idx;
+
+	if (eng_id_parse(e, ENG_ID_RRUN, id, &run, &idx) != 0)
+		goto missing;
+	st = eng_stmt(e, ST_RRUN_GET);
+	sqlite3_bind_int64(st, 1, (int64_t)run);
+	sqlite3_bind_int64(st, 2, (int64_t)idx);
+	ru = eng_stmt(e, ST_RUN_GET);
+	sqlite3_bind_int64(ru, 1, (int64_t)run);
+	if (sqlite3_step(st) != SQLITE_ROW || sqlite3_step(ru) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		sqlite3_reset(ru);
+		goto missing;
+	}
+	*reply = msg_rrun_json(e, (int64_t)run, (int64_t)idx, COL(st, 0),
+	    COL(st, 1), eng_json_col(st, 2), sqlite3_column_int(st, 3),
+	    sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
+	    COL(ru, 0), COL(ru, 1), COL(ru, 2), COL(ru, 4), COL(ru, 5));
+	sqlite3_reset(st);
+	sqlite3_reset(ru);
+	return ENG_OK;
+missing:
+	*cause = xasprintf("workflow recipient run \"%.64s\" not found", id);
+	return ENG_NOT_FOUND;
+}
+
+/* GET /v1/workflow_recipient_runs (workflow, status, recipient, after). */
+enum eng_status
+eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
+{
+	const char *after = json_string_value(json_object_get(q, "after"));
+	const char *wf = json_string_value(json_object_get(q, "workflow"));
+	const char *status = json_string_value(json_object_get(q, "status"));
+	const char *rcpt = json_string_value(json_object_get(q, "recipient"));
+	uint64_t run = INT64_MAX, idx = INT64_MAX;
+	int size = msg_page_size(q), n = 0;
+	json_t *entries = json_array(), *last;
+	sqlite3_stmt *st;
+
+	if (after != NULL && eng_id_parse(e, ENG_ID_RRUN, after, &run, &idx)) {
+		json_decref(entries);
+		*cause = xstrdup("bad \"after\" cursor");
+		return ENG_INVALID;
+	}
+	st = eng_stmt(e, ST_RRUN_LIST);
+	sqlite3_bind_int64(st, 1, (int64_t)run);
+	sqlite3_bind_int64(st, 2, (int64_t)idx);
+	if (wf)
+		sqlite3_bind_text(st, 3, wf, -1, SQLITE_TRANSIENT);
+	if (status)
+		sqlite3_bind_text(st, 4, status, -1, SQLITE_TRANSIENT);
+	if (rcpt)
+		sqlite3_bind_text(st, 5, rcpt, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 6, size);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		json_array_append_new(entries, msg_rrun_json(e,
+		    sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+		    COL(st, 2), COL(st, 3), eng_json_col(st, 4),
+		    sqlite3_column_int(st, 5), sqlite3_column_int64(st, 6),
+		    sqlite3_column_int64(st, 7), COL(st, 8), COL(st, 9),
+		    COL(st, 10), COL(st, 11), COL(st, 12)));
+		n++;
+	}
+	sqlite3_reset(st);
+	last = json_array_get(entries, json_array_size(entries) - 1);
+	*reply = json_pack("{s:o, s:o}", "entries", entries, "page_info",
+	    msg_page_info(last ? json_string_value(json_object_get(last,
+	    "id")) : NULL, n == size, size));
+	return ENG_OK;
+}
+
+/* The earliest due delivery, or INT64_MAX. */
+int64_t
+eng_next_due(struct eng *e)
+{
+	sqlite3_stmt *st = eng_stmt(e, ST_DLV_NEXT);
+	int64_t t = INT64_MAX;
+
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		t = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return t;
+}
+
+/* Run due work: deliveries are taken by the caller, nothing else yet. */
+int
+eng_run_due(struct eng *e, int64_t now)
+{
+	(void)e;
+	(void)now;
+	return 0;
+}
+
+/* Take deliveries due at now, marking them in flight. */
+size_t
+eng_delivery_take(struct eng *e, int64_t now, struct eng_delivery *out,
+    size_t max)
+{
+	sqlite3_stmt *st = eng_stmt(e, ST_DLV_DUE), *tk;
+	size_t n = 0, i;
+	char id[37];
+
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+		out[n].id = sqlite3_column_int64(st, 0);
+		out[n].url = xstrdup(COL(st, 1));
+		out[n].body = xstrdup(COL(st, 2));
+		out[n].attempt = sqlite3_column_int(st, 3) + 1;
+		eng_id_format(e, ENG_ID_MSG, (uint64_t)out[n].id, 0, id);
+		out[n].message_id = xstrdup(id);
+		n++;
+	}
+	sqlite3_reset(st);
+	for (i = 0; i < n; i++) {
+		tk = eng_stmt(e, ST_DLV_TAKE);
+		sqlite3_bind_int64(tk, 1, out[i].id);
+		eng_step_done(e, tk);
+	}
+	return n;
+}
+
+/* Free a delivery's strings. */
+void
+eng_delivery_free(struct eng_delivery *d)
+{
+	free(d->url);
+	free(d->body);
+	free(d->message_id);
+}
+
+/* Set a message's status. */
+static void
+msg_set_status(struct eng *e, int64_t seq, const char *status, int64_t now)
+{
+	sqlite3_stmt *st = eng_stmt(e, ST_MSG_STATUS);
+
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	eng_step_done(e, st);
+}
+
+/*
+ * Record a delivery's outcome.  Failures retry after 15 s, 30 s, 1 min...
+ * (doubling, +-20% jitter: about 30 minutes over 8 attempts), then the
+ * message is undelivered.
+ */
+void
+eng_delivery_done(struct eng *e, int64_t id, int ok, const char *err,
+    int64_t now)
+{
+	sqlite3_stmt *st = eng_stmt(e, ST_DLV_GET);
+	int attempts = MSG_MAX_ATTEMPTS;
+	int64_t delay;
+
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		attempts = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (ok || attempts >= MSG_MAX_ATTEMPTS) {
+		st = eng_stmt(e, ST_DLV_DEL);
+		sqlite3_bind_int64(st, 1, id);
+		eng_step_done(e, st);
+		msg_set_status(e, id, ok ? "delivered" : "undelivered", now);
+		if (e->stats.queue_depth > 0)
+			e->stats.queue_depth--;
+		if (!ok)
+			e->stats.deliveries_failed++;
+		return;
+	}
+	delay = 15LL << (attempts - 1);
+	delay += (delay * ((int64_t)(random() % 41) - 20)) / 100;
+	st = eng_stmt(e, ST_DLV_RETRY);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now + delay);
+	if (err)
+		sqlite3_bind_text(st, 3, err, -1, SQLITE_TRANSIENT);
+	eng_step_done(e, st);
+}

@@ -1,0 +1,471 @@
+/*
+ * The store: every SQL statement of belfry lives in this file.
+ *
+ * SQLite in WAL mode with synchronous=FULL: a commit is durable when it
+ * returns.  Hot tables are keyed by increasing integers (runs, recipient
+ * runs by (run, index), messages) so that inserts append to their B-trees;
+ * their public UUIDs are derived from those keys (ids.c), never indexed.
+ * The schema version lives in meta('version'); migrations run at open.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "engine/engine_int.h"
+
+#define STORE_VERSION 1
+
+static const char *store_schema =
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS users(id TEXT PRIMARY KEY, props TEXT NOT"
+    " NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS objects(collection TEXT NOT NULL, id TEXT"
+    " NOT NULL, props TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL, PRIMARY KEY(collection, id))"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS tenants(id TEXT PRIMARY KEY, props TEXT NOT"
+    " NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS subscriptions(collection TEXT NOT NULL,"
+    " object_id TEXT NOT NULL, rcpt TEXT NOT NULL, props TEXT NOT NULL,"
+    " inserted_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY(collection, object_id, rcpt)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS preferences(rcpt TEXT NOT NULL, set_id TEXT"
+    " NOT NULL, body TEXT NOT NULL, updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY(rcpt, set_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS runs(seq INTEGER PRIMARY KEY, workflow TEXT"
+    " NOT NULL, actor TEXT, tenant TEXT, data TEXT NOT NULL,"
+    " cancellation_key TEXT, source TEXT NOT NULL, inserted_at INTEGER NOT"
+    " NULL);"
+    "CREATE TABLE IF NOT EXISTS rruns(run_seq INTEGER NOT NULL, idx INTEGER"
+    " NOT NULL, rcpt TEXT NOT NULL, status TEXT NOT NULL, events TEXT NOT"
+    " NULL, error_count INTEGER NOT NULL, inserted_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL, PRIMARY KEY(run_seq, idx))"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS messages(seq INTEGER PRIMARY KEY, run_seq"
+    " INTEGER NOT NULL, idx INTEGER NOT NULL, step_ref TEXT NOT NULL,"
+    " channel TEXT NOT NULL, rcpt TEXT NOT NULL, tenant TEXT, status TEXT"
+    " NOT NULL, body TEXT NOT NULL, seen_at INTEGER, read_at INTEGER,"
+    " archived_at INTEGER, interacted_at INTEGER, inserted_at INTEGER NOT"
+    " NULL, updated_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS messages_by_rcpt ON messages(rcpt, channel,"
+    " seq);"
+    "CREATE TABLE IF NOT EXISTS deliveries(message_seq INTEGER PRIMARY KEY,"
+    " due_at INTEGER NOT NULL, attempts INTEGER NOT NULL, inflight INTEGER"
+    " NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL, last_error TEXT);"
+    "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(inflight,"
+    " due_at);"
+    "CREATE TABLE IF NOT EXISTS idempotency(k TEXT PRIMARY KEY, status"
+    " INTEGER NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL)"
+    " WITHOUT ROWID;";
+
+static const char *store_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT req",
+	[ST_RELEASE] = "RELEASE req",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO req",
+	[ST_USER_GET] = "SELECT props, created_at, updated_at FROM users"
+	    " WHERE id = ?1",
+	[ST_USER_PUT] = "INSERT INTO users(id, props, created_at, updated_at)"
+	    " VALUES(?1, ?2, ?3, ?3) ON CONFLICT(id) DO UPDATE SET"
+	    " props = excluded.props, updated_at = excluded.updated_at",
+	[ST_USER_DEL] = "DELETE FROM users WHERE id = ?1",
+	[ST_OBJ_GET] = "SELECT props, created_at, updated_at FROM objects"
+	    " WHERE collection = ?1 AND id = ?2",
+	[ST_OBJ_PUT] = "INSERT INTO objects(collection, id, props, created_at,"
+	    " updated_at) VALUES(?1, ?2, ?3, ?4, ?4) ON CONFLICT(collection,"
+	    " id) DO UPDATE SET props = excluded.props,"
+	    " updated_at = excluded.updated_at",
+	[ST_OBJ_DEL] = "DELETE FROM objects WHERE collection = ?1 AND id = ?2",
+	[ST_TENANT_GET] = "SELECT props, created_at, updated_at FROM tenants"
+	    " WHERE id = ?1",
+	[ST_TENANT_PUT] = "INSERT INTO tenants(id, props, created_at,"
+	    " updated_at) VALUES(?1, ?2, ?3, ?3) ON CONFLICT(id) DO UPDATE SET"
+	    " props = excluded.props, updated_at = excluded.updated_at",
+	[ST_TENANT_STUB] = "INSERT OR IGNORE INTO tenants(id, props,"
+	    " created_at, updated_at) VALUES(?1, '{}', ?2, ?2)",
+	[ST_SUB_PUT] = "INSERT INTO subscriptions(collection, object_id, rcpt,"
+	    " props, inserted_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?5)"
+	    " ON CONFLICT(collection, object_id, rcpt) DO UPDATE SET"
+	    " props = excluded.props, updated_at = excluded.updated_at",
+	[ST_SUB_DEL] = "DELETE FROM subscriptions WHERE collection = ?1 AND"
+	    " object_id = ?2 AND rcpt = ?3",
+	[ST_SUB_LIST] = "SELECT rcpt, props, inserted_at, updated_at FROM"
+	    " subscriptions WHERE collection = ?1 AND object_id = ?2 AND"
+	    " rcpt > ?3 ORDER BY rcpt LIMIT ?4",
+	[ST_SUB_GET] = "SELECT props FROM subscriptions WHERE collection = ?1"
+	    " AND object_id = ?2 AND rcpt = ?3",
+	[ST_PREF_GET] = "SELECT body FROM preferences WHERE rcpt = ?1 AND"
+	    " set_id = ?2",
+	[ST_PREF_PUT] = "INSERT INTO preferences(rcpt, set_id, body,"
+	    " updated_at) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(rcpt, set_id) DO"
+	    " UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+	[ST_RUN_INS] = "INSERT INTO runs(workflow, actor, tenant, data,"
+	    " cancellation_key, source, inserted_at) VALUES(?1, ?2, ?3, ?4, ?5,"
+	    " ?6, ?7)",
+	[ST_RUN_GET] = "SELECT workflow, actor, tenant, data, cancellation_key,"
+	    " source, inserted_at FROM runs WHERE seq = ?1",
+	[ST_RRUN_INS] = "INSERT INTO rruns(run_seq, idx, rcpt, status, events,"
+	    " error_count, inserted_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5,"
+	    " ?6, ?7, ?7)",
+	[ST_RRUN_GET] = "SELECT rcpt, status, events, error_count, inserted_at,"
+	    " updated_at FROM rruns WHERE run_seq = ?1 AND idx = ?2",
+	[ST_RRUN_LIST] = "SELECT r.run_seq, r.idx, r.rcpt, r.status, r.events,"
+	    " r.error_count, r.inserted_at, r.updated_at, u.workflow, u.actor,"
+	    " u.tenant, u.cancellation_key, u.source FROM rruns r JOIN runs u"
+	    " ON u.seq = r.run_seq WHERE (r.run_seq, r.idx) < (?1, ?2) AND"
+	    " (?3 IS NULL OR u.workflow = ?3) AND (?4 IS NULL OR r.status = ?4)"
+	    " AND (?5 IS NULL OR r.rcpt = ?5) ORDER BY r.run_seq DESC,"
+	    " r.idx DESC LIMIT ?6",
+	[ST_MSG_INS] = "INSERT INTO messages(run_seq, idx, step_ref, channel,"
+	    " rcpt, tenant, status, body, inserted_at, updated_at) VALUES(?1,"
+	    " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+	[ST_MSG_GET] = "SELECT m.seq, m.run_seq, m.idx, m.step_ref, m.channel,"
+	    " m.rcpt, m.tenant, m.status, m.body, m.seen_at, m.read_at,"
+	    " m.archived_at, m.interacted_at, m.inserted_at, m.updated_at,"
+	    " u.workflow, u.actor, u.data FROM messages m JOIN runs u ON"
+	    " u.seq = m.run_seq WHERE m.seq = ?1",
+	[ST_MSG_MARK] = "UPDATE messages SET seen_at = CASE WHEN ?2 = 'seen'"
+	    " THEN ?3 ELSE seen_at END, read_at = CASE WHEN ?2 = 'read' THEN ?3"
+	    " ELSE read_at END, archived_at = CASE WHEN ?2 = 'archived' THEN ?3"
+	    " ELSE archived_at END, interacted_at = CASE WHEN ?2 = 'interacted'"
+	    " THEN ?3 ELSE interacted_at END, updated_at = ?4 WHERE seq = ?1",
+	[ST_MSG_STATUS] = "UPDATE messages SET status = ?2, updated_at = ?3"
+	    " WHERE seq = ?1",
+	[ST_MSG_BY_RCPT] = "SELECT m.seq, m.run_seq, m.idx, m.step_ref,"
+	    " m.channel, m.rcpt, m.tenant, m.status, m.body, m.seen_at,"
+	    " m.read_at, m.archived_at, m.interacted_at, m.inserted_at,"
+	    " m.updated_at, u.workflow, u.actor, u.data FROM messages m JOIN"
+	    " runs u ON u.seq = m.run_seq WHERE m.rcpt = ?1 AND (?2 IS NULL OR"
+	    " m.channel = ?2) AND m.seq < ?3"
+	    " AND (?4 IS NULL OR m.tenant = ?4 OR (m.tenant IS NULL AND ?5 = 0))"
+	    " AND (?6 = 0 OR (?6 = 1 AND m.archived_at IS NULL) OR"
+	    " (?6 = 2 AND m.archived_at IS NOT NULL))"
+	    " AND (?7 = 0 OR (?7 = 1 AND m.read_at IS NULL) OR"
+	    " (?7 = 2 AND m.read_at IS NOT NULL) OR (?7 = 3 AND m.seen_at IS"
+	    " NULL) OR (?7 = 4 AND m.seen_at IS NOT NULL))"
+	    " AND (?9 = 0 OR m.tenant IS NOT NULL)"
+	    " ORDER BY m.seq DESC LIMIT ?8",
+	[ST_MSG_COUNTS] = "SELECT count(*), count(*) FILTER (WHERE read_at IS"
+	    " NULL), count(*) FILTER (WHERE seen_at IS NULL) FROM messages"
+	    " WHERE rcpt = ?1 AND channel = ?2 AND archived_at IS NULL"
+	    " AND (?3 IS NULL OR tenant = ?3 OR (tenant IS NULL AND ?4 = 0))"
+	    " AND (?4 = 0 OR tenant IS NOT NULL)",
+	[ST_DLV_INS] = "INSERT INTO deliveries(message_seq, due_at, attempts,"
+	    " inflight, url, body) VALUES(?1, ?2, 0, 0, ?3, ?4)",
+	[ST_DLV_DUE] = "SELECT message_seq, url, body, attempts FROM deliveries"
+	    " WHERE inflight = 0 AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+	[ST_DLV_TAKE] = "UPDATE deliveries SET inflight = 1, attempts ="
+	    " attempts + 1 WHERE message_seq = ?1",
+	[ST_DLV_DEL] = "DELETE FROM deliveries WHERE message_seq = ?1",
+	[ST_DLV_RETRY] = "UPDATE deliveries SET inflight = 0, due_at = ?2,"
+	    " last_error = ?3 WHERE message_seq = ?1",
+	[ST_DLV_NEXT] = "SELECT min(due_at) FROM deliveries WHERE inflight = 0",
+	[ST_DLV_GET] = "SELECT attempts FROM deliveries WHERE message_seq = ?1",
+	[ST_DLV_RESET] = "UPDATE deliveries SET inflight = 0 WHERE"
+	    " inflight = 1",
+	[ST_IDEM_GET] = "SELECT status, body, created_at FROM idempotency"
+	    " WHERE k = ?1",
+	[ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency(k, status, body,"
+	    " created_at) VALUES(?1, ?2, ?3, ?4)",
+	[ST_IDEM_GC] = "DELETE FROM idempotency WHERE created_at < ?1",
+};
+
+/* Run one SQL text; -1 with *cause on error. */
+static int
+store_exec(sqlite3 *db, const char *sql, char **cause)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		*cause = xasprintf("sqlite: %s", err ? err : "error");
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read or create the id derivation key and check the schema version. */
+static int
+store_meta(struct eng *e, char **cause)
+{
+	sqlite3_stmt *st;
+	char hex[80];
+	int version = 0, i, rc;
+
+	if (sqlite3_prepare_v2(e->db, "SELECT k, v FROM meta", -1, &st,
+	    NULL) != SQLITE_OK) {
+		*cause = xasprintf("sqlite: %s", sqlite3_errmsg(e->db));
+		return -1;
+	}
+	hex[0] = '\0';
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		const char *v = (const char *)sqlite3_column_text(st, 1);
+
+		if (strcmp(k, "version") == 0)
+			version = atoi(v);
+		else if (strcmp(k, "idkey") == 0)
+			snprintf(hex, sizeof hex, "%s", v);
+	}
+	sqlite3_finalize(st);
+	if (version > STORE_VERSION) {
+		*cause = xasprintf("database schema version %d is newer than "
+		    "this belfry (%d)", version, STORE_VERSION);
+		return -1;
+	}
+	if (hex[0] == '\0') {
+		if (getrandom(e->idkey, sizeof e->idkey, 0) !=
+		    (ssize_t)sizeof e->idkey) {
+			*cause = xstrdup("getrandom failed");
+			return -1;
+		}
+		for (i = 0; i < 4; i++)
+			snprintf(hex + i * 16, sizeof hex - i * 16, "%016llx",
+			    (unsigned long long)e->idkey[i]);
+		sqlite3_stmt *ins;
+		sqlite3_prepare_v2(e->db, "INSERT INTO meta(k, v) VALUES"
+		    "('idkey', ?1), ('version', ?2)", -1, &ins, NULL);
+		sqlite3_bind_text(ins, 1, hex, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(ins, 2, STORE_VERSION);
+		rc = sqlite3_step(ins);
+		sqlite3_finalize(ins);
+		if (rc != SQLITE_DONE) {
+			*cause = xasprintf("sqlite: %s", sqlite3_errmsg(e->db));
+			return -1;
+		}
+		return 0;
+	}
+	for (i = 0; i < 4; i++) {
+		char part[17];
+
+		memcpy(part, hex + i * 16, 16);
+		part[16] = '\0';
+		e->idkey[i] = strtoull(part, NULL, 16);
+	}
+	return 0;
+}
+
+/* Open the database, apply the schema, prepare every statement. */
+struct eng *
+eng_open(const char *path, char **cause)
+{
+	struct eng *e = xcalloc(1, sizeof *e);
+	int i;
+
+	if (sqlite3_open_v2(path, &e->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		*cause = xasprintf("cannot open database %s: %s", path,
+		    e->db ? sqlite3_errmsg(e->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(e->db, 5000);
+	if (store_exec(e->db, "PRAGMA journal_mode=WAL;"
+	    "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
+	    "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;", cause) != 0)
+		goto fail;
+	if (store_exec(e->db, "BEGIN IMMEDIATE", cause) != 0)
+		goto fail;
+	if (store_exec(e->db, store_schema, cause) != 0 ||
+	    store_meta(e, cause) != 0) {
+		sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+		goto fail;
+	}
+	if (store_exec(e->db, "COMMIT", cause) != 0)
+		goto fail;
+	for (i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(e->db, store_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &e->st[i], NULL) != SQLITE_OK) {
+			*cause = xasprintf("sqlite: statement %d: %s", i,
+			    sqlite3_errmsg(e->db));
+			goto fail;
+		}
+	}
+	/* Deliveries in flight when the process died are due again. */
+	eng_step_done(e, eng_stmt(e, ST_DLV_RESET));
+	return e;
+fail:
+	eng_close(e);
+	return NULL;
+}
+
+/* Finalize every statement and close the database. */
+void
+eng_close(struct eng *e)
+{
+	int i;
+
+	if (e == NULL)
+		return;
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(e->st[i]);
+	if (e->db != NULL)
+		sqlite3_close(e->db);
+	eng_config_free(e->cfg);
+	free(e);
+}
+
+/* A prepared statement, reset and with its bindings cleared. */
+sqlite3_stmt *
+eng_stmt(struct eng *e, enum eng_stmt s)
+{
+	sqlite3_stmt *st = e->st[s];
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* Step a statement that returns no rows; 0 or -1. */
+int
+eng_step_done(struct eng *e, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		fprintf(stderr, "<3>belfry: sqlite: %s\n",
+		    sqlite3_errmsg(e->db));
+		e->stats.errors++;
+		return -1;
+	}
+	return 0;
+}
+
+/* A column holding JSON text, parsed (NULL for SQL NULL or bad text). */
+json_t *
+eng_json_col(sqlite3_stmt *st, int col)
+{
+	const char *s = (const char *)sqlite3_column_text(st, col);
+
+	if (s == NULL)
+		return NULL;
+	return json_loads(s, 0, NULL);
+}
+
+/* Compact JSON text of v (caller frees). */
+char *
+eng_json_text(json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (s == NULL)
+		abort();
+	return s;
+}
+
+/* Bind v as JSON text (or NULL). */
+void
+eng_bind_json(sqlite3_stmt *st, int col, json_t *v)
+{
+	if (v == NULL || json_is_null(v)) {
+		sqlite3_bind_null(st, col);
+		return;
+	}
+	sqlite3_bind_text(st, col, eng_json_text(v), -1, free);
+}
+
+/* RFC 3339 UTC text of an instant. */
+void
+eng_iso(int64_t t, char *buf, size_t len)
+{
+	tz_instant_format(t, buf, len);
+}
+
+/* Start the group transaction. */
+int
+eng_begin(struct eng *e, char **cause)
+{
+	if (eng_step_done(e, eng_stmt(e, ST_BEGIN)) != 0) {
+		*cause = xasprintf("sqlite: %s", sqlite3_errmsg(e->db));
+		return -1;
+	}
+	e->in_txn = 1;
+	return 0;
+}
+
+/* Commit the group transaction (durably: synchronous=FULL). */
+int
+eng_commit(struct eng *e, char **cause)
+{
+	e->in_txn = 0;
+	if (eng_step_done(e, eng_stmt(e, ST_COMMIT)) != 0) {
+		*cause = xasprintf("sqlite: %s", sqlite3_errmsg(e->db));
+		eng_rollback(e);
+		return -1;
+	}
+	return 0;
+}
+
+/* Abandon the group transaction. */
+void
+eng_rollback(struct eng *e)
+{
+	e->in_txn = 0;
+	if (sqlite3_get_autocommit(e->db) == 0)
+		eng_step_done(e, eng_stmt(e, ST_ROLLBACK));
+}
+
+/* Open a request's savepoint. */
+void
+eng_request_begin(struct eng *e)
+{
+	eng_step_done(e, eng_stmt(e, ST_SAVEPOINT));
+}
+
+/* Close a request's savepoint, keeping its work only if ok. */
+void
+eng_request_end(struct eng *e, int ok)
+{
+	if (!ok)
+		eng_step_done(e, eng_stmt(e, ST_ROLLBACK_TO));
+	eng_step_done(e, eng_stmt(e, ST_RELEASE));
+}
+
+/* A stored idempotent reply younger than 24 h. */
+int
+eng_idem_get(struct eng *e, const char *key, int64_t now, int *status,
+    char **body)
+{
+	sqlite3_stmt *st = eng_stmt(e, ST_IDEM_GET);
+	int found = 0;
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_int64(st, 2) > now - 86400) {
+		*status = sqlite3_column_int(st, 0);
+		*body = xstrdup((const char *)sqlite3_column_text(st, 1));
+		found = 1;
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
+/* Store an idempotent reply; drop those older than 24 h. */
+void
+eng_idem_put(struct eng *e, const char *key, int status, const char *body,
+    int64_t now)
+{
+	sqlite3_stmt *st = eng_stmt(e, ST_IDEM_PUT);
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, status);
+	sqlite3_bind_text(st, 3, body, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	eng_step_done(e, st);
+	st = eng_stmt(e, ST_IDEM_GC);
+	sqlite3_bind_int64(st, 1, now - 86400);
+	eng_step_done(e, st);
+}
+
+/* Counters for /metrics. */
+void
+eng_stats(struct eng *e, struct eng_stats *s)
+{
+	*s = e->stats;
+}
