@@ -1,0 +1,247 @@
+/*
+ * engine/: ids, configuration errors with positions, and a trigger through
+ * to the feed on a real SQLite file (a temporary directory per run).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine/engine_int.h"
+
+static char tmpdir[] = "/tmp/belfry-engine-XXXXXX";
+
+/* Write text to dir/name. */
+static void
+put_file(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static const char *conf =
+    "{\n"
+    "  \"default_timezone\": \"Europe/Berlin\",\n"
+    "  \"channels\": {\n"
+    "    \"in-app\": {\"type\": \"in_app_feed\"},\n"
+    "    \"hook\": {\"type\": \"http\", \"url\": \"http://127.0.0.1:9/x\"},\n"
+    "    \"audit\": {\"type\": \"log\"}\n"
+    "  }\n"
+    "}\n";
+
+static const char *workflow =
+    "{\"key\": \"new-comment\", \"categories\": [\"comments\"],\n"
+    " \"data_required\": [\"comment_id\"],\n"
+    " \"steps\": [\n"
+    "  {\"ref\": \"feed\", \"type\": \"channel\", \"channel\": \"in-app\",\n"
+    "   \"template\": {\"markdown\": \"{{ actor.name }} said "
+    "{{ data.comment_id }} to {{ recipient.id }}\"}},\n"
+    "  {\"ref\": \"hook\", \"type\": \"channel\", \"channel\": \"hook\",\n"
+    "   \"template\": {\"body\": \"{\\\"c\\\": \\\"{{ data.comment_id "
+    "}}\\\"}\"}}\n"
+    " ]}\n";
+
+/* Make the temporary config directory and database path. */
+static int
+setup(void **state)
+{
+	char *cause = NULL, path[512];
+
+	(void)state;
+	if (tz_init(getenv("BELFRY_TZDATA_DIR"), &cause) != 0)
+		return -1;
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(path, sizeof path, "%s/workflows", tmpdir);
+	return mkdir(path, 0700);
+}
+
+/* Remove the temporary directory. */
+static int
+teardown(void **state)
+{
+	char cmd[600];
+
+	(void)state;
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+	tz_shutdown();
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Ids round-trip, differ by kind, and refuse tampering. */
+static void
+test_ids(void **state)
+{
+	struct eng e;
+	uint64_t a, b, i;
+	char id[37];
+
+	(void)state;
+	memset(&e, 0, sizeof e);
+	e.idkey[0] = 1;
+	e.idkey[2] = 99;
+	for (i = 0; i < 20000; i++) {
+		eng_id_format(&e, ENG_ID_RRUN, i * 104729, i % 999983, id);
+		assert_int_equal(id[14], '4');
+		assert_true(strchr("89ab", id[19]) != NULL);
+		assert_int_equal(eng_id_parse(&e, ENG_ID_RRUN, id, &a, &b), 0);
+		assert_int_equal(a, i * 104729);
+		assert_int_equal(b, i % 999983);
+		assert_int_equal(eng_id_parse(&e, ENG_ID_MSG, id, &a, &b), -1);
+	}
+	id[0] = id[0] == '0' ? '1' : '0';
+	assert_int_equal(eng_id_parse(&e, ENG_ID_RRUN, id, &a, &b), -1);
+	assert_int_equal(eng_id_parse(&e, ENG_ID_RRUN, "not-a-uuid", &a, &b),
+	    -1);
+}
+
+/* Load the config dir expecting an error that contains want. */
+static void
+expect_config_error(const char *want)
+{
+	char *cause = NULL;
+	struct eng_config *c = eng_config_load(tmpdir, &cause);
+
+	if (c != NULL)
+		fail_msg("config accepted; wanted \"%s\"", want);
+	if (strstr(cause, want) == NULL)
+		fail_msg("cause \"%s\" lacks \"%s\"", cause, want);
+	free(cause);
+}
+
+/* Errors name file:line:column of the offending value. */
+static void
+test_config_errors(void **state)
+{
+	(void)state;
+	put_file("belfry.conf", "{\n  \"socket\": \"/tmp/x\",\n  \"chanels\": {}\n}\n");
+	expect_config_error("belfry.conf:3:14: unknown key \"chanels\"");
+	put_file("belfry.conf", "{\n  \"default_timezone\": \"Mars/Base\"\n}\n");
+	expect_config_error("belfry.conf:2:23: unknown time zone \"Mars/Base\"");
+	put_file("belfry.conf", "{\"socket\": }");
+	expect_config_error("belfry.conf:1:");
+	put_file("belfry.conf", conf);
+	put_file("workflows/bad.json", "{\"key\": \"w\", \"steps\": [\n"
+	    "  {\"ref\": \"a\", \"type\": \"channel\", \"channel\": \"in-app\","
+	    " \"template\": {\"markdown\": \"x\"}},\n"
+	    "  {\"ref\": \"b\", \"type\": \"bacth\"}\n]}\n");
+	expect_config_error("bad.json:3:24: step \"b\": unknown step type "
+	    "\"bacth\"");
+	put_file("workflows/bad.json", "{\"key\": \"w\", \"steps\": [\n"
+	    "  {\"ref\": \"a\", \"type\": \"channel\", \"channel\": \"nope\","
+	    " \"template\": {\"markdown\": \"x\"}}]}\n");
+	expect_config_error("bad.json:2:46: step \"a\": no channel \"nope\"");
+	{
+		char p[512];
+
+		snprintf(p, sizeof p, "%s/workflows/bad.json", tmpdir);
+		unlink(p);
+	}
+}
+
+/* Trigger: dedupe, required data, the feed, preferences, deliveries. */
+static void
+test_trigger_feed(void **state)
+{
+	char *cause = NULL, path[512];
+	struct eng_config *c;
+	struct eng_delivery d[4];
+	json_t *body, *reply = NULL, *q;
+	struct eng *e;
+	size_t n;
+
+	(void)state;
+	put_file("belfry.conf", conf);
+	put_file("workflows/new-comment.json", workflow);
+	c = eng_config_load(tmpdir, &cause);
+	if (c == NULL)
+		fail_msg("%s", cause);
+	snprintf(path, sizeof path, "%s/belfry.db", tmpdir);
+	e = eng_open(path, &cause);
+	assert_non_null(e);
+	eng_set_config(e, c);
+	assert_int_equal(eng_begin(e, &cause), 0);
+
+	body = json_pack("{s:[s,s,s], s:{s:s}, s:{s:s}}", "recipients", "u1",
+	    "u2", "u1", "actor", "id", "bob", "data", "x", "y");
+	assert_int_equal(eng_trigger(e, "new-comment", body, 1000, &reply,
+	    &cause), ENG_INVALID);
+	assert_non_null(strstr(cause, "data.comment_id"));
+	free(cause);
+	cause = NULL;
+	json_decref(body);
+	assert_int_equal(eng_trigger(e, "nope", json_object(), 1000, &reply,
+	    &cause), ENG_NO_WORKFLOW);
+	free(cause);
+	cause = NULL;
+
+	/* u2 opts out of the comments category. */
+	body = json_pack("{s:{s:b}}", "categories", "comments", 0);
+	assert_int_equal(eng_prefs_put(e, "u2", "default", body, 1000, &reply,
+	    &cause), ENG_OK);
+	json_decref(reply);
+	json_decref(body);
+
+	body = json_pack("{s:[s,s,s], s:{s:s, s:s}, s:{s:s}}", "recipients",
+	    "u1", "u2", "u1", "actor", "id", "bob", "name", "Bob", "data",
+	    "comment_id", "c\"1");
+	assert_int_equal(eng_trigger(e, "new-comment", body, 1000, &reply,
+	    &cause), ENG_OK);
+	assert_non_null(json_string_value(json_object_get(reply,
+	    "workflow_run_id")));
+	json_decref(reply);
+	json_decref(body);
+
+	q = json_object();
+	assert_int_equal(eng_feed_get(e, "u1", "in-app", q, &reply, &cause),
+	    ENG_OK);
+	assert_int_equal(json_array_size(json_object_get(reply, "entries")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(json_array_get(json_object_get(reply, "entries"),
+	    0), "blocks"), 0), "rendered")), "Bob said c\"1 to u1");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+	    reply, "meta"), "unread_count")), 1);
+	json_decref(reply);
+	assert_int_equal(eng_feed_get(e, "u2", "in-app", q, &reply, &cause),
+	    ENG_OK);
+	assert_int_equal(json_array_size(json_object_get(reply, "entries")), 0);
+	json_decref(reply);
+	json_decref(q);
+
+	/* One webhook for u1 (u2 opted out), with the JSON-escaped body. */
+	assert_int_equal(eng_next_due(e), 1000);
+	n = eng_delivery_take(e, 1000, d, 4);
+	assert_int_equal(n, 1);
+	assert_string_equal(d[0].body, "{\"c\": \"c\\\"1\"}");
+	eng_delivery_done(e, d[0].id, 0, "refused", 1000);
+	assert_true(eng_next_due(e) > 1000 && eng_next_due(e) <= 1018);
+	eng_delivery_free(&d[0]);
+	assert_int_equal(eng_commit(e, &cause), 0);
+	eng_close(e);
+}
+
+/* Runs the tests. */
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_trigger_feed),
+	};
+
+	return cmocka_run_group_tests_name("engine", tests, setup, teardown);
+}
