@@ -155,7 +155,7 @@ pref_check_types(json_t *types, const char *path, char **cause)
 	return 0;
 }
 
-/* Check a workflow or category entry: a boolean or {channel_types, conditions}. */
+/* Check a workflow or category entry: a boolean or an object. */
 static int
 pref_check_entry(json_t *v, const char *path, char **cause)
 {
