@@ -35,6 +35,7 @@ struct eng {
 	uint64_t idkey[4];      /* key of the id derivation (ids.c) */
 	struct eng_stats stats;
 	int in_txn;
+	int has_prefs;          /* whether any recipient preference set exists */
 };
 
 /* A workflow step (engine/config.c). */

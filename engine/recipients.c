@@ -173,6 +173,7 @@ rcpt_inline_prefs(struct eng *e, const char *key, json_t *prefs, int64_t now,
 		sqlite3_bind_int64(st, 4, now);
 		if (eng_step_done(e, st) != 0)
 			return ENG_INTERNAL;
+		e->has_prefs = 1;
 	}
 	return ENG_OK;
 }
@@ -663,6 +664,7 @@ eng_prefs_put(struct eng *e, const char *user, const char *set, json_t *body,
 		json_decref(copy);
 		return ENG_INTERNAL;
 	}
+	e->has_prefs = 1;
 	*reply = rcpt_prefs_json(set, copy);
 	json_decref(copy);
 	return ENG_OK;

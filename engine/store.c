@@ -251,6 +251,22 @@ store_meta(struct eng *e, char **cause)
 	return 0;
 }
 
+/* Whether any recipient has a stored preference set. */
+static int
+store_has_prefs(struct eng *e)
+{
+	sqlite3_stmt *q;
+	int has = 1;
+
+	if (sqlite3_prepare_v2(e->db, "SELECT EXISTS(SELECT 1 FROM"
+	    " preferences)", -1, &q, NULL) != SQLITE_OK)
+		return 1;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		has = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return has;
+}
+
 /* Open the database, apply the schema, prepare every statement. */
 struct eng *
 eng_open(const char *path, char **cause)
@@ -286,6 +302,7 @@ eng_open(const char *path, char **cause)
 			goto fail;
 		}
 	}
+	e->has_prefs = store_has_prefs(e);
 	/* Deliveries in flight when the process died are due again. */
 	eng_step_done(e, eng_stmt(e, ST_DLV_RESET));
 	return e;

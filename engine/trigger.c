@@ -28,6 +28,7 @@ struct trig {
 	json_t *tenant;          /* tenant shape or NULL (owned) */
 	const char *tenant_id;
 	json_t *tenant_prefs;    /* the tenant's preference_set or NULL */
+	json_t *ctx;             /* trig_base_context (owned) */
 	size_t messages;
 };
 
@@ -190,15 +191,18 @@ trig_prefs(struct eng *e, struct trig *t, const char *rcpt)
 	json_t *sets[4], *m;
 	size_t n = 0, i;
 
-	if (t->tenant_id != NULL &&
+	if (e->has_prefs && t->tenant_id != NULL &&
 	    (sets[n] = trig_pref_set(e, rcpt, t->tenant_id)) != NULL)
 		n++;
-	if ((sets[n] = trig_pref_set(e, rcpt, "default")) != NULL)
+	if (e->has_prefs && (sets[n] = trig_pref_set(e, rcpt, "default")) !=
+	    NULL)
 		n++;
 	if (t->tenant_prefs != NULL)
 		sets[n++] = json_incref(t->tenant_prefs);
 	if (e->cfg->default_prefs != NULL)
 		sets[n++] = json_incref(e->cfg->default_prefs);
+	if (n == 0)
+		return json_object();
 	m = eng_pref_merge(sets, n);
 	for (i = 0; i < n; i++)
 		json_decref(sets[i]);
@@ -254,7 +258,7 @@ trig_channel(struct eng *e, struct trig *t, const struct eng_step *s,
 
 	if (*prefs == NULL)
 		*prefs = trig_prefs(e, t, rcpt);
-	if (!eng_pref_decide(*prefs, t->w->key, t->w->categories, ch->type,
+	if (json_object_size(*prefs) > 0 && !eng_pref_decide(*prefs, t->w->key, t->w->categories, ch->type,
 	    ch->name, ctx, &rule)) {
 		trig_event(events, "step_skipped", "skipped", s,
 		    json_pack("{s:s, s:s}", "reason", "preferences", "rule",
@@ -311,21 +315,23 @@ trig_channel(struct eng *e, struct trig *t, const struct eng_step *s,
 	return 0;
 }
 
-/* The template and condition context of one recipient. */
+/*
+ * The template and condition context shared by every recipient of the
+ * trigger; each recipient's "recipient" (and data, with $trigger_data) is
+ * set on it in turn.
+ */
 static json_t *
-trig_context(struct trig *t, json_t *rcpt, json_t *tdata)
+trig_base_context(struct trig *t)
 {
-	json_t *data = json_deep_copy(t->data), *ctx;
+	json_t *ctx;
 
-	if (tdata != NULL)
-		json_object_update(data, tdata);
-	ctx = json_pack("{s:o, s:O, s:O, s:O, s:{s:s, s:O}, s:i, s:i}",
-	    "data", data, "actor", t->actor ? t->actor : json_null(),
-	    "recipient", rcpt, "tenant", t->tenant ? t->tenant : json_null(),
+	ctx = json_pack("{s:O, s:O, s:n, s:O, s:{s:s, s:O}, s:i, s:i}",
+	    "data", t->data, "actor", t->actor ? t->actor : json_null(),
+	    "recipient", "tenant", t->tenant ? t->tenant : json_null(),
 	    "workflow", "key", t->w->key, "categories", t->w->categories,
 	    "total_activities", 1, "total_actors", t->actor ? 1 : 0);
 	json_object_set_new(ctx, "activities", json_pack("[{s:O, s:O}]",
-	    "data", data, "actor", t->actor ? t->actor : json_null()));
+	    "data", t->data, "actor", t->actor ? t->actor : json_null()));
 	json_object_set_new(ctx, "actors", t->actor ?
 	    json_pack("[O]", t->actor) : json_array());
 	return ctx;
@@ -346,10 +352,18 @@ trig_recipient(struct eng *e, struct trig *t, size_t idx, const char *coll,
 	if (r == NULL)
 		r = coll ? json_pack("{s:s, s:s}", "id", id, "collection",
 		    coll) : json_pack("{s:s}", "id", id);
-	ctx = trig_context(t, r, tdata);
+	ctx = t->ctx;
+	if (tdata != NULL) {
+		ctx = json_copy(t->ctx);
+		json_object_set_new(ctx, "data", json_deep_copy(t->data));
+		json_object_update(json_object_get(ctx, "data"), tdata);
+	}
+	json_object_set(ctx, "recipient", r);
 	for (i = 0; i < t->w->nsteps && rc == 0; i++)
 		rc = trig_channel(e, t, &t->w->steps[i], idx, rcpt, ctx,
 		    &prefs, events);
+	if (ctx != t->ctx)
+		json_decref(ctx);
 	st = eng_stmt(e, ST_RRUN_INS);
 	sqlite3_bind_int64(st, 1, t->run_seq);
 	sqlite3_bind_int64(st, 2, (int64_t)idx);
@@ -362,7 +376,6 @@ trig_recipient(struct eng *e, struct trig *t, size_t idx, const char *coll,
 		rc = eng_step_done(e, st);
 	json_decref(events);
 	json_decref(prefs);
-	json_decref(ctx);
 	json_decref(r);
 	free(rcpt);
 	return rc;
@@ -527,6 +540,7 @@ eng_trigger(struct eng *e, const char *workflow, json_t *body, int64_t now,
 		rc = ENG_INTERNAL;
 		goto out;
 	}
+	t.ctx = trig_base_context(&t);
 	for (i = 0; i < n; i++) {
 		if (trig_recipient(e, &t, i, rs[i].coll, rs[i].id,
 		    rs[i].tdata) != 0) {
@@ -542,6 +556,7 @@ eng_trigger(struct eng *e, const char *workflow, json_t *body, int64_t now,
 	e->stats.messages += t.messages;
 out:
 	trig_rcpts_free(rs, n);
+	json_decref(t.ctx);
 	json_decref(t.data);
 	json_decref(t.actor);
 	json_decref(t.tenant);
