@@ -521,10 +521,13 @@ template_parse_expr(struct template *t, size_t open)
 	c = template_peek(t);
 	if (c == -1)
 		return template_error(t, open, "unclosed \"{{\"");
+	if (c == '-' && t->n - t->pos >= 3 &&
+	    memcmp(t->src + t->pos, "-}}", 3) == 0)
+		return template_error(t, t->pos,
+		    "whitespace control (\"-}}\") is not supported");
 	if (c != '}' || t->pos + 1 >= t->n || t->src[t->pos + 1] != '}') {
 		if (c > ' ' && c < 0x7f)
-			return template_error(t, t->pos, "unexpected \"%c\"",
-			    c);
+			return template_error(t, t->pos, "unexpected '%c'", c);
 		return template_error(t, t->pos, "unexpected byte 0x%02x", c);
 	}
 	t->pos += 2;

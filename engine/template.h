@@ -12,8 +12,9 @@
  * key wins).  Keys are letters, digits, '_', '-', '$' and non-ASCII bytes.
  * Filter arguments are "strings" or 'strings' (no escapes, as in Liquid),
  * numbers, or paths.  Filters: default: v, upcase, downcase, json,
- * truncate: n[, ellipsis], join[: sep], size.  "{%" tags, "{{-" whitespace
- * control and unknown filters are syntax errors.
+ * truncate: n[, ellipsis], join[: sep], size.  "{%" anywhere (tags),
+ * "{{-" and " -}}" (whitespace control) and unknown filters are syntax
+ * errors.
  *
  * Rendering never fails on data: a missing value or null renders empty,
  * strings raw, numbers as JSON numbers (reals in their shortest form),
