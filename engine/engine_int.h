@@ -99,5 +99,9 @@ json_t *eng_recipient_load(struct eng *e, const char *collection,
 enum eng_status eng_identify(struct eng *e, json_t *inline_rcpt, int64_t now,
     char **cause);
 json_t *eng_rcpt_ref(const char *key);
+json_t *eng_rcpt_entity(struct eng *e, const char *key);
+
+/* engine/markdown.c: Markdown to escaped HTML for feed blocks. */
+char *eng_markdown_html(const char *md);
 
 #endif

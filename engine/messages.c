@@ -39,6 +39,23 @@ msg_text(sqlite3_stmt *st, int col)
 	return s ? json_string(s) : json_null();
 }
 
+/* Knock's engagement_statuses of the current row. */
+static json_t *
+msg_engagement(sqlite3_stmt *st)
+{
+	json_t *a = json_array();
+
+	if (sqlite3_column_type(st, MC_SEEN) != SQLITE_NULL)
+		json_array_append_new(a, json_string("seen"));
+	if (sqlite3_column_type(st, MC_READ) != SQLITE_NULL)
+		json_array_append_new(a, json_string("read"));
+	if (sqlite3_column_type(st, MC_INTERACTED) != SQLITE_NULL)
+		json_array_append_new(a, json_string("interacted"));
+	if (sqlite3_column_type(st, MC_ARCHIVED) != SQLITE_NULL)
+		json_array_append_new(a, json_string("archived"));
+	return a;
+}
+
 /* The categories of a workflow in the configuration in force. */
 static json_t *
 msg_categories(struct eng *e, const char *key)
@@ -65,7 +82,7 @@ msg_json(struct eng *e, sqlite3_stmt *st)
 	    MC_RUN), (uint64_t)sqlite3_column_int64(st, MC_IDX), rrun);
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o,"
 	    " s:o, s:o, s:n, s:n, s:o, s:o, s:{s:s, s:s, s:s, s:o, s:s, s:s,"
-	    " s:s}, s:o, s:o}",
+	    " s:s}, s:o, s:o, s:o}",
 	    "__typename", "Message", "id", id,
 	    "channel_id", (const char *)sqlite3_column_text(st, MC_CHANNEL),
 	    "recipient", eng_rcpt_ref((const char *)sqlite3_column_text(st,
@@ -87,7 +104,8 @@ msg_json(struct eng *e, sqlite3_stmt *st)
 	    "workflow_run_id", run, "workflow_recipient_run_id", rrun,
 	    "step_ref", (const char *)sqlite3_column_text(st, MC_REF),
 	    "data", data ? data : json_object(),
-	    "content", eng_json_col(st, MC_BODY) ?: json_object());
+	    "content", eng_json_col(st, MC_BODY) ?: json_object(),
+	    "engagement_statuses", msg_engagement(st));
 }
 
 /* GET /v1/messages/{id}. */
@@ -214,38 +232,47 @@ msg_page_info(const char *last, int full, int size)
 	    "page_size", size);
 }
 
-/* A FeedItem from a Message. */
+/* A FeedItem from a Message: entities for actors, a "body" block. */
 static json_t *
-msg_feed_item(json_t *m)
+msg_feed_item(struct eng *e, json_t *m)
 {
 	json_t *it = json_object(), *blocks = json_array(), *c, *v;
+	json_t *actors = json_array(), *a, *rcpt;
 	const char *k;
+	char *html;
+	size_t i;
 
-	json_object_set_new(it, "__typename", json_string("FeedItem"));
-	json_object_set(it, "id", json_object_get(m, "id"));
 	c = json_object_get(m, "content");
 	json_object_foreach(c, k, v) {
-		json_array_append_new(blocks, json_pack("{s:s, s:s, s:O, s:O}",
-		    "__typename", "ContentBlock", "name", k, "content", v,
-		    "rendered", v));
-		json_object_set_new(json_array_get(blocks,
-		    json_array_size(blocks) - 1), "type",
-		    json_string(strcmp(k, "markdown") == 0 ? "markdown" :
-		    "text"));
+		int md = strcmp(k, "markdown") == 0;
+
+		html = md ? eng_markdown_html(json_string_value(v)) : NULL;
+		json_array_append_new(blocks, json_pack("{s:s, s:s, s:O, s:s,"
+		    " s:s}", "__typename", "ContentBlock", "name",
+		    md || strcmp(k, "text") == 0 ? "body" : k, "content", v,
+		    "rendered", html ? html : json_string_value(v), "type",
+		    md ? "markdown" : "text"));
+		free(html);
 	}
+	json_array_foreach(json_object_get(m, "actors"), i, a)
+		json_array_append_new(actors, eng_rcpt_entity(e,
+		    json_is_string(a) ? json_string_value(a) : ""));
+	v = json_object_get(m, "recipient");
+	if (json_is_string(v))
+		rcpt = eng_rcpt_entity(e, json_string_value(v));
+	else
+		rcpt = json_incref(v);
 	json_object_set_new(it, "blocks", blocks);
 	json_object_set_new(it, "activities", json_pack("[{s:s, s:O, s:O,"
-	    " s:O, s:O, s:O}]", "__typename", "Activity", "id",
-	    json_object_get(m, "id"), "actor",
-	    json_array_size(json_object_get(m, "actors")) ?
-	    json_array_get(json_object_get(m, "actors"), 0) : json_null(),
-	    "data", json_object_get(m, "data"), "inserted_at",
-	    json_object_get(m, "inserted_at"), "recipient",
-	    json_object_get(m, "recipient")));
-	json_object_set(it, "actors", json_object_get(m, "actors"));
+	    " s:O, s:O, s:o}]", "__typename", "Activity", "id",
+	    json_object_get(m, "id"), "actor", json_array_size(actors) ?
+	    json_array_get(actors, 0) : json_null(), "data",
+	    json_object_get(m, "data"), "inserted_at",
+	    json_object_get(m, "inserted_at"), "recipient", rcpt));
+	json_object_set_new(it, "actors", actors);
 	json_object_set_new(it, "total_activities", json_integer(1));
 	json_object_set_new(it, "total_actors", json_integer((json_int_t)
-	    json_array_size(json_object_get(m, "actors"))));
+	    json_array_size(actors)));
 	json_object_update_missing(it, m);
 	json_object_del(it, "content");
 	json_object_set_new(it, "__typename", json_string("FeedItem"));
@@ -284,7 +311,7 @@ msg_list(struct eng *e, const char *rcpt, const char *channel, json_t *q,
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		m = msg_json(e, st);
 		last = json_object_get(m, "id");
-		json_array_append_new(*entries, feed ? msg_feed_item(m) :
+		json_array_append_new(*entries, feed ? msg_feed_item(e, m) :
 		    json_incref(m));
 		json_decref(m);
 		n++;
@@ -348,7 +375,7 @@ eng_user_messages(struct eng *e, const char *user, json_t *query,
 	if ((rc = msg_list(e, user, json_string_value(json_object_get(query,
 	    "channel_id")), query, 0, &entries, &page, cause)) != ENG_OK)
 		return rc;
-	*reply = json_pack("{s:o, s:o}", "entries", entries, "page_info",
+	*reply = json_pack("{s:o, s:o}", "items", entries, "page_info",
 	    page);
 	return ENG_OK;
 }
@@ -450,7 +477,7 @@ eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 	}
 	sqlite3_reset(st);
 	last = json_array_get(entries, json_array_size(entries) - 1);
-	*reply = json_pack("{s:o, s:o}", "entries", entries, "page_info",
+	*reply = json_pack("{s:o, s:o}", "items", entries, "page_info",
 	    msg_page_info(last ? json_string_value(json_object_get(last,
 	    "id")) : NULL, n == size, size));
 	return ENG_OK;

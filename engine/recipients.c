@@ -321,6 +321,34 @@ rcpt_object_reply(struct eng *e, const char *coll, const char *id,
 	return ENG_OK;
 }
 
+/*
+ * The full entity of a recipient key, as Knock embeds it: a User with its
+ * properties or an Object; a bare one when nothing is stored.
+ */
+json_t *
+eng_rcpt_entity(struct eng *e, const char *key)
+{
+	const char *slash = strchr(key, '/');
+	json_t *o = NULL;
+	char *coll, *cause = NULL;
+
+	if (slash == NULL) {
+		if (rcpt_user_reply(e, key, &o, &cause) != ENG_OK)
+			o = json_pack("{s:s, s:s}", "__typename", "User", "id",
+			    key);
+	} else {
+		coll = xstrdup(key);
+		coll[slash - key] = '\0';
+		if (rcpt_object_reply(e, coll, slash + 1, &o, &cause) != ENG_OK)
+			o = json_pack("{s:s, s:s, s:s, s:{}}", "__typename",
+			    "Object", "id", slash + 1, "collection", coll,
+			    "properties");
+		free(coll);
+	}
+	free(cause);
+	return o;
+}
+
 /* PUT /v1/objects/{collection}/{id}. */
 enum eng_status
 eng_object_put(struct eng *e, const char *collection, const char *id,
@@ -463,19 +491,22 @@ rcpt_from_spec(struct eng *e, json_t *r, int64_t now, char **cause)
 	return eng_rcpt_key(coll, id);
 }
 
-/* The Subscription shape. */
+/* The Subscription shape, with the object and recipient as entities. */
 static json_t *
-rcpt_sub_json(const char *coll, const char *id, const char *rcpt,
-    json_t *props, int64_t ins, int64_t upd)
+rcpt_sub_json(struct eng *e, const char *coll, const char *id,
+    const char *rcpt, json_t *props, int64_t ins, int64_t upd)
 {
-	char a[32], b[32];
+	char a[32], b[32], *okey = eng_rcpt_key(coll, id);
+	json_t *o;
 
 	eng_iso(ins, a, sizeof a);
 	eng_iso(upd, b, sizeof b);
-	return json_pack("{s:s, s:{s:s, s:s}, s:o, s:O, s:s, s:s}",
-	    "__typename", "Subscription", "object", "id", id, "collection",
-	    coll, "recipient", eng_rcpt_ref(rcpt), "properties",
-	    props ? props : json_null(), "inserted_at", a, "updated_at", b);
+	o = json_pack("{s:s, s:o, s:o, s:o, s:s, s:s}", "__typename",
+	    "Subscription", "object", eng_rcpt_entity(e, okey), "recipient",
+	    eng_rcpt_entity(e, rcpt), "properties", props ? props :
+	    json_null(), "inserted_at", a, "updated_at", b);
+	free(okey);
+	return o;
 }
 
 /* Check a subscriptions body's recipients list. */
@@ -534,8 +565,8 @@ eng_subs_add(struct eng *e, const char *collection, const char *id,
 			json_decref(out);
 			return ENG_INTERNAL;
 		}
-		json_array_append_new(out, rcpt_sub_json(collection, id, key,
-		    json_incref(props), now, now));
+		json_array_append_new(out, rcpt_sub_json(e, collection, id,
+		    key, json_incref(props), now, now));
 		free(key);
 	}
 	*reply = out;
@@ -560,19 +591,25 @@ eng_subs_remove(struct eng *e, const char *collection, const char *id,
 			json_decref(out);
 			return ENG_INVALID;
 		}
+		st = eng_stmt(e, ST_SUB_GET);
+		sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(out, rcpt_sub_json(e,
+			    collection, id, key, eng_json_col(st, 0),
+			    sqlite3_column_int64(st, 1),
+			    sqlite3_column_int64(st, 2)));
+		sqlite3_reset(st);
 		st = eng_stmt(e, ST_SUB_DEL);
 		sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+		free(key);
 		if (eng_step_done(e, st) != 0) {
-			free(key);
 			json_decref(out);
 			return ENG_INTERNAL;
 		}
-		if (sqlite3_changes(e->db) > 0)
-			json_array_append_new(out, rcpt_sub_json(collection,
-			    id, key, NULL, 0, 0));
-		free(key);
 	}
 	*reply = out;
 	return ENG_OK;
@@ -601,8 +638,8 @@ eng_subs_list(struct eng *e, const char *collection, const char *id,
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *rcpt = (const char *)sqlite3_column_text(st, 0);
 
-		json_array_append_new(entries, rcpt_sub_json(collection, id,
-		    rcpt, eng_json_col(st, 1), sqlite3_column_int64(st, 2),
+		json_array_append_new(entries, rcpt_sub_json(e, collection,
+		    id, rcpt, eng_json_col(st, 1), sqlite3_column_int64(st, 2),
 		    sqlite3_column_int64(st, 3)));
 		free(last);
 		last = xstrdup(rcpt);

@@ -98,8 +98,9 @@ static const char *store_sql[ST_COUNT] = {
 	[ST_SUB_LIST] = "SELECT rcpt, props, inserted_at, updated_at FROM"
 	    " subscriptions WHERE collection = ?1 AND object_id = ?2 AND"
 	    " rcpt > ?3 ORDER BY rcpt LIMIT ?4",
-	[ST_SUB_GET] = "SELECT props FROM subscriptions WHERE collection = ?1"
-	    " AND object_id = ?2 AND rcpt = ?3",
+	[ST_SUB_GET] = "SELECT props, inserted_at, updated_at FROM"
+	    " subscriptions WHERE collection = ?1 AND object_id = ?2 AND"
+	    " rcpt = ?3",
 	[ST_PREF_GET] = "SELECT body FROM preferences WHERE rcpt = ?1 AND"
 	    " set_id = ?2",
 	[ST_PREF_PUT] = "INSERT INTO preferences(rcpt, set_id, body,"

@@ -159,7 +159,7 @@ test_trigger_feed(void **state)
 	char *cause = NULL, path[512];
 	struct eng_config *c;
 	struct eng_delivery d[4];
-	json_t *body, *reply = NULL, *q;
+	json_t *body, *reply = NULL, *q, *blk;
 	struct eng *e;
 	size_t n;
 
@@ -209,9 +209,17 @@ test_trigger_feed(void **state)
 	assert_int_equal(eng_feed_get(e, "u1", "in-app", q, &reply, &cause),
 	    ENG_OK);
 	assert_int_equal(json_array_size(json_object_get(reply, "entries")), 1);
+	blk = json_array_get(json_object_get(json_array_get(json_object_get(
+	    reply, "entries"), 0), "blocks"), 0);
+	assert_string_equal(json_string_value(json_object_get(blk, "name")),
+	    "body");
+	assert_string_equal(json_string_value(json_object_get(blk, "content")),
+	    "Bob said c\"1 to u1");
+	assert_string_equal(json_string_value(json_object_get(blk,
+	    "rendered")), "<p>Bob said c&quot;1 to u1</p>\n");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(
 	    json_object_get(json_array_get(json_object_get(reply, "entries"),
-	    0), "blocks"), 0), "rendered")), "Bob said c\"1 to u1");
+	    0), "actors"), 0), "name")), "Bob");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(
 	    reply, "meta"), "unread_count")), 1);
 	json_decref(reply);
@@ -233,6 +241,38 @@ test_trigger_feed(void **state)
 	eng_close(e);
 }
 
+/* Markdown renders a safe subset and escapes everything else. */
+static void
+test_markdown(void **state)
+{
+	static const char *cases[][2] = {
+		{ "**hi** there", "<p><strong>hi</strong> there</p>\n" },
+		{ "a *b* _c_ `<x>`", "<p>a <em>b</em> <em>c</em> "
+		    "<code>&lt;x&gt;</code></p>\n" },
+		{ "<script>alert(1)</script>", "<p>&lt;script&gt;alert(1)"
+		    "&lt;/script&gt;</p>\n" },
+		{ "[go](https://x.org/?a=1&b=2)", "<p><a href=\"https://x.org/"
+		    "?a=1&amp;b=2\">go</a></p>\n" },
+		{ "[bad](javascript:alert(1))", "<p>bad</p>\n" },
+		{ "one\n\ntwo", "<p>one</p>\n<p>two</p>\n" },
+		{ "", "" },
+	};
+	char *html, deep[4000];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		html = eng_markdown_html(cases[i][0]);
+		assert_string_equal(html, cases[i][1]);
+		free(html);
+	}
+	memset(deep, '[', sizeof deep - 1);
+	deep[sizeof deep - 1] = '\0';
+	html = eng_markdown_html(deep);
+	assert_non_null(html);
+	free(html);
+}
+
 /* Runs the tests. */
 int
 main(void)
@@ -241,6 +281,7 @@ main(void)
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_trigger_feed),
+		cmocka_unit_test(test_markdown),
 	};
 
 	return cmocka_run_group_tests_name("engine", tests, setup, teardown);
