@@ -582,6 +582,7 @@ eng_subs_remove(struct eng *e, const char *collection, const char *id,
 	sqlite3_stmt *st;
 	char *key;
 	size_t i;
+	int rc;
 
 	if ((rs = rcpt_sub_list(body, cause)) == NULL)
 		return ENG_INVALID;
@@ -605,8 +606,9 @@ eng_subs_remove(struct eng *e, const char *collection, const char *id,
 		sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+		rc = eng_step_done(e, st);
 		free(key);
-		if (eng_step_done(e, st) != 0) {
+		if (rc != 0) {
 			json_decref(out);
 			return ENG_INTERNAL;
 		}
