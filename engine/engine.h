@@ -126,6 +126,10 @@ enum eng_status eng_prefs_get(struct eng *e, const char *user,
 enum eng_status eng_trigger(struct eng *e, const char *workflow,
     json_t *body, int64_t now, json_t **reply, char **cause);
 
+/* POST /v1/workflows/{key}/cancel: synchronous and complete. */
+enum eng_status eng_cancel(struct eng *e, const char *workflow,
+    json_t *body, int64_t now, char **cause);
+
 /* GET /v1/workflow_recipient_runs (query: workflow, status, recipient...). */
 enum eng_status eng_runs_list(struct eng *e, json_t *query, json_t **reply,
     char **cause);

@@ -18,8 +18,14 @@ enum eng_stmt {
 	ST_TENANT_GET, ST_TENANT_PUT, ST_TENANT_STUB,
 	ST_SUB_PUT, ST_SUB_DEL, ST_SUB_LIST, ST_SUB_GET,
 	ST_PREF_GET, ST_PREF_PUT,
-	ST_RUN_INS, ST_RUN_GET,
-	ST_RRUN_INS, ST_RRUN_GET, ST_RRUN_LIST,
+	ST_RUN_INS, ST_RUN_GET, ST_RUN_BY_CK,
+	ST_RRUN_INS, ST_RRUN_GET, ST_RRUN_LIST, ST_RRUN_UPD, ST_RRUN_LOAD,
+	ST_RRUN_OPEN,
+	ST_WAIT_INS, ST_WAIT_DEL, ST_WAIT_DUE, ST_WAIT_NEXT,
+	ST_BATCH_FIND, ST_BATCH_INS, ST_BATCH_GET, ST_BATCH_SET,
+	ST_BATCH_CLOSE, ST_BATCH_DEL,
+	ST_ITEM_INS, ST_ITEM_LIST, ST_ITEM_DEL, ST_ITEM_COUNT, ST_ITEM_DROP,
+	ST_THR_COUNT, ST_THR_INS, ST_THR_GC,
 	ST_MSG_INS, ST_MSG_GET, ST_MSG_MARK, ST_MSG_STATUS, ST_MSG_BY_RCPT,
 	ST_MSG_COUNTS,
 	ST_DLV_INS, ST_DLV_DUE, ST_DLV_TAKE, ST_DLV_DEL, ST_DLV_RETRY,
@@ -38,12 +44,49 @@ struct eng {
 	int has_prefs;          /* whether any recipient preference set exists */
 };
 
-/* A workflow step (engine/config.c). */
+/* What a compiled step does. */
+enum eng_step_kind {
+	STEP_CHANNEL, STEP_DELAY, STEP_BATCH, STEP_THROTTLE, STEP_BRANCH,
+	STEP_JUMP
+};
+
+/* One arm of a branch step: its conditions and where its steps start. */
+struct eng_branch {
+	char *name;
+	json_t *conditions;      /* NULL for the default arm */
+	size_t target;
+};
+
+/*
+ * A workflow step (engine/config.c).  Branches are compiled to jumps, so
+ * a workflow is a flat program and a run's position is an index into it.
+ */
 struct eng_step {
 	char *ref;
-	char *type;              /* "channel" in this issue */
+	char *type;
+	enum eng_step_kind kind;
+	json_t *conditions;      /* step conditions (channel steps) */
+	/* channel */
 	struct eng_channel *channel;
 	json_t *template;        /* {"markdown"|"text"|"body"|"subject": ...} */
+	/* delay, batch, throttle: a fixed duration or a data path */
+	int64_t duration;
+	char *duration_key;      /* data path: seconds, {unit: n} or ISO time */
+	/* batch */
+	int sliding;
+	int64_t max_window;
+	char *window_rule;       /* RRULE text, in the recipient's zone */
+	char *batch_key;
+	int max_activities;
+	int render_limit;
+	int order_last;          /* render the last N activities */
+	/* throttle */
+	int threshold;
+	char *throttle_key;
+	/* branch and jump */
+	struct eng_branch *branches;
+	size_t nbranches;
+	size_t target;
 	json_t *def;             /* the step's JSON */
 };
 
@@ -72,6 +115,7 @@ struct eng_config {
 /* engine/config.c */
 const struct eng_workflow *eng_workflow_find(const struct eng_config *c,
     const char *key);
+int64_t eng_duration(json_t *v);
 
 /* engine/jsonpos.c: line and column of the value at a path in JSON text. */
 int eng_jsonpos(const char *text, const char *path, int *line, int *col);
@@ -90,6 +134,25 @@ void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
     uint64_t b, char out[37]);
 int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,
     uint64_t *a, uint64_t *b);
+
+/* A workflow run's context while its recipient runs advance (run.c). */
+struct eng_run {
+	const struct eng_workflow *w;
+	int64_t seq, now;
+	json_t *data;            /* owned */
+	json_t *actor;           /* entity or NULL (owned) */
+	char *actor_key;
+	json_t *tenant;          /* Tenant shape or NULL (owned) */
+	const char *tenant_id;   /* inside tenant */
+	json_t *tenant_prefs;    /* inside tenant, or NULL */
+	int skip_delay;
+	json_t *ctx;             /* template context shared by recipients */
+	size_t messages;
+};
+void eng_run_context(struct eng_run *r);
+void eng_run_clear(struct eng_run *r);
+int eng_run_recipient(struct eng *e, struct eng_run *r, int64_t idx,
+    const char *rcpt, json_t *tdata, json_t *sub);
 
 /* engine/recipients.c */
 int eng_recipient_valid_id(const char *id);

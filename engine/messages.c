@@ -483,29 +483,6 @@ eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 	return ENG_OK;
 }
 
-/* The earliest due delivery, or INT64_MAX. */
-int64_t
-eng_next_due(struct eng *e)
-{
-	sqlite3_stmt *st = eng_stmt(e, ST_DLV_NEXT);
-	int64_t t = INT64_MAX;
-
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_type(st, 0) != SQLITE_NULL)
-		t = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return t;
-}
-
-/* Run due work: deliveries are taken by the caller, nothing else yet. */
-int
-eng_run_due(struct eng *e, int64_t now)
-{
-	(void)e;
-	(void)now;
-	return 0;
-}
-
 /* Take deliveries due at now, marking them in flight. */
 size_t
 eng_delivery_take(struct eng *e, int64_t now, struct eng_delivery *out,

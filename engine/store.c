@@ -14,7 +14,7 @@
 
 #include "engine/engine_int.h"
 
-#define STORE_VERSION 1
+#define STORE_VERSION 2
 
 static const char *store_schema =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL)"
@@ -62,6 +62,36 @@ static const char *store_schema =
     " INTEGER NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL)"
     " WITHOUT ROWID;";
 
+/*
+ * Migrations: store_migrations[v] takes a database from version v to
+ * v + 1.  A new database gets the version 1 schema and then every
+ * migration, so there is one path to the current schema.
+ */
+static const char *store_migrations[STORE_VERSION] = {
+	[1] = "ALTER TABLE rruns ADD COLUMN pc INTEGER NOT NULL DEFAULT 0;"
+	    "ALTER TABLE rruns ADD COLUMN tdata TEXT;"
+	    "ALTER TABLE rruns ADD COLUMN sub TEXT;"
+	    "ALTER TABLE rruns ADD COLUMN wait_at INTEGER;"
+	    "ALTER TABLE rruns ADD COLUMN batch_id INTEGER;"
+	    "ALTER TABLE runs ADD COLUMN settings TEXT;"
+	    "CREATE INDEX runs_by_cancellation ON runs(workflow,"
+	    " cancellation_key) WHERE cancellation_key IS NOT NULL;"
+	    "CREATE TABLE waits(due_at INTEGER NOT NULL, kind INTEGER NOT NULL,"
+	    " a INTEGER NOT NULL, b INTEGER NOT NULL, PRIMARY KEY(due_at, kind,"
+	    " a, b)) WITHOUT ROWID;"
+	    "CREATE TABLE batches(id INTEGER PRIMARY KEY, bkey TEXT UNIQUE,"
+	    " run_seq INTEGER NOT NULL, idx INTEGER NOT NULL, pc INTEGER NOT"
+	    " NULL, opened_at INTEGER NOT NULL, closes_at INTEGER NOT NULL,"
+	    " hard_close INTEGER NOT NULL);"
+	    "CREATE TABLE batch_items(batch_id INTEGER NOT NULL, item INTEGER"
+	    " NOT NULL, run_seq INTEGER NOT NULL, idx INTEGER NOT NULL, actor"
+	    " TEXT, data TEXT NOT NULL, inserted_at INTEGER NOT NULL,"
+	    " PRIMARY KEY(batch_id, item)) WITHOUT ROWID;"
+	    "CREATE TABLE throttle_hits(tkey TEXT NOT NULL, at INTEGER NOT NULL,"
+	    " run_seq INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY(tkey,"
+	    " at, run_seq, idx)) WITHOUT ROWID;",
+};
+
 static const char *store_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
@@ -107,13 +137,55 @@ static const char *store_sql[ST_COUNT] = {
 	    " updated_at) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(rcpt, set_id) DO"
 	    " UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
 	[ST_RUN_INS] = "INSERT INTO runs(workflow, actor, tenant, data,"
-	    " cancellation_key, source, inserted_at) VALUES(?1, ?2, ?3, ?4, ?5,"
-	    " ?6, ?7)",
+	    " cancellation_key, source, inserted_at, settings) VALUES(?1, ?2,"
+	    " ?3, ?4, ?5, ?6, ?7, ?8)",
 	[ST_RUN_GET] = "SELECT workflow, actor, tenant, data, cancellation_key,"
-	    " source, inserted_at FROM runs WHERE seq = ?1",
+	    " source, inserted_at, settings FROM runs WHERE seq = ?1",
+	[ST_RUN_BY_CK] = "SELECT seq FROM runs WHERE workflow = ?1 AND"
+	    " cancellation_key = ?2",
 	[ST_RRUN_INS] = "INSERT INTO rruns(run_seq, idx, rcpt, status, events,"
-	    " error_count, inserted_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5,"
-	    " ?6, ?7, ?7)",
+	    " error_count, inserted_at, updated_at, pc, tdata, sub, wait_at,"
+	    " batch_id) VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6, ?6, ?7, ?8, ?9, ?10,"
+	    " ?11)",
+	[ST_RRUN_UPD] = "UPDATE rruns SET status = ?3, events = ?4, pc = ?5,"
+	    " wait_at = ?6, batch_id = ?7, updated_at = ?8 WHERE run_seq = ?1"
+	    " AND idx = ?2",
+	[ST_RRUN_LOAD] = "SELECT rcpt, status, events, pc, tdata, sub, wait_at,"
+	    " batch_id FROM rruns WHERE run_seq = ?1 AND idx = ?2",
+	[ST_RRUN_OPEN] = "SELECT idx, rcpt FROM rruns WHERE run_seq = ?1 AND"
+	    " status IN ('paused', 'batched')",
+	[ST_WAIT_INS] = "INSERT OR IGNORE INTO waits(due_at, kind, a, b)"
+	    " VALUES(?1, ?2, ?3, ?4)",
+	[ST_WAIT_DEL] = "DELETE FROM waits WHERE due_at = ?1 AND kind = ?2 AND"
+	    " a = ?3 AND b = ?4",
+	[ST_WAIT_DUE] = "SELECT due_at, kind, a, b FROM waits WHERE due_at <= ?1"
+	    " ORDER BY due_at, kind, a, b LIMIT ?2",
+	[ST_WAIT_NEXT] = "SELECT min(due_at) FROM waits",
+	[ST_BATCH_FIND] = "SELECT id, closes_at, hard_close FROM batches WHERE"
+	    " bkey = ?1",
+	[ST_BATCH_INS] = "INSERT INTO batches(bkey, run_seq, idx, pc,"
+	    " opened_at, closes_at, hard_close) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
+	    " ?7)",
+	[ST_BATCH_GET] = "SELECT bkey, run_seq, idx, pc, closes_at FROM batches"
+	    " WHERE id = ?1",
+	[ST_BATCH_SET] = "UPDATE batches SET closes_at = ?2, run_seq = ?3,"
+	    " idx = ?4 WHERE id = ?1",
+	[ST_BATCH_CLOSE] = "UPDATE batches SET bkey = NULL WHERE id = ?1",
+	[ST_BATCH_DEL] = "DELETE FROM batches WHERE id = ?1",
+	[ST_ITEM_INS] = "INSERT INTO batch_items(batch_id, item, run_seq, idx,"
+	    " actor, data, inserted_at) VALUES(?1, (SELECT coalesce(max(item),"
+	    " 0) + 1 FROM batch_items WHERE batch_id = ?1), ?2, ?3, ?4, ?5, ?6)",
+	[ST_ITEM_LIST] = "SELECT run_seq, idx, actor, data, inserted_at FROM"
+	    " batch_items WHERE batch_id = ?1 ORDER BY item",
+	[ST_ITEM_DEL] = "DELETE FROM batch_items WHERE batch_id = ?1 AND"
+	    " run_seq = ?2 AND idx = ?3",
+	[ST_ITEM_COUNT] = "SELECT count(*) FROM batch_items WHERE batch_id = ?1",
+	[ST_ITEM_DROP] = "DELETE FROM batch_items WHERE batch_id = ?1",
+	[ST_THR_COUNT] = "SELECT count(*) FROM throttle_hits WHERE tkey = ?1"
+	    " AND at > ?2",
+	[ST_THR_INS] = "INSERT OR IGNORE INTO throttle_hits(tkey, at, run_seq,"
+	    " idx) VALUES(?1, ?2, ?3, ?4)",
+	[ST_THR_GC] = "DELETE FROM throttle_hits WHERE tkey = ?1 AND at <= ?2",
 	[ST_RRUN_GET] = "SELECT rcpt, status, events, error_count, inserted_at,"
 	    " updated_at FROM rruns WHERE run_seq = ?1 AND idx = ?2",
 	[ST_RRUN_LIST] = "SELECT r.run_seq, r.idx, r.rcpt, r.status, r.events,"
@@ -233,7 +305,7 @@ store_meta(struct eng *e, char **cause)
 		sqlite3_prepare_v2(e->db, "INSERT INTO meta(k, v) VALUES"
 		    "('idkey', ?1), ('version', ?2)", -1, &ins, NULL);
 		sqlite3_bind_text(ins, 1, hex, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(ins, 2, STORE_VERSION);
+		sqlite3_bind_int(ins, 2, 1);
 		rc = sqlite3_step(ins);
 		sqlite3_finalize(ins);
 		if (rc != SQLITE_DONE) {
@@ -248,6 +320,34 @@ store_meta(struct eng *e, char **cause)
 		memcpy(part, hex + i * 16, 16);
 		part[16] = '\0';
 		e->idkey[i] = strtoull(part, NULL, 16);
+	}
+	return 0;
+}
+
+/* Apply the migrations from the stored version to STORE_VERSION. */
+static int
+store_migrate(struct eng *e, char **cause)
+{
+	sqlite3_stmt *st;
+	int v = 1;
+	char *sql;
+
+	if (sqlite3_prepare_v2(e->db, "SELECT v FROM meta WHERE k = 'version'",
+	    -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = atoi((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	for (; v < STORE_VERSION; v++) {
+		if (store_exec(e->db, store_migrations[v], cause) != 0)
+			return -1;
+		sql = xasprintf("UPDATE meta SET v = '%d' WHERE k = 'version'",
+		    v + 1);
+		if (store_exec(e->db, sql, cause) != 0) {
+			free(sql);
+			return -1;
+		}
+		free(sql);
 	}
 	return 0;
 }
@@ -289,7 +389,7 @@ eng_open(const char *path, char **cause)
 	if (store_exec(e->db, "BEGIN IMMEDIATE", cause) != 0)
 		goto fail;
 	if (store_exec(e->db, store_schema, cause) != 0 ||
-	    store_meta(e, cause) != 0) {
+	    store_meta(e, cause) != 0 || store_migrate(e, cause) != 0) {
 		sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
 		goto fail;
 	}

@@ -13,24 +13,8 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
-#include "engine/preferences.h"
-#include "engine/template.h"
 
 #define TRIG_MAX_RECIPIENTS 1000
-
-/* What a trigger resolved before its recipients run. */
-struct trig {
-	const struct eng_workflow *w;
-	int64_t run_seq, now;
-	json_t *data;            /* borrowed */
-	json_t *actor;           /* recipient shape or NULL (owned) */
-	char *actor_key;
-	json_t *tenant;          /* tenant shape or NULL (owned) */
-	const char *tenant_id;
-	json_t *tenant_prefs;    /* the tenant's preference_set or NULL */
-	json_t *ctx;             /* trig_base_context (owned) */
-	size_t messages;
-};
 
 /* Resolve a recipient spec to (collection, id), identifying inline ones. */
 static enum eng_status
@@ -93,7 +77,7 @@ trig_resolve(struct eng *e, json_t *r, int64_t now, char **coll, char **id,
 
 /* Resolve the actor (id, reference or inline user). */
 static enum eng_status
-trig_actor(struct eng *e, struct trig *t, json_t *a, char **cause)
+trig_actor(struct eng *e, struct eng_run *t, json_t *a, char **cause)
 {
 	char *coll = NULL, *id = NULL;
 	json_t *td;
@@ -122,7 +106,7 @@ trig_actor(struct eng *e, struct trig *t, json_t *a, char **cause)
 
 /* Resolve the tenant (id, creating a stub, or inline object). */
 static enum eng_status
-trig_tenant(struct eng *e, struct trig *t, json_t *v, char **cause)
+trig_tenant(struct eng *e, struct eng_run *t, json_t *v, char **cause)
 {
 	sqlite3_stmt *st;
 	json_t *reply = NULL;
@@ -164,221 +148,6 @@ trig_tenant(struct eng *e, struct trig *t, json_t *v, char **cause)
 	if (json_is_null(t->tenant_prefs))
 		t->tenant_prefs = NULL;
 	return ENG_OK;
-}
-
-/* A stored preference set of rcpt, or NULL. */
-static json_t *
-trig_pref_set(struct eng *e, const char *rcpt, const char *set)
-{
-	sqlite3_stmt *st = eng_stmt(e, ST_PREF_GET);
-	json_t *v = NULL;
-
-	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, set, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = eng_json_col(st, 0);
-	sqlite3_reset(st);
-	return v;
-}
-
-/*
- * The recipient's merged preferences: their set for the tenant, their
- * default set, the tenant's preference_set, the environment default.
- */
-static json_t *
-trig_prefs(struct eng *e, struct trig *t, const char *rcpt)
-{
-	json_t *sets[4], *m;
-	size_t n = 0, i;
-
-	if (e->has_prefs && t->tenant_id != NULL &&
-	    (sets[n] = trig_pref_set(e, rcpt, t->tenant_id)) != NULL)
-		n++;
-	if (e->has_prefs && (sets[n] = trig_pref_set(e, rcpt, "default")) !=
-	    NULL)
-		n++;
-	if (t->tenant_prefs != NULL)
-		sets[n++] = json_incref(t->tenant_prefs);
-	if (e->cfg->default_prefs != NULL)
-		sets[n++] = json_incref(e->cfg->default_prefs);
-	if (n == 0)
-		return json_object();
-	m = eng_pref_merge(sets, n);
-	for (i = 0; i < n; i++)
-		json_decref(sets[i]);
-	return m;
-}
-
-/* Append an event to a recipient run's list. */
-static void
-trig_event(json_t *events, const char *event, const char *status,
-    const struct eng_step *s, json_t *data, int64_t now)
-{
-	char ts[32];
-
-	eng_iso(now, ts, sizeof ts);
-	json_array_append_new(events, json_pack("{s:s, s:s, s:s*, s:s*, s:o,"
-	    " s:s}", "event", event, "status", status, "step_ref",
-	    s ? s->ref : NULL, "step_type", s ? s->type : NULL, "data",
-	    data ? data : json_object(), "inserted_at", ts));
-}
-
-/* Render every part of a step's template into a message body object. */
-static json_t *
-trig_render(const struct eng_step *s, json_t *ctx)
-{
-	json_t *body = json_object(), *v;
-	const char *k;
-	char *out, *cause = NULL;
-
-	json_object_foreach(s->template, k, v) {
-		out = eng_template_render(json_string_value(v), ctx,
-		    strcmp(k, "body") == 0 ? ENG_TEMPLATE_JSON :
-		    ENG_TEMPLATE_TEXT, &cause);
-		json_object_set_new(body, k, json_string(out ? out : ""));
-		free(out);
-		free(cause);
-		cause = NULL;
-	}
-	return body;
-}
-
-/* Run one channel step for a recipient; the message id lands in events. */
-static int
-trig_channel(struct eng *e, struct trig *t, const struct eng_step *s,
-    size_t idx, const char *rcpt, json_t *ctx, json_t **prefs,
-    json_t *events)
-{
-	const struct eng_channel *ch = s->channel;
-	json_t *body;
-	sqlite3_stmt *st;
-	char *rule = NULL, mid[37];
-	const char *status;
-	int64_t seq;
-
-	if (*prefs == NULL)
-		*prefs = trig_prefs(e, t, rcpt);
-	if (json_object_size(*prefs) > 0 && !eng_pref_decide(*prefs, t->w->key, t->w->categories, ch->type,
-	    ch->name, ctx, &rule)) {
-		trig_event(events, "step_skipped", "skipped", s,
-		    json_pack("{s:s, s:s}", "reason", "preferences", "rule",
-		    rule ? rule : ""), t->now);
-		free(rule);
-		return 0;
-	}
-	free(rule);
-	body = trig_render(s, ctx);
-	status = strcmp(ch->type, "http") == 0 ? "queued" : "delivered";
-	st = eng_stmt(e, ST_MSG_INS);
-	sqlite3_bind_int64(st, 1, t->run_seq);
-	sqlite3_bind_int64(st, 2, (int64_t)idx);
-	sqlite3_bind_text(st, 3, s->ref, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, ch->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, rcpt, -1, SQLITE_STATIC);
-	if (t->tenant_id)
-		sqlite3_bind_text(st, 6, t->tenant_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, status, -1, SQLITE_STATIC);
-	eng_bind_json(st, 8, body);
-	sqlite3_bind_int64(st, 9, t->now);
-	if (eng_step_done(e, st) != 0) {
-		json_decref(body);
-		return -1;
-	}
-	seq = sqlite3_last_insert_rowid(e->db);
-	eng_id_format(e, ENG_ID_MSG, (uint64_t)seq, 0, mid);
-	if (strcmp(ch->type, "http") == 0) {
-		st = eng_stmt(e, ST_DLV_INS);
-		sqlite3_bind_int64(st, 1, seq);
-		sqlite3_bind_int64(st, 2, t->now);
-		sqlite3_bind_text(st, 3, ch->url, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, json_string_value(json_object_get(body,
-		    "body")), -1, SQLITE_TRANSIENT);
-		if (eng_step_done(e, st) != 0) {
-			json_decref(body);
-			return -1;
-		}
-		e->stats.queue_depth++;
-	} else if (strcmp(ch->type, "log") == 0) {
-		const char *txt = json_string_value(json_object_get(body,
-		    "text"));
-
-		if (txt == NULL)
-			txt = json_string_value(json_object_get(body,
-			    "markdown"));
-		fprintf(stderr, "<6>belfry: log channel %s: message %s to %s: "
-		    "%s\n", ch->name, mid, rcpt, txt ? txt : "");
-	}
-	json_decref(body);
-	t->messages++;
-	trig_event(events, "message_sent", "ok", s, json_pack("{s:s, s:s}",
-	    "message_id", mid, "channel", ch->name), t->now);
-	return 0;
-}
-
-/*
- * The template and condition context shared by every recipient of the
- * trigger; each recipient's "recipient" (and data, with $trigger_data) is
- * set on it in turn.
- */
-static json_t *
-trig_base_context(struct trig *t)
-{
-	json_t *ctx;
-
-	ctx = json_pack("{s:O, s:O, s:n, s:O, s:{s:s, s:O}, s:i, s:i}",
-	    "data", t->data, "actor", t->actor ? t->actor : json_null(),
-	    "recipient", "tenant", t->tenant ? t->tenant : json_null(),
-	    "workflow", "key", t->w->key, "categories", t->w->categories,
-	    "total_activities", 1, "total_actors", t->actor ? 1 : 0);
-	json_object_set_new(ctx, "activities", json_pack("[{s:O, s:O}]",
-	    "data", t->data, "actor", t->actor ? t->actor : json_null()));
-	json_object_set_new(ctx, "actors", t->actor ?
-	    json_pack("[O]", t->actor) : json_array());
-	return ctx;
-}
-
-/* Create one recipient run and run its steps. */
-static int
-trig_recipient(struct eng *e, struct trig *t, size_t idx, const char *coll,
-    const char *id, json_t *tdata)
-{
-	char *rcpt = eng_rcpt_key(coll, id);
-	json_t *r, *ctx, *events = json_array(), *prefs = NULL;
-	sqlite3_stmt *st;
-	size_t i;
-	int rc = 0;
-
-	r = eng_recipient_load(e, coll, id);
-	if (r == NULL)
-		r = coll ? json_pack("{s:s, s:s}", "id", id, "collection",
-		    coll) : json_pack("{s:s}", "id", id);
-	ctx = t->ctx;
-	if (tdata != NULL) {
-		ctx = json_copy(t->ctx);
-		json_object_set_new(ctx, "data", json_deep_copy(t->data));
-		json_object_update(json_object_get(ctx, "data"), tdata);
-	}
-	json_object_set(ctx, "recipient", r);
-	for (i = 0; i < t->w->nsteps && rc == 0; i++)
-		rc = trig_channel(e, t, &t->w->steps[i], idx, rcpt, ctx,
-		    &prefs, events);
-	if (ctx != t->ctx)
-		json_decref(ctx);
-	st = eng_stmt(e, ST_RRUN_INS);
-	sqlite3_bind_int64(st, 1, t->run_seq);
-	sqlite3_bind_int64(st, 2, (int64_t)idx);
-	sqlite3_bind_text(st, 3, rcpt, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, "completed", -1, SQLITE_STATIC);
-	eng_bind_json(st, 5, events);
-	sqlite3_bind_int(st, 6, 0);
-	sqlite3_bind_int64(st, 7, t->now);
-	if (rc == 0)
-		rc = eng_step_done(e, st);
-	json_decref(events);
-	json_decref(prefs);
-	json_decref(r);
-	free(rcpt);
-	return rc;
 }
 
 /* Check the trigger body's scalar fields against the workflow. */
@@ -427,7 +196,7 @@ trig_check(const struct eng_workflow *w, json_t *body, char **cause)
 
 /* Insert the workflow run row. */
 static int
-trig_insert_run(struct eng *e, struct trig *t, json_t *body)
+trig_insert_run(struct eng *e, struct eng_run *t, json_t *body)
 {
 	sqlite3_stmt *st = eng_stmt(e, ST_RUN_INS);
 	json_t *ck = json_object_get(body, "cancellation_key");
@@ -443,9 +212,10 @@ trig_insert_run(struct eng *e, struct trig *t, json_t *body)
 		    SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, "api", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, t->now);
+	eng_bind_json(st, 8, json_object_get(body, "settings"));
 	if (eng_step_done(e, st) != 0)
 		return -1;
-	t->run_seq = sqlite3_last_insert_rowid(e->db);
+	t->seq = sqlite3_last_insert_rowid(e->db);
 	return 0;
 }
 
@@ -507,17 +277,127 @@ trig_rcpts(struct eng *e, json_t *list, int64_t now, struct trig_rcpt **out,
 	return ENG_OK;
 }
 
+/* The objects whose subscribers are still to be reached, level by level. */
+struct trig_queue {
+	char **keys;
+	json_t **tdata;
+	int *level;
+	size_t n, head;
+};
+
+/* Start a recipient run for rcpt unless reached already; queue objects. */
+static int
+trig_reach(struct eng *e, struct eng_run *r, const char *rcpt, json_t *tdata,
+    json_t *sub, int level, json_t *seen, int64_t *idx, struct trig_queue *q)
+{
+	if (json_object_get(seen, rcpt) != NULL)
+		return 0;
+	json_object_set_new(seen, rcpt, json_true());
+	if (eng_run_recipient(e, r, (*idx)++, rcpt, tdata, sub) != 0)
+		return -1;
+	if (strchr(rcpt, '/') != NULL && level < 2) {
+		q->keys = xreallocarray(q->keys, q->n + 1, sizeof *q->keys);
+		q->tdata = xreallocarray(q->tdata, q->n + 1, sizeof *q->tdata);
+		q->level = xreallocarray(q->level, q->n + 1, sizeof *q->level);
+		q->keys[q->n] = xstrdup(rcpt);
+		q->tdata[q->n] = json_incref(tdata);
+		q->level[q->n++] = level;
+	}
+	return 0;
+}
+
+/*
+ * Reach the subscribers of queued objects breadth first (direct
+ * subscribers before theirs; two levels), paging through each object's
+ * subscriptions in key order.  The actor is never reached this way.
+ */
+static int
+trig_fanout(struct eng *e, struct eng_run *r, json_t *seen, int64_t *idx,
+    struct trig_queue *q)
+{
+	char *coll, *after, **keys = NULL;
+	const char *obj, *slash;
+	json_t **props = NULL;
+	sqlite3_stmt *st;
+	size_t n, i;
+	int rc = 0;
+
+	for (; rc == 0 && q->head < q->n; q->head++) {
+		obj = q->keys[q->head];
+		slash = strchr(obj, '/');
+		coll = xstrdup(obj);
+		coll[slash - obj] = '\0';
+		after = xstrdup("");
+		do {
+			st = eng_stmt(e, ST_SUB_LIST);
+			sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, slash + 1, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, after, -1, SQLITE_STATIC);
+			sqlite3_bind_int(st, 4, 1000);
+			for (n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
+				keys = xreallocarray(keys, n + 1, sizeof *keys);
+				props = xreallocarray(props, n + 1,
+				    sizeof *props);
+				keys[n] = xstrdup((const char *)
+				    sqlite3_column_text(st, 0));
+				props[n] = eng_json_col(st, 1);
+			}
+			sqlite3_reset(st);
+			for (i = 0; i < n; i++) {
+				if (rc == 0 && (r->actor_key == NULL ||
+				    strcmp(keys[i], r->actor_key) != 0))
+					rc = trig_reach(e, r, keys[i],
+					    q->tdata[q->head], props[i] ?
+					    props[i] : json_null(),
+					    q->level[q->head] + 1, seen, idx, q);
+				json_decref(props[i]);
+				if (i + 1 < n)
+					free(keys[i]);
+			}
+			if (n > 0) {
+				free(after);
+				after = keys[n - 1];
+			}
+		} while (rc == 0 && n == 1000);
+		free(after);
+		free(coll);
+	}
+	free(keys);
+	free(props);
+	return rc;
+}
+
+/* Free a fan-out queue. */
+static void
+trig_queue_free(struct trig_queue *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++) {
+		free(q->keys[i]);
+		json_decref(q->tdata[i]);
+	}
+	free(q->keys);
+	free(q->tdata);
+	free(q->level);
+}
+
 /* POST /v1/workflows/{key}/trigger. */
 enum eng_status
 eng_trigger(struct eng *e, const char *workflow, json_t *body, int64_t now,
     json_t **reply, char **cause)
 {
-	struct trig t = { .now = now };
+	struct eng_run t;
+	struct trig_queue q;
 	struct trig_rcpt *rs = NULL;
 	enum eng_status rc;
+	json_t *seen;
 	char id[37];
 	size_t n = 0, i;
+	int64_t idx = 0;
 
+	memset(&t, 0, sizeof t);
+	t.now = now;
 	if ((t.w = eng_workflow_find(e->cfg, workflow)) == NULL) {
 		*cause = xasprintf("workflow \"%.128s\" not found", workflow);
 		return ENG_NO_WORKFLOW;
@@ -529,6 +409,8 @@ eng_trigger(struct eng *e, const char *workflow, json_t *body, int64_t now,
 		t.data = json_object();
 	else
 		json_incref(t.data);
+	t.skip_delay = json_is_true(json_object_get(json_object_get(body,
+	    "settings"), "skip_delay"));
 	if ((rc = trig_actor(e, &t, json_object_get(body, "actor"),
 	    cause)) != ENG_OK ||
 	    (rc = trig_tenant(e, &t, json_object_get(body, "tenant"),
@@ -540,26 +422,27 @@ eng_trigger(struct eng *e, const char *workflow, json_t *body, int64_t now,
 		rc = ENG_INTERNAL;
 		goto out;
 	}
-	t.ctx = trig_base_context(&t);
-	for (i = 0; i < n; i++) {
-		if (trig_recipient(e, &t, i, rs[i].coll, rs[i].id,
-		    rs[i].tdata) != 0) {
-			*cause = xstrdup("store failure");
+	eng_run_context(&t);
+	seen = json_object();
+	memset(&q, 0, sizeof q);
+	for (i = 0; i < n && rc == ENG_OK; i++)
+		if (trig_reach(e, &t, rs[i].key, rs[i].tdata, NULL, 0, seen,
+		    &idx, &q) != 0)
 			rc = ENG_INTERNAL;
-			goto out;
-		}
-	}
-	eng_id_format(e, ENG_ID_RUN, (uint64_t)t.run_seq, 0, id);
+	if (rc == ENG_OK && trig_fanout(e, &t, seen, &idx, &q) != 0)
+		rc = ENG_INTERNAL;
+	if (rc == ENG_INTERNAL)
+		*cause = xstrdup("store failure");
+	trig_queue_free(&q);
+	json_decref(seen);
+	if (rc != ENG_OK)
+		goto out;
+	eng_id_format(e, ENG_ID_RUN, (uint64_t)t.seq, 0, id);
 	*reply = json_pack("{s:s}", "workflow_run_id", id);
 	e->stats.triggers++;
-	e->stats.runs += n;
-	e->stats.messages += t.messages;
+	e->stats.runs += (uint64_t)idx;
 out:
 	trig_rcpts_free(rs, n);
-	json_decref(t.ctx);
-	json_decref(t.data);
-	json_decref(t.actor);
-	json_decref(t.tenant);
-	free(t.actor_key);
+	eng_run_clear(&t);
 	return rc;
 }

@@ -1,0 +1,420 @@
+/*
+ * engine/run.c: delay, batch, throttle, branch, cancellation and
+ * subscriber fan-out, driven with explicit instants (the engine never
+ * reads the clock), on a real SQLite file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine/engine_int.h"
+
+static char dir[] = "/tmp/belfry-steps-XXXXXX";
+static struct eng *e;
+
+static const char *conf =
+    "{\"default_timezone\": \"UTC\", \"channels\": {"
+    "\"feed\": {\"type\": \"in_app_feed\"}}}";
+
+/* Workflows under test, one file each. */
+static const char *workflows[][2] = {
+	{ "delay", "{\"key\": \"delay\", \"steps\": ["
+	    "{\"ref\": \"d\", \"type\": \"delay\", \"duration\": {\"minutes\": 5}},"
+	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
+	    " \"template\": {\"markdown\": \"later {{ data.n }}\"}}]}" },
+	{ "dyn", "{\"key\": \"dyn\", \"steps\": ["
+	    "{\"ref\": \"d\", \"type\": \"delay\", \"duration_key\": \"data.wait\"},"
+	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
+	    " \"template\": {\"markdown\": \"dyn\"}}]}" },
+	{ "batch", "{\"key\": \"batch\", \"steps\": ["
+	    "{\"ref\": \"b\", \"type\": \"batch\", \"window\": {\"seconds\": 300},"
+	    " \"batch_key\": \"post\", \"max_activities\": 3},"
+	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
+	    " \"template\": {\"markdown\": \"{{ total_activities }} by "
+	    "{{ total_actors }} on {{ data.post }}\"}}]}" },
+	{ "rule", "{\"key\": \"rule\", \"steps\": ["
+	    "{\"ref\": \"b\", \"type\": \"batch\", \"window_rule\":"
+	    " {\"frequency\": \"daily\", \"hours\": 9}},"
+	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
+	    " \"template\": {\"markdown\": \"digest {{ total_activities }}\"}}]}" },
+	{ "throttle", "{\"key\": \"throttle\", \"steps\": ["
+	    "{\"ref\": \"t\", \"type\": \"throttle\", \"window\": 60,"
+	    " \"threshold\": 1},"
+	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
+	    " \"template\": {\"markdown\": \"t\"}}]}" },
+	{ "branch", "{\"key\": \"branch\", \"steps\": ["
+	    "{\"ref\": \"br\", \"type\": \"branch\", \"branches\": ["
+	    " {\"name\": \"big\", \"conditions\": [{\"variable\": \"data.n\","
+	    "  \"operator\": \"greater_than\", \"argument\": 10}], \"steps\": ["
+	    "  {\"ref\": \"f1\", \"type\": \"channel\", \"channel\": \"feed\","
+	    "   \"template\": {\"markdown\": \"big\"}}]},"
+	    " {\"name\": \"other\", \"default\": true, \"steps\": ["
+	    "  {\"ref\": \"f2\", \"type\": \"channel\", \"channel\": \"feed\","
+	    "   \"template\": {\"markdown\": \"small\"}}]}]},"
+	    "{\"ref\": \"after\", \"type\": \"channel\", \"channel\": \"feed\","
+	    " \"template\": {\"markdown\": \"after\"}}]}" },
+	{ "fan", "{\"key\": \"fan\", \"steps\": ["
+	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
+	    " \"template\": {\"markdown\": \"to {{ recipient.id }} as "
+	    "{{ recipient.subscription.properties.role }}\"}}]}" },
+};
+
+/* Write text to dir/name. */
+static void
+put(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A fresh engine on a fresh database for each test. */
+static int
+setup(void **state)
+{
+	char *cause = NULL, path[600];
+	struct eng_config *c;
+	static int n;
+	size_t i;
+
+	(void)state;
+	put("belfry.conf", conf);
+	for (i = 0; i < sizeof workflows / sizeof workflows[0]; i++) {
+		snprintf(path, sizeof path, "workflows/%s.json",
+		    workflows[i][0]);
+		put(path, workflows[i][1]);
+	}
+	if ((c = eng_config_load(dir, &cause)) == NULL) {
+		fprintf(stderr, "%s\n", cause);
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/db%d", dir, n++);
+	if ((e = eng_open(path, &cause)) == NULL)
+		return -1;
+	eng_set_config(e, c);
+	return eng_begin(e, &cause);
+}
+
+/* Close the engine. */
+static int
+teardown(void **state)
+{
+	char *cause = NULL;
+
+	(void)state;
+	eng_commit(e, &cause);
+	eng_close(e);
+	return 0;
+}
+
+/* Trigger workflow with a JSON body; fail the test on error. */
+static void
+trigger(const char *wf, int64_t now, const char *fmt, ...)
+{
+	json_t *body, *reply = NULL;
+	char *cause = NULL, *text;
+	json_error_t err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	body = json_loads(text, 0, &err);
+	if (body == NULL)
+		fail_msg("bad test JSON %s: %s", text, err.text);
+	if (eng_trigger(e, wf, body, now, &reply, &cause) != ENG_OK)
+		fail_msg("trigger %s: %s", wf, cause);
+	json_decref(reply);
+	json_decref(body);
+	free(text);
+}
+
+/* The rendered texts of a user's feed, newest first, joined by '|'. */
+static char *
+feed(const char *user)
+{
+	json_t *q = json_object(), *reply = NULL, *it;
+	char *cause = NULL, *out = xstrdup(""), *t;
+	size_t i;
+
+	assert_int_equal(eng_feed_get(e, user, "feed", q, &reply, &cause),
+	    ENG_OK);
+	json_array_foreach(json_object_get(reply, "entries"), i, it) {
+		t = xasprintf("%s%s%s", out, i ? "|" : "", json_string_value(
+		    json_object_get(json_array_get(json_object_get(it,
+		    "blocks"), 0), "content")));
+		free(out);
+		out = t;
+	}
+	json_decref(reply);
+	json_decref(q);
+	return out;
+}
+
+/* Assert a user's feed, freeing the text. */
+static void
+expect_feed(const char *user, const char *want)
+{
+	char *got = feed(user);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("feed of %s: \"%s\", want \"%s\"", user, got, want);
+	free(got);
+}
+
+/* Run every due item up to `to`, in time order, as the scheduler does. */
+static void
+advance(int64_t to)
+{
+	int64_t t;
+
+	while ((t = eng_next_due(e)) <= to)
+		eng_run_due(e, t);
+}
+
+/* A delay holds the message until its end; skip_delay bypasses it. */
+static void
+test_delay(void **state)
+{
+	(void)state;
+	trigger("delay", 1000, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 1}}");
+	expect_feed("u1", "");
+	assert_int_equal(eng_next_due(e), 1300);
+	advance(1299);
+	expect_feed("u1", "");
+	advance(1300);
+	expect_feed("u1", "later 1");
+	trigger("delay", 2000, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 2},"
+	    " \"settings\": {\"skip_delay\": true}}");
+	expect_feed("u1", "later 2|later 1");
+}
+
+/* A dynamic delay: seconds, a unit object, a time; invalid skips it. */
+static void
+test_delay_dynamic(void **state)
+{
+	(void)state;
+	trigger("dyn", 1000, "{\"recipients\": [\"a\"], \"data\": {\"wait\": 30}}");
+	trigger("dyn", 1000, "{\"recipients\": [\"b\"], \"data\": {\"wait\":"
+	    " \"1970-01-01T00:20:00Z\"}}");
+	trigger("dyn", 1000, "{\"recipients\": [\"c\"], \"data\": {\"wait\":"
+	    " \"soon\"}}");
+	expect_feed("c", "dyn");
+	advance(1029);
+	expect_feed("a", "");
+	advance(1030);
+	expect_feed("a", "dyn");
+	expect_feed("b", "");
+	advance(1200);
+	expect_feed("b", "dyn");
+}
+
+/* Batches: per key, closing at the window or at max_activities. */
+static void
+test_batch(void **state)
+{
+	(void)state;
+	trigger("batch", 1000, "{\"recipients\": [\"u1\"], \"actor\": \"a\","
+	    " \"data\": {\"post\": \"p1\"}}");
+	trigger("batch", 1010, "{\"recipients\": [\"u1\"], \"actor\": \"b\","
+	    " \"data\": {\"post\": \"p1\"}}");
+	trigger("batch", 1020, "{\"recipients\": [\"u1\"], \"actor\": \"a\","
+	    " \"data\": {\"post\": \"p2\"}}");
+	expect_feed("u1", "");
+	advance(1299);
+	expect_feed("u1", "");
+	advance(1300);
+	expect_feed("u1", "2 by 2 on p1");
+	advance(1320);
+	expect_feed("u1", "1 by 1 on p2|2 by 2 on p1");
+	/* The third activity closes the batch at once. */
+	trigger("batch", 2000, "{\"recipients\": [\"u2\"], \"actor\": \"a\","
+	    " \"data\": {\"post\": \"p\"}}");
+	trigger("batch", 2001, "{\"recipients\": [\"u2\"], \"actor\": \"a\","
+	    " \"data\": {\"post\": \"p\"}}");
+	trigger("batch", 2002, "{\"recipients\": [\"u2\"], \"actor\": \"c\","
+	    " \"data\": {\"post\": \"p\"}}");
+	advance(2002);
+	expect_feed("u2", "3 by 2 on p");
+}
+
+/* A window rule closes at 09:00 in the recipient's zone, across DST. */
+static void
+test_batch_rule_dst(void **state)
+{
+	json_t *body, *reply = NULL;
+	char *cause = NULL;
+	int64_t t0, due;
+
+	(void)state;
+	body = json_pack("{s:s}", "timezone", "America/New_York");
+	assert_int_equal(eng_user_put(e, "ny", body, 0, &reply, &cause),
+	    ENG_OK);
+	json_decref(reply);
+	json_decref(body);
+	/* Saturday 2026-03-07 20:00 EST; DST starts Sunday 02:00. */
+	assert_int_equal(tz_instant_parse("2026-03-08T01:00:00Z", &t0), 0);
+	trigger("rule", t0, "{\"recipients\": [\"ny\"]}");
+	trigger("rule", t0 + 3600 * 10, "{\"recipients\": [\"ny\"]}");
+	/* 09:00 EDT on Sunday is 13:00Z, not 14:00Z. */
+	assert_int_equal(tz_instant_parse("2026-03-08T13:00:00Z", &due), 0);
+	assert_int_equal(eng_next_due(e), due);
+	advance(due);
+	expect_feed("ny", "digest 2");
+}
+
+/* A throttle lets threshold runs through per window. */
+static void
+test_throttle(void **state)
+{
+	(void)state;
+	trigger("throttle", 1000, "{\"recipients\": [\"u1\"]}");
+	trigger("throttle", 1030, "{\"recipients\": [\"u1\"]}");
+	trigger("throttle", 1030, "{\"recipients\": [\"u2\"]}");
+	trigger("throttle", 1061, "{\"recipients\": [\"u1\"]}");
+	expect_feed("u1", "t|t");
+	expect_feed("u2", "t");
+}
+
+/* A branch takes the first arm whose conditions hold, then goes on. */
+static void
+test_branch(void **state)
+{
+	(void)state;
+	trigger("branch", 1000, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 20}}");
+	trigger("branch", 1001, "{\"recipients\": [\"u2\"], \"data\": {\"n\": 2}}");
+	expect_feed("u1", "after|big");
+	expect_feed("u2", "after|small");
+}
+
+/* Cancelling: delays and batches of the key, not other keys or later runs. */
+static void
+test_cancel(void **state)
+{
+	json_t *body;
+	char *cause = NULL;
+
+	(void)state;
+	trigger("delay", 1000, "{\"recipients\": [\"u1\", \"u2\"],"
+	    " \"cancellation_key\": \"k\", \"data\": {\"n\": 1}}");
+	trigger("delay", 1000, "{\"recipients\": [\"u3\"],"
+	    " \"cancellation_key\": \"other\", \"data\": {\"n\": 3}}");
+	body = json_pack("{s:s, s:[s]}", "cancellation_key", "k",
+	    "recipients", "u1");
+	assert_int_equal(eng_cancel(e, "delay", body, 1100, &cause), ENG_OK);
+	json_decref(body);
+	advance(2000);
+	expect_feed("u1", "");
+	expect_feed("u2", "later 1");
+	expect_feed("u3", "later 3");
+	/* A cancel before a trigger does not cancel it. */
+	body = json_pack("{s:s}", "cancellation_key", "early");
+	assert_int_equal(eng_cancel(e, "delay", body, 3000, &cause), ENG_OK);
+	trigger("delay", 3001, "{\"recipients\": [\"u4\"],"
+	    " \"cancellation_key\": \"early\", \"data\": {\"n\": 4}}");
+	advance(4000);
+	expect_feed("u4", "later 4");
+	/* Batch: cancel the carrier, the joiner still gets its activity. */
+	trigger("batch", 5000, "{\"recipients\": [\"u5\"], \"actor\": \"a\","
+	    " \"cancellation_key\": \"x\", \"data\": {\"post\": \"p\"}}");
+	trigger("batch", 5001, "{\"recipients\": [\"u5\"], \"actor\": \"b\","
+	    " \"cancellation_key\": \"y\", \"data\": {\"post\": \"p\"}}");
+	trigger("batch", 5002, "{\"recipients\": [\"u6\"], \"actor\": \"b\","
+	    " \"cancellation_key\": \"x\", \"data\": {\"post\": \"p\"}}");
+	assert_int_equal(eng_cancel(e, "batch", body = json_pack("{s:s}",
+	    "cancellation_key", "x"), 5100, &cause), ENG_OK);
+	json_decref(body);
+	advance(6000);
+	expect_feed("u5", "1 by 1 on p");
+	expect_feed("u6", "");
+	assert_int_equal(eng_cancel(e, "batch", body = json_object(), 1,
+	    &cause), ENG_INVALID);
+	json_decref(body);
+	free(cause);
+}
+
+/*
+ * Fan-out: breadth first, a diamond reaches each user once, the actor is
+ * left out, and templates see the subscription's properties.
+ */
+static void
+test_fanout(void **state)
+{
+	json_t *b, *reply = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	b = json_object();
+	assert_int_equal(eng_object_put(e, "teams", "A", b, 1, &reply, &cause),
+	    ENG_OK);
+	json_decref(reply);
+	assert_int_equal(eng_object_put(e, "teams", "B", b, 1, &reply, &cause),
+	    ENG_OK);
+	json_decref(reply);
+	json_decref(b);
+	b = json_pack("{s:[s, {s:s, s:s}], s:{s:s}}", "recipients", "u1",
+	    "id", "B", "collection", "teams", "properties", "role", "lead");
+	assert_int_equal(eng_subs_add(e, "teams", "A", b, 1, &reply, &cause),
+	    ENG_OK);
+	json_decref(reply);
+	json_decref(b);
+	b = json_pack("{s:[s, s, s, s], s:{s:s}}", "recipients", "u1", "u2",
+	    "u3", "actor", "properties", "role", "member");
+	assert_int_equal(eng_subs_add(e, "teams", "B", b, 1, &reply, &cause),
+	    ENG_OK);
+	json_decref(reply);
+	json_decref(b);
+	trigger("fan", 1000, "{\"recipients\": [{\"id\": \"A\", \"collection\":"
+	    " \"teams\"}, \"u2\"], \"actor\": \"actor\"}");
+	/* u1 is reached first as A's subscriber, u2 directly, u3 via B. */
+	expect_feed("u1", "to u1 as lead");
+	expect_feed("u2", "to u2 as ");
+	expect_feed("u3", "to u3 as member");
+	expect_feed("actor", "");
+}
+
+/* Runs the tests. */
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delay_dynamic, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_rule_dst, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_throttle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fanout, setup, teardown),
+	};
+	char *cause = NULL, path[600];
+	int rc;
+
+	if (tz_init(getenv("BELFRY_TZDATA_DIR"), &cause) != 0 ||
+	    mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof path, "%s/workflows", dir);
+	mkdir(path, 0700);
+	rc = cmocka_run_group_tests_name("steps", tests, NULL, NULL);
+	snprintf(path, sizeof path, "rm -rf %s", dir);
+	if (system(path) != 0)
+		rc = 1;
+	tz_shutdown();
+	return rc;
+}
