@@ -21,6 +21,9 @@ enum eng_stmt {
 	ST_RUN_INS, ST_RUN_GET, ST_RUN_BY_CK,
 	ST_RRUN_INS, ST_RRUN_GET, ST_RRUN_LIST, ST_RRUN_UPD, ST_RRUN_LOAD,
 	ST_RRUN_OPEN,
+	ST_RUN_IDX, ST_RUN_NEXT_IDX,
+	ST_FAN_INS, ST_FAN_HEAD, ST_FAN_AFTER, ST_FAN_DEL, ST_FAN_DROP,
+	ST_FAN_PENDING, ST_SEEN_INS, ST_SEEN_DROP, ST_CANCEL_INS, ST_CANCEL_GET,
 	ST_WAIT_INS, ST_WAIT_DEL, ST_WAIT_DUE, ST_WAIT_NEXT,
 	ST_BATCH_FIND, ST_BATCH_INS, ST_BATCH_GET, ST_BATCH_SET,
 	ST_BATCH_CLOSE, ST_BATCH_DEL,
@@ -153,6 +156,14 @@ void eng_run_context(struct eng_run *r);
 void eng_run_clear(struct eng_run *r);
 int eng_run_recipient(struct eng *e, struct eng_run *r, int64_t idx,
     const char *rcpt, json_t *tdata, json_t *sub);
+int eng_run_load(struct eng *e, int64_t seq, int64_t now, struct eng_run *r);
+int eng_wait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b);
+
+/* Kinds of waits (run.c). */
+enum { ENG_WAIT_RESUME = 1, ENG_WAIT_BATCH = 2, ENG_WAIT_FANOUT = 3 };
+
+/* engine/trigger.c: one chunk of a run's subscriber fan-out. */
+int eng_fanout_chunk(struct eng *e, int64_t seq, int64_t now);
 
 /* engine/recipients.c */
 int eng_recipient_valid_id(const char *id);

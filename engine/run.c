@@ -21,7 +21,8 @@
 #include "engine/preferences.h"
 #include "engine/template.h"
 
-enum { WAIT_RESUME = 1, WAIT_BATCH = 2 };
+#define WAIT_RESUME ENG_WAIT_RESUME
+#define WAIT_BATCH ENG_WAIT_BATCH
 
 /* A recipient run being advanced. */
 struct rrun {
@@ -308,8 +309,8 @@ run_duration(struct eng_run *r, json_t *ctx, const struct eng_step *s)
 }
 
 /* Add a wait row. */
-static int
-run_wait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b)
+int
+eng_wait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b)
 {
 	sqlite3_stmt *st = eng_stmt(e, ST_WAIT_INS);
 
@@ -494,7 +495,7 @@ run_batch(struct eng *e, struct eng_run *r, struct rrun *rr,
 			t = r->now + t < hard ? r->now + t : hard;
 			if (t != closes) {
 				run_unwait(e, closes, WAIT_BATCH, id, 0);
-				run_wait(e, t, WAIT_BATCH, id, 0);
+				eng_wait(e, t, WAIT_BATCH, id, 0);
 				st = eng_stmt(e, ST_BATCH_GET);
 				sqlite3_bind_int64(st, 1, id);
 				sqlite3_step(st);
@@ -514,7 +515,7 @@ run_batch(struct eng *e, struct eng_run *r, struct rrun *rr,
 		    run_batch_count(e, id) >= s->max_activities) {
 			/* Full: close at once (the due loop runs it now). */
 			run_unwait(e, closes, WAIT_BATCH, id, 0);
-			run_wait(e, r->now, WAIT_BATCH, id, 0);
+			eng_wait(e, r->now, WAIT_BATCH, id, 0);
 			st = eng_stmt(e, ST_BATCH_CLOSE);
 			sqlite3_bind_int64(st, 1, id);
 			eng_step_done(e, st);
@@ -545,7 +546,7 @@ run_batch(struct eng *e, struct eng_run *r, struct rrun *rr,
 	}
 	id = sqlite3_last_insert_rowid(e->db);
 	run_batch_item(e, r, rr, id, ctx);
-	run_wait(e, closes, WAIT_BATCH, id, 0);
+	eng_wait(e, closes, WAIT_BATCH, id, 0);
 	rr->status = "paused";
 	rr->batch_id = id;
 	run_event(rr->events, "batch_opened", "ok", s, json_pack("{s:o}",
@@ -645,7 +646,7 @@ run_advance(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 				break;
 			}
 			rr->wait_at = r->now + d;
-			rc = run_wait(e, rr->wait_at, WAIT_RESUME, r->seq,
+			rc = eng_wait(e, rr->wait_at, WAIT_RESUME, r->seq,
 			    rr->idx);
 			rr->status = "paused";
 			run_event(rr->events, "delayed", "ok", s, json_pack(
@@ -726,8 +727,8 @@ eng_run_recipient(struct eng *e, struct eng_run *r, int64_t idx,
 }
 
 /* Load run seq's context (workflow in force, data, actor, tenant). */
-static int
-run_load(struct eng *e, int64_t seq, int64_t now, struct eng_run *r)
+int
+eng_run_load(struct eng *e, int64_t seq, int64_t now, struct eng_run *r)
 {
 	sqlite3_stmt *st = eng_stmt(e, ST_RUN_GET);
 	const char *actor, *tenant;
@@ -905,7 +906,7 @@ run_resume(struct eng *e, int64_t seq, int64_t idx, int64_t now)
 
 	if (run_rrun_load(e, seq, idx, &rr) != 0)
 		return 0;
-	if (strcmp(rr.status, "paused") != 0 || run_load(e, seq, now, &r)) {
+	if (strcmp(rr.status, "paused") != 0 || eng_run_load(e, seq, now, &r)) {
 		run_rrun_free(&rr);
 		return 0;
 	}
@@ -942,7 +943,7 @@ run_close_batch(struct eng *e, int64_t id, int64_t now)
 	eng_step_done(e, st);
 	if (run_rrun_load(e, seq, idx, &rr) != 0)
 		return 0;
-	if (run_load(e, seq, now, &r) != 0) {
+	if (eng_run_load(e, seq, now, &r) != 0) {
 		run_rrun_free(&rr);
 		return 0;
 	}
@@ -1004,8 +1005,10 @@ eng_run_due(struct eng *e, int64_t now)
 		run_unwait(e, due[i], kind[i], a[i], b[i]);
 		if (kind[i] == WAIT_RESUME)
 			run_resume(e, a[i], b[i], due[i]);
-		else
+		else if (kind[i] == WAIT_BATCH)
 			run_close_batch(e, a[i], due[i]);
+		else
+			eng_fanout_chunk(e, a[i], due[i]);
 	}
 	return n;
 }
@@ -1132,6 +1135,22 @@ eng_cancel(struct eng *e, const char *workflow, json_t *body, int64_t now,
 		seqs[nseq++] = sqlite3_column_int64(st, 0);
 	}
 	sqlite3_reset(st);
+	/* A tombstone covers recipient runs that pending fan-outs create. */
+	for (i = 0; i < nseq; i++) {
+		st = eng_stmt(e, ST_FAN_HEAD);
+		sqlite3_bind_int64(st, 1, seqs[i]);
+		j = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_reset(st);
+		if (j) {
+			st = eng_stmt(e, ST_CANCEL_INS);
+			sqlite3_bind_text(st, 1, workflow, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, seqs[nseq - 1]);
+			eng_bind_json(st, 4, only);
+			eng_step_done(e, st);
+			break;
+		}
+	}
 	for (i = 0; i < nseq; i++) {
 		st = eng_stmt(e, ST_RRUN_OPEN);
 		sqlite3_bind_int64(st, 1, seqs[i]);

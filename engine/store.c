@@ -14,7 +14,7 @@
 
 #include "engine/engine_int.h"
 
-#define STORE_VERSION 2
+#define STORE_VERSION 3
 
 static const char *store_schema =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL)"
@@ -90,6 +90,15 @@ static const char *store_migrations[STORE_VERSION] = {
 	    "CREATE TABLE throttle_hits(tkey TEXT NOT NULL, at INTEGER NOT NULL,"
 	    " run_seq INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY(tkey,"
 	    " at, run_seq, idx)) WITHOUT ROWID;",
+	[2] = "ALTER TABLE runs ADD COLUMN next_idx INTEGER NOT NULL DEFAULT 0;"
+	    "CREATE TABLE fanout(run_seq INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	    " obj TEXT NOT NULL, level INTEGER NOT NULL, after TEXT NOT NULL,"
+	    " tdata TEXT, PRIMARY KEY(run_seq, seq)) WITHOUT ROWID;"
+	    "CREATE TABLE fanout_seen(run_seq INTEGER NOT NULL, rcpt TEXT NOT"
+	    " NULL, PRIMARY KEY(run_seq, rcpt)) WITHOUT ROWID;"
+	    "CREATE TABLE cancels(workflow TEXT NOT NULL, ckey TEXT NOT NULL,"
+	    " upto INTEGER NOT NULL, recipients TEXT);"
+	    "CREATE INDEX cancels_by_key ON cancels(workflow, ckey);",
 };
 
 static const char *store_sql[ST_COUNT] = {
@@ -142,7 +151,7 @@ static const char *store_sql[ST_COUNT] = {
 	[ST_RUN_GET] = "SELECT workflow, actor, tenant, data, cancellation_key,"
 	    " source, inserted_at, settings FROM runs WHERE seq = ?1",
 	[ST_RUN_BY_CK] = "SELECT seq FROM runs WHERE workflow = ?1 AND"
-	    " cancellation_key = ?2",
+	    " cancellation_key = ?2 ORDER BY seq",
 	[ST_RRUN_INS] = "INSERT INTO rruns(run_seq, idx, rcpt, status, events,"
 	    " error_count, inserted_at, updated_at, pc, tdata, sub, wait_at,"
 	    " batch_id) VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6, ?6, ?7, ?8, ?9, ?10,"
@@ -154,6 +163,26 @@ static const char *store_sql[ST_COUNT] = {
 	    " batch_id FROM rruns WHERE run_seq = ?1 AND idx = ?2",
 	[ST_RRUN_OPEN] = "SELECT idx, rcpt FROM rruns WHERE run_seq = ?1 AND"
 	    " status IN ('paused', 'batched')",
+	[ST_RUN_IDX] = "UPDATE runs SET next_idx = ?2 WHERE seq = ?1",
+	[ST_RUN_NEXT_IDX] = "SELECT next_idx, workflow, cancellation_key,"
+	    " inserted_at FROM runs WHERE seq = ?1",
+	[ST_FAN_INS] = "INSERT INTO fanout(run_seq, seq, obj, level, after,"
+	    " tdata) VALUES(?1, (SELECT coalesce(max(seq), 0) + 1 FROM fanout"
+	    " WHERE run_seq = ?1), ?2, ?3, '', ?4)",
+	[ST_FAN_HEAD] = "SELECT seq, obj, level, after, tdata FROM fanout WHERE"
+	    " run_seq = ?1 ORDER BY seq LIMIT 1",
+	[ST_FAN_AFTER] = "UPDATE fanout SET after = ?3 WHERE run_seq = ?1 AND"
+	    " seq = ?2",
+	[ST_FAN_DEL] = "DELETE FROM fanout WHERE run_seq = ?1 AND seq = ?2",
+	[ST_FAN_DROP] = "DELETE FROM fanout WHERE run_seq = ?1",
+	[ST_FAN_PENDING] = "SELECT DISTINCT run_seq FROM fanout",
+	[ST_SEEN_INS] = "INSERT OR IGNORE INTO fanout_seen(run_seq, rcpt)"
+	    " VALUES(?1, ?2)",
+	[ST_SEEN_DROP] = "DELETE FROM fanout_seen WHERE run_seq = ?1",
+	[ST_CANCEL_INS] = "INSERT INTO cancels(workflow, ckey, upto,"
+	    " recipients) VALUES(?1, ?2, ?3, ?4)",
+	[ST_CANCEL_GET] = "SELECT recipients FROM cancels WHERE workflow = ?1"
+	    " AND ckey = ?2 AND upto >= ?3",
 	[ST_WAIT_INS] = "INSERT OR IGNORE INTO waits(due_at, kind, a, b)"
 	    " VALUES(?1, ?2, ?3, ?4)",
 	[ST_WAIT_DEL] = "DELETE FROM waits WHERE due_at = ?1 AND kind = ?2 AND"

@@ -277,109 +277,188 @@ trig_rcpts(struct eng *e, json_t *list, int64_t now, struct trig_rcpt **out,
 	return ENG_OK;
 }
 
-/* The objects whose subscribers are still to be reached, level by level. */
-struct trig_queue {
-	char **keys;
-	json_t **tdata;
-	int *level;
-	size_t n, head;
-};
-
-/* Start a recipient run for rcpt unless reached already; queue objects. */
+/*
+ * Start a recipient run for rcpt unless this run reached it already (the
+ * fanout_seen rows, kept while a fan-out is pending); an object reached
+ * above the second level queues a fan-out job for its subscribers.
+ */
 static int
 trig_reach(struct eng *e, struct eng_run *r, const char *rcpt, json_t *tdata,
-    json_t *sub, int level, json_t *seen, int64_t *idx, struct trig_queue *q)
+    json_t *sub, int level, int track, int64_t *idx)
 {
-	if (json_object_get(seen, rcpt) != NULL)
-		return 0;
-	json_object_set_new(seen, rcpt, json_true());
+	sqlite3_stmt *st;
+
+	if (track) {
+		st = eng_stmt(e, ST_SEEN_INS);
+		sqlite3_bind_int64(st, 1, r->seq);
+		sqlite3_bind_text(st, 2, rcpt, -1, SQLITE_STATIC);
+		if (eng_step_done(e, st) != 0)
+			return -1;
+		if (sqlite3_changes(e->db) == 0)
+			return 0;
+	}
 	if (eng_run_recipient(e, r, (*idx)++, rcpt, tdata, sub) != 0)
 		return -1;
 	if (strchr(rcpt, '/') != NULL && level < 2) {
-		q->keys = xreallocarray(q->keys, q->n + 1, sizeof *q->keys);
-		q->tdata = xreallocarray(q->tdata, q->n + 1, sizeof *q->tdata);
-		q->level = xreallocarray(q->level, q->n + 1, sizeof *q->level);
-		q->keys[q->n] = xstrdup(rcpt);
-		q->tdata[q->n] = json_incref(tdata);
-		q->level[q->n++] = level;
+		st = eng_stmt(e, ST_FAN_INS);
+		sqlite3_bind_int64(st, 1, r->seq);
+		sqlite3_bind_text(st, 2, rcpt, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, level);
+		eng_bind_json(st, 4, tdata);
+		return eng_step_done(e, st);
 	}
 	return 0;
 }
 
 /*
- * Reach the subscribers of queued objects breadth first (direct
- * subscribers before theirs; two levels), paging through each object's
- * subscriptions in key order.  The actor is never reached this way.
+ * The recipients that cancels covering run seq have ruled out: NULL if
+ * none, json_true() if all, else an object of recipient keys.  A cancel
+ * covers the runs of its key that existed when it was made.
  */
-static int
-trig_fanout(struct eng *e, struct eng_run *r, json_t *seen, int64_t *idx,
-    struct trig_queue *q)
+static json_t *
+trig_tombstones(struct eng *e, const char *wf, const char *ck, int64_t seq)
 {
-	char *coll, *after, **keys = NULL;
-	const char *obj, *slash;
-	json_t **props = NULL;
-	sqlite3_stmt *st;
-	size_t n, i;
-	int rc = 0;
+	sqlite3_stmt *st = eng_stmt(e, ST_CANCEL_GET);
+	json_t *set = NULL, *rs;
 
-	for (; rc == 0 && q->head < q->n; q->head++) {
-		obj = q->keys[q->head];
-		slash = strchr(obj, '/');
-		coll = xstrdup(obj);
-		coll[slash - obj] = '\0';
-		after = xstrdup("");
-		do {
-			st = eng_stmt(e, ST_SUB_LIST);
-			sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, slash + 1, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, after, -1, SQLITE_STATIC);
-			sqlite3_bind_int(st, 4, 1000);
-			for (n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
-				keys = xreallocarray(keys, n + 1, sizeof *keys);
-				props = xreallocarray(props, n + 1,
-				    sizeof *props);
-				keys[n] = xstrdup((const char *)
-				    sqlite3_column_text(st, 0));
-				props[n] = eng_json_col(st, 1);
-			}
-			sqlite3_reset(st);
-			for (i = 0; i < n; i++) {
-				if (rc == 0 && (r->actor_key == NULL ||
-				    strcmp(keys[i], r->actor_key) != 0))
-					rc = trig_reach(e, r, keys[i],
-					    q->tdata[q->head], props[i] ?
-					    props[i] : json_null(),
-					    q->level[q->head] + 1, seen, idx, q);
-				json_decref(props[i]);
-				if (i + 1 < n)
-					free(keys[i]);
-			}
-			if (n > 0) {
-				free(after);
-				after = keys[n - 1];
-			}
-		} while (rc == 0 && n == 1000);
-		free(after);
-		free(coll);
+	if (ck == NULL)
+		return NULL;
+	sqlite3_bind_text(st, 1, wf, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, ck, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, seq);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		rs = eng_json_col(st, 0);
+		if (!json_is_object(rs)) {
+			json_decref(rs);
+			json_decref(set);
+			set = json_true();
+			break;
+		}
+		if (set == NULL)
+			set = json_object();
+		json_object_update(set, rs);
+		json_decref(rs);
 	}
-	free(keys);
-	free(props);
-	return rc;
+	sqlite3_reset(st);
+	return set;
 }
 
-/* Free a fan-out queue. */
-static void
-trig_queue_free(struct trig_queue *q)
+/*
+ * One chunk of run seq's fan-out: up to 1000 subscribers of the object at
+ * the head of its queue (breadth first: direct subscribers before theirs).
+ * Another chunk is queued while work remains, so a fan-out to a million
+ * subscribers runs in bounded memory between other requests.  A cancel of
+ * the run's key made after the trigger stops the recipients it names.
+ */
+int
+eng_fanout_chunk(struct eng *e, int64_t seq, int64_t now)
 {
-	size_t i;
+	char *coll = NULL, *obj = NULL, *after = NULL, *ck = NULL;
+	json_t *tdata = NULL, *sub, *stop = NULL;
+	int64_t jseq, idx;
+	sqlite3_stmt *st;
+	struct eng_run r;
+	const char *key;
+	int level, rc = 0, n = 0;
 
-	for (i = 0; i < q->n; i++) {
-		free(q->keys[i]);
-		json_decref(q->tdata[i]);
+	if (eng_run_load(e, seq, now, &r) != 0)
+		return 0;
+	st = eng_stmt(e, ST_RUN_NEXT_IDX); /* next_idx, workflow, key, at */
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_step(st);
+	idx = sqlite3_column_int64(st, 0);
+	if (sqlite3_column_text(st, 2) != NULL)
+		ck = xstrdup((const char *)sqlite3_column_text(st, 2));
+	sqlite3_reset(st);
+	stop = trig_tombstones(e, r.w->key, ck, seq);
+	st = eng_stmt(e, ST_FAN_HEAD);
+	sqlite3_bind_int64(st, 1, seq);
+	if (json_is_true(stop) || sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		goto done;
 	}
-	free(q->keys);
-	free(q->tdata);
-	free(q->level);
+	jseq = sqlite3_column_int64(st, 0);
+	obj = xstrdup((const char *)sqlite3_column_text(st, 1));
+	level = sqlite3_column_int(st, 2);
+	after = xstrdup((const char *)sqlite3_column_text(st, 3));
+	tdata = eng_json_col(st, 4);
+	sqlite3_reset(st);
+	coll = xstrdup(obj);
+	coll[strchr(obj, '/') - obj] = '\0';
+	/* Copy the page out first: reaching a recipient uses other statements. */
+	{
+		char *keys[1000];
+		json_t *props[1000];
+		int i;
+
+		st = eng_stmt(e, ST_SUB_LIST);
+		sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, strchr(obj, '/') + 1, -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, after, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, 1000);
+		while (n < 1000 && sqlite3_step(st) == SQLITE_ROW) {
+			keys[n] = xstrdup((const char *)sqlite3_column_text(st,
+			    0));
+			props[n++] = eng_json_col(st, 1);
+		}
+		sqlite3_reset(st);
+		for (i = 0; i < n; i++) {
+			key = keys[i];
+			sub = props[i] ? props[i] : json_null();
+			if (rc == 0 && (r.actor_key == NULL ||
+			    strcmp(key, r.actor_key) != 0) && (stop == NULL ||
+			    json_object_get(stop, key) == NULL))
+				rc = trig_reach(e, &r, key, tdata, sub,
+				    level + 1, 1, &idx);
+			json_decref(props[i]);
+			if (i == n - 1) {
+				free(after);
+				after = keys[i];
+			} else
+				free(keys[i]);
+		}
+	}
+	if (n < 1000) {
+		st = eng_stmt(e, ST_FAN_DEL);
+		sqlite3_bind_int64(st, 1, seq);
+		sqlite3_bind_int64(st, 2, jseq);
+	} else {
+		st = eng_stmt(e, ST_FAN_AFTER);
+		sqlite3_bind_int64(st, 1, seq);
+		sqlite3_bind_int64(st, 2, jseq);
+		sqlite3_bind_text(st, 3, after, -1, SQLITE_STATIC);
+	}
+	eng_step_done(e, st);
+	st = eng_stmt(e, ST_RUN_IDX);
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, idx);
+	eng_step_done(e, st);
+	e->stats.runs += (uint64_t)n;
+done:
+	/* More to do: come back at once; done: forget what was reached. */
+	st = eng_stmt(e, ST_FAN_HEAD);
+	sqlite3_bind_int64(st, 1, seq);
+	if (!json_is_true(stop) && rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		sqlite3_reset(st);
+		eng_wait(e, now, ENG_WAIT_FANOUT, seq, 0);
+	} else {
+		sqlite3_reset(st);
+		st = eng_stmt(e, ST_FAN_DROP);
+		sqlite3_bind_int64(st, 1, seq);
+		eng_step_done(e, st);
+		st = eng_stmt(e, ST_SEEN_DROP);
+		sqlite3_bind_int64(st, 1, seq);
+		eng_step_done(e, st);
+	}
+	json_decref(stop);
+	json_decref(tdata);
+	free(coll);
+	free(obj);
+	free(after);
+	free(ck);
+	eng_run_clear(&r);
+	return rc;
 }
 
 /* POST /v1/workflows/{key}/trigger. */
@@ -388,10 +467,10 @@ eng_trigger(struct eng *e, const char *workflow, json_t *body, int64_t now,
     json_t **reply, char **cause)
 {
 	struct eng_run t;
-	struct trig_queue q;
 	struct trig_rcpt *rs = NULL;
 	enum eng_status rc;
-	json_t *seen;
+	sqlite3_stmt *st;
+	int track = 0;
 	char id[37];
 	size_t n = 0, i;
 	int64_t idx = 0;
@@ -423,20 +502,25 @@ eng_trigger(struct eng *e, const char *workflow, json_t *body, int64_t now,
 		goto out;
 	}
 	eng_run_context(&t);
-	seen = json_object();
-	memset(&q, 0, sizeof q);
+	/* Direct recipients now; subscribers of objects in later chunks. */
+	for (i = 0; i < n; i++)
+		track |= rs[i].coll != NULL;
 	for (i = 0; i < n && rc == ENG_OK; i++)
-		if (trig_reach(e, &t, rs[i].key, rs[i].tdata, NULL, 0, seen,
-		    &idx, &q) != 0)
+		if (trig_reach(e, &t, rs[i].key, rs[i].tdata, NULL, 0, track,
+		    &idx) != 0)
 			rc = ENG_INTERNAL;
-	if (rc == ENG_OK && trig_fanout(e, &t, seen, &idx, &q) != 0)
-		rc = ENG_INTERNAL;
-	if (rc == ENG_INTERNAL)
+	if (rc == ENG_OK && track) {
+		st = eng_stmt(e, ST_RUN_IDX);
+		sqlite3_bind_int64(st, 1, t.seq);
+		sqlite3_bind_int64(st, 2, idx);
+		if (eng_step_done(e, st) != 0 ||
+		    eng_wait(e, now, ENG_WAIT_FANOUT, t.seq, 0) != 0)
+			rc = ENG_INTERNAL;
+	}
+	if (rc != ENG_OK) {
 		*cause = xstrdup("store failure");
-	trig_queue_free(&q);
-	json_decref(seen);
-	if (rc != ENG_OK)
 		goto out;
+	}
 	eng_id_format(e, ENG_ID_RUN, (uint64_t)t.seq, 0, id);
 	*reply = json_pack("{s:s}", "workflow_run_id", id);
 	e->stats.triggers++;

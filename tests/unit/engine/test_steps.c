@@ -380,11 +380,78 @@ test_fanout(void **state)
 	json_decref(b);
 	trigger("fan", 1000, "{\"recipients\": [{\"id\": \"A\", \"collection\":"
 	    " \"teams\"}, \"u2\"], \"actor\": \"actor\"}");
+	expect_feed("u1", "");
+	advance(1000);
 	/* u1 is reached first as A's subscriber, u2 directly, u3 via B. */
 	expect_feed("u1", "to u1 as lead");
 	expect_feed("u2", "to u2 as ");
 	expect_feed("u3", "to u3 as member");
 	expect_feed("actor", "");
+}
+
+/* Subscribe n users u0..u(n-1) to teams/big. */
+static void
+subscribe_many(int n)
+{
+	json_t *b, *rs, *reply = NULL;
+	char *cause = NULL, id[32];
+	int i, j;
+
+	b = json_object();
+	assert_int_equal(eng_object_put(e, "teams", "big", b, 1, &reply,
+	    &cause), ENG_OK);
+	json_decref(reply);
+	json_decref(b);
+	for (i = 0; i < n; i += 100) {
+		rs = json_array();
+		for (j = i; j < i + 100 && j < n; j++) {
+			snprintf(id, sizeof id, "m%05d", j);
+			json_array_append_new(rs, json_string(id));
+		}
+		b = json_pack("{s:o}", "recipients", rs);
+		assert_int_equal(eng_subs_add(e, "teams", "big", b, 1, &reply,
+		    &cause), ENG_OK);
+		json_decref(reply);
+		json_decref(b);
+	}
+}
+
+/*
+ * A cancel racing a 10,000-subscriber fan-out: made after two of its ten
+ * chunks, it stops the runs created so far and every run still to come.
+ */
+static void
+test_cancel_races_fanout(void **state)
+{
+	json_t *body, *q = json_object(), *reply = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	subscribe_many(10000);
+	trigger("delay", 1000, "{\"recipients\": [{\"id\": \"big\","
+	    " \"collection\": \"teams\"}], \"cancellation_key\": \"k\","
+	    " \"data\": {\"n\": 1}}");
+	eng_run_due(e, 1000);   /* first chunk */
+	assert_int_equal(eng_run_due(e, 1000), 1);   /* second chunk */
+	body = json_pack("{s:s}", "cancellation_key", "k");
+	assert_int_equal(eng_cancel(e, "delay", body, 1001, &cause), ENG_OK);
+	json_decref(body);
+	advance(5000);
+	expect_feed("m00000", "");
+	expect_feed("m01999", "");
+	expect_feed("m09999", "");
+	/* No run of the key is left paused, and none produced a message. */
+	json_object_set_new(q, "status", json_string("paused"));
+	assert_int_equal(eng_runs_list(e, q, &reply, &cause), ENG_OK);
+	assert_int_equal(json_array_size(json_object_get(reply, "items")), 0);
+	json_decref(reply);
+	/* The same key again later is a new trigger and is not cancelled. */
+	trigger("delay", 6000, "{\"recipients\": [{\"id\": \"big\","
+	    " \"collection\": \"teams\"}], \"cancellation_key\": \"k\","
+	    " \"data\": {\"n\": 2}}");
+	advance(7000);
+	expect_feed("m09999", "later 2");
+	json_decref(q);
 }
 
 /* Runs the tests. */
@@ -402,6 +469,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fanout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_races_fanout, setup,
+		    teardown),
 	};
 	char *cause = NULL, path[600];
 	int rc;
