@@ -434,19 +434,6 @@ cond_mdays(int year, int month)
 	return days[month - 1] + (month == 2 && leap);
 }
 
-/* Days since 1970-01-01 of a date (H. Hinnant; tz/ is not linked here). */
-static int64_t
-cond_days(int year, int month, int day)
-{
-	int64_t y = year - (month <= 2);
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + doe - 719468;
-}
-
 /* Parse an RFC 3339 date-time into an instant; 0 or -1. */
 static int
 cond_time_parse(const char *s, struct cond_time *t)
@@ -488,7 +475,7 @@ cond_time_parse(const char *s, struct cond_time *t)
 	}
 	if (*p != '\0')
 		return -1;
-	t->sec = cond_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+	t->sec = tz_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
 	    sign * (oh * 3600 + om * 60);
 	t->nsec = ns;
 	return 0;

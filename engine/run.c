@@ -308,11 +308,12 @@ run_duration(struct eng_run *r, json_t *ctx, const struct eng_step *s)
 	return eng_duration(v);
 }
 
-/* Add a wait row. */
-int
-eng_wait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b)
+/* Bind a wait row's key to statement which and step it. */
+static int
+run_wait_row(struct eng *e, enum eng_stmt which, int64_t due, int kind,
+    int64_t a, int64_t b)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_WAIT_INS);
+	sqlite3_stmt *st = eng_stmt(e, which);
 
 	sqlite3_bind_int64(st, 1, due);
 	sqlite3_bind_int(st, 2, kind);
@@ -321,17 +322,18 @@ eng_wait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b)
 	return eng_step_done(e, st);
 }
 
+/* Add a wait row. */
+int
+eng_wait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b)
+{
+	return run_wait_row(e, ST_WAIT_INS, due, kind, a, b);
+}
+
 /* Remove a wait row. */
 static int
 run_unwait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_WAIT_DEL);
-
-	sqlite3_bind_int64(st, 1, due);
-	sqlite3_bind_int(st, 2, kind);
-	sqlite3_bind_int64(st, 3, a);
-	sqlite3_bind_int64(st, 4, b);
-	return eng_step_done(e, st);
+	return run_wait_row(e, ST_WAIT_DEL, due, kind, a, b);
 }
 
 /* A throttle step: 1 when the run may go on, 0 when it is throttled. */
