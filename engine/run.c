@@ -45,6 +45,7 @@ void
 eng_run_clear(struct eng_run *r)
 {
 	json_decref(r->ctx);
+	json_decref(r->settings);
 	json_decref(r->data);
 	json_decref(r->actor);
 	json_decref(r->tenant);
@@ -752,8 +753,9 @@ eng_run_load(struct eng *e, int64_t seq, int64_t now, struct eng_run *r)
 	tenant = (const char *)sqlite3_column_text(st, 2);
 	r->actor_key = actor ? xstrdup(actor) : NULL;
 	settings = eng_json_col(st, 7);
+	r->settings = settings;
 	r->skip_delay = json_is_true(json_object_get(settings, "skip_delay"));
-	json_decref(settings);
+	r->subscriber_filter = json_object_get(settings, "subscriber_filter");
 	if (tenant != NULL)
 		r->tenant = NULL, eng_tenant_get(e, tenant, &r->tenant, &cause);
 	sqlite3_reset(st);

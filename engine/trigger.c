@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "engine/conditions.h"
 
 #define TRIG_MAX_RECIPIENTS 1000
 
@@ -155,6 +156,7 @@ static enum eng_status
 trig_check(const struct eng_workflow *w, json_t *body, char **cause)
 {
 	json_t *rs = json_object_get(body, "recipients"), *data, *v;
+	char *msg = NULL;
 	size_t i;
 
 	if (!json_is_object(body)) {
@@ -191,6 +193,12 @@ trig_check(const struct eng_workflow *w, json_t *body, char **cause)
 		*cause = xstrdup("\"settings\" must be an object");
 		return ENG_INVALID;
 	}
+	v = json_object_get(body, "subscriber_filter");
+	if (v != NULL && !json_is_null(v) && eng_cond_check(v, &msg) != 0) {
+		*cause = xasprintf("\"subscriber_filter\": %s", msg);
+		free(msg);
+		return ENG_INVALID;
+	}
 	return ENG_OK;
 }
 
@@ -199,7 +207,7 @@ static int
 trig_insert_run(struct eng *e, struct eng_run *t, json_t *body)
 {
 	sqlite3_stmt *st = eng_stmt(e, ST_RUN_INS);
-	json_t *ck = json_object_get(body, "cancellation_key");
+	json_t *ck = json_object_get(body, "cancellation_key"), *settings;
 
 	sqlite3_bind_text(st, 1, t->w->key, -1, SQLITE_STATIC);
 	if (t->actor_key)
@@ -212,7 +220,18 @@ trig_insert_run(struct eng *e, struct eng_run *t, json_t *body)
 		    SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, "api", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, t->now);
-	eng_bind_json(st, 8, json_object_get(body, "settings"));
+	settings = json_deep_copy(json_object_get(body, "settings"));
+	if (json_object_get(body, "subscriber_filter") != NULL &&
+	    !json_is_null(json_object_get(body, "subscriber_filter"))) {
+		if (!json_is_object(settings)) {
+			json_decref(settings);
+			settings = json_object();
+		}
+		json_object_set(settings, "subscriber_filter",
+		    json_object_get(body, "subscriber_filter"));
+	}
+	eng_bind_json(st, 8, settings);
+	json_decref(settings);
 	if (eng_step_done(e, st) != 0)
 		return -1;
 	t->seq = sqlite3_last_insert_rowid(e->db);
@@ -308,6 +327,28 @@ trig_reach(struct eng *e, struct eng_run *r, const char *rcpt, json_t *tdata,
 		return eng_step_done(e, st);
 	}
 	return 0;
+}
+
+/*
+ * Whether subscriber key passes the trigger's subscriber_filter: its
+ * conditions see "recipient", the subscriber's entity with its
+ * subscription at recipient.subscription.properties.
+ */
+static int
+trig_filter(struct eng *e, json_t *filter, const char *key, json_t *sub)
+{
+	json_t *rcpt, *ctx;
+	int ok;
+
+	if (filter == NULL)
+		return 1;
+	rcpt = eng_rcpt_entity(e, key);
+	json_object_set_new(rcpt, "subscription", json_pack("{s:O}",
+	    "properties", sub));
+	ctx = json_pack("{s:o}", "recipient", rcpt);
+	ok = eng_cond_eval(filter, ctx, NULL);
+	json_decref(ctx);
+	return ok;
 }
 
 /*
@@ -408,7 +449,8 @@ eng_fanout_chunk(struct eng *e, int64_t seq, int64_t now)
 			sub = props[i] ? props[i] : json_null();
 			if (rc == 0 && (r.actor_key == NULL ||
 			    strcmp(key, r.actor_key) != 0) && (stop == NULL ||
-			    json_object_get(stop, key) == NULL))
+			    json_object_get(stop, key) == NULL) &&
+			    trig_filter(e, r.subscriber_filter, key, sub))
 				rc = trig_reach(e, &r, key, tdata, sub,
 				    level + 1, 1, &idx);
 			json_decref(props[i]);

@@ -387,6 +387,22 @@ test_fanout(void **state)
 	expect_feed("u2", "to u2 as ");
 	expect_feed("u3", "to u3 as member");
 	expect_feed("actor", "");
+	/* Subscriber filters: subscription and recipient properties. */
+	b = json_pack("{s:s}", "plan", "pro");
+	assert_int_equal(eng_user_put(e, "u2", b, 1, &reply, &cause), ENG_OK);
+	json_decref(reply);
+	json_decref(b);
+	trigger("fan", 2000, "{\"recipients\": [{\"id\": \"B\", \"collection\":"
+	    " \"teams\"}], \"subscriber_filter\": [{\"variable\":"
+	    " \"recipient.subscription.properties.role\", \"operator\":"
+	    " \"equal_to\", \"argument\": \"lead\"}]}");
+	trigger("fan", 2001, "{\"recipients\": [{\"id\": \"B\", \"collection\":"
+	    " \"teams\"}], \"subscriber_filter\": [{\"variable\":"
+	    " \"recipient.plan\", \"operator\": \"equal_to\","
+	    " \"argument\": \"pro\"}]}");
+	advance(2001);
+	expect_feed("u3", "to u3 as member");
+	expect_feed("u2", "to u2 as member|to u2 as ");
 }
 
 /* Subscribe n users u0..u(n-1) to teams/big. */
