@@ -31,17 +31,31 @@ LDLIBS_TZ = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lm
 TZ_SRCS  = tz/tz.c tz/recur.c tz/repeats.c tz/xmalloc.c
 TZ_OBJS  = $(TZ_SRCS:%.c=$(B)/%.o)
 
-CTL_SRCS = scheduler/belfryctl.c
+ENG_SRCS = $(wildcard engine/*.c)
+ENG_OBJS = $(ENG_SRCS:%.c=$(B)/%.o)
+
+CTL_SRCS = scheduler/belfryctl.c scheduler/client.c
 CTL_OBJS = $(CTL_SRCS:%.c=$(B)/%.o)
+
+SCH_SRCS = scheduler/belfryd.c scheduler/log.c scheduler/server.c \
+	scheduler/api.c $(wildcard scheduler/api_*.c) scheduler/clock.c \
+	scheduler/webhook.c scheduler/notify.c
+SCH_OBJS = $(SCH_SRCS:%.c=$(B)/%.o)
+LDLIBS_D = $(shell pkg-config --libs libevent jansson 2>/dev/null) -lsqlite3
 
 ICU_RES  = $(B)/icu/zoneinfo64.res
 
-UNIT_TESTS = $(B)/tests/unit/tz/test_tz $(B)/tests/unit/tz/test_recur
-TOOLS      = $(B)/tests/tools/tzdump $(B)/tests/bench/bench_recur
+UNIT_TESTS = $(B)/tests/unit/tz/test_tz $(B)/tests/unit/tz/test_recur \
+	$(patsubst %.c,$(B)/%,$(wildcard tests/unit/engine/test_*.c)) \
+	$(B)/tests/unit/scheduler/test_notify
+TOOLS      = $(B)/tests/tools/tzdump $(B)/tests/bench/bench_recur \
+	$(B)/tests/bench/bench_engine $(B)/tests/bench/bench_api \
+	$(B)/tests/bench/bench_sqlite
+MAN        = scheduler/belfryd.8 scheduler/belfryctl.1 scheduler/belfry.conf.5
 
 .SECONDARY:
 .PHONY: all run test check unit integration bench asan clean deps install
-all: $(B)/belfryctl $(ICU_RES)
+all: $(B)/belfryd $(B)/belfryctl $(ICU_RES)
 
 # Install whatever of DEB_PKGS is missing (needs root on a fresh machine).
 deps:
@@ -61,8 +75,14 @@ $(B)/%.o: %.c
 $(B)/libtz.a: $(TZ_OBJS)
 	rm -f $@; ar rcs $@ $^
 
-$(B)/belfryctl: $(CTL_OBJS) $(B)/libtz.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ)
+$(B)/libengine.a: $(ENG_OBJS)
+	rm -f $@; ar rcs $@ $^
+
+$(B)/belfryctl: $(CTL_OBJS) $(B)/libengine.a $(B)/libtz.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3
+
+$(B)/belfryd: $(SCH_OBJS) $(B)/libengine.a $(B)/libtz.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_D)
 
 # Zone rules: ICU's zoneinfo64 resource built from the system's tzdata.
 $(B)/belfry-tzgen: $(B)/tz/tzgen.o
@@ -76,11 +96,18 @@ $(ICU_RES): $(B)/belfry-tzgen /usr/share/zoneinfo/tzdata.zi
 $(B)/tests/unit/tz/%: $(B)/tests/unit/tz/%.o $(B)/libtz.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka
 
+$(B)/tests/unit/engine/%: $(B)/tests/unit/engine/%.o $(B)/libengine.a $(B)/libtz.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3 -lcmocka
+
+$(B)/tests/unit/scheduler/test_notify: $(B)/tests/unit/scheduler/test_notify.o \
+	$(B)/scheduler/notify.o $(B)/libtz.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka
+
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libtz.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ)
 
-$(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libtz.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ)
+$(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libengine.a $(B)/libtz.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3
 
 check: all $(UNIT_TESTS) $(TOOLS)
 	tests/run $(B)
@@ -90,22 +117,49 @@ run: deps
 	$(B)/belfryctl tzinfo
 	$(B)/belfryctl preview --rrule 'FREQ=DAILY;BYHOUR=9' \
 	  --dtstart 2026-03-01T09:00:00 --tz America/New_York --count 10
+	@echo
+	@echo "belfryd runs in the foreground now (Ctrl-C stops it), with configs/"
+	@echo "and a socket and database in $(B)/. From another terminal:"
+	@echo "  $(B)/belfryctl -s $(B)/belfry.sock status"
+	@echo "  $(B)/belfryctl -s $(B)/belfry.sock trigger new-comment --recipients u1 --actor u2 --data '{\"comment_id\": \"c1\", \"post_id\": \"p1\"}'"
+	@echo "  curl --unix-socket $(B)/belfry.sock http://belfry/v1/users/u1/feeds/in-app"
+	@echo "  (new-comment waits 30 s, then batches for 5 min, before the feed shows it)"
+	@echo "  curl -H 'Authorization: Bearer sk_live_change_me' http://127.0.0.1:7640/v1/users/u1"
+	$(B)/belfryd -c configs --socket $(B)/belfry.sock --database $(B)/belfry.db
 
 test: deps
 	$(MAKE) check
 
+# Benchmarks print their figures beside baselines measured in the same run.
 bench: deps
 	$(MAKE) all $(TOOLS)
-	$(B)/tests/bench/bench_recur
+	BELFRY_TZDATA_DIR=$(B)/icu $(B)/tests/bench/bench_recur
+	rm -rf $(B)/bench-engine && mkdir -p $(B)/bench-engine
+	BELFRY_TZDATA_DIR=$(B)/icu $(B)/tests/bench/bench_engine \
+	  $(B)/bench-engine $${BENCH_SUBSCRIBERS:-1000000}
+	tests/bench/bench_daemon.sh $(B)
 
 asan: deps
 	$(MAKE) B=build-asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \
 	  LDFLAGS='-fsanitize=address,undefined' check
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/belfry/icu
-	install -m 755 $(B)/belfryctl $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/belfry/icu \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)/etc/belfry/workflows \
+	  $(DESTDIR)/lib/systemd/system
+	install -m 755 $(B)/belfryd $(B)/belfryctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(ICU_RES) $(DESTDIR)$(PREFIX)/share/belfry/icu/
+	install -m 644 scheduler/belfryctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 scheduler/belfry.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 scheduler/belfryd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	sed 's#/usr/local/bin#$(PREFIX)/bin#' configs/belfry.service \
+	  > $(DESTDIR)/lib/systemd/system/belfry.service
+	test -e $(DESTDIR)/etc/belfry/belfry.conf || \
+	  install -m 644 configs/belfry.conf $(DESTDIR)/etc/belfry/
+	for f in configs/workflows/*.json; do \
+	  test -e $(DESTDIR)/etc/belfry/workflows/$${f##*/} || \
+	  install -m 644 $$f $(DESTDIR)/etc/belfry/workflows/; done
 
 clean:
 	rm -rf build build-asan

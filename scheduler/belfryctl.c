@@ -1,6 +1,11 @@
 /*
- * belfryctl: the client.  Offline commands (preview, tzinfo) work without a
- * daemon; each command is an entry in ctl_cmds.
+ * belfryctl: the client.  Admin commands (status, reload, get, post, put,
+ * delete, trigger) talk to belfryd over its admin socket; offline commands
+ * (check, preview, tzinfo) work without a daemon.  Each command is an
+ * entry in ctl_cmds.
+ *
+ * Exit status: 0 on success (a 2xx answer), 1 on failure (an error answer,
+ * whose body goes to stderr, or no daemon), 2 on a usage error.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -8,25 +13,54 @@
 #include <string.h>
 #include <time.h>
 
+#include "scheduler/scheduler.h"
 #include "tz/tz.h"
+
+#define CTL_SOCKET "/run/belfry/admin.sock"
+
+/* Command flags. */
+#define CTL_TZ 0x1     /* needs the zone rules (tz_init) */
 
 struct ctl_cmd {
 	const char *name;
 	const char *usage;
 	int (*exec)(int argc, char **argv, char **cause);
+	int flags;
 };
 
 static int ctl_preview(int, char **, char **);
 static int ctl_tzinfo(int, char **, char **);
+static int ctl_check(int, char **, char **);
+static int ctl_status(int, char **, char **);
+static int ctl_reload(int, char **, char **);
+static int ctl_method(int, char **, char **);
+static int ctl_trigger(int, char **, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
+	{ "status", "[-s SOCKET] status", ctl_status, 0 },
+	{ "reload", "[-s SOCKET] reload", ctl_reload, 0 },
+	{ "get", "[-s SOCKET] get PATH", ctl_method, 0 },
+	{ "post", "[-s SOCKET] post PATH [JSON|-]", ctl_method, 0 },
+	{ "put", "[-s SOCKET] put PATH [JSON|-]", ctl_method, 0 },
+	{ "delete", "[-s SOCKET] delete PATH [JSON|-]", ctl_method, 0 },
+	{ "trigger", "[-s SOCKET] trigger KEY --recipients ID[,ID...] "
+	    "[--data JSON] [--actor ID] [--tenant ID] "
+	    "[--cancellation-key KEY]", ctl_trigger, 0 },
+	{ "check", "check -c CONFIG_DIR", ctl_check, CTL_TZ },
 	{ "preview", "preview (--rrule RULE | --repeats JSON) --dtstart "
 	    "YYYY-MM-DDTHH:MM:SS --tz ZONE [--count N] [--after "
 	    "YYYY-MM-DDTHH:MM:SSZ] [--dst-gap shift|next_valid|skip] "
 	    "[--dst-overlap first|last] [--exdate LIST] [--rdate LIST]",
-	    ctl_preview },
-	{ "tzinfo", "tzinfo [--at YYYY-MM-DDTHH:MM:SSZ] [ZONE]", ctl_tzinfo },
+	    ctl_preview, CTL_TZ },
+	{ "tzinfo", "tzinfo [--at YYYY-MM-DDTHH:MM:SSZ] [ZONE]", ctl_tzinfo,
+	    CTL_TZ },
 };
+
+/* The admin socket: -s, else $BELFRY_SOCKET, else the default. */
+static const char *ctl_socket;
+
+/* Set when a command fails by the daemon's answer (exit 1, message out). */
+static int ctl_answered;
 
 /* Print the usage of every command. */
 static void
@@ -37,6 +71,241 @@ ctl_usage(FILE *f)
 	fprintf(f, "usage: belfryctl COMMAND [ARGS]\n");
 	for (i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++)
 		fprintf(f, "  belfryctl %s\n", ctl_cmds[i].usage);
+}
+
+/* Print a body with exactly one trailing newline (nothing if empty). */
+static void
+ctl_print(FILE *f, const char *body)
+{
+	size_t len = strlen(body);
+
+	if (len == 0)
+		return;
+	fputs(body, f);
+	if (body[len - 1] != '\n')
+		fputc('\n', f);
+}
+
+/*
+ * Send one request and print the answer: the body on stdout for a 2xx,
+ * on stderr otherwise (then -1 with ctl_answered set).
+ */
+static int
+ctl_send(const char *method, const char *path, const char *body,
+    char **cause)
+{
+	char *reply = NULL;
+	int status;
+
+	if (client_request(ctl_socket, method, path, body, &status, &reply,
+	    cause) != 0)
+		return -1;
+	if (status >= 200 && status < 300) {
+		ctl_print(stdout, reply);
+		free(reply);
+		return 0;
+	}
+	if (reply[0] == '\0')
+		fprintf(stderr, "belfryctl: HTTP %d\n", status);
+	else
+		ctl_print(stderr, reply);
+	free(reply);
+	ctl_answered = 1;
+	return -1;
+}
+
+/* Read all of standard input (for a JSON argument of "-"). */
+static char *
+ctl_stdin(void)
+{
+	size_t cap = 65536, n = 0, r;
+	char *buf = xmalloc(cap);
+
+	while ((r = fread(buf + n, 1, cap - n - 1, stdin)) > 0) {
+		n += r;
+		if (cap - n < 4096) {
+			cap *= 2;
+			buf = xreallocarray(buf, cap, 1);
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* belfryctl status: GET /admin/status. */
+static int
+ctl_status(int argc, char **argv, char **cause)
+{
+	(void)argv;
+	if (argc != 1) {
+		*cause = xstrdup("usage: belfryctl status");
+		return -1;
+	}
+	return ctl_send("GET", "/admin/status", NULL, cause);
+}
+
+/* belfryctl reload: POST /admin/reload; the config errors, one a line. */
+static int
+ctl_reload(int argc, char **argv, char **cause)
+{
+	char *reply = NULL;
+	json_t *j, *m;
+	int status;
+
+	(void)argv;
+	if (argc != 1) {
+		*cause = xstrdup("usage: belfryctl reload");
+		return -1;
+	}
+	if (client_request(ctl_socket, "POST", "/admin/reload", NULL, &status,
+	    &reply, cause) != 0)
+		return -1;
+	if (status >= 200 && status < 300) {
+		ctl_print(stdout, reply);
+		free(reply);
+		return 0;
+	}
+	j = json_loads(reply, 0, NULL);
+	m = json_object_get(j, "message");
+	if (json_is_string(m))
+		ctl_print(stderr, json_string_value(m));
+	else
+		ctl_print(stderr, reply);
+	json_decref(j);
+	free(reply);
+	ctl_answered = 1;
+	return -1;
+}
+
+/* belfryctl get|post|put|delete PATH [JSON]: one request. */
+static int
+ctl_method(int argc, char **argv, char **cause)
+{
+	const char *method;
+	char *body = NULL;
+	int rc;
+
+	if (strcmp(argv[0], "get") == 0)
+		method = "GET";
+	else if (strcmp(argv[0], "post") == 0)
+		method = "POST";
+	else if (strcmp(argv[0], "put") == 0)
+		method = "PUT";
+	else
+		method = "DELETE";
+	if (argc < 2 || argc > 3 || (argc == 3 && *method == 'G') ||
+	    argv[1][0] != '/') {
+		*cause = xasprintf("usage: belfryctl %s PATH%s", argv[0],
+		    *method == 'G' ? "" : " [JSON|-]");
+		return -1;
+	}
+	if (argc == 3)
+		body = strcmp(argv[2], "-") == 0 ? ctl_stdin() :
+		    xstrdup(argv[2]);
+	rc = ctl_send(method, argv[1], body, cause);
+	free(body);
+	return rc;
+}
+
+/* belfryctl trigger KEY --recipients ...: POST .../trigger. */
+static int
+ctl_trigger(int argc, char **argv, char **cause)
+{
+	static const struct option longopts[] = {
+		{ "recipients", required_argument, NULL, 'r' },
+		{ "data", required_argument, NULL, 'd' },
+		{ "actor", required_argument, NULL, 'a' },
+		{ "tenant", required_argument, NULL, 't' },
+		{ "cancellation-key", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *recipients = NULL, *key;
+	json_t *body = json_object(), *list, *data;
+	json_error_t jerr;
+	char *copy, *id, *save = NULL, *path, *text, *esc;
+	int ch, rc = -1;
+
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'r':
+			recipients = optarg;
+			break;
+		case 'd':
+			data = json_loads(optarg, 0, &jerr);
+			if (data == NULL || !json_is_object(data)) {
+				*cause = data == NULL ? xasprintf("--data: "
+				    "invalid JSON at column %d: %s",
+				    jerr.column, jerr.text) :
+				    xstrdup("--data: expected a JSON object");
+				json_decref(data);
+				goto out;
+			}
+			json_object_set_new(body, "data", data);
+			break;
+		case 'a':
+			json_object_set_new(body, "actor", json_string(optarg));
+			break;
+		case 't':
+			json_object_set_new(body, "tenant",
+			    json_string(optarg));
+			break;
+		case 'k':
+			json_object_set_new(body, "cancellation_key",
+			    json_string(optarg));
+			break;
+		default:
+			*cause = xasprintf("trigger: unknown or incomplete "
+			    "option \"%s\"", argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind != argc - 1 || recipients == NULL) {
+		*cause = xstrdup("usage: belfryctl trigger KEY --recipients "
+		    "ID[,ID...] [--data JSON] [--actor ID] [--tenant ID] "
+		    "[--cancellation-key KEY]");
+		goto out;
+	}
+	key = argv[optind];
+	list = json_array();
+	copy = xstrdup(recipients);
+	for (id = strtok_r(copy, ",", &save); id != NULL;
+	    id = strtok_r(NULL, ",", &save))
+		json_array_append_new(list, json_string(id));
+	free(copy);
+	json_object_set_new(body, "recipients", list);
+	esc = client_path_escape(key);
+	path = xasprintf("/v1/workflows/%s/trigger", esc);
+	text = json_dumps(body, JSON_COMPACT);
+	rc = ctl_send("POST", path, text, cause);
+	free(text);
+	free(path);
+	free(esc);
+out:
+	json_decref(body);
+	return rc;
+}
+
+/* belfryctl check -c DIR: load the configuration as belfryd would. */
+static int
+ctl_check(int argc, char **argv, char **cause)
+{
+	struct eng_config *c;
+
+	if (argc != 3 || strcmp(argv[1], "-c") != 0) {
+		*cause = xstrdup("usage: belfryctl check -c CONFIG_DIR");
+		return -1;
+	}
+	if ((c = eng_config_load(argv[2], cause)) == NULL) {
+		/* The error alone, as file:line:column: message. */
+		fprintf(stderr, "%s\n", *cause);
+		ctl_answered = 1;
+		return -1;
+	}
+	eng_config_free(c);
+	puts("ok");
+	return 0;
 }
 
 /* Parse a positive count of at most 100000. */
@@ -263,31 +532,54 @@ ctl_tzinfo(int argc, char **argv, char **cause)
 	return 0;
 }
 
-/* Run the command named by argv[1]. */
+/* Run the command named by argv[1] (after an optional -s SOCKET). */
 int
 main(int argc, char **argv)
 {
+	const struct ctl_cmd *cmd;
 	char *cause = NULL;
 	size_t i;
+	int rc;
 
+	ctl_socket = getenv("BELFRY_SOCKET");
+	if (ctl_socket == NULL || *ctl_socket == '\0')
+		ctl_socket = CTL_SOCKET;
+	while (argc >= 2 && (strcmp(argv[1], "-s") == 0 ||
+	    strcmp(argv[1], "--socket") == 0)) {
+		if (argc < 3) {
+			ctl_usage(stderr);
+			return 2;
+		}
+		ctl_socket = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "--help") == 0) {
 		ctl_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
 	for (i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++) {
-		if (strcmp(argv[1], ctl_cmds[i].name) != 0)
+		cmd = &ctl_cmds[i];
+		if (strcmp(argv[1], cmd->name) != 0)
 			continue;
-		if (tz_init(NULL, &cause) != 0 ||
-		    ctl_cmds[i].exec(argc - 1, argv + 1, &cause) != 0) {
+		rc = 0;
+		if ((cmd->flags & CTL_TZ) && tz_init(NULL, &cause) != 0)
+			rc = -1;
+		if (rc == 0)
+			rc = cmd->exec(argc - 1, argv + 1, &cause);
+		if (rc != 0 && !ctl_answered)
 			fprintf(stderr, "belfryctl: %s\n",
 			    cause ? cause : "failed");
-			free(cause);
+		/* A usage error exits 2, any other failure 1. */
+		if (rc != 0 && cause != NULL &&
+		    (strncmp(cause, "usage:", 6) == 0 ||
+		    strstr(cause, "unknown or incomplete option") != NULL))
+			rc = 2;
+		free(cause);
+		if (cmd->flags & CTL_TZ)
 			tz_shutdown();
-			return 1;
-		}
-		tz_shutdown();
-		return 0;
+		return rc == 0 ? 0 : rc == 2 ? 2 : 1;
 	}
 	fprintf(stderr, "belfryctl: unknown command \"%s\" (try --help)\n",
 	    argv[1]);

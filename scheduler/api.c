@@ -1,0 +1,87 @@
+/*
+ * The route table: every API route with its method, path pattern, handler
+ * and flags.  server.c checks each request against it centrally (route,
+ * method, listener, body size, JSON) before the handler runs; the handlers
+ * live in one file per resource family (api_users.c, api_objects.c, ...).
+ */
+#include <event2/http.h>
+
+#include "scheduler/scheduler.h"
+
+#define GET EVHTTP_REQ_GET
+#define POST EVHTTP_REQ_POST
+#define PUT EVHTTP_REQ_PUT
+#define DELETE EVHTTP_REQ_DELETE
+#define BODY SCH_ROUTE_BODY
+#define INLINE SCH_ROUTE_INLINE
+#define LOCAL SCH_ROUTE_LOCAL
+#define ASYNC SCH_ROUTE_ASYNC
+
+const struct sch_route sch_routes[] = {
+	/* api_users.c */
+	{ PUT, "/v1/users/{id}", api_users_put, BODY, NULL },
+	{ GET, "/v1/users/{id}", api_users_get, 0, NULL },
+	{ DELETE, "/v1/users/{id}", api_users_delete, 0, NULL },
+	{ PUT, "/v1/users/{id}/preferences/{set}", api_users_prefs_put, BODY,
+	    NULL },
+	{ GET, "/v1/users/{id}/preferences/{set}", api_users_prefs_get, 0,
+	    NULL },
+	{ GET, "/v1/users/{id}/messages", api_users_messages, 0, NULL },
+	{ GET, "/v1/users/{id}/feeds/{channel}", api_users_feed, 0, NULL },
+
+	/* api_objects.c */
+	{ PUT, "/v1/objects/{collection}/{id}", api_objects_put, BODY, NULL },
+	{ GET, "/v1/objects/{collection}/{id}", api_objects_get, 0, NULL },
+	{ DELETE, "/v1/objects/{collection}/{id}", api_objects_delete, 0,
+	    NULL },
+	{ POST, "/v1/objects/{collection}/{id}/subscriptions",
+	    api_objects_subs_add, BODY, NULL },
+	{ DELETE, "/v1/objects/{collection}/{id}/subscriptions",
+	    api_objects_subs_remove, BODY, NULL },
+	{ GET, "/v1/objects/{collection}/{id}/subscriptions",
+	    api_objects_subs_list, 0, NULL },
+
+	/* api_tenants.c */
+	{ PUT, "/v1/tenants/{id}", api_tenants_put, BODY, NULL },
+	{ GET, "/v1/tenants/{id}", api_tenants_get, 0, NULL },
+
+	/* api_workflows.c */
+	{ POST, "/v1/workflows/{key}/trigger", api_workflows_trigger, BODY,
+	    NULL },
+	{ POST, "/v1/workflows/{key}/cancel", api_workflows_cancel, BODY,
+	    NULL },
+
+	/* api_messages.c */
+	{ GET, "/v1/messages/{id}", api_messages_get, 0, NULL },
+	{ PUT, "/v1/messages/{id}/seen", api_messages_mark, BODY, "seen" },
+	{ PUT, "/v1/messages/{id}/read", api_messages_mark, BODY, "read" },
+	{ PUT, "/v1/messages/{id}/archived", api_messages_mark, BODY,
+	    "archived" },
+	{ PUT, "/v1/messages/{id}/interacted", api_messages_mark, BODY,
+	    "interacted" },
+	{ DELETE, "/v1/messages/{id}/seen", api_messages_unmark, 0, "seen" },
+	{ DELETE, "/v1/messages/{id}/read", api_messages_unmark, 0, "read" },
+	{ DELETE, "/v1/messages/{id}/archived", api_messages_unmark, 0,
+	    "archived" },
+	{ GET, "/v1/workflow_recipient_runs", api_messages_runs_list, 0,
+	    NULL },
+	{ GET, "/v1/workflow_recipient_runs/{id}", api_messages_run_get, 0,
+	    NULL },
+
+	/* api_admin.c */
+	{ GET, "/admin/status", api_admin_status, INLINE, NULL },
+	{ POST, "/admin/reload", api_admin_reload, INLINE | LOCAL | BODY,
+	    NULL },
+	{ GET, "/metrics", api_admin_metrics, INLINE, NULL },
+	{ POST, "/admin/clock", api_admin_clock, ASYNC | LOCAL | BODY, NULL },
+};
+
+const size_t sch_nroutes = sizeof sch_routes / sizeof sch_routes[0];
+
+/* The value of request header name, or NULL. */
+const char *
+api_header(struct sch_req *r, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(r->req),
+	    name);
+}

@@ -1,0 +1,169 @@
+/*
+ * Admin routes: GET /admin/status, POST /admin/reload, GET /metrics
+ * (Prometheus text format) and POST /admin/clock (only with
+ * --virtual-clock).  Reload and clock are served on the Unix socket only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scheduler/notify.h"
+#include "scheduler/scheduler.h"
+
+/* An instant as RFC 3339 UTC, or JSON null for INT64_MAX. */
+static json_t *
+api_admin_instant(int64_t t)
+{
+	char buf[32];
+
+	if (t == INT64_MAX)
+		return json_null();
+	tz_instant_format(t, buf, sizeof buf);
+	return json_string(buf);
+}
+
+/* GET /admin/status: what is running, since when, on which rules. */
+enum eng_status
+api_admin_status(struct sch_req *r, json_t **reply, char **cause)
+{
+	struct sch *s = r->s;
+	struct eng_stats st;
+	uint64_t up;
+
+	(void)cause;
+	eng_stats(s->eng, &st);
+	up = (sch_notify_monotonic_usec() - s->started_mono) / 1000000;
+	*reply = json_pack("{s:s, s:I, s:o, s:o, s:b, s:s, s:s, s:s, s:I, "
+	    "s:s, s:s, s:o, s:I, s:I, s:o}",
+	    "version", BELFRY_VERSION,
+	    "uptime_seconds", (json_int_t)up,
+	    "started_at", api_admin_instant(s->started),
+	    "now", api_admin_instant(sch_now(s)),
+	    "virtual_clock", s->virtual_clock,
+	    "rules_version", tz_rules_version(),
+	    "icu_version", tz_icu_version(),
+	    "config_dir", s->config_dir,
+	    "workflows", (json_int_t)eng_config_workflow_count(
+		eng_config(s->eng)),
+	    "socket", s->socket_path,
+	    "database", s->database,
+	    "listen", s->http_tcp != NULL ? json_string(s->listen) :
+		json_null(),
+	    "queue_depth", (json_int_t)st.queue_depth,
+	    "deliveries_in_flight", (json_int_t)s->inflight,
+	    "next_due", api_admin_instant(eng_next_due(s->eng)));
+	if (s->http_tcp != NULL)
+		json_object_set_new(*reply, "listen_port",
+		    json_integer(s->listen_port));
+	return ENG_OK;
+}
+
+/* POST /admin/reload: re-read the config; 422 naming the error. */
+enum eng_status
+api_admin_reload(struct sch_req *r, json_t **reply, char **cause)
+{
+	if (sch_reload(r->s, cause) != 0) {
+		r->code = "invalid_config";
+		return ENG_INVALID;
+	}
+	*reply = json_pack("{s:b, s:I}", "reloaded", 1, "workflows",
+	    (json_int_t)eng_config_workflow_count(eng_config(r->s->eng)));
+	return ENG_OK;
+}
+
+/* Append a counter or gauge with its HELP and TYPE lines. */
+static void
+api_admin_metric(FILE *f, const char *name, const char *type,
+    const char *help, uint64_t v)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name,
+	    type, name, (unsigned long long)v);
+}
+
+/* GET /metrics: Prometheus text exposition format 0.0.4. */
+enum eng_status
+api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
+{
+	static const char *const buckets[] = { "0.005", "0.01", "0.05", "0.1",
+	    "0.5", "1", "5", "10", "60", "+Inf" };
+	struct sch *s = r->s;
+	struct eng_stats st;
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f;
+
+	(void)reply;
+	memset(&st, 0, sizeof st);
+	eng_stats(s->eng, &st);
+	if ((f = open_memstream(&buf, &len)) == NULL) {
+		*cause = xstrdup("open_memstream failed");
+		return ENG_INTERNAL;
+	}
+	api_admin_metric(f, "belfry_triggers_total", "counter",
+	    "Workflow triggers accepted.", st.triggers);
+	api_admin_metric(f, "belfry_runs_total", "counter",
+	    "Workflow recipient runs created.", st.runs);
+	api_admin_metric(f, "belfry_messages_total", "counter",
+	    "Messages created.", st.messages);
+	api_admin_metric(f, "belfry_errors_total", "counter",
+	    "Errors recorded by the engine.", st.errors);
+	api_admin_metric(f, "belfry_deliveries_failed_total",
+	    "counter", "Webhook deliveries that ended undelivered.",
+	    st.deliveries_failed);
+	api_admin_metric(f, "belfry_webhook_attempts_total",
+	    "counter", "Webhook delivery attempts started by this process.",
+	    s->counters.deliveries);
+	api_admin_metric(f, "belfry_commits_total", "counter",
+	    "Group-commit transactions committed by this process.",
+	    s->counters.commits);
+	api_admin_metric(f, "belfry_batched_requests_total", "counter",
+	    "API requests committed in those transactions.",
+	    s->counters.batched);
+	api_admin_metric(f, "belfry_queue_depth", "gauge",
+	    "Pending due work items.", st.queue_depth);
+	api_admin_metric(f, "belfry_deliveries_in_flight",
+	    "gauge", "Webhook requests in flight.", s->inflight);
+	fprintf(f, "# HELP belfry_http_requests_total API replies by status "
+	    "code.\n# TYPE belfry_http_requests_total counter\n");
+	for (i = 100; i < 600; i++) {
+		/* This reply is not counted yet: count it as a 200. */
+		uint64_t n = s->counters.http[i] + (i == 200);
+
+		if (n != 0)
+			fprintf(f, "belfry_http_requests_total{code=\"%zu\"} "
+			    "%llu\n", i, (unsigned long long)n);
+	}
+	/* Schedules come later: the histogram exists with zero counts. */
+	fprintf(f, "# HELP belfry_fire_lateness_seconds How late schedule "
+	    "fires ran after their due instant.\n# TYPE "
+	    "belfry_fire_lateness_seconds histogram\n");
+	for (i = 0; i < sizeof buckets / sizeof buckets[0]; i++)
+		fprintf(f, "belfry_fire_lateness_seconds_bucket{le=\"%s\"} "
+		    "0\n", buckets[i]);
+	fprintf(f, "belfry_fire_lateness_seconds_sum 0\n"
+	    "belfry_fire_lateness_seconds_count 0\n");
+	fclose(f);
+	r->raw = buf;
+	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	return ENG_OK;
+}
+
+/*
+ * POST /admin/clock {"advance_to": RFC3339} or {"advance_by_seconds": N}:
+ * runs all due work up to the target and replies {"now": ...} when done.
+ */
+enum eng_status
+api_admin_clock(struct sch_req *r, json_t **reply, char **cause)
+{
+	(void)reply;
+	if (!r->s->virtual_clock) {
+		r->code = "not_found";
+		*cause = xstrdup("no route for POST /admin/clock: belfryd "
+		    "runs on the wall clock (start it with --virtual-clock)");
+		return ENG_NOT_FOUND;
+	}
+	if (clock_parse_target(r->s, r->body, &r->target, cause) != 0)
+		return ENG_INVALID;
+	clock_advance_start(r);
+	return ENG_OK;
+}

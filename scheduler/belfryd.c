@@ -1,0 +1,309 @@
+/*
+ * belfryd: the daemon.  Start-up order: zone rules, configuration (any
+ * error names file:line:column and is fatal), the database, the event
+ * loop and its listeners, then READY=1 to systemd.  Signals: SIGHUP
+ * reloads the configuration (a bad one is reported and the old one stays),
+ * SIGTERM and SIGINT stop accepting, finish the queued batch and exit 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "scheduler/notify.h"
+#include "scheduler/scheduler.h"
+
+#define BELFRYD_SOCKET "/run/belfry/admin.sock"
+#define BELFRYD_DATABASE "/var/lib/belfry/belfry.db"
+
+/* Print the usage and exit 2. */
+static void __attribute__((noreturn))
+belfryd_usage(void)
+{
+	fprintf(stderr, "usage: belfryd -c CONFIG_DIR [--socket PATH] "
+	    "[--database PATH]\n"
+	    "               [--listen 127.0.0.1:PORT] "
+	    "[--virtual-clock YYYY-MM-DDTHH:MM:SSZ] [-v]\n");
+	exit(2);
+}
+
+/* Set the socket, database and listen values: flags beat belfry.conf. */
+static void
+belfryd_paths(struct sch *s, const struct eng_config *c)
+{
+	const char *v;
+
+	free(s->socket_path);
+	free(s->database);
+	free(s->listen);
+	v = s->opt_socket ? s->opt_socket : eng_config_socket(c);
+	s->socket_path = xstrdup(v != NULL ? v : BELFRYD_SOCKET);
+	v = s->opt_database ? s->opt_database : eng_config_database(c);
+	s->database = xstrdup(v != NULL ? v : BELFRYD_DATABASE);
+	v = s->opt_listen ? s->opt_listen : eng_config_listen(c);
+	s->listen = v != NULL && *v != '\0' ? xstrdup(v) : NULL;
+}
+
+/* Whether two optional strings differ. */
+static int
+belfryd_differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/* A one-line status for systemd. */
+static void
+belfryd_status(struct sch *s, const char *what)
+{
+	sch_notify("READY=1\nSTATUS=%s: %zu workflows, socket %s%s%s", what,
+	    eng_config_workflow_count(eng_config(s->eng)), s->socket_path,
+	    s->http_tcp != NULL ? ", listen " : "",
+	    s->http_tcp != NULL ? s->listen : "");
+}
+
+/* Re-read the configuration; the old one stays on error. */
+int
+sch_reload(struct sch *s, char **cause)
+{
+	struct eng_config *c;
+	const char *v;
+
+	sch_notify_reloading();
+	log_info("reloading %s", s->config_dir);
+	if ((c = eng_config_load(s->config_dir, cause)) == NULL) {
+		log_warnx("reload failed, keeping the configuration in force: "
+		    "%s", *cause);
+		sch_notify("READY=1\nSTATUS=reload failed: %s", *cause);
+		return -1;
+	}
+	v = eng_config_socket(c);
+	if (s->opt_socket == NULL && v != NULL &&
+	    strcmp(v, s->socket_path) != 0)
+		log_warnx("reload: socket changed to %s: restart to use it",
+		    v);
+	v = eng_config_database(c);
+	if (s->opt_database == NULL && v != NULL &&
+	    strcmp(v, s->database) != 0)
+		log_warnx("reload: database changed to %s: restart to use it",
+		    v);
+	if (s->opt_listen == NULL &&
+	    belfryd_differ(eng_config_listen(c), s->listen))
+		log_warnx("reload: listen changed: restart to use it");
+	eng_set_config(s->eng, c);
+	log_info("reloaded: %zu workflows", eng_config_workflow_count(c));
+	belfryd_status(s, "reloaded");
+	clock_rearm(s);
+	return 0;
+}
+
+/* SIGHUP: reload. */
+static void
+belfryd_sighup(evutil_socket_t sig, short events, void *arg)
+{
+	char *cause = NULL;
+
+	(void)sig;
+	(void)events;
+	sch_reload(arg, &cause);
+	free(cause);
+}
+
+/* SIGTERM, SIGINT: stop accepting, finish the batch, leave the loop. */
+static void
+belfryd_sigterm(evutil_socket_t sig, short events, void *arg)
+{
+	struct sch *s = arg;
+	struct timeval grace = { 0, 200000 };
+	struct sch_req *r;
+
+	(void)events;
+	if (s->stopping)
+		return;
+	log_info("stopping on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	sch_notify("STOPPING=1\nSTATUS=stopping");
+	server_close_listeners(s);
+	s->stopping = 1;
+	evtimer_del(s->due_ev);
+	if (s->watchdog_ev != NULL)
+		event_del(s->watchdog_ev);
+	/* The batch queued so far still commits and is answered. */
+	server_flush_now(s);
+	while ((r = TAILQ_FIRST(&s->advances)) != NULL) {
+		TAILQ_REMOVE(&s->advances, r, entry);
+		r->code = "unavailable";
+		server_finish(r, ENG_INTERNAL, NULL,
+		    xstrdup("belfryd is shutting down"));
+	}
+	/* A moment for the replies to leave before the loop ends. */
+	event_base_loopexit(s->base, &grace);
+}
+
+/* The watchdog's keep-alive. */
+static void
+belfryd_watchdog(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	sch_notify("WATCHDOG=1");
+}
+
+/* Add a signal event or die. */
+static struct event *
+belfryd_signal(struct sch *s, int sig, event_callback_fn fn)
+{
+	struct event *ev = evsignal_new(s->base, sig, fn, s);
+
+	if (ev == NULL || event_add(ev, NULL) != 0)
+		fatalx("cannot watch signal %d", sig);
+	return ev;
+}
+
+/* Replace *dst with a copy of v (the last of repeated options wins). */
+static void
+belfryd_set(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+}
+
+/* Parse the command line into s. */
+static void
+belfryd_args(struct sch *s, int argc, char **argv, int *debug)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "database", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "virtual-clock", required_argument, NULL, 'V' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:s:d:l:vh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c': belfryd_set(&s->config_dir, optarg); break;
+		case 's': belfryd_set(&s->opt_socket, optarg); break;
+		case 'd': belfryd_set(&s->opt_database, optarg); break;
+		case 'l': belfryd_set(&s->opt_listen, optarg); break;
+		case 'v': *debug = 1; break;
+		case 'V':
+			if (tz_instant_parse(optarg, &s->vnow) != 0)
+				fatalx("--virtual-clock \"%s\": expected "
+				    "YYYY-MM-DDTHH:MM:SSZ", optarg);
+			s->virtual_clock = 1;
+			break;
+		default:
+			belfryd_usage();
+		}
+	}
+	if (optind != argc || s->config_dir == NULL)
+		belfryd_usage();
+}
+
+/* Start, serve until SIGTERM, exit 0. */
+int
+main(int argc, char **argv)
+{
+	struct sch sch, *s = &sch;
+	struct event_config *ecfg;
+	struct eng_config *c;
+	struct timeval tv;
+	char *cause = NULL, now[32];
+	uint64_t wd;
+	int debug = 0;
+
+	memset(s, 0, sizeof *s);
+	belfryd_args(s, argc, argv, &debug);
+	log_init(debug);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (tz_init(NULL, &cause) != 0)
+		fatalx("zone rules: %s", cause);
+	if ((c = eng_config_load(s->config_dir, &cause)) == NULL)
+		fatalx("%s", cause);
+	belfryd_paths(s, c);
+	if ((s->eng = eng_open(s->database, &cause)) == NULL)
+		fatalx("database %s: %s", s->database, cause);
+	eng_set_config(s->eng, c);
+
+	/*
+	 * The epoll changelist folds the read-disable/re-enable evhttp does
+	 * around every request into nothing when both happen in one pass.
+	 */
+	if ((ecfg = event_config_new()) == NULL ||
+	    event_config_set_flag(ecfg,
+	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) != 0 ||
+	    (s->base = event_base_new_with_config(ecfg)) == NULL ||
+	    event_base_priority_init(s->base, 3) != 0)
+		fatalx("cannot create the event loop");
+	event_config_free(ecfg);
+	s->dns = evdns_base_new(s->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (s->dns == NULL)
+		log_warnx("no DNS resolver: webhook hosts must be addresses");
+	s->started = sch_now(s);
+	s->started_mono = sch_notify_monotonic_usec();
+	if (clock_init(s) != 0)
+		fatalx("cannot create the timer");
+	if (server_start(s, &cause) != 0)
+		fatalx("%s", cause);
+	s->sig_hup = belfryd_signal(s, SIGHUP, belfryd_sighup);
+	s->sig_term = belfryd_signal(s, SIGTERM, belfryd_sigterm);
+	s->sig_int = belfryd_signal(s, SIGINT, belfryd_sigterm);
+	if (sch_notify_watchdog_usec(&wd)) {
+		tv.tv_sec = (time_t)(wd / 2 / 1000000);
+		tv.tv_usec = (suseconds_t)(wd / 2 % 1000000);
+		s->watchdog_ev = event_new(s->base, -1, EV_PERSIST,
+		    belfryd_watchdog, s);
+		if (s->watchdog_ev == NULL ||
+		    event_add(s->watchdog_ev, &tv) != 0)
+			fatalx("cannot arm the watchdog");
+		log_info("watchdog: every %" PRIu64 " ms", wd / 2000);
+	}
+
+	tz_instant_format(sch_now(s), now, sizeof now);
+	log_info("belfryd %s started: config %s, database %s, rules %s, "
+	    "%s clock at %s", BELFRY_VERSION, s->config_dir, s->database,
+	    tz_rules_version(), s->virtual_clock ? "virtual" : "wall", now);
+	belfryd_status(s, "running");
+	clock_rearm(s);
+
+	event_base_dispatch(s->base);
+
+	server_stop(s);
+	eng_close(s->eng);
+	event_free(s->due_ev);
+	event_free(s->advance_ev);
+	event_free(s->sig_hup);
+	event_free(s->sig_term);
+	event_free(s->sig_int);
+	if (s->watchdog_ev != NULL)
+		event_free(s->watchdog_ev);
+	if (s->dns != NULL)
+		evdns_base_free(s->dns, 0);
+	event_base_free(s->base);
+	tz_shutdown();
+	log_info("stopped");
+	free(s->config_dir);
+	free(s->opt_socket);
+	free(s->opt_database);
+	free(s->opt_listen);
+	free(s->socket_path);
+	free(s->database);
+	free(s->listen);
+	return 0;
+}

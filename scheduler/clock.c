@@ -1,0 +1,267 @@
+/*
+ * The clock and the one timer.
+ *
+ * sch_now() is the wall clock, or with --virtual-clock an instant that
+ * only POST /admin/clock moves.  One timer (s->due_ev) is armed for
+ * eng_next_due(), the earliest due work of any kind, and re-armed after
+ * every flush and every clock change.  When it fires the due work runs in
+ * one transaction and the webhook deliveries it made due start.
+ *
+ * A due instant whose run makes no progress (the engine still reports it
+ * but runs nothing, e.g. every delivery slot is busy) is remembered in
+ * s->stalled_due so that the timer does not spin on it: on the wall clock
+ * it is retried a second later, on the virtual clock at the next change.
+ *
+ * POST /admin/clock advances the virtual clock in steps: while work is due
+ * at or before the target, now moves to the earliest due instant, that
+ * work runs, and the deliveries it produced are awaited (their outcomes
+ * committed) before the next step; then now becomes the target and the
+ * request is answered.  Concurrent advances are served in order.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "scheduler/scheduler.h"
+
+/* The longest the timer sleeps on the wall clock before looking again. */
+#define CLOCK_MAX_SLEEP 60
+
+static void clock_due_cb(evutil_socket_t, short, void *);
+static void clock_advance_cb(evutil_socket_t, short, void *);
+
+/* The daemon's notion of now, in seconds since the epoch. */
+int64_t
+sch_now(const struct sch *s)
+{
+	if (s->virtual_clock)
+		return s->vnow;
+	return (int64_t)time(NULL);
+}
+
+/* Create the timer and the advance event. */
+int
+clock_init(struct sch *s)
+{
+	s->stalled_due = INT64_MIN;
+	s->due_ev = evtimer_new(s->base, clock_due_cb, s);
+	s->advance_ev = event_new(s->base, -1, 0, clock_advance_cb, s);
+	if (s->due_ev == NULL || s->advance_ev == NULL)
+		return -1;
+	event_priority_set(s->due_ev, 2);
+	event_priority_set(s->advance_ev, 2);
+	return 0;
+}
+
+/* Arm the timer for the engine's next due work. */
+void
+clock_rearm(struct sch *s)
+{
+	struct timeval tv = { 0, 0 };
+	struct timespec ts;
+	int64_t due, now, delay;
+
+	if (s->stopping || s->due_ev == NULL)
+		return;
+	evtimer_del(s->due_ev);
+	due = eng_next_due(s->eng);
+	if (due == INT64_MAX)
+		return;
+	now = sch_now(s);
+	if (s->virtual_clock) {
+		/* Only due work runs by itself; the future waits for
+		 * POST /admin/clock, which also runs it. */
+		if (due > now || due == s->stalled_due ||
+		    !TAILQ_EMPTY(&s->advances))
+			return;
+		evtimer_add(s->due_ev, &tv);
+		return;
+	}
+	if (due <= now && due == s->stalled_due) {
+		tv.tv_sec = 1;
+		evtimer_add(s->due_ev, &tv);
+		return;
+	}
+	/* Wake at the due second itself, not up to a second after it. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	delay = (due - (int64_t)ts.tv_sec) * 1000000 - ts.tv_nsec / 1000;
+	if (delay < 0)
+		delay = 0;
+	if (delay > (int64_t)CLOCK_MAX_SLEEP * 1000000)
+		delay = (int64_t)CLOCK_MAX_SLEEP * 1000000;
+	tv.tv_sec = (time_t)(delay / 1000000);
+	tv.tv_usec = (suseconds_t)(delay % 1000000);
+	evtimer_add(s->due_ev, &tv);
+}
+
+/*
+ * Run the work due at now in one transaction and start the deliveries it
+ * made due.  Returns how many items ran plus how many deliveries started.
+ */
+static size_t
+clock_run_due(struct sch *s, int64_t now)
+{
+	struct eng_delivery d[SCH_MAX_INFLIGHT];
+	char *cause = NULL;
+	size_t nd, i;
+	int n;
+
+	if (eng_begin(s->eng, &cause) != 0) {
+		log_warnx("begin: %s", cause != NULL ? cause : "failed");
+		free(cause);
+		return 0;
+	}
+	n = eng_run_due(s->eng, now);
+	nd = webhook_take(s, now, d, SCH_MAX_INFLIGHT);
+	if (eng_commit(s->eng, &cause) != 0) {
+		log_warnx("commit: %s", cause != NULL ? cause : "failed");
+		free(cause);
+		eng_rollback(s->eng);
+		for (i = 0; i < nd; i++)
+			eng_delivery_free(&d[i]);
+		return 0;
+	}
+	for (i = 0; i < nd; i++) {
+		webhook_start(s, &d[i]);
+		eng_delivery_free(&d[i]);
+	}
+	return (n > 0 ? (size_t)n : 0) + nd;
+}
+
+/* The timer fired: run what is due. */
+static void
+clock_due_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct sch *s = arg;
+	int64_t due;
+
+	(void)fd;
+	(void)events;
+	if (s->stopping)
+		return;
+	if (!TAILQ_EMPTY(&s->batch) || !TAILQ_EMPTY(&s->outcomes)) {
+		/* The flush runs due work too, in its transaction. */
+		server_kick(s);
+		return;
+	}
+	due = eng_next_due(s->eng);
+	if (due <= sch_now(s)) {
+		if (clock_run_due(s, sch_now(s)) == 0)
+			s->stalled_due = due;
+		else
+			s->stalled_due = INT64_MIN;
+	}
+	clock_rearm(s);
+}
+
+/* Read POST /admin/clock's body into the target instant. */
+int
+clock_parse_target(struct sch *s, json_t *body, int64_t *target,
+    char **cause)
+{
+	json_t *to = json_object_get(body, "advance_to");
+	json_t *by = json_object_get(body, "advance_by_seconds");
+	char buf[32];
+	json_int_t n;
+
+	if ((to == NULL) == (by == NULL)) {
+		*cause = xstrdup("give exactly one of advance_to (RFC 3339 "
+		    "UTC) or advance_by_seconds");
+		return -1;
+	}
+	if (to != NULL) {
+		if (!json_is_string(to) ||
+		    tz_instant_parse(json_string_value(to), target) != 0) {
+			*cause = xstrdup("advance_to: expected "
+			    "YYYY-MM-DDTHH:MM:SSZ");
+			return -1;
+		}
+	} else {
+		if (!json_is_integer(by)) {
+			*cause = xstrdup("advance_by_seconds: expected an "
+			    "integer");
+			return -1;
+		}
+		n = json_integer_value(by);
+		if (n < 0) {
+			*cause = xstrdup("advance_by_seconds: the clock "
+			    "cannot go backwards");
+			return -1;
+		}
+		if (n > (json_int_t)100 * 366 * 86400) {
+			*cause = xstrdup("advance_by_seconds: at most 100 "
+			    "years");
+			return -1;
+		}
+		*target = s->vnow + (int64_t)n;
+	}
+	if (*target < s->vnow) {
+		tz_instant_format(s->vnow, buf, sizeof buf);
+		*cause = xasprintf("advance_to is before now (%s): the clock "
+		    "cannot go backwards", buf);
+		return -1;
+	}
+	return 0;
+}
+
+/* Queue an advance; it replies when done (see the top of the file). */
+void
+clock_advance_start(struct sch_req *r)
+{
+	struct sch *s = r->s;
+
+	TAILQ_INSERT_TAIL(&s->advances, r, entry);
+	evtimer_del(s->due_ev);
+	event_active(s->advance_ev, EV_TIMEOUT, 0);
+}
+
+/* Let a waiting advance go on (after a flush). */
+void
+clock_advance_kick(struct sch *s)
+{
+	if (!TAILQ_EMPTY(&s->advances))
+		event_active(s->advance_ev, EV_TIMEOUT, 0);
+}
+
+/* Step the first queued advance as far as it can go without waiting. */
+static void
+clock_advance_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct sch *s = arg;
+	struct sch_req *r;
+	char buf[32];
+	int64_t due;
+
+	(void)fd;
+	(void)events;
+	if (s->stopping || (r = TAILQ_FIRST(&s->advances)) == NULL)
+		return;
+	for (;;) {
+		/* Wait for the deliveries in flight and their commits. */
+		if (s->inflight > 0 || !TAILQ_EMPTY(&s->outcomes) ||
+		    !TAILQ_EMPTY(&s->batch))
+			return;
+		due = eng_next_due(s->eng);
+		if (due > r->target)
+			break;
+		if (due > s->vnow)
+			s->vnow = due;
+		if (clock_run_due(s, s->vnow) == 0) {
+			tz_instant_format(due, buf, sizeof buf);
+			log_warnx("clock: work due at %s ran nothing; "
+			    "moving on", buf);
+			break;
+		}
+	}
+	if (r->target > s->vnow)
+		s->vnow = r->target;
+	s->stalled_due = INT64_MIN;
+	TAILQ_REMOVE(&s->advances, r, entry);
+	tz_instant_format(s->vnow, buf, sizeof buf);
+	log_debug("clock: now %s", buf);
+	server_finish(r, ENG_OK, json_pack("{s:s}", "now", buf), NULL);
+	clock_rearm(s);
+	clock_advance_kick(s);
+}

@@ -1,0 +1,110 @@
+/*
+ * Logging in the OpenBSD daemons' manner: one line on stderr per message,
+ * prefixed with its journald priority (<3> error, <4> warning, <6> info,
+ * <7> debug) so that journald files it at the right level.  fatal() and
+ * fatalx() are for start-up and broken invariants only, never for a
+ * client's bad input.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scheduler/scheduler.h"
+
+static int log_debugging;
+
+/* Set whether log_debug() prints. */
+void
+log_init(int debug)
+{
+	log_debugging = debug;
+}
+
+/* Print one line at priority pri, with ": strerror(errnum)" if errnum. */
+static void
+log_vline(int pri, int errnum, const char *fmt, va_list ap)
+{
+	char buf[4096];
+
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	if (errnum != 0)
+		fprintf(stderr, "<%d>%s: %s\n", pri, buf, strerror(errnum));
+	else
+		fprintf(stderr, "<%d>%s\n", pri, buf);
+	fflush(stderr);
+}
+
+/* A warning naming errno's error. */
+void
+log_warn(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline(4, saved, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+/* A warning. */
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline(4, 0, fmt, ap);
+	va_end(ap);
+}
+
+/* An informational message. */
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline(6, 0, fmt, ap);
+	va_end(ap);
+}
+
+/* A debug message, printed only when debugging. */
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_debugging)
+		return;
+	va_start(ap, fmt);
+	log_vline(7, 0, fmt, ap);
+	va_end(ap);
+}
+
+/* An error naming errno's error; exits 1. */
+void
+fatal(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline(3, saved, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/* An error; exits 1. */
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline(3, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,255 @@
+/*
+ * scheduler: belfryd, the daemon around the engine -- one libevent loop,
+ * the admin API (HTTP/1.1 + JSON on a Unix socket and an optional loopback
+ * TCP port), group commit, the clock and the timer, webhook deliveries,
+ * signals and systemd notification.  belfryctl's client lives here too.
+ *
+ * Clock model: sch_now() is the only clock the daemon reads.  It is the
+ * wall clock, or, when belfryd was started with --virtual-clock, a virtual
+ * instant that moves only through POST /admin/clock.  Everything handed to
+ * the engine takes its `now` from sch_now().
+ *
+ * Group commit: API requests that need the store are queued as they are
+ * parsed; a flush event at the lowest priority runs once no I/O is pending
+ * and executes the whole queue inside one transaction, each request in its
+ * own savepoint, then commits (one fsync) and only then sends the replies.
+ * A 200 therefore means the work is durable.
+ *
+ * Single-threaded: nothing here takes a lock.
+ */
+#ifndef BELFRY_SCHEDULER_H
+#define BELFRY_SCHEDULER_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "engine/engine.h"
+
+#define BELFRY_VERSION "0.3.0"
+
+/* Request bodies larger than this get 413 request_too_large. */
+#define SCH_MAX_BODY (10 * 1024 * 1024)
+
+/*
+ * evhttp's own limit, well above SCH_MAX_BODY so that bodies between the
+ * two are read and refused with a JSON 413; above it evhttp answers with
+ * its own (HTML) 413 and closes the connection.
+ */
+#define SCH_EVHTTP_MAX_BODY (32 * 1024 * 1024)
+
+/*
+ * A batch this large is flushed at once rather than when I/O goes quiet,
+ * so that a steady stream of new connections cannot starve the commit.
+ */
+#define SCH_MAX_BATCH 4096
+
+/* At most this many webhook deliveries are in flight at once. */
+#define SCH_MAX_INFLIGHT 64
+
+/* ---- log.c ---- */
+
+void log_init(int debug);
+void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+/* ---- the daemon's state (belfryd.c) ---- */
+
+struct event_base;
+struct event;
+struct evhttp;
+struct evhttp_request;
+struct evdns_base;
+struct sch_req;
+
+/* A webhook outcome waiting to be recorded by the next flush. */
+struct sch_outcome {
+	int64_t id;
+	int ok;
+	char *err;
+	TAILQ_ENTRY(sch_outcome) entry;
+};
+TAILQ_HEAD(sch_outcomes, sch_outcome);
+TAILQ_HEAD(sch_reqs, sch_req);
+
+/* Counters kept by the scheduler itself (the engine keeps the rest). */
+struct sch_counters {
+	uint64_t http[600];      /* replies by status code */
+	uint64_t deliveries;     /* webhook attempts started */
+	uint64_t commits;        /* group-commit transactions committed */
+	uint64_t batched;        /* API requests in those transactions */
+};
+
+struct sch {
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct eng *eng;
+
+	char *config_dir;
+	char *opt_socket;        /* command-line overrides, or NULL */
+	char *opt_database;
+	char *opt_listen;
+	char *socket_path;       /* the values in force */
+	char *database;
+	char *listen;            /* NULL: no TCP listener */
+	int listen_port;         /* the TCP port actually bound */
+
+	struct evhttp *http_unix;
+	struct evhttp *http_tcp;
+
+	int64_t started;         /* sch_now() at start-up */
+	uint64_t started_mono;   /* monotonic microseconds at start-up */
+	int virtual_clock;
+	int64_t vnow;
+
+	struct event *flush_ev;  /* lowest priority: group commit */
+	struct event *due_ev;    /* the one timer, armed for eng_next_due() */
+	struct event *watchdog_ev;
+	struct event *sig_hup, *sig_term, *sig_int;
+	struct event *advance_ev;
+	int64_t stalled_due;     /* a due instant whose run did nothing */
+
+	struct sch_reqs batch;       /* parsed requests waiting for a flush */
+	size_t nbatch;
+	struct sch_outcomes outcomes; /* webhook results waiting for a flush */
+	struct sch_reqs advances;    /* POST /admin/clock waiting to finish */
+	size_t inflight;             /* webhook requests in flight */
+	int stopping;
+
+	struct sch_counters counters;
+};
+
+/* The clock: wall time, or the virtual instant. */
+int64_t sch_now(const struct sch *s);
+
+/* Re-read the configuration; -1 with *cause (the old one stays). */
+int sch_reload(struct sch *s, char **cause);
+
+/* ---- the API server (server.c) ---- */
+
+/* Route flags. */
+#define SCH_ROUTE_BODY   0x01 /* takes a JSON object body ({} when empty) */
+#define SCH_ROUTE_INLINE 0x02 /* runs at once, outside the batch */
+#define SCH_ROUTE_LOCAL  0x04 /* Unix socket only (404 over TCP) */
+#define SCH_ROUTE_ASYNC  0x08 /* the handler replies later (server_finish) */
+
+#define SCH_MAX_PARAMS 4
+
+/*
+ * An API route: method (EVHTTP_REQ_*), a pattern of literal segments and
+ * "{name}" parameters, and the handler, which returns ENG_OK and sets
+ * *reply (NULL: 204), or an error status and *cause.
+ */
+struct sch_route {
+	int method;
+	const char *pattern;
+	enum eng_status (*exec)(struct sch_req *, json_t **, char **);
+	int flags;
+	const char *arg;
+};
+
+/* One API request, from parsing to the reply. */
+struct sch_req {
+	struct sch *s;
+	struct evhttp_request *req;
+	const struct sch_route *route;
+	int tcp;                     /* arrived on the TCP listener */
+	char *param[SCH_MAX_PARAMS]; /* decoded path parameters */
+	size_t nparam;
+	json_t *body;                /* the JSON body, or NULL */
+	json_t *query;               /* query string: object of strings */
+	int64_t now;
+
+	/* The answer, filled by the handler and the dispatcher. */
+	int status;                  /* success status (0: 200 or 204) */
+	const char *code;            /* error code instead of the default */
+	json_t *reply;
+	char *raw;                   /* a body as text instead of reply */
+	const char *content_type;    /* of raw; NULL: application/json */
+	int replayed;
+	int64_t target;              /* POST /admin/clock: the target */
+
+	TAILQ_ENTRY(sch_req) entry;
+};
+
+extern const struct sch_route sch_routes[];
+extern const size_t sch_nroutes;
+
+int server_start(struct sch *s, char **cause);
+void server_close_listeners(struct sch *s);
+void server_stop(struct sch *s);
+void server_flush_now(struct sch *s);
+void server_kick(struct sch *s);
+void server_finish(struct sch_req *r, enum eng_status st, json_t *reply,
+    char *cause);
+void server_reply_error(struct sch *s, struct evhttp_request *req,
+    int status, const char *code, const char *message);
+json_t *server_error_body(int status, const char *code, const char *message);
+
+/* ---- route handlers (api_*.c) ---- */
+
+const char *api_header(struct sch_req *r, const char *name);
+
+enum eng_status api_users_put(struct sch_req *, json_t **, char **);
+enum eng_status api_users_get(struct sch_req *, json_t **, char **);
+enum eng_status api_users_delete(struct sch_req *, json_t **, char **);
+enum eng_status api_users_prefs_put(struct sch_req *, json_t **, char **);
+enum eng_status api_users_prefs_get(struct sch_req *, json_t **, char **);
+enum eng_status api_users_messages(struct sch_req *, json_t **, char **);
+enum eng_status api_users_feed(struct sch_req *, json_t **, char **);
+
+enum eng_status api_objects_put(struct sch_req *, json_t **, char **);
+enum eng_status api_objects_get(struct sch_req *, json_t **, char **);
+enum eng_status api_objects_delete(struct sch_req *, json_t **, char **);
+enum eng_status api_objects_subs_add(struct sch_req *, json_t **, char **);
+enum eng_status api_objects_subs_remove(struct sch_req *, json_t **, char **);
+enum eng_status api_objects_subs_list(struct sch_req *, json_t **, char **);
+
+enum eng_status api_tenants_put(struct sch_req *, json_t **, char **);
+enum eng_status api_tenants_get(struct sch_req *, json_t **, char **);
+
+enum eng_status api_workflows_trigger(struct sch_req *, json_t **, char **);
+enum eng_status api_workflows_cancel(struct sch_req *, json_t **, char **);
+
+enum eng_status api_messages_get(struct sch_req *, json_t **, char **);
+enum eng_status api_messages_mark(struct sch_req *, json_t **, char **);
+enum eng_status api_messages_unmark(struct sch_req *, json_t **, char **);
+enum eng_status api_messages_runs_list(struct sch_req *, json_t **, char **);
+enum eng_status api_messages_run_get(struct sch_req *, json_t **, char **);
+
+enum eng_status api_admin_status(struct sch_req *, json_t **, char **);
+enum eng_status api_admin_reload(struct sch_req *, json_t **, char **);
+enum eng_status api_admin_metrics(struct sch_req *, json_t **, char **);
+enum eng_status api_admin_clock(struct sch_req *, json_t **, char **);
+
+/* ---- the timer and the virtual clock (clock.c) ---- */
+
+int clock_init(struct sch *s);
+void clock_rearm(struct sch *s);
+void clock_advance_start(struct sch_req *r);
+void clock_advance_kick(struct sch *s);
+int clock_parse_target(struct sch *s, json_t *body, int64_t *target,
+    char **cause);
+
+/* ---- webhooks (webhook.c) ---- */
+
+size_t webhook_take(struct sch *s, int64_t now, struct eng_delivery *out,
+    size_t max);
+void webhook_start(struct sch *s, struct eng_delivery *d);
+
+/* ---- belfryctl's HTTP client over the Unix socket (client.c) ---- */
+
+int client_request(const char *sock, const char *method, const char *path,
+    const char *body, int *status, char **reply, char **cause);
+char *client_path_escape(const char *s);
+
+#endif /* BELFRY_SCHEDULER_H */
