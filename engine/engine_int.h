@@ -45,7 +45,12 @@ struct eng {
 	struct eng_stats stats;
 	int in_txn;
 	int has_prefs;          /* whether any recipient preference set exists */
+	char *logs;             /* log channel lines, printed at commit */
+	size_t logs_len, logs_mark;
 };
+
+/* engine/store.c: queue a log channel line until the commit. */
+void eng_log_line(struct eng *e, const char *line);
 
 /* What a compiled step does. */
 enum eng_step_kind {

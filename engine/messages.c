@@ -39,6 +39,29 @@ msg_text(sqlite3_stmt *st, int col)
 	return s ? json_string(s) : json_null();
 }
 
+/* The rendered content of the current row (without batch details). */
+static json_t *
+msg_content(sqlite3_stmt *st)
+{
+	json_t *c = eng_json_col(st, MC_BODY);
+
+	if (c == NULL)
+		return json_object();
+	json_object_del(c, "$batch");
+	return c;
+}
+
+/* The batch details stored with the current row's message, or NULL. */
+static json_t *
+msg_batch(sqlite3_stmt *st)
+{
+	json_t *c = eng_json_col(st, MC_BODY), *b;
+
+	b = json_incref(json_object_get(c, "$batch"));
+	json_decref(c);
+	return b;
+}
+
 /* Knock's engagement_statuses of the current row. */
 static json_t *
 msg_engagement(sqlite3_stmt *st)
@@ -104,7 +127,7 @@ msg_json(struct eng *e, sqlite3_stmt *st)
 	    "workflow_run_id", run, "workflow_recipient_run_id", rrun,
 	    "step_ref", (const char *)sqlite3_column_text(st, MC_REF),
 	    "data", data ? data : json_object(),
-	    "content", eng_json_col(st, MC_BODY) ?: json_object(),
+	    "content", msg_content(st),
 	    "engagement_statuses", msg_engagement(st));
 }
 
@@ -163,14 +186,18 @@ eng_message_mark(struct eng *e, const char *id, const char *what, int set,
 	return eng_message_get(e, id, reply, cause);
 }
 
-/* Page size from a query (1..50, default 50). */
+/* Page size from a query: 1..50, default 50, -1 when it is not that. */
 static int
 msg_page_size(json_t *query)
 {
 	const char *s = json_string_value(json_object_get(query, "page_size"));
-	int n = s ? atoi(s) : 50;
+	char *end;
+	long n;
 
-	return n < 1 ? 1 : n > 50 ? 50 : n;
+	if (s == NULL)
+		return 50;
+	n = strtol(s, &end, 10);
+	return *s == '\0' || *end != '\0' || n < 1 || n > 50 ? -1 : (int)n;
 }
 
 /* The feed filters of a query, bound onto ST_MSG_BY_RCPT from ?3 on. */
@@ -232,9 +259,12 @@ msg_page_info(const char *last, int full, int size)
 	    "page_size", size);
 }
 
-/* A FeedItem from a Message: entities for actors, a "body" block. */
+/*
+ * A FeedItem from a Message: entities for actors, a "body" block, and for
+ * a message sent after a batch, the batch's activities, actors and totals.
+ */
 static json_t *
-msg_feed_item(struct eng *e, json_t *m)
+msg_feed_item(struct eng *e, json_t *m, json_t *batch)
 {
 	json_t *it = json_object(), *blocks = json_array(), *c, *v;
 	json_t *actors = json_array(), *a, *rcpt;
@@ -263,16 +293,39 @@ msg_feed_item(struct eng *e, json_t *m)
 	else
 		rcpt = json_incref(v);
 	json_object_set_new(it, "blocks", blocks);
-	json_object_set_new(it, "activities", json_pack("[{s:s, s:O, s:O,"
-	    " s:O, s:O, s:o}]", "__typename", "Activity", "id",
-	    json_object_get(m, "id"), "actor", json_array_size(actors) ?
-	    json_array_get(actors, 0) : json_null(), "data",
-	    json_object_get(m, "data"), "inserted_at",
-	    json_object_get(m, "inserted_at"), "recipient", rcpt));
-	json_object_set_new(it, "actors", actors);
-	json_object_set_new(it, "total_activities", json_integer(1));
-	json_object_set_new(it, "total_actors", json_integer((json_int_t)
-	    json_array_size(actors)));
+	if (batch != NULL) {
+		json_t *acts = json_array(), *x;
+
+		json_array_foreach(json_object_get(batch, "activities"), i, x)
+			json_array_append_new(acts, json_pack("{s:s, s:O, s:O,"
+			    " s:O, s:O, s:O}", "__typename", "Activity", "id",
+			    json_object_get(m, "id"), "actor",
+			    json_object_get(x, "actor"), "data",
+			    json_object_get(x, "data"), "inserted_at",
+			    json_object_get(x, "inserted_at"), "recipient",
+			    rcpt));
+		json_decref(rcpt);
+		json_decref(actors);
+		json_object_set_new(it, "activities", acts);
+		json_object_set(it, "actors", json_object_get(batch,
+		    "actors"));
+		json_object_set(it, "total_activities", json_object_get(batch,
+		    "total_activities"));
+		json_object_set(it, "total_actors", json_object_get(batch,
+		    "total_actors"));
+	} else {
+		json_object_set_new(it, "activities", json_pack("[{s:s, s:O,"
+		    " s:O, s:O, s:O, s:o}]", "__typename", "Activity", "id",
+		    json_object_get(m, "id"), "actor",
+		    json_array_size(actors) ? json_array_get(actors, 0) :
+		    json_null(), "data", json_object_get(m, "data"),
+		    "inserted_at", json_object_get(m, "inserted_at"),
+		    "recipient", rcpt));
+		json_object_set_new(it, "total_activities", json_integer(1));
+		json_object_set_new(it, "total_actors", json_integer(
+		    (json_int_t)json_array_size(actors)));
+		json_object_set_new(it, "actors", actors);
+	}
 	json_object_update_missing(it, m);
 	json_object_del(it, "content");
 	json_object_set_new(it, "__typename", json_string("FeedItem"));
@@ -300,8 +353,12 @@ msg_list(struct eng *e, const char *rcpt, const char *channel, json_t *q,
 	int size = msg_page_size(q), n = 0;
 	sqlite3_stmt *st = eng_stmt(e, ST_MSG_BY_RCPT);
 	enum eng_status rc;
-	json_t *m, *last = NULL;
+	json_t *m, *last, *batch;
 
+	if (size < 0) {
+		*cause = xstrdup("\"page_size\" must be an integer 1..50");
+		return ENG_INVALID;
+	}
 	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_TRANSIENT);
 	if (channel)
 		sqlite3_bind_text(st, 2, channel, -1, SQLITE_TRANSIENT);
@@ -310,9 +367,10 @@ msg_list(struct eng *e, const char *rcpt, const char *channel, json_t *q,
 	*entries = json_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		m = msg_json(e, st);
-		last = json_object_get(m, "id");
-		json_array_append_new(*entries, feed ? msg_feed_item(e, m) :
-		    json_incref(m));
+		batch = feed ? msg_batch(st) : NULL;
+		json_array_append_new(*entries, feed ? msg_feed_item(e, m,
+		    batch) : json_incref(m));
+		json_decref(batch);
 		json_decref(m);
 		n++;
 	}
@@ -451,9 +509,11 @@ eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 	json_t *entries = json_array(), *last;
 	sqlite3_stmt *st;
 
-	if (after != NULL && eng_id_parse(e, ENG_ID_RRUN, after, &run, &idx)) {
+	if (size < 0 || (after != NULL && eng_id_parse(e, ENG_ID_RRUN, after,
+	    &run, &idx))) {
 		json_decref(entries);
-		*cause = xstrdup("bad \"after\" cursor");
+		*cause = xstrdup(size < 0 ? "\"page_size\" must be an integer "
+		    "1..50" : "bad \"after\" cursor");
 		return ENG_INVALID;
 	}
 	st = eng_stmt(e, ST_RRUN_LIST);

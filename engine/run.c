@@ -186,7 +186,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	const struct eng_channel *ch = s->channel;
 	const char *status, *txt;
 	sqlite3_stmt *st;
-	char *rule = NULL, mid[37];
+	char *rule = NULL, mid[37], *line;
 	json_t *body;
 	int64_t seq;
 	size_t failed;
@@ -210,6 +210,9 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	}
 	free(rule);
 	body = run_render(s, ctx);
+	/* A message sent after a batch keeps what the feed shows of it. */
+	if (rr->batch != NULL)
+		json_object_set(body, "$batch", rr->batch);
 	status = strcmp(ch->type, "http") == 0 ? "queued" : "delivered";
 	st = eng_stmt(e, ST_MSG_INS);
 	sqlite3_bind_int64(st, 1, r->seq);
@@ -245,8 +248,10 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 		if (txt == NULL)
 			txt = json_string_value(json_object_get(body,
 			    "markdown"));
-		fprintf(stderr, "<6>belfry: log channel %s: message %s to %s: "
-		    "%s\n", ch->name, mid, rr->rcpt, txt ? txt : "");
+		line = xasprintf("<6>belfry: log channel %s: message %s to "
+		    "%s: %s", ch->name, mid, rr->rcpt, txt ? txt : "");
+		eng_log_line(e, line);
+		free(line);
 	}
 	json_decref(body);
 	r->messages++;

@@ -454,6 +454,7 @@ eng_close(struct eng *e)
 	if (e->db != NULL)
 		sqlite3_close(e->db);
 	eng_config_free(e->cfg);
+	free(e->logs);
 	free(e);
 }
 
@@ -536,6 +537,32 @@ eng_begin(struct eng *e, char **cause)
 	return 0;
 }
 
+/*
+ * Queue a log channel line: it is written when the transaction that sent
+ * the message commits, and dropped if the work rolls back.
+ */
+void
+eng_log_line(struct eng *e, const char *line)
+{
+	size_t n = strlen(line);
+
+	e->logs = xreallocarray(e->logs, e->logs_len + n + 2, 1);
+	memcpy(e->logs + e->logs_len, line, n);
+	e->logs_len += n;
+	e->logs[e->logs_len++] = '\n';
+	e->logs[e->logs_len] = '\0';
+}
+
+/* Forget queued log lines after position len. */
+static void
+store_logs_truncate(struct eng *e, size_t len)
+{
+	e->logs_len = len;
+	if (e->logs != NULL)
+		e->logs[len] = '\0';
+	e->logs_mark = len < e->logs_mark ? len : e->logs_mark;
+}
+
 /* Commit the group transaction (durably: synchronous=FULL). */
 int
 eng_commit(struct eng *e, char **cause)
@@ -546,6 +573,9 @@ eng_commit(struct eng *e, char **cause)
 		eng_rollback(e);
 		return -1;
 	}
+	if (e->logs_len > 0)
+		fputs(e->logs, stderr);
+	store_logs_truncate(e, 0);
 	return 0;
 }
 
@@ -554,6 +584,7 @@ void
 eng_rollback(struct eng *e)
 {
 	e->in_txn = 0;
+	store_logs_truncate(e, 0);
 	if (sqlite3_get_autocommit(e->db) == 0)
 		eng_step_done(e, eng_stmt(e, ST_ROLLBACK));
 }
@@ -562,6 +593,7 @@ eng_rollback(struct eng *e)
 void
 eng_request_begin(struct eng *e)
 {
+	e->logs_mark = e->logs_len;
 	eng_step_done(e, eng_stmt(e, ST_SAVEPOINT));
 }
 
@@ -569,8 +601,10 @@ eng_request_begin(struct eng *e)
 void
 eng_request_end(struct eng *e, int ok)
 {
-	if (!ok)
+	if (!ok) {
 		eng_step_done(e, eng_stmt(e, ST_ROLLBACK_TO));
+		store_logs_truncate(e, e->logs_mark);
+	}
 	eng_step_done(e, eng_stmt(e, ST_RELEASE));
 }
 

@@ -239,6 +239,29 @@ test_batch(void **state)
 	expect_feed("u1", "");
 	advance(1300);
 	expect_feed("u1", "2 by 2 on p1");
+	/* The feed entry carries the batch's activities and actors. */
+	{
+		json_t *q = json_object(), *reply = NULL, *it;
+		char *cause = NULL;
+
+		assert_int_equal(eng_feed_get(e, "u1", "feed", q, &reply,
+		    &cause), ENG_OK);
+		it = json_array_get(json_object_get(reply, "entries"), 0);
+		assert_int_equal(json_integer_value(json_object_get(it,
+		    "total_activities")), 2);
+		assert_int_equal(json_array_size(json_object_get(it,
+		    "activities")), 2);
+		assert_int_equal(json_array_size(json_object_get(it,
+		    "actors")), 2);
+		assert_null(json_object_get(json_object_get(it, "content"),
+		    "$batch"));
+		json_decref(reply);
+		json_object_set_new(q, "page_size", json_string("abc"));
+		assert_int_equal(eng_feed_get(e, "u1", "feed", q, &reply,
+		    &cause), ENG_INVALID);
+		free(cause);
+		json_decref(q);
+	}
 	advance(1320);
 	expect_feed("u1", "1 by 1 on p2|2 by 2 on p1");
 	/* The third activity closes the batch at once. */
