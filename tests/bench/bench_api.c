@@ -56,6 +56,25 @@ dial(const char *p)
 	return fd;
 }
 
+/* Copy fmt into out with each "%d" replaced by n; returns the length. */
+static int
+fill(char *out, size_t len, const char *fmt, long n)
+{
+	size_t o = 0;
+	int k;
+
+	for (; *fmt != '\0' && o + 24 < len; fmt++) {
+		if (fmt[0] == '%' && fmt[1] == 'd') {
+			k = snprintf(out + o, len - o, "%ld", n);
+			o += (size_t)k;
+			fmt++;
+		} else
+			out[o++] = *fmt;
+	}
+	out[o] = '\0';
+	return (int)o;
+}
+
 /* Send one request on c. */
 static void
 send_req(struct conn *c)
@@ -64,7 +83,7 @@ send_req(struct conn *c)
 	int n, b = 0;
 
 	if (bodyfmt != NULL)
-		b = snprintf(body, sizeof body, bodyfmt, (int)counter++);
+		b = fill(body, sizeof body, bodyfmt, counter++);
 	n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: belfry\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 	    method, path, b, b ? body : "");
