@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -472,6 +473,28 @@ server_body(struct sch_req *r)
 	return 0;
 }
 
+/*
+ * Whether the peer of a Unix-socket request may use the admin API: root,
+ * the daemon's own user, or a process whose group is the daemon's (the
+ * socket is mode 0660; this re-checks what the file mode granted).
+ */
+static int
+server_peer_ok(struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	evutil_socket_t fd;
+
+	if (conn == NULL)
+		return 0;
+	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(conn));
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
+	    &len) != 0)
+		return 0;
+	return cred.uid == 0 || cred.uid == geteuid() || cred.gid == getegid();
+}
+
 /* Every request: the central checks, then inline, async or batched. */
 static void
 server_request_cb(struct evhttp_request *req, void *arg)
@@ -488,6 +511,12 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	if (s->stopping) {
 		server_reply_error(s, req, 503, "unavailable",
 		    "belfryd is shutting down");
+		return;
+	}
+	if (!ctx->tcp && !server_peer_ok(req)) {
+		log_warnx("refused an admin socket peer without credentials");
+		server_reply_error(s, req, 403, "forbidden", "this user may not "
+		    "use the admin socket");
 		return;
 	}
 	if (ctx->tcp && !server_authorized(s, req)) {

@@ -460,6 +460,19 @@ def run_tests(tmp, conf, d, port, others):
     check("socket mode 0660", stat.S_IMODE(st.st_mode) == 0o660,
           oct(stat.S_IMODE(st.st_mode)))
 
+    # The daemon re-checks the peer: with the file mode opened up, another
+    # user still gets 403 (the socket's directory must let it through).
+    os.chmod(S, 0o666)
+    os.chmod(os.path.dirname(S), 0o755)
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                        "--clear-groups", "curl", "-s", "-o", "/dev/null",
+                        "-w", "%{http_code}", "--unix-socket", S,
+                        "http://belfry/admin/status"],
+                       capture_output=True, text=True, timeout=20)
+    os.chmod(S, 0o660)
+    check("a stranger on the socket gets 403", p.stdout == "403",
+          p.stdout + p.stderr)
+
     r = req("GET", "/admin/status")
     j = r.json() or {}
     check("status 200", r.status == 200, r)
