@@ -183,8 +183,10 @@ test_trigger_feed(void **state)
 	free(cause);
 	cause = NULL;
 	json_decref(body);
-	assert_int_equal(eng_trigger(e, "nope", json_object(), 1000, &reply,
-	    &cause), ENG_NO_WORKFLOW);
+	body = json_object();
+	assert_int_equal(eng_trigger(e, "nope", body, 1000, &reply, &cause),
+	    ENG_NO_WORKFLOW);
+	json_decref(body);
 	free(cause);
 	cause = NULL;
 

@@ -347,6 +347,7 @@ test_cancel(void **state)
 	/* A cancel before a trigger does not cancel it. */
 	body = json_pack("{s:s}", "cancellation_key", "early");
 	assert_int_equal(eng_cancel(e, "delay", body, 3000, &cause), ENG_OK);
+	json_decref(body);
 	trigger("delay", 3001, "{\"recipients\": [\"u4\"],"
 	    " \"cancellation_key\": \"early\", \"data\": {\"n\": 4}}");
 	advance(4000);
