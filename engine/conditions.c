@@ -125,6 +125,8 @@ struct cond_time {
 	long nsec;
 };
 
+static int cond_time_parse(const char *, struct cond_time *);
+
 /* The operator named name, or NULL. */
 static const struct cond_opdef *
 cond_opdef(const char *name)
@@ -432,6 +434,18 @@ cond_mdays(int year, int month)
 	int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
 
 	return days[month - 1] + (month == 2 && leap);
+}
+
+/* An RFC 3339 date-time as whole seconds since the epoch; 0 or -1. */
+int
+eng_time_parse(const char *s, int64_t *t)
+{
+	struct cond_time ct;
+
+	if (cond_time_parse(s, &ct) != 0)
+		return -1;
+	*t = ct.sec;
+	return 0;
 }
 
 /* Parse an RFC 3339 date-time into an instant; 0 or -1. */

@@ -7,6 +7,7 @@
 #define BELFRY_ENGINE_CONDITIONS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -25,5 +26,8 @@ int eng_cond_check(json_t *conditions, char **cause);
  * does not hold.
  */
 int eng_cond_eval(json_t *conditions, json_t *ctx, size_t *failed);
+
+/* An RFC 3339 date-time (any offset) as seconds since the epoch; 0 or -1. */
+int eng_time_parse(const char *s, int64_t *t);
 
 #endif

@@ -343,8 +343,9 @@ cfg_step_channel(const struct cfg_file *f, const char *path, json_t *o,
 }
 
 /*
- * A duration: a number of seconds or {"weeks"|"days"|"hours"|"minutes"|
- * "seconds": n, ...}; -1 if v is none of those or over 365 days.
+ * A duration: a number of seconds, {"weeks"|"days"|"hours"|"minutes"|
+ * "seconds": n, ...} or Knock's {"unit": "minutes", "value": n}; -1 if v
+ * is none of those or over 365 days.
  */
 int64_t
 eng_duration(json_t *v)
@@ -359,7 +360,19 @@ eng_duration(json_t *v)
 
 	if (json_is_integer(v))
 		total = json_integer_value(v);
-	else if (json_is_object(v) && json_object_size(v) > 0) {
+	else if (json_is_object(v) && json_object_size(v) == 2 &&
+	    json_is_string(json_object_get(v, "unit"))) {
+		/* Knock's form: {"unit": "minutes", "value": 5}. */
+		n = json_object_get(v, "value");
+		k = json_string_value(json_object_get(v, "unit"));
+		for (i = 0; i < 5 && strcmp(units[i].k, k) != 0; i++)
+			;
+		if (i == 5 || !json_is_integer(n) ||
+		    json_integer_value(n) < 0 ||
+		    json_integer_value(n) > 366 * 86400)
+			return -1;
+		total = json_integer_value(n) * units[i].s;
+	} else if (json_is_object(v) && json_object_size(v) > 0) {
 		json_object_foreach(v, k, n) {
 			for (i = 0; i < 5 && strcmp(units[i].k, k) != 0; i++)
 				;
@@ -707,7 +720,8 @@ static int
 cfg_workflow(struct cfg_file *f, struct eng_config *c, char **cause)
 {
 	static const char *const keys[] = { "key", "name", "categories",
-		"data_required", "steps", "description", NULL };
+		"data_required", "steps", "description", "override_preferences",
+		NULL };
 	struct eng_workflow *w;
 	json_t *root, *v;
 	const char *key;
@@ -750,6 +764,13 @@ cfg_workflow(struct cfg_file *f, struct eng_config *c, char **cause)
 		json_decref(w->data_required);
 		w->data_required = json_incref(v);
 	}
+	v = json_object_get(root, "override_preferences");
+	if (v != NULL && !json_is_boolean(v)) {
+		cfg_error(f, "override_preferences", cause,
+		    "\"override_preferences\" must be true or false");
+		goto out;
+	}
+	w->override_preferences = json_is_true(v);
 	rc = cfg_steps(f, json_object_get(root, "steps"), c, w, cause);
 out:
 	json_decref(root);

@@ -106,6 +106,7 @@ struct eng_workflow {
 	json_t *data_required;   /* array of strings */
 	struct eng_step *steps;
 	size_t nsteps;
+	int override_preferences; /* send whatever the recipient's preferences */
 };
 
 struct eng_config {

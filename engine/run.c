@@ -198,9 +198,10 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 		    "condition", (json_int_t)failed), r->now);
 		return 0;
 	}
-	if (rr->prefs == NULL)
+	if (rr->prefs == NULL && !r->w->override_preferences)
 		rr->prefs = run_prefs(e, r, rr->rcpt);
-	if (json_object_size(rr->prefs) > 0 && !eng_pref_decide(rr->prefs,
+	if (!r->w->override_preferences && json_object_size(rr->prefs) > 0 &&
+	    !eng_pref_decide(rr->prefs,
 	    r->w->key, r->w->categories, ch->type, ch->name, ctx, &rule)) {
 		run_event(rr->events, "step_skipped", "skipped", s,
 		    json_pack("{s:s, s:s}", "reason", "preferences", "rule",
@@ -261,22 +262,6 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	return 0;
 }
 
-/* Parse "YYYY-MM-DDTHH:MM:SSZ" (or with fractional seconds) to an instant. */
-static int
-run_time(const char *s, int64_t *t)
-{
-	char buf[21];
-
-	if (s == NULL || strlen(s) < 20)
-		return -1;
-	memcpy(buf, s, 19);
-	buf[19] = 'Z';
-	buf[20] = '\0';
-	if (s[19] != 'Z' && s[19] != '.')
-		return -1;
-	return tz_instant_parse(buf, t);
-}
-
 /* The value at a dotted path below data. */
 static json_t *
 run_data_path(json_t *data, const char *path)
@@ -293,8 +278,9 @@ run_data_path(json_t *data, const char *path)
 
 /*
  * How long a delay, batch window or throttle window lasts for this run:
- * the fixed duration or the data value (seconds, {unit: n}, or an RFC 3339
- * time to wait until).  -1 when the value is missing or invalid.
+ * the fixed duration or the data value (seconds, {unit: n}, Knock's
+ * {"unit": u, "value": n}, or an RFC 3339 time with any offset to wait
+ * until).  -1 when the value is missing or invalid.
  */
 static int64_t
 run_duration(struct eng_run *r, json_t *ctx, const struct eng_step *s)
@@ -306,7 +292,7 @@ run_duration(struct eng_run *r, json_t *ctx, const struct eng_step *s)
 		return s->duration;
 	v = run_data_path(json_object_get(ctx, "data"), s->duration_key);
 	if (json_is_string(v)) {
-		if (run_time(json_string_value(v), &t) != 0 || t < r->now ||
+		if (eng_time_parse(json_string_value(v), &t) != 0 || t < r->now ||
 		    t - r->now > 365 * 86400)
 			return -1;
 		return t - r->now;

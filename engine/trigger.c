@@ -151,6 +151,32 @@ trig_tenant(struct eng *e, struct eng_run *t, json_t *v, char **cause)
 	return ENG_OK;
 }
 
+/* Check a trigger's settings: {"skip_delay": bool}. */
+static int
+trig_check_settings(json_t *v, char **cause)
+{
+	const char *k;
+	json_t *x;
+
+	if (!json_is_object(v)) {
+		*cause = xstrdup("\"settings\" must be an object");
+		return -1;
+	}
+	json_object_foreach(v, k, x) {
+		if (strcmp(k, "skip_delay") != 0) {
+			*cause = xasprintf("\"settings.%.64s\" is not "
+			    "supported (only skip_delay)", k);
+			return -1;
+		}
+		if (!json_is_boolean(x)) {
+			*cause = xasprintf("\"settings.%s\" must be true or "
+			    "false", k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Check the trigger body's scalar fields against the workflow. */
 static enum eng_status
 trig_check(const struct eng_workflow *w, json_t *body, char **cause)
@@ -189,10 +215,8 @@ trig_check(const struct eng_workflow *w, json_t *body, char **cause)
 		return ENG_INVALID;
 	}
 	v = json_object_get(body, "settings");
-	if (v != NULL && !json_is_null(v) && !json_is_object(v)) {
-		*cause = xstrdup("\"settings\" must be an object");
+	if (v != NULL && !json_is_null(v) && trig_check_settings(v, cause))
 		return ENG_INVALID;
-	}
 	v = json_object_get(body, "subscriber_filter");
 	if (v != NULL && !json_is_null(v) && eng_cond_check(v, &msg) != 0) {
 		*cause = xasprintf("\"subscriber_filter\": %s", msg);

@@ -61,6 +61,9 @@ static const char *workflows[][2] = {
 	    "   \"template\": {\"markdown\": \"small\"}}]}]},"
 	    "{\"ref\": \"after\", \"type\": \"channel\", \"channel\": \"feed\","
 	    " \"template\": {\"markdown\": \"after\"}}]}" },
+	{ "override", "{\"key\": \"override\", \"override_preferences\": true,"
+	    " \"steps\": [{\"ref\": \"f\", \"type\": \"channel\", \"channel\":"
+	    " \"feed\", \"template\": {\"markdown\": \"must\"}}]}" },
 	{ "fan", "{\"key\": \"fan\", \"steps\": ["
 	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
 	    " \"template\": {\"markdown\": \"to {{ recipient.id }} as "
@@ -213,14 +216,51 @@ test_delay_dynamic(void **state)
 	    " \"1970-01-01T00:20:00Z\"}}");
 	trigger("dyn", 1000, "{\"recipients\": [\"c\"], \"data\": {\"wait\":"
 	    " \"soon\"}}");
+	/* 01:20+01:00 is 00:20Z; Knock's {unit, value} form. */
+	trigger("dyn", 1000, "{\"recipients\": [\"d\"], \"data\": {\"wait\":"
+	    " \"1970-01-01T01:20:00+01:00\"}}");
+	trigger("dyn", 1000, "{\"recipients\": [\"f\"], \"data\": {\"wait\":"
+	    " {\"unit\": \"minutes\", \"value\": 2}}}");
 	expect_feed("c", "dyn");
+	expect_feed("d", "");
 	advance(1029);
 	expect_feed("a", "");
 	advance(1030);
 	expect_feed("a", "dyn");
+	advance(1119);
+	expect_feed("f", "");
+	advance(1120);
+	expect_feed("f", "dyn");
 	expect_feed("b", "");
 	advance(1200);
 	expect_feed("b", "dyn");
+	expect_feed("d", "dyn");
+}
+
+/* A workflow that overrides preferences sends to an opted-out user. */
+static void
+test_override_preferences(void **state)
+{
+	json_t *b, *reply = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	b = json_pack("{s:{s:b}}", "channel_types", "in_app_feed", 0);
+	assert_int_equal(eng_prefs_put(e, "u1", "default", b, 1, &reply,
+	    &cause), ENG_OK);
+	json_decref(reply);
+	json_decref(b);
+	trigger("override", 1000, "{\"recipients\": [\"u1\"]}");
+	trigger("branch", 1000, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 1}}");
+	expect_feed("u1", "must");
+	/* Settings are checked: only a boolean skip_delay. */
+	b = json_pack("{s:[s], s:{s:s}}", "recipients", "u1", "settings",
+	    "skip_delay", "yes");
+	assert_int_equal(eng_trigger(e, "delay", b, 1000, &reply, &cause),
+	    ENG_INVALID);
+	assert_non_null(strstr(cause, "settings.skip_delay"));
+	free(cause);
+	json_decref(b);
 }
 
 /* Batches: per key, closing at the window or at max_activities. */
@@ -501,6 +541,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delay_dynamic, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_override_preferences, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_rule_dst, setup,
