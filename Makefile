@@ -50,7 +50,7 @@ UNIT_TESTS = $(B)/tests/unit/tz/test_tz $(B)/tests/unit/tz/test_recur \
 	$(B)/tests/unit/scheduler/test_notify
 TOOLS      = $(B)/tests/tools/tzdump $(B)/tests/bench/bench_recur \
 	$(B)/tests/bench/bench_engine $(B)/tests/bench/bench_api \
-	$(B)/tests/bench/bench_sqlite
+	$(B)/tests/bench/bench_sqlite $(B)/tests/bench/bench_schedules
 MAN        = scheduler/belfryd.8 scheduler/belfryctl.1 scheduler/belfry.conf.5
 
 .SECONDARY:
@@ -137,6 +137,14 @@ bench: deps
 	rm -rf $(B)/bench-engine && mkdir -p $(B)/bench-engine
 	BELFRY_TZDATA_DIR=$(B)/icu $(B)/tests/bench/bench_engine \
 	  $(B)/bench-engine $${BENCH_SUBSCRIBERS:-1000000}
+	rm -rf $(B)/bench-schedules && mkdir -p $(B)/bench-schedules
+	BELFRY_TZDATA_DIR=$(B)/icu $(B)/tests/bench/bench_schedules \
+	  $(B)/bench-schedules $${BENCH_SCHEDULES:-1000000} \
+	  $${BENCH_SCHEDULES_DUE:-100000}
+	tests/bench/bench_schedules_daemon.sh $(B) $(B)/bench-schedules \
+	  $${BENCH_SCHEDULES:-1000000}
+	python3 tests/bench/bench_fire_lateness.py $(B) \
+	  $${BENCH_SCHEDULES_DUE:-100000}
 	tests/bench/bench_daemon.sh $(B)
 
 # Sanitized binaries are slower: the 100 ms bound of preview answers is

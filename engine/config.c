@@ -1,5 +1,6 @@
 /*
- * Configuration: CONFIG_DIR/belfry.conf and CONFIG_DIR/workflows/NAME.json,
+ * Configuration: CONFIG_DIR/belfry.conf, CONFIG_DIR/workflows/NAME.json and
+ * CONFIG_DIR/schedules/NAME.json,
  * read with jansson.  Every error names file:line:column -- jansson's for
  * syntax, eng_jsonpos() for a value that parses but is wrong.  Unknown keys
  * are errors: a misspelt key should not be silently ignored.
@@ -777,6 +778,84 @@ out:
 	return rc;
 }
 
+/*
+ * One schedules/NAME.json file: an array of schedules, each with a stable
+ * "id" unique across the files and the API's fields, checked as the API
+ * checks them (the workflows are loaded first).
+ */
+static int
+cfg_schedules(struct cfg_file *f, struct eng_config *c, char **cause)
+{
+	static const char *const keys[] = { "id", "workflow", "recipients",
+		"repeats", "rrule", "exdates", "scheduled_at", "ending_at",
+		"timezone", "data", "tenant", "actor", "dst_gap", "dst_overlap",
+		"catchup_window", "paused", NULL };
+	json_error_t err;
+	json_t *root, *v, *old;
+	const char *id, *field;
+	char path[64], *msg = NULL;
+	size_t i, j;
+	int rc = -1;
+
+	if ((root = json_loads(f->text, JSON_REJECT_DUPLICATES, &err)) ==
+	    NULL) {
+		*cause = xasprintf("%s:%d:%d: %s", f->path, err.line,
+		    err.column, err.text);
+		return -1;
+	}
+	if (!json_is_array(root)) {
+		cfg_error(f, NULL, cause, "expected a JSON array of schedules");
+		goto out;
+	}
+	json_array_foreach(root, i, v) {
+		cfg_fmt(path, sizeof path, "[%zu]", i);
+		if (!json_is_object(v)) {
+			cfg_error(f, path, cause, "a schedule must be an object");
+			goto out;
+		}
+		if (cfg_keys(f, path, v, keys, cause) != 0)
+			goto out;
+		id = json_string_value(json_object_get(v, "id"));
+		if (id == NULL || !cfg_key_ok(id)) {
+			cfg_fmt(path, sizeof path, "[%zu]%s", i,
+			    json_object_get(v, "id") ? ".id" : "");
+			cfg_error(f, path, cause, "a schedule needs an \"id\" of "
+			    "letters, digits, '-', '_', '.'");
+			goto out;
+		}
+		json_array_foreach(c->schedules, j, old) {
+			if (strcmp(json_string_value(json_object_get(old, "id")),
+			    id) == 0) {
+				cfg_fmt(path, sizeof path, "[%zu].id", i);
+				cfg_error(f, path, cause, "schedule \"%s\" is "
+				    "defined twice", id);
+				goto out;
+			}
+		}
+		v = json_object_get(v, "recipients");
+		if (!json_is_array(v) || json_array_size(v) == 0) {
+			cfg_fmt(path, sizeof path, "[%zu]%s", i, v ?
+			    ".recipients" : "");
+			cfg_error(f, path, cause, "\"recipients\" must be a "
+			    "non-empty array");
+			goto out;
+		}
+		v = json_array_get(root, i);
+		if (eng_sched_def_check(c, v, &field, &msg) != 0) {
+			cfg_fmt(path, sizeof path, "[%zu]%s%s", i, field ? "." :
+			    "", field ? field : "");
+			cfg_error(f, path, cause, "%s", msg);
+			free(msg);
+			goto out;
+		}
+		json_array_append(c->schedules, v);
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
 /* qsort comparator for C strings. */
 static int
 cfg_strcmp(const void *a, const void *b)
@@ -850,6 +929,19 @@ eng_config_load(const char *dir, char **cause)
 		free(files[i]);
 	}
 	free(files);
+	c->schedules = json_array();
+	files = cfg_list(dir, "schedules", &n);
+	for (i = 0; i < n; i++) {
+		f.path = files[i];
+		if (rc == 0 && (f.text = cfg_read(f.path, cause)) == NULL)
+			rc = -1;
+		if (rc == 0) {
+			rc = cfg_schedules(&f, c, cause);
+			free(f.text);
+		}
+		free(files[i]);
+	}
+	free(files);
 	if (rc != 0) {
 		eng_config_free(c);
 		return NULL;
@@ -904,6 +996,7 @@ eng_config_free(struct eng_config *c)
 		free(c->api_keys[i]);
 	free(c->api_keys);
 	json_decref(c->default_prefs);
+	json_decref(c->schedules);
 	free(c->dir);
 	free(c->socket);
 	free(c->database);

@@ -74,7 +74,11 @@ struct eng *eng_open(const char *path, char **cause);
 /* Close the database. */
 void eng_close(struct eng *e);
 
-/* Install a configuration; the engine takes ownership of c. */
+/*
+ * Install a configuration; the engine takes ownership of c.  Follow it with
+ * eng_schedules_sync (which needs `now` and a transaction) to bring the
+ * configuration's schedules into the store.
+ */
 void eng_set_config(struct eng *e, struct eng_config *c);
 
 /* The configuration in force. */
@@ -149,6 +153,47 @@ enum eng_status eng_message_get(struct eng *e, const char *id,
 enum eng_status eng_message_mark(struct eng *e, const char *id,
     const char *what, int set, int64_t now, json_t **reply, char **cause);
 
+/* ---- schedules (engine/schedules.c) ---- */
+
+/*
+ * POST /v1/schedules: one schedule per recipient (an object's schedule is
+ * also materialised per subscriber); reply an array of Schedules.
+ */
+enum eng_status eng_schedules_create(struct eng *e, json_t *body,
+    int64_t now, json_t **reply, char **cause);
+
+/* PUT /v1/schedules {schedule_ids, ...fields}: the updated Schedules. */
+enum eng_status eng_schedules_update(struct eng *e, json_t *body,
+    int64_t now, json_t **reply, char **cause);
+
+/* DELETE /v1/schedules {schedule_ids}: the deleted Schedules. */
+enum eng_status eng_schedules_delete(struct eng *e, json_t *body,
+    json_t **reply, char **cause);
+
+/*
+ * GET /v1/schedules (query: workflow, recipient, after, page_size) and the
+ * per-recipient lists (collection NULL for a user).
+ */
+enum eng_status eng_schedules_list(struct eng *e, json_t *query,
+    json_t **reply, char **cause);
+enum eng_status eng_schedules_of(struct eng *e, const char *collection,
+    const char *id, json_t *query, json_t **reply, char **cause);
+
+/*
+ * The next count fires after now of schedule id, per recipient (an
+ * object's schedule: per subscriber): {"schedule_id", "recipients": [{
+ * "recipient", "timezone", "fires": [...]}]}.
+ */
+enum eng_status eng_schedule_preview(struct eng *e, const char *id,
+    int count, int64_t now, json_t **reply, char **cause);
+
+/*
+ * Bring config-defined schedules (the schedules/ files of the configuration in
+ * force) into the store: add, change and remove them by id; API-defined
+ * schedules are never touched.  Run inside a transaction.
+ */
+int eng_schedules_sync(struct eng *e, int64_t now, char **cause);
+
 /* ---- idempotency (engine/store.c) ---- */
 
 /* A stored reply for key within 24 h: 1 with *status and *body set, 0 if none. */
@@ -159,10 +204,16 @@ void eng_idem_put(struct eng *e, const char *key, int status,
 
 /* ---- due work and deliveries ---- */
 
-/* The earliest instant at which eng_run_due has work, or INT64_MAX. */
+/*
+ * The earliest instant at which eng_run_due has work (waits, deliveries,
+ * schedule fires), or INT64_MAX.
+ */
 int64_t eng_next_due(struct eng *e);
 
-/* Run the work due at or before now; returns how many items ran. */
+/*
+ * Run the work due at or before now, at most about 1000 items of each kind
+ * per call (the caller commits and calls again); returns how many ran.
+ */
 int eng_run_due(struct eng *e, int64_t now);
 
 /* An HTTP delivery the caller must perform. */
@@ -190,10 +241,19 @@ void eng_delivery_free(struct eng_delivery *d);
 void eng_delivery_done(struct eng *e, int64_t id, int ok, const char *err,
     int64_t now);
 
+/*
+ * Take up to max due instants of the schedule fires made since the last
+ * take (oldest first) into out; returns the count.  The caller measures
+ * their lateness once its transaction has committed (a rollback forgets
+ * them).  At most 65536 are kept between takes.
+ */
+size_t eng_fired_take(struct eng *e, int64_t *out, size_t max);
+
 /* Counters for /metrics. */
 struct eng_stats {
 	uint64_t triggers, runs, messages, errors, deliveries_failed;
 	uint64_t queue_depth;
+	uint64_t fires, fires_skipped, fires_failed;
 };
 void eng_stats(struct eng *e, struct eng_stats *s);
 

@@ -22,18 +22,21 @@ enum eng_stmt {
 	ST_RRUN_INS, ST_RRUN_GET, ST_RRUN_LIST, ST_RRUN_UPD, ST_RRUN_LOAD,
 	ST_RRUN_OPEN,
 	ST_RUN_IDX, ST_RUN_NEXT_IDX,
-	ST_FAN_INS, ST_FAN_HEAD, ST_FAN_AFTER, ST_FAN_DEL, ST_FAN_DROP,
-	ST_FAN_PENDING, ST_SEEN_INS, ST_SEEN_DROP, ST_CANCEL_INS, ST_CANCEL_GET,
+	ST_FAN_INS, ST_FAN_HEAD, ST_FAN_AFTER, ST_FAN_DEL, ST_FAN_DROP, ST_SEEN_INS, ST_SEEN_DROP, ST_CANCEL_INS, ST_CANCEL_GET,
 	ST_WAIT_INS, ST_WAIT_DEL, ST_WAIT_DUE, ST_WAIT_NEXT,
 	ST_BATCH_FIND, ST_BATCH_INS, ST_BATCH_GET, ST_BATCH_SET,
 	ST_BATCH_CLOSE, ST_BATCH_DEL,
-	ST_ITEM_INS, ST_ITEM_LIST, ST_ITEM_DEL, ST_ITEM_COUNT, ST_ITEM_DROP,
+	ST_ITEM_INS, ST_ITEM_LIST, ST_ITEM_DEL, ST_ITEM_COUNT,
 	ST_THR_COUNT, ST_THR_INS, ST_THR_GC,
 	ST_MSG_INS, ST_MSG_GET, ST_MSG_MARK, ST_MSG_STATUS, ST_MSG_BY_RCPT,
 	ST_MSG_COUNTS,
 	ST_DLV_INS, ST_DLV_DUE, ST_DLV_TAKE, ST_DLV_DEL, ST_DLV_RETRY,
 	ST_DLV_NEXT, ST_DLV_RESET, ST_DLV_GET,
 	ST_IDEM_GET, ST_IDEM_PUT, ST_IDEM_GC,
+	ST_SCHED_INS, ST_SCHED_GET, ST_SCHED_UPD, ST_SCHED_DEL, ST_SCHED_NEXT,
+	ST_SCHED_DUE, ST_SCHED_FIRED, ST_SCHED_LIST, ST_SCHED_BY_WF,
+	ST_SCHED_BY_RCPT, ST_SCHED_BY_PARENT, ST_SCHED_CHILD_DEL,
+	ST_SCHED_CFG_LIST, ST_SCHED_CFG_ROWS, ST_SCHED_CFG_DEL,
 	ST_COUNT
 };
 
@@ -47,7 +50,12 @@ struct eng {
 	int has_prefs;          /* whether any recipient preference set exists */
 	char *logs;             /* log channel lines, printed at commit */
 	size_t logs_len, logs_mark;
+	int64_t *fired;         /* due instants of fires, for eng_fired_take */
+	size_t nfired;
 };
+
+/* How many fired instants are kept between eng_fired_take calls. */
+#define ENG_FIRED_MAX 65536
 
 /* engine/store.c: queue a log channel line until the commit. */
 void eng_log_line(struct eng *e, const char *line);
@@ -119,6 +127,7 @@ struct eng_config {
 	json_t *default_prefs;   /* PreferenceSet or NULL */
 	struct eng_workflow *workflows;
 	size_t n_workflows;
+	json_t *schedules;       /* schedules/ files: checked defs with "id" */
 };
 
 /* engine/config.c */
@@ -138,7 +147,8 @@ void eng_iso(int64_t t, char *buf, size_t len);
 void eng_bind_json(sqlite3_stmt *st, int col, json_t *v);
 
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
-enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3 };
+enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3,
+	ENG_ID_SCHED = 4 };
 void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
     uint64_t b, char out[37]);
 int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,
@@ -172,6 +182,26 @@ enum { ENG_WAIT_RESUME = 1, ENG_WAIT_BATCH = 2, ENG_WAIT_FANOUT = 3 };
 
 /* engine/trigger.c: one chunk of a run's subscriber fan-out. */
 int eng_fanout_chunk(struct eng *e, int64_t seq, int64_t now);
+
+/* Where a run came from: "api", or "schedule" with the fire it is. */
+struct eng_source {
+	const char *type;
+	int64_t sched;           /* the schedule's key, 0 for none */
+	int64_t fire_at;         /* the occurrence fired */
+};
+enum eng_status eng_trigger_start(struct eng *e, const char *workflow,
+    json_t *body, int64_t now, const struct eng_source *src, int64_t *seq,
+    char **cause);
+
+/* engine/schedules.c */
+int64_t eng_sched_next_due(struct eng *e);
+int eng_sched_run_due(struct eng *e, int64_t now, int max);
+void eng_sched_rezone(struct eng *e, const char *rcpt, int64_t now);
+void eng_sched_sub_added(struct eng *e, const char *obj, const char *rcpt,
+    int64_t now);
+void eng_sched_sub_removed(struct eng *e, const char *obj, const char *rcpt);
+int eng_sched_def_check(const struct eng_config *c, json_t *def,
+    const char **field, char **cause);
 
 /* engine/recipients.c */
 int eng_recipient_valid_id(const char *id);

@@ -438,12 +438,34 @@ eng_user_messages(struct eng *e, const char *user, json_t *query,
 	return ENG_OK;
 }
 
+/*
+ * A run's trigger_source from the statement's source, schedule_seq and
+ * fire_at columns (at col, col + 1, col + 2) and its cancellation key.
+ */
+static json_t *
+msg_source(struct eng *e, sqlite3_stmt *st, int col, const char *ck)
+{
+	const char *type = (const char *)sqlite3_column_text(st, col);
+	json_t *o;
+	char id[37], at[32];
+
+	o = json_pack("{s:s, s:s?, s:n}", "type", type, "cancellation_key",
+	    ck, "schedule_id");
+	if (sqlite3_column_type(st, col + 1) != SQLITE_NULL) {
+		eng_id_format(e, ENG_ID_SCHED,
+		    (uint64_t)sqlite3_column_int64(st, col + 1), 0, id);
+		eng_iso(sqlite3_column_int64(st, col + 2), at, sizeof at);
+		json_object_set_new(o, "schedule_id", json_string(id));
+		json_object_set_new(o, "scheduled_at", json_string(at));
+	}
+	return o;
+}
+
 /* The WorkflowRecipientRun shape (run columns from ST_RRUN_LIST layout). */
 static json_t *
 msg_rrun_json(struct eng *e, int64_t run, int64_t idx, const char *rcpt,
     const char *status, json_t *events, int errors, int64_t ins, int64_t upd,
-    const char *wf, const char *actor, const char *tenant, const char *ck,
-    const char *source)
+    const char *wf, const char *actor, const char *tenant, json_t *source)
 {
 	char id[37], rid[37], a[32], b[32];
 
@@ -452,14 +474,13 @@ msg_rrun_json(struct eng *e, int64_t run, int64_t idx, const char *rcpt,
 	eng_iso(ins, a, sizeof a);
 	eng_iso(upd, b, sizeof b);
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s?, s:s,"
-	    " s:{s:s, s:s?, s:n}, s:i, s:o, s:s, s:s}",
+	    " s:o, s:i, s:o, s:s, s:s}",
 	    "__typename", "WorkflowRecipientRun", "id", id,
 	    "workflow_run_id", rid, "workflow", wf, "recipient",
 	    eng_rcpt_ref(rcpt), "actor", actor ? eng_rcpt_ref(actor) :
 	    json_null(), "tenant", tenant, "status", status, "trigger_source",
-	    "type", source, "cancellation_key", ck, "schedule_id",
-	    "error_count", errors, "events", events ? events : json_array(),
-	    "inserted_at", a, "updated_at", b);
+	    source, "error_count", errors, "events", events ? events :
+	    json_array(), "inserted_at", a, "updated_at", b);
 }
 
 /* Text column or NULL. */
@@ -487,7 +508,8 @@ eng_run_get(struct eng *e, const char *id, json_t **reply, char **cause)
 	*reply = msg_rrun_json(e, (int64_t)run, (int64_t)idx, COL(st, 0),
 	    COL(st, 1), eng_json_col(st, 2), sqlite3_column_int(st, 3),
 	    sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
-	    COL(ru, 0), COL(ru, 1), COL(ru, 2), COL(ru, 4), COL(ru, 5));
+	    COL(ru, 0), COL(ru, 1), COL(ru, 2), msg_source(e, ru, 5,
+	    COL(ru, 4)));
 	sqlite3_reset(st);
 	sqlite3_reset(ru);
 	return ENG_OK;
@@ -532,7 +554,7 @@ eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 		    COL(st, 2), COL(st, 3), eng_json_col(st, 4),
 		    sqlite3_column_int(st, 5), sqlite3_column_int64(st, 6),
 		    sqlite3_column_int64(st, 7), COL(st, 8), COL(st, 9),
-		    COL(st, 10), COL(st, 11), COL(st, 12)));
+		    COL(st, 10), msg_source(e, st, 12, COL(st, 11))));
 		n++;
 	}
 	sqlite3_reset(st);

@@ -187,6 +187,7 @@ rcpt_upsert(struct eng *e, const char *collection, const char *id,
 	sqlite3_stmt *st;
 	char *key;
 	enum eng_status rc;
+	int rezone;
 
 	if (!eng_recipient_valid_id(id)) {
 		*cause = xstrdup("\"id\" must be 1..256 characters without "
@@ -215,6 +216,9 @@ rcpt_upsert(struct eng *e, const char *collection, const char *id,
 	props = rcpt_props(e, collection, id, NULL);
 	if (props == NULL)
 		props = json_object();
+	rezone = json_object_get(copy, "timezone") != NULL &&
+	    !json_equal(json_object_get(copy, "timezone"),
+	    json_object_get(props, "timezone"));
 	rcpt_merge(props, copy);
 	json_decref(copy);
 	if (collection == NULL) {
@@ -237,6 +241,12 @@ rcpt_upsert(struct eng *e, const char *collection, const char *id,
 		free(key);
 	}
 	json_decref(prefs);
+	if (rc == ENG_OK && rezone) {
+		/* Their pending schedule fires move with them, at once. */
+		key = eng_rcpt_key(collection, id);
+		eng_sched_rezone(e, key, now);
+		free(key);
+	}
 	return rc;
 }
 
@@ -531,7 +541,7 @@ eng_subs_add(struct eng *e, const char *collection, const char *id,
 {
 	json_t *rs, *r, *props, *out;
 	sqlite3_stmt *st;
-	char *key;
+	char *key, *obj;
 	size_t i;
 
 	if ((rs = rcpt_sub_list(body, cause)) == NULL)
@@ -565,6 +575,9 @@ eng_subs_add(struct eng *e, const char *collection, const char *id,
 			json_decref(out);
 			return ENG_INTERNAL;
 		}
+		obj = eng_rcpt_key(collection, id);
+		eng_sched_sub_added(e, obj, key, now);
+		free(obj);
 		json_array_append_new(out, rcpt_sub_json(e, collection, id,
 		    key, json_incref(props), now, now));
 		free(key);
@@ -580,7 +593,7 @@ eng_subs_remove(struct eng *e, const char *collection, const char *id,
 {
 	json_t *rs, *r, *out;
 	sqlite3_stmt *st;
-	char *key;
+	char *key, *obj;
 	size_t i;
 	int rc;
 
@@ -607,6 +620,9 @@ eng_subs_remove(struct eng *e, const char *collection, const char *id,
 		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
 		rc = eng_step_done(e, st);
+		obj = eng_rcpt_key(collection, id);
+		eng_sched_sub_removed(e, obj, key);
+		free(obj);
 		free(key);
 		if (rc != 0) {
 			json_decref(out);

@@ -954,16 +954,17 @@ run_close_batch(struct eng *e, int64_t id, int64_t now)
 	return rc;
 }
 
-/* The earliest due work: a wait or an HTTP delivery. */
+/* The earliest due work: a wait, an HTTP delivery or a schedule fire. */
 int64_t
 eng_next_due(struct eng *e)
 {
 	sqlite3_stmt *st;
-	int64_t t = INT64_MAX, d = INT64_MAX;
+	int64_t t = eng_sched_next_due(e), d = INT64_MAX;
 
 	st = eng_stmt(e, ST_WAIT_NEXT);
 	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+	    sqlite3_column_type(st, 0) != SQLITE_NULL &&
+	    sqlite3_column_int64(st, 0) < t)
 		t = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	st = eng_stmt(e, ST_DLV_NEXT);
@@ -977,7 +978,8 @@ eng_next_due(struct eng *e)
 /*
  * Run the waits due at or before now, earliest first, at most 1000 per
  * call (the caller commits and calls again); each resumes at its own due
- * instant so that work is done in time order.
+ * instant so that work is done in time order.  Then fire up to 1000 due
+ * schedules (schedules.c), whose runs start at now.
  */
 int
 eng_run_due(struct eng *e, int64_t now)
@@ -1005,7 +1007,7 @@ eng_run_due(struct eng *e, int64_t now)
 		else
 			eng_fanout_chunk(e, a[i], due[i]);
 	}
-	return n;
+	return n + eng_sched_run_due(e, now, 1000);
 }
 
 /* Mark a stored recipient run cancelled, appending an event. */

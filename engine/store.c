@@ -14,7 +14,7 @@
 
 #include "engine/engine_int.h"
 
-#define STORE_VERSION 3
+#define STORE_VERSION 4
 
 static const char *store_schema =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL)"
@@ -99,7 +99,38 @@ static const char *store_migrations[STORE_VERSION] = {
 	    "CREATE TABLE cancels(workflow TEXT NOT NULL, ckey TEXT NOT NULL,"
 	    " upto INTEGER NOT NULL, recipients TEXT);"
 	    "CREATE INDEX cancels_by_key ON cancels(workflow, ckey);",
+	/* AUTOINCREMENT: a deleted schedule's id is never given again. */
+	[3] = "CREATE TABLE schedules(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    " parent INTEGER,"
+	    " workflow TEXT NOT NULL, rcpt TEXT NOT NULL, actor TEXT, tenant"
+	    " TEXT, data TEXT, repeats TEXT, rule TEXT, exdates TEXT, dtstart"
+	    " TEXT NOT NULL, start_at INTEGER, timezone TEXT, dst_gap TEXT NOT"
+	    " NULL, dst_overlap TEXT NOT NULL, catchup_window INTEGER NOT NULL,"
+	    " paused INTEGER NOT NULL, ending_at INTEGER, next_fire_at INTEGER,"
+	    " last_fire_at INTEGER, skipped INTEGER NOT NULL DEFAULT 0,"
+	    " last_skipped_at INTEGER, source TEXT NOT NULL, config_id TEXT,"
+	    " def TEXT, inserted_at INTEGER NOT NULL, updated_at INTEGER NOT"
+	    " NULL);"
+	    "CREATE INDEX schedules_due ON schedules(next_fire_at) WHERE"
+	    " next_fire_at IS NOT NULL;"
+	    "CREATE INDEX schedules_by_rcpt ON schedules(rcpt);"
+	    "CREATE INDEX schedules_by_parent ON schedules(parent) WHERE"
+	    " parent IS NOT NULL;"
+	    "CREATE INDEX schedules_by_workflow ON schedules(workflow, seq);"
+	    "CREATE INDEX schedules_by_config ON schedules(config_id) WHERE"
+	    " config_id IS NOT NULL;"
+	    "ALTER TABLE runs ADD COLUMN schedule_seq INTEGER;"
+	    "ALTER TABLE runs ADD COLUMN fire_at INTEGER;"
+	    "CREATE UNIQUE INDEX runs_by_fire ON runs(schedule_seq, fire_at)"
+	    " WHERE schedule_seq IS NOT NULL;",
 };
+
+/* The columns of a schedule row, in the order schedules.c reads them. */
+#define SCHED_COLS "seq, parent, workflow, rcpt, actor, tenant, data," \
+	" repeats, rule, exdates, dtstart, start_at, timezone, dst_gap," \
+	" dst_overlap, catchup_window, paused, ending_at, next_fire_at," \
+	" last_fire_at, skipped, last_skipped_at, source, config_id, def," \
+	" inserted_at, updated_at"
 
 static const char *store_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -146,10 +177,11 @@ static const char *store_sql[ST_COUNT] = {
 	    " updated_at) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(rcpt, set_id) DO"
 	    " UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
 	[ST_RUN_INS] = "INSERT INTO runs(workflow, actor, tenant, data,"
-	    " cancellation_key, source, inserted_at, settings) VALUES(?1, ?2,"
-	    " ?3, ?4, ?5, ?6, ?7, ?8)",
+	    " cancellation_key, source, inserted_at, settings, schedule_seq,"
+	    " fire_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_RUN_GET] = "SELECT workflow, actor, tenant, data, cancellation_key,"
-	    " source, inserted_at, settings FROM runs WHERE seq = ?1",
+	    " source, inserted_at, settings, schedule_seq, fire_at FROM runs"
+	    " WHERE seq = ?1",
 	[ST_RUN_BY_CK] = "SELECT seq FROM runs WHERE workflow = ?1 AND"
 	    " cancellation_key = ?2 ORDER BY seq",
 	[ST_RRUN_INS] = "INSERT INTO rruns(run_seq, idx, rcpt, status, events,"
@@ -175,7 +207,6 @@ static const char *store_sql[ST_COUNT] = {
 	    " seq = ?2",
 	[ST_FAN_DEL] = "DELETE FROM fanout WHERE run_seq = ?1 AND seq = ?2",
 	[ST_FAN_DROP] = "DELETE FROM fanout WHERE run_seq = ?1",
-	[ST_FAN_PENDING] = "SELECT DISTINCT run_seq FROM fanout",
 	[ST_SEEN_INS] = "INSERT OR IGNORE INTO fanout_seen(run_seq, rcpt)"
 	    " VALUES(?1, ?2)",
 	[ST_SEEN_DROP] = "DELETE FROM fanout_seen WHERE run_seq = ?1",
@@ -209,7 +240,6 @@ static const char *store_sql[ST_COUNT] = {
 	[ST_ITEM_DEL] = "DELETE FROM batch_items WHERE batch_id = ?1 AND"
 	    " run_seq = ?2 AND idx = ?3",
 	[ST_ITEM_COUNT] = "SELECT count(*) FROM batch_items WHERE batch_id = ?1",
-	[ST_ITEM_DROP] = "DELETE FROM batch_items WHERE batch_id = ?1",
 	[ST_THR_COUNT] = "SELECT count(*) FROM throttle_hits WHERE tkey = ?1"
 	    " AND at > ?2",
 	[ST_THR_INS] = "INSERT OR IGNORE INTO throttle_hits(tkey, at, run_seq,"
@@ -219,7 +249,8 @@ static const char *store_sql[ST_COUNT] = {
 	    " updated_at FROM rruns WHERE run_seq = ?1 AND idx = ?2",
 	[ST_RRUN_LIST] = "SELECT r.run_seq, r.idx, r.rcpt, r.status, r.events,"
 	    " r.error_count, r.inserted_at, r.updated_at, u.workflow, u.actor,"
-	    " u.tenant, u.cancellation_key, u.source FROM rruns r JOIN runs u"
+	    " u.tenant, u.cancellation_key, u.source, u.schedule_seq, u.fire_at"
+	    " FROM rruns r JOIN runs u"
 	    " ON u.seq = r.run_seq WHERE (r.run_seq, r.idx) < (?1, ?2) AND"
 	    " (?3 IS NULL OR u.workflow = ?3) AND (?4 IS NULL OR r.status = ?4)"
 	    " AND (?5 IS NULL OR r.rcpt = ?5) ORDER BY r.run_seq DESC,"
@@ -276,6 +307,56 @@ static const char *store_sql[ST_COUNT] = {
 	[ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency(k, status, body,"
 	    " created_at) VALUES(?1, ?2, ?3, ?4)",
 	[ST_IDEM_GC] = "DELETE FROM idempotency WHERE created_at < ?1",
+	[ST_SCHED_INS] = "INSERT INTO schedules(parent, workflow, rcpt, actor,"
+	    " tenant, data, repeats, rule, exdates, dtstart, start_at, timezone,"
+	    " dst_gap, dst_overlap, catchup_window, paused, ending_at,"
+	    " next_fire_at, source, config_id, def, inserted_at, updated_at)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?22)",
+	[ST_SCHED_GET] = "SELECT " SCHED_COLS " FROM schedules WHERE seq = ?1",
+	[ST_SCHED_UPD] = "UPDATE schedules SET workflow = ?2, actor = ?3,"
+	    " tenant = ?4, data = ?5, repeats = ?6, rule = ?7, exdates = ?8,"
+	    " dtstart = ?9, start_at = ?10, timezone = ?11, dst_gap = ?12,"
+	    " dst_overlap = ?13, catchup_window = ?14, paused = ?15,"
+	    " ending_at = ?16, next_fire_at = ?17, updated_at = ?18,"
+	    " def = ?19 WHERE seq = ?1",
+	[ST_SCHED_DEL] = "DELETE FROM schedules WHERE seq = ?1 OR parent = ?1",
+	/* The WHERE lets min() read the first entry of the partial index. */
+	[ST_SCHED_NEXT] = "SELECT min(next_fire_at) FROM schedules WHERE"
+	    " next_fire_at IS NOT NULL",
+	[ST_SCHED_DUE] = "SELECT " SCHED_COLS " FROM schedules WHERE"
+	    " next_fire_at <= ?1 ORDER BY next_fire_at LIMIT ?2",
+	[ST_SCHED_FIRED] = "UPDATE schedules SET next_fire_at = ?2,"
+	    " last_fire_at = coalesce(?3, last_fire_at), skipped = skipped +"
+	    " ?4, last_skipped_at = coalesce(?5, last_skipped_at) WHERE"
+	    " seq = ?1",
+	/*
+	 * Lists: one statement per indexed filter (an "?1 IS NULL OR" term
+	 * cannot use an index); the same parameters in each: ?1 workflow,
+	 * ?2 rcpt, ?3 after seq, ?4 top-level only, ?5 limit, ?6 parent.
+	 */
+	[ST_SCHED_LIST] = "SELECT " SCHED_COLS " FROM schedules WHERE"
+	    " (?1 IS NULL OR workflow = ?1) AND (?2 IS NULL OR rcpt = ?2) AND"
+	    " seq > ?3 AND (?4 = 0 OR parent IS NULL) AND (?6 IS NULL OR"
+	    " parent = ?6) ORDER BY seq LIMIT ?5",
+	[ST_SCHED_BY_WF] = "SELECT " SCHED_COLS " FROM schedules WHERE"
+	    " workflow = ?1 AND (?2 IS NULL OR rcpt = ?2) AND seq > ?3 AND"
+	    " (?4 = 0 OR parent IS NULL) AND (?6 IS NULL OR parent = ?6)"
+	    " ORDER BY seq LIMIT ?5",
+	[ST_SCHED_BY_RCPT] = "SELECT " SCHED_COLS " FROM schedules WHERE"
+	    " rcpt = ?2 AND (?1 IS NULL OR workflow = ?1) AND seq > ?3 AND"
+	    " (?4 = 0 OR parent IS NULL) AND (?6 IS NULL OR parent = ?6)"
+	    " ORDER BY seq LIMIT ?5",
+	[ST_SCHED_BY_PARENT] = "SELECT " SCHED_COLS " FROM schedules WHERE"
+	    " parent = ?6 AND (?1 IS NULL OR workflow = ?1) AND (?2 IS NULL OR"
+	    " rcpt = ?2) AND seq > ?3 AND ?4 = 0 ORDER BY seq LIMIT ?5",
+	[ST_SCHED_CHILD_DEL] = "DELETE FROM schedules WHERE parent = ?1 AND"
+	    " rcpt = ?2",
+	[ST_SCHED_CFG_LIST] = "SELECT DISTINCT config_id, def FROM schedules"
+	    " WHERE config_id IS NOT NULL AND parent IS NULL",
+	[ST_SCHED_CFG_ROWS] = "SELECT seq, rcpt FROM schedules WHERE"
+	    " config_id = ?1 AND parent IS NULL",
+	[ST_SCHED_CFG_DEL] = "DELETE FROM schedules WHERE config_id = ?1",
 };
 
 /* Run one SQL text; -1 with *cause on error. */
@@ -455,6 +536,7 @@ eng_close(struct eng *e)
 		sqlite3_close(e->db);
 	eng_config_free(e->cfg);
 	free(e->logs);
+	free(e->fired);
 	free(e);
 }
 
@@ -585,6 +667,7 @@ eng_rollback(struct eng *e)
 {
 	e->in_txn = 0;
 	store_logs_truncate(e, 0);
+	e->nfired = 0;
 	if (sqlite3_get_autocommit(e->db) == 0)
 		eng_step_done(e, eng_stmt(e, ST_ROLLBACK));
 }

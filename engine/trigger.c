@@ -226,9 +226,10 @@ trig_check(const struct eng_workflow *w, json_t *body, char **cause)
 	return ENG_OK;
 }
 
-/* Insert the workflow run row. */
+/* Insert the workflow run row, recording where it came from. */
 static int
-trig_insert_run(struct eng *e, struct eng_run *t, json_t *body)
+trig_insert_run(struct eng *e, struct eng_run *t, json_t *body,
+    const struct eng_source *src)
 {
 	sqlite3_stmt *st = eng_stmt(e, ST_RUN_INS);
 	json_t *ck = json_object_get(body, "cancellation_key"), *settings;
@@ -242,7 +243,11 @@ trig_insert_run(struct eng *e, struct eng_run *t, json_t *body)
 	if (json_is_string(ck))
 		sqlite3_bind_text(st, 5, json_string_value(ck), -1,
 		    SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, "api", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, src->type, -1, SQLITE_STATIC);
+	if (src->sched != 0) {
+		sqlite3_bind_int64(st, 9, src->sched);
+		sqlite3_bind_int64(st, 10, src->fire_at);
+	}
 	sqlite3_bind_int64(st, 7, t->now);
 	settings = json_deep_copy(json_object_get(body, "settings"));
 	if (json_object_get(body, "subscriber_filter") != NULL &&
@@ -527,17 +532,19 @@ done:
 	return rc;
 }
 
-/* POST /v1/workflows/{key}/trigger. */
+/*
+ * Start a run of workflow for body's recipients: the one path shared by API
+ * triggers and schedule fires.  Sets *seq to the run's key.
+ */
 enum eng_status
-eng_trigger(struct eng *e, const char *workflow, json_t *body, int64_t now,
-    json_t **reply, char **cause)
+eng_trigger_start(struct eng *e, const char *workflow, json_t *body,
+    int64_t now, const struct eng_source *src, int64_t *seq, char **cause)
 {
 	struct eng_run t;
 	struct trig_rcpt *rs = NULL;
 	enum eng_status rc;
 	sqlite3_stmt *st;
 	int track = 0;
-	char id[37];
 	size_t n = 0, i;
 	int64_t idx = 0;
 
@@ -563,7 +570,7 @@ eng_trigger(struct eng *e, const char *workflow, json_t *body, int64_t now,
 	    (rc = trig_rcpts(e, json_object_get(body, "recipients"), now, &rs,
 	    &n, cause)) != ENG_OK)
 		goto out;
-	if (trig_insert_run(e, &t, body) != 0) {
+	if (trig_insert_run(e, &t, body, src) != 0) {
 		rc = ENG_INTERNAL;
 		goto out;
 	}
@@ -587,12 +594,29 @@ eng_trigger(struct eng *e, const char *workflow, json_t *body, int64_t now,
 		*cause = xstrdup("store failure");
 		goto out;
 	}
-	eng_id_format(e, ENG_ID_RUN, (uint64_t)t.seq, 0, id);
-	*reply = json_pack("{s:s}", "workflow_run_id", id);
+	*seq = t.seq;
 	e->stats.triggers++;
 	e->stats.runs += (uint64_t)idx;
 out:
 	trig_rcpts_free(rs, n);
 	eng_run_clear(&t);
 	return rc;
+}
+
+/* POST /v1/workflows/{key}/trigger. */
+enum eng_status
+eng_trigger(struct eng *e, const char *workflow, json_t *body, int64_t now,
+    json_t **reply, char **cause)
+{
+	static const struct eng_source api = { "api", 0, 0 };
+	enum eng_status rc;
+	int64_t seq;
+	char id[37];
+
+	if ((rc = eng_trigger_start(e, workflow, body, now, &api, &seq,
+	    cause)) != ENG_OK)
+		return rc;
+	eng_id_format(e, ENG_ID_RUN, (uint64_t)seq, 0, id);
+	*reply = json_pack("{s:s}", "workflow_run_id", id);
+	return ENG_OK;
 }

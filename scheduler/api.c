@@ -51,6 +51,16 @@ const struct sch_route sch_routes[] = {
 	{ POST, "/v1/workflows/{key}/cancel", api_workflows_cancel, BODY,
 	    NULL },
 
+	/* api_schedules.c */
+	{ POST, "/v1/schedules", api_schedules_create, BODY, NULL },
+	{ PUT, "/v1/schedules", api_schedules_update, BODY, NULL },
+	{ DELETE, "/v1/schedules", api_schedules_delete, BODY, NULL },
+	{ GET, "/v1/schedules", api_schedules_list, 0, NULL },
+	{ GET, "/v1/schedules/{id}/preview", api_schedules_preview, 0, NULL },
+	{ GET, "/v1/users/{id}/schedules", api_schedules_user, 0, NULL },
+	{ GET, "/v1/objects/{collection}/{id}/schedules",
+	    api_schedules_object, 0, NULL },
+
 	/* api_messages.c */
 	{ GET, "/v1/messages/{id}", api_messages_get, 0, NULL },
 	{ PUT, "/v1/messages/{id}/seen", api_messages_mark, BODY, "seen" },

@@ -92,6 +92,8 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	size_t len = 0, i;
 	FILE *f;
 
+	_Static_assert(sizeof buckets / sizeof buckets[0] == SCH_LATE_BUCKETS,
+	    "one label per lateness bucket");
 	(void)reply;
 	memset(&st, 0, sizeof st);
 	eng_stats(s->eng, &st);
@@ -133,15 +135,23 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 			fprintf(f, "belfry_http_requests_total{code=\"%zu\"} "
 			    "%llu\n", i, (unsigned long long)n);
 	}
-	/* Schedules come later: the histogram exists with zero counts. */
+	api_admin_metric(f, "belfry_schedule_fires_total", "counter",
+	    "Schedule occurrences fired.", st.fires);
+	api_admin_metric(f, "belfry_schedule_fires_skipped_total", "counter",
+	    "Missed schedule occurrences skipped by catch-up.",
+	    st.fires_skipped);
+	api_admin_metric(f, "belfry_schedule_fires_failed_total", "counter",
+	    "Schedule fires whose trigger failed.", st.fires_failed);
 	fprintf(f, "# HELP belfry_fire_lateness_seconds How late schedule "
-	    "fires ran after their due instant.\n# TYPE "
+	    "fires ran after their due instant (at their commit).\n# TYPE "
 	    "belfry_fire_lateness_seconds histogram\n");
 	for (i = 0; i < sizeof buckets / sizeof buckets[0]; i++)
 		fprintf(f, "belfry_fire_lateness_seconds_bucket{le=\"%s\"} "
-		    "0\n", buckets[i]);
-	fprintf(f, "belfry_fire_lateness_seconds_sum 0\n"
-	    "belfry_fire_lateness_seconds_count 0\n");
+		    "%llu\n", buckets[i],
+		    (unsigned long long)s->counters.late[i]);
+	fprintf(f, "belfry_fire_lateness_seconds_sum %.6f\n"
+	    "belfry_fire_lateness_seconds_count %llu\n", s->counters.late_sum,
+	    (unsigned long long)s->counters.late[SCH_LATE_BUCKETS - 1]);
 	fclose(f);
 	r->raw = buf;
 	r->content_type = "text/plain; version=0.0.4; charset=utf-8";

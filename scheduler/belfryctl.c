@@ -35,6 +35,7 @@ static int ctl_status(int, char **, char **);
 static int ctl_reload(int, char **, char **);
 static int ctl_method(int, char **, char **);
 static int ctl_trigger(int, char **, char **);
+static int ctl_schedules(int, char **, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", "[-s SOCKET] status", ctl_status, 0 },
@@ -46,11 +47,14 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "trigger", "[-s SOCKET] trigger KEY --recipients ID[,ID...] "
 	    "[--data JSON] [--actor ID] [--tenant ID] "
 	    "[--cancellation-key KEY]", ctl_trigger, 0 },
+	{ "schedules", "[-s SOCKET] schedules [--workflow KEY]",
+	    ctl_schedules, 0 },
 	{ "check", "check -c CONFIG_DIR", ctl_check, CTL_TZ },
 	{ "preview", "preview (--rrule RULE | --repeats JSON) --dtstart "
 	    "YYYY-MM-DDTHH:MM:SS --tz ZONE [--count N] [--after "
 	    "YYYY-MM-DDTHH:MM:SSZ] [--dst-gap shift|next_valid|skip] "
-	    "[--dst-overlap first|last] [--exdate LIST] [--rdate LIST]",
+	    "[--dst-overlap first|last] [--exdate LIST] [--rdate LIST] | "
+	    "[-s SOCKET] preview --schedule ID [--count N]",
 	    ctl_preview, CTL_TZ },
 	{ "tzinfo", "tzinfo [--at YYYY-MM-DDTHH:MM:SSZ] [ZONE]", ctl_tzinfo,
 	    CTL_TZ },
@@ -325,7 +329,7 @@ ctl_parse_count(const char *s, int *n)
 /* The options of preview, gathered before any work starts. */
 struct ctl_preview_opts {
 	const char *rrule, *repeats, *dtstart, *zone, *after;
-	const char *exdate, *rdate;
+	const char *exdate, *rdate, *schedule;
 	int count;
 	enum tz_gap gap;
 	enum tz_overlap overlap;
@@ -347,6 +351,7 @@ ctl_preview_args(int argc, char **argv, struct ctl_preview_opts *o,
 		{ "dst-overlap", required_argument, NULL, 'o' },
 		{ "exdate", required_argument, NULL, 'x' },
 		{ "rdate", required_argument, NULL, 'd' },
+		{ "schedule", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -364,6 +369,7 @@ ctl_preview_args(int argc, char **argv, struct ctl_preview_opts *o,
 		case 'a': o->after = optarg; break;
 		case 'x': o->exdate = optarg; break;
 		case 'd': o->rdate = optarg; break;
+		case 'S': o->schedule = optarg; break;
 		case 'n':
 			if (ctl_parse_count(optarg, &o->count) != 0) {
 				*cause = xasprintf("bad --count \"%s\" (expected "
@@ -397,6 +403,15 @@ ctl_preview_args(int argc, char **argv, struct ctl_preview_opts *o,
 		    argv[optind]);
 		return -1;
 	}
+	if (o->schedule != NULL) {
+		if (o->rrule || o->repeats || o->dtstart || o->zone ||
+		    o->after || o->exdate || o->rdate) {
+			*cause = xstrdup("preview: --schedule takes only "
+			    "--count");
+			return -1;
+		}
+		return 0;
+	}
 	if ((o->rrule == NULL) == (o->repeats == NULL)) {
 		*cause = xstrdup("preview: give one of --rrule or --repeats");
 		return -1;
@@ -405,6 +420,127 @@ ctl_preview_args(int argc, char **argv, struct ctl_preview_opts *o,
 		*cause = xstrdup("preview: --dtstart and --tz are required");
 		return -1;
 	}
+	return 0;
+}
+
+/* GET path from the daemon as JSON; NULL with *cause (or the answer out). */
+static json_t *
+ctl_get_json(const char *path, char **cause)
+{
+	char *reply = NULL;
+	json_t *j;
+	int status;
+
+	if (client_request(ctl_socket, "GET", path, NULL, &status, &reply,
+	    cause) != 0)
+		return NULL;
+	if (status != 200) {
+		ctl_print(stderr, reply);
+		free(reply);
+		ctl_answered = 1;
+		return NULL;
+	}
+	j = json_loads(reply, 0, NULL);
+	free(reply);
+	if (j == NULL)
+		*cause = xstrdup("the daemon's answer is not JSON");
+	return j;
+}
+
+/*
+ * belfryctl preview --schedule ID: a stored schedule's next fires, from the
+ * daemon, as "# RECIPIENT ZONE" and then one instant a line per recipient.
+ */
+static int
+ctl_preview_schedule(const struct ctl_preview_opts *o, char **cause)
+{
+	char *id = client_path_escape(o->schedule), *path;
+	json_t *j, *r, *t;
+	size_t i, k;
+
+	path = xasprintf("/v1/schedules/%s/preview?count=%d", id, o->count);
+	free(id);
+	j = ctl_get_json(path, cause);
+	free(path);
+	if (j == NULL)
+		return -1;
+	json_array_foreach(json_object_get(j, "recipients"), i, r) {
+		t = json_object_get(r, "recipient");
+		if (json_is_string(t))
+			printf("# %s", json_string_value(t));
+		else
+			printf("# %s/%s", json_string_value(json_object_get(t,
+			    "collection")), json_string_value(
+			    json_object_get(t, "id")));
+		printf(" %s\n", json_string_value(json_object_get(r,
+		    "timezone")));
+		json_array_foreach(json_object_get(r, "fires"), k, t)
+			puts(json_string_value(t));
+	}
+	json_decref(j);
+	return 0;
+}
+
+/* The recipient of a Schedule as "id" or "collection/id". */
+static void
+ctl_rcpt(json_t *r, char *buf, size_t len)
+{
+	const char *coll = json_string_value(json_object_get(r,
+	    "collection"));
+
+	snprintf(buf, len, "%s%s%s", coll ? coll : "", coll ? "/" : "",
+	    json_string_value(json_object_get(r, "id")));
+}
+
+/* belfryctl schedules: every schedule with its zone and next fire. */
+static int
+ctl_schedules(int argc, char **argv, char **cause)
+{
+	char *after = NULL, *path, *wf = NULL, rc_buf[300];
+	json_t *j, *e, *v;
+	size_t i;
+
+	if (argc == 3 && strcmp(argv[1], "--workflow") == 0)
+		wf = client_path_escape(argv[2]);
+	else if (argc != 1) {
+		*cause = xstrdup("usage: belfryctl schedules [--workflow KEY]");
+		return -1;
+	}
+	printf("%-36s %-20s %-24s %-20s %-20s %s\n", "ID", "WORKFLOW",
+	    "RECIPIENT", "ZONE", "NEXT", "LAST");
+	do {
+		path = xasprintf("/v1/schedules?page_size=1000%s%s%s%s",
+		    wf ? "&workflow=" : "", wf ? wf : "", after ? "&after=" :
+		    "", after ? after : "");
+		free(after);
+		after = NULL;
+		j = ctl_get_json(path, cause);
+		free(path);
+		if (j == NULL) {
+			free(wf);
+			return -1;
+		}
+		json_array_foreach(json_object_get(j, "entries"), i, e) {
+			ctl_rcpt(json_object_get(e, "recipient"), rc_buf,
+			    sizeof rc_buf);
+			v = json_object_get(e, "next_occurrence_at");
+			printf("%-36s %-20s %-24s %-20s %-20s %s\n",
+			    json_string_value(json_object_get(e, "id")),
+			    json_string_value(json_object_get(e, "workflow")),
+			    rc_buf, json_string_value(json_object_get(e,
+			    "effective_timezone")), json_is_string(v) ?
+			    json_string_value(v) : json_is_true(
+			    json_object_get(e, "paused")) ? "paused" : "-",
+			    json_is_string(json_object_get(e,
+			    "last_occurrence_at")) ? json_string_value(
+			    json_object_get(e, "last_occurrence_at")) : "-");
+		}
+		v = json_object_get(json_object_get(j, "page_info"), "after");
+		if (json_is_string(v))
+			after = xstrdup(json_string_value(v));
+		json_decref(j);
+	} while (after != NULL);
+	free(wf);
 	return 0;
 }
 
@@ -422,6 +558,8 @@ ctl_preview(int argc, char **argv, char **cause)
 
 	if (ctl_preview_args(argc, argv, &o, cause) != 0)
 		return -1;
+	if (o.schedule != NULL)
+		return ctl_preview_schedule(&o, cause);
 	if (tz_wall_parse(o.dtstart, &ds) != 0) {
 		*cause = xasprintf("bad --dtstart \"%s\" (expected a local "
 		    "time YYYY-MM-DDTHH:MM:SS)", o.dtstart);

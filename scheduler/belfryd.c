@@ -70,6 +70,31 @@ belfryd_status(struct sch *s, const char *what)
 	    s->http_tcp != NULL ? s->listen : "");
 }
 
+/*
+ * Bring the configuration's schedules into the store (each in its own
+ * savepoint, so one that fails leaves the others synced).
+ */
+static void
+belfryd_sync_schedules(struct sch *s)
+{
+	char *cause = NULL;
+
+	if (eng_begin(s->eng, &cause) != 0) {
+		log_warnx("schedules: %s", cause);
+		free(cause);
+		return;
+	}
+	if (eng_schedules_sync(s->eng, sch_now(s), &cause) != 0) {
+		log_warnx("schedules: %s", cause);
+		free(cause);
+		cause = NULL;
+	}
+	if (eng_commit(s->eng, &cause) != 0) {
+		log_warnx("schedules: commit: %s", cause);
+		free(cause);
+	}
+}
+
 /* Re-read the configuration; the old one stays on error. */
 int
 sch_reload(struct sch *s, char **cause)
@@ -99,6 +124,7 @@ sch_reload(struct sch *s, char **cause)
 	    belfryd_differ(eng_config_listen(c), s->listen))
 		log_warnx("reload: listen changed: restart to use it");
 	eng_set_config(s->eng, c);
+	belfryd_sync_schedules(s);
 	log_info("reloaded: %zu workflows", eng_config_workflow_count(c));
 	belfryd_status(s, "reloaded");
 	clock_rearm(s);
@@ -239,6 +265,7 @@ main(int argc, char **argv)
 	if ((s->eng = eng_open(s->database, &cause)) == NULL)
 		fatalx("database %s: %s", s->database, cause);
 	eng_set_config(s->eng, c);
+	belfryd_sync_schedules(s);
 
 	/*
 	 * The epoll changelist folds the read-disable/re-enable evhttp does

@@ -29,6 +29,9 @@
 /* The longest the timer sleeps on the wall clock before looking again. */
 #define CLOCK_MAX_SLEEP 60
 
+const double sch_late_bounds[SCH_LATE_BUCKETS] = { 0.005, 0.01, 0.05, 0.1,
+	0.5, 1, 5, 10, 60, 1e300 };
+
 static void clock_due_cb(evutil_socket_t, short, void *);
 static void clock_advance_cb(evutil_socket_t, short, void *);
 
@@ -97,6 +100,36 @@ clock_rearm(struct sch *s)
 }
 
 /*
+ * Count the lateness of the schedule fires just committed: the time now
+ * (the wall clock to the nanosecond, or the virtual instant) minus each
+ * fire's due instant.
+ */
+void
+clock_fired(struct sch *s)
+{
+	int64_t due[1024];
+	struct timespec ts;
+	double now, late;
+	size_t n, i;
+	int b;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = s->virtual_clock ? (double)s->vnow : (double)ts.tv_sec +
+	    ts.tv_nsec / 1e9;
+	while ((n = eng_fired_take(s->eng, due, 1024)) > 0) {
+		for (i = 0; i < n; i++) {
+			late = now - (double)due[i];
+			if (late < 0)
+				late = 0;
+			for (b = 0; b < SCH_LATE_BUCKETS; b++)
+				if (late <= sch_late_bounds[b])
+					s->counters.late[b]++;
+			s->counters.late_sum += late;
+		}
+	}
+}
+
+/*
  * Run the work due at now in one transaction and start the deliveries it
  * made due.  Returns how many items ran plus how many deliveries started.
  */
@@ -123,6 +156,7 @@ clock_run_due(struct sch *s, int64_t now)
 			eng_delivery_free(&d[i]);
 		return 0;
 	}
+	clock_fired(s);
 	for (i = 0; i < nd; i++) {
 		webhook_start(s, &d[i]);
 		eng_delivery_free(&d[i]);

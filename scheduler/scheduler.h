@@ -81,12 +81,18 @@ struct sch_outcome {
 TAILQ_HEAD(sch_outcomes, sch_outcome);
 TAILQ_HEAD(sch_reqs, sch_req);
 
+/* Buckets of the fire lateness histogram (upper bounds, seconds). */
+#define SCH_LATE_BUCKETS 10
+extern const double sch_late_bounds[SCH_LATE_BUCKETS]; /* last: +Inf */
+
 /* Counters kept by the scheduler itself (the engine keeps the rest). */
 struct sch_counters {
 	uint64_t http[600];      /* replies by status code */
 	uint64_t deliveries;     /* webhook attempts started */
 	uint64_t commits;        /* group-commit transactions committed */
 	uint64_t batched;        /* API requests in those transactions */
+	uint64_t late[SCH_LATE_BUCKETS]; /* fire lateness, cumulative */
+	double late_sum;
 };
 
 struct sch {
@@ -214,6 +220,15 @@ enum eng_status api_objects_subs_add(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_subs_remove(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_subs_list(struct sch_req *, json_t **, char **);
 
+/* api_schedules.c */
+enum eng_status api_schedules_create(struct sch_req *, json_t **, char **);
+enum eng_status api_schedules_update(struct sch_req *, json_t **, char **);
+enum eng_status api_schedules_delete(struct sch_req *, json_t **, char **);
+enum eng_status api_schedules_list(struct sch_req *, json_t **, char **);
+enum eng_status api_schedules_user(struct sch_req *, json_t **, char **);
+enum eng_status api_schedules_object(struct sch_req *, json_t **, char **);
+enum eng_status api_schedules_preview(struct sch_req *, json_t **, char **);
+
 enum eng_status api_tenants_put(struct sch_req *, json_t **, char **);
 enum eng_status api_tenants_get(struct sch_req *, json_t **, char **);
 
@@ -235,6 +250,7 @@ enum eng_status api_admin_clock(struct sch_req *, json_t **, char **);
 
 int clock_init(struct sch *s);
 void clock_rearm(struct sch *s);
+void clock_fired(struct sch *s);
 void clock_advance_start(struct sch_req *r);
 void clock_advance_kick(struct sch *s);
 int clock_parse_target(struct sch *s, json_t *body, int64_t *target,

@@ -655,6 +655,7 @@ server_flush(struct sch *s)
 		}
 	}
 	if (!failed) {
+		clock_fired(s);
 		s->counters.commits++;
 		TAILQ_FOREACH(r, &batch, entry)
 			s->counters.batched++;
