@@ -610,6 +610,19 @@ run_save(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 	return eng_step_done(e, st);
 }
 
+/* Delete batch id and its activities (the messages keep what they showed). */
+static void
+run_batch_drop(struct eng *e, int64_t id)
+{
+	sqlite3_stmt *st = eng_stmt(e, ST_ITEM_DROP);
+
+	sqlite3_bind_int64(st, 1, id);
+	eng_step_done(e, st);
+	st = eng_stmt(e, ST_BATCH_DEL);
+	sqlite3_bind_int64(st, 1, id);
+	eng_step_done(e, st);
+}
+
 /* Run rr's program from its pc until it ends or waits; then save it. */
 static int
 run_advance(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
@@ -670,6 +683,9 @@ run_advance(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 	}
 	if (rc != 0)
 		return -1;
+	/* The run that carried a batch is done with it: drop its rows. */
+	if (rr->batch_id != 0 && strcmp(rr->status, "completed") == 0)
+		run_batch_drop(e, rr->batch_id);
 	return run_save(e, r, rr, insert);
 }
 

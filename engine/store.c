@@ -232,6 +232,7 @@ static const char *store_sql[ST_COUNT] = {
 	    " idx = ?4 WHERE id = ?1",
 	[ST_BATCH_CLOSE] = "UPDATE batches SET bkey = NULL WHERE id = ?1",
 	[ST_BATCH_DEL] = "DELETE FROM batches WHERE id = ?1",
+	[ST_ITEM_DROP] = "DELETE FROM batch_items WHERE batch_id = ?1",
 	[ST_ITEM_INS] = "INSERT INTO batch_items(batch_id, item, run_seq, idx,"
 	    " actor, data, inserted_at) VALUES(?1, (SELECT coalesce(max(item),"
 	    " 0) + 1 FROM batch_items WHERE batch_id = ?1), ?2, ?3, ?4, ?5, ?6)",

@@ -179,6 +179,23 @@ expect_feed(const char *user, const char *want)
 	free(got);
 }
 
+/* How many rows table has (a white-box look at what the engine keeps). */
+static int64_t
+count_rows(const char *table)
+{
+	char sql[128];
+	sqlite3_stmt *st;
+	int64_t n = -1;
+
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+	if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
 /* Run every due item up to `to`, in time order, as the scheduler does. */
 static void
 advance(int64_t to)
@@ -313,6 +330,9 @@ test_batch(void **state)
 	    " \"data\": {\"post\": \"p\"}}");
 	advance(2002);
 	expect_feed("u2", "3 by 2 on p");
+	/* Batches that went out leave no rows behind. */
+	assert_int_equal(count_rows("batches"), 0);
+	assert_int_equal(count_rows("batch_items"), 0);
 }
 
 /* A window rule closes at 09:00 in the recipient's zone, across DST. */
