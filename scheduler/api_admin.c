@@ -33,7 +33,7 @@ api_admin_status(struct sch_req *r, json_t **reply, char **cause)
 	(void)cause;
 	eng_stats(s->eng, &st);
 	up = (sch_notify_monotonic_usec() - s->started_mono) / 1000000;
-	*reply = json_pack("{s:s, s:I, s:o, s:o, s:b, s:s, s:s, s:s, s:I, "
+	*reply = json_pack("{s:s, s:I, s:o, s:o, s:b, s:s, s:s, s:s, s:s, s:I, "
 	    "s:s, s:s, s:o, s:I, s:I, s:o}",
 	    "version", BELFRY_VERSION,
 	    "uptime_seconds", (json_int_t)up,
@@ -41,6 +41,7 @@ api_admin_status(struct sch_req *r, json_t **reply, char **cause)
 	    "now", api_admin_instant(sch_now(s)),
 	    "virtual_clock", s->virtual_clock,
 	    "rules_version", tz_rules_version(),
+	    "system_tzdata_version", tz_system_version(),
 	    "icu_version", tz_icu_version(),
 	    "config_dir", s->config_dir,
 	    "workflows", (json_int_t)eng_config_workflow_count(

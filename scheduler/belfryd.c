@@ -259,6 +259,10 @@ main(int argc, char **argv)
 
 	if (tz_init(NULL, &cause) != 0)
 		fatalx("zone rules: %s", cause);
+	if (strcmp(tz_rules_version(), tz_system_version()) != 0)
+		log_warnx("zone rules %s (%s) differ from the system tzdata %s: "
+		    "rebuild them (make) so that offsets are current",
+		    tz_rules_version(), tz_data_dir(), tz_system_version());
 	if ((c = eng_config_load(s->config_dir, &cause)) == NULL)
 		fatalx("%s", cause);
 	belfryd_paths(s, c);
