@@ -28,6 +28,8 @@ import tempfile
 import threading
 import time
 
+from belfrytest import Checks  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
@@ -36,20 +38,7 @@ BELFRYCTL = os.path.join(BUILD, "belfryctl")
 START = "2026-03-01T12:00:00Z"
 API_KEY = "sk_test_0123456789"
 
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    """Count one check; print it when it fails."""
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s%s" % (name, (": " + str(detail)[:600]) if detail
-                             else ""))
-    return ok
+check = Checks()
 
 
 def free_port():
@@ -349,7 +338,7 @@ def main():
             o.stop()
         d.stop()
         hook.shutdown()
-    if failed:
+    if check.failed:
         for name in sorted(os.listdir(tmp)):
             if name.endswith(".log"):
                 print("---- %s (kept in %s)" % (name, tmp))
@@ -357,8 +346,7 @@ def main():
                     sys.stdout.write(f.read()[-20000:])
     else:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("daemon: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.summary("daemon")
 
 
 SHIM = r"""

@@ -31,6 +31,8 @@ import sys
 import tempfile
 import time
 
+from belfrytest import Checks, UnixConnection  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
@@ -50,33 +52,7 @@ ZONES = [
     "America/Scoresbysund", "Pacific/Apia", "Antarctica/Troll",
 ]
 
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    """Count one check; print it when it fails."""
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s%s" % (name, (": " + str(detail)[:800]) if detail
-                             else ""))
-    return ok
-
-
-class UnixConnection(http.client.HTTPConnection):
-    """HTTP over the daemon's Unix socket."""
-
-    def __init__(self, path):
-        super().__init__("belfry", timeout=600)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(600)
-        self.sock.connect(self.path)
+check = Checks()
 
 
 class Daemon:
@@ -421,7 +397,7 @@ def main():
               j[0]["next_occurrence_at"] is None, j)
         st, j = d.req("DELETE", "/v1/schedules", {"schedule_ids": [sid]})
         check("DELETE", st == 200 and j[0]["id"] == sid, j)
-        ok = failed == 0
+        ok = check.failed == 0
     finally:
         d.stop()
         if not ok:
@@ -430,8 +406,7 @@ def main():
                 sys.stdout.write(f.read().decode(errors="replace")[-4000:])
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print("schedules: %d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    return check.summary("schedules")
 
 
 if __name__ == "__main__":

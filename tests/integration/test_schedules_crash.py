@@ -28,24 +28,13 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_schedules as ts  # noqa: E402
 
+from belfrytest import Checks  # noqa: E402
+
 START = "2026-06-01T00:00:00Z"
 SUBSCRIBERS = 1000
 USERS = 50
 
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    """Count one check; print it when it fails."""
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s%s" % (name, (": " + str(detail)[:800]) if detail
-                             else ""))
-    return ok
+check = Checks()
 
 
 def iso(t):
@@ -157,7 +146,7 @@ def main():
         check("no other runs", set(runs) <= {"m%04d" % k for k in
                                              range(SUBSCRIBERS)} |
               {"p%02d" % k for k in range(USERS)}, list(runs)[:5])
-        ok = failed == 0
+        ok = check.failed == 0
     finally:
         d.stop()
         if not ok:
@@ -166,8 +155,7 @@ def main():
                 sys.stdout.write(f.read().decode(errors="replace")[-3000:])
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print("crash: %d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    return check.summary("crash")
 
 
 if __name__ == "__main__":

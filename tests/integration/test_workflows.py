@@ -33,43 +33,17 @@ import tempfile
 import time
 import urllib.parse
 
+from belfrytest import Checks, UnixConnection  # noqa: E402
+
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 BELFRYD = os.path.join(BUILD, "belfryd")
 BELFRYCTL = os.path.join(BUILD, "belfryctl")
 START = "2026-03-01T00:00:00Z"
 
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    """Count and print one check."""
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   %s" % name)
-    else:
-        failed += 1
-        print("FAIL %s%s" % (name, (": " + str(detail)[:1500]) if detail
-                             != "" else ""))
-    return ok
+check = Checks(verbose=True)
 
 
 # ---------------------------------------------------------------- HTTP
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """http.client over a Unix domain socket."""
-
-    def __init__(self, path, timeout=120):
-        super().__init__("belfry", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
-
 
 class Reply:
     def __init__(self, status, body):
@@ -91,7 +65,7 @@ SOCK = None
 
 def req(method, path, body=None):
     """One request on the admin socket."""
-    conn = UnixHTTPConnection(SOCK)
+    conn = UnixConnection(SOCK, timeout=120)
     headers = {}
     data = None
     if body is not None:
@@ -1210,15 +1184,14 @@ def main():
                 proc.kill()
                 proc.wait()
         logf.close()
-    if failed:
+    if check.failed:
         print("---- belfryd log (kept in %s)" % tmp)
         with open(log_path, errors="replace") as f:
             sys.stdout.write(f.read()[-20000:])
     else:
         shutil.rmtree(tmp, ignore_errors=True)
     print("(%.1f s)" % (time.time() - t_start))
-    print("workflows: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.summary("workflows")
 
 
 if __name__ == "__main__":
