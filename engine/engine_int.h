@@ -52,6 +52,7 @@ struct eng {
 	size_t logs_len, logs_mark;
 	int64_t *fired;         /* due instants of fires, for eng_fired_take */
 	size_t nfired;
+	struct eng_rcache *rcache; /* parsed recurrences (schedules.c) */
 };
 
 /* How many fired instants are kept between eng_fired_take calls. */
@@ -195,6 +196,7 @@ enum eng_status eng_trigger_start(struct eng *e, const char *workflow,
 
 /* engine/schedules.c */
 int64_t eng_sched_next_due(struct eng *e);
+void eng_sched_cache_free(struct eng *e);
 int eng_sched_run_due(struct eng *e, int64_t now, int max);
 void eng_sched_rezone(struct eng *e, const char *rcpt, int64_t now);
 void eng_sched_sub_added(struct eng *e, const char *obj, const char *rcpt,

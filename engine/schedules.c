@@ -222,9 +222,50 @@ sched_zone(struct eng *e, const struct sched *s)
 	return z;
 }
 
-/* The row's recurrence (NULL for a one-off or a rule that fails). */
+/* How many parsed recurrences the engine keeps (see sched_recur). */
+#define SCHED_CACHE 64
+
+/* Parsed recurrences, keyed by rule, DTSTART and exdates, least recently
+ * used replaced first. */
+struct eng_rcache {
+	struct {
+		uint64_t hash, used;
+		char *key;
+		struct tz_recur *r;
+	} slot[SCHED_CACHE];
+	uint64_t tick;
+};
+
+/* Free the engine's recurrence cache. */
+void
+eng_sched_cache_free(struct eng *e)
+{
+	int i;
+
+	if (e->rcache == NULL)
+		return;
+	for (i = 0; i < SCHED_CACHE; i++) {
+		free(e->rcache->slot[i].key);
+		tz_recur_free(e->rcache->slot[i].r);
+	}
+	free(e->rcache);
+	e->rcache = NULL;
+}
+
+/* FNV-1a of a string. */
+static uint64_t
+sched_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Parse the row's recurrence (NULL for a one-off or a rule that fails). */
 static struct tz_recur *
-sched_recur(const struct sched *s)
+sched_recur_parse(const struct sched *s)
 {
 	struct tz_recur *r;
 	struct tz_wall w;
@@ -243,6 +284,46 @@ sched_recur(const struct sched *s)
 		return NULL;
 	}
 	return r;
+}
+
+/*
+ * The row's recurrence, borrowed from the engine's cache (NULL for a
+ * one-off or a rule that fails).  Rows made by one request share rule and
+ * DTSTART, so a fire rarely parses: parsing checks that the rule has an
+ * occurrence, which costs more than the fire's own search.
+ */
+static struct tz_recur *
+sched_recur(struct eng *e, const struct sched *s)
+{
+	struct eng_rcache *c;
+	uint64_t h;
+	char *key;
+	int i, old = 0;
+
+	if (s->rule == NULL || s->dtstart == NULL)
+		return NULL;
+	if ((c = e->rcache) == NULL)
+		c = e->rcache = xcalloc(1, sizeof *c);
+	key = xasprintf("%s\n%s\n%s", s->rule, s->dtstart,
+	    s->exdates != NULL ? s->exdates : "");
+	h = sched_hash(key);
+	for (i = 0; i < SCHED_CACHE; i++) {
+		if (c->slot[i].key != NULL && c->slot[i].hash == h &&
+		    strcmp(c->slot[i].key, key) == 0) {
+			free(key);
+			c->slot[i].used = ++c->tick;
+			return c->slot[i].r;
+		}
+		if (c->slot[i].used < c->slot[old].used)
+			old = i;
+	}
+	free(c->slot[old].key);
+	tz_recur_free(c->slot[old].r);
+	c->slot[old].key = key;
+	c->slot[old].hash = h;
+	c->slot[old].used = ++c->tick;
+	c->slot[old].r = sched_recur_parse(s);
+	return c->slot[old].r;
 }
 
 /*
@@ -306,10 +387,9 @@ sched_plan(struct eng *e, struct sched *s, int64_t now)
 	after = now - 1;
 	if (s->last != SCHED_NONE && s->last > after)
 		after = s->last;
-	r = sched_recur(s);
+	r = sched_recur(e, s);
 	if (sched_next_with(s, r, z, after, &s->next) != 0)
 		s->next = SCHED_NONE;
-	tz_recur_free(r);
 }
 
 /* Insert (seq 0) or update a row; 0 or -1. */
@@ -1309,7 +1389,7 @@ sched_preview_row(struct eng *e, const struct sched *s, int count,
     int64_t now)
 {
 	struct tz_zone *z = sched_zone(e, s);
-	struct tz_recur *r = sched_recur(s);
+	struct tz_recur *r = sched_recur(e, s);
 	json_t *fires = json_array(), *o;
 	int64_t after, t;
 	char *owned;
@@ -1324,7 +1404,6 @@ sched_preview_row(struct eng *e, const struct sched *s, int count,
 		json_array_append_new(fires, sched_iso(t));
 		after = t;
 	}
-	tz_recur_free(r);
 	o = json_pack("{s:o, s:s, s:s, s:o}", "recipient",
 	    eng_rcpt_ref(s->rcpt), "timezone", sched_zone_name(e, s, &owned),
 	    "dtstart", s->dtstart, "fires", fires);
@@ -1527,7 +1606,7 @@ static void
 sched_due(struct eng *e, struct sched *s, int64_t now)
 {
 	struct tz_zone *z = sched_zone(e, s);
-	struct tz_recur *r = sched_recur(s);
+	struct tz_recur *r = sched_recur(e, s);
 	int64_t latest = s->next, n, skipped = 0, last_skipped = SCHED_NONE;
 	int64_t next = SCHED_NONE, fired = SCHED_NONE;
 	sqlite3_stmt *st;
@@ -1565,7 +1644,6 @@ sched_due(struct eng *e, struct sched *s, int64_t now)
 		skipped++;
 		last_skipped = latest;
 	}
-	tz_recur_free(r);
 	e->stats.fires_skipped += (uint64_t)skipped;
 	st = eng_stmt(e, ST_SCHED_FIRED);
 	sqlite3_bind_int64(st, 1, s->seq);

@@ -538,6 +538,7 @@ eng_close(struct eng *e)
 	eng_config_free(e->cfg);
 	free(e->logs);
 	free(e->fired);
+	eng_sched_cache_free(e);
 	free(e);
 }
 

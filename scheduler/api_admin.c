@@ -85,8 +85,9 @@ api_admin_metric(FILE *f, const char *name, const char *type,
 enum eng_status
 api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 {
-	static const char *const buckets[] = { "0.005", "0.01", "0.05", "0.1",
-	    "0.5", "1", "5", "10", "60", "+Inf" };
+	static const char *const buckets[] = { "0.001", "0.005", "0.01",
+	    "0.025", "0.05", "0.075", "0.1", "0.25", "0.5", "1", "5", "10",
+	    "60", "+Inf" };
 	struct sch *s = r->s;
 	struct eng_stats st;
 	char *buf = NULL;

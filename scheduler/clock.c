@@ -29,8 +29,8 @@
 /* The longest the timer sleeps on the wall clock before looking again. */
 #define CLOCK_MAX_SLEEP 60
 
-const double sch_late_bounds[SCH_LATE_BUCKETS] = { 0.005, 0.01, 0.05, 0.1,
-	0.5, 1, 5, 10, 60, 1e300 };
+const double sch_late_bounds[SCH_LATE_BUCKETS] = { 0.001, 0.005, 0.01,
+	0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 5, 10, 60, 1e300 };
 
 static void clock_due_cb(evutil_socket_t, short, void *);
 static void clock_advance_cb(evutil_socket_t, short, void *);

@@ -82,7 +82,7 @@ TAILQ_HEAD(sch_outcomes, sch_outcome);
 TAILQ_HEAD(sch_reqs, sch_req);
 
 /* Buckets of the fire lateness histogram (upper bounds, seconds). */
-#define SCH_LATE_BUCKETS 10
+#define SCH_LATE_BUCKETS 14
 extern const double sch_late_bounds[SCH_LATE_BUCKETS]; /* last: +Inf */
 
 /* Counters kept by the scheduler itself (the engine keeps the rest). */

@@ -30,6 +30,7 @@
 #define RECUR_MAX_COUNT 100000
 #define RECUR_MAX_DATES 1000
 #define RECUR_NONE INT64_MAX
+#define RECUR_MEMO 4      /* answers remembered per recurrence */
 
 struct tz_recur {
 	struct icalrecurrencetype rule; /* without COUNT and UNTIL */
@@ -71,6 +72,11 @@ struct tz_recur {
 	icalrecur_iterator *it;  /* kept between calls */
 	int64_t it_last;         /* where it stands (local seconds) */
 	int it_occ;              /* whether it_last is an occurrence */
+
+	/* Recent answers of recur_rule_next (cursor -> occurrence): rows that
+	 * share a recurrence ask the same questions in turn. */
+	int64_t memo_in[RECUR_MEMO], memo_out[RECUR_MEMO];
+	int n_memo, memo_pos;
 };
 
 /* Floor division for possibly negative numerators. */
@@ -447,9 +453,9 @@ recur_explicit(struct icalrecurrencetype *ru, const struct tz_wall *ds,
 	}
 }
 
-/* The first RRULE occurrence at or after cursor (local seconds). */
+/* recur_rule_next's walk, without its memo. */
 static int64_t
-recur_rule_next(struct tz_recur *r, int64_t cursor)
+recur_rule_walk(struct tz_recur *r, int64_t cursor)
 {
 	struct icaltimetype t;
 	int64_t start, occ, origin;
@@ -492,6 +498,25 @@ recur_rule_next(struct tz_recur *r, int64_t cursor)
 		if (occ >= cursor)
 			return occ;
 	}
+}
+
+/* The first RRULE occurrence at or after cursor (local seconds). */
+static int64_t
+recur_rule_next(struct tz_recur *r, int64_t cursor)
+{
+	int64_t occ;
+	int i;
+
+	for (i = 0; i < r->n_memo; i++)
+		if (r->memo_in[i] == cursor)
+			return r->memo_out[i];
+	occ = recur_rule_walk(r, cursor);
+	r->memo_in[r->memo_pos] = cursor;
+	r->memo_out[r->memo_pos] = occ;
+	r->memo_pos = (r->memo_pos + 1) % RECUR_MEMO;
+	if (r->n_memo < RECUR_MEMO)
+		r->n_memo++;
+	return occ;
 }
 
 /* Index of the first entry >= v in a sorted array. */

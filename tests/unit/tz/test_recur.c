@@ -266,7 +266,7 @@ test_random_access(void **state)
 	char *cause = NULL;
 	struct tz_recur *r;
 	struct tz_zone *z;
-	int64_t seq[400], t, start, got;
+	int64_t seq[400], t, start, got, pq = 0, pgot = 0;
 	size_t i, j, k, n;
 
 	(void)state;
@@ -298,6 +298,17 @@ test_random_access(void **state)
 					    zones[j], (long long)q,
 					    (long long)got,
 					    (long long)seq[m + 1]);
+				/* Asked again after other questions (rows
+				 * sharing a recurrence take turns), the
+				 * remembered answer is still this one. */
+				if (k > 0) {
+					assert_int_equal(tz_recur_next(r, z,
+					    TZ_GAP_SHIFT, TZ_OVERLAP_FIRST,
+					    pq, &got), 0);
+					assert_int_equal(got, pgot);
+				}
+				pq = q;
+				pgot = seq[m + 1];
 			}
 			tz_recur_free(r);
 		}
