@@ -157,6 +157,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/belfry/icu \
 	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
 	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)/etc/belfry/workflows \
+	  $(DESTDIR)/etc/belfry/schedules \
 	  $(DESTDIR)/lib/systemd/system
 	install -m 755 $(B)/belfryd $(B)/belfryctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(ICU_RES) $(DESTDIR)$(PREFIX)/share/belfry/icu/
@@ -167,9 +168,9 @@ install: all
 	  > $(DESTDIR)/lib/systemd/system/belfry.service
 	test -e $(DESTDIR)/etc/belfry/belfry.conf || \
 	  install -m 644 configs/belfry.conf $(DESTDIR)/etc/belfry/
-	for f in configs/workflows/*.json; do \
-	  test -e $(DESTDIR)/etc/belfry/workflows/$${f##*/} || \
-	  install -m 644 $$f $(DESTDIR)/etc/belfry/workflows/; done
+	for f in configs/workflows/*.json configs/schedules/*.json; do \
+	  d=$(DESTDIR)/etc/belfry/$${f#configs/}; \
+	  test -e $$d || install -D -m 644 $$f $$d; done
 
 clean:
 	rm -rf build build-asan

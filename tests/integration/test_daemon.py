@@ -36,6 +36,11 @@ BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 BELFRYD = os.path.join(BUILD, "belfryd")
 BELFRYCTL = os.path.join(BUILD, "belfryctl")
 START = "2026-03-01T12:00:00Z"
+# How many workflows configs/ ships (the tests run on a copy of it, plus
+# their own "instant").
+SHIPPED = len([f for f in os.listdir(os.path.join(ROOT, "configs",
+                                                  "workflows"))
+               if f.endswith(".json")])
 API_KEY = "sk_test_0123456789"
 
 check = Checks()
@@ -468,8 +473,14 @@ def run_tests(tmp, conf, d, port, others):
         "version", "uptime_seconds", "rules_version", "config_dir", "now",
         "workflows")), j)
     check("status now is the virtual clock", j.get("now") == START, j)
-    check("status workflows", j.get("workflows") == 3, j)
+    check("status workflows", j.get("workflows") == SHIPPED + 1, j)
     check("status config dir", j.get("config_dir") == conf, j)
+    # the shipped example schedule: 09:00 in each recipient's zone (UTC)
+    r = req("GET", "/v1/users/u2/schedules")
+    sc = [x for x in (r.json() or {}).get("entries", [])
+          if x.get("config_id") == "daily-digest"]
+    check("example schedule loaded from configs/schedules", len(sc) == 1 and
+          sc[0].get("next_occurrence_at") == "2026-03-02T09:00:00Z", r)
     check("status rules version", isinstance(j.get("rules_version"), str)
           and len(j.get("rules_version", "")) >= 5, j)
 
@@ -1043,7 +1054,8 @@ def run_tests(tmp, conf, d, port, others):
     check("bad reload logged with file:line:column",
           "broken.json:4:" in d.log_text(), d.log_text()[-1500:])
     r = req("GET", "/admin/status")
-    check("old config stays", (r.json() or {}).get("workflows") == 3, r)
+    check("old config stays",
+          (r.json() or {}).get("workflows") == SHIPPED + 1, r)
     r = req("POST", "/v1/workflows/instant/trigger",
             {"recipients": ["u1"], "data": {"comment_id": "after-bad"}})
     check("old config still triggers", r.status == 200, r)
@@ -1067,7 +1079,8 @@ def run_tests(tmp, conf, d, port, others):
     check("SIGHUP (good): RELOADING=1", d.wait_for("RELOADING=1") is not None)
     check("SIGHUP (good): READY=1", d.wait_for("READY=1") is not None)
     r = req("GET", "/admin/status")
-    check("new config in force", (r.json() or {}).get("workflows") == 4, r)
+    check("new config in force",
+          (r.json() or {}).get("workflows") == SHIPPED + 2, r)
     r = req("POST", "/v1/workflows/broken/trigger",
             {"recipients": ["u1"], "data": {"n": 7}})
     check("new workflow triggers", r.status == 200, r)
@@ -1075,7 +1088,7 @@ def run_tests(tmp, conf, d, port, others):
     check("new workflow's message", "fixed 7" in r.body, r)
     r = req("POST", "/admin/reload")
     check("POST /admin/reload ok", r.status == 200 and
-          (r.json() or {}).get("workflows") == 4, r)
+          (r.json() or {}).get("workflows") == SHIPPED + 2, r)
     d.wait_for("READY=1", 5)
     rc, out, err = ctl(S, "reload")
     check("belfryctl reload", rc == 0, (rc, out, err))
