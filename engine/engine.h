@@ -89,6 +89,8 @@ int eng_commit(struct eng *e, char **cause);
 void eng_rollback(struct eng *e);
 void eng_request_begin(struct eng *e);
 void eng_request_end(struct eng *e, int ok);
+int eng_wal_pages(const struct eng *e);
+int eng_checkpoint(struct eng *e, char **cause);
 
 /* ---- recipients (engine/recipients.c) ---- */
 

@@ -53,7 +53,11 @@ struct eng {
 	int64_t *fired;         /* due instants of fires, for eng_fired_take */
 	size_t nfired;
 	struct eng_rcache *rcache; /* parsed recurrences (schedules.c) */
+	int wal_pages;          /* log pages since the last checkpoint */
 };
+
+/* Log size at which a commit checkpoints by itself (4 KiB pages). */
+#define ENG_WAL_HARD 8192
 
 /* How many fired instants are kept between eng_fired_take calls. */
 #define ENG_FIRED_MAX 65536

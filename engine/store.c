@@ -479,6 +479,45 @@ store_has_prefs(struct eng *e)
 	return has;
 }
 
+/*
+ * After each commit: note the log's size, and checkpoint at once only when
+ * it has reached ENG_WAL_HARD pages.  Below that the owner checkpoints
+ * when it has time (eng_checkpoint), so the copy into the database does
+ * not land on a commit that due fires or requests wait for.
+ */
+static int
+store_wal_cb(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct eng *e = arg;
+
+	e->wal_pages = pages;
+	if (pages >= ENG_WAL_HARD &&
+	    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL) == SQLITE_OK)
+		e->wal_pages = 0;
+	return SQLITE_OK;
+}
+
+/* Pages written to the log since its last checkpoint. */
+int
+eng_wal_pages(const struct eng *e)
+{
+	return e->wal_pages;
+}
+
+/* Copy the log into the database (PASSIVE: never waits); 0 or -1. */
+int
+eng_checkpoint(struct eng *e, char **cause)
+{
+	if (sqlite3_wal_checkpoint_v2(e->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL) != SQLITE_OK) {
+		*cause = xasprintf("checkpoint: %s", sqlite3_errmsg(e->db));
+		return -1;
+	}
+	e->wal_pages = 0;
+	return 0;
+}
+
 /* Open the database, apply the schema, prepare every statement. */
 struct eng *
 eng_open(const char *path, char **cause)
@@ -493,6 +532,8 @@ eng_open(const char *path, char **cause)
 		goto fail;
 	}
 	sqlite3_busy_timeout(e->db, 5000);
+	/* Replaces SQLite's auto-checkpoint (see store_wal_cb). */
+	sqlite3_wal_hook(e->db, store_wal_cb, e);
 	if (store_exec(e->db, "PRAGMA journal_mode=WAL;"
 	    "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
 	    "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;", cause) != 0)

@@ -117,6 +117,12 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	api_admin_metric(f, "belfry_webhook_attempts_total",
 	    "counter", "Webhook delivery attempts started by this process.",
 	    s->counters.deliveries);
+	api_admin_metric(f, "belfry_checkpoints_total", "counter",
+	    "Log checkpoints run between bursts of work.",
+	    s->counters.checkpoints);
+	api_admin_metric(f, "belfry_wal_pages", "gauge",
+	    "Pages in the write-ahead log since its last checkpoint.",
+	    (uint64_t)eng_wal_pages(s->eng));
 	api_admin_metric(f, "belfry_commits_total", "counter",
 	    "Group-commit transactions committed by this process.",
 	    s->counters.commits);

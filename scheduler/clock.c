@@ -29,10 +29,23 @@
 /* The longest the timer sleeps on the wall clock before looking again. */
 #define CLOCK_MAX_SLEEP 60
 
+/*
+ * Checkpoints: once the log holds CLOCK_CKPT_PAGES pages, copy it into the
+ * database when nothing is due within CLOCK_CKPT_QUIET_MS (and, below
+ * 4 x CLOCK_CKPT_PAGES, no requests are waiting), looking again every
+ * CLOCK_CKPT_RETRY_MS; the engine's own limit (ENG_WAL_HARD) bounds the
+ * wait.  So the copy runs between bursts, not on the commit that a
+ * second's fires wait for.
+ */
+#define CLOCK_CKPT_PAGES 1000
+#define CLOCK_CKPT_QUIET_MS 250
+#define CLOCK_CKPT_RETRY_MS 50
+
 const double sch_late_bounds[SCH_LATE_BUCKETS] = { 0.001, 0.005, 0.01,
 	0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 5, 10, 60, 1e300 };
 
 static void clock_due_cb(evutil_socket_t, short, void *);
+static void clock_ckpt_cb(evutil_socket_t, short, void *);
 static void clock_advance_cb(evutil_socket_t, short, void *);
 
 /* The daemon's notion of now, in seconds since the epoch. */
@@ -51,11 +64,62 @@ clock_init(struct sch *s)
 	s->stalled_due = INT64_MIN;
 	s->due_ev = evtimer_new(s->base, clock_due_cb, s);
 	s->advance_ev = event_new(s->base, -1, 0, clock_advance_cb, s);
-	if (s->due_ev == NULL || s->advance_ev == NULL)
+	s->ckpt_ev = evtimer_new(s->base, clock_ckpt_cb, s);
+	if (s->due_ev == NULL || s->advance_ev == NULL || s->ckpt_ev == NULL)
 		return -1;
 	event_priority_set(s->due_ev, 2);
 	event_priority_set(s->advance_ev, 2);
+	event_priority_set(s->ckpt_ev, 2);
 	return 0;
+}
+
+/* Look again at the log CLOCK_CKPT_RETRY_MS from now (unless pending). */
+static void
+clock_ckpt_arm(struct sch *s)
+{
+	struct timeval tv = { 0, CLOCK_CKPT_RETRY_MS * 1000 };
+
+	if (!s->stopping && !evtimer_pending(s->ckpt_ev, NULL))
+		evtimer_add(s->ckpt_ev, &tv);
+}
+
+/* Whether work is due within CLOCK_CKPT_QUIET_MS. */
+static int
+clock_due_soon(struct sch *s)
+{
+	struct timespec ts;
+	int64_t due = eng_next_due(s->eng);
+
+	if (s->virtual_clock)
+		return due <= s->vnow;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return due < INT64_MAX && (due - (int64_t)ts.tv_sec) * 1000 -
+	    ts.tv_nsec / 1000000 < CLOCK_CKPT_QUIET_MS;
+}
+
+/* The checkpoint timer: copy the log into the database if it is quiet. */
+static void
+clock_ckpt_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct sch *s = arg;
+	char *cause = NULL;
+	int pages = eng_wal_pages(s->eng);
+
+	(void)fd;
+	(void)events;
+	if (s->stopping || pages < CLOCK_CKPT_PAGES)
+		return;
+	if (clock_due_soon(s) || (!TAILQ_EMPTY(&s->batch) &&
+	    pages < 4 * CLOCK_CKPT_PAGES)) {
+		clock_ckpt_arm(s);
+		return;
+	}
+	if (eng_checkpoint(s->eng, &cause) != 0) {
+		log_warnx("%s", cause);
+		free(cause);
+		return;
+	}
+	s->counters.checkpoints++;
 }
 
 /* Arm the timer for the engine's next due work. */
@@ -68,6 +132,8 @@ clock_rearm(struct sch *s)
 
 	if (s->stopping || s->due_ev == NULL)
 		return;
+	if (eng_wal_pages(s->eng) >= CLOCK_CKPT_PAGES)
+		clock_ckpt_arm(s);
 	evtimer_del(s->due_ev);
 	due = eng_next_due(s->eng);
 	if (due == INT64_MAX)

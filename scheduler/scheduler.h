@@ -90,6 +90,7 @@ struct sch_counters {
 	uint64_t http[600];      /* replies by status code */
 	uint64_t deliveries;     /* webhook attempts started */
 	uint64_t commits;        /* group-commit transactions committed */
+	uint64_t checkpoints;    /* log checkpoints run by the timer */
 	uint64_t batched;        /* API requests in those transactions */
 	uint64_t late[SCH_LATE_BUCKETS]; /* fire lateness, cumulative */
 	double late_sum;
@@ -122,6 +123,7 @@ struct sch {
 	struct event *watchdog_ev;
 	struct event *sig_hup, *sig_term, *sig_int;
 	struct event *advance_ev;
+	struct event *ckpt_ev;   /* checkpoints between bursts (clock.c) */
 	int64_t stalled_due;     /* a due instant whose run did nothing */
 
 	struct sch_reqs batch;       /* parsed requests waiting for a flush */

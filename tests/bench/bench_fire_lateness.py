@@ -104,6 +104,8 @@ def main():
               "(%.0f/s); %d fired in one minute on the wall clock; "
               "lateness p50 <= %s s, p99 <= %s s, max <= %s s" %
               (N, made, N / made, count, pct(0.5), pct(0.99), pct(1.0)))
+        print("schedules daemon: fires by lateness bound: " + ", ".join(
+            "<= %s s: %d" % (le, n) for le, n in buckets))
         return 0 if count == N else 1
     finally:
         p.terminate()
