@@ -23,11 +23,12 @@ enum eng_stmt {
 	ST_RRUN_OPEN,
 	ST_RUN_IDX, ST_RUN_NEXT_IDX,
 	ST_FAN_INS, ST_FAN_HEAD, ST_FAN_AFTER, ST_FAN_DEL, ST_FAN_DROP, ST_SEEN_INS, ST_SEEN_DROP, ST_CANCEL_INS, ST_CANCEL_GET,
+	ST_CANCEL_SWEEP,
 	ST_WAIT_INS, ST_WAIT_DEL, ST_WAIT_DUE, ST_WAIT_NEXT,
 	ST_BATCH_FIND, ST_BATCH_INS, ST_BATCH_GET, ST_BATCH_SET,
 	ST_BATCH_CLOSE, ST_BATCH_DEL,
 	ST_ITEM_INS, ST_ITEM_LIST, ST_ITEM_DEL, ST_ITEM_COUNT, ST_ITEM_DROP,
-	ST_THR_COUNT, ST_THR_INS, ST_THR_GC,
+	ST_THR_COUNT, ST_THR_INS, ST_THR_GC, ST_THR_SWEEP,
 	ST_MSG_INS, ST_MSG_GET, ST_MSG_MARK, ST_MSG_STATUS, ST_MSG_BY_RCPT,
 	ST_MSG_COUNTS,
 	ST_DLV_INS, ST_DLV_DUE, ST_DLV_TAKE, ST_DLV_DEL, ST_DLV_RETRY,
@@ -54,7 +55,13 @@ struct eng {
 	size_t nfired;
 	struct eng_rcache *rcache; /* parsed recurrences (schedules.c) */
 	int wal_pages;          /* log pages since the last checkpoint */
+	int64_t next_sweep;     /* engine time of the next eng_sweep */
 };
+
+/* engine/store.c: delete expired rows (see there), called by eng_run_due. */
+void eng_sweep(struct eng *e, int64_t now);
+#define ENG_SWEEP_EVERY 60
+#define ENG_SWEEP_MAX 5000
 
 /* Log size at which a commit checkpoints by itself (4 KiB pages). */
 #define ENG_WAL_HARD 8192

@@ -367,6 +367,7 @@ run_throttle(struct eng *e, struct eng_run *r, struct rrun *rr,
 	sqlite3_bind_int64(st, 2, r->now);
 	sqlite3_bind_int64(st, 3, r->seq);
 	sqlite3_bind_int64(st, 4, rr->idx);
+	sqlite3_bind_int64(st, 5, r->now + window);
 	eng_step_done(e, st);
 	free(tkey);
 	return 1;
@@ -994,8 +995,9 @@ eng_next_due(struct eng *e)
 /*
  * Run the waits due at or before now, earliest first, at most 1000 per
  * call (the caller commits and calls again); each resumes at its own due
- * instant so that work is done in time order.  Then fire up to 1000 due
- * schedules (schedules.c), whose runs start at now.
+ * instant so that work is done in time order.  Then sweep (at most once a
+ * minute) and fire up to 1000 due schedules (schedules.c), whose runs
+ * start at now.
  */
 int
 eng_run_due(struct eng *e, int64_t now)
@@ -1023,6 +1025,7 @@ eng_run_due(struct eng *e, int64_t now)
 		else
 			eng_fanout_chunk(e, a[i], due[i]);
 	}
+	eng_sweep(e, now);
 	return n + eng_sched_run_due(e, now, 1000);
 }
 

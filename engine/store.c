@@ -14,7 +14,7 @@
 
 #include "engine/engine_int.h"
 
-#define STORE_VERSION 4
+#define STORE_VERSION 5
 
 static const char *store_schema =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL)"
@@ -123,6 +123,11 @@ static const char *store_migrations[STORE_VERSION] = {
 	    "ALTER TABLE runs ADD COLUMN fire_at INTEGER;"
 	    "CREATE UNIQUE INDEX runs_by_fire ON runs(schedule_seq, fire_at)"
 	    " WHERE schedule_seq IS NOT NULL;",
+	/* What eng_sweep deletes is found by index. */
+	[4] = "CREATE INDEX idempotency_by_age ON idempotency(created_at);"
+	    "ALTER TABLE throttle_hits ADD COLUMN expires_at INTEGER;"
+	    "CREATE INDEX throttle_by_expiry ON throttle_hits(expires_at)"
+	    " WHERE expires_at IS NOT NULL;",
 };
 
 /* The columns of a schedule row, in the order schedules.c reads them. */
@@ -244,7 +249,12 @@ static const char *store_sql[ST_COUNT] = {
 	[ST_THR_COUNT] = "SELECT count(*) FROM throttle_hits WHERE tkey = ?1"
 	    " AND at > ?2",
 	[ST_THR_INS] = "INSERT OR IGNORE INTO throttle_hits(tkey, at, run_seq,"
-	    " idx) VALUES(?1, ?2, ?3, ?4)",
+	    " idx, expires_at) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_THR_SWEEP] = "DELETE FROM throttle_hits WHERE (tkey, at, run_seq,"
+	    " idx) IN (SELECT tkey, at, run_seq, idx FROM throttle_hits WHERE"
+	    " expires_at <= ?1 LIMIT ?2)",
+	[ST_CANCEL_SWEEP] = "DELETE FROM cancels WHERE NOT EXISTS(SELECT 1"
+	    " FROM fanout WHERE fanout.run_seq <= cancels.upto)",
 	[ST_THR_GC] = "DELETE FROM throttle_hits WHERE tkey = ?1 AND at <= ?2",
 	[ST_RRUN_GET] = "SELECT rcpt, status, events, error_count, inserted_at,"
 	    " updated_at FROM rruns WHERE run_seq = ?1 AND idx = ?2",
@@ -307,7 +317,8 @@ static const char *store_sql[ST_COUNT] = {
 	    " WHERE k = ?1",
 	[ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency(k, status, body,"
 	    " created_at) VALUES(?1, ?2, ?3, ?4)",
-	[ST_IDEM_GC] = "DELETE FROM idempotency WHERE created_at < ?1",
+	[ST_IDEM_GC] = "DELETE FROM idempotency WHERE k IN (SELECT k FROM"
+	    " idempotency WHERE created_at < ?1 LIMIT ?2)",
 	[ST_SCHED_INS] = "INSERT INTO schedules(parent, workflow, rcpt, actor,"
 	    " tenant, data, repeats, rule, exdates, dtstart, start_at, timezone,"
 	    " dst_gap, dst_overlap, catchup_window, paused, ending_at,"
@@ -753,7 +764,7 @@ eng_idem_get(struct eng *e, const char *key, int64_t now, int *status,
 	return found;
 }
 
-/* Store an idempotent reply; drop those older than 24 h. */
+/* Store an idempotent reply (eng_sweep drops it after 24 h). */
 void
 eng_idem_put(struct eng *e, const char *key, int status, const char *body,
     int64_t now)
@@ -765,9 +776,32 @@ eng_idem_put(struct eng *e, const char *key, int status, const char *body,
 	sqlite3_bind_text(st, 3, body, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, now);
 	eng_step_done(e, st);
+}
+
+/*
+ * Delete what no longer matters, at most ENG_SWEEP_MAX rows of each kind
+ * a call, once per ENG_SWEEP_EVERY seconds of engine time (in the
+ * caller's transaction): idempotent replies older than 24 h, throttle hits
+ * past the window they were counted for, and cancel tombstones once no
+ * fan-out they could stop is pending.
+ */
+void
+eng_sweep(struct eng *e, int64_t now)
+{
+	sqlite3_stmt *st;
+
+	if (now < e->next_sweep)
+		return;
+	e->next_sweep = now + ENG_SWEEP_EVERY;
 	st = eng_stmt(e, ST_IDEM_GC);
 	sqlite3_bind_int64(st, 1, now - 86400);
+	sqlite3_bind_int(st, 2, ENG_SWEEP_MAX);
 	eng_step_done(e, st);
+	st = eng_stmt(e, ST_THR_SWEEP);
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, ENG_SWEEP_MAX);
+	eng_step_done(e, st);
+	eng_step_done(e, eng_stmt(e, ST_CANCEL_SWEEP));
 }
 
 /* Counters for /metrics. */

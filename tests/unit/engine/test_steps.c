@@ -373,6 +373,44 @@ test_throttle(void **state)
 	expect_feed("u2", "t");
 }
 
+/* Run SQL on the engine's database, failing the test on error. */
+static void
+exec_sql(const char *sql)
+{
+	assert_int_equal(sqlite3_exec(e->db, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+/*
+ * The sweep deletes throttle hits past their window, idempotent replies
+ * older than 24 h and tombstones no pending fan-out can need, and keeps
+ * everything else.
+ */
+static void
+test_sweep(void **state)
+{
+	(void)state;
+	trigger("throttle", 1000, "{\"recipients\": [\"u1\"]}");
+	eng_idem_put(e, "idem", 200, "{}", 1000);
+	exec_sql("INSERT INTO cancels(workflow, ckey, upto) VALUES"
+	    " ('fan', 'k', 5), ('fan', 'k2', 2);"
+	    "INSERT INTO fanout(run_seq, seq, obj, level, after) VALUES"
+	    " (3, 1, 'teams/a', 1, '')");
+	eng_run_due(e, 1059);
+	assert_int_equal(count_rows("throttle_hits"), 1);
+	assert_int_equal(count_rows("idempotency"), 1);
+	/* A fan-out of run 3 is pending: the tombstone up to run 5 stays. */
+	assert_int_equal(count_rows("cancels"), 1);
+	eng_run_due(e, 1100);   /* within a minute of the last sweep */
+	assert_int_equal(count_rows("throttle_hits"), 1);
+	eng_run_due(e, 1120);
+	assert_int_equal(count_rows("throttle_hits"), 0);
+	assert_int_equal(count_rows("idempotency"), 1);
+	exec_sql("DELETE FROM fanout");
+	eng_run_due(e, 1000 + 86401);
+	assert_int_equal(count_rows("idempotency"), 0);
+	assert_int_equal(count_rows("cancels"), 0);
+}
+
 /* A branch takes the first arm whose conditions hold, then goes on. */
 static void
 test_branch(void **state)
@@ -568,6 +606,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_batch_rule_dst, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_throttle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fanout, setup, teardown),
