@@ -70,18 +70,33 @@ eng_run_context(struct eng_run *r)
 	    json_pack("[O]", r->actor) : json_array());
 }
 
-/* Append an event to a recipient run's list. */
+/*
+ * Append an event to a recipient run's list.  Built key by key: this runs
+ * for every recipient, and a trigger's recipients share one instant, whose
+ * text is kept.
+ */
 static void
 run_event(json_t *events, const char *event, const char *status,
     const struct eng_step *s, json_t *data, int64_t now)
 {
-	char ts[32];
+	static int64_t ts_at = INT64_MIN;
+	static char ts[32];
+	json_t *o = json_object();
 
-	eng_iso(now, ts, sizeof ts);
-	json_array_append_new(events, json_pack("{s:s, s:s, s:s*, s:s*, s:o,"
-	    " s:s}", "event", event, "status", status, "step_ref",
-	    s ? s->ref : NULL, "step_type", s ? s->type : NULL, "data",
-	    data ? data : json_object(), "inserted_at", ts));
+	if (now != ts_at) {
+		eng_iso(now, ts, sizeof ts);
+		ts_at = now;
+	}
+	json_object_set_new_nocheck(o, "event", json_string(event));
+	json_object_set_new_nocheck(o, "status", json_string(status));
+	if (s != NULL) {
+		json_object_set_new_nocheck(o, "step_ref", json_string(s->ref));
+		json_object_set_new_nocheck(o, "step_type",
+		    json_string(s->type));
+	}
+	json_object_set_new_nocheck(o, "data", data ? data : json_object());
+	json_object_set_new_nocheck(o, "inserted_at", json_string(ts));
+	json_array_append_new(events, o);
 }
 
 /* A stored preference set of rcpt, or NULL. */
@@ -187,7 +202,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	const char *status, *txt;
 	sqlite3_stmt *st;
 	char *rule = NULL, mid[37], *line;
-	json_t *body;
+	json_t *body, *sent;
 	int64_t seq;
 	size_t failed;
 
@@ -257,8 +272,10 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	json_decref(body);
 	r->messages++;
 	e->stats.messages++;
-	run_event(rr->events, "message_sent", "ok", s, json_pack("{s:s, s:s}",
-	    "message_id", mid, "channel", ch->name), r->now);
+	sent = json_object();
+	json_object_set_new_nocheck(sent, "message_id", json_string(mid));
+	json_object_set_new_nocheck(sent, "channel", json_string(ch->name));
+	run_event(rr->events, "message_sent", "ok", s, sent, r->now);
 	return 0;
 }
 
@@ -727,8 +744,11 @@ eng_run_recipient(struct eng *e, struct eng_run *r, int64_t idx,
 			    "collection", coll);
 		free(coll);
 	}
-	if (rr.recipient == NULL)
-		rr.recipient = json_pack("{s:s}", "id", rcpt);
+	if (rr.recipient == NULL) {
+		rr.recipient = json_object();
+		json_object_set_new_nocheck(rr.recipient, "id",
+		    json_string(rcpt));
+	}
 	rr.tdata = json_incref(tdata);
 	rr.sub = json_incref(sub);
 	rr.events = json_array();
