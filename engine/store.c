@@ -15,7 +15,6 @@
 #include "engine/engine_int.h"
 
 #define STORE_VERSION 5
-#define STORE_POOL_PAGES 16384   /* cache_size=-65536: 64 MiB of pages */
 
 static const char *store_schema =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL)"
@@ -492,28 +491,6 @@ store_has_prefs(struct eng *e)
 }
 
 /*
- * Give SQLite's page cache one pool for as many pages as the cache may
- * hold, so that a growing cache takes slots instead of a malloc per page.
- * Only possible before SQLite's first use in the process; the pool's
- * memory is touched (resident) only as pages are used.
- */
-static void
-store_page_pool(void)
-{
-	static int tried;
-	void *pool;
-	int hdr = 0;
-
-	if (tried++ || sqlite3_config(SQLITE_CONFIG_PCACHE_HDRSZ, &hdr) !=
-	    SQLITE_OK)
-		return;
-	pool = xcalloc(STORE_POOL_PAGES, (size_t)(4096 + hdr));
-	if (sqlite3_config(SQLITE_CONFIG_PAGECACHE, pool, 4096 + hdr,
-	    STORE_POOL_PAGES) != SQLITE_OK)
-		free(pool);
-}
-
-/*
  * After each commit: note the log's size, and checkpoint at once only when
  * it has reached ENG_WAL_HARD pages.  Below that the owner checkpoints
  * when it has time (eng_checkpoint), so the copy into the database does
@@ -559,7 +536,6 @@ eng_open(const char *path, char **cause)
 	struct eng *e = xcalloc(1, sizeof *e);
 	int i;
 
-	store_page_pool();
 	if (sqlite3_open_v2(path, &e->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		*cause = xasprintf("cannot open database %s: %s", path,
