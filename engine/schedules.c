@@ -225,8 +225,10 @@ sched_zone(struct eng *e, const struct sched *s)
 /* How many parsed recurrences the engine keeps (see sched_recur). */
 #define SCHED_CACHE 64
 
-/* Parsed recurrences, keyed by rule, DTSTART and exdates, least recently
- * used replaced first. */
+/*
+ * Parsed recurrences, keyed by rule, DTSTART and exdates, least recently
+ * used replaced first.
+ */
 struct eng_rcache {
 	struct {
 		uint64_t hash, used;
@@ -287,10 +289,11 @@ sched_recur_parse(const struct sched *s)
 }
 
 /*
- * The row's recurrence, borrowed from the engine's cache (NULL for a
- * one-off or a rule that fails).  Rows made by one request share rule and
- * DTSTART, so a fire rarely parses: parsing checks that the rule has an
- * occurrence, which costs more than the fire's own search.
+ * The row's recurrence, borrowed from the engine's cache until the next
+ * call (NULL for a one-off or a rule that fails).  Rows made by one
+ * request share rule and DTSTART, so a fire rarely parses: parsing checks
+ * that the rule has an occurrence, which costs more than the fire's own
+ * search.
  */
 static struct tz_recur *
 sched_recur(struct eng *e, const struct sched *s)
