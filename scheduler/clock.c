@@ -97,29 +97,38 @@ clock_due_soon(struct sch *s)
 	    ts.tv_nsec / 1000000 < CLOCK_CKPT_QUIET_MS;
 }
 
-/* The checkpoint timer: copy the log into the database if it is quiet. */
+/* Copy the log into the database now, if it holds CLOCK_CKPT_PAGES. */
 static void
-clock_ckpt_cb(evutil_socket_t fd, short events, void *arg)
+clock_checkpoint(struct sch *s)
 {
-	struct sch *s = arg;
 	char *cause = NULL;
-	int pages = eng_wal_pages(s->eng);
 
-	(void)fd;
-	(void)events;
-	if (s->stopping || pages < CLOCK_CKPT_PAGES)
+	if (eng_wal_pages(s->eng) < CLOCK_CKPT_PAGES)
 		return;
-	if (clock_due_soon(s) || (!TAILQ_EMPTY(&s->batch) &&
-	    pages < 4 * CLOCK_CKPT_PAGES)) {
-		clock_ckpt_arm(s);
-		return;
-	}
 	if (eng_checkpoint(s->eng, &cause) != 0) {
 		log_warnx("%s", cause);
 		free(cause);
 		return;
 	}
 	s->counters.checkpoints++;
+}
+
+/* The checkpoint timer: copy the log into the database if it is quiet. */
+static void
+clock_ckpt_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct sch *s = arg;
+
+	(void)fd;
+	(void)events;
+	if (s->stopping)
+		return;
+	if (clock_due_soon(s) || (!TAILQ_EMPTY(&s->batch) &&
+	    eng_wal_pages(s->eng) < 4 * CLOCK_CKPT_PAGES)) {
+		clock_ckpt_arm(s);
+		return;
+	}
+	clock_checkpoint(s);
 }
 
 /* Arm the timer for the engine's next due work. */
@@ -358,6 +367,8 @@ clock_advance_cb(evutil_socket_t fd, short events, void *arg)
 	if (r->target > s->vnow)
 		s->vnow = r->target;
 	s->stalled_due = INT64_MIN;
+	/* Nothing is due and nothing waits: a quiet moment to checkpoint. */
+	clock_checkpoint(s);
 	TAILQ_REMOVE(&s->advances, r, entry);
 	tz_instant_format(s->vnow, buf, sizeof buf);
 	log_debug("clock: now %s", buf);
