@@ -246,6 +246,10 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 		return -1;
 	}
 	seq = sqlite3_last_insert_rowid(e->db);
+	if (eng_feed_add(e, rr->rcpt, ch->name, seq) != 0) {
+		json_decref(body);
+		return -1;
+	}
 	eng_id_format(e, ENG_ID_MSG, (uint64_t)seq, 0, mid);
 	if (strcmp(ch->type, "http") == 0) {
 		st = eng_stmt(e, ST_DLV_INS);

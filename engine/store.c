@@ -14,7 +14,7 @@
 
 #include "engine/engine_int.h"
 
-#define STORE_VERSION 5
+#define STORE_VERSION 6
 
 static const char *store_schema =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL)"
@@ -51,8 +51,6 @@ static const char *store_schema =
     " NOT NULL, body TEXT NOT NULL, seen_at INTEGER, read_at INTEGER,"
     " archived_at INTEGER, interacted_at INTEGER, inserted_at INTEGER NOT"
     " NULL, updated_at INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS messages_by_rcpt ON messages(rcpt, channel,"
-    " seq);"
     "CREATE TABLE IF NOT EXISTS deliveries(message_seq INTEGER PRIMARY KEY,"
     " due_at INTEGER NOT NULL, attempts INTEGER NOT NULL, inflight INTEGER"
     " NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL, last_error TEXT);"
@@ -128,6 +126,22 @@ static const char *store_migrations[STORE_VERSION] = {
 	    "ALTER TABLE throttle_hits ADD COLUMN expires_at INTEGER;"
 	    "CREATE INDEX throttle_by_expiry ON throttle_hits(expires_at)"
 	    " WHERE expires_at IS NOT NULL;",
+	/*
+	 * The messages of a recipient, found through two tables instead of an
+	 * index on messages: new entries go to the small feed_recent, merged
+	 * into feed_main in bulk (eng_feed_merge), so that a trigger to many
+	 * recipients writes a few pages of feed_recent rather than one page of
+	 * a large index per recipient.
+	 */
+	[5] = "CREATE TABLE feed_main(rcpt TEXT NOT NULL, channel TEXT NOT NULL,"
+	    " seq INTEGER NOT NULL, PRIMARY KEY(rcpt, channel, seq))"
+	    " WITHOUT ROWID;"
+	    "CREATE TABLE feed_recent(rcpt TEXT NOT NULL, channel TEXT NOT NULL,"
+	    " seq INTEGER NOT NULL, PRIMARY KEY(rcpt, channel, seq))"
+	    " WITHOUT ROWID;"
+	    "INSERT INTO feed_main SELECT rcpt, channel, seq FROM messages"
+	    " ORDER BY rcpt, channel, seq;"
+	    "DROP INDEX IF EXISTS messages_by_rcpt;",
 };
 
 /* The columns of a schedule row, in the order schedules.c reads them. */
@@ -285,8 +299,10 @@ static const char *store_sql[ST_COUNT] = {
 	    " m.channel, m.rcpt, m.tenant, m.status, m.body, m.seen_at,"
 	    " m.read_at, m.archived_at, m.interacted_at, m.inserted_at,"
 	    " m.updated_at, u.workflow, u.actor, u.data FROM messages m JOIN"
-	    " runs u ON u.seq = m.run_seq WHERE m.rcpt = ?1 AND (?2 IS NULL OR"
-	    " m.channel = ?2) AND m.seq < ?3"
+	    " runs u ON u.seq = m.run_seq WHERE m.seq IN (SELECT seq FROM"
+	    " feed_main WHERE rcpt = ?1 AND (?2 IS NULL OR channel = ?2) AND"
+	    " seq < ?3 UNION ALL SELECT seq FROM feed_recent WHERE rcpt = ?1"
+	    " AND (?2 IS NULL OR channel = ?2) AND seq < ?3)"
 	    " AND (?4 IS NULL OR m.tenant = ?4 OR (m.tenant IS NULL AND ?5 = 0))"
 	    " AND (?6 = 0 OR (?6 = 1 AND m.archived_at IS NULL) OR"
 	    " (?6 = 2 AND m.archived_at IS NOT NULL))"
@@ -297,9 +313,16 @@ static const char *store_sql[ST_COUNT] = {
 	    " ORDER BY m.seq DESC LIMIT ?8",
 	[ST_MSG_COUNTS] = "SELECT count(*), count(*) FILTER (WHERE read_at IS"
 	    " NULL), count(*) FILTER (WHERE seen_at IS NULL) FROM messages"
-	    " WHERE rcpt = ?1 AND channel = ?2 AND archived_at IS NULL"
+	    " WHERE seq IN (SELECT seq FROM feed_main WHERE rcpt = ?1 AND"
+	    " channel = ?2 UNION ALL SELECT seq FROM feed_recent WHERE"
+	    " rcpt = ?1 AND channel = ?2) AND archived_at IS NULL"
 	    " AND (?3 IS NULL OR tenant = ?3 OR (tenant IS NULL AND ?4 = 0))"
 	    " AND (?4 = 0 OR tenant IS NOT NULL)",
+	[ST_FEED_INS] = "INSERT INTO feed_recent(rcpt, channel, seq)"
+	    " VALUES(?1, ?2, ?3)",
+	[ST_FEED_MERGE] = "INSERT INTO feed_main SELECT rcpt, channel, seq"
+	    " FROM feed_recent",
+	[ST_FEED_CLEAR] = "DELETE FROM feed_recent",
 	[ST_DLV_INS] = "INSERT INTO deliveries(message_seq, due_at, attempts,"
 	    " inflight, url, body) VALUES(?1, ?2, 0, 0, ?3, ?4)",
 	[ST_DLV_DUE] = "SELECT message_seq, url, body, attempts FROM deliveries"
@@ -474,6 +497,21 @@ store_migrate(struct eng *e, char **cause)
 	return 0;
 }
 
+/* The integer a one-row query answers, or 0. */
+static int64_t
+store_count(struct eng *e, const char *sql)
+{
+	sqlite3_stmt *q;
+	int64_t n = 0;
+
+	if (sqlite3_prepare_v2(e->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return n;
+}
+
 /* Whether any recipient has a stored preference set. */
 static int
 store_has_prefs(struct eng *e)
@@ -567,6 +605,7 @@ eng_open(const char *path, char **cause)
 		}
 	}
 	e->has_prefs = store_has_prefs(e);
+	e->feed_recent = store_count(e, "SELECT count(*) FROM feed_recent");
 	/* Deliveries in flight when the process died are due again. */
 	eng_step_done(e, eng_stmt(e, ST_DLV_RESET));
 	return e;
@@ -814,6 +853,48 @@ eng_sweep(struct eng *e, int64_t now)
 	sqlite3_bind_int(st, 2, ENG_SWEEP_MAX);
 	eng_step_done(e, st);
 	eng_step_done(e, eng_stmt(e, ST_CANCEL_SWEEP));
+}
+
+/*
+ * Index message seq for rcpt's channel: into feed_recent, merged into
+ * feed_main at once when it holds ENG_FEED_HARD entries (the daemon merges
+ * sooner, between bursts).
+ */
+int
+eng_feed_add(struct eng *e, const char *rcpt, const char *channel,
+    int64_t seq)
+{
+	sqlite3_stmt *st = eng_stmt(e, ST_FEED_INS);
+
+	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, seq);
+	if (eng_step_done(e, st) != 0)
+		return -1;
+	if (++e->feed_recent >= ENG_FEED_HARD)
+		return eng_feed_merge(e);
+	return 0;
+}
+
+/* Entries in feed_recent (counted since the last merge or start). */
+int64_t
+eng_feed_pending(const struct eng *e)
+{
+	return e->feed_recent;
+}
+
+/*
+ * Move feed_recent into feed_main in one pass (its key order, so each page
+ * of feed_main is written once), in the caller's transaction; 0 or -1.
+ */
+int
+eng_feed_merge(struct eng *e)
+{
+	if (eng_step_done(e, eng_stmt(e, ST_FEED_MERGE)) != 0 ||
+	    eng_step_done(e, eng_stmt(e, ST_FEED_CLEAR)) != 0)
+		return -1;
+	e->feed_recent = 0;
+	return 0;
 }
 
 /* Counters for /metrics. */

@@ -411,6 +411,84 @@ test_sweep(void **state)
 	assert_int_equal(count_rows("cancels"), 0);
 }
 
+/* The unread count of a user's feed, from its meta. */
+static json_int_t
+unread(const char *user)
+{
+	json_t *q = json_object(), *reply = NULL;
+	char *cause = NULL;
+	json_int_t n;
+
+	assert_int_equal(eng_feed_get(e, user, "feed", q, &reply, &cause),
+	    ENG_OK);
+	n = json_integer_value(json_object_get(json_object_get(reply, "meta"),
+	    "unread_count"));
+	json_decref(reply);
+	json_decref(q);
+	return n;
+}
+
+/*
+ * A feed reads its entries from both feed tables: those merged into
+ * feed_main and those still in feed_recent, in one order and one count.
+ */
+static void
+test_feed_merge(void **state)
+{
+	(void)state;
+	trigger("delay", 1000, "{\"recipients\": [\"u1\", \"u2\"],"
+	    " \"data\": {\"n\": 1}, \"settings\": {\"skip_delay\": true}}");
+	trigger("delay", 1001, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 2},"
+	    " \"settings\": {\"skip_delay\": true}}");
+	assert_int_equal(count_rows("feed_recent"), 3);
+	assert_int_equal(eng_feed_merge(e), 0);
+	assert_int_equal(count_rows("feed_recent"), 0);
+	assert_int_equal(count_rows("feed_main"), 3);
+	trigger("delay", 1002, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 3},"
+	    " \"settings\": {\"skip_delay\": true}}");
+	assert_int_equal(count_rows("feed_recent"), 1);
+	expect_feed("u1", "later 3|later 2|later 1");
+	expect_feed("u2", "later 1");
+	assert_int_equal(unread("u1"), 3);
+	assert_int_equal(unread("u2"), 1);
+}
+
+/*
+ * Schema 6 moves a recipient's messages from the old index on messages to
+ * feed_main: a database of schema 5 keeps its feeds.
+ */
+static void
+test_feed_migration(void **state)
+{
+	char *cause = NULL, *path;
+	sqlite3 *db;
+
+	(void)state;
+	trigger("delay", 1000, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 1},"
+	    " \"settings\": {\"skip_delay\": true}}");
+	trigger("delay", 1001, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 2},"
+	    " \"settings\": {\"skip_delay\": true}}");
+	assert_int_equal(eng_commit(e, &cause), 0);
+	path = xstrdup(sqlite3_db_filename(e->db, "main"));
+	eng_close(e);
+	/* Back to schema 5: the index, no feed tables. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE feed_main;"
+	    "DROP TABLE feed_recent; CREATE INDEX messages_by_rcpt ON"
+	    " messages(rcpt, channel, seq); UPDATE meta SET v = '5' WHERE"
+	    " k = 'version'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	e = eng_open(path, &cause);
+	free(path);
+	assert_non_null(e);
+	eng_set_config(e, eng_config_load(dir, &cause));
+	assert_int_equal(eng_begin(e, &cause), 0);
+	expect_feed("u1", "later 2|later 1");
+	assert_int_equal(count_rows("feed_main"), 2);
+	assert_int_equal(count_rows("sqlite_master WHERE name ="
+	    " 'messages_by_rcpt'"), 0);
+}
+
 /* A branch takes the first arm whose conditions hold, then goes on. */
 static void
 test_branch(void **state)
@@ -607,6 +685,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_throttle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_feed_merge, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_feed_migration, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fanout, setup, teardown),
