@@ -512,22 +512,6 @@ store_count(struct eng *e, const char *sql)
 	return n;
 }
 
-/* Whether any recipient has a stored preference set. */
-static int
-store_has_prefs(struct eng *e)
-{
-	sqlite3_stmt *q;
-	int has = 1;
-
-	if (sqlite3_prepare_v2(e->db, "SELECT EXISTS(SELECT 1 FROM"
-	    " preferences)", -1, &q, NULL) != SQLITE_OK)
-		return 1;
-	if (sqlite3_step(q) == SQLITE_ROW)
-		has = sqlite3_column_int(q, 0);
-	sqlite3_finalize(q);
-	return has;
-}
-
 /*
  * After each commit: note the log's size, and checkpoint at once only when
  * it has reached ENG_WAL_HARD pages.  Below that the owner checkpoints
@@ -604,7 +588,8 @@ eng_open(const char *path, char **cause)
 			goto fail;
 		}
 	}
-	e->has_prefs = store_has_prefs(e);
+	e->has_prefs = store_count(e, "SELECT EXISTS(SELECT 1 FROM"
+	    " preferences)") != 0;
 	e->feed_recent = store_count(e, "SELECT count(*) FROM feed_recent");
 	/* Deliveries in flight when the process died are due again. */
 	eng_step_done(e, eng_stmt(e, ST_DLV_RESET));

@@ -159,7 +159,7 @@ belfryd_sigterm(evutil_socket_t sig, short events, void *arg)
 	server_close_listeners(s);
 	s->stopping = 1;
 	evtimer_del(s->due_ev);
-	evtimer_del(s->ckpt_ev);
+	evtimer_del(s->housekeep_ev);
 	if (s->watchdog_ev != NULL)
 		event_del(s->watchdog_ev);
 	/* The batch queued so far still commits and is answered. */
@@ -320,7 +320,7 @@ main(int argc, char **argv)
 	eng_close(s->eng);
 	event_free(s->due_ev);
 	event_free(s->advance_ev);
-	event_free(s->ckpt_ev);
+	event_free(s->housekeep_ev);
 	event_free(s->sig_hup);
 	event_free(s->sig_term);
 	event_free(s->sig_int);

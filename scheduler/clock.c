@@ -47,7 +47,7 @@ const double sch_late_bounds[SCH_LATE_BUCKETS] = { 0.001, 0.005, 0.01,
 	0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 5, 10, 60, 1e300 };
 
 static void clock_due_cb(evutil_socket_t, short, void *);
-static void clock_ckpt_cb(evutil_socket_t, short, void *);
+static void clock_housekeep_cb(evutil_socket_t, short, void *);
 static void clock_advance_cb(evutil_socket_t, short, void *);
 
 /* The daemon's notion of now, in seconds since the epoch. */
@@ -66,23 +66,24 @@ clock_init(struct sch *s)
 	s->stalled_due = INT64_MIN;
 	s->due_ev = evtimer_new(s->base, clock_due_cb, s);
 	s->advance_ev = event_new(s->base, -1, 0, clock_advance_cb, s);
-	s->ckpt_ev = evtimer_new(s->base, clock_ckpt_cb, s);
-	if (s->due_ev == NULL || s->advance_ev == NULL || s->ckpt_ev == NULL)
+	s->housekeep_ev = evtimer_new(s->base, clock_housekeep_cb, s);
+	if (s->due_ev == NULL || s->advance_ev == NULL ||
+	    s->housekeep_ev == NULL)
 		return -1;
 	event_priority_set(s->due_ev, 2);
 	event_priority_set(s->advance_ev, 2);
-	event_priority_set(s->ckpt_ev, 2);
+	event_priority_set(s->housekeep_ev, 2);
 	return 0;
 }
 
-/* Look again at the log CLOCK_CKPT_RETRY_MS from now (unless pending). */
+/* Look again CLOCK_CKPT_RETRY_MS from now (unless already armed). */
 static void
-clock_ckpt_arm(struct sch *s)
+clock_housekeep_arm(struct sch *s)
 {
 	struct timeval tv = { 0, CLOCK_CKPT_RETRY_MS * 1000 };
 
-	if (!s->stopping && !evtimer_pending(s->ckpt_ev, NULL))
-		evtimer_add(s->ckpt_ev, &tv);
+	if (!s->stopping && !evtimer_pending(s->housekeep_ev, NULL))
+		evtimer_add(s->housekeep_ev, &tv);
 }
 
 /* Whether work is due within CLOCK_CKPT_QUIET_MS. */
@@ -101,7 +102,7 @@ clock_due_soon(struct sch *s)
 
 /* Whether housekeeping has work (see the top of the file). */
 static int
-clock_housekeeping_due(struct sch *s)
+clock_housekeep_due(struct sch *s)
 {
 	return eng_wal_pages(s->eng) >= CLOCK_CKPT_PAGES ||
 	    eng_feed_pending(s->eng) >= CLOCK_FEED_MERGE;
@@ -109,22 +110,22 @@ clock_housekeeping_due(struct sch *s)
 
 /* Merge the waiting feed entries, then checkpoint, each if due. */
 static void
-clock_checkpoint(struct sch *s)
+clock_housekeep(struct sch *s)
 {
 	char *cause = NULL;
 
-	if (eng_feed_pending(s->eng) >= CLOCK_FEED_MERGE) {
-		if (eng_begin(s->eng, &cause) == 0) {
-			if (eng_feed_merge(s->eng) != 0)
-				eng_rollback(s->eng);
-			else if (eng_commit(s->eng, &cause) == 0)
-				s->counters.commits++;
-		}
-		if (cause != NULL) {
-			log_warnx("feed merge: %s", cause);
-			free(cause);
-			cause = NULL;
-		}
+	if (eng_feed_pending(s->eng) >= CLOCK_FEED_MERGE &&
+	    eng_begin(s->eng, &cause) == 0) {
+		if (eng_feed_merge(s->eng) != 0) {
+			eng_rollback(s->eng);
+			cause = xstrdup("store failure");
+		} else if (eng_commit(s->eng, &cause) == 0)
+			s->counters.commits++;
+	}
+	if (cause != NULL) {
+		log_warnx("feed merge: %s", cause);
+		free(cause);
+		cause = NULL;
 	}
 	if (eng_wal_pages(s->eng) < CLOCK_CKPT_PAGES)
 		return;
@@ -136,9 +137,9 @@ clock_checkpoint(struct sch *s)
 	s->counters.checkpoints++;
 }
 
-/* The checkpoint timer: copy the log into the database if it is quiet. */
+/* The housekeeping timer: do what is due if it is quiet. */
 static void
-clock_ckpt_cb(evutil_socket_t fd, short events, void *arg)
+clock_housekeep_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct sch *s = arg;
 
@@ -148,10 +149,10 @@ clock_ckpt_cb(evutil_socket_t fd, short events, void *arg)
 		return;
 	if (clock_due_soon(s) || (!TAILQ_EMPTY(&s->batch) &&
 	    eng_wal_pages(s->eng) < 4 * CLOCK_CKPT_PAGES)) {
-		clock_ckpt_arm(s);
+		clock_housekeep_arm(s);
 		return;
 	}
-	clock_checkpoint(s);
+	clock_housekeep(s);
 }
 
 /* Arm the timer for the engine's next due work. */
@@ -164,8 +165,8 @@ clock_rearm(struct sch *s)
 
 	if (s->stopping || s->due_ev == NULL)
 		return;
-	if (clock_housekeeping_due(s))
-		clock_ckpt_arm(s);
+	if (clock_housekeep_due(s))
+		clock_housekeep_arm(s);
 	evtimer_del(s->due_ev);
 	due = eng_next_due(s->eng);
 	if (due == INT64_MAX)
@@ -391,7 +392,7 @@ clock_advance_cb(evutil_socket_t fd, short events, void *arg)
 		s->vnow = r->target;
 	s->stalled_due = INT64_MIN;
 	/* Nothing is due and nothing waits: a quiet moment to checkpoint. */
-	clock_checkpoint(s);
+	clock_housekeep(s);
 	TAILQ_REMOVE(&s->advances, r, entry);
 	tz_instant_format(s->vnow, buf, sizeof buf);
 	log_debug("clock: now %s", buf);

@@ -123,7 +123,7 @@ struct sch {
 	struct event *watchdog_ev;
 	struct event *sig_hup, *sig_term, *sig_int;
 	struct event *advance_ev;
-	struct event *ckpt_ev;   /* checkpoints between bursts (clock.c) */
+	struct event *housekeep_ev; /* housekeeping between bursts (clock.c) */
 	int64_t stalled_due;     /* a due instant whose run did nothing */
 
 	struct sch_reqs batch;       /* parsed requests waiting for a flush */
