@@ -5,7 +5,10 @@
  * returns.  Hot tables are keyed by increasing integers (runs, recipient
  * runs by (run, index), messages) so that inserts append to their B-trees;
  * their public UUIDs are derived from those keys (ids.c), never indexed.
- * The schema version lives in meta('version'); migrations run at open.
+ * A recipient's messages are found through feed_recent and feed_main
+ * (migration 6, eng_feed_add).  Checkpoints are the owner's to run
+ * (store_wal_cb).  The schema version lives in meta('version');
+ * migrations run at open.
  */
 #include <stdio.h>
 #include <stdlib.h>
