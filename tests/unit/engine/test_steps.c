@@ -428,6 +428,14 @@ unread(const char *user)
 	return n;
 }
 
+/* Send "later n" at once (skip_delay) to the JSON-listed recipients. */
+static void
+later_now(int64_t at, const char *recipients, int n)
+{
+	trigger("delay", at, "{\"recipients\": [%s], \"data\": {\"n\": %d},"
+	    " \"settings\": {\"skip_delay\": true}}", recipients, n);
+}
+
 /*
  * A feed reads its entries from both feed tables: those merged into
  * feed_main and those still in feed_recent, in one order and one count.
@@ -436,16 +444,13 @@ static void
 test_feed_merge(void **state)
 {
 	(void)state;
-	trigger("delay", 1000, "{\"recipients\": [\"u1\", \"u2\"],"
-	    " \"data\": {\"n\": 1}, \"settings\": {\"skip_delay\": true}}");
-	trigger("delay", 1001, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 2},"
-	    " \"settings\": {\"skip_delay\": true}}");
+	later_now(1000, "\"u1\", \"u2\"", 1);
+	later_now(1001, "\"u1\"", 2);
 	assert_int_equal(count_rows("feed_recent"), 3);
 	assert_int_equal(eng_feed_merge(e), 0);
 	assert_int_equal(count_rows("feed_recent"), 0);
 	assert_int_equal(count_rows("feed_main"), 3);
-	trigger("delay", 1002, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 3},"
-	    " \"settings\": {\"skip_delay\": true}}");
+	later_now(1002, "\"u1\"", 3);
 	assert_int_equal(count_rows("feed_recent"), 1);
 	expect_feed("u1", "later 3|later 2|later 1");
 	expect_feed("u2", "later 1");
@@ -464,10 +469,8 @@ test_feed_migration(void **state)
 	sqlite3 *db;
 
 	(void)state;
-	trigger("delay", 1000, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 1},"
-	    " \"settings\": {\"skip_delay\": true}}");
-	trigger("delay", 1001, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 2},"
-	    " \"settings\": {\"skip_delay\": true}}");
+	later_now(1000, "\"u1\"", 1);
+	later_now(1001, "\"u1\"", 2);
 	assert_int_equal(eng_commit(e, &cause), 0);
 	path = xstrdup(sqlite3_db_filename(e->db, "main"));
 	eng_close(e);
