@@ -59,6 +59,9 @@ struct eng {
 	int64_t feed_recent;    /* entries in feed_recent (eng_feed_add) */
 };
 
+/* engine/walbuf.c: the VFS that gathers log writes (NULL: unavailable). */
+const char *eng_walbuf_vfs(void);
+
 /* engine/store.c: index a message for its recipient's feed. */
 int eng_feed_add(struct eng *e, const char *rcpt, const char *channel,
     int64_t seq);

@@ -7,7 +7,8 @@
  * their public UUIDs are derived from those keys (ids.c), never indexed.
  * A recipient's messages are found through feed_recent and feed_main
  * (migration 6, eng_feed_add).  Checkpoints are the owner's to run
- * (store_wal_cb).  The schema version lives in meta('version');
+ * (store_wal_cb).  Log writes go through walbuf.c's VFS, one write per
+ * commit.  The schema version lives in meta('version');
  * migrations run at open.
  */
 #include <stdio.h>
@@ -562,15 +563,24 @@ eng_open(const char *path, char **cause)
 	int i;
 
 	if (sqlite3_open_v2(path, &e->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, eng_walbuf_vfs()) !=
+	    SQLITE_OK) {
 		*cause = xasprintf("cannot open database %s: %s", path,
 		    e->db ? sqlite3_errmsg(e->db) : "out of memory");
 		goto fail;
 	}
-	sqlite3_busy_timeout(e->db, 5000);
+	/* Only another process can hold the lock (EXCLUSIVE below). */
+	sqlite3_busy_timeout(e->db, 1000);
 	/* Replaces SQLite's auto-checkpoint (see store_wal_cb). */
 	sqlite3_wal_hook(e->db, store_wal_cb, e);
-	if (store_exec(e->db, "PRAGMA journal_mode=WAL;"
+	/*
+	 * EXCLUSIVE: belfryd is the database's only user.  It keeps its locks
+	 * (no lock calls around every transaction), the log's index lives in
+	 * its memory (no -shm file), and a second process gets "database is
+	 * locked" instead of a share of the writes.
+	 */
+	if (store_exec(e->db, "PRAGMA locking_mode=EXCLUSIVE;"
+	    "PRAGMA journal_mode=WAL;"
 	    "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
 	    "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;", cause) != 0)
 		goto fail;
@@ -598,6 +608,11 @@ eng_open(const char *path, char **cause)
 	eng_step_done(e, eng_stmt(e, ST_DLV_RESET));
 	return e;
 fail:
+	if (e->db != NULL && sqlite3_errcode(e->db) == SQLITE_BUSY) {
+		free(*cause);
+		*cause = xasprintf("database %s is in use by another process "
+		    "(another belfryd?)", path);
+	}
 	eng_close(e);
 	return NULL;
 }

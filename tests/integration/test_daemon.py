@@ -1137,6 +1137,16 @@ def run_tests(tmp, conf, d, port, others):
     check("the live daemon still answers",
           req("GET", "/admin/status").status == 200)
 
+    o = Daemon(tmp, "samedb", conf, ["--database", d.argv[d.argv.index(
+        "--database") + 1], "--listen", ""], notify=False)
+    others.append(o)
+    code = o.wait_exit()
+    check("a database in use is refused (another belfryd)",
+          code not in (None, 0) and "is in use by another process" in
+          o.log_text(), (code, o.log_text()))
+    check("the live daemon still writes",
+          req("PUT", "/v1/users/after-twin", {"name": "A"}).status == 200)
+
     stale = os.path.join(tmp, "stale.sock")
     s = socket.socket(socket.AF_UNIX)
     s.bind(stale)
