@@ -59,6 +59,9 @@ struct eng {
 	int64_t feed_recent;    /* entries in feed_recent (eng_feed_add) */
 };
 
+/* engine/jsonout.c: compact JSON text of v into out (see there). */
+size_t eng_json_write(json_t *v, char *out, size_t len);
+
 /* engine/walbuf.c: the VFS that gathers log writes (NULL: unavailable). */
 const char *eng_walbuf_vfs(void);
 

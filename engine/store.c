@@ -686,26 +686,30 @@ eng_json_text(json_t *v)
 }
 
 /*
- * Bind v as JSON text (or NULL).  The text is written into one reused
- * buffer that SQLite copies, not built in a growing string of its own.
+ * Bind v as JSON text (or NULL).  The text is written (jsonout.c) into
+ * one reused buffer that SQLite copies, or a larger one of its own.
  */
 void
 eng_bind_json(sqlite3_stmt *st, int col, json_t *v)
 {
 	static char buf[16384];
 	size_t n;
+	char *big;
 
 	if (v == NULL || json_is_null(v)) {
 		sqlite3_bind_null(st, col);
 		return;
 	}
-	n = json_dumpb(v, buf, sizeof buf, JSON_COMPACT | JSON_ENCODE_ANY);
+	n = eng_json_write(v, buf, sizeof buf);
 	if (n == 0)
-		abort();
-	if (n < sizeof buf)
-		sqlite3_bind_text(st, col, buf, (int)n, SQLITE_TRANSIENT);
-	else
 		sqlite3_bind_text(st, col, eng_json_text(v), -1, free);
+	else if (n <= sizeof buf)
+		sqlite3_bind_text(st, col, buf, (int)n, SQLITE_TRANSIENT);
+	else {
+		big = xmalloc(n);
+		eng_json_write(v, big, n);
+		sqlite3_bind_text(st, col, big, (int)n, free);
+	}
 }
 
 /* RFC 3339 UTC text of an instant. */

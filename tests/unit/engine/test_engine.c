@@ -54,6 +54,58 @@ static const char *workflow =
     "}}\\\"}\"}}\n"
     " ]}\n";
 
+/* eng_json_write gives v exactly as jansson's compact dump does. */
+static void
+expect_same_json(json_t *v)
+{
+	char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), got[4096];
+	size_t n;
+
+	assert_non_null(want);
+	n = eng_json_write(v, got, sizeof got);
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(got, want, n);
+	/* Too small a buffer: the full length, and a prefix only. */
+	if (n > 1) {
+		memset(got, 0, sizeof got);
+		assert_int_equal(eng_json_write(v, got, n - 1), n);
+	}
+	free(want);
+	json_decref(v);
+}
+
+/*
+ * The JSON writer against jansson's dump: every ASCII byte in strings and
+ * keys, multi-byte UTF-8, integers at their limits, reals, nesting.
+ */
+static void
+test_json_write(void **state)
+{
+	char s[2];
+	json_t *o, *a;
+	int c;
+
+	(void)state;
+	for (c = 1; c < 128; c++) {
+		s[0] = (char)c;
+		s[1] = '\0';
+		o = json_object();
+		json_object_set_new(o, s, json_string(s));
+		expect_same_json(o);
+	}
+	expect_same_json(json_string("caf\xc3\xa9 \xf0\x9f\x98\x80 "
+	    "\xe2\x80\xa8 a/b \"q\" back\\slash\ttab\x7f"));
+	expect_same_json(json_stringn("nul\0inside", 11));
+	expect_same_json(json_pack("[I, I, i, f, f, f, f, f, b, b, n, {}, []]",
+	    (json_int_t)INT64_MAX, (json_int_t)INT64_MIN, 0, 1.5, 1e300,
+	    0.1, -0.0, 3.0, 1, 0));
+	a = json_pack("{s:{s:[{s:s}, [], {}]}, s:s, s:[i, [i, [i]]]}",
+	    "outer", "inner", "deep", "v", "z", "last", "list", 1, 2, 3);
+	json_object_set_new(a, "b-after-z", json_true());
+	expect_same_json(a);
+	assert_int_equal(eng_json_write(json_null(), s, 0), 4);
+}
+
 /* Write system calls this process has made so far (/proc/self/io). */
 static long
 write_calls(void)
@@ -379,6 +431,7 @@ main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_trigger_feed),
 		cmocka_unit_test(test_markdown),
+		cmocka_unit_test(test_json_write),
 		cmocka_unit_test(test_log_writes),
 		cmocka_unit_test(test_database_in_use),
 	};
