@@ -474,6 +474,44 @@ server_body(struct sch_req *r)
 }
 
 /*
+ * The peer check's verdicts, one per Unix-socket connection, found by
+ * the connection's bufferevent.  A peer's credentials are fixed when it
+ * connects, so one check per connection is enough.  Every such
+ * bufferevent is made by server_bevcb(), which clears the slot of its
+ * address first: a verdict can only be read back by the connection it
+ * was made for, never by a later one that got the same address.  Slots
+ * are shared by hash; a collision only costs another check.
+ */
+#define SERVER_PEER_SLOTS 1024
+static struct {
+	struct bufferevent *bev;
+	int ok;
+} server_peers[SERVER_PEER_SLOTS];
+
+/* The slot of bev's verdict. */
+static size_t
+server_peer_slot(const struct bufferevent *bev)
+{
+	/* Fibonacci hashing: the address's high bits after a multiply. */
+	return (size_t)(((uint64_t)(uintptr_t)bev * 0x9E3779B97F4A7C15ULL) >>
+	    32) % SERVER_PEER_SLOTS;
+}
+
+/* A new Unix-socket connection's bufferevent (as evhttp makes them). */
+static struct bufferevent *
+server_bevcb(struct event_base *base, void *arg)
+{
+	struct bufferevent *bev = bufferevent_socket_new(base, -1,
+	    BEV_OPT_CLOSE_ON_FREE);
+	size_t i;
+
+	(void)arg;
+	if (bev != NULL && server_peers[i = server_peer_slot(bev)].bev == bev)
+		server_peers[i].bev = NULL;
+	return bev;
+}
+
+/*
  * Whether the peer of a Unix-socket request may use the admin API: root,
  * the daemon's own user, or a process whose group is the daemon's (the
  * socket is mode 0660; this re-checks what the file mode granted).
@@ -482,17 +520,26 @@ static int
 server_peer_ok(struct evhttp_request *req)
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
 	struct ucred cred;
 	socklen_t len = sizeof cred;
 	evutil_socket_t fd;
+	size_t i;
 
 	if (conn == NULL)
 		return 0;
-	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(conn));
+	bev = evhttp_connection_get_bufferevent(conn);
+	i = server_peer_slot(bev);
+	if (server_peers[i].bev == bev)
+		return server_peers[i].ok;
+	fd = bufferevent_getfd(bev);
 	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
 	    &len) != 0)
 		return 0;
-	return cred.uid == 0 || cred.uid == geteuid() || cred.gid == getegid();
+	server_peers[i].bev = bev;
+	server_peers[i].ok = cred.uid == 0 || cred.uid == geteuid() ||
+	    cred.gid == getegid();
+	return server_peers[i].ok;
 }
 
 /* Every request: the central checks, then inline, async or batched. */
@@ -894,6 +941,8 @@ server_evhttp(struct sch *s, struct server_ctx *ctx)
 	evhttp_set_default_content_type(h, "application/json");
 	evhttp_set_flags(h, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_gencb(h, server_request_cb, ctx);
+	if (!ctx->tcp)
+		evhttp_set_bevcb(h, server_bevcb, NULL);
 	return h;
 }
 

@@ -458,12 +458,15 @@ def run_tests(tmp, conf, d, port, others):
     os.chmod(S, 0o666)
     os.chmod(os.path.dirname(S), 0o755)
     p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
-                        "--clear-groups", "curl", "-s", "-o", "/dev/null",
+                        "--clear-groups", "curl", "-s",
+                        "-o", "/dev/null", "-o", "/dev/null",
                         "-w", "%{http_code}", "--unix-socket", S,
-                        "http://belfry/admin/status"],
+                        "http://belfry/admin/status",
+                        "http://belfry/v1/users/u1"],
                        capture_output=True, text=True, timeout=20)
     os.chmod(S, 0o660)
-    check("a stranger on the socket gets 403", p.stdout == "403",
+    # Two requests on one connection: the verdict is kept per connection.
+    check("a stranger on the socket gets 403, twice", p.stdout == "403403",
           p.stdout + p.stderr)
 
     r = req("GET", "/admin/status")
