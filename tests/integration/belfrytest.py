@@ -1,11 +1,15 @@
 """Pieces shared by belfry's integration tests (python3 stdlib only).
 
 Checks counts checks and prints the closing line that tests/run reads;
-UnixConnection speaks HTTP over the daemon's admin socket.
+UnixConnection speaks HTTP over the daemon's admin socket; keep_or_remove
+ends a test's temporary directory.
 """
 
 import http.client
+import os
+import shutil
 import socket
+import sys
 
 
 class Checks:
@@ -45,3 +49,15 @@ class UnixConnection(http.client.HTTPConnection):
         s.settimeout(self.timeout)
         s.connect(self.unix_path)
         self.sock = s
+
+
+def keep_or_remove(tmp, failed, logs):
+    """After a failed test print the end of each log and keep tmp;
+    otherwise remove tmp."""
+    if not failed:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    for path in logs:
+        print("---- %s (kept in %s)" % (os.path.basename(path), tmp))
+        with open(path, errors="replace") as f:
+            sys.stdout.write(f.read()[-20000:])

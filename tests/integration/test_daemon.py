@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from belfrytest import Checks  # noqa: E402
+from belfrytest import Checks, keep_or_remove  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -343,14 +343,9 @@ def main():
             o.stop()
         d.stop()
         hook.shutdown()
-    if check.failed:
-        for name in sorted(os.listdir(tmp)):
-            if name.endswith(".log"):
-                print("---- %s (kept in %s)" % (name, tmp))
-                with open(os.path.join(tmp, name), errors="replace") as f:
-                    sys.stdout.write(f.read()[-20000:])
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    keep_or_remove(tmp, check.failed, [os.path.join(tmp, n) for n in
+                                       sorted(os.listdir(tmp))
+                                       if n.endswith(".log")])
     return check.summary("daemon")
 
 

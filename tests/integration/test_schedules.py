@@ -23,7 +23,6 @@ failure.
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,7 +30,8 @@ import sys
 import tempfile
 import time
 
-from belfrytest import Checks, UnixConnection  # noqa: E402
+from belfrytest import (  # noqa: E402
+    Checks, UnixConnection, keep_or_remove)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -400,12 +400,7 @@ def main():
         ok = check.failed == 0
     finally:
         d.stop()
-        if not ok:
-            print("---- belfryd log (kept in %s)" % tmp)
-            with open(d.log, "rb") as f:
-                sys.stdout.write(f.read().decode(errors="replace")[-4000:])
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        keep_or_remove(tmp, not ok, [d.log])
     return check.summary("schedules")
 
 

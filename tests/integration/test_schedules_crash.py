@@ -17,7 +17,6 @@ Prints one line per failed check and ends with "crash: N passed, M failed".
 import json
 import os
 import random
-import shutil
 import signal
 import sys
 import tempfile
@@ -28,7 +27,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_schedules as ts  # noqa: E402
 
-from belfrytest import Checks  # noqa: E402
+from belfrytest import Checks, keep_or_remove  # noqa: E402
 
 START = "2026-06-01T00:00:00Z"
 SUBSCRIBERS = 1000
@@ -149,12 +148,7 @@ def main():
         ok = check.failed == 0
     finally:
         d.stop()
-        if not ok:
-            print("---- belfryd log (kept in %s)" % tmp)
-            with open(d.log, "rb") as f:
-                sys.stdout.write(f.read().decode(errors="replace")[-3000:])
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        keep_or_remove(tmp, not ok, [d.log])
     return check.summary("crash")
 
 

@@ -24,7 +24,6 @@ import datetime
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,7 +32,8 @@ import tempfile
 import time
 import urllib.parse
 
-from belfrytest import Checks, UnixConnection  # noqa: E402
+from belfrytest import (  # noqa: E402
+    Checks, UnixConnection, keep_or_remove)
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 BELFRYD = os.path.join(BUILD, "belfryd")
@@ -1184,12 +1184,7 @@ def main():
                 proc.kill()
                 proc.wait()
         logf.close()
-    if check.failed:
-        print("---- belfryd log (kept in %s)" % tmp)
-        with open(log_path, errors="replace") as f:
-            sys.stdout.write(f.read()[-20000:])
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    keep_or_remove(tmp, check.failed, [log_path])
     print("(%.1f s)" % (time.time() - t_start))
     return check.summary("workflows")
 
