@@ -462,7 +462,7 @@ cfg_step_wait(const struct cfg_file *f, const char *path, json_t *o,
 		return -1;
 	v = json_object_get(o, "window_rule");
 	if (v != NULL) {
-		char *js = json_dumps(v, JSON_COMPACT);
+		char *js = eng_json_dumps(v, JSON_COMPACT);
 
 		s->window_rule = tz_repeats_to_rrule(js, &rc);
 		free(js);

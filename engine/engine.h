@@ -66,6 +66,18 @@ size_t eng_config_api_key_count(const struct eng_config *c);
 const char *eng_config_api_key(const struct eng_config *c, size_t i);
 size_t eng_config_workflow_count(const struct eng_config *c);
 
+/* ---- JSON (engine/jsonpool.c, engine/jsonout.c) ---- */
+
+/*
+ * Route jansson's allocations through a pool of reused blocks; call it
+ * first in main, before any JSON value exists (a no-op under ASan).
+ */
+void eng_json_pool(void);
+size_t eng_json_pool_bytes(void);
+
+/* JSON text of v with json_dumps' flags, in memory from malloc (free it). */
+char *eng_json_dumps(json_t *v, size_t flags);
+
 /* ---- the engine ---- */
 
 /* Open (creating or migrating) the database at path. */

@@ -166,7 +166,6 @@ int eng_jsonpos(const char *text, const char *path, int *line, int *col);
 sqlite3_stmt *eng_stmt(struct eng *e, enum eng_stmt s);
 int eng_step_done(struct eng *e, sqlite3_stmt *st);
 json_t *eng_json_col(sqlite3_stmt *st, int col);
-char *eng_json_text(json_t *v);
 void eng_iso(int64_t t, char *buf, size_t len);
 void eng_bind_json(sqlite3_stmt *st, int col, json_t *v);
 

@@ -139,3 +139,31 @@ eng_json_write(json_t *v, char *out, size_t len)
 		return 0;
 	return o.n;
 }
+
+/*
+ * JSON text of v with json_dumps' flags, NUL-terminated, from malloc: the
+ * compact writer when the flags allow, else jansson into a sized buffer.
+ * NULL where json_dumps gives NULL (a scalar without JSON_ENCODE_ANY).
+ */
+char *
+eng_json_dumps(json_t *v, size_t flags)
+{
+	size_t n = 0;
+	char *s;
+
+	if ((flags & ~(size_t)(JSON_COMPACT | JSON_ENCODE_ANY)) == 0 &&
+	    (flags & JSON_COMPACT) && (flags & JSON_ENCODE_ANY ||
+	    json_is_object(v) || json_is_array(v)))
+		n = eng_json_write(v, NULL, 0);
+	if (n != 0) {
+		s = xmalloc(n + 1);
+		eng_json_write(v, s, n);
+	} else {
+		if ((n = json_dumpb(v, NULL, 0, flags)) == 0)
+			return NULL;
+		s = xmalloc(n + 1);
+		json_dumpb(v, s, n, flags);
+	}
+	s[n] = '\0';
+	return s;
+}

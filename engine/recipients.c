@@ -567,8 +567,8 @@ eng_subs_add(struct eng *e, const char *collection, const char *id,
 		sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, props ? eng_json_text(props) :
-		    xstrdup("null"), -1, free);
+		sqlite3_bind_text(st, 4, props ? eng_json_dumps(props,
+		    JSON_COMPACT | JSON_ENCODE_ANY) : xstrdup("null"), -1, free);
 		sqlite3_bind_int64(st, 5, now);
 		if (eng_step_done(e, st) != 0) {
 			free(key);

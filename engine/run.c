@@ -357,7 +357,7 @@ run_throttle(struct eng *e, struct eng_run *r, struct rrun *rr,
 	int64_t window = run_duration(r, ctx, s), n = 0;
 	json_t *kv = s->throttle_key ? run_data_path(json_object_get(ctx,
 	    "data"), s->throttle_key) : NULL;
-	char *tkey, *kt = kv ? json_dumps(kv, JSON_ENCODE_ANY |
+	char *tkey, *kt = kv ? eng_json_dumps(kv, JSON_ENCODE_ANY |
 	    JSON_COMPACT) : NULL;
 	sqlite3_stmt *st;
 
@@ -488,7 +488,7 @@ run_batch(struct eng *e, struct eng_run *r, struct rrun *rr,
 {
 	json_t *kv = s->batch_key ? run_data_path(json_object_get(ctx,
 	    "data"), s->batch_key) : NULL;
-	char *kt = kv ? json_dumps(kv, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	char *kt = kv ? eng_json_dumps(kv, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
 	char *bkey = xasprintf("%s\x1f%s\x1f%s\x1f%s", r->w->key, s->ref,
 	    rr->rcpt, kt ? kt : "");
 	int64_t id = 0, closes = 0, hard = 0, t;

@@ -653,7 +653,7 @@ sched_check(const struct eng_config *c, json_t *def, struct sched_def *d,
 		if (!json_is_array(v))
 			return sched_bad("repeats", field, cause, "expected an "
 			    "array of repeat rules");
-		text = eng_json_text(v);
+		text = eng_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 		d->rule = tz_repeats_to_rrule(text, cause);
 		free(text);
 		if (d->rule == NULL) {
@@ -765,9 +765,11 @@ sched_fill(struct sched *s, const struct sched_def *d, const char *actor,
 	free(s->tenant);
 	s->tenant = tenant ? xstrdup(tenant) : NULL;
 	free(s->data);
-	s->data = d->data ? eng_json_text(d->data) : NULL;
+	s->data = d->data ? eng_json_dumps(d->data, JSON_COMPACT |
+	    JSON_ENCODE_ANY) : NULL;
 	free(s->repeats);
-	s->repeats = d->repeats ? eng_json_text(d->repeats) : NULL;
+	s->repeats = d->repeats ? eng_json_dumps(d->repeats, JSON_COMPACT |
+	    JSON_ENCODE_ANY) : NULL;
 	free(s->rule);
 	s->rule = d->rule ? xstrdup(d->rule) : NULL;
 	free(s->exdates);
@@ -1723,7 +1725,7 @@ eng_schedules_sync(struct eng *e, int64_t now, char **cause)
 	json_array_foreach(e->cfg ? e->cfg->schedules : NULL, i, def) {
 		id = json_string_value(json_object_get(def, "id"));
 		json_object_set_new(want, id, json_true());
-		text = json_dumps(def, JSON_COMPACT | JSON_SORT_KEYS);
+		text = eng_json_dumps(def, JSON_COMPACT | JSON_SORT_KEYS);
 		old = json_string_value(json_object_get(have, id));
 		if (old != NULL && strcmp(old, text) == 0) {
 			free(text);

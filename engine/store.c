@@ -674,17 +674,6 @@ eng_json_col(sqlite3_stmt *st, int col)
 	return json_loads(s, 0, NULL);
 }
 
-/* Compact JSON text of v (caller frees). */
-char *
-eng_json_text(json_t *v)
-{
-	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-
-	if (s == NULL)
-		abort();
-	return s;
-}
-
 /*
  * Bind v as JSON text (or NULL).  The text is written (jsonout.c) into
  * one reused buffer that SQLite copies, or a larger one of its own.
@@ -702,7 +691,8 @@ eng_bind_json(sqlite3_stmt *st, int col, json_t *v)
 	}
 	n = eng_json_write(v, buf, sizeof buf);
 	if (n == 0)
-		sqlite3_bind_text(st, col, eng_json_text(v), -1, free);
+		sqlite3_bind_text(st, col, eng_json_dumps(v, JSON_COMPACT |
+		    JSON_ENCODE_ANY), -1, free);
 	else if (n <= sizeof buf)
 		sqlite3_bind_text(st, col, buf, (int)n, SQLITE_TRANSIENT);
 	else {

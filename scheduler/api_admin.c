@@ -132,6 +132,9 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	api_admin_metric(f, "belfry_batched_requests_total", "counter",
 	    "API requests committed in those transactions.",
 	    s->counters.batched);
+	api_admin_metric(f, "belfry_json_pool_bytes", "gauge",
+	    "Memory held for JSON values, in use or kept for reuse.",
+	    (uint64_t)eng_json_pool_bytes());
 	api_admin_metric(f, "belfry_queue_depth", "gauge",
 	    "Pending due work items.", st.queue_depth);
 	api_admin_metric(f, "belfry_deliveries_in_flight",

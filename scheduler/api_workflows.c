@@ -42,7 +42,7 @@ api_workflows_trigger(struct sch_req *r, json_t **reply, char **cause)
 	st = eng_trigger(r->s->eng, r->param[0], r->body, r->now, reply,
 	    cause);
 	if (st == ENG_OK && key != NULL && *reply != NULL) {
-		body = json_dumps(*reply, JSON_COMPACT);
+		body = eng_json_dumps(*reply, JSON_COMPACT);
 		eng_idem_put(r->s->eng, key, 200, body, r->now);
 		free(body);
 	}

@@ -281,7 +281,7 @@ ctl_trigger(int argc, char **argv, char **cause)
 	json_object_set_new(body, "recipients", list);
 	esc = client_path_escape(key);
 	path = xasprintf("/v1/workflows/%s/trigger", esc);
-	text = json_dumps(body, JSON_COMPACT);
+	text = eng_json_dumps(body, JSON_COMPACT);
 	rc = ctl_send("POST", path, text, cause);
 	free(text);
 	free(path);

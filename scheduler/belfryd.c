@@ -253,6 +253,7 @@ main(int argc, char **argv)
 	uint64_t wd;
 	int debug = 0;
 
+	eng_json_pool();
 	memset(s, 0, sizeof *s);
 	belfryd_args(s, argc, argv, &debug);
 	log_init(debug);

@@ -94,7 +94,7 @@ server_reply_error(struct sch *s, struct evhttp_request *req, int status,
     const char *code, const char *message)
 {
 	json_t *j = server_error_body(status, code, message);
-	char *body = json_dumps(j, JSON_COMPACT);
+	char *body = eng_json_dumps(j, JSON_COMPACT);
 
 	server_send_raw(s, req, status, body, 0, NULL);
 	free(body);
@@ -199,7 +199,7 @@ server_send(struct sch_req *r)
 	if (r->raw != NULL)
 		body = xstrdup(r->raw);
 	else if (r->reply != NULL)
-		body = json_dumps(r->reply, JSON_COMPACT);
+		body = eng_json_dumps(r->reply, JSON_COMPACT);
 	m = evhttp_request_get_uri(r->req);
 	log_debug("%s %s -> %d", r->route != NULL ? r->route->pattern : "?",
 	    m != NULL ? m : "", r->status);

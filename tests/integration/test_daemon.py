@@ -993,6 +993,7 @@ def run_tests(tmp, conf, d, port, others):
     for name in ("belfry_triggers_total", "belfry_runs_total",
                  "belfry_messages_total", "belfry_errors_total",
                  "belfry_queue_depth", "belfry_deliveries_failed_total",
+                 "belfry_json_pool_bytes",
                  'belfry_http_requests_total{code="200"}',
                  'belfry_http_requests_total{code="422"}',
                  'belfry_fire_lateness_seconds_bucket{le="+Inf"} 0',
