@@ -562,6 +562,12 @@ eng_open(const char *path, char **cause)
 	struct eng *e = xcalloc(1, sizeof *e);
 	int i;
 
+	/*
+	 * No memory statistics: belfry never reads them, and SQLite takes a
+	 * mutex around every allocation to keep them.  This only takes
+	 * effect before SQLite initializes (the first open of the process).
+	 */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (sqlite3_open_v2(path, &e->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, eng_walbuf_vfs()) !=
 	    SQLITE_OK) {

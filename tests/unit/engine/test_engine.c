@@ -136,12 +136,17 @@ test_log_writes(void **state)
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	long before, writes;
+	sqlite3_int64 cur, hi;
 	int i;
 
 	(void)state;
 	snprintf(path, sizeof path, "%s/log.db", tmpdir);
 	e = eng_open(path, &cause);
 	assert_non_null(e);
+	/* eng_open turned SQLite's memory statistics off: none are kept. */
+	assert_int_equal(sqlite3_status64(SQLITE_STATUS_MALLOC_COUNT, &cur,
+	    &hi, 0), SQLITE_OK);
+	assert_int_equal(cur, 0);
 	assert_int_equal(sqlite3_exec(e->db, "CREATE TABLE t(k INTEGER"
 	    " PRIMARY KEY, v BLOB)", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(eng_begin(e, &cause), 0);
