@@ -45,7 +45,7 @@ static struct evhttp_bound_socket *server_bound_unix, *server_bound_tcp;
 
 static void server_request_cb(struct evhttp_request *, void *);
 static void server_flush_cb(evutil_socket_t, short, void *);
-static void server_flush(struct sch *);
+static void server_flush(struct sch *, int);
 
 /* The error body {"code","message","status","type"} for status. */
 json_t *
@@ -632,7 +632,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	}
 	TAILQ_INSERT_TAIL(&s->batch, r, entry);
 	if (++s->nbatch >= SCH_MAX_BATCH)
-		server_flush(s);
+		server_flush(s, 0);
 	else
 		server_kick(s);
 }
@@ -646,12 +646,41 @@ server_kick(struct sch *s)
 }
 
 /*
- * The flush: every queued request, webhook outcome and the work due now
- * in one transaction, then the replies, then new deliveries.
+ * Write the reply in bev's output now and finish the exchange as evhttp
+ * does when the socket next reports writable (its write callback frees
+ * the request and reads the next one, or closes): a write-readiness
+ * event and its epoll_ctl calls less per request.  A reply that does not
+ * go out whole, or a write error, is left to the bufferevent.  Only from
+ * the flush event, never inside evhttp's callbacks, since finishing may
+ * free the connection they work on.
  */
 static void
-server_flush(struct sch *s)
+server_write_through(struct bufferevent *bev)
 {
+	struct evbuffer *out = bufferevent_get_output(bev);
+	bufferevent_data_cb done;
+	void *arg;
+
+	while (evbuffer_get_length(out) > 0)
+		if (evbuffer_write(out, bufferevent_getfd(bev)) <= 0)
+			return;
+	bufferevent_getcb(bev, NULL, &done, NULL, &arg);
+	if (done == NULL)
+		return;
+	bufferevent_disable(bev, EV_WRITE);
+	done(bev, arg);
+}
+
+/*
+ * The flush: every queued request, webhook outcome and the work due now
+ * in one transaction, then the replies (written through when called from
+ * the flush event: through), then new deliveries.
+ */
+static void
+server_flush(struct sch *s, int through)
+{
+	struct evhttp_connection *conn;
+	struct bufferevent *bev;
 	struct eng_delivery d[SCH_MAX_INFLIGHT];
 	struct sch_reqs batch;
 	struct sch_outcomes outs;
@@ -718,7 +747,11 @@ server_flush(struct sch *s)
 	}
 	while ((r = TAILQ_FIRST(&batch)) != NULL) {
 		TAILQ_REMOVE(&batch, r, entry);
+		conn = through ? evhttp_request_get_connection(r->req) : NULL;
+		bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
 		server_send(r);
+		if (bev != NULL)
+			server_write_through(bev);
 	}
 	while ((o = TAILQ_FIRST(&outs)) != NULL) {
 		TAILQ_REMOVE(&outs, o, entry);
@@ -749,14 +782,14 @@ server_flush_cb(evutil_socket_t fd, short events, void *arg)
 {
 	(void)fd;
 	(void)events;
-	server_flush(arg);
+	server_flush(arg, 1);
 }
 
 /* Flush at once (at shutdown). */
 void
 server_flush_now(struct sch *s)
 {
-	server_flush(s);
+	server_flush(s, 0);
 }
 
 /*

@@ -234,6 +234,44 @@ def raw_requests_async(sock, reqs, d):
     return read
 
 
+def one_connection(sock, reqs):
+    """Send each raw request on one connection after the previous answer;
+    return the answers as (status, body) and whether the daemon then
+    closed the connection (read within 5 s)."""
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sock)
+    c.settimeout(30)
+    buf, out = b"", []
+    for data in reqs:
+        c.sendall(data)
+        while b"\r\n\r\n" not in buf:
+            chunk = c.recv(65536)
+            if not chunk:
+                c.close()
+                return out, True
+            buf += chunk
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        n = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                n = int(v)
+        while len(buf) < n:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        out.append((int(head.split(b" ", 2)[1]), buf[:n].decode()))
+        buf = buf[n:]
+    c.settimeout(5)
+    try:
+        closed = c.recv(1) == b""
+    except socket.timeout:
+        closed = False
+    c.close()
+    return out, closed
+
+
 def items(r):
     """The list of a list answer: Knock's "items" or "entries"."""
     j = r.json()
@@ -463,6 +501,29 @@ def run_tests(tmp, conf, d, port, others):
     # Two requests on one connection: the verdict is kept per connection.
     check("a stranger on the socket gets 403, twice", p.stdout == "403403",
           p.stdout + p.stderr)
+
+    # Answers written at once (server.c, server_write_through): many
+    # batched requests on one kept-alive connection each get their own
+    # answer in order; one that asks to close gets it whole, then EOF.
+    reqs = []
+    for i in range(30):
+        body = json.dumps({"recipients": ["ka%d" % i], "data": {"i": i}})
+        reqs.append(("POST /v1/workflows/daily-digest/trigger HTTP/1.1\r\n"
+                     "Host: belfry\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %d\r\n\r\n%s" %
+                     (len(body), body)).encode())
+    reqs.append(b"GET /v1/users/ka0/feeds/in-app HTTP/1.1\r\nHost: belfry"
+                b"\r\nConnection: close\r\n\r\n")
+    out, closed = one_connection(S, reqs)
+    ids = [json.loads(b).get("workflow_run_id") for st, b in out[:30]
+           if st == 200]
+    check("30 triggers on one connection, 30 answers, 30 runs",
+          len(ids) == 30 and len(set(ids)) == 30, out[:3])
+    check("the closing request's answer is whole, then the daemon closes",
+          len(out) == 31 and out[30][0] == 200 and
+          json.loads(out[30][1]).get("meta", {}).get("total_count") == 1
+          and closed, (out[30:], closed))
+
 
     r = req("GET", "/admin/status")
     j = r.json() or {}
