@@ -103,8 +103,6 @@ void eng_request_begin(struct eng *e);
 void eng_request_end(struct eng *e, int ok);
 int eng_wal_pages(const struct eng *e);
 int eng_checkpoint(struct eng *e, char **cause);
-int64_t eng_feed_pending(const struct eng *e);
-int eng_feed_merge(struct eng *e);
 
 /* ---- recipients (engine/recipients.c) ---- */
 

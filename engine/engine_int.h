@@ -29,8 +29,8 @@ enum eng_stmt {
 	ST_BATCH_CLOSE, ST_BATCH_DEL,
 	ST_ITEM_INS, ST_ITEM_LIST, ST_ITEM_DEL, ST_ITEM_COUNT, ST_ITEM_DROP,
 	ST_THR_COUNT, ST_THR_INS, ST_THR_GC, ST_THR_SWEEP,
-	ST_MSG_INS, ST_MSG_GET, ST_MSG_MARK, ST_MSG_STATUS, ST_MSG_BY_RCPT,
-	ST_MSG_COUNTS, ST_FEED_INS, ST_FEED_MERGE, ST_FEED_CLEAR,
+	ST_MSG_INS, ST_MSG_GET, ST_MSG_MARK, ST_MSG_STATUS, ST_MSG_WALK,
+	ST_MSG_COUNTS, ST_FEED_HEAD, ST_FEED_HEADS, ST_FEED_SET, ST_FEED_NEW,
 	ST_DLV_INS, ST_DLV_DUE, ST_DLV_TAKE, ST_DLV_DEL, ST_DLV_RETRY,
 	ST_DLV_NEXT, ST_DLV_RESET, ST_DLV_GET,
 	ST_IDEM_GET, ST_IDEM_PUT, ST_IDEM_GC,
@@ -56,7 +56,6 @@ struct eng {
 	struct eng_rcache *rcache; /* parsed recurrences (schedules.c) */
 	int wal_pages;          /* log pages since the last checkpoint */
 	int64_t next_sweep;     /* engine time of the next eng_sweep */
-	int64_t feed_recent;    /* entries in feed_recent (eng_feed_add) */
 };
 
 /* engine/jsonout.c: compact JSON text of v into out (see there). */
@@ -65,10 +64,10 @@ size_t eng_json_write(json_t *v, char *out, size_t len);
 /* engine/walbuf.c: the VFS that gathers log writes (NULL: unavailable). */
 const char *eng_walbuf_vfs(void);
 
-/* engine/store.c: index a message for its recipient's feed. */
-int eng_feed_add(struct eng *e, const char *rcpt, const char *channel,
-    int64_t seq);
-#define ENG_FEED_HARD 32768
+/* engine/store.c: the chain of a recipient's messages on a channel. */
+int64_t eng_feed_head(struct eng *e, const char *rcpt, const char *channel);
+int eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
+    int64_t seq, int64_t prev);
 
 /* engine/store.c: delete expired rows (see there), called by eng_run_due. */
 void eng_sweep(struct eng *e, int64_t now);

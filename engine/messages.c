@@ -11,11 +11,12 @@
 
 #define MSG_MAX_ATTEMPTS 8
 
-/* Columns of ST_MSG_GET and ST_MSG_BY_RCPT. */
+/* Columns of ST_MSG_GET and ST_MSG_WALK (which adds the last two). */
 enum {
 	MC_SEQ, MC_RUN, MC_IDX, MC_REF, MC_CHANNEL, MC_RCPT, MC_TENANT,
 	MC_STATUS, MC_BODY, MC_SEEN, MC_READ, MC_ARCHIVED, MC_INTERACTED,
-	MC_INSERTED, MC_UPDATED, MC_WORKFLOW, MC_ACTOR, MC_DATA
+	MC_INSERTED, MC_UPDATED, MC_WORKFLOW, MC_ACTOR, MC_DATA, MC_PREV,
+	MC_PASSES
 };
 
 /* A nullable timestamp column as JSON. */
@@ -200,9 +201,12 @@ msg_page_size(json_t *query)
 	return *s == '\0' || *end != '\0' || n < 1 || n > 50 ? -1 : (int)n;
 }
 
-/* The feed filters of a query, bound onto ST_MSG_BY_RCPT from ?3 on. */
+/*
+ * The filters of a query, bound onto ST_MSG_WALK from ?2 on; *cursor is
+ * the seq of the "after" cursor (INT64_MAX without one).
+ */
 static enum eng_status
-msg_bind_filters(struct eng *e, sqlite3_stmt *st, json_t *q, int size,
+msg_bind_filters(struct eng *e, sqlite3_stmt *st, json_t *q, int64_t *cursor,
     char **cause)
 {
 	const char *after = json_string_value(json_object_get(q, "after"));
@@ -215,7 +219,8 @@ msg_bind_filters(struct eng *e, sqlite3_stmt *st, json_t *q, int size,
 	int archived = 1, s = 0, has = ht && strcmp(ht, "true") == 0;
 	uint64_t seq = INT64_MAX, b;
 
-	if (after != NULL && eng_id_parse(e, ENG_ID_MSG, after, &seq, &b)) {
+	if (after != NULL && (eng_id_parse(e, ENG_ID_MSG, after, &seq, &b) ||
+	    seq > INT64_MAX)) {
 		*cause = xstrdup("bad \"after\" cursor");
 		return ENG_INVALID;
 	}
@@ -239,15 +244,70 @@ msg_bind_filters(struct eng *e, sqlite3_stmt *st, json_t *q, int size,
 			return ENG_INVALID;
 		}
 	}
-	sqlite3_bind_int64(st, 3, (int64_t)seq);
+	*cursor = (int64_t)seq;
+	sqlite3_bind_int64(st, 2, *cursor);
 	if (tenant)
-		sqlite3_bind_text(st, 4, tenant, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 5, has);
-	sqlite3_bind_int(st, 6, archived);
-	sqlite3_bind_int(st, 7, s);
-	sqlite3_bind_int(st, 8, size);
-	sqlite3_bind_int(st, 9, has);
+		sqlite3_bind_text(st, 3, tenant, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 4, has);
+	sqlite3_bind_int(st, 5, archived);
+	sqlite3_bind_int(st, 6, s);
 	return ENG_OK;
+}
+
+/* A chain being walked: the seq of its next message (0: done). */
+struct msg_chain {
+	int64_t at;
+	char *channel;
+};
+
+/* rcpt's chains (on channel, or on every channel), from their newest. */
+static struct msg_chain *
+msg_heads(struct eng *e, const char *rcpt, const char *channel, size_t *n)
+{
+	struct msg_chain *c = NULL;
+	sqlite3_stmt *st;
+	size_t cap = 0;
+
+	*n = 0;
+	st = eng_stmt(e, ST_FEED_HEADS);
+	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_TRANSIENT);
+	if (channel != NULL)
+		sqlite3_bind_text(st, 2, channel, -1, SQLITE_TRANSIENT);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (*n == cap)
+			c = xreallocarray(c, cap = cap ? cap * 2 : 4,
+			    sizeof *c);
+		c[*n].at = sqlite3_column_int64(st, 0);
+		c[(*n)++].channel = xstrdup((const char *)
+		    sqlite3_column_text(st, 1));
+	}
+	sqlite3_reset(st);
+	return c;
+}
+
+/*
+ * Start the chain that holds the cursor message (one of rcpt's) right
+ * below it; the other chains of a list over every channel step down past
+ * the cursor one message at a time.
+ */
+static void
+msg_seek(sqlite3_stmt *st, const char *rcpt, int64_t cursor,
+    struct msg_chain *c, size_t n)
+{
+	const char *who, *ch;
+	size_t i;
+
+	if (cursor == INT64_MAX)
+		return;
+	sqlite3_bind_int64(st, 1, cursor);
+	if (sqlite3_step(st) == SQLITE_ROW && (who = (const char *)
+	    sqlite3_column_text(st, MC_RCPT)) != NULL &&
+	    strcmp(who, rcpt) == 0 && (ch = (const char *)
+	    sqlite3_column_text(st, MC_CHANNEL)) != NULL)
+		for (i = 0; i < n; i++)
+			if (strcmp(c[i].channel, ch) == 0 && c[i].at >= cursor)
+				c[i].at = sqlite3_column_int64(st, MC_PREV);
+	sqlite3_reset(st);
 }
 
 /* Page info with the last entry's id as the after cursor. */
@@ -345,36 +405,63 @@ msg_feed_channel(struct eng *e, const char *name)
 	return NULL;
 }
 
-/* Messages of rcpt (optionally on one channel) as entries + cursor. */
+/*
+ * Messages of rcpt (optionally on one channel) as entries + cursor: a walk
+ * down its chains, always taking the newest message next (newest first
+ * across channels), each message fetched with whether it passes the
+ * filters, until a page is full or the chains end.
+ */
 static enum eng_status
 msg_list(struct eng *e, const char *rcpt, const char *channel, json_t *q,
     int feed, json_t **entries, json_t **page, char **cause)
 {
-	int size = msg_page_size(q), n = 0;
-	sqlite3_stmt *st = eng_stmt(e, ST_MSG_BY_RCPT);
+	int size = msg_page_size(q), n = 0, passes;
+	sqlite3_stmt *st = eng_stmt(e, ST_MSG_WALK);
 	enum eng_status rc;
 	json_t *m, *last, *batch;
+	struct msg_chain *c;
+	int64_t cursor, prev;
+	size_t nc, i, top;
 
 	if (size < 0) {
 		*cause = xstrdup("\"page_size\" must be an integer 1..50");
 		return ENG_INVALID;
 	}
-	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_TRANSIENT);
-	if (channel)
-		sqlite3_bind_text(st, 2, channel, -1, SQLITE_TRANSIENT);
-	if ((rc = msg_bind_filters(e, st, q, size, cause)) != ENG_OK)
+	if ((rc = msg_bind_filters(e, st, q, &cursor, cause)) != ENG_OK)
 		return rc;
+	c = msg_heads(e, rcpt, channel, &nc);
+	msg_seek(st, rcpt, cursor, c, nc);
 	*entries = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		m = msg_json(e, st);
-		batch = feed ? msg_batch(st) : NULL;
-		json_array_append_new(*entries, feed ? msg_feed_item(e, m,
-		    batch) : json_incref(m));
-		json_decref(batch);
-		json_decref(m);
-		n++;
+	while (n < size) {
+		for (top = nc, i = 0; i < nc; i++)
+			if (c[i].at > 0 && (top == nc || c[i].at > c[top].at))
+				top = i;
+		if (top == nc)
+			break;
+		sqlite3_bind_int64(st, 1, c[top].at);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			c[top].at = 0;
+			continue;
+		}
+		prev = sqlite3_column_int64(st, MC_PREV);
+		passes = sqlite3_column_int(st, MC_PASSES);
+		if (passes) {
+			m = msg_json(e, st);
+			batch = feed ? msg_batch(st) : NULL;
+			json_array_append_new(*entries, feed ?
+			    msg_feed_item(e, m, batch) : json_incref(m));
+			json_decref(batch);
+			json_decref(m);
+			n++;
+		}
+		sqlite3_reset(st);
+		/* A chain only goes back in time. */
+		c[top].at = prev < c[top].at ? prev : 0;
 	}
-	sqlite3_reset(st);
+	for (i = 0; i < nc; i++)
+		free(c[i].channel);
+	free(c);
 	last = json_array_get(*entries, json_array_size(*entries) - 1);
 	*page = msg_page_info(last ? json_string_value(json_object_get(last,
 	    "id")) : NULL, n == size, size);

@@ -203,7 +203,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	sqlite3_stmt *st;
 	char *rule = NULL, mid[37], *line;
 	json_t *body, *sent;
-	int64_t seq;
+	int64_t seq, prev;
 	size_t failed;
 
 	if (s->conditions != NULL && !eng_cond_eval(s->conditions, ctx,
@@ -230,6 +230,10 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	if (rr->batch != NULL)
 		json_object_set(body, "$batch", rr->batch);
 	status = strcmp(ch->type, "http") == 0 ? "queued" : "delivered";
+	if ((prev = eng_feed_head(e, rr->rcpt, ch->name)) < 0) {
+		json_decref(body);
+		return -1;
+	}
 	st = eng_stmt(e, ST_MSG_INS);
 	sqlite3_bind_int64(st, 1, r->seq);
 	sqlite3_bind_int64(st, 2, rr->idx);
@@ -241,12 +245,14 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	sqlite3_bind_text(st, 7, status, -1, SQLITE_STATIC);
 	eng_bind_json(st, 8, body);
 	sqlite3_bind_int64(st, 9, r->now);
+	if (prev != 0)
+		sqlite3_bind_int64(st, 10, prev);
 	if (eng_step_done(e, st) != 0) {
 		json_decref(body);
 		return -1;
 	}
 	seq = sqlite3_last_insert_rowid(e->db);
-	if (eng_feed_add(e, rr->rcpt, ch->name, seq) != 0) {
+	if (eng_feed_push(e, rr->rcpt, ch->name, seq, prev) != 0) {
 		json_decref(body);
 		return -1;
 	}

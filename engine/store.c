@@ -5,8 +5,9 @@
  * returns.  Hot tables are keyed by increasing integers (runs, recipient
  * runs by (run, index), messages) so that inserts append to their B-trees;
  * their public UUIDs are derived from those keys (ids.c), never indexed.
- * A recipient's messages are found through feed_recent and feed_main
- * (migration 6, eng_feed_add).  Checkpoints are the owner's to run
+ * A recipient's messages on a channel form a chain, newest first: each
+ * message row keeps the seq of the one before it (prev) and feed_heads
+ * the newest (migration 7, eng_feed_head).  Checkpoints are the owner's to run
  * (store_wal_cb).  Log writes go through walbuf.c's VFS, one write per
  * commit.  The schema version lives in meta('version');
  * migrations run at open.
@@ -18,7 +19,7 @@
 
 #include "engine/engine_int.h"
 
-#define STORE_VERSION 6
+#define STORE_VERSION 7
 
 static const char *store_schema =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL)"
@@ -146,6 +147,22 @@ static const char *store_migrations[STORE_VERSION] = {
 	    "INSERT INTO feed_main SELECT rcpt, channel, seq FROM messages"
 	    " ORDER BY rcpt, channel, seq;"
 	    "DROP INDEX IF EXISTS messages_by_rcpt;",
+	/*
+	 * The feed tables give way to chains: a message names the previous
+	 * message of its recipient on its channel, feed_heads the newest.  A
+	 * new message updates one small row in place instead of adding an
+	 * entry that a merge must later insert into a large index.
+	 */
+	[6] = "ALTER TABLE messages ADD COLUMN prev INTEGER;"
+	    "CREATE TABLE feed_heads(rcpt TEXT NOT NULL, channel TEXT NOT NULL,"
+	    " head INTEGER NOT NULL, PRIMARY KEY(rcpt, channel)) WITHOUT ROWID;"
+	    "INSERT INTO feed_main SELECT rcpt, channel, seq FROM feed_recent;"
+	    "UPDATE messages SET prev = (SELECT max(f.seq) FROM feed_main f"
+	    " WHERE f.rcpt = messages.rcpt AND f.channel = messages.channel"
+	    " AND f.seq < messages.seq);"
+	    "INSERT INTO feed_heads SELECT rcpt, channel, max(seq) FROM"
+	    " feed_main GROUP BY rcpt, channel;"
+	    "DROP TABLE feed_main; DROP TABLE feed_recent;",
 };
 
 /* The columns of a schedule row, in the order schedules.c reads them. */
@@ -285,8 +302,8 @@ static const char *store_sql[ST_COUNT] = {
 	    " AND (?5 IS NULL OR r.rcpt = ?5) ORDER BY r.run_seq DESC,"
 	    " r.idx DESC LIMIT ?6",
 	[ST_MSG_INS] = "INSERT INTO messages(run_seq, idx, step_ref, channel,"
-	    " rcpt, tenant, status, body, inserted_at, updated_at) VALUES(?1,"
-	    " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+	    " rcpt, tenant, status, body, inserted_at, updated_at, prev)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
 	[ST_MSG_GET] = "SELECT m.seq, m.run_seq, m.idx, m.step_ref, m.channel,"
 	    " m.rcpt, m.tenant, m.status, m.body, m.seen_at, m.read_at,"
 	    " m.archived_at, m.interacted_at, m.inserted_at, m.updated_at,"
@@ -299,34 +316,42 @@ static const char *store_sql[ST_COUNT] = {
 	    " THEN ?3 ELSE interacted_at END, updated_at = ?4 WHERE seq = ?1",
 	[ST_MSG_STATUS] = "UPDATE messages SET status = ?2, updated_at = ?3"
 	    " WHERE seq = ?1",
-	[ST_MSG_BY_RCPT] = "SELECT m.seq, m.run_seq, m.idx, m.step_ref,"
+	/*
+	 * One step of a walk down a recipient's chain (messages.c): the
+	 * message (ST_MSG_GET's columns), the seq before it, and whether it
+	 * passes the filters: ?2 the cursor (below it), ?3 tenant, ?4 whether
+	 * a tenant is required, ?5 archived (0 all, 1 exclude, 2 only), ?6
+	 * status (0 all, 1 unread, 2 read, 3 unseen, 4 seen).
+	 */
+	[ST_MSG_WALK] = "SELECT m.seq, m.run_seq, m.idx, m.step_ref,"
 	    " m.channel, m.rcpt, m.tenant, m.status, m.body, m.seen_at,"
 	    " m.read_at, m.archived_at, m.interacted_at, m.inserted_at,"
-	    " m.updated_at, u.workflow, u.actor, u.data FROM messages m JOIN"
-	    " runs u ON u.seq = m.run_seq WHERE m.seq IN (SELECT seq FROM"
-	    " feed_main WHERE rcpt = ?1 AND (?2 IS NULL OR channel = ?2) AND"
-	    " seq < ?3 UNION ALL SELECT seq FROM feed_recent WHERE rcpt = ?1"
-	    " AND (?2 IS NULL OR channel = ?2) AND seq < ?3)"
-	    " AND (?4 IS NULL OR m.tenant = ?4 OR (m.tenant IS NULL AND ?5 = 0))"
-	    " AND (?6 = 0 OR (?6 = 1 AND m.archived_at IS NULL) OR"
-	    " (?6 = 2 AND m.archived_at IS NOT NULL))"
-	    " AND (?7 = 0 OR (?7 = 1 AND m.read_at IS NULL) OR"
-	    " (?7 = 2 AND m.read_at IS NOT NULL) OR (?7 = 3 AND m.seen_at IS"
-	    " NULL) OR (?7 = 4 AND m.seen_at IS NOT NULL))"
-	    " AND (?9 = 0 OR m.tenant IS NOT NULL)"
-	    " ORDER BY m.seq DESC LIMIT ?8",
-	[ST_MSG_COUNTS] = "SELECT count(*), count(*) FILTER (WHERE read_at IS"
-	    " NULL), count(*) FILTER (WHERE seen_at IS NULL) FROM messages"
-	    " WHERE seq IN (SELECT seq FROM feed_main WHERE rcpt = ?1 AND"
-	    " channel = ?2 UNION ALL SELECT seq FROM feed_recent WHERE"
-	    " rcpt = ?1 AND channel = ?2) AND archived_at IS NULL"
-	    " AND (?3 IS NULL OR tenant = ?3 OR (tenant IS NULL AND ?4 = 0))"
-	    " AND (?4 = 0 OR tenant IS NOT NULL)",
-	[ST_FEED_INS] = "INSERT INTO feed_recent(rcpt, channel, seq)"
+	    " m.updated_at, u.workflow, u.actor, u.data, m.prev, m.seq < ?2"
+	    " AND (?3 IS NULL OR m.tenant = ?3 OR (m.tenant IS NULL AND"
+	    " ?4 = 0)) AND (?4 = 0 OR m.tenant IS NOT NULL)"
+	    " AND (?5 = 0 OR (?5 = 1 AND m.archived_at IS NULL) OR"
+	    " (?5 = 2 AND m.archived_at IS NOT NULL))"
+	    " AND (?6 = 0 OR (?6 = 1 AND m.read_at IS NULL) OR"
+	    " (?6 = 2 AND m.read_at IS NOT NULL) OR (?6 = 3 AND m.seen_at IS"
+	    " NULL) OR (?6 = 4 AND m.seen_at IS NOT NULL))"
+	    " FROM messages m JOIN runs u ON u.seq = m.run_seq WHERE"
+	    " m.seq = ?1",
+	[ST_MSG_COUNTS] = "WITH RECURSIVE w(seq) AS (SELECT head FROM"
+	    " feed_heads WHERE rcpt = ?1 AND channel = ?2 UNION ALL SELECT"
+	    " m.prev FROM w JOIN messages m ON m.seq = w.seq WHERE m.prev IS"
+	    " NOT NULL) SELECT count(*), count(*) FILTER (WHERE m.read_at IS"
+	    " NULL), count(*) FILTER (WHERE m.seen_at IS NULL) FROM w JOIN"
+	    " messages m ON m.seq = w.seq WHERE m.archived_at IS NULL"
+	    " AND (?3 IS NULL OR m.tenant = ?3 OR (m.tenant IS NULL AND"
+	    " ?4 = 0)) AND (?4 = 0 OR m.tenant IS NOT NULL)",
+	[ST_FEED_HEAD] = "SELECT head FROM feed_heads WHERE rcpt = ?1 AND"
+	    " channel = ?2",
+	[ST_FEED_HEADS] = "SELECT head, channel FROM feed_heads WHERE"
+	    " rcpt = ?1 AND (?2 IS NULL OR channel = ?2)",
+	[ST_FEED_SET] = "UPDATE feed_heads SET head = ?3 WHERE rcpt = ?1 AND"
+	    " channel = ?2",
+	[ST_FEED_NEW] = "INSERT INTO feed_heads(rcpt, channel, head)"
 	    " VALUES(?1, ?2, ?3)",
-	[ST_FEED_MERGE] = "INSERT INTO feed_main SELECT rcpt, channel, seq"
-	    " FROM feed_recent",
-	[ST_FEED_CLEAR] = "DELETE FROM feed_recent",
 	[ST_DLV_INS] = "INSERT INTO deliveries(message_seq, due_at, attempts,"
 	    " inflight, url, body) VALUES(?1, ?2, 0, 0, ?3, ?4)",
 	[ST_DLV_DUE] = "SELECT message_seq, url, body, attempts FROM deliveries"
@@ -609,7 +634,6 @@ eng_open(const char *path, char **cause)
 	}
 	e->has_prefs = store_count(e, "SELECT EXISTS(SELECT 1 FROM"
 	    " preferences)") != 0;
-	e->feed_recent = store_count(e, "SELECT count(*) FROM feed_recent");
 	/* Deliveries in flight when the process died are due again. */
 	eng_step_done(e, eng_stmt(e, ST_DLV_RESET));
 	return e;
@@ -858,46 +882,38 @@ eng_sweep(struct eng *e, int64_t now)
 	eng_step_done(e, eng_stmt(e, ST_CANCEL_SWEEP));
 }
 
+/* The newest message of rcpt on channel (its seq), 0 if none, -1 on error. */
+int64_t
+eng_feed_head(struct eng *e, const char *rcpt, const char *channel)
+{
+	sqlite3_stmt *st = eng_stmt(e, ST_FEED_HEAD);
+	int64_t head = 0;
+	int rc;
+
+	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		head = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		head = -1;
+	sqlite3_reset(st);
+	return head;
+}
+
 /*
- * Index message seq for rcpt's channel: into feed_recent, merged into
- * feed_main at once when it holds ENG_FEED_HARD entries (the daemon merges
- * sooner, between bursts).
+ * Make message seq the newest of rcpt on channel, whose newest was prev
+ * (0: none; eng_feed_head's answer, stored as seq's prev); 0 or -1.
  */
 int
-eng_feed_add(struct eng *e, const char *rcpt, const char *channel,
-    int64_t seq)
+eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
+    int64_t seq, int64_t prev)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_FEED_INS);
+	sqlite3_stmt *st = eng_stmt(e, prev != 0 ? ST_FEED_SET : ST_FEED_NEW);
 
 	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, seq);
-	if (eng_step_done(e, st) != 0)
-		return -1;
-	if (++e->feed_recent >= ENG_FEED_HARD)
-		return eng_feed_merge(e);
-	return 0;
-}
-
-/* Entries in feed_recent (counted since the last merge or start). */
-int64_t
-eng_feed_pending(const struct eng *e)
-{
-	return e->feed_recent;
-}
-
-/*
- * Move feed_recent into feed_main in one pass (its key order, so each page
- * of feed_main is written once), in the caller's transaction; 0 or -1.
- */
-int
-eng_feed_merge(struct eng *e)
-{
-	if (eng_step_done(e, eng_stmt(e, ST_FEED_MERGE)) != 0 ||
-	    eng_step_done(e, eng_stmt(e, ST_FEED_CLEAR)) != 0)
-		return -1;
-	e->feed_recent = 0;
-	return 0;
+	return eng_step_done(e, st);
 }
 
 /* Counters for /metrics. */

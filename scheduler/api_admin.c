@@ -123,9 +123,6 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	api_admin_metric(f, "belfry_wal_pages", "gauge",
 	    "Pages in the write-ahead log since its last checkpoint.",
 	    (uint64_t)eng_wal_pages(s->eng));
-	api_admin_metric(f, "belfry_feed_recent", "gauge",
-	    "Feed entries waiting to be merged into the main feed index.",
-	    (uint64_t)eng_feed_pending(s->eng));
 	api_admin_metric(f, "belfry_commits_total", "counter",
 	    "Group-commit transactions committed by this process.",
 	    s->counters.commits);

@@ -30,16 +30,14 @@
 #define CLOCK_MAX_SLEEP 60
 
 /*
- * Housekeeping between bursts: once the log holds CLOCK_CKPT_PAGES pages
- * (or CLOCK_FEED_MERGE feed entries wait in feed_recent), merge the feed
- * entries and copy the log into the database when nothing is due within
+ * Housekeeping between bursts: once the log holds CLOCK_CKPT_PAGES pages,
+ * copy it into the database when nothing is due within
  * CLOCK_CKPT_QUIET_MS (and, below 4 x CLOCK_CKPT_PAGES, no requests are
  * waiting), looking again every CLOCK_CKPT_RETRY_MS; the engine's own
- * limits (ENG_WAL_HARD, ENG_FEED_HARD) bound the wait.  So this work runs
- * between bursts, not on the commit that a second's fires wait for.
+ * limit (ENG_WAL_HARD) bounds the wait.  So this work runs between
+ * bursts, not on the commit that a second's fires wait for.
  */
 #define CLOCK_CKPT_PAGES 1000
-#define CLOCK_FEED_MERGE 16384
 #define CLOCK_CKPT_QUIET_MS 250
 #define CLOCK_CKPT_RETRY_MS 50
 
@@ -104,29 +102,15 @@ clock_due_soon(struct sch *s)
 static int
 clock_housekeep_due(struct sch *s)
 {
-	return eng_wal_pages(s->eng) >= CLOCK_CKPT_PAGES ||
-	    eng_feed_pending(s->eng) >= CLOCK_FEED_MERGE;
+	return eng_wal_pages(s->eng) >= CLOCK_CKPT_PAGES;
 }
 
-/* Merge the waiting feed entries, then checkpoint, each if due. */
+/* Checkpoint if due. */
 static void
 clock_housekeep(struct sch *s)
 {
 	char *cause = NULL;
 
-	if (eng_feed_pending(s->eng) >= CLOCK_FEED_MERGE &&
-	    eng_begin(s->eng, &cause) == 0) {
-		if (eng_feed_merge(s->eng) != 0) {
-			eng_rollback(s->eng);
-			cause = xstrdup("store failure");
-		} else if (eng_commit(s->eng, &cause) == 0)
-			s->counters.commits++;
-	}
-	if (cause != NULL) {
-		log_warnx("feed merge: %s", cause);
-		free(cause);
-		cause = NULL;
-	}
 	if (eng_wal_pages(s->eng) < CLOCK_CKPT_PAGES)
 		return;
 	if (eng_checkpoint(s->eng, &cause) != 0) {

@@ -228,12 +228,6 @@ main(int argc, char **argv)
 			fires += ran;
 		}
 		/* Between bursts, as belfryd's housekeeping timer does. */
-		if (eng_feed_pending(e) >= 16384) {
-			begin(e);
-			if (eng_feed_merge(e) != 0)
-				fprintf(stderr, "feed merge failed\n");
-			commit(e);
-		}
 		if (eng_wal_pages(e) >= 1000 && eng_checkpoint(e, &cause) != 0)
 			fprintf(stderr, "%s\n", cause);
 	}

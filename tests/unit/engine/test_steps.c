@@ -22,7 +22,8 @@ static struct eng *e;
 
 static const char *conf =
     "{\"default_timezone\": \"UTC\", \"channels\": {"
-    "\"feed\": {\"type\": \"in_app_feed\"}}}";
+    "\"feed\": {\"type\": \"in_app_feed\"},"
+    " \"feed2\": {\"type\": \"in_app_feed\"}}}";
 
 /* Workflows under test, one file each. */
 static const char *workflows[][2] = {
@@ -64,6 +65,11 @@ static const char *workflows[][2] = {
 	{ "override", "{\"key\": \"override\", \"override_preferences\": true,"
 	    " \"steps\": [{\"ref\": \"f\", \"type\": \"channel\", \"channel\":"
 	    " \"feed\", \"template\": {\"markdown\": \"must\"}}]}" },
+	{ "two", "{\"key\": \"two\", \"steps\": ["
+	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
+	    " \"template\": {\"markdown\": \"one {{ data.n }}\"}},"
+	    "{\"ref\": \"g\", \"type\": \"channel\", \"channel\": \"feed2\","
+	    " \"template\": {\"markdown\": \"two {{ data.n }}\"}}]}" },
 	{ "fan", "{\"key\": \"fan\", \"steps\": ["
 	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
 	    " \"template\": {\"markdown\": \"to {{ recipient.id }} as "
@@ -437,59 +443,223 @@ later_now(int64_t at, const char *recipients, int n)
 }
 
 /*
- * A feed reads its entries from both feed tables: those merged into
- * feed_main and those still in feed_recent, in one order and one count.
+ * Pages of rcpt's messages, newest first, as "text|text/next page|...":
+ * on channel (a feed) or on every channel (NULL: the messages list), with
+ * query q's filters, following each page's after cursor to the end.
  */
-static void
-test_feed_merge(void **state)
+static char *
+pages(const char *rcpt, const char *channel, const char *q)
 {
-	(void)state;
-	later_now(1000, "\"u1\", \"u2\"", 1);
-	later_now(1001, "\"u1\"", 2);
-	assert_int_equal(count_rows("feed_recent"), 3);
-	assert_int_equal(eng_feed_merge(e), 0);
-	assert_int_equal(count_rows("feed_recent"), 0);
-	assert_int_equal(count_rows("feed_main"), 3);
-	later_now(1002, "\"u1\"", 3);
-	assert_int_equal(count_rows("feed_recent"), 1);
-	expect_feed("u1", "later 3|later 2|later 1");
-	expect_feed("u2", "later 1");
-	assert_int_equal(unread("u1"), 3);
-	assert_int_equal(unread("u2"), 1);
+	json_t *query, *reply, *items, *it, *after;
+	char *cause = NULL, *out = xstrdup(""), *t;
+	const char *sep = "";
+	json_error_t err;
+	size_t i;
+	int n;
+
+	query = json_loads(q, 0, &err);
+	assert_non_null(query);
+	for (n = 0; n < 100; n++) {
+		reply = NULL;
+		assert_int_equal(channel != NULL ? eng_feed_get(e, rcpt,
+		    channel, query, &reply, &cause) : eng_user_messages(e,
+		    rcpt, query, &reply, &cause), ENG_OK);
+		items = json_object_get(reply, channel ? "entries" : "items");
+		json_array_foreach(items, i, it) {
+			t = xasprintf("%s%s%s", out, i ? "|" : sep,
+			    json_string_value(json_object_get(
+			    json_object_get(it, "content"), "markdown")) ?
+			    json_string_value(json_object_get(json_object_get(
+			    it, "content"), "markdown")) : json_string_value(
+			    json_object_get(json_array_get(json_object_get(it,
+			    "blocks"), 0), "content")));
+			free(out);
+			out = t;
+		}
+		sep = "/";
+		after = json_object_get(json_object_get(reply, "page_info"),
+		    "after");
+		if (!json_is_string(after)) {
+			json_decref(reply);
+			break;
+		}
+		json_object_set(query, "after", after);
+		json_decref(reply);
+	}
+	json_decref(query);
+	return out;
+}
+
+/* Assert pages(rcpt, channel, q), freeing the text. */
+static void
+expect_pages(const char *rcpt, const char *channel, const char *q,
+    const char *want)
+{
+	char *got = pages(rcpt, channel, q);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("%s on %s with %s: \"%s\", want \"%s\"", rcpt,
+		    channel ? channel : "every channel", q, got, want);
+	free(got);
 }
 
 /*
- * Schema 6 moves a recipient's messages from the old index on messages to
- * feed_main: a database of schema 5 keeps its feeds.
+ * A recipient's messages on a channel form a chain: feeds and message
+ * lists read it newest first, across channels in one order, in pages
+ * whose cursors resume right below the last entry, with filters; other
+ * recipients' messages interleaved in between are not in it; feed_heads
+ * keeps one row per recipient and channel.
  */
 static void
-test_feed_migration(void **state)
+test_feed_chains(void **state)
+{
+	json_t *reply = NULL, *q;
+	char *cause = NULL, *id;
+
+	(void)state;
+	later_now(1000, "\"u1\", \"u2\"", 1);
+	trigger("two", 1001, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 1}}");
+	later_now(1002, "\"u2\", \"u1\"", 2);
+	trigger("two", 1003, "{\"recipients\": [\"u3\", \"u1\"], \"data\":"
+	    " {\"n\": 2}}");
+	expect_feed("u1", "one 2|later 2|one 1|later 1");
+	expect_feed("u2", "later 2|later 1");
+	expect_pages("u1", "feed2", "{}", "two 2|two 1");
+	expect_pages("u3", "feed2", "{}", "two 2");
+	expect_pages("u1", NULL, "{}",
+	    "two 2|one 2|later 2|two 1|one 1|later 1");
+	expect_pages("u1", NULL, "{\"page_size\": \"2\"}",
+	    "two 2|one 2/later 2|two 1/one 1|later 1");
+	expect_pages("u1", "feed", "{\"page_size\": \"1\"}",
+	    "one 2/later 2/one 1/later 1");
+	expect_pages("u1", NULL, "{\"channel_id\": \"feed2\","
+	    " \"page_size\": \"1\"}", "two 2/two 1");
+	expect_pages("nobody", NULL, "{}", "");
+	expect_pages("nobody", "feed", "{}", "");
+	assert_int_equal(count_rows("feed_heads"), 5);
+
+	/* Read "later 2" of u1: filters and counts see it. */
+	q = json_pack("{s:s}", "page_size", "3");
+	assert_int_equal(eng_feed_get(e, "u1", "feed", q, &reply, &cause),
+	    ENG_OK);
+	id = xstrdup(json_string_value(json_object_get(json_array_get(
+	    json_object_get(reply, "entries"), 1), "id")));
+	json_decref(reply);
+	json_decref(q);
+	assert_int_equal(eng_message_mark(e, id, "read", 1, 1100, &reply,
+	    &cause), ENG_OK);
+	json_decref(reply);
+	free(id);
+	assert_int_equal(unread("u1"), 3);
+	assert_int_equal(unread("u2"), 2);
+	expect_pages("u1", "feed", "{\"status\": \"unread\", \"page_size\":"
+	    " \"2\"}", "one 2|one 1/later 1");
+	expect_pages("u1", "feed", "{\"status\": \"read\"}", "later 2");
+	expect_pages("u1", NULL, "{\"status\": \"unread\", \"page_size\":"
+	    " \"4\"}", "two 2|one 2|two 1|one 1/later 1");
+}
+
+/*
+ * Builds the feed tables of schema 6 from the chains, as that schema kept
+ * them: entries below split in feed_main, the rest in feed_recent.
+ */
+static void
+to_schema_6(sqlite3 *db, int split)
+{
+	char *sql = xasprintf("DROP TABLE feed_heads;"
+	    "ALTER TABLE messages DROP COLUMN prev;"
+	    "CREATE TABLE feed_main(rcpt TEXT NOT NULL, channel TEXT NOT NULL,"
+	    " seq INTEGER NOT NULL, PRIMARY KEY(rcpt, channel, seq))"
+	    " WITHOUT ROWID;"
+	    "CREATE TABLE feed_recent(rcpt TEXT NOT NULL, channel TEXT NOT"
+	    " NULL, seq INTEGER NOT NULL, PRIMARY KEY(rcpt, channel, seq))"
+	    " WITHOUT ROWID;"
+	    "INSERT INTO feed_main SELECT rcpt, channel, seq FROM messages"
+	    " WHERE seq <= %d;"
+	    "INSERT INTO feed_recent SELECT rcpt, channel, seq FROM messages"
+	    " WHERE seq > %d;"
+	    "UPDATE meta SET v = '6' WHERE k = 'version'", split, split);
+
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	free(sql);
+}
+
+/* Close the engine, let f take the file back to an old schema, reopen. */
+static void
+reopen_from(void (*f)(sqlite3 *, int), int arg)
 {
 	char *cause = NULL, *path;
 	sqlite3 *db;
 
-	(void)state;
-	later_now(1000, "\"u1\"", 1);
-	later_now(1001, "\"u1\"", 2);
 	assert_int_equal(eng_commit(e, &cause), 0);
 	path = xstrdup(sqlite3_db_filename(e->db, "main"));
 	eng_close(e);
-	/* Back to schema 5: the index, no feed tables. */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE feed_main;"
-	    "DROP TABLE feed_recent; CREATE INDEX messages_by_rcpt ON"
-	    " messages(rcpt, channel, seq); UPDATE meta SET v = '5' WHERE"
-	    " k = 'version'", NULL, NULL, NULL), SQLITE_OK);
+	f(db, arg);
 	sqlite3_close(db);
 	e = eng_open(path, &cause);
 	free(path);
 	assert_non_null(e);
 	eng_set_config(e, eng_config_load(dir, &cause));
 	assert_int_equal(eng_begin(e, &cause), 0);
-	expect_feed("u1", "later 2|later 1");
-	assert_int_equal(count_rows("feed_main"), 2);
-	assert_int_equal(count_rows("sqlite_master WHERE name ="
-	    " 'messages_by_rcpt'"), 0);
+}
+
+/* Messages as in test_feed_chains, for the migrations to carry over. */
+static void
+feed_history(void)
+{
+	later_now(1000, "\"u1\", \"u2\"", 1);
+	trigger("two", 1001, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 1}}");
+	later_now(1002, "\"u2\", \"u1\"", 2);
+}
+
+/* What feed_history leaves, read back, and the chains going on from it. */
+static void
+expect_history(void)
+{
+	expect_feed("u1", "later 2|one 1|later 1");
+	expect_feed("u2", "later 2|later 1");
+	expect_pages("u1", NULL, "{\"page_size\": \"2\"}",
+	    "later 2|two 1/one 1|later 1");
+	assert_int_equal(count_rows("sqlite_master WHERE name IN"
+	    " ('feed_main', 'feed_recent', 'messages_by_rcpt')"), 0);
+	trigger("two", 1003, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 2}}");
+	expect_pages("u1", NULL, "{}", "two 2|one 2|later 2|two 1|one 1|later 1");
+}
+
+/*
+ * Schema 7 turns the feed tables into chains: a database of schema 6
+ * keeps its feeds, entries merged into feed_main or still in
+ * feed_recent alike.
+ */
+static void
+test_feed_migration(void **state)
+{
+	(void)state;
+	feed_history();
+	reopen_from(to_schema_6, 3);
+	expect_history();
+}
+
+/* Back to schema 5 (an index on messages, no feed tables) from 6. */
+static void
+to_schema_5(sqlite3 *db, int split)
+{
+	to_schema_6(db, split);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE feed_main;"
+	    "DROP TABLE feed_recent; CREATE INDEX messages_by_rcpt ON"
+	    " messages(rcpt, channel, seq); UPDATE meta SET v = '5' WHERE"
+	    " k = 'version'", NULL, NULL, NULL), SQLITE_OK);
+}
+
+/* A database of schema 5 keeps its feeds through schemas 6 and 7. */
+static void
+test_feed_migration_5(void **state)
+{
+	(void)state;
+	feed_history();
+	reopen_from(to_schema_5, 0);
+	expect_history();
 }
 
 /* A branch takes the first arm whose conditions hold, then goes on. */
@@ -688,9 +858,11 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_throttle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_feed_merge, setup,
+		cmocka_unit_test_setup_teardown(test_feed_chains, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_feed_migration, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_feed_migration_5, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
