@@ -30,7 +30,7 @@ enum eng_stmt {
 	ST_ITEM_INS, ST_ITEM_LIST, ST_ITEM_DEL, ST_ITEM_COUNT, ST_ITEM_DROP,
 	ST_THR_COUNT, ST_THR_INS, ST_THR_GC, ST_THR_SWEEP,
 	ST_MSG_INS, ST_MSG_GET, ST_MSG_MARK, ST_MSG_STATUS, ST_MSG_WALK,
-	ST_MSG_COUNTS, ST_FEED_HEAD, ST_FEED_HEADS, ST_FEED_SET, ST_FEED_NEW,
+	ST_MSG_COUNTS, ST_FEED_HEADS, ST_FEED_SET, ST_FEED_NEW,
 	ST_DLV_INS, ST_DLV_DUE, ST_DLV_TAKE, ST_DLV_DEL, ST_DLV_RETRY,
 	ST_DLV_NEXT, ST_DLV_RESET, ST_DLV_GET,
 	ST_IDEM_GET, ST_IDEM_PUT, ST_IDEM_GC,
@@ -56,6 +56,8 @@ struct eng {
 	struct eng_rcache *rcache; /* parsed recurrences (schedules.c) */
 	int wal_pages;          /* log pages since the last checkpoint */
 	int64_t next_sweep;     /* engine time of the next eng_sweep */
+	int64_t msg_seq;        /* the last message seq given (eng_feed_push) */
+	int64_t swapped;        /* what belfry_swap() last replaced */
 };
 
 /* engine/jsonout.c: compact JSON text of v into out (see there). */
@@ -65,9 +67,8 @@ size_t eng_json_write(json_t *v, char *out, size_t len);
 const char *eng_walbuf_vfs(void);
 
 /* engine/store.c: the chain of a recipient's messages on a channel. */
-int64_t eng_feed_head(struct eng *e, const char *rcpt, const char *channel);
-int eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
-    int64_t seq, int64_t prev);
+int64_t eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
+    int64_t *seq);
 
 /* engine/store.c: delete expired rows (see there), called by eng_run_due. */
 void eng_sweep(struct eng *e, int64_t now);

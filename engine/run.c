@@ -230,7 +230,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	if (rr->batch != NULL)
 		json_object_set(body, "$batch", rr->batch);
 	status = strcmp(ch->type, "http") == 0 ? "queued" : "delivered";
-	if ((prev = eng_feed_head(e, rr->rcpt, ch->name)) < 0) {
+	if ((prev = eng_feed_push(e, rr->rcpt, ch->name, &seq)) < 0) {
 		json_decref(body);
 		return -1;
 	}
@@ -247,12 +247,8 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	sqlite3_bind_int64(st, 9, r->now);
 	if (prev != 0)
 		sqlite3_bind_int64(st, 10, prev);
+	sqlite3_bind_int64(st, 11, seq);
 	if (eng_step_done(e, st) != 0) {
-		json_decref(body);
-		return -1;
-	}
-	seq = sqlite3_last_insert_rowid(e->db);
-	if (eng_feed_push(e, rr->rcpt, ch->name, seq, prev) != 0) {
 		json_decref(body);
 		return -1;
 	}

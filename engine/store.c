@@ -7,8 +7,8 @@
  * their public UUIDs are derived from those keys (ids.c), never indexed.
  * A recipient's messages on a channel form a chain, newest first: each
  * message row keeps the seq of the one before it (prev) and feed_heads
- * the newest (migration 7, eng_feed_head).  Checkpoints are the owner's to run
- * (store_wal_cb).  Log writes go through walbuf.c's VFS, one write per
+ * the newest (migration 7, eng_feed_push).  Checkpoints are the owner's
+ * to run (store_wal_cb).  Log writes go through walbuf.c's VFS, one write per
  * commit.  The schema version lives in meta('version');
  * migrations run at open.
  */
@@ -165,6 +165,8 @@ static const char *store_migrations[STORE_VERSION] = {
 	    "DROP TABLE feed_main; DROP TABLE feed_recent;",
 };
 
+static void store_swap(sqlite3_context *, int, sqlite3_value **);
+
 /* The columns of a schedule row, in the order schedules.c reads them. */
 #define SCHED_COLS "seq, parent, workflow, rcpt, actor, tenant, data," \
 	" repeats, rule, exdates, dtstart, start_at, timezone, dst_gap," \
@@ -302,8 +304,8 @@ static const char *store_sql[ST_COUNT] = {
 	    " AND (?5 IS NULL OR r.rcpt = ?5) ORDER BY r.run_seq DESC,"
 	    " r.idx DESC LIMIT ?6",
 	[ST_MSG_INS] = "INSERT INTO messages(run_seq, idx, step_ref, channel,"
-	    " rcpt, tenant, status, body, inserted_at, updated_at, prev)"
-	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+	    " rcpt, tenant, status, body, inserted_at, updated_at, prev, seq)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
 	[ST_MSG_GET] = "SELECT m.seq, m.run_seq, m.idx, m.step_ref, m.channel,"
 	    " m.rcpt, m.tenant, m.status, m.body, m.seen_at, m.read_at,"
 	    " m.archived_at, m.interacted_at, m.inserted_at, m.updated_at,"
@@ -344,12 +346,10 @@ static const char *store_sql[ST_COUNT] = {
 	    " messages m ON m.seq = w.seq WHERE m.archived_at IS NULL"
 	    " AND (?3 IS NULL OR m.tenant = ?3 OR (m.tenant IS NULL AND"
 	    " ?4 = 0)) AND (?4 = 0 OR m.tenant IS NOT NULL)",
-	[ST_FEED_HEAD] = "SELECT head FROM feed_heads WHERE rcpt = ?1 AND"
-	    " channel = ?2",
 	[ST_FEED_HEADS] = "SELECT head, channel FROM feed_heads WHERE"
 	    " rcpt = ?1 AND (?2 IS NULL OR channel = ?2)",
-	[ST_FEED_SET] = "UPDATE feed_heads SET head = ?3 WHERE rcpt = ?1 AND"
-	    " channel = ?2",
+	[ST_FEED_SET] = "UPDATE feed_heads SET head = belfry_swap(head, ?3)"
+	    " WHERE rcpt = ?1 AND channel = ?2",
 	[ST_FEED_NEW] = "INSERT INTO feed_heads(rcpt, channel, head)"
 	    " VALUES(?1, ?2, ?3)",
 	[ST_DLV_INS] = "INSERT INTO deliveries(message_seq, due_at, attempts,"
@@ -604,6 +604,12 @@ eng_open(const char *path, char **cause)
 	sqlite3_busy_timeout(e->db, 1000);
 	/* Replaces SQLite's auto-checkpoint (see store_wal_cb). */
 	sqlite3_wal_hook(e->db, store_wal_cb, e);
+	/* For ST_FEED_SET (eng_feed_push); not callable from the schema. */
+	if (sqlite3_create_function(e->db, "belfry_swap", 2, SQLITE_UTF8 |
+	    SQLITE_DIRECTONLY, e, store_swap, NULL, NULL) != SQLITE_OK) {
+		*cause = xasprintf("sqlite: %s", sqlite3_errmsg(e->db));
+		goto fail;
+	}
 	/*
 	 * EXCLUSIVE: belfryd is the database's only user.  It keeps its locks
 	 * (no lock calls around every transaction), the log's index lives in
@@ -632,6 +638,7 @@ eng_open(const char *path, char **cause)
 			goto fail;
 		}
 	}
+	e->msg_seq = store_count(e, "SELECT max(seq) FROM messages");
 	e->has_prefs = store_count(e, "SELECT EXISTS(SELECT 1 FROM"
 	    " preferences)") != 0;
 	/* Deliveries in flight when the process died are due again. */
@@ -882,38 +889,44 @@ eng_sweep(struct eng *e, int64_t now)
 	eng_step_done(e, eng_stmt(e, ST_CANCEL_SWEEP));
 }
 
-/* The newest message of rcpt on channel (its seq), 0 if none, -1 on error. */
+/*
+ * Give the next message of rcpt on channel its seq (*seq) and make it the
+ * newest of its chain, in one statement when the chain exists (the head
+ * it replaces comes back through belfry_swap); returns that head, the new
+ * message's prev (0: the first), or -1.  A seq given to a message whose
+ * insert is rolled back is not given again: seqs may have gaps.
+ */
 int64_t
-eng_feed_head(struct eng *e, const char *rcpt, const char *channel)
+eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
+    int64_t *seq)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_FEED_HEAD);
-	int64_t head = 0;
-	int rc;
+	sqlite3_stmt *st = eng_stmt(e, ST_FEED_SET);
 
+	*seq = ++e->msg_seq;
 	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		head = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE)
-		head = -1;
-	sqlite3_reset(st);
-	return head;
+	sqlite3_bind_int64(st, 3, *seq);
+	e->swapped = 0;
+	if (eng_step_done(e, st) != 0)
+		return -1;
+	if (sqlite3_changes(e->db) != 0)
+		return e->swapped;
+	st = eng_stmt(e, ST_FEED_NEW);
+	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, *seq);
+	return eng_step_done(e, st) != 0 ? -1 : 0;
 }
 
-/*
- * Make message seq the newest of rcpt on channel, whose newest was prev
- * (0: none; eng_feed_head's answer, stored as seq's prev); 0 or -1.
- */
-int
-eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
-    int64_t seq, int64_t prev)
+/* belfry_swap(old, new): new, keeping old for eng_feed_push. */
+static void
+store_swap(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	sqlite3_stmt *st = eng_stmt(e, prev != 0 ? ST_FEED_SET : ST_FEED_NEW);
+	struct eng *e = sqlite3_user_data(ctx);
 
-	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, seq);
-	return eng_step_done(e, st);
+	(void)argc;
+	e->swapped = sqlite3_value_int64(argv[0]);
+	sqlite3_result_value(ctx, argv[1]);
 }
 
 /* Counters for /metrics. */

@@ -560,6 +560,46 @@ test_feed_chains(void **state)
 }
 
 /*
+ * A request rolled back after its messages joined their chains leaves
+ * the chains as they were; the next messages link to the ones before,
+ * under seqs not given before (the rolled-back ones are skipped).
+ */
+static void
+test_feed_rollback(void **state)
+{
+	json_t *q = json_object(), *reply = NULL;
+	char *cause = NULL, *first;
+
+	(void)state;
+	later_now(1000, "\"u1\"", 1);
+	eng_request_begin(e);
+	trigger("two", 1001, "{\"recipients\": [\"u1\", \"u2\"], \"data\":"
+	    " {\"n\": 9}}");
+	expect_pages("u1", NULL, "{}", "two 9|one 9|later 1");
+	eng_request_end(e, 0);
+	expect_pages("u1", NULL, "{}", "later 1");
+	expect_pages("u2", NULL, "{}", "");
+	assert_int_equal(count_rows("feed_heads"), 1);
+	trigger("two", 1002, "{\"recipients\": [\"u1\"], \"data\": {\"n\":"
+	    " 2}}");
+	later_now(1003, "\"u1\"", 3);
+	expect_feed("u1", "later 3|one 2|later 1");
+	expect_pages("u1", NULL, "{\"page_size\": \"1\"}",
+	    "later 3/two 2/one 2/later 1");
+	assert_int_equal(count_rows("messages WHERE seq BETWEEN 2 AND 5"), 0);
+	assert_int_equal(eng_user_messages(e, "u1", q, &reply, &cause), ENG_OK);
+	first = xstrdup(json_string_value(json_object_get(json_array_get(
+	    json_object_get(reply, "items"), 0), "id")));
+	json_decref(reply);
+	assert_int_equal(eng_message_get(e, first, &reply, &cause), ENG_OK);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    reply, "content"), "markdown")), "later 3");
+	json_decref(reply);
+	free(first);
+	json_decref(q);
+}
+
+/*
  * Builds the feed tables of schema 6 from the chains, as that schema kept
  * them: entries below split in feed_main, the rest in feed_recent.
  */
@@ -859,6 +899,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_throttle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_feed_chains, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_feed_rollback, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_feed_migration, setup,
 		    teardown),
