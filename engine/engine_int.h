@@ -63,6 +63,15 @@ struct eng {
 /* engine/jsonout.c: compact JSON text of v into out (see there). */
 size_t eng_json_write(json_t *v, char *out, size_t len);
 
+/* engine/jsonout.c: JSON text built piece by piece, s[0..len) (no NUL). */
+struct eng_text {
+	char *s;
+	size_t len, cap;
+};
+void eng_text_add(struct eng_text *t, const char *p, size_t n);
+void eng_text_string(struct eng_text *t, const char *s);
+void eng_text_value(struct eng_text *t, json_t *v);
+
 /* engine/walbuf.c: the VFS that gathers log writes (NULL: unavailable). */
 const char *eng_walbuf_vfs(void);
 

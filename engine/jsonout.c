@@ -140,6 +140,58 @@ eng_json_write(json_t *v, char *out, size_t len)
 	return o.n;
 }
 
+/* Make room for n more bytes in t. */
+static void
+jsonout_grow(struct eng_text *t, size_t n)
+{
+	if (t->len + n <= t->cap)
+		return;
+	t->cap = t->cap * 2 > t->len + n ? t->cap * 2 : t->len + n + 256;
+	t->s = xreallocarray(t->s, t->cap, 1);
+}
+
+/* Append n bytes to t. */
+void
+eng_text_add(struct eng_text *t, const char *p, size_t n)
+{
+	jsonout_grow(t, n);
+	memcpy(t->s + t->len, p, n);
+	t->len += n;
+}
+
+/* Append s (valid UTF-8) to t as a JSON string literal. */
+void
+eng_text_string(struct eng_text *t, const char *s)
+{
+	size_t n = strlen(s);
+	struct jsonout o;
+
+	jsonout_grow(t, 6 * n + 2);
+	o.out = t->s + t->len;
+	o.len = t->cap - t->len;
+	o.n = 0;
+	jsonout_string(&o, s, n);
+	t->len += o.n;
+}
+
+/* Append v's compact JSON text to t ("null" if v cannot be written). */
+void
+eng_text_value(struct eng_text *t, json_t *v)
+{
+	size_t n;
+
+	jsonout_grow(t, 64);
+	if ((n = eng_json_write(v, t->s + t->len, t->cap - t->len)) == 0) {
+		eng_text_add(t, "null", 4);
+		return;
+	}
+	if (n > t->cap - t->len) {
+		jsonout_grow(t, n);
+		eng_json_write(v, t->s + t->len, n);
+	}
+	t->len += n;
+}
+
 /*
  * JSON text of v with json_dumps' flags, NUL-terminated, from malloc: the
  * compact writer when the flags allow, else jansson into a sized buffer.

@@ -31,7 +31,7 @@ struct rrun {
 	json_t *recipient;       /* entity for templates (owned) */
 	json_t *tdata;           /* $trigger_data or NULL (owned) */
 	json_t *sub;             /* subscription properties or NULL (owned) */
-	json_t *events;          /* owned */
+	struct eng_text events;  /* the JSON array of its events (owned) */
 	json_t *prefs;           /* merged preferences, lazily (owned) */
 	json_t *batch;           /* batch variables or NULL (owned) */
 	size_t pc;
@@ -71,32 +71,55 @@ eng_run_context(struct eng_run *r)
 }
 
 /*
- * Append an event to a recipient run's list.  Built key by key: this runs
- * for every recipient, and a trigger's recipients share one instant, whose
- * text is kept.
+ * Append an event to a recipient run's list (taking data), as text: this
+ * runs for every recipient, whose list is stored as it stands, and a
+ * trigger's recipients share one instant, whose text is kept.
  */
 static void
-run_event(json_t *events, const char *event, const char *status,
+run_event(struct eng_text *events, const char *event, const char *status,
     const struct eng_step *s, json_t *data, int64_t now)
 {
 	static int64_t ts_at = INT64_MIN;
 	static char ts[32];
-	json_t *o = json_object();
 
 	if (now != ts_at) {
 		eng_iso(now, ts, sizeof ts);
 		ts_at = now;
 	}
-	json_object_set_new_nocheck(o, "event", json_string(event));
-	json_object_set_new_nocheck(o, "status", json_string(status));
+	events->len--;          /* reopen the array: its ']' goes */
+	if (events->len > 1)
+		eng_text_add(events, ",", 1);
+	eng_text_add(events, "{\"event\":", 9);
+	eng_text_string(events, event);
+	eng_text_add(events, ",\"status\":", 10);
+	eng_text_string(events, status);
 	if (s != NULL) {
-		json_object_set_new_nocheck(o, "step_ref", json_string(s->ref));
-		json_object_set_new_nocheck(o, "step_type",
-		    json_string(s->type));
+		eng_text_add(events, ",\"step_ref\":", 12);
+		eng_text_string(events, s->ref);
+		eng_text_add(events, ",\"step_type\":", 13);
+		eng_text_string(events, s->type);
 	}
-	json_object_set_new_nocheck(o, "data", data ? data : json_object());
-	json_object_set_new_nocheck(o, "inserted_at", json_string(ts));
-	json_array_append_new(events, o);
+	eng_text_add(events, ",\"data\":", 8);
+	if (data != NULL)
+		eng_text_value(events, data);
+	else
+		eng_text_add(events, "{}", 2);
+	json_decref(data);
+	eng_text_add(events, ",\"inserted_at\":", 15);
+	eng_text_string(events, ts);
+	eng_text_add(events, "}]", 2);
+}
+
+/* A recipient run's event list from its stored JSON (NULL: none yet). */
+static void
+run_events_init(struct eng_text *events, json_t *stored)
+{
+	memset(events, 0, sizeof *events);
+	if (json_is_array(stored))
+		eng_text_value(events, stored);
+	else
+		eng_text_add(events, "[]", 2);
+	json_decref(stored);
 }
 
 /* A stored preference set of rcpt, or NULL. */
@@ -208,7 +231,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 
 	if (s->conditions != NULL && !eng_cond_eval(s->conditions, ctx,
 	    &failed)) {
-		run_event(rr->events, "step_skipped", "skipped", s,
+		run_event(&rr->events, "step_skipped", "skipped", s,
 		    json_pack("{s:s, s:I}", "reason", "conditions",
 		    "condition", (json_int_t)failed), r->now);
 		return 0;
@@ -218,7 +241,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	if (!r->w->override_preferences && json_object_size(rr->prefs) > 0 &&
 	    !eng_pref_decide(rr->prefs,
 	    r->w->key, r->w->categories, ch->type, ch->name, ctx, &rule)) {
-		run_event(rr->events, "step_skipped", "skipped", s,
+		run_event(&rr->events, "step_skipped", "skipped", s,
 		    json_pack("{s:s, s:s}", "reason", "preferences", "rule",
 		    rule ? rule : ""), r->now);
 		free(rule);
@@ -281,7 +304,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	sent = json_object();
 	json_object_set_new_nocheck(sent, "message_id", json_string(mid));
 	json_object_set_new_nocheck(sent, "channel", json_string(ch->name));
-	run_event(rr->events, "message_sent", "ok", s, sent, r->now);
+	run_event(&rr->events, "message_sent", "ok", s, sent, r->now);
 	return 0;
 }
 
@@ -380,7 +403,7 @@ run_throttle(struct eng *e, struct eng_run *r, struct rrun *rr,
 	sqlite3_reset(st);
 	if (n >= s->threshold) {
 		free(tkey);
-		run_event(rr->events, "throttled", "ok", s, json_pack("{s:I,"
+		run_event(&rr->events, "throttled", "ok", s, json_pack("{s:I,"
 		    " s:I}", "threshold", (json_int_t)s->threshold, "window",
 		    (json_int_t)window), r->now);
 		return 0;
@@ -540,11 +563,11 @@ run_batch(struct eng *e, struct eng_run *r, struct rrun *rr,
 		}
 		rr->status = "batched";
 		rr->batch_id = id;
-		run_event(rr->events, "batched", "ok", s, NULL, r->now);
+		run_event(&rr->events, "batched", "ok", s, NULL, r->now);
 		goto out;
 	}
 	if ((closes = run_batch_close(e, r, rr, s, ctx)) < 0) {
-		run_event(rr->events, "step_skipped", "skipped", s, json_pack(
+		run_event(&rr->events, "step_skipped", "skipped", s, json_pack(
 		    "{s:s}", "reason", "invalid batch window"), r->now);
 		rc = 1;
 		goto out;
@@ -567,7 +590,7 @@ run_batch(struct eng *e, struct eng_run *r, struct rrun *rr,
 	eng_wait(e, closes, WAIT_BATCH, id, 0);
 	rr->status = "paused";
 	rr->batch_id = id;
-	run_event(rr->events, "batch_opened", "ok", s, json_pack("{s:o}",
+	run_event(&rr->events, "batch_opened", "ok", s, json_pack("{s:o}",
 	    "closes_at", json_integer(closes)), r->now);
 out:
 	free(bkey);
@@ -592,7 +615,7 @@ run_branch(struct eng_run *r, struct rrun *rr, const struct eng_step *s,
 			break;
 	}
 	b = i < s->nbranches ? &s->branches[i] : def;
-	run_event(rr->events, "branch_taken", "ok", s, json_pack("{s:s}",
+	run_event(&rr->events, "branch_taken", "ok", s, json_pack("{s:s}",
 	    "branch", b->name), r->now);
 	return b->target;
 }
@@ -609,7 +632,8 @@ run_save(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 		sqlite3_bind_int64(st, 2, rr->idx);
 		sqlite3_bind_text(st, 3, rr->rcpt, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, rr->status, -1, SQLITE_STATIC);
-		eng_bind_json(st, 5, rr->events);
+		sqlite3_bind_text(st, 5, rr->events.s, (int)rr->events.len,
+		    SQLITE_STATIC);
 		sqlite3_bind_int64(st, 6, r->now);
 		sqlite3_bind_int64(st, 7, (int64_t)rr->pc);
 		eng_bind_json(st, 8, rr->tdata);
@@ -624,7 +648,8 @@ run_save(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 	sqlite3_bind_int64(st, 1, r->seq);
 	sqlite3_bind_int64(st, 2, rr->idx);
 	sqlite3_bind_text(st, 3, rr->status, -1, SQLITE_STATIC);
-	eng_bind_json(st, 4, rr->events);
+	sqlite3_bind_text(st, 4, rr->events.s, (int)rr->events.len,
+	    SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, (int64_t)rr->pc);
 	if (rr->wait_at)
 		sqlite3_bind_int64(st, 6, rr->wait_at);
@@ -670,7 +695,7 @@ run_advance(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 			rr->pc++;
 			d = r->skip_delay ? 0 : run_duration(r, ctx, s);
 			if (d <= 0) {
-				run_event(rr->events, "step_skipped", "skipped",
+				run_event(&rr->events, "step_skipped", "skipped",
 				    s, json_pack("{s:s}", "reason", d < 0 ?
 				    "invalid or missing duration" :
 				    "skip_delay"), r->now);
@@ -680,7 +705,7 @@ run_advance(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 			rc = eng_wait(e, rr->wait_at, WAIT_RESUME, r->seq,
 			    rr->idx);
 			rr->status = "paused";
-			run_event(rr->events, "delayed", "ok", s, json_pack(
+			run_event(&rr->events, "delayed", "ok", s, json_pack(
 			    "{s:I}", "until", (json_int_t)rr->wait_at), r->now);
 			stop = 1;
 			break;
@@ -721,7 +746,7 @@ run_rrun_free(struct rrun *rr)
 	json_decref(rr->recipient);
 	json_decref(rr->tdata);
 	json_decref(rr->sub);
-	json_decref(rr->events);
+	free(rr->events.s);
 	json_decref(rr->prefs);
 	json_decref(rr->batch);
 }
@@ -757,7 +782,7 @@ eng_run_recipient(struct eng *e, struct eng_run *r, int64_t idx,
 	}
 	rr.tdata = json_incref(tdata);
 	rr.sub = json_incref(sub);
-	rr.events = json_array();
+	run_events_init(&rr.events, NULL);
 	rc = run_advance(e, r, &rr, 1);
 	run_rrun_free(&rr);
 	return rc;
@@ -832,15 +857,13 @@ run_rrun_load(struct eng *e, int64_t seq, int64_t idx, struct rrun *rr)
 	rr->rcpt = xstrdup(rcpt);
 	rr->status = strcmp((const char *)sqlite3_column_text(st, 1),
 	    "paused") == 0 ? "paused" : "other";
-	rr->events = eng_json_col(st, 2);
+	run_events_init(&rr->events, eng_json_col(st, 2));
 	rr->pc = (size_t)sqlite3_column_int64(st, 3);
 	rr->tdata = eng_json_col(st, 4);
 	rr->sub = eng_json_col(st, 5);
 	rr->wait_at = sqlite3_column_int64(st, 6);
 	rr->batch_id = sqlite3_column_int64(st, 7);
 	sqlite3_reset(st);
-	if (rr->events == NULL)
-		rr->events = json_array();
 	slash = strchr(rr->rcpt, '/');
 	if (slash == NULL)
 		rr->recipient = eng_recipient_load(e, NULL, rr->rcpt);
@@ -988,7 +1011,7 @@ run_close_batch(struct eng *e, int64_t id, int64_t now)
 	rr.pc = (size_t)pc + 1;
 	rr.batch_id = id;
 	rr.batch = run_batch_vars(e, &r.w->steps[pc], id);
-	run_event(rr.events, "batch_closed", "ok", &r.w->steps[pc],
+	run_event(&rr.events, "batch_closed", "ok", &r.w->steps[pc],
 	    json_pack("{s:O}", "total_activities", json_object_get(rr.batch,
 	    "total_activities")), now);
 	rc = run_advance(e, &r, &rr, 0);
@@ -1064,7 +1087,7 @@ run_mark_cancelled(struct eng *e, int64_t seq, struct rrun *rr, int64_t now)
 	memset(&r, 0, sizeof r);
 	r.seq = seq;
 	r.now = now;
-	run_event(rr->events, "cancelled", "ok", NULL, NULL, now);
+	run_event(&rr->events, "cancelled", "ok", NULL, NULL, now);
 	rr->status = "cancelled";
 	rr->wait_at = 0;
 	run_save(e, &r, rr, 0);

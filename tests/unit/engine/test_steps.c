@@ -70,6 +70,10 @@ static const char *workflows[][2] = {
 	    " \"template\": {\"markdown\": \"one {{ data.n }}\"}},"
 	    "{\"ref\": \"g\", \"type\": \"channel\", \"channel\": \"feed2\","
 	    " \"template\": {\"markdown\": \"two {{ data.n }}\"}}]}" },
+	{ "odd", "{\"key\": \"odd\", \"steps\": ["
+	    "{\"ref\": \"d\", \"type\": \"delay\", \"duration\": 60},"
+	    "{\"ref\": \"f-1.x_\", \"type\": \"channel\","
+	    " \"channel\": \"feed\", \"template\": {\"markdown\": \"odd\"}}]}" },
 	{ "fan", "{\"key\": \"fan\", \"steps\": ["
 	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
 	    " \"template\": {\"markdown\": \"to {{ recipient.id }} as "
@@ -227,6 +231,82 @@ test_delay(void **state)
 	trigger("delay", 2000, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 2},"
 	    " \"settings\": {\"skip_delay\": true}}");
 	expect_feed("u1", "later 2|later 1");
+}
+
+/* The stored events of recipient run (run, idx), parsed; fails if none. */
+static json_t *
+stored_events(int64_t run, int64_t idx, char **text)
+{
+	sqlite3_stmt *st;
+	json_error_t err;
+	json_t *v;
+
+	assert_int_equal(sqlite3_prepare_v2(e->db, "SELECT events FROM rruns"
+	    " WHERE run_seq = ?1 AND idx = ?2", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, run);
+	sqlite3_bind_int64(st, 2, idx);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	*text = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	v = json_loads(*text, 0, &err);
+	if (v == NULL)
+		fail_msg("stored events are not JSON (%s): %s", err.text, *text);
+	return v;
+}
+
+/*
+ * A recipient run's events are stored as compact JSON, appended to when
+ * the run goes on after a wait: each with event, status, step_ref,
+ * step_type, data and inserted_at in that order.
+ */
+static void
+test_events(void **state)
+{
+	static const char *keys[] = { "event", "status", "step_ref",
+	    "step_type", "data", "inserted_at" };
+	json_t *ev, *x, *v;
+	const char *k;
+	char *text, *canon;
+	size_t i, j;
+
+	(void)state;
+	trigger("odd", 1000, "{\"recipients\": [\"u1\"]}");
+	ev = stored_events(1, 0, &text);
+	assert_int_equal(json_array_size(ev), 1);
+	json_decref(ev);
+	free(text);
+	advance(1060);
+	ev = stored_events(1, 0, &text);
+	canon = json_dumps(ev, JSON_COMPACT);
+	assert_string_equal(text, canon);
+	assert_int_equal(json_array_size(ev), 2);
+	json_array_foreach(ev, i, x) {
+		j = 0;
+		json_object_foreach(x, k, v)
+			assert_string_equal(k, keys[j++]);
+		assert_int_equal(j, 6);
+	}
+	x = json_array_get(ev, 0);
+	assert_string_equal(json_string_value(json_object_get(x, "event")),
+	    "delayed");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(x,
+	    "data"), "until")), 1060);
+	assert_string_equal(json_string_value(json_object_get(x,
+	    "inserted_at")), "1970-01-01T00:16:40Z");
+	x = json_array_get(ev, 1);
+	assert_string_equal(json_string_value(json_object_get(x, "event")),
+	    "message_sent");
+	assert_string_equal(json_string_value(json_object_get(x, "step_ref")),
+	    "f-1.x_");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(x,
+	    "data"), "channel")), "feed");
+	assert_int_equal(strlen(json_string_value(json_object_get(
+	    json_object_get(x, "data"), "message_id"))), 36);
+	assert_string_equal(json_string_value(json_object_get(x,
+	    "inserted_at")), "1970-01-01T00:17:40Z");
+	free(canon);
+	free(text);
+	json_decref(ev);
 }
 
 /* A dynamic delay: seconds, a unit object, a time; invalid skips it. */
@@ -889,6 +969,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delay_dynamic, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_override_preferences, setup,
