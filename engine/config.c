@@ -303,6 +303,7 @@ cfg_step_channel(const struct cfg_file *f, const char *path, json_t *o,
 	const char *name, *k;
 	char p[512], *tc = NULL;
 	json_t *t, *v;
+	size_t n = 0;
 
 	if (cfg_keys(f, path, o, keys, cause) != 0)
 		return -1;
@@ -329,11 +330,13 @@ cfg_step_channel(const struct cfg_file *f, const char *path, json_t *o,
 		if (!json_is_string(v))
 			return cfg_error(f, p, cause, "step \"%s\": template "
 			    "part \"%s\" must be a string", s->ref, k);
-		if (eng_template_check(json_string_value(v), &tc) != 0) {
+		if ((s->parts[n] = eng_template_parse(json_string_value(v),
+		    &tc)) == NULL) {
 			cfg_error(f, p, cause, "step \"%s\": %s", s->ref, tc);
 			free(tc);
 			return -1;
 		}
+		n++;
 	}
 	if (strcmp(s->channel->type, "http") == 0 &&
 	    json_object_get(t, "body") == NULL)
@@ -967,6 +970,9 @@ eng_config_free(struct eng_config *c)
 			free(st->ref);
 			free(st->type);
 			json_decref(st->template);
+			for (k = 0; k < sizeof st->parts / sizeof st->parts[0];
+			    k++)
+				eng_template_free(st->parts[k]);
 			json_decref(st->conditions);
 			json_decref(st->def);
 			free(st->duration_key);

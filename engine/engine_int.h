@@ -110,6 +110,8 @@ struct eng_branch {
  * A workflow step (engine/config.c).  Branches are compiled to jumps, so
  * a workflow is a flat program and a run's position is an index into it.
  */
+struct eng_template;
+
 struct eng_step {
 	char *ref;
 	char *type;
@@ -118,6 +120,7 @@ struct eng_step {
 	/* channel */
 	struct eng_channel *channel;
 	json_t *template;        /* {"markdown"|"text"|"body"|"subject": ...} */
+	struct eng_template *parts[4]; /* its values parsed, in its key order */
 	/* delay, batch, throttle: a fixed duration or a data path */
 	int64_t duration;
 	char *duration_key;      /* data path: seconds, {unit: n} or ISO time */

@@ -10,7 +10,6 @@
  * permutation and accepts the id only if kind and zero bits match: a
  * forged or mistyped id is "not found" with certainty near 1 - 2^-50.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "engine/engine_int.h"
@@ -56,6 +55,18 @@ ids_encrypt(const struct eng *e, enum eng_id_kind kind, uint64_t a,
 	return ((unsigned __int128)l << 61) | r;
 }
 
+/* The low n hex digits of v, most significant first, into out. */
+static void
+ids_hex(char *out, uint64_t v, int n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	while (n-- > 0) {
+		out[n] = digits[v & 15];
+		v >>= 4;
+	}
+}
+
 /* Format kind/a/b as a UUID v4 string. */
 void
 eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
@@ -67,12 +78,17 @@ eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
 	lf = (uint64_t)x & ((1ULL << 62) - 1);
 	h = ((hf >> 12) << 16) | (0x4ULL << 12) | (hf & 0xfff);
 	lo = (0x2ULL << 62) | lf;
-	snprintf(out, 37, "%08llx-%04llx-%04llx-%04llx-%012llx",
-	    (unsigned long long)(h >> 32),
-	    (unsigned long long)((h >> 16) & 0xffff),
-	    (unsigned long long)(h & 0xffff),
-	    (unsigned long long)(lo >> 48),
-	    (unsigned long long)(lo & 0xffffffffffffULL));
+	/* 8-4-4-4-12 lower-case hex digits of h then lo (no printf: hot). */
+	ids_hex(out, h >> 32, 8);
+	out[8] = '-';
+	ids_hex(out + 9, h >> 16, 4);
+	out[13] = '-';
+	ids_hex(out + 14, h, 4);
+	out[18] = '-';
+	ids_hex(out + 19, lo >> 48, 4);
+	out[23] = '-';
+	ids_hex(out + 24, lo, 12);
+	out[36] = '\0';
 }
 
 /* Parse a UUID string back into kind/a/b; 0, or -1 if it is not ours. */

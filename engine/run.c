@@ -202,16 +202,14 @@ run_render(const struct eng_step *s, json_t *ctx)
 {
 	json_t *body = json_object(), *v;
 	const char *k;
-	char *out, *cause = NULL;
+	size_t i = 0;
+	char *out;
 
 	json_object_foreach(s->template, k, v) {
-		out = eng_template_render(json_string_value(v), ctx,
-		    strcmp(k, "body") == 0 ? ENG_TEMPLATE_JSON :
-		    ENG_TEMPLATE_TEXT, &cause);
-		json_object_set_new(body, k, json_string(out ? out : ""));
+		out = eng_template_run(s->parts[i++], ctx, strcmp(k, "body") ==
+		    0 ? ENG_TEMPLATE_JSON : ENG_TEMPLATE_TEXT);
+		json_object_set_new(body, k, json_string(out));
 		free(out);
-		free(cause);
-		cause = NULL;
 	}
 	return body;
 }

@@ -1318,6 +1318,43 @@ eng_template_render(const char *tpl, json_t *ctx, enum eng_template_mode mode,
 	return s;
 }
 
+/* A parsed template for eng_template_run. */
+struct eng_template {
+	struct template t;
+};
+
+/* Parse tpl for many renders; NULL with *cause if it does not check. */
+struct eng_template *
+eng_template_parse(const char *tpl, char **cause)
+{
+	struct eng_template *p = xmalloc(sizeof *p);
+
+	if (template_parse(&p->t, tpl, cause) != 0) {
+		eng_template_free(p);
+		return NULL;
+	}
+	p->t.cause = NULL;
+	return p;
+}
+
+/* Render a parsed template against ctx (a new string). */
+char *
+eng_template_run(const struct eng_template *p, json_t *ctx,
+    enum eng_template_mode mode)
+{
+	return template_render(&p->t, ctx, mode);
+}
+
+/* Release a parsed template. */
+void
+eng_template_free(struct eng_template *p)
+{
+	if (p == NULL)
+		return;
+	template_free(&p->t);
+	free(p);
+}
+
 /* Check a template's syntax; 0, or -1 with *cause. */
 int
 eng_template_check(const char *tpl, char **cause)

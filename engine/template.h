@@ -60,4 +60,15 @@ char *eng_template_render(const char *tpl, json_t *ctx,
  */
 int eng_template_check(const char *tpl, char **cause);
 
+/*
+ * A template parsed once, at config load, and rendered for every
+ * recipient: eng_template_parse fails as eng_template_check does (tpl must
+ * outlive the result); eng_template_run renders as eng_template_render.
+ */
+struct eng_template;
+struct eng_template *eng_template_parse(const char *tpl, char **cause);
+char *eng_template_run(const struct eng_template *t, json_t *ctx,
+    enum eng_template_mode mode);
+void eng_template_free(struct eng_template *t);
+
 #endif

@@ -240,6 +240,7 @@ test_ids(void **state)
 	struct eng e;
 	uint64_t a, b, i;
 	char id[37];
+	int j;
 
 	(void)state;
 	memset(&e, 0, sizeof e);
@@ -247,6 +248,11 @@ test_ids(void **state)
 	e.idkey[2] = 99;
 	for (i = 0; i < 20000; i++) {
 		eng_id_format(&e, ENG_ID_RRUN, i * 104729, i % 999983, id);
+		assert_int_equal(strlen(id), 36);
+		for (j = 0; j < 36; j++)
+			assert_true(j == 8 || j == 13 || j == 18 || j == 23 ?
+			    id[j] == '-' : strchr("0123456789abcdef", id[j]) !=
+			    NULL && id[j] != '\0');
 		assert_int_equal(id[14], '4');
 		assert_true(strchr("89ab", id[19]) != NULL);
 		assert_int_equal(eng_id_parse(&e, ENG_ID_RRUN, id, &a, &b), 0);

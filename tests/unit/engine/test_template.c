@@ -71,14 +71,19 @@ struct render_case {
 	const char *expect;
 };
 
-/* Render every case in mode and compare, naming the template on failure. */
+/*
+ * Render every case in mode and compare, naming the template on failure;
+ * each parsed once and rendered twice (as a workflow step's template is,
+ * once per recipient) must give the same text.
+ */
 static void
 run_cases(json_t *ctx, const struct render_case *c, size_t n,
     enum eng_template_mode mode)
 {
-	char *cause, *out;
+	struct eng_template *t;
+	char *cause, *out, *again;
 	size_t i;
-	int bad = 0;
+	int bad = 0, k;
 
 	for (i = 0; i < n; i++) {
 		cause = NULL;
@@ -92,6 +97,18 @@ run_cases(json_t *ctx, const struct render_case *c, size_t n,
 			bad++;
 		}
 		assert_int_equal(eng_template_check(c[i].tpl, NULL), 0);
+		t = eng_template_parse(c[i].tpl, NULL);
+		assert_non_null(t);
+		for (k = 0; k < 2; k++) {
+			again = eng_template_run(t, ctx, mode);
+			if (strcmp(again, c[i].expect) != 0) {
+				print_error("%s: parsed once, render %d: got "
+				    "<%s>\n", c[i].tpl, k + 1, again);
+				bad++;
+			}
+			free(again);
+		}
+		eng_template_free(t);
 		free(out);
 		free(cause);
 	}
@@ -510,6 +527,7 @@ test_errors(void **state)
 		free(cause);
 		/* A NULL cause is allowed. */
 		assert_int_equal(eng_template_check(c[i].tpl, NULL), -1);
+		assert_null(eng_template_parse(c[i].tpl, NULL));
 		assert_null(eng_template_render(c[i].tpl, *state,
 		    ENG_TEMPLATE_JSON, NULL));
 		free(want);
