@@ -71,21 +71,14 @@ eng_run_context(struct eng_run *r)
 }
 
 /*
- * Append an event to a recipient run's list (taking data), as text: this
- * runs for every recipient, whose list is stored as it stands, and a
- * trigger's recipients share one instant, whose text is kept.
+ * Start an event in a recipient run's list, up to its "data" value (the
+ * caller's to write, then run_event_end's).  The list is text, stored as
+ * it stands: this runs for every recipient.
  */
 static void
-run_event(struct eng_text *events, const char *event, const char *status,
-    const struct eng_step *s, json_t *data, int64_t now)
+run_event_start(struct eng_text *events, const char *event,
+    const char *status, const struct eng_step *s)
 {
-	static int64_t ts_at = INT64_MIN;
-	static char ts[32];
-
-	if (now != ts_at) {
-		eng_iso(now, ts, sizeof ts);
-		ts_at = now;
-	}
 	events->len--;          /* reopen the array: its ']' goes */
 	if (events->len > 1)
 		eng_text_add(events, ",", 1);
@@ -100,14 +93,39 @@ run_event(struct eng_text *events, const char *event, const char *status,
 		eng_text_string(events, s->type);
 	}
 	eng_text_add(events, ",\"data\":", 8);
+}
+
+/*
+ * End an event started by run_event_start: its time (a trigger's
+ * recipients share one instant, whose text is kept).
+ */
+static void
+run_event_end(struct eng_text *events, int64_t now)
+{
+	static int64_t ts_at = INT64_MIN;
+	static char ts[32];
+
+	if (now != ts_at) {
+		eng_iso(now, ts, sizeof ts);
+		ts_at = now;
+	}
+	eng_text_add(events, ",\"inserted_at\":", 15);
+	eng_text_string(events, ts);
+	eng_text_add(events, "}]", 2);
+}
+
+/* Append an event with data (taken; NULL: {}) to a recipient run's list. */
+static void
+run_event(struct eng_text *events, const char *event, const char *status,
+    const struct eng_step *s, json_t *data, int64_t now)
+{
+	run_event_start(events, event, status, s);
 	if (data != NULL)
 		eng_text_value(events, data);
 	else
 		eng_text_add(events, "{}", 2);
 	json_decref(data);
-	eng_text_add(events, ",\"inserted_at\":", 15);
-	eng_text_string(events, ts);
-	eng_text_add(events, "}]", 2);
+	run_event_end(events, now);
 }
 
 /* A recipient run's event list from its stored JSON (NULL: none yet). */
@@ -223,7 +241,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	const char *status, *txt;
 	sqlite3_stmt *st;
 	char *rule = NULL, mid[37], *line;
-	json_t *body, *sent;
+	json_t *body;
 	int64_t seq, prev;
 	size_t failed;
 
@@ -299,10 +317,13 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	json_decref(body);
 	r->messages++;
 	e->stats.messages++;
-	sent = json_object();
-	json_object_set_new_nocheck(sent, "message_id", json_string(mid));
-	json_object_set_new_nocheck(sent, "channel", json_string(ch->name));
-	run_event(&rr->events, "message_sent", "ok", s, sent, r->now);
+	run_event_start(&rr->events, "message_sent", "ok", s);
+	eng_text_add(&rr->events, "{\"message_id\":\"", 15);
+	eng_text_add(&rr->events, mid, 36);
+	eng_text_add(&rr->events, "\",\"channel\":", 12);
+	eng_text_string(&rr->events, ch->name);
+	eng_text_add(&rr->events, "}", 1);
+	run_event_end(&rr->events, r->now);
 	return 0;
 }
 
