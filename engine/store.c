@@ -348,10 +348,9 @@ static const char *store_sql[ST_COUNT] = {
 	    " ?4 = 0)) AND (?4 = 0 OR m.tenant IS NOT NULL)",
 	[ST_FEED_HEADS] = "SELECT head, channel FROM feed_heads WHERE"
 	    " rcpt = ?1 AND (?2 IS NULL OR channel = ?2)",
-	[ST_FEED_SET] = "UPDATE feed_heads SET head = belfry_swap(head, ?3)"
-	    " WHERE rcpt = ?1 AND channel = ?2",
-	[ST_FEED_NEW] = "INSERT INTO feed_heads(rcpt, channel, head)"
-	    " VALUES(?1, ?2, ?3)",
+	[ST_FEED_PUSH] = "INSERT INTO feed_heads(rcpt, channel, head)"
+	    " VALUES(?1, ?2, ?3) ON CONFLICT(rcpt, channel) DO UPDATE SET"
+	    " head = belfry_swap(head, excluded.head)",
 	[ST_DLV_INS] = "INSERT INTO deliveries(message_seq, due_at, attempts,"
 	    " inflight, url, body) VALUES(?1, ?2, 0, 0, ?3, ?4)",
 	[ST_DLV_DUE] = "SELECT message_seq, url, body, attempts FROM deliveries"
@@ -604,7 +603,7 @@ eng_open(const char *path, char **cause)
 	sqlite3_busy_timeout(e->db, 1000);
 	/* Replaces SQLite's auto-checkpoint (see store_wal_cb). */
 	sqlite3_wal_hook(e->db, store_wal_cb, e);
-	/* For ST_FEED_SET (eng_feed_push); not callable from the schema. */
+	/* For ST_FEED_PUSH (eng_feed_push); not callable from the schema. */
 	if (sqlite3_create_function(e->db, "belfry_swap", 2, SQLITE_UTF8 |
 	    SQLITE_DIRECTONLY, e, store_swap, NULL, NULL) != SQLITE_OK) {
 		*cause = xasprintf("sqlite: %s", sqlite3_errmsg(e->db));
@@ -891,31 +890,24 @@ eng_sweep(struct eng *e, int64_t now)
 
 /*
  * Give the next message of rcpt on channel its seq (*seq) and make it the
- * newest of its chain, in one statement when the chain exists (the head
- * it replaces comes back through belfry_swap); returns that head, the new
- * message's prev (0: the first), or -1.  A seq given to a message whose
- * insert is rolled back is not given again: seqs may have gaps.
+ * newest of its chain, in one statement: a new chain's row is inserted,
+ * an existing one's head replaced, the old head coming back through
+ * belfry_swap.  Returns that old head, the new message's prev (0: the
+ * first), or -1.  A seq given to a message whose insert is rolled back is
+ * not given again: seqs may have gaps.
  */
 int64_t
 eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
     int64_t *seq)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_FEED_SET);
+	sqlite3_stmt *st = eng_stmt(e, ST_FEED_PUSH);
 
 	*seq = ++e->msg_seq;
 	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, *seq);
 	e->swapped = 0;
-	if (eng_step_done(e, st) != 0)
-		return -1;
-	if (sqlite3_changes(e->db) != 0)
-		return e->swapped;
-	st = eng_stmt(e, ST_FEED_NEW);
-	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, *seq);
-	return eng_step_done(e, st) != 0 ? -1 : 0;
+	return eng_step_done(e, st) != 0 ? -1 : e->swapped;
 }
 
 /* belfry_swap(old, new): new, keeping old for eng_feed_push. */
