@@ -5,11 +5,11 @@
  * hash buckets, strings); through glibc's malloc each costs a trip
  * through its bins, and the page-sized buffers of SQLite and libevent in
  * between make it consolidate its fast bins again and again.  Here a
- * freed block of up to JSONPOOL_MAX bytes goes on a list for its size
- * class and the next allocation of that class takes it back: a push and a
- * pop.  New blocks are cut from 64 KiB slabs.  Blocks carry their class
- * in an 8-byte header; larger ones come from malloc with the same header
- * and go back to free.
+ * freed block of up to 496 bytes (31 classes, 16 bytes apart) goes on a
+ * list for its size class and the next allocation of that class takes it
+ * back: a push and a pop.  New blocks are cut from 64 KiB slabs.  Blocks
+ * carry their class in an 8-byte header; larger ones come from malloc
+ * with the same header and go back to free.
  *
  * Memory on the lists is kept for reuse, never returned: the pool holds at
  * most what the JSON of the busiest moment needed.  It serves one thread
@@ -26,7 +26,6 @@
 
 #define JSONPOOL_GRAIN 16                       /* class width, bytes */
 #define JSONPOOL_CLASSES 32                     /* classes 1..31 pooled */
-#define JSONPOOL_MAX ((JSONPOOL_CLASSES - 1) * JSONPOOL_GRAIN)
 #define JSONPOOL_SLAB 65536
 #define JSONPOOL_HDR 8                          /* the class, before a block */
 
@@ -35,7 +34,7 @@ static char *jsonpool_slab;                     /* where the next cut starts */
 static size_t jsonpool_slab_left;
 static size_t jsonpool_bytes;                   /* slabs taken from malloc */
 
-/* Cut a block of class c from the current slab, starting a new one if short. */
+/* Cut a block of class c from the slab, starting a new slab if short. */
 static char *
 jsonpool_cut(size_t c)
 {
