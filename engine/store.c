@@ -338,10 +338,11 @@ static const char *store_sql[ST_COUNT] = {
 	    " NULL) OR (?6 = 4 AND m.seen_at IS NOT NULL))"
 	    " FROM messages m JOIN runs u ON u.seq = m.run_seq WHERE"
 	    " m.seq = ?1",
+	/* A chain only goes back in time (m.prev < m.seq): it ends. */
 	[ST_MSG_COUNTS] = "WITH RECURSIVE w(seq) AS (SELECT head FROM"
 	    " feed_heads WHERE rcpt = ?1 AND channel = ?2 UNION ALL SELECT"
-	    " m.prev FROM w JOIN messages m ON m.seq = w.seq WHERE m.prev IS"
-	    " NOT NULL) SELECT count(*), count(*) FILTER (WHERE m.read_at IS"
+	    " m.prev FROM w JOIN messages m ON m.seq = w.seq WHERE m.prev <"
+	    " m.seq) SELECT count(*), count(*) FILTER (WHERE m.read_at IS"
 	    " NULL), count(*) FILTER (WHERE m.seen_at IS NULL) FROM w JOIN"
 	    " messages m ON m.seq = w.seq WHERE m.archived_at IS NULL"
 	    " AND (?3 IS NULL OR m.tenant = ?3 OR (m.tenant IS NULL AND"
