@@ -548,6 +548,54 @@ msg_source(struct eng *e, sqlite3_stmt *st, int col, const char *ck)
 	return o;
 }
 
+/*
+ * A recipient run's events in Knock's shape (taking stored): events stored
+ * compact (run.c: "e", "s" unless ok, "r", "t", "d" unless {}, "at"; a
+ * message_sent's data {"m": seq, "c": channel}) are expanded; events
+ * stored in this shape already (before schema 7's runs) pass as they are.
+ */
+static json_t *
+msg_events(struct eng *e, json_t *stored)
+{
+	json_t *out = json_array(), *ev, *o, *d, *data, *v;
+	const char *event;
+	char id[37], at[32];
+	size_t i;
+
+	json_array_foreach(stored, i, ev) {
+		if ((event = json_string_value(json_object_get(ev, "e"))) ==
+		    NULL) {
+			json_array_append(out, ev);
+			continue;
+		}
+		o = json_object();
+		json_object_set_new(o, "event", json_string(event));
+		v = json_object_get(ev, "s");
+		json_object_set_new(o, "status", v ? json_incref(v) :
+		    json_string("ok"));
+		if ((v = json_object_get(ev, "r")) != NULL)
+			json_object_set(o, "step_ref", v);
+		if ((v = json_object_get(ev, "t")) != NULL)
+			json_object_set(o, "step_type", v);
+		d = json_object_get(ev, "d");
+		if (strcmp(event, "message_sent") == 0 &&
+		    json_is_integer(json_object_get(d, "m"))) {
+			eng_id_format(e, ENG_ID_MSG, (uint64_t)
+			    json_integer_value(json_object_get(d, "m")), 0, id);
+			data = json_pack("{s:s, s:O?}", "message_id", id,
+			    "channel", json_object_get(d, "c"));
+		} else
+			data = d ? json_incref(d) : json_object();
+		json_object_set_new(o, "data", data);
+		eng_iso(json_integer_value(json_object_get(ev, "at")), at,
+		    sizeof at);
+		json_object_set_new(o, "inserted_at", json_string(at));
+		json_array_append_new(out, o);
+	}
+	json_decref(stored);
+	return out;
+}
+
 /* The WorkflowRecipientRun shape (run columns from ST_RRUN_LIST layout). */
 static json_t *
 msg_rrun_json(struct eng *e, int64_t run, int64_t idx, const char *rcpt,
@@ -566,8 +614,8 @@ msg_rrun_json(struct eng *e, int64_t run, int64_t idx, const char *rcpt,
 	    "workflow_run_id", rid, "workflow", wf, "recipient",
 	    eng_rcpt_ref(rcpt), "actor", actor ? eng_rcpt_ref(actor) :
 	    json_null(), "tenant", tenant, "status", status, "trigger_source",
-	    source, "error_count", errors, "events", events ? events :
-	    json_array(), "inserted_at", a, "updated_at", b);
+	    source, "error_count", errors, "events", msg_events(e, events),
+	    "inserted_at", a, "updated_at", b);
 }
 
 /* Text column or NULL. */

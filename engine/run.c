@@ -71,9 +71,11 @@ eng_run_context(struct eng_run *r)
 }
 
 /*
- * Start an event in a recipient run's list, up to its "data" value (the
- * caller's to write, then run_event_end's).  The list is text, stored as
- * it stands: this runs for every recipient.
+ * Start an event in a recipient run's list, stored compact (messages.c,
+ * msg_events, gives Knock's shape back): {"e": event, "s": status unless
+ * "ok", "r": step ref, "t": step type, "d": data unless {}, "at": time}.
+ * The caller may write ",\"d\":..." before run_event_end.  The list is
+ * text, stored as it stands: this runs for every recipient.
  */
 static void
 run_event_start(struct eng_text *events, const char *event,
@@ -82,36 +84,28 @@ run_event_start(struct eng_text *events, const char *event,
 	events->len--;          /* reopen the array: its ']' goes */
 	if (events->len > 1)
 		eng_text_add(events, ",", 1);
-	eng_text_add(events, "{\"event\":", 9);
+	eng_text_add(events, "{\"e\":", 5);
 	eng_text_string(events, event);
-	eng_text_add(events, ",\"status\":", 10);
-	eng_text_string(events, status);
+	if (strcmp(status, "ok") != 0) {
+		eng_text_add(events, ",\"s\":", 5);
+		eng_text_string(events, status);
+	}
 	if (s != NULL) {
-		eng_text_add(events, ",\"step_ref\":", 12);
+		eng_text_add(events, ",\"r\":", 5);
 		eng_text_string(events, s->ref);
-		eng_text_add(events, ",\"step_type\":", 13);
+		eng_text_add(events, ",\"t\":", 5);
 		eng_text_string(events, s->type);
 	}
-	eng_text_add(events, ",\"data\":", 8);
 }
 
-/*
- * End an event started by run_event_start: its time (a trigger's
- * recipients share one instant, whose text is kept).
- */
+/* End an event started by run_event_start with its time. */
 static void
 run_event_end(struct eng_text *events, int64_t now)
 {
-	static int64_t ts_at = INT64_MIN;
-	static char ts[32];
+	char at[32];
+	int n = snprintf(at, sizeof at, ",\"at\":%lld}]", (long long)now);
 
-	if (now != ts_at) {
-		eng_iso(now, ts, sizeof ts);
-		ts_at = now;
-	}
-	eng_text_add(events, ",\"inserted_at\":", 15);
-	eng_text_string(events, ts);
-	eng_text_add(events, "}]", 2);
+	eng_text_add(events, at, (size_t)n);
 }
 
 /* Append an event with data (taken; NULL: {}) to a recipient run's list. */
@@ -120,10 +114,10 @@ run_event(struct eng_text *events, const char *event, const char *status,
     const struct eng_step *s, json_t *data, int64_t now)
 {
 	run_event_start(events, event, status, s);
-	if (data != NULL)
+	if (data != NULL && json_object_size(data) > 0) {
+		eng_text_add(events, ",\"d\":", 5);
 		eng_text_value(events, data);
-	else
-		eng_text_add(events, "{}", 2);
+	}
 	json_decref(data);
 	run_event_end(events, now);
 }
@@ -240,7 +234,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	const struct eng_channel *ch = s->channel;
 	const char *status, *txt;
 	sqlite3_stmt *st;
-	char *rule = NULL, mid[37], *line;
+	char *rule = NULL, mid[37], num[64], *line;
 	json_t *body;
 	int64_t seq, prev;
 	size_t failed;
@@ -291,7 +285,6 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 		json_decref(body);
 		return -1;
 	}
-	eng_id_format(e, ENG_ID_MSG, (uint64_t)seq, 0, mid);
 	if (strcmp(ch->type, "http") == 0) {
 		st = eng_stmt(e, ST_DLV_INS);
 		sqlite3_bind_int64(st, 1, seq);
@@ -309,6 +302,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 		if (txt == NULL)
 			txt = json_string_value(json_object_get(body,
 			    "markdown"));
+		eng_id_format(e, ENG_ID_MSG, (uint64_t)seq, 0, mid);
 		line = xasprintf("<6>belfry: log channel %s: message %s to "
 		    "%s: %s", ch->name, mid, rr->rcpt, txt ? txt : "");
 		eng_log_line(e, line);
@@ -317,10 +311,11 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	json_decref(body);
 	r->messages++;
 	e->stats.messages++;
+	/* The message's id is derived from its seq when read (msg_events). */
 	run_event_start(&rr->events, "message_sent", "ok", s);
-	eng_text_add(&rr->events, "{\"message_id\":\"", 15);
-	eng_text_add(&rr->events, mid, 36);
-	eng_text_add(&rr->events, "\",\"channel\":", 12);
+	snprintf(num, sizeof num, ",\"d\":{\"m\":%lld,\"c\":",
+	    (long long)seq);
+	eng_text_add(&rr->events, num, strlen(num));
 	eng_text_string(&rr->events, ch->name);
 	eng_text_add(&rr->events, "}", 1);
 	run_event_end(&rr->events, r->now);

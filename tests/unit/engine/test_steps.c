@@ -206,6 +206,13 @@ count_rows(const char *table)
 	return n;
 }
 
+/* Run SQL on the engine's database, failing the test on error. */
+static void
+exec_sql(const char *sql)
+{
+	assert_int_equal(sqlite3_exec(e->db, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
 /* Run every due item up to `to`, in time order, as the scheduler does. */
 static void
 advance(int64_t to)
@@ -254,41 +261,49 @@ stored_events(int64_t run, int64_t idx, char **text)
 	return v;
 }
 
+/* Events of recipient run (1, 0) as GET /v1/workflow_recipient_runs/{id}. */
+static json_t *
+api_events(void)
+{
+	json_t *reply = NULL, *ev;
+	char *cause = NULL, id[37];
+
+	eng_id_format(e, ENG_ID_RRUN, 1, 0, id);
+	assert_int_equal(eng_run_get(e, id, &reply, &cause), ENG_OK);
+	ev = json_incref(json_object_get(reply, "events"));
+	json_decref(reply);
+	return ev;
+}
+
 /*
- * A recipient run's events are stored as compact JSON, appended to when
- * the run goes on after a wait: each with event, status, step_ref,
- * step_type, data and inserted_at in that order.
+ * Check the events of a run of "odd" (a delay, then a message) in Knock's
+ * shape: keys in order, times as RFC 3339, the message's id as the feed
+ * shows it.
  */
 static void
-test_events(void **state)
+expect_odd_events(json_t *ev)
 {
 	static const char *keys[] = { "event", "status", "step_ref",
 	    "step_type", "data", "inserted_at" };
-	json_t *ev, *x, *v;
+	json_t *x, *v, *q = json_object(), *reply = NULL;
+	char *cause = NULL;
 	const char *k;
-	char *text, *canon;
 	size_t i, j;
 
-	(void)state;
-	trigger("odd", 1000, "{\"recipients\": [\"u1\"]}");
-	ev = stored_events(1, 0, &text);
-	assert_int_equal(json_array_size(ev), 1);
-	json_decref(ev);
-	free(text);
-	advance(1060);
-	ev = stored_events(1, 0, &text);
-	canon = json_dumps(ev, JSON_COMPACT);
-	assert_string_equal(text, canon);
 	assert_int_equal(json_array_size(ev), 2);
 	json_array_foreach(ev, i, x) {
 		j = 0;
 		json_object_foreach(x, k, v)
 			assert_string_equal(k, keys[j++]);
 		assert_int_equal(j, 6);
+		assert_string_equal(json_string_value(json_object_get(x,
+		    "status")), "ok");
 	}
 	x = json_array_get(ev, 0);
 	assert_string_equal(json_string_value(json_object_get(x, "event")),
 	    "delayed");
+	assert_string_equal(json_string_value(json_object_get(x, "step_type")),
+	    "delay");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(x,
 	    "data"), "until")), 1060);
 	assert_string_equal(json_string_value(json_object_get(x,
@@ -300,12 +315,67 @@ test_events(void **state)
 	    "f-1.x_");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(x,
 	    "data"), "channel")), "feed");
-	assert_int_equal(strlen(json_string_value(json_object_get(
-	    json_object_get(x, "data"), "message_id"))), 36);
 	assert_string_equal(json_string_value(json_object_get(x,
 	    "inserted_at")), "1970-01-01T00:17:40Z");
+	assert_int_equal(eng_feed_get(e, "u1", "feed", q, &reply, &cause),
+	    ENG_OK);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    x, "data"), "message_id")), json_string_value(json_object_get(
+	    json_array_get(json_object_get(reply, "entries"), 0), "id")));
+	json_decref(reply);
+	json_decref(q);
+}
+
+/*
+ * A recipient run's events are stored compact, as JSON text appended to
+ * when the run goes on after a wait, and read back in Knock's shape.
+ */
+static void
+test_events(void **state)
+{
+	json_t *ev;
+	char *text, *canon;
+
+	(void)state;
+	trigger("odd", 1000, "{\"recipients\": [\"u1\"]}");
+	ev = stored_events(1, 0, &text);
+	assert_string_equal(text, "[{\"e\":\"delayed\",\"r\":\"d\",\"t\":"
+	    "\"delay\",\"d\":{\"until\":1060},\"at\":1000}]");
+	json_decref(ev);
+	free(text);
+	advance(1060);
+	ev = stored_events(1, 0, &text);
+	canon = json_dumps(ev, JSON_COMPACT);
+	assert_string_equal(text, canon);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+	    json_array_get(ev, 1), "d"), "m")), 1);
 	free(canon);
 	free(text);
+	json_decref(ev);
+	ev = api_events();
+	expect_odd_events(ev);
+	json_decref(ev);
+}
+
+/*
+ * Events stored in Knock's shape (before the compact form) read back as
+ * they are, and a run resumed after the upgrade appends compact ones:
+ * the list reads the same as if all were new.
+ */
+static void
+test_events_upgrade(void **state)
+{
+	json_t *ev;
+
+	(void)state;
+	trigger("odd", 1000, "{\"recipients\": [\"u1\"]}");
+	exec_sql("UPDATE rruns SET events = '[{\"event\":\"delayed\","
+	    "\"status\":\"ok\",\"step_ref\":\"d\",\"step_type\":\"delay\","
+	    "\"data\":{\"until\":1060},\"inserted_at\":"
+	    "\"1970-01-01T00:16:40Z\"}]'");
+	advance(1060);
+	ev = api_events();
+	expect_odd_events(ev);
 	json_decref(ev);
 }
 
@@ -457,13 +527,6 @@ test_throttle(void **state)
 	trigger("throttle", 1061, "{\"recipients\": [\"u1\"]}");
 	expect_feed("u1", "t|t");
 	expect_feed("u2", "t");
-}
-
-/* Run SQL on the engine's database, failing the test on error. */
-static void
-exec_sql(const char *sql)
-{
-	assert_int_equal(sqlite3_exec(e->db, sql, NULL, NULL, NULL), SQLITE_OK);
 }
 
 /*
@@ -970,6 +1033,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_upgrade, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_delay_dynamic, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_override_preferences, setup,
