@@ -288,16 +288,42 @@ trig_rcpts_free(struct trig_rcpt *rs, size_t n)
 	free(rs);
 }
 
+/*
+ * Whether key was seen before, remembering it if not: an open-addressed
+ * set of the keys themselves (slots, nslots a power of two, at least
+ * twice as many as the keys it will hold).
+ */
+static int
+trig_seen(const char **slots, size_t nslots, const char *key)
+{
+	uint64_t h = 14695981039346656037ULL;
+	const char *p;
+	size_t i;
+
+	for (p = key; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	for (i = (size_t)h & (nslots - 1); slots[i] != NULL;
+	    i = (i + 1) & (nslots - 1))
+		if (strcmp(slots[i], key) == 0)
+			return 1;
+	slots[i] = key;
+	return 0;
+}
+
 /* Resolve and deduplicate the body's recipients (first occurrence wins). */
 static enum eng_status
 trig_rcpts(struct eng *e, json_t *list, int64_t now, struct trig_rcpt **out,
     size_t *n, char **cause)
 {
 	struct trig_rcpt *rs = xcalloc(json_array_size(list), sizeof *rs), *r;
-	json_t *seen = json_object(), *v;
 	enum eng_status rc = ENG_OK;
-	size_t i;
+	size_t i, nslots = 4;
+	const char **seen;
+	json_t *v;
 
+	while (nslots < 2 * json_array_size(list))
+		nslots *= 2;
+	seen = xcalloc(nslots, sizeof *seen);
 	*n = 0;
 	json_array_foreach(list, i, v) {
 		r = &rs[*n];
@@ -305,7 +331,7 @@ trig_rcpts(struct eng *e, json_t *list, int64_t now, struct trig_rcpt **out,
 		    cause)) != ENG_OK)
 			break;
 		r->key = eng_rcpt_key(r->coll, r->id);
-		if (json_object_get(seen, r->key) != NULL) {
+		if (trig_seen(seen, nslots, r->key)) {
 			free(r->coll);
 			free(r->id);
 			free(r->key);
@@ -313,10 +339,9 @@ trig_rcpts(struct eng *e, json_t *list, int64_t now, struct trig_rcpt **out,
 			memset(r, 0, sizeof *r);
 			continue;
 		}
-		json_object_set_new(seen, r->key, json_true());
 		(*n)++;
 	}
-	json_decref(seen);
+	free(seen);
 	if (rc != ENG_OK) {
 		trig_rcpts_free(rs, *n);
 		return rc;

@@ -261,6 +261,41 @@ stored_events(int64_t run, int64_t idx, char **text)
 	return v;
 }
 
+/*
+ * A trigger's recipients are deduplicated, the first occurrence kept in
+ * its place: 600 users, 399 of them again, and an object whose id is one
+ * of theirs (another recipient) give 601 recipient runs in that order.
+ */
+static void
+test_trigger_dedupe(void **state)
+{
+	char *list = xstrdup(""), *t;
+	sqlite3_stmt *st;
+	int i, n = 0;
+
+	(void)state;
+	for (i = 0; i < 999; i++) {
+		t = xasprintf("%s\"a%d\", ", list, i < 600 ? i : i - 600);
+		free(list);
+		list = t;
+	}
+	trigger("odd", 1000, "{\"recipients\": [%s{\"id\": \"a1\","
+	    " \"collection\": \"teams\"}]}", list);
+	free(list);
+	assert_int_equal(count_rows("rruns"), 601);
+	assert_int_equal(sqlite3_prepare_v2(e->db, "SELECT idx, rcpt FROM"
+	    " rruns ORDER BY idx", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		t = n < 600 ? xasprintf("a%d", n) : xstrdup("teams/a1");
+		assert_int_equal(sqlite3_column_int(st, 0), n);
+		assert_string_equal((const char *)sqlite3_column_text(st, 1), t);
+		free(t);
+		n++;
+	}
+	sqlite3_finalize(st);
+	assert_int_equal(n, 601);
+}
+
 /* Events of recipient run (1, 0) as GET /v1/workflow_recipient_runs/{id}. */
 static json_t *
 api_events(void)
@@ -1033,6 +1068,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trigger_dedupe, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_events_upgrade, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_delay_dynamic, setup,
