@@ -737,6 +737,178 @@ test_feed_chains(void **state)
 	    " \"4\"}", "two 2|one 2|two 1|one 1/later 1");
 }
 
+/* The filter sets the chain walk is checked with, and their SQL. */
+static const char *const walk_queries[][2] = {
+	{ "{}", "m.archived_at IS NULL" },
+	{ "{\"status\": \"unread\"}", "m.archived_at IS NULL AND"
+	    " m.read_at IS NULL" },
+	{ "{\"status\": \"seen\", \"archived\": \"include\"}",
+	    "m.seen_at IS NOT NULL" },
+	{ "{\"archived\": \"only\"}", "m.archived_at IS NOT NULL" },
+	{ "{\"tenant\": \"t1\"}", "m.archived_at IS NULL AND"
+	    " (m.tenant = 't1' OR m.tenant IS NULL)" },
+	{ "{\"tenant\": \"t1\", \"has_tenant\": \"true\"}",
+	    "m.archived_at IS NULL AND m.tenant = 't1'" },
+};
+
+/* The ids of rcpt's messages (on channel, or all) passing where, newest
+ * first, read straight off the messages table, joined by '|'. */
+static char *
+walk_reference(const char *rcpt, const char *channel, const char *where)
+{
+	char *sql, *out = xstrdup(""), *t, id[37];
+	sqlite3_stmt *st;
+
+	sql = xasprintf("SELECT m.seq FROM messages m WHERE m.rcpt = ?1 AND"
+	    " (?2 IS NULL OR m.channel = ?2) AND %s ORDER BY m.seq DESC",
+	    where);
+	assert_int_equal(sqlite3_prepare_v2(e->db, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
+	if (channel != NULL)
+		sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		eng_id_format(e, ENG_ID_MSG, (uint64_t)sqlite3_column_int64(st,
+		    0), 0, id);
+		t = xasprintf("%s%s%s", out, *out ? "|" : "", id);
+		free(out);
+		out = t;
+	}
+	sqlite3_finalize(st);
+	free(sql);
+	return out;
+}
+
+/* The ids the engine lists for the same, page by page (size n). */
+static char *
+walk_engine(const char *rcpt, const char *channel, const char *q, int n)
+{
+	json_t *query, *reply, *items, *it, *after;
+	char *cause = NULL, *out = xstrdup(""), *t, size[8];
+	size_t i;
+	int pages;
+
+	query = json_loads(q, 0, NULL);
+	assert_non_null(query);
+	snprintf(size, sizeof size, "%d", n);
+	json_object_set_new(query, "page_size", json_string(size));
+	for (pages = 0; pages < 1000; pages++) {
+		reply = NULL;
+		assert_int_equal(channel != NULL ? eng_feed_get(e, rcpt,
+		    channel, query, &reply, &cause) : eng_user_messages(e,
+		    rcpt, query, &reply, &cause), ENG_OK);
+		items = json_object_get(reply, channel ? "entries" : "items");
+		json_array_foreach(items, i, it) {
+			t = xasprintf("%s%s%s", out, *out ? "|" : "",
+			    json_string_value(json_object_get(it, "id")));
+			free(out);
+			out = t;
+		}
+		after = json_object_get(json_object_get(reply, "page_info"),
+		    "after");
+		if (!json_is_string(after)) {
+			json_decref(reply);
+			break;
+		}
+		json_object_set(query, "after", after);
+		json_decref(reply);
+	}
+	json_decref(query);
+	return out;
+}
+
+/*
+ * Random traffic on two feed channels (ten recipients, tenants or none,
+ * messages read, seen and archived at random), then every recipient's
+ * feeds and message list, with each filter set and page sizes 1..7,
+ * walked page by page, give exactly what a query of the messages table
+ * gives, newest first; and each feed's counts agree with it.
+ */
+static void
+test_feed_walk(void **state)
+{
+	static const char *channels[] = { "feed", "feed2", NULL };
+	static const char *marks[] = { "read", "seen", "archived" };
+	char rcpt[8], *want, *got, *sql, *id;
+	json_t *reply, *q;
+	char *cause = NULL;
+	unsigned seed = 12345;
+	int i, c, f, n;
+	sqlite3_stmt *st;
+
+	(void)state;
+	for (i = 0; i < 300; i++) {
+		seed = seed * 1103515245u + 12345u;
+		trigger((seed >> 8) % 3 ? "two" : "override", 1000 + i,
+		    "{\"recipients\": [\"u%u\", \"u%u\"], \"data\": {\"n\": %d}"
+		    "%s}", (seed >> 12) % 10, (seed >> 16) % 10, i,
+		    (seed >> 20) % 3 == 0 ? ", \"tenant\": \"t1\"" :
+		    (seed >> 20) % 3 == 1 ? ", \"tenant\": \"t2\"" : "");
+	}
+	assert_int_equal(sqlite3_prepare_v2(e->db, "SELECT seq FROM messages"
+	    " ORDER BY seq", -1, &st, NULL), SQLITE_OK);
+	for (n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
+		seed = seed * 1103515245u + 12345u;
+		if ((seed >> 8) % 4 != 0)
+			continue;
+		id = xmalloc(37);
+		eng_id_format(e, ENG_ID_MSG, (uint64_t)sqlite3_column_int64(st,
+		    0), 0, id);
+		reply = NULL;
+		assert_int_equal(eng_message_mark(e, id, marks[(seed >> 12) %
+		    3], 1, 2000, &reply, &cause), ENG_OK);
+		json_decref(reply);
+		free(id);
+	}
+	sqlite3_finalize(st);
+	assert_true(n > 500);
+	for (i = 0; i < 10; i++) {
+		snprintf(rcpt, sizeof rcpt, "u%d", i);
+		for (c = 0; c < 3; c++)
+			for (f = 0; f < 6; f++) {
+				want = walk_reference(rcpt, channels[c],
+				    walk_queries[f][1]);
+				got = walk_engine(rcpt, channels[c],
+				    walk_queries[f][0], 1 + (i + c + f) % 7);
+				if (strcmp(want, got) != 0)
+					fail_msg("%s on %s with %s:\n got %s\n"
+					    "want %s", rcpt, channels[c] ?
+					    channels[c] : "every channel",
+					    walk_queries[f][0], got, want);
+				free(want);
+				free(got);
+			}
+		/* The feed's counts against the table. */
+		for (c = 0; c < 2; c++) {
+			q = json_object();
+			reply = NULL;
+			assert_int_equal(eng_feed_get(e, rcpt, channels[c], q,
+			    &reply, &cause), ENG_OK);
+			sql = xasprintf("SELECT count(*), count(*) FILTER (WHERE"
+			    " read_at IS NULL), count(*) FILTER (WHERE seen_at"
+			    " IS NULL) FROM messages WHERE rcpt = '%s' AND"
+			    " channel = '%s' AND archived_at IS NULL", rcpt,
+			    channels[c]);
+			assert_int_equal(sqlite3_prepare_v2(e->db, sql, -1, &st,
+			    NULL), SQLITE_OK);
+			assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+			assert_int_equal(json_integer_value(json_object_get(
+			    json_object_get(reply, "meta"), "total_count")),
+			    sqlite3_column_int64(st, 0));
+			assert_int_equal(json_integer_value(json_object_get(
+			    json_object_get(reply, "meta"), "unread_count")),
+			    sqlite3_column_int64(st, 1));
+			assert_int_equal(json_integer_value(json_object_get(
+			    json_object_get(reply, "meta"), "unseen_count")),
+			    sqlite3_column_int64(st, 2));
+			sqlite3_finalize(st);
+			free(sql);
+			json_decref(reply);
+			json_decref(q);
+		}
+	}
+}
+
 /*
  * A request rolled back after its messages joined their chains leaves
  * the chains as they were; the next messages link to the ones before,
@@ -1084,6 +1256,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_feed_chains, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_feed_rollback, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_feed_walk, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_feed_migration, setup,
 		    teardown),
