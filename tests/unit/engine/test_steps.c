@@ -621,36 +621,44 @@ later_now(int64_t at, const char *recipients, int n)
 }
 
 /*
- * Pages of rcpt's messages, newest first, as "text|text/next page|...":
- * on channel (a feed) or on every channel (NULL: the messages list), with
- * query q's filters, following each page's after cursor to the end.
+ * Walk rcpt's messages page by page, newest first, following each page's
+ * after cursor: on channel (a feed) or on every channel (NULL: the
+ * messages list), with query q's filters (page_size n, unless 0).  Each
+ * entry gives its text (ids 0: "text|text/next page|...") or its id (ids
+ * 1: "id|id|..." across pages).
  */
 static char *
-pages(const char *rcpt, const char *channel, const char *q)
+walk(const char *rcpt, const char *channel, const char *q, int n, int ids)
 {
 	json_t *query, *reply, *items, *it, *after;
-	char *cause = NULL, *out = xstrdup(""), *t;
-	const char *sep = "";
-	json_error_t err;
+	char *cause = NULL, *out = xstrdup(""), *t, size[8];
+	const char *sep = "", *v;
 	size_t i;
-	int n;
+	int pages;
 
-	query = json_loads(q, 0, &err);
+	query = json_loads(q, 0, NULL);
 	assert_non_null(query);
-	for (n = 0; n < 100; n++) {
+	if (n > 0) {
+		snprintf(size, sizeof size, "%d", n);
+		json_object_set_new(query, "page_size", json_string(size));
+	}
+	for (pages = 0; pages < 1000; pages++) {
 		reply = NULL;
 		assert_int_equal(channel != NULL ? eng_feed_get(e, rcpt,
 		    channel, query, &reply, &cause) : eng_user_messages(e,
 		    rcpt, query, &reply, &cause), ENG_OK);
 		items = json_object_get(reply, channel ? "entries" : "items");
 		json_array_foreach(items, i, it) {
-			t = xasprintf("%s%s%s", out, i ? "|" : sep,
-			    json_string_value(json_object_get(
-			    json_object_get(it, "content"), "markdown")) ?
-			    json_string_value(json_object_get(json_object_get(
-			    it, "content"), "markdown")) : json_string_value(
-			    json_object_get(json_array_get(json_object_get(it,
-			    "blocks"), 0), "content")));
+			if (ids)
+				v = json_string_value(json_object_get(it, "id"));
+			else if ((v = json_string_value(json_object_get(
+			    json_object_get(it, "content"), "markdown"))) ==
+			    NULL)
+				v = json_string_value(json_object_get(
+				    json_array_get(json_object_get(it, "blocks"),
+				    0), "content"));
+			t = xasprintf("%s%s%s", out, i || (ids && *out) ? "|" :
+			    sep, v);
 			free(out);
 			out = t;
 		}
@@ -666,6 +674,13 @@ pages(const char *rcpt, const char *channel, const char *q)
 	}
 	json_decref(query);
 	return out;
+}
+
+/* The texts of rcpt's messages in pages (see walk), page_size from q. */
+static char *
+pages(const char *rcpt, const char *channel, const char *q)
+{
+	return walk(rcpt, channel, q, 0, 0);
 }
 
 /* Assert pages(rcpt, channel, q), freeing the text. */
@@ -751,8 +766,10 @@ static const char *const walk_queries[][2] = {
 	    "m.archived_at IS NULL AND m.tenant = 't1'" },
 };
 
-/* The ids of rcpt's messages (on channel, or all) passing where, newest
- * first, read straight off the messages table, joined by '|'. */
+/*
+ * The ids of rcpt's messages (on channel, or all) passing where, newest
+ * first, read straight off the messages table, joined by '|'.
+ */
 static char *
 walk_reference(const char *rcpt, const char *channel, const char *where)
 {
@@ -776,44 +793,6 @@ walk_reference(const char *rcpt, const char *channel, const char *where)
 	}
 	sqlite3_finalize(st);
 	free(sql);
-	return out;
-}
-
-/* The ids the engine lists for the same, page by page (size n). */
-static char *
-walk_engine(const char *rcpt, const char *channel, const char *q, int n)
-{
-	json_t *query, *reply, *items, *it, *after;
-	char *cause = NULL, *out = xstrdup(""), *t, size[8];
-	size_t i;
-	int pages;
-
-	query = json_loads(q, 0, NULL);
-	assert_non_null(query);
-	snprintf(size, sizeof size, "%d", n);
-	json_object_set_new(query, "page_size", json_string(size));
-	for (pages = 0; pages < 1000; pages++) {
-		reply = NULL;
-		assert_int_equal(channel != NULL ? eng_feed_get(e, rcpt,
-		    channel, query, &reply, &cause) : eng_user_messages(e,
-		    rcpt, query, &reply, &cause), ENG_OK);
-		items = json_object_get(reply, channel ? "entries" : "items");
-		json_array_foreach(items, i, it) {
-			t = xasprintf("%s%s%s", out, *out ? "|" : "",
-			    json_string_value(json_object_get(it, "id")));
-			free(out);
-			out = t;
-		}
-		after = json_object_get(json_object_get(reply, "page_info"),
-		    "after");
-		if (!json_is_string(after)) {
-			json_decref(reply);
-			break;
-		}
-		json_object_set(query, "after", after);
-		json_decref(reply);
-	}
-	json_decref(query);
 	return out;
 }
 
@@ -868,8 +847,8 @@ test_feed_walk(void **state)
 			for (f = 0; f < 6; f++) {
 				want = walk_reference(rcpt, channels[c],
 				    walk_queries[f][1]);
-				got = walk_engine(rcpt, channels[c],
-				    walk_queries[f][0], 1 + (i + c + f) % 7);
+				got = walk(rcpt, channels[c],
+				    walk_queries[f][0], 1 + (i + c + f) % 7, 1);
 				if (strcmp(want, got) != 0)
 					fail_msg("%s on %s with %s:\n got %s\n"
 					    "want %s", rcpt, channels[c] ?
