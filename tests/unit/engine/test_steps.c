@@ -156,26 +156,80 @@ trigger(const char *wf, int64_t now, const char *fmt, ...)
 	free(text);
 }
 
+/* Append v to *out, after sep unless *out is empty. */
+static void
+join(char **out, const char *sep, const char *v)
+{
+	char *t = xasprintf("%s%s%s", *out, **out ? sep : "", v);
+
+	free(*out);
+	*out = t;
+}
+
+/*
+ * Walk rcpt's messages page by page, newest first, following each page's
+ * after cursor: on channel (a feed) or on every channel (NULL: the
+ * messages list), with query q's filters (page_size n, unless 0).  Each
+ * entry gives its text (ids 0: "text|text/next page|...") or its id (ids
+ * 1: "id|id|..." across pages).
+ */
+static char *
+walk(const char *rcpt, const char *channel, const char *q, int n, int ids)
+{
+	json_t *query, *reply, *items, *it, *after;
+	char *cause = NULL, *out = xstrdup(""), size[8];
+	const char *v;
+	size_t i;
+	int pages;
+
+	query = json_loads(q, 0, NULL);
+	assert_non_null(query);
+	if (n > 0) {
+		snprintf(size, sizeof size, "%d", n);
+		json_object_set_new(query, "page_size", json_string(size));
+	}
+	for (pages = 0; pages < 1000; pages++) {
+		reply = NULL;
+		assert_int_equal(channel != NULL ? eng_feed_get(e, rcpt,
+		    channel, query, &reply, &cause) : eng_user_messages(e,
+		    rcpt, query, &reply, &cause), ENG_OK);
+		items = json_object_get(reply, channel ? "entries" : "items");
+		json_array_foreach(items, i, it) {
+			if (ids)
+				v = json_string_value(json_object_get(it, "id"));
+			else if ((v = json_string_value(json_object_get(
+			    json_object_get(it, "content"), "markdown"))) ==
+			    NULL)
+				v = json_string_value(json_object_get(
+				    json_array_get(json_object_get(it, "blocks"),
+				    0), "content"));
+			join(&out, i || ids ? "|" : "/", v);
+		}
+		after = json_object_get(json_object_get(reply, "page_info"),
+		    "after");
+		if (!json_is_string(after)) {
+			json_decref(reply);
+			break;
+		}
+		json_object_set(query, "after", after);
+		json_decref(reply);
+	}
+	json_decref(query);
+	return out;
+}
+
+/* The texts of rcpt's messages in pages (see walk), page_size from q. */
+static char *
+pages(const char *rcpt, const char *channel, const char *q)
+{
+	return walk(rcpt, channel, q, 0, 0);
+}
+
 /* The rendered texts of a user's feed, newest first, joined by '|'. */
 static char *
 feed(const char *user)
 {
-	json_t *q = json_object(), *reply = NULL, *it;
-	char *cause = NULL, *out = xstrdup(""), *t;
-	size_t i;
-
-	assert_int_equal(eng_feed_get(e, user, "feed", q, &reply, &cause),
-	    ENG_OK);
-	json_array_foreach(json_object_get(reply, "entries"), i, it) {
-		t = xasprintf("%s%s%s", out, i ? "|" : "", json_string_value(
-		    json_object_get(json_array_get(json_object_get(it,
-		    "blocks"), 0), "content")));
-		free(out);
-		out = t;
-	}
-	json_decref(reply);
-	json_decref(q);
-	return out;
+	return walk(user, "feed", "{}", 0, 0);
 }
 
 /* Assert a user's feed, freeing the text. */
@@ -620,69 +674,6 @@ later_now(int64_t at, const char *recipients, int n)
 	    " \"settings\": {\"skip_delay\": true}}", recipients, n);
 }
 
-/*
- * Walk rcpt's messages page by page, newest first, following each page's
- * after cursor: on channel (a feed) or on every channel (NULL: the
- * messages list), with query q's filters (page_size n, unless 0).  Each
- * entry gives its text (ids 0: "text|text/next page|...") or its id (ids
- * 1: "id|id|..." across pages).
- */
-static char *
-walk(const char *rcpt, const char *channel, const char *q, int n, int ids)
-{
-	json_t *query, *reply, *items, *it, *after;
-	char *cause = NULL, *out = xstrdup(""), *t, size[8];
-	const char *sep = "", *v;
-	size_t i;
-	int pages;
-
-	query = json_loads(q, 0, NULL);
-	assert_non_null(query);
-	if (n > 0) {
-		snprintf(size, sizeof size, "%d", n);
-		json_object_set_new(query, "page_size", json_string(size));
-	}
-	for (pages = 0; pages < 1000; pages++) {
-		reply = NULL;
-		assert_int_equal(channel != NULL ? eng_feed_get(e, rcpt,
-		    channel, query, &reply, &cause) : eng_user_messages(e,
-		    rcpt, query, &reply, &cause), ENG_OK);
-		items = json_object_get(reply, channel ? "entries" : "items");
-		json_array_foreach(items, i, it) {
-			if (ids)
-				v = json_string_value(json_object_get(it, "id"));
-			else if ((v = json_string_value(json_object_get(
-			    json_object_get(it, "content"), "markdown"))) ==
-			    NULL)
-				v = json_string_value(json_object_get(
-				    json_array_get(json_object_get(it, "blocks"),
-				    0), "content"));
-			t = xasprintf("%s%s%s", out, i || (ids && *out) ? "|" :
-			    sep, v);
-			free(out);
-			out = t;
-		}
-		sep = "/";
-		after = json_object_get(json_object_get(reply, "page_info"),
-		    "after");
-		if (!json_is_string(after)) {
-			json_decref(reply);
-			break;
-		}
-		json_object_set(query, "after", after);
-		json_decref(reply);
-	}
-	json_decref(query);
-	return out;
-}
-
-/* The texts of rcpt's messages in pages (see walk), page_size from q. */
-static char *
-pages(const char *rcpt, const char *channel, const char *q)
-{
-	return walk(rcpt, channel, q, 0, 0);
-}
-
 /* Assert pages(rcpt, channel, q), freeing the text. */
 static void
 expect_pages(const char *rcpt, const char *channel, const char *q,
@@ -773,7 +764,7 @@ static const char *const walk_queries[][2] = {
 static char *
 walk_reference(const char *rcpt, const char *channel, const char *where)
 {
-	char *sql, *out = xstrdup(""), *t, id[37];
+	char *sql, *out = xstrdup(""), id[37];
 	sqlite3_stmt *st;
 
 	sql = xasprintf("SELECT m.seq FROM messages m WHERE m.rcpt = ?1 AND"
@@ -787,9 +778,7 @@ walk_reference(const char *rcpt, const char *channel, const char *where)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		eng_id_format(e, ENG_ID_MSG, (uint64_t)sqlite3_column_int64(st,
 		    0), 0, id);
-		t = xasprintf("%s%s%s", out, *out ? "|" : "", id);
-		free(out);
-		out = t;
+		join(&out, "|", id);
 	}
 	sqlite3_finalize(st);
 	free(sql);
