@@ -200,16 +200,20 @@ eng_text_value(struct eng_text *t, json_t *v)
 char *
 eng_json_dumps(json_t *v, size_t flags)
 {
+	char buf[4096], *s;
 	size_t n = 0;
-	char *s;
 
 	if ((flags & ~(size_t)(JSON_COMPACT | JSON_ENCODE_ANY)) == 0 &&
 	    (flags & JSON_COMPACT) && (flags & JSON_ENCODE_ANY ||
 	    json_is_object(v) || json_is_array(v)))
-		n = eng_json_write(v, NULL, 0);
+		n = eng_json_write(v, buf, sizeof buf);
 	if (n != 0) {
+		/* One pass when the text fits the stack buffer (most replies). */
 		s = xmalloc(n + 1);
-		eng_json_write(v, s, n);
+		if (n <= sizeof buf)
+			memcpy(s, buf, n);
+		else
+			eng_json_write(v, s, n);
 	} else {
 		if ((n = json_dumpb(v, NULL, 0, flags)) == 0)
 			return NULL;
