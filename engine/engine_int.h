@@ -41,6 +41,9 @@ enum eng_stmt {
 	ST_COUNT
 };
 
+/* A run numbers its recipients below this (rruns keys, public ids). */
+#define ENG_RUN_RCPTS_MAX ((int64_t)1 << 24)
+
 struct eng {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
@@ -204,6 +207,7 @@ struct eng_run {
 	json_t *settings;        /* owned */
 	json_t *ctx;             /* template context shared by recipients */
 	size_t messages;
+	int capped;               /* reached ENG_RUN_RCPTS_MAX (logged) */
 };
 void eng_run_context(struct eng_run *r);
 void eng_run_clear(struct eng_run *r);

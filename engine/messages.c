@@ -661,7 +661,7 @@ eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 	const char *wf = json_string_value(json_object_get(q, "workflow"));
 	const char *status = json_string_value(json_object_get(q, "status"));
 	const char *rcpt = json_string_value(json_object_get(q, "recipient"));
-	uint64_t run = INT64_MAX, idx = INT64_MAX;
+	uint64_t run = INT64_MAX >> 24, idx = 0;
 	int size = msg_page_size(q), n = 0;
 	json_t *entries = json_array(), *last;
 	sqlite3_stmt *st;

@@ -350,6 +350,24 @@ trig_rcpts(struct eng *e, json_t *list, int64_t now, struct trig_rcpt **out,
 	return ENG_OK;
 }
 
+/* Note, once per run and chunk, that run r reached no more recipients. */
+static void
+trig_cap(struct eng *e, struct eng_run *r)
+{
+	char id[37], *line;
+
+	if (r->capped)
+		return;
+	r->capped = 1;
+	eng_id_format(e, ENG_ID_RUN, (uint64_t)r->seq, 0, id);
+	line = xasprintf("<4>belfry: workflow run %s reached %lld recipients,"
+	    " the most a run has: the remaining subscribers get no run", id,
+	    (long long)ENG_RUN_RCPTS_MAX);
+	eng_log_line(e, line);
+	free(line);
+	e->stats.errors++;
+}
+
 /*
  * Start a recipient run for rcpt unless this run reached it already (the
  * fanout_seen rows, kept while a fan-out is pending); an object reached
@@ -369,6 +387,10 @@ trig_reach(struct eng *e, struct eng_run *r, const char *rcpt, json_t *tdata,
 			return -1;
 		if (sqlite3_changes(e->db) == 0)
 			return 0;
+	}
+	if (*idx >= ENG_RUN_RCPTS_MAX) {
+		trig_cap(e, r);
+		return 0;
 	}
 	if (eng_run_recipient(e, r, (*idx)++, rcpt, tdata, sub) != 0)
 		return -1;

@@ -303,7 +303,7 @@ stored_events(int64_t run, int64_t idx, char **text)
 	json_t *v;
 
 	assert_int_equal(sqlite3_prepare_v2(e->db, "SELECT events FROM rruns"
-	    " WHERE run_seq = ?1 AND idx = ?2", -1, &st, NULL), SQLITE_OK);
+	    " WHERE id = ?1 << 24 | ?2", -1, &st, NULL), SQLITE_OK);
 	sqlite3_bind_int64(st, 1, run);
 	sqlite3_bind_int64(st, 2, idx);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -337,8 +337,8 @@ test_trigger_dedupe(void **state)
 	    " \"collection\": \"teams\"}]}", list);
 	free(list);
 	assert_int_equal(count_rows("rruns"), 601);
-	assert_int_equal(sqlite3_prepare_v2(e->db, "SELECT idx, rcpt FROM"
-	    " rruns ORDER BY idx", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(e->db, "SELECT id & 16777215,"
+	    " rcpt FROM rruns ORDER BY id", -1, &st, NULL), SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		t = n < 600 ? xasprintf("a%d", n) : xstrdup("teams/a1");
 		assert_int_equal(sqlite3_column_int(st, 0), n);
@@ -920,6 +920,26 @@ test_feed_rollback(void **state)
 	json_decref(q);
 }
 
+/* Back to schema 7's recipient runs: a WITHOUT ROWID table on (run, idx). */
+static void
+to_schema_7(sqlite3 *db, int unused)
+{
+	(void)unused;
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE old(run_seq INTEGER"
+	    " NOT NULL, idx INTEGER NOT NULL, rcpt TEXT NOT NULL, status TEXT"
+	    " NOT NULL, events TEXT NOT NULL, error_count INTEGER NOT NULL,"
+	    " inserted_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	    " pc INTEGER NOT NULL DEFAULT 0, tdata TEXT, sub TEXT, wait_at"
+	    " INTEGER, batch_id INTEGER, PRIMARY KEY(run_seq, idx))"
+	    " WITHOUT ROWID;"
+	    "INSERT INTO old SELECT id >> 24, id & 16777215, rcpt, status,"
+	    " events, error_count, inserted_at, updated_at, pc, tdata, sub,"
+	    " wait_at, batch_id FROM rruns;"
+	    "DROP TABLE rruns; ALTER TABLE old RENAME TO rruns;"
+	    "UPDATE meta SET v = '7' WHERE k = 'version'", NULL, NULL, NULL),
+	    SQLITE_OK);
+}
+
 /*
  * Builds the feed tables of schema 6 from the chains, as that schema kept
  * them: entries below split in feed_main, the rest in feed_recent.
@@ -927,7 +947,10 @@ test_feed_rollback(void **state)
 static void
 to_schema_6(sqlite3 *db, int split)
 {
-	char *sql = xasprintf("DROP TABLE feed_heads;"
+	char *sql;
+
+	to_schema_7(db, 0);
+	sql = xasprintf("DROP TABLE feed_heads;"
 	    "ALTER TABLE messages DROP COLUMN prev;"
 	    "CREATE TABLE feed_main(rcpt TEXT NOT NULL, channel TEXT NOT NULL,"
 	    " seq INTEGER NOT NULL, PRIMARY KEY(rcpt, channel, seq))"
@@ -1021,6 +1044,69 @@ test_feed_migration_5(void **state)
 	feed_history();
 	reopen_from(to_schema_5, 0);
 	expect_history();
+}
+
+/* GET /v1/workflow_recipient_runs, page by page, as "id status|...". */
+static char *
+runs_pages(void)
+{
+	json_t *q = json_pack("{s:s}", "page_size", "2"), *reply, *it;
+	char *cause = NULL, *out = xstrdup(""), *item;
+	const char *after;
+	size_t i;
+
+	for (;;) {
+		reply = NULL;
+		assert_int_equal(eng_runs_list(e, q, &reply, &cause), ENG_OK);
+		json_array_foreach(json_object_get(reply, "items"), i, it) {
+			item = xasprintf("%s %s %s", json_string_value(
+			    json_object_get(it, "id")), json_string_value(
+			    json_object_get(it, "recipient")),
+			    json_string_value(json_object_get(it, "status")));
+			join(&out, "|", item);
+			free(item);
+		}
+		after = json_string_value(json_object_get(json_object_get(
+		    reply, "page_info"), "after"));
+		if (after == NULL) {
+			json_decref(reply);
+			break;
+		}
+		json_object_set_new(q, "after", json_string(after));
+		json_decref(reply);
+	}
+	json_decref(q);
+	return out;
+}
+
+/*
+ * Schema 8 keys recipient runs by one integer: runs of schema 7, paused
+ * or done, list the same page by page under the same ids, and a paused
+ * one resumes on time.
+ */
+static void
+test_rruns_migration(void **state)
+{
+	char *before, *after;
+
+	(void)state;
+	trigger("delay", 1000, "{\"recipients\": [\"u1\", \"u2\", \"u3\"],"
+	    " \"data\": {\"n\": 1}}");
+	trigger("two", 1001, "{\"recipients\": [\"u2\"], \"data\": {\"n\": 2}}");
+	trigger("delay", 1002, "{\"recipients\": [\"u3\"], \"data\": {\"n\":"
+	    " 3}}");
+	advance(1300);
+	before = runs_pages();
+	assert_int_equal(count_rows("rruns WHERE status = 'paused'"), 1);
+	reopen_from(to_schema_7, 0);
+	after = runs_pages();
+	assert_string_equal(after, before);
+	assert_non_null(strstr(after, " u3 paused|"));
+	advance(1302);
+	expect_feed("u3", "later 3|later 1");
+	assert_int_equal(count_rows("rruns WHERE status = 'paused'"), 0);
+	free(before);
+	free(after);
 }
 
 /* A branch takes the first arm whose conditions hold, then goes on. */
@@ -1204,6 +1290,39 @@ test_cancel_races_fanout(void **state)
 	json_decref(q);
 }
 
+/*
+ * A run numbers at most 2^24 recipients (the ids carry 24 bits): a
+ * fan-out that reaches the limit runs the subscribers below it, counts an
+ * error and leaves the rest without a run.
+ */
+static void
+test_fanout_cap(void **state)
+{
+	json_t *reply = NULL;
+	char *cause = NULL, id[37];
+	struct eng_stats before, after;
+
+	(void)state;
+	subscribe_many(5);
+	trigger("fan", 1000, "{\"recipients\": [{\"id\": \"big\","
+	    " \"collection\": \"teams\"}]}");
+	exec_sql("UPDATE runs SET next_idx = 16777214");
+	eng_stats(e, &before);
+	advance(1000);
+	eng_stats(e, &after);
+	expect_feed("m00000", "to m00000 as ");
+	expect_feed("m00001", "to m00001 as ");
+	expect_feed("m00002", "");
+	expect_feed("m00004", "");
+	assert_int_equal(count_rows("rruns"), 3);
+	assert_int_equal(after.errors, before.errors + 1);
+	eng_id_format(e, ENG_ID_RRUN, 1, 16777215, id);
+	assert_int_equal(eng_run_get(e, id, &reply, &cause), ENG_OK);
+	assert_string_equal(json_string_value(json_object_get(reply,
+	    "recipient")), "m00001");
+	json_decref(reply);
+}
+
 /* Runs the tests. */
 int
 main(void)
@@ -1234,10 +1353,14 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_feed_migration_5, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_rruns_migration, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fanout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_races_fanout, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_fanout_cap, setup,
 		    teardown),
 	};
 	char *cause = NULL, path[600];
