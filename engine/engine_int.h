@@ -30,7 +30,7 @@ enum eng_stmt {
 	ST_ITEM_INS, ST_ITEM_LIST, ST_ITEM_DEL, ST_ITEM_COUNT, ST_ITEM_DROP,
 	ST_THR_COUNT, ST_THR_INS, ST_THR_GC, ST_THR_SWEEP,
 	ST_MSG_INS, ST_MSG_GET, ST_MSG_MARK, ST_MSG_STATUS, ST_MSG_WALK,
-	ST_MSG_COUNTS, ST_FEED_HEADS, ST_FEED_PUSH,
+	ST_MSG_COUNTS, ST_FEED_HEADS, ST_FEED_PUSH, ST_HEAD_GET, ST_HEAD_PUT, ST_HEADS_UPTO,
 	ST_DLV_INS, ST_DLV_DUE, ST_DLV_TAKE, ST_DLV_DEL, ST_DLV_RETRY,
 	ST_DLV_NEXT, ST_DLV_RESET, ST_DLV_GET,
 	ST_IDEM_GET, ST_IDEM_PUT, ST_IDEM_GC,
@@ -60,6 +60,7 @@ struct eng {
 	int wal_pages;          /* log pages since the last checkpoint */
 	int64_t next_sweep;     /* engine time of the next eng_sweep */
 	int64_t msg_seq;        /* the last message seq given (eng_feed_push) */
+	struct eng_heads *heads; /* feed heads written behind (heads.c) */
 	int64_t swapped;        /* what belfry_swap() last replaced */
 };
 
@@ -78,9 +79,19 @@ void eng_text_value(struct eng_text *t, json_t *v);
 /* engine/walbuf.c: the VFS that gathers log writes (NULL: unavailable). */
 const char *eng_walbuf_vfs(void);
 
-/* engine/store.c: the chain of a recipient's messages on a channel. */
+/* engine/heads.c: the heads of the feed chains, written behind. */
+void eng_heads_init(struct eng *e, int64_t upto);
 int64_t eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
     int64_t *seq);
+void eng_heads_swap(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+int64_t eng_feed_head(struct eng *e, const char *rcpt, const char *channel);
+void eng_heads_each(struct eng *e, const char *rcpt, const char *channel,
+    void (*f)(void *, const char *, int64_t), void *arg);
+int eng_heads_flush(struct eng *e, int force);
+void eng_heads_mark(struct eng *e);
+void eng_heads_rollback(struct eng *e, int all);
+void eng_heads_committed(struct eng *e);
+void eng_heads_free(struct eng *e);
 
 /* engine/store.c: delete expired rows (see there), called by eng_run_due. */
 void eng_sweep(struct eng *e, int64_t now);

@@ -260,29 +260,52 @@ struct msg_chain {
 	char *channel;
 };
 
-/* rcpt's chains (on channel, or on every channel), from their newest. */
+/* The chains being gathered by msg_heads. */
+struct msg_chains {
+	struct msg_chain *c;
+	size_t n, cap;
+};
+
+/* Set the head of the chain on channel, adding the chain if new. */
+static void
+msg_head(void *arg, const char *channel, int64_t head)
+{
+	struct msg_chains *cs = arg;
+	size_t i;
+
+	for (i = 0; i < cs->n; i++)
+		if (strcmp(cs->c[i].channel, channel) == 0) {
+			cs->c[i].at = head;
+			return;
+		}
+	if (cs->n == cs->cap)
+		cs->c = xreallocarray(cs->c, cs->cap = cs->cap ? cs->cap * 2 :
+		    4, sizeof *cs->c);
+	cs->c[cs->n].at = head;
+	cs->c[cs->n++].channel = xstrdup(channel);
+}
+
+/*
+ * rcpt's chains (on channel, or on every channel), from their newest:
+ * feed_heads, then the heads held in memory, which are newer.
+ */
 static struct msg_chain *
 msg_heads(struct eng *e, const char *rcpt, const char *channel, size_t *n)
 {
-	struct msg_chain *c = NULL;
+	struct msg_chains cs = { NULL, 0, 0 };
 	sqlite3_stmt *st;
-	size_t cap = 0;
 
-	*n = 0;
 	st = eng_stmt(e, ST_FEED_HEADS);
 	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_TRANSIENT);
 	if (channel != NULL)
 		sqlite3_bind_text(st, 2, channel, -1, SQLITE_TRANSIENT);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (*n == cap)
-			c = xreallocarray(c, cap = cap ? cap * 2 : 4,
-			    sizeof *c);
-		c[*n].at = sqlite3_column_int64(st, 0);
-		c[(*n)++].channel = xstrdup((const char *)
-		    sqlite3_column_text(st, 1));
-	}
+	while (sqlite3_step(st) == SQLITE_ROW)
+		msg_head(&cs, (const char *)sqlite3_column_text(st, 1),
+		    sqlite3_column_int64(st, 0));
 	sqlite3_reset(st);
-	return c;
+	eng_heads_each(e, rcpt, channel, msg_head, &cs);
+	*n = cs.n;
+	return cs.c;
 }
 
 /*
@@ -490,11 +513,10 @@ eng_feed_get(struct eng *e, const char *user, const char *channel,
 	    cause)) != ENG_OK)
 		return rc;
 	st = eng_stmt(e, ST_MSG_COUNTS);
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, channel, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 1, eng_feed_head(e, user, channel));
 	if (tenant)
-		sqlite3_bind_text(st, 3, tenant, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 4, ht && strcmp(ht, "true") == 0);
+		sqlite3_bind_text(st, 2, tenant, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, ht && strcmp(ht, "true") == 0);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		total = sqlite3_column_int64(st, 0);
 		unread = sqlite3_column_int64(st, 1);

@@ -3,11 +3,11 @@
  *
  * SQLite in WAL mode with synchronous=FULL: a commit is durable when it
  * returns.  Hot tables are keyed by increasing integers (runs, recipient
- * runs by (run, index), messages) so that inserts append to their B-trees;
+ * runs by run << 24 | index, messages) so that inserts append to their B-trees;
  * their public UUIDs are derived from those keys (ids.c), never indexed.
  * A recipient's messages on a channel form a chain, newest first: each
  * message row keeps the seq of the one before it (prev) and feed_heads
- * the newest (migration 7, eng_feed_push).  Checkpoints are the owner's
+ * the newest (migration 7), written behind (heads.c, migration 8).  Checkpoints are the owner's
  * to run (store_wal_cb).  Log writes go through walbuf.c's VFS, one write per
  * commit.  The schema version lives in meta('version');
  * migrations run at open.
@@ -19,7 +19,7 @@
 
 #include "engine/engine_int.h"
 
-#define STORE_VERSION 8
+#define STORE_VERSION 9
 
 static const char *store_schema =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL)"
@@ -178,9 +178,14 @@ static const char *store_migrations[STORE_VERSION] = {
 	    " events, error_count, inserted_at, updated_at, pc, tdata, sub,"
 	    " wait_at, batch_id FROM rruns ORDER BY run_seq, idx;"
 	    "DROP TABLE rruns; ALTER TABLE rruns_new RENAME TO rruns;",
+	/*
+	 * Feed heads written behind (heads.c): feed_heads is exact up to
+	 * the message seq in heads_upto; eng_open recovers the rest.  An
+	 * older belfry, which trusts feed_heads, refuses this version.
+	 */
+	[8] = "INSERT INTO meta(k, v) SELECT 'heads_upto', coalesce(max(seq),"
+	    " 0) FROM messages;",
 };
-
-static void store_swap(sqlite3_context *, int, sqlite3_value **);
 
 /* The columns of a schedule row, in the order schedules.c reads them. */
 #define SCHED_COLS "seq, parent, workflow, rcpt, actor, tenant, data," \
@@ -188,6 +193,19 @@ static void store_swap(sqlite3_context *, int, sqlite3_value **);
 	" dst_overlap, catchup_window, paused, ending_at, next_fire_at," \
 	" last_fire_at, skipped, last_skipped_at, source, config_id, def," \
 	" inserted_at, updated_at"
+
+/*
+ * After a crash feed_heads may lack the heads of messages above
+ * heads_upto (heads.c): the newest such message of each chain is its
+ * head.  Run at every open; a clean stop leaves nothing to do.
+ */
+static const char *store_heads_recover =
+    "INSERT INTO feed_heads(rcpt, channel, head) SELECT rcpt, channel,"
+    " max(seq) FROM messages WHERE seq > (SELECT CAST(v AS INTEGER) FROM"
+    " meta WHERE k = 'heads_upto') GROUP BY rcpt, channel"
+    " ON CONFLICT(rcpt, channel) DO UPDATE SET head = excluded.head;"
+    "UPDATE meta SET v = (SELECT coalesce(max(seq), 0) FROM messages)"
+    " WHERE k = 'heads_upto';";
 
 static const char *store_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -354,19 +372,24 @@ static const char *store_sql[ST_COUNT] = {
 	    " FROM messages m JOIN runs u ON u.seq = m.run_seq WHERE"
 	    " m.seq = ?1",
 	/* A chain only goes back in time (m.prev < m.seq): it ends. */
-	[ST_MSG_COUNTS] = "WITH RECURSIVE w(seq) AS (SELECT head FROM"
-	    " feed_heads WHERE rcpt = ?1 AND channel = ?2 UNION ALL SELECT"
-	    " m.prev FROM w JOIN messages m ON m.seq = w.seq WHERE m.prev <"
-	    " m.seq) SELECT count(*), count(*) FILTER (WHERE m.read_at IS"
-	    " NULL), count(*) FILTER (WHERE m.seen_at IS NULL) FROM w JOIN"
-	    " messages m ON m.seq = w.seq WHERE m.archived_at IS NULL"
-	    " AND (?3 IS NULL OR m.tenant = ?3 OR (m.tenant IS NULL AND"
-	    " ?4 = 0)) AND (?4 = 0 OR m.tenant IS NOT NULL)",
+	[ST_MSG_COUNTS] = "WITH RECURSIVE w(seq) AS (SELECT ?1 WHERE ?1 > 0"
+	    " UNION ALL SELECT m.prev FROM w JOIN messages m ON m.seq = w.seq"
+	    " WHERE m.prev < m.seq) SELECT count(*), count(*) FILTER (WHERE"
+	    " m.read_at IS NULL), count(*) FILTER (WHERE m.seen_at IS NULL)"
+	    " FROM w JOIN messages m ON m.seq = w.seq WHERE m.archived_at IS"
+	    " NULL AND (?2 IS NULL OR m.tenant = ?2 OR (m.tenant IS NULL AND"
+	    " ?3 = 0)) AND (?3 = 0 OR m.tenant IS NOT NULL)",
 	[ST_FEED_HEADS] = "SELECT head, channel FROM feed_heads WHERE"
 	    " rcpt = ?1 AND (?2 IS NULL OR channel = ?2)",
+	[ST_HEAD_GET] = "SELECT head FROM feed_heads WHERE rcpt = ?1 AND"
+	    " channel = ?2",
 	[ST_FEED_PUSH] = "INSERT INTO feed_heads(rcpt, channel, head)"
 	    " VALUES(?1, ?2, ?3) ON CONFLICT(rcpt, channel) DO UPDATE SET"
 	    " head = belfry_swap(head, excluded.head)",
+	[ST_HEAD_PUT] = "INSERT INTO feed_heads(rcpt, channel, head)"
+	    " VALUES(?1, ?2, ?3) ON CONFLICT(rcpt, channel) DO UPDATE SET"
+	    " head = excluded.head",
+	[ST_HEADS_UPTO] = "UPDATE meta SET v = ?1 WHERE k = 'heads_upto'",
 	[ST_DLV_INS] = "INSERT INTO deliveries(message_seq, due_at, attempts,"
 	    " inflight, url, body) VALUES(?1, ?2, 0, 0, ?3, ?4)",
 	[ST_DLV_DUE] = "SELECT message_seq, url, body, attempts FROM deliveries"
@@ -621,7 +644,7 @@ eng_open(const char *path, char **cause)
 	sqlite3_wal_hook(e->db, store_wal_cb, e);
 	/* For ST_FEED_PUSH (eng_feed_push); not callable from the schema. */
 	if (sqlite3_create_function(e->db, "belfry_swap", 2, SQLITE_UTF8 |
-	    SQLITE_DIRECTONLY, e, store_swap, NULL, NULL) != SQLITE_OK) {
+	    SQLITE_DIRECTONLY, e, eng_heads_swap, NULL, NULL) != SQLITE_OK) {
 		*cause = xasprintf("sqlite: %s", sqlite3_errmsg(e->db));
 		goto fail;
 	}
@@ -639,7 +662,8 @@ eng_open(const char *path, char **cause)
 	if (store_exec(e->db, "BEGIN IMMEDIATE", cause) != 0)
 		goto fail;
 	if (store_exec(e->db, store_schema, cause) != 0 ||
-	    store_meta(e, cause) != 0 || store_migrate(e, cause) != 0) {
+	    store_meta(e, cause) != 0 || store_migrate(e, cause) != 0 ||
+	    store_exec(e->db, store_heads_recover, cause) != 0) {
 		sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
 		goto fail;
 	}
@@ -654,6 +678,7 @@ eng_open(const char *path, char **cause)
 		}
 	}
 	e->msg_seq = store_count(e, "SELECT max(seq) FROM messages");
+	eng_heads_init(e, e->msg_seq);
 	e->has_prefs = store_count(e, "SELECT EXISTS(SELECT 1 FROM"
 	    " preferences)") != 0;
 	/* Deliveries in flight when the process died are due again. */
@@ -673,10 +698,21 @@ fail:
 void
 eng_close(struct eng *e)
 {
+	char *cause = NULL;
 	int i;
 
 	if (e == NULL)
 		return;
+	/* The heads still held go to feed_heads: the next open has none to
+	 * recover. */
+	if (e->heads != NULL && !e->in_txn && eng_begin(e, &cause) == 0) {
+		if (eng_heads_flush(e, 1) != 0)
+			eng_rollback(e);
+		else
+			eng_commit(e, &cause);
+	}
+	free(cause);
+	eng_heads_free(e);
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(e->st[i]);
 	if (e->db != NULL)
@@ -803,12 +839,15 @@ store_logs_truncate(struct eng *e, size_t len)
 int
 eng_commit(struct eng *e, char **cause)
 {
+	int rc = eng_heads_flush(e, 0);
+
 	e->in_txn = 0;
-	if (eng_step_done(e, eng_stmt(e, ST_COMMIT)) != 0) {
+	if (rc != 0 || eng_step_done(e, eng_stmt(e, ST_COMMIT)) != 0) {
 		*cause = xasprintf("sqlite: %s", sqlite3_errmsg(e->db));
 		eng_rollback(e);
 		return -1;
 	}
+	eng_heads_committed(e);
 	if (e->logs_len > 0)
 		fputs(e->logs, stderr);
 	store_logs_truncate(e, 0);
@@ -821,6 +860,7 @@ eng_rollback(struct eng *e)
 {
 	e->in_txn = 0;
 	store_logs_truncate(e, 0);
+	eng_heads_rollback(e, 1);
 	e->nfired = 0;
 	if (sqlite3_get_autocommit(e->db) == 0)
 		eng_step_done(e, eng_stmt(e, ST_ROLLBACK));
@@ -831,6 +871,7 @@ void
 eng_request_begin(struct eng *e)
 {
 	e->logs_mark = e->logs_len;
+	eng_heads_mark(e);
 	eng_step_done(e, eng_stmt(e, ST_SAVEPOINT));
 }
 
@@ -841,6 +882,7 @@ eng_request_end(struct eng *e, int ok)
 	if (!ok) {
 		eng_step_done(e, eng_stmt(e, ST_ROLLBACK_TO));
 		store_logs_truncate(e, e->logs_mark);
+		eng_heads_rollback(e, 0);
 	}
 	eng_step_done(e, eng_stmt(e, ST_RELEASE));
 }
@@ -902,39 +944,6 @@ eng_sweep(struct eng *e, int64_t now)
 	sqlite3_bind_int(st, 2, ENG_SWEEP_MAX);
 	eng_step_done(e, st);
 	eng_step_done(e, eng_stmt(e, ST_CANCEL_SWEEP));
-}
-
-/*
- * Give the next message of rcpt on channel its seq (*seq) and make it the
- * newest of its chain, in one statement: a new chain's row is inserted,
- * an existing one's head replaced, the old head coming back through
- * belfry_swap.  Returns that old head, the new message's prev (0: the
- * first), or -1.  A seq given to a message whose insert is rolled back is
- * not given again: seqs may have gaps.
- */
-int64_t
-eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
-    int64_t *seq)
-{
-	sqlite3_stmt *st = eng_stmt(e, ST_FEED_PUSH);
-
-	*seq = ++e->msg_seq;
-	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, *seq);
-	e->swapped = 0;
-	return eng_step_done(e, st) != 0 ? -1 : e->swapped;
-}
-
-/* belfry_swap(old, new): new, keeping old for eng_feed_push. */
-static void
-store_swap(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	struct eng *e = sqlite3_user_data(ctx);
-
-	(void)argc;
-	e->swapped = sqlite3_value_int64(argv[0]);
-	sqlite3_result_value(ctx, argv[1]);
 }
 
 /* Counters for /metrics. */

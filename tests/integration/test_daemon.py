@@ -342,6 +342,11 @@ def write_config(conf, sock, db, port, hook_port, keys=True):
         "http://127.0.0.1:%d/hooks?x=1" % hook_port
     with open(path, "w") as f:
         json.dump(c, f, indent=2)
+    # "plain" sends one in-app message of data.n (the feed-head checks).
+    with open(os.path.join(conf, "workflows", "plain.json"), "w") as f:
+        json.dump({"key": "plain", "steps": [
+            {"ref": "feed", "type": "channel", "channel": "in-app",
+             "template": {"markdown": "{{ data.n }}"}}]}, f)
     # configs/workflows/new-comment.json waits 30 s and batches for 5 min;
     # "instant" sends at once, for the checks that read messages back.
     with open(os.path.join(conf, "workflows", "instant.json"), "w") as f:
@@ -418,6 +423,17 @@ int fdatasync(int fd)
 """
 
 
+def one_batch(o, reqs):
+    """Send raw requests to daemon o while it is stopped, so that they run
+    in one batch; their status codes."""
+    o.proc.send_signal(signal.SIGSTOP)
+    try:
+        read = raw_requests_async(o.sock, reqs, o)
+    finally:
+        o.proc.send_signal(signal.SIGCONT)
+    return read()
+
+
 def commit_failure(tmp, conf, others):
     """With fsync failing (an LD_PRELOAD shim), every request of the batch
     gets 500 and nothing of it is stored; then the daemon recovers."""
@@ -448,12 +464,7 @@ def commit_failure(tmp, conf, others):
         reqs.append(b"PUT /v1/users/lost%d HTTP/1.1\r\nHost: belfry\r\n"
                     b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
                     % (i, len(body), body))
-    o.proc.send_signal(signal.SIGSTOP)
-    try:
-        read = raw_requests_async(S, reqs, o)
-    finally:
-        o.proc.send_signal(signal.SIGCONT)
-    codes = read()
+    codes = one_batch(o, reqs)
     check("a failed commit: every request of the batch gets 500",
           codes == [500] * 5, codes)
     check("the failed commit is logged",
@@ -465,8 +476,66 @@ def commit_failure(tmp, conf, others):
     check("after the failure: 200 again", r.status == 200, r)
     check("earlier commits intact",
           curl(S, "GET", "/v1/users/ok1").status == 200)
-    o.proc.send_signal(signal.SIGTERM)
-    check("shim daemon exits 0", o.wait_exit() == 0, o.log_text())
+    heads_fail_and_crash(tmp, conf, others, o, fail)
+
+
+def feed_texts(sock, user):
+    """The contents of user's in-app feed, newest first."""
+    r = curl(sock, "GET", "/v1/users/%s/feeds/in-app?page_size=50" % user)
+    return [((e.get("blocks") or [{}])[0]).get("content")
+            for e in (r.json() or {}).get("entries", [])]
+
+
+def trigger_body(first, n, text):
+    """A trigger of "plain" to r<first>.. r<first + n - 1>."""
+    return json.dumps({"recipients": ["r%d" % i for i in
+                                      range(first, first + n)],
+                       "data": {"n": text}}).encode()
+
+
+def heads_fail_and_crash(tmp, conf, others, o, fail):
+    """Feed heads held in memory (written behind) survive a failed commit
+    that was writing them and a SIGKILL: the next start recovers them from
+    the messages."""
+    S = o.sock
+    for i in range(5):          # 5000 chains start: heads written at once
+        curl(S, "POST", "/v1/workflows/plain/trigger",
+             trigger_body(i * 1000, 1000, "a"))
+    for i in range(4):          # 4000 of them held in memory
+        curl(S, "POST", "/v1/workflows/plain/trigger",
+             trigger_body(i * 1000, 1000, "b"))
+    open(fail, "w").close()
+    reqs = []
+    for i in range(5):          # 5000 held: this commit writes them, fails
+        body = trigger_body(i * 1000, 1000, "lost")
+        reqs.append(b"POST /v1/workflows/plain/trigger HTTP/1.1\r\n"
+                    b"Host: belfry\r\nContent-Length: %d\r\n"
+                    b"Connection: close\r\n\r\n%s" % (len(body), body))
+    codes = one_batch(o, reqs)
+    os.unlink(fail)
+    check("a failed commit of 5000 messages: all 500", codes == [500] * 5,
+          codes)
+    check("feeds after the failed commit", feed_texts(S, "r0") ==
+          ["b", "a"] and feed_texts(S, "r4999") == ["a"],
+          (feed_texts(S, "r0"), feed_texts(S, "r4999")))
+    curl(S, "POST", "/v1/workflows/plain/trigger", trigger_body(0, 1, "c"))
+    check("a message after it chains on", feed_texts(S, "r0") ==
+          ["c", "b", "a"], feed_texts(S, "r0"))
+    o.proc.kill()
+    o.proc.wait()
+    d = Daemon(tmp, "shim", conf, ["--listen", ""], notify=False)
+    others.append(d)
+    if not check("restart after SIGKILL", d.wait_socket(), d.log_text()):
+        return
+    got = [feed_texts(S, u) for u in ("r0", "r1", "r3999", "r4000")]
+    check("feeds whose heads were held survive SIGKILL", got ==
+          [["c", "b", "a"], ["b", "a"], ["b", "a"], ["a"]], got)
+    curl(S, "POST", "/v1/workflows/plain/trigger", trigger_body(3999, 2, "d"))
+    got = [feed_texts(S, u) for u in ("r3999", "r4000")]
+    check("and chain on after the restart", got ==
+          [["d", "b", "a"], ["d", "a"]], got)
+    d.proc.send_signal(signal.SIGTERM)
+    check("restarted daemon exits 0", d.wait_exit() == 0, d.log_text())
 
 
 def run_tests(tmp, conf, d, port, others):
@@ -532,7 +601,7 @@ def run_tests(tmp, conf, d, port, others):
         "version", "uptime_seconds", "rules_version", "config_dir", "now",
         "workflows")), j)
     check("status now is the virtual clock", j.get("now") == START, j)
-    check("status workflows", j.get("workflows") == SHIPPED + 1, j)
+    check("status workflows", j.get("workflows") == SHIPPED + 2, j)
     check("status config dir", j.get("config_dir") == conf, j)
     # the shipped example schedule: 09:00 in each recipient's zone (UTC)
     r = req("GET", "/v1/users/u2/schedules")
@@ -917,12 +986,7 @@ def run_tests(tmp, conf, d, port, others):
                     b"Content-Type: application/json\r\n"
                     b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
                     % (i, len(body), body))
-    d.proc.send_signal(signal.SIGSTOP)
-    try:
-        codes = raw_requests_async(S, reqs, d)
-    finally:
-        d.proc.send_signal(signal.SIGCONT)
-    codes = codes()
+    codes = one_batch(d, reqs)
     c1 = metric(S, "belfry_commits_total")
     b1 = metric(S, "belfry_batched_requests_total")
     check("20 requests sent together all 200", codes == [200] * 20, codes)
@@ -1134,7 +1198,7 @@ def run_tests(tmp, conf, d, port, others):
           "broken.json:4:" in d.log_text(), d.log_text()[-1500:])
     r = req("GET", "/admin/status")
     check("old config stays",
-          (r.json() or {}).get("workflows") == SHIPPED + 1, r)
+          (r.json() or {}).get("workflows") == SHIPPED + 2, r)
     r = req("POST", "/v1/workflows/instant/trigger",
             {"recipients": ["u1"], "data": {"comment_id": "after-bad"}})
     check("old config still triggers", r.status == 200, r)
@@ -1159,7 +1223,7 @@ def run_tests(tmp, conf, d, port, others):
     check("SIGHUP (good): READY=1", d.wait_for("READY=1") is not None)
     r = req("GET", "/admin/status")
     check("new config in force",
-          (r.json() or {}).get("workflows") == SHIPPED + 2, r)
+          (r.json() or {}).get("workflows") == SHIPPED + 3, r)
     r = req("POST", "/v1/workflows/broken/trigger",
             {"recipients": ["u1"], "data": {"n": 7}})
     check("new workflow triggers", r.status == 200, r)
@@ -1167,7 +1231,7 @@ def run_tests(tmp, conf, d, port, others):
     check("new workflow's message", "fixed 7" in r.body, r)
     r = req("POST", "/admin/reload")
     check("POST /admin/reload ok", r.status == 200 and
-          (r.json() or {}).get("workflows") == SHIPPED + 2, r)
+          (r.json() or {}).get("workflows") == SHIPPED + 3, r)
     d.wait_for("READY=1", 5)
     rc, out, err = ctl(S, "reload")
     check("belfryctl reload", rc == 0, (rc, out, err))

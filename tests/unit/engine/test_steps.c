@@ -900,6 +900,7 @@ test_feed_rollback(void **state)
 	eng_request_end(e, 0);
 	expect_pages("u1", NULL, "{}", "later 1");
 	expect_pages("u2", NULL, "{}", "");
+	assert_int_equal(eng_heads_flush(e, 1), 0);
 	assert_int_equal(count_rows("feed_heads"), 1);
 	trigger("two", 1002, "{\"recipients\": [\"u1\"], \"data\": {\"n\":"
 	    " 2}}");
@@ -920,11 +921,21 @@ test_feed_rollback(void **state)
 	json_decref(q);
 }
 
+/* Back to schema 8: feed_heads exact (as a clean stop leaves it). */
+static void
+to_schema_8(sqlite3 *db)
+{
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM meta WHERE k ="
+	    " 'heads_upto'; UPDATE meta SET v = '8' WHERE k = 'version'",
+	    NULL, NULL, NULL), SQLITE_OK);
+}
+
 /* Back to schema 7's recipient runs: a WITHOUT ROWID table on (run, idx). */
 static void
 to_schema_7(sqlite3 *db, int unused)
 {
 	(void)unused;
+	to_schema_8(db);
 	assert_int_equal(sqlite3_exec(db, "CREATE TABLE old(run_seq INTEGER"
 	    " NOT NULL, idx INTEGER NOT NULL, rcpt TEXT NOT NULL, status TEXT"
 	    " NOT NULL, events TEXT NOT NULL, error_count INTEGER NOT NULL,"
@@ -1044,6 +1055,163 @@ test_feed_migration_5(void **state)
 	feed_history();
 	reopen_from(to_schema_5, 0);
 	expect_history();
+}
+
+/* "r<first>", ... "r<first + n - 1>", as a JSON list's items. */
+static char *
+rcpt_list(int first, int n)
+{
+	char *out = xstrdup(""), id[32];
+	int i;
+
+	for (i = first; i < first + n; i++) {
+		snprintf(id, sizeof id, "\"r%d\"", i);
+		join(&out, ", ", id);
+	}
+	return out;
+}
+
+/* Commit the test's transaction and start the next. */
+static void
+commit(void)
+{
+	char *cause = NULL;
+
+	assert_int_equal(eng_commit(e, &cause), 0);
+	assert_int_equal(eng_begin(e, &cause), 0);
+}
+
+/* meta('heads_upto'): feed_heads is exact up to this message seq. */
+static int64_t
+heads_upto(void)
+{
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(e->db, "SELECT CAST(v AS"
+	    " INTEGER) FROM meta WHERE k = 'heads_upto'", -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* How many of feed_heads' rows for recipients like pattern are exact. */
+static int64_t
+exact_heads(const char *pattern)
+{
+	sqlite3_stmt *st;
+	int64_t n;
+
+	assert_int_equal(sqlite3_prepare_v2(e->db, "SELECT count(*) FROM"
+	    " feed_heads f JOIN (SELECT rcpt, channel, max(seq) AS top FROM"
+	    " messages GROUP BY rcpt, channel) m ON m.rcpt = f.rcpt AND"
+	    " m.channel = f.channel WHERE f.rcpt LIKE ?1 AND f.head = m.top",
+	    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Trigger "fan" to r<first>... in chunks of 1000, committing each. */
+static void
+fan_to(int first, int n, int64_t at)
+{
+	char *list;
+	int i;
+
+	for (i = first; i < first + n; i += 1000) {
+		list = rcpt_list(i, 1000);
+		trigger("fan", at, "{\"recipients\": [%s]}", list);
+		free(list);
+		commit();
+	}
+}
+
+/*
+ * Feed heads are written behind: a chain's first message writes its head
+ * at once, later ones are held in memory, and a commit writes the held
+ * heads once 4096 are held or 65,536 messages were sent since they were
+ * last written; feeds read the heads held.
+ */
+static void
+test_heads_written_behind(void **state)
+{
+	int t;
+
+	(void)state;
+	fan_to(0, 5000, 1000);
+	assert_int_equal(exact_heads("r%"), 5000);
+	/* 4000 chains held: stale in the table, not in the feeds. */
+	fan_to(0, 4000, 2000);
+	assert_int_equal(exact_heads("r%"), 1000);
+	expect_feed("r0", "to r0 as |to r0 as ");
+	/* The 5000th held head makes the commit write them all. */
+	fan_to(4000, 1000, 3000);
+	assert_int_equal(exact_heads("r%"), 5000);
+	assert_int_equal(heads_upto(), 10000);
+	/* The same 1000 again: written once 65,536 messages went out. */
+	for (t = 0; t < 66; t++) {
+		fan_to(0, 1000, 4000 + t);
+		assert_int_equal(heads_upto(), t < 65 ? 10000 : 76000);
+	}
+	assert_int_equal(exact_heads("r%"), 5000);
+	assert_int_equal(count_rows("feed_heads"), 5000);
+}
+
+/* Copy the engine's database files (a crash's image after a commit). */
+static char *
+crash_image(void)
+{
+	char *path = xstrdup(sqlite3_db_filename(e->db, "main")), *cmd, *img;
+
+	img = xasprintf("%s.crash", path);
+	cmd = xasprintf("cp %s %s && cp %s-wal %s-wal", path, img, path, img);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(path);
+	return img;
+}
+
+/*
+ * A crash loses the heads held in memory, not the feeds: the next open
+ * finds the newest message of each chain above heads_upto, and new
+ * messages chain on from there.
+ */
+static void
+test_heads_crash(void **state)
+{
+	struct eng *live;
+	char *cause = NULL, *img;
+
+	(void)state;
+	trigger("two", 1000, "{\"recipients\": [\"u1\", \"u2\"], \"data\":"
+	    " {\"n\": 1}}");
+	later_now(1001, "\"u1\"", 2);
+	trigger("two", 1002, "{\"recipients\": [\"u1\"], \"data\": {\"n\":"
+	    " 3}}");
+	commit();
+	assert_int_equal(exact_heads("u%"), 2);   /* u2's; u1's are held */
+	img = crash_image();
+	live = e;
+	assert_non_null(e = eng_open(img, &cause));
+	eng_set_config(e, eng_config_load(dir, &cause));
+	assert_int_equal(eng_begin(e, &cause), 0);
+	assert_int_equal(exact_heads("u%"), 4);
+	assert_int_equal(count_rows("feed_heads"), 4);
+	assert_int_equal(heads_upto(), 7);
+	expect_pages("u1", NULL, "{\"page_size\": \"2\"}",
+	    "two 3|one 3/later 2|two 1/one 1");
+	expect_pages("u2", NULL, "{}", "two 1|one 1");
+	later_now(1003, "\"u1\"", 4);
+	expect_feed("u1", "later 4|one 3|later 2|one 1");
+	eng_commit(e, &cause);
+	eng_close(e);
+	e = live;
+	free(img);
 }
 
 /* GET /v1/workflow_recipient_runs, page by page, as "id status|...". */
@@ -1354,6 +1522,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_feed_migration_5, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rruns_migration, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_heads_written_behind,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heads_crash, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),

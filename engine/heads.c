@@ -1,0 +1,365 @@
+/*
+ * Feed heads, written behind: the newest message of each recipient's
+ * chain on a channel (see store.c) is kept in memory and written to
+ * feed_heads in bulk, not once per message.
+ *
+ * The first message on a chain not held swaps the head in feed_heads at
+ * once (as every message did before) and holds the chain; the next ones
+ * take the head from memory and replace it there, marked dirty.  A commit writes
+ * every dirty head once ENG_HEADS_DIRTY heads are dirty, or once
+ * ENG_HEADS_LAG messages were sent since the last such write, together
+ * with meta('heads_upto') = the last message seq then given.  So after a
+ * crash feed_heads lacks at most the heads of messages above heads_upto,
+ * which eng_open recovers from the messages themselves (each message
+ * names its recipient and channel; the newest is the head).  A trigger to
+ * the same 1000 recipients again and again writes 1000 heads every 65
+ * triggers instead of 1000 per trigger.
+ *
+ * Every change to an entry is logged so that a request's rollback (its
+ * savepoint) and a transaction's rollback undo it; entries are hashed by
+ * recipient alone, so that a recipient's heads on every channel share a
+ * bucket for eng_heads_each.  Clean entries are dropped after a commit
+ * once there are more than ENG_HEADS_CACHE.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+
+#define ENG_HEADS_DIRTY 4096
+#define ENG_HEADS_LAG 65536
+#define ENG_HEADS_CACHE 65536
+
+/* One held head; rcpt and channel point into the same allocation. */
+struct heads_entry {
+	struct heads_entry *next;
+	char *rcpt, *channel;
+	int64_t head;
+	int dirty;
+	char text[];
+};
+
+/* What an entry was before a change, to undo it. */
+struct heads_undo {
+	struct heads_entry *entry;
+	int64_t head;
+	int dirty;
+};
+
+struct eng_heads {
+	struct heads_entry **bucket;
+	size_t nbucket, count, ndirty;
+	struct heads_undo *undo;
+	size_t nundo, capundo, mark;
+	int64_t upto;            /* heads_upto as committed */
+	int64_t upto_pending;    /* as written by this transaction, or -1 */
+};
+
+/* FNV-1a of a recipient key. */
+static size_t
+heads_hash(const char *rcpt)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	while (*rcpt != '\0')
+		h = (h ^ (unsigned char)*rcpt++) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* Start with no heads held; heads_upto is upto (eng_open). */
+void
+eng_heads_init(struct eng *e, int64_t upto)
+{
+	struct eng_heads *h = e->heads = xcalloc(1, sizeof *h);
+
+	h->nbucket = 1024;
+	h->bucket = xcalloc(h->nbucket, sizeof *h->bucket);
+	h->upto = upto;
+	h->upto_pending = -1;
+}
+
+/* Double the buckets once there are more entries than buckets. */
+static void
+heads_grow(struct eng_heads *h)
+{
+	struct heads_entry **b, *p, *next;
+	size_t n = h->nbucket * 2, i, k;
+
+	b = xcalloc(n, sizeof *b);
+	for (i = 0; i < h->nbucket; i++)
+		for (p = h->bucket[i]; p != NULL; p = next) {
+			next = p->next;
+			k = heads_hash(p->rcpt) & (n - 1);
+			p->next = b[k];
+			b[k] = p;
+		}
+	free(h->bucket);
+	h->bucket = b;
+	h->nbucket = n;
+}
+
+/* The entry of (rcpt, channel), or NULL if not held. */
+static struct heads_entry *
+heads_find(struct eng_heads *h, const char *rcpt, const char *channel)
+{
+	struct heads_entry *p;
+
+	p = h->bucket[heads_hash(rcpt) & (h->nbucket - 1)];
+	for (; p != NULL; p = p->next)
+		if (strcmp(p->rcpt, rcpt) == 0 &&
+		    strcmp(p->channel, channel) == 0)
+			return p;
+	return NULL;
+}
+
+/* Hold (rcpt, channel) with head (clean: feed_heads has it). */
+static struct heads_entry *
+heads_add(struct eng_heads *h, const char *rcpt, const char *channel,
+    int64_t head)
+{
+	size_t nr = strlen(rcpt) + 1, nc = strlen(channel) + 1;
+	struct heads_entry *p = xmalloc(sizeof *p + nr + nc), **b;
+
+	p->rcpt = memcpy(p->text, rcpt, nr);
+	p->channel = memcpy(p->text + nr, channel, nc);
+	p->head = head;
+	p->dirty = 0;
+	b = &h->bucket[heads_hash(rcpt) & (h->nbucket - 1)];
+	p->next = *b;
+	*b = p;
+	if (++h->count > h->nbucket)
+		heads_grow(h);
+	return p;
+}
+
+/* Set entry p, logging what it was. */
+static void
+heads_set(struct eng_heads *h, struct heads_entry *p, int64_t head,
+    int dirty)
+{
+	if (h->nundo == h->capundo)
+		h->undo = xreallocarray(h->undo, h->capundo = h->capundo ?
+		    h->capundo * 2 : 256, sizeof *h->undo);
+	h->undo[h->nundo++] = (struct heads_undo){ p, p->head, p->dirty };
+	h->ndirty += (size_t)dirty - (size_t)p->dirty;
+	p->head = head;
+	p->dirty = dirty;
+}
+
+/* Undo the changes logged after position to. */
+static void
+heads_undo(struct eng_heads *h, size_t to)
+{
+	struct heads_undo *u;
+
+	while (h->nundo > to) {
+		u = &h->undo[--h->nundo];
+		h->ndirty += (size_t)u->dirty - (size_t)u->entry->dirty;
+		u->entry->head = u->head;
+		u->entry->dirty = u->dirty;
+	}
+	h->mark = h->mark < to ? h->mark : to;
+}
+
+/* Write every dirty head and heads_upto; 0 or -1. */
+static int
+heads_write(struct eng *e, struct eng_heads *h)
+{
+	struct heads_entry *p;
+	sqlite3_stmt *st;
+	size_t i;
+
+	for (i = 0; i < h->nbucket && h->ndirty > 0; i++)
+		for (p = h->bucket[i]; p != NULL; p = p->next) {
+			if (!p->dirty)
+				continue;
+			st = eng_stmt(e, ST_HEAD_PUT);
+			sqlite3_bind_text(st, 1, p->rcpt, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, p->channel, -1,
+			    SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, p->head);
+			if (eng_step_done(e, st) != 0)
+				return -1;
+			heads_set(h, p, p->head, 0);
+		}
+	st = eng_stmt(e, ST_HEADS_UPTO);
+	sqlite3_bind_int64(st, 1, e->msg_seq);
+	if (eng_step_done(e, st) != 0)
+		return -1;
+	h->upto_pending = e->msg_seq;
+	return 0;
+}
+
+/* Drop every clean entry. */
+static void
+heads_trim(struct eng_heads *h)
+{
+	struct heads_entry **pp, *p;
+	size_t i;
+
+	for (i = 0; i < h->nbucket; i++)
+		for (pp = &h->bucket[i]; (p = *pp) != NULL;) {
+			if (p->dirty) {
+				pp = &p->next;
+				continue;
+			}
+			*pp = p->next;
+			free(p);
+			h->count--;
+		}
+}
+
+/*
+ * A new message on rcpt's chain on channel: sets *seq to its seq and
+ * returns the head it replaces, its prev (0: the first), or -1.  A chain
+ * not held is swapped in feed_heads at once, in one statement whose
+ * belfry_swap() hands back the old head, and held from then on.  A seq
+ * given to a message whose insert is rolled back is not given again.
+ */
+int64_t
+eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
+    int64_t *seq)
+{
+	struct eng_heads *h = e->heads;
+	struct heads_entry *p = heads_find(h, rcpt, channel);
+	sqlite3_stmt *st;
+	int64_t prev;
+
+	*seq = ++e->msg_seq;
+	if (p != NULL) {
+		prev = p->head;
+		heads_set(h, p, *seq, 1);
+	} else {
+		st = eng_stmt(e, ST_FEED_PUSH);
+		sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, *seq);
+		e->swapped = 0;
+		if (eng_step_done(e, st) != 0)
+			return -1;
+		prev = e->swapped;
+		/* Logged from prev, so that a rollback leaves it as stored. */
+		heads_set(h, heads_add(h, rcpt, channel, prev), *seq, 0);
+	}
+	/* Outside a transaction every statement commits by itself. */
+	if (!e->in_txn) {
+		if (heads_write(e, h) != 0)
+			return -1;
+		eng_heads_committed(e);
+	}
+	return prev;
+}
+
+/* belfry_swap(old, new): new, keeping old for eng_feed_push. */
+void
+eng_heads_swap(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct eng *e = sqlite3_user_data(ctx);
+
+	(void)argc;
+	e->swapped = sqlite3_value_int64(argv[0]);
+	sqlite3_result_value(ctx, argv[1]);
+}
+
+/* The head of rcpt's chain on channel (0: none, or the read failed). */
+int64_t
+eng_feed_head(struct eng *e, const char *rcpt, const char *channel)
+{
+	struct heads_entry *p = heads_find(e->heads, rcpt, channel);
+	sqlite3_stmt *st;
+	int64_t head = 0;
+
+	if (p != NULL)
+		return p->head;
+	st = eng_stmt(e, ST_HEAD_GET);
+	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		head = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return head;
+}
+
+/*
+ * Call f for every head of rcpt held in memory (on channel, or on every
+ * channel when it is NULL): these replace what feed_heads says.
+ */
+void
+eng_heads_each(struct eng *e, const char *rcpt, const char *channel,
+    void (*f)(void *, const char *, int64_t), void *arg)
+{
+	struct eng_heads *h = e->heads;
+	struct heads_entry *p;
+
+	p = h->bucket[heads_hash(rcpt) & (h->nbucket - 1)];
+	for (; p != NULL; p = p->next)
+		if (strcmp(p->rcpt, rcpt) == 0 && (channel == NULL ||
+		    strcmp(p->channel, channel) == 0))
+			f(arg, p->channel, p->head);
+}
+
+/* Before a commit: write the dirty heads if it is time; 0 or -1. */
+int
+eng_heads_flush(struct eng *e, int force)
+{
+	struct eng_heads *h = e->heads;
+
+	if (h->ndirty == 0 || (!force && h->ndirty < ENG_HEADS_DIRTY &&
+	    e->msg_seq - h->upto < ENG_HEADS_LAG))
+		return 0;
+	return heads_write(e, h);
+}
+
+/* A request starts: its changes can be undone alone. */
+void
+eng_heads_mark(struct eng *e)
+{
+	struct eng_heads *h = e->heads;
+
+	h->mark = h->nundo;
+}
+
+/* A request rolled back, or (all) the transaction: undo its changes. */
+void
+eng_heads_rollback(struct eng *e, int all)
+{
+	struct eng_heads *h = e->heads;
+
+	heads_undo(h, all ? 0 : h->mark);
+	h->upto_pending = all ? -1 : h->upto_pending;
+}
+
+/* The transaction committed: its changes stay. */
+void
+eng_heads_committed(struct eng *e)
+{
+	struct eng_heads *h = e->heads;
+
+	h->nundo = h->mark = 0;
+	if (h->upto_pending >= 0)
+		h->upto = h->upto_pending;
+	h->upto_pending = -1;
+	if (h->count > ENG_HEADS_CACHE)
+		heads_trim(h);
+}
+
+/* Free the state (after a final flush and commit). */
+void
+eng_heads_free(struct eng *e)
+{
+	struct eng_heads *h = e->heads;
+	struct heads_entry *p, *next;
+	size_t i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < h->nbucket; i++)
+		for (p = h->bucket[i]; p != NULL; p = next) {
+			next = p->next;
+			free(p);
+		}
+	free(h->bucket);
+	free(h->undo);
+	free(h);
+	e->heads = NULL;
+}
