@@ -75,6 +75,8 @@ struct eng_text {
 void eng_text_add(struct eng_text *t, const char *p, size_t n);
 void eng_text_string(struct eng_text *t, const char *s);
 void eng_text_value(struct eng_text *t, json_t *v);
+void eng_text_int(struct eng_text *t, int64_t v);
+size_t eng_decimal(int64_t v, char *out);
 
 /* engine/walbuf.c: the VFS that gathers log writes (NULL: unavailable). */
 const char *eng_walbuf_vfs(void);

@@ -101,8 +101,7 @@ jsonout_value(struct jsonout *o, json_t *v)
 		jsonout_string(o, json_string_value(v), json_string_length(v));
 		return 0;
 	case JSON_INTEGER:
-		k = (size_t)snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
+		k = eng_decimal(json_integer_value(v), num);
 		jsonout_put(o, num, k);
 		return 0;
 	case JSON_REAL:
@@ -157,6 +156,32 @@ eng_text_add(struct eng_text *t, const char *p, size_t n)
 	jsonout_grow(t, n);
 	memcpy(t->s + t->len, p, n);
 	t->len += n;
+}
+
+/* The decimal digits of v (with a '-' if negative) into out; their count. */
+size_t
+eng_decimal(int64_t v, char *out)
+{
+	char tmp[24];
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	size_t n = 0, k = 0;
+
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		out[k++] = '-';
+	while (n > 0)
+		out[k++] = tmp[--n];
+	return k;
+}
+
+/* Append the decimal text of v to t. */
+void
+eng_text_int(struct eng_text *t, int64_t v)
+{
+	jsonout_grow(t, 24);
+	t->len += eng_decimal(v, t->s + t->len);
 }
 
 /* Append s (valid UTF-8) to t as a JSON string literal. */

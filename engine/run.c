@@ -102,10 +102,9 @@ run_event_start(struct eng_text *events, const char *event,
 static void
 run_event_end(struct eng_text *events, int64_t now)
 {
-	char at[32];
-	int n = snprintf(at, sizeof at, ",\"at\":%lld}]", (long long)now);
-
-	eng_text_add(events, at, (size_t)n);
+	eng_text_add(events, ",\"at\":", 6);
+	eng_text_int(events, now);
+	eng_text_add(events, "}]", 2);
 }
 
 /* Append an event with data (taken; NULL: {}) to a recipient run's list. */
@@ -234,7 +233,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	const struct eng_channel *ch = s->channel;
 	const char *status, *txt;
 	sqlite3_stmt *st;
-	char *rule = NULL, mid[37], num[64], *line;
+	char *rule = NULL, mid[37], *line;
 	json_t *body;
 	int64_t seq, prev;
 	size_t failed;
@@ -313,9 +312,9 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	e->stats.messages++;
 	/* The message's id is derived from its seq when read (msg_events). */
 	run_event_start(&rr->events, "message_sent", "ok", s);
-	snprintf(num, sizeof num, ",\"d\":{\"m\":%lld,\"c\":",
-	    (long long)seq);
-	eng_text_add(&rr->events, num, strlen(num));
+	eng_text_add(&rr->events, ",\"d\":{\"m\":", 10);
+	eng_text_int(&rr->events, seq);
+	eng_text_add(&rr->events, ",\"c\":", 5);
 	eng_text_string(&rr->events, ch->name);
 	eng_text_add(&rr->events, "}", 1);
 	run_event_end(&rr->events, r->now);

@@ -83,6 +83,7 @@ test_json_write(void **state)
 {
 	char s[2];
 	json_t *o, *a;
+	json_int_t p;
 	int c;
 
 	(void)state;
@@ -104,6 +105,13 @@ test_json_write(void **state)
 	json_object_set_new(a, "b-after-z", json_true());
 	expect_same_json(a);
 	assert_int_equal(eng_json_write(json_null(), s, 0), 4);
+	/* Integers around every power of ten, both signs. */
+	for (p = 1, c = 0; c < 19; c++, p *= 10) {
+		expect_same_json(json_integer(p - 1));
+		expect_same_json(json_integer(p));
+		expect_same_json(json_integer(-p));
+		expect_same_json(json_integer(-p + 1));
+	}
 }
 
 /* Write system calls this process has made so far (/proc/self/io). */
