@@ -244,6 +244,8 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 				return -1;
 			}
 			c->default_prefs = json_incref(k);
+			c->prefs_need_recipient = eng_json_mentions(k,
+			    "recipient");
 		}
 	}
 	return 0;
@@ -776,6 +778,10 @@ cfg_workflow(struct cfg_file *f, struct eng_config *c, char **cause)
 	}
 	w->override_preferences = json_is_true(v);
 	rc = cfg_steps(f, json_object_get(root, "steps"), c, w, cause);
+	/* Without either, a run never reads its recipient's record. */
+	w->needs_recipient = eng_json_mentions(root, "recipient");
+	for (i = 0; rc == 0 && i < w->nsteps; i++)
+		w->needs_recipient |= w->steps[i].window_rule != NULL;
 out:
 	json_decref(root);
 	return rc;

@@ -64,6 +64,9 @@ struct eng {
 	int64_t swapped;        /* what belfry_swap() last replaced */
 };
 
+/* engine/jsonout.c: whether any string, key or value, inside v has s. */
+int eng_json_mentions(json_t *v, const char *s);
+
 /* engine/jsonout.c: compact JSON text of v into out (see there). */
 size_t eng_json_write(json_t *v, char *out, size_t len);
 
@@ -167,6 +170,7 @@ struct eng_workflow {
 	struct eng_step *steps;
 	size_t nsteps;
 	int override_preferences; /* send whatever the recipient's preferences */
+	int needs_recipient;     /* mentions "recipient" or batches in its zone */
 };
 
 struct eng_config {
@@ -177,6 +181,7 @@ struct eng_config {
 	struct eng_channel *channels;
 	size_t n_channels;
 	json_t *default_prefs;   /* PreferenceSet or NULL */
+	int prefs_need_recipient; /* default_prefs mentions "recipient" */
 	struct eng_workflow *workflows;
 	size_t n_workflows;
 	json_t *schedules;       /* schedules/ files: checked defs with "id" */

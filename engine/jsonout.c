@@ -158,6 +158,32 @@ eng_text_add(struct eng_text *t, const char *p, size_t n)
 	t->len += n;
 }
 
+/* Whether any string inside v, object keys included, contains s. */
+int
+eng_json_mentions(json_t *v, const char *s)
+{
+	const char *k;
+	json_t *item;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		json_object_foreach(v, k, item)
+			if (strstr(k, s) != NULL || eng_json_mentions(item, s))
+				return 1;
+		return 0;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, item)
+			if (eng_json_mentions(item, s))
+				return 1;
+		return 0;
+	case JSON_STRING:
+		return strstr(json_string_value(v), s) != NULL;
+	default:
+		return 0;
+	}
+}
+
 /* The decimal digits of v (with a '-' if negative) into out; their count. */
 size_t
 eng_decimal(int64_t v, char *out)

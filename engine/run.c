@@ -764,35 +764,52 @@ run_rrun_free(struct rrun *rr)
 	json_decref(rr->batch);
 }
 
+/*
+ * The recipient entity of key rcpt ("id" or "collection/id") for run r:
+ * its stored record, or just its id when it has none or when nothing in
+ * r can read it (the workflow does not mention "recipient" nor batches in
+ * the recipient's zone, and no preference set could test it).  With r
+ * NULL, always the record.
+ */
+static json_t *
+run_recipient(struct eng *e, const struct eng_run *r, const char *rcpt)
+{
+	const char *slash = strchr(rcpt, '/');
+	int load = r == NULL || r->w->needs_recipient || e->has_prefs ||
+	    r->tenant_prefs != NULL || e->cfg->prefs_need_recipient;
+	json_t *v = NULL;
+	char *coll;
+
+	if (slash == NULL)
+		v = load ? eng_recipient_load(e, NULL, rcpt) : NULL;
+	else {
+		coll = xstrdup(rcpt);
+		coll[slash - rcpt] = '\0';
+		v = load ? eng_recipient_load(e, coll, slash + 1) : NULL;
+		if (v == NULL)
+			v = json_pack("{s:s, s:s}", "id", slash + 1,
+			    "collection", coll);
+		free(coll);
+	}
+	if (v == NULL) {
+		v = json_object();
+		json_object_set_new_nocheck(v, "id", json_string(rcpt));
+	}
+	return v;
+}
+
 /* Start a new recipient run at the first step. */
 int
 eng_run_recipient(struct eng *e, struct eng_run *r, int64_t idx,
     const char *rcpt, json_t *tdata, json_t *sub)
 {
-	const char *slash = strchr(rcpt, '/');
 	struct rrun rr;
-	char *coll;
 	int rc;
 
 	memset(&rr, 0, sizeof rr);
 	rr.idx = idx;
 	rr.rcpt = xstrdup(rcpt);
-	if (slash == NULL)
-		rr.recipient = eng_recipient_load(e, NULL, rcpt);
-	else {
-		coll = xstrdup(rcpt);
-		coll[slash - rcpt] = '\0';
-		rr.recipient = eng_recipient_load(e, coll, slash + 1);
-		if (rr.recipient == NULL)
-			rr.recipient = json_pack("{s:s, s:s}", "id", slash + 1,
-			    "collection", coll);
-		free(coll);
-	}
-	if (rr.recipient == NULL) {
-		rr.recipient = json_object();
-		json_object_set_new_nocheck(rr.recipient, "id",
-		    json_string(rcpt));
-	}
+	rr.recipient = run_recipient(e, r, rcpt);
 	rr.tdata = json_incref(tdata);
 	rr.sub = json_incref(sub);
 	run_events_init(&rr.events, NULL);
@@ -855,8 +872,7 @@ static int
 run_rrun_load(struct eng *e, int64_t seq, int64_t idx, struct rrun *rr)
 {
 	sqlite3_stmt *st = eng_stmt(e, ST_RRUN_LOAD);
-	const char *rcpt, *slash;
-	char *coll;
+	const char *rcpt;
 
 	memset(rr, 0, sizeof *rr);
 	sqlite3_bind_int64(st, 1, seq);
@@ -877,17 +893,7 @@ run_rrun_load(struct eng *e, int64_t seq, int64_t idx, struct rrun *rr)
 	rr->wait_at = sqlite3_column_int64(st, 6);
 	rr->batch_id = sqlite3_column_int64(st, 7);
 	sqlite3_reset(st);
-	slash = strchr(rr->rcpt, '/');
-	if (slash == NULL)
-		rr->recipient = eng_recipient_load(e, NULL, rr->rcpt);
-	else {
-		coll = xstrdup(rr->rcpt);
-		coll[slash - rr->rcpt] = '\0';
-		rr->recipient = eng_recipient_load(e, coll, slash + 1);
-		free(coll);
-	}
-	if (rr->recipient == NULL)
-		rr->recipient = json_pack("{s:s}", "id", rr->rcpt);
+	rr->recipient = run_recipient(e, NULL, rr->rcpt);
 	return 0;
 }
 

@@ -471,6 +471,67 @@ test_events_upgrade(void **state)
 	json_decref(ev);
 }
 
+/* Store props for user id. */
+static void
+user_put(const char *id, const char *props)
+{
+	json_t *b = json_loads(props, 0, NULL), *reply = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(eng_user_put(e, id, b, 1, &reply, &cause), ENG_OK);
+	json_decref(reply);
+	json_decref(b);
+}
+
+/*
+ * A workflow that never mentions the recipient still reads its record
+ * when a preference set's conditions do: "two" sends to a pro user only.
+ */
+static void
+test_recipient_for_prefs(void **state)
+{
+	json_t *b, *reply = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	user_put("u1", "{\"plan\": \"free\"}");
+	b = json_loads("{\"channel_types\": {\"in_app_feed\": {\"conditions\":"
+	    " [{\"variable\": \"recipient.plan\", \"operator\": \"equal_to\","
+	    " \"argument\": \"pro\"}]}}}", 0, NULL);
+	assert_int_equal(eng_prefs_put(e, "u1", "default", b, 1, &reply,
+	    &cause), ENG_OK);
+	json_decref(reply);
+	json_decref(b);
+	trigger("two", 1000, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 1}}");
+	expect_feed("u1", "");
+	user_put("u1", "{\"plan\": \"pro\"}");
+	trigger("two", 1001, "{\"recipients\": [\"u1\"], \"data\": {\"n\": 2}}");
+	expect_feed("u1", "one 2");
+}
+
+/* The same through the config's default preference set. */
+static void
+test_recipient_for_default_prefs(void **state)
+{
+	char *cause = NULL;
+
+	(void)state;
+	put("belfry.conf", "{\"default_timezone\": \"UTC\", \"channels\": {"
+	    "\"feed\": {\"type\": \"in_app_feed\"}, \"feed2\": {\"type\":"
+	    " \"in_app_feed\"}}, \"preferences\": {\"default\": {"
+	    "\"channel_types\": {\"in_app_feed\": {\"conditions\": [{"
+	    "\"variable\": \"recipient.plan\", \"operator\": \"equal_to\","
+	    " \"argument\": \"pro\"}]}}}}}");
+	eng_set_config(e, eng_config_load(dir, &cause));
+	assert_null(cause);
+	user_put("u2", "{\"plan\": \"free\"}");
+	trigger("two", 1000, "{\"recipients\": [\"u2\"], \"data\": {\"n\": 1}}");
+	expect_feed("u2", "");
+	user_put("u2", "{\"plan\": \"pro\"}");
+	trigger("two", 1001, "{\"recipients\": [\"u2\"], \"data\": {\"n\": 2}}");
+	expect_feed("u2", "one 2");
+}
+
 /* A dynamic delay: seconds, a unit object, a time; invalid skips it. */
 static void
 test_delay_dynamic(void **state)
@@ -1502,6 +1563,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_events_upgrade, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_recipient_for_prefs, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_recipient_for_default_prefs,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delay_dynamic, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_override_preferences, setup,
