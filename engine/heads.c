@@ -298,14 +298,19 @@ eng_heads_each(struct eng *e, const char *rcpt, const char *channel,
 			f(arg, p->channel, p->head);
 }
 
-/* Before a commit: write the dirty heads if it is time; 0 or -1. */
+/*
+ * Before a commit: write the dirty heads and heads_upto if it is time
+ * (force: if there is anything new at all); 0 or -1.  With no head held,
+ * heads_upto alone still moves on, so that a start after a crash never
+ * looks at more than the last ENG_HEADS_LAG messages.
+ */
 int
 eng_heads_flush(struct eng *e, int force)
 {
 	struct eng_heads *h = e->heads;
 
-	if (h->ndirty == 0 || (!force && h->ndirty < ENG_HEADS_DIRTY &&
-	    e->msg_seq - h->upto < ENG_HEADS_LAG))
+	if (force ? h->ndirty == 0 && e->msg_seq == h->upto :
+	    h->ndirty < ENG_HEADS_DIRTY && e->msg_seq - h->upto < ENG_HEADS_LAG)
 		return 0;
 	return heads_write(e, h);
 }

@@ -1196,7 +1196,8 @@ fan_to(int first, int n, int64_t at)
  * Feed heads are written behind: a chain's first message writes its head
  * at once, later ones are held in memory, and a commit writes the held
  * heads once 4096 are held or 65,536 messages were sent since they were
- * last written; feeds read the heads held.
+ * last written (heads_upto alone if none is held); feeds read the heads
+ * held.
  */
 static void
 test_heads_written_behind(void **state)
@@ -1221,6 +1222,12 @@ test_heads_written_behind(void **state)
 	}
 	assert_int_equal(exact_heads("r%"), 5000);
 	assert_int_equal(count_rows("feed_heads"), 5000);
+	/* New chains only (none held): heads_upto still moves on. */
+	fan_to(10000, 65000, 5000);
+	assert_int_equal(heads_upto(), 76000);
+	fan_to(75000, 1000, 5001);
+	assert_int_equal(heads_upto(), 142000);
+	assert_int_equal(count_rows("feed_heads"), 71000);
 }
 
 /* Copy the engine's database files (a crash's image after a commit). */
