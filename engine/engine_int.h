@@ -95,6 +95,8 @@ void eng_heads_each(struct eng *e, const char *rcpt, const char *channel,
 int eng_heads_flush(struct eng *e, int force);
 void eng_heads_mark(struct eng *e);
 void eng_heads_rollback(struct eng *e, int all);
+int eng_heads_stale(struct eng *e);
+void eng_heads_recovered(struct eng *e, int64_t upto);
 void eng_heads_committed(struct eng *e);
 void eng_heads_free(struct eng *e);
 

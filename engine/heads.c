@@ -16,11 +16,15 @@
  * triggers instead of 1000 per trigger.
  *
  * Every change to an entry is logged so that a request's rollback (its
- * savepoint) and a transaction's rollback undo it; entries are hashed by
+ * savepoint) undoes it.  A transaction that fails drops every held head,
+ * and the next one first recovers them as a start does (the messages
+ * that did commit, perhaps outside the failed transaction, say what the
+ * heads are).  Entries are hashed by
  * recipient alone, so that a recipient's heads on every channel share a
  * bucket for eng_heads_each.  Clean entries are dropped after a commit
  * once there are more than ENG_HEADS_CACHE.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +57,7 @@ struct eng_heads {
 	size_t nundo, capundo, mark;
 	int64_t upto;            /* heads_upto as committed */
 	int64_t upto_pending;    /* as written by this transaction, or -1 */
+	int stale;               /* feed_heads needs recovering (rollback) */
 };
 
 /* FNV-1a of a recipient key. */
@@ -161,6 +166,18 @@ heads_undo(struct eng_heads *h, size_t to)
 	h->mark = h->mark < to ? h->mark : to;
 }
 
+/* Store head as the head of p's chain in feed_heads; 0 or -1. */
+static int
+heads_put(struct eng *e, struct heads_entry *p, int64_t head)
+{
+	sqlite3_stmt *st = eng_stmt(e, ST_HEAD_PUT);
+
+	sqlite3_bind_text(st, 1, p->rcpt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, p->channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, head);
+	return eng_step_done(e, st);
+}
+
 /* Write every dirty head and heads_upto; 0 or -1. */
 static int
 heads_write(struct eng *e, struct eng_heads *h)
@@ -173,12 +190,7 @@ heads_write(struct eng *e, struct eng_heads *h)
 		for (p = h->bucket[i]; p != NULL; p = p->next) {
 			if (!p->dirty)
 				continue;
-			st = eng_stmt(e, ST_HEAD_PUT);
-			sqlite3_bind_text(st, 1, p->rcpt, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, p->channel, -1,
-			    SQLITE_STATIC);
-			sqlite3_bind_int64(st, 3, p->head);
-			if (eng_step_done(e, st) != 0)
+			if (heads_put(e, p, p->head) != 0)
 				return -1;
 			heads_set(h, p, p->head, 0);
 		}
@@ -190,16 +202,16 @@ heads_write(struct eng *e, struct eng_heads *h)
 	return 0;
 }
 
-/* Drop every clean entry. */
+/* Drop every clean entry, or every entry. */
 static void
-heads_trim(struct eng_heads *h)
+heads_drop(struct eng_heads *h, int all)
 {
 	struct heads_entry **pp, *p;
 	size_t i;
 
 	for (i = 0; i < h->nbucket; i++)
 		for (pp = &h->bucket[i]; (p = *pp) != NULL;) {
-			if (p->dirty) {
+			if (p->dirty && !all) {
 				pp = &p->next;
 				continue;
 			}
@@ -225,10 +237,20 @@ eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
 	sqlite3_stmt *st;
 	int64_t prev;
 
+	/* SQLite ended the transaction by itself: no head can be trusted. */
+	if (e->in_txn && sqlite3_get_autocommit(e->db)) {
+		fprintf(stderr, "<3>belfry: the transaction was rolled back;"
+		    " no message is sent until it ends\n");
+		e->stats.errors++;
+		return -1;
+	}
 	*seq = ++e->msg_seq;
 	if (p != NULL) {
 		prev = p->head;
-		heads_set(h, p, *seq, 1);
+		/* Outside a transaction every statement commits by itself. */
+		if (!e->in_txn && heads_put(e, p, *seq) != 0)
+			return -1;
+		heads_set(h, p, *seq, e->in_txn);
 	} else {
 		st = eng_stmt(e, ST_FEED_PUSH);
 		sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
@@ -241,12 +263,8 @@ eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
 		/* Logged from prev, so that a rollback leaves it as stored. */
 		heads_set(h, heads_add(h, rcpt, channel, prev), *seq, 0);
 	}
-	/* Outside a transaction every statement commits by itself. */
-	if (!e->in_txn) {
-		if (heads_write(e, h) != 0)
-			return -1;
-		eng_heads_committed(e);
-	}
+	if (!e->in_txn)
+		h->nundo = h->mark = 0;
 	return prev;
 }
 
@@ -324,14 +342,41 @@ eng_heads_mark(struct eng *e)
 	h->mark = h->nundo;
 }
 
-/* A request rolled back, or (all) the transaction: undo its changes. */
+/*
+ * A request rolled back: undo its changes.  Or (all) the transaction
+ * did, perhaps behind belfry's back (SQLite ends a transaction by itself
+ * on a full disk or an I/O error, and the statements after run on their
+ * own): hold nothing and have the next transaction recover the heads from
+ * the messages, as a start after a crash does.
+ */
 void
 eng_heads_rollback(struct eng *e, int all)
 {
 	struct eng_heads *h = e->heads;
 
-	heads_undo(h, all ? 0 : h->mark);
-	h->upto_pending = all ? -1 : h->upto_pending;
+	if (!all) {
+		heads_undo(h, h->mark);
+		return;
+	}
+	h->nundo = h->mark = 0;
+	h->ndirty = 0;
+	heads_drop(h, 1);
+	h->upto_pending = -1;
+	h->stale = 1;
+}
+
+/* Whether the heads must be recovered (see eng_heads_rollback). */
+int
+eng_heads_stale(struct eng *e)
+{
+	return e->heads->stale;
+}
+
+/* This transaction recovered the heads up to message seq upto. */
+void
+eng_heads_recovered(struct eng *e, int64_t upto)
+{
+	e->heads->upto_pending = upto;
 }
 
 /* The transaction committed: its changes stay. */
@@ -341,11 +386,13 @@ eng_heads_committed(struct eng *e)
 	struct eng_heads *h = e->heads;
 
 	h->nundo = h->mark = 0;
-	if (h->upto_pending >= 0)
+	if (h->upto_pending >= 0) {
 		h->upto = h->upto_pending;
+		h->stale = 0;
+	}
 	h->upto_pending = -1;
 	if (h->count > ENG_HEADS_CACHE)
-		heads_trim(h);
+		heads_drop(h, 0);
 }
 
 /* Free the state (after a final flush and commit). */

@@ -7,7 +7,7 @@
  * their public UUIDs are derived from those keys (ids.c), never indexed.
  * A recipient's messages on a channel form a chain, newest first: each
  * message row keeps the seq of the one before it (prev) and feed_heads
- * the newest (migration 7), written behind (heads.c, migration 8).  Checkpoints are the owner's
+ * the newest (schema 7), written behind (heads.c, schema 9).  Checkpoints are the owner's
  * to run (store_wal_cb).  Log writes go through walbuf.c's VFS, one write per
  * commit.  The schema version lives in meta('version');
  * migrations run at open.
@@ -797,7 +797,10 @@ eng_iso(int64_t t, char *buf, size_t len)
 	tz_instant_format(t, buf, len);
 }
 
-/* Start the group transaction. */
+/*
+ * Start the group transaction; after a failed one, it first recovers the
+ * feed heads (eng_heads_rollback).
+ */
 int
 eng_begin(struct eng *e, char **cause)
 {
@@ -806,6 +809,14 @@ eng_begin(struct eng *e, char **cause)
 		return -1;
 	}
 	e->in_txn = 1;
+	if (e->heads != NULL && eng_heads_stale(e)) {
+		if (store_exec(e->db, store_heads_recover, cause) != 0) {
+			eng_rollback(e);
+			return -1;
+		}
+		eng_heads_recovered(e, store_count(e, "SELECT CAST(v AS"
+		    " INTEGER) FROM meta WHERE k = 'heads_upto'"));
+	}
 	return 0;
 }
 

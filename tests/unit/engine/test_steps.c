@@ -1230,6 +1230,40 @@ test_heads_written_behind(void **state)
 	assert_int_equal(count_rows("feed_heads"), 71000);
 }
 
+/*
+ * A transaction that SQLite ends by itself (a full disk, an I/O error)
+ * sends nothing more; its failed commit drops the heads held, and the next
+ * transaction recovers them: the feeds hold what committed, in order.
+ */
+static void
+test_heads_lost_transaction(void **state)
+{
+	json_t *body, *reply = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	later_now(1000, "\"u1\"", 1);
+	later_now(1001, "\"u1\"", 2);       /* held */
+	commit();
+	later_now(1002, "\"u1\"", 3);       /* held, in the lost transaction */
+	exec_sql("ROLLBACK");                /* as SQLite does on SQLITE_FULL */
+	body = json_loads("{\"recipients\": [\"u1\"], \"data\": {\"n\": 4},"
+	    " \"settings\": {\"skip_delay\": true}}", 0, NULL);
+	assert_int_not_equal(eng_trigger(e, "delay", body, 1003, &reply,
+	    &cause), ENG_OK);
+	free(cause);
+	cause = NULL;
+	json_decref(body);
+	assert_int_not_equal(eng_commit(e, &cause), 0);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(eng_begin(e, &cause), 0);
+	expect_feed("u1", "later 2|later 1");
+	later_now(1004, "\"u1\"", 5);
+	commit();
+	expect_feed("u1", "later 5|later 2|later 1");
+}
+
 /* Copy the engine's database files (a crash's image after a commit). */
 static char *
 crash_image(void)
@@ -1599,6 +1633,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heads_crash, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_heads_lost_transaction,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fanout, setup, teardown),
