@@ -3,9 +3,10 @@
  * chain on a channel (see store.c) is kept in memory and written to
  * feed_heads in bulk, not once per message.
  *
- * The first message on a chain not held swaps the head in feed_heads at
- * once (as every message did before) and holds the chain; the next ones
- * take the head from memory and replace it there, marked dirty.  A commit writes
+ * A message on a chain not held swaps the head in feed_heads at once (as
+ * every message did before); from its second message on the chain is
+ * held, and the next ones take the head from memory and replace it
+ * there, marked dirty.  A commit writes
  * every dirty head once ENG_HEADS_DIRTY heads are dirty, or once
  * ENG_HEADS_LAG messages were sent since the last such write, together
  * with meta('heads_upto') = the last message seq then given.  So after a
@@ -260,8 +261,14 @@ eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
 		if (eng_step_done(e, st) != 0)
 			return -1;
 		prev = e->swapped;
-		/* Logged from prev, so that a rollback leaves it as stored. */
-		heads_set(h, heads_add(h, rcpt, channel, prev), *seq, 0);
+		/*
+		 * Held from its second message on (a chain that only ever
+		 * gets one costs no memory), logged from prev so that a
+		 * rollback leaves it as stored.
+		 */
+		if (prev != 0)
+			heads_set(h, heads_add(h, rcpt, channel, prev), *seq,
+			    0);
 	}
 	if (!e->in_txn)
 		h->nundo = h->mark = 0;

@@ -7,9 +7,10 @@
  * their public UUIDs are derived from those keys (ids.c), never indexed.
  * A recipient's messages on a channel form a chain, newest first: each
  * message row keeps the seq of the one before it (prev) and feed_heads
- * the newest (schema 7), written behind (heads.c, schema 9).  Checkpoints are the owner's
- * to run (store_wal_cb).  Log writes go through walbuf.c's VFS, one write per
- * commit.  The schema version lives in meta('version');
+ * the newest (schema 7), written behind (heads.c, schema 9).
+ * Checkpoints are the owner's to run (store_wal_cb).  Log writes go
+ * through walbuf.c's VFS, one write per commit.  The schema version
+ * lives in meta('version');
  * migrations run at open.
  */
 #include <stdio.h>
@@ -329,8 +330,8 @@ static const char *store_sql[ST_COUNT] = {
 	[ST_THR_GC] = "DELETE FROM throttle_hits WHERE tkey = ?1 AND at <= ?2",
 	[ST_RRUN_GET] = "SELECT rcpt, status, events, error_count, inserted_at,"
 	    " updated_at FROM rruns WHERE id = ?1 << 24 | ?2",
-	[ST_RRUN_LIST] = "SELECT r.id >> 24, r.id & 16777215, r.rcpt, r.status, r.events,"
-	    " r.error_count, r.inserted_at, r.updated_at, u.workflow, u.actor,"
+	[ST_RRUN_LIST] = "SELECT r.id >> 24, r.id & 16777215, r.rcpt,"
+	    " r.status, r.events, r.error_count, r.inserted_at, r.updated_at, u.workflow, u.actor,"
 	    " u.tenant, u.cancellation_key, u.source, u.schedule_seq, u.fire_at"
 	    " FROM rruns r JOIN runs u"
 	    " ON u.seq = r.id >> 24 WHERE r.id < ?1 << 24 | ?2 AND"

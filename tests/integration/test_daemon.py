@@ -498,10 +498,11 @@ def heads_fail_and_crash(tmp, conf, others, o, fail):
     that was writing them and a SIGKILL: the next start recovers them from
     the messages."""
     S = o.sock
-    for i in range(5):          # 5000 chains start: heads written at once
-        curl(S, "POST", "/v1/workflows/plain/trigger",
-             trigger_body(i * 1000, 1000, "a"))
-    for i in range(4):          # 4000 of them held in memory
+    for text in ("a", "a2"):    # 5000 chains: heads written, then held
+        for i in range(5):
+            curl(S, "POST", "/v1/workflows/plain/trigger",
+                 trigger_body(i * 1000, 1000, text))
+    for i in range(4):          # 4000 of them move on in memory
         curl(S, "POST", "/v1/workflows/plain/trigger",
              trigger_body(i * 1000, 1000, "b"))
     open(fail, "w").close()
@@ -516,11 +517,11 @@ def heads_fail_and_crash(tmp, conf, others, o, fail):
     check("a failed commit of 5000 messages: all 500", codes == [500] * 5,
           codes)
     check("feeds after the failed commit", feed_texts(S, "r0") ==
-          ["b", "a"] and feed_texts(S, "r4999") == ["a"],
+          ["b", "a2", "a"] and feed_texts(S, "r4999") == ["a2", "a"],
           (feed_texts(S, "r0"), feed_texts(S, "r4999")))
     curl(S, "POST", "/v1/workflows/plain/trigger", trigger_body(0, 1, "c"))
     check("a message after it chains on", feed_texts(S, "r0") ==
-          ["c", "b", "a"], feed_texts(S, "r0"))
+          ["c", "b", "a2", "a"], feed_texts(S, "r0"))
     o.proc.kill()
     o.proc.wait()
     d = Daemon(tmp, "shim", conf, ["--listen", ""], notify=False)
@@ -529,11 +530,12 @@ def heads_fail_and_crash(tmp, conf, others, o, fail):
         return
     got = [feed_texts(S, u) for u in ("r0", "r1", "r3999", "r4000")]
     check("feeds whose heads were held survive SIGKILL", got ==
-          [["c", "b", "a"], ["b", "a"], ["b", "a"], ["a"]], got)
+          [["c", "b", "a2", "a"], ["b", "a2", "a"], ["b", "a2", "a"],
+           ["a2", "a"]], got)
     curl(S, "POST", "/v1/workflows/plain/trigger", trigger_body(3999, 2, "d"))
     got = [feed_texts(S, u) for u in ("r3999", "r4000")]
     check("and chain on after the restart", got ==
-          [["d", "b", "a"], ["d", "a"]], got)
+          [["d", "b", "a2", "a"], ["d", "a2", "a"]], got)
     d.proc.send_signal(signal.SIGTERM)
     check("restarted daemon exits 0", d.wait_exit() == 0, d.log_text())
 
