@@ -6,24 +6,24 @@
  * A message on a chain not held swaps the head in feed_heads at once (as
  * every message did before); from its second message on the chain is
  * held, and the next ones take the head from memory and replace it
- * there, marked dirty.  A commit writes
- * every dirty head once ENG_HEADS_DIRTY heads are dirty, or once
- * ENG_HEADS_LAG messages were sent since the last such write, together
- * with meta('heads_upto') = the last message seq then given.  So after a
- * crash feed_heads lacks at most the heads of messages above heads_upto,
- * which eng_open recovers from the messages themselves (each message
- * names its recipient and channel; the newest is the head).  A trigger to
- * the same 1000 recipients again and again writes 1000 heads every 65
- * triggers instead of 1000 per trigger.
+ * there, marked dirty.  A commit writes every dirty head once
+ * ENG_HEADS_DIRTY heads are dirty, or once ENG_HEADS_LAG messages were
+ * sent since the last such write, together with meta('heads_upto') = the
+ * last message seq then given.  So after a crash feed_heads lacks at most
+ * the heads of messages above heads_upto, which eng_open recovers from
+ * the messages themselves (each message names its recipient and channel;
+ * the newest is the head).  A trigger to the same 1000 recipients again
+ * and again writes 1000 heads every 65 triggers instead of 1000 per
+ * trigger.
  *
  * Every change to an entry is logged so that a request's rollback (its
  * savepoint) undoes it.  A transaction that fails drops every held head,
  * and the next one first recovers them as a start does (the messages
  * that did commit, perhaps outside the failed transaction, say what the
- * heads are).  Entries are hashed by
- * recipient alone, so that a recipient's heads on every channel share a
- * bucket for eng_heads_each.  Clean entries are dropped after a commit
- * once there are more than ENG_HEADS_CACHE.
+ * heads are).  Entries are hashed by recipient alone, so that a
+ * recipient's heads on every channel share a bucket for eng_heads_each.
+ * Clean entries are dropped after a commit once there are more than
+ * ENG_HEADS_CACHE.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,8 +226,9 @@ heads_drop(struct eng_heads *h, int all)
  * A new message on rcpt's chain on channel: sets *seq to its seq and
  * returns the head it replaces, its prev (0: the first), or -1.  A chain
  * not held is swapped in feed_heads at once, in one statement whose
- * belfry_swap() hands back the old head, and held from then on.  A seq
- * given to a message whose insert is rolled back is not given again.
+ * belfry_swap() hands back the old head, and held from then on unless
+ * this was its first message.  A seq given to a message whose insert is
+ * rolled back is not given again.
  */
 int64_t
 eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
@@ -407,16 +408,10 @@ void
 eng_heads_free(struct eng *e)
 {
 	struct eng_heads *h = e->heads;
-	struct heads_entry *p, *next;
-	size_t i;
 
 	if (h == NULL)
 		return;
-	for (i = 0; i < h->nbucket; i++)
-		for (p = h->bucket[i]; p != NULL; p = next) {
-			next = p->next;
-			free(p);
-		}
+	heads_drop(h, 1);
 	free(h->bucket);
 	free(h->undo);
 	free(h);
