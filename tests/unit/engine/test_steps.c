@@ -648,16 +648,10 @@ test_batch(void **state)
 static void
 test_batch_rule_dst(void **state)
 {
-	json_t *body, *reply = NULL;
-	char *cause = NULL;
 	int64_t t0, due;
 
 	(void)state;
-	body = json_pack("{s:s}", "timezone", "America/New_York");
-	assert_int_equal(eng_user_put(e, "ny", body, 0, &reply, &cause),
-	    ENG_OK);
-	json_decref(reply);
-	json_decref(body);
+	user_put("ny", "{\"timezone\": \"America/New_York\"}");
 	/* Saturday 2026-03-07 20:00 EST; DST starts Sunday 02:00. */
 	assert_int_equal(tz_instant_parse("2026-03-08T01:00:00Z", &t0), 0);
 	trigger("rule", t0, "{\"recipients\": [\"ny\"]}");
@@ -1481,10 +1475,7 @@ test_fanout(void **state)
 	expect_feed("u3", "to u3 as member");
 	expect_feed("actor", "");
 	/* Subscriber filters: subscription and recipient properties. */
-	b = json_pack("{s:s}", "plan", "pro");
-	assert_int_equal(eng_user_put(e, "u2", b, 1, &reply, &cause), ENG_OK);
-	json_decref(reply);
-	json_decref(b);
+	user_put("u2", "{\"plan\": \"pro\"}");
 	trigger("fan", 2000, "{\"recipients\": [{\"id\": \"B\", \"collection\":"
 	    " \"teams\"}], \"subscriber_filter\": [{\"variable\":"
 	    " \"recipient.subscription.properties.role\", \"operator\":"
