@@ -5,17 +5,28 @@
  * syntax, eng_jsonpos() for a value that parses but is wrong.  Unknown keys
  * are errors: a misspelt key should not be silently ignored.
  */
+#include <sys/stat.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/engine_int.h"
 #include "engine/conditions.h"
 #include "engine/preferences.h"
 #include "engine/template.h"
+
+/* The largest config file read. */
+#define CFG_MAX_FILE (16 * 1024 * 1024)
 
 /* A file being checked: its name and text, for positions. */
 struct cfg_file {
@@ -54,33 +65,66 @@ cfg_error(const struct cfg_file *f, const char *path, char **cause,
 	return -1;
 }
 
-/* Read a whole file; NULL with *cause. */
+/*
+ * Read a whole config file; NULL with *cause.  It is opened non-blocking
+ * and must be a regular file of at most CFG_MAX_FILE bytes: a FIFO or a
+ * device named *.json is refused, never waited on.
+ */
 static char *
 cfg_read(const char *path, char **cause)
 {
-	FILE *fp = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0, n;
-	char chunk[65536];
+	struct stat sb;
+	char *buf;
+	size_t len = 0;
+	ssize_t n;
+	int fd;
 
-	if (fp == NULL) {
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) ==
+	    -1) {
 		*cause = xasprintf("%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) {
-		if (len + n > 16 * 1024 * 1024) {
-			*cause = xasprintf("%s: larger than 16 MiB", path);
+	if (fstat(fd, &sb) != 0) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		*cause = xasprintf("%s: not a regular file (%s)", path,
+		    S_ISFIFO(sb.st_mode) ? "a FIFO" : S_ISDIR(sb.st_mode) ?
+		    "a directory" : S_ISSOCK(sb.st_mode) ? "a socket" :
+		    "a device");
+		close(fd);
+		return NULL;
+	}
+	if (sb.st_size > CFG_MAX_FILE) {
+		*cause = xasprintf("%s: larger than %d MiB", path,
+		    CFG_MAX_FILE >> 20);
+		close(fd);
+		return NULL;
+	}
+	/* One byte more than it said, to see it grow past the bound. */
+	buf = xmalloc((size_t)sb.st_size + 2);
+	while (len < (size_t)sb.st_size + 1) {
+		n = read(fd, buf + len, (size_t)sb.st_size + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			*cause = xasprintf("%s: %s", path, strerror(errno));
 			free(buf);
-			fclose(fp);
+			close(fd);
 			return NULL;
 		}
-		buf = xreallocarray(buf, len + n + 1, 1);
-		memcpy(buf + len, chunk, n);
-		len += n;
+		if (n == 0)
+			break;
+		len += (size_t)n;
 	}
-	fclose(fp);
-	if (buf == NULL)
-		buf = xstrdup("");
+	close(fd);
+	if (len > (size_t)sb.st_size) {
+		*cause = xasprintf("%s: changed while it was read", path);
+		free(buf);
+		return NULL;
+	}
 	buf[len] = '\0';
 	return buf;
 }
@@ -145,6 +189,106 @@ cfg_string(const struct cfg_file *f, json_t *o, const char *key, char **out,
 	return 0;
 }
 
+/* See engine.h. */
+int
+eng_listen_parse(const char *listen, char *host, size_t hostlen, int *port,
+    char **cause)
+{
+	unsigned char addr[16];
+	char buf[64], *end;
+	const char *colon = strrchr(listen, ':');
+	size_t n;
+	long p;
+
+	if (colon == NULL || (n = (size_t)(colon - listen)) >= sizeof buf)
+		goto bad;
+	memcpy(buf, listen, n);
+	buf[n] = '\0';
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 ||
+	    p > 65535) {
+		*cause = xasprintf("listen \"%s\": the port must be 0..65535",
+		    listen);
+		return -1;
+	}
+	if (strcmp(buf, "localhost") == 0)
+		snprintf(buf, sizeof buf, "127.0.0.1");
+	if (inet_pton(AF_INET, buf, addr) == 1) {
+		if (addr[0] != 127)
+			goto notloop;
+	} else if (n > 2 && buf[0] == '[' && buf[n - 1] == ']') {
+		buf[n - 1] = '\0';
+		memmove(buf, buf + 1, n - 1);
+		if (inet_pton(AF_INET6, buf, addr) != 1)
+			goto bad;
+		if (!IN6_IS_ADDR_LOOPBACK((struct in6_addr *)addr))
+			goto notloop;
+	} else
+		goto bad;
+	if (strlen(buf) >= hostlen)
+		goto bad;
+	snprintf(host, hostlen, "%s", buf);
+	*port = (int)p;
+	return 0;
+bad:
+	*cause = xasprintf("listen \"%s\": expected HOST:PORT with a "
+	    "loopback HOST (127.0.0.1, [::1], localhost)", listen);
+	return -1;
+notloop:
+	*cause = xasprintf("listen \"%s\": only loopback addresses are "
+	    "allowed", listen);
+	return -1;
+}
+
+/*
+ * Whether url is what webhook deliveries can send to: http://HOST[:PORT]
+ * [/PATH], HOST a name, an IPv4 address or a bracketed IPv6 one, PORT
+ * 1..65535; 0 or -1 with *cause.
+ */
+static int
+cfg_http_url(const char *url, char **cause)
+{
+	const char *h, *end, *p;
+	char *e;
+	long port;
+
+	if (url == NULL || strncmp(url, "http://", 7) != 0 || url[7] == '\0')
+		goto bad;
+	h = url + 7;
+	if (*h == '[') {
+		if ((end = strchr(h, ']')) == NULL || end == h + 1)
+			goto bad;
+		end++;
+	} else {
+		end = h + strcspn(h, ":/?#");
+		if (end == h)
+			goto bad;
+		for (p = h; p < end; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' &&
+			    *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			    *p == '-' || *p == '.' || *p == '_'))
+				goto bad;
+	}
+	if (*end == ':') {
+		errno = 0;
+		port = strtol(end + 1, &e, 10);
+		if (end[1] < '0' || end[1] > '9' || errno != 0 || port < 1 ||
+		    port > 65535 || (*e != '\0' && *e != '/' && *e != '?')) {
+			*cause = xstrdup("the port must be 1..65535");
+			return -1;
+		}
+		end = e;
+	}
+	if (*end != '\0' && *end != '/' && *end != '?')
+		goto bad;
+	return 0;
+bad:
+	*cause = xstrdup("an http channel needs \"url\": "
+	    "\"http://HOST[:PORT]/PATH\"");
+	return -1;
+}
+
 /* The channels of belfry.conf. */
 static int
 cfg_channels(const struct cfg_file *f, json_t *o, struct eng_config *c,
@@ -153,7 +297,7 @@ cfg_channels(const struct cfg_file *f, json_t *o, struct eng_config *c,
 	static const char *const keys[] = { "type", "url", NULL };
 	const char *name, *type, *url;
 	struct eng_channel *ch;
-	char path[512];
+	char path[512], *msg;
 	json_t *v;
 
 	if (!json_is_object(o))
@@ -173,11 +317,13 @@ cfg_channels(const struct cfg_file *f, json_t *o, struct eng_config *c,
 			return cfg_error(f, path, cause, "channel \"%s\": "
 			    "\"type\" must be in_app_feed, http or log", name);
 		url = json_string_value(json_object_get(v, "url"));
-		if (strcmp(type, "http") == 0 && (url == NULL ||
-		    strncmp(url, "http://", 7) != 0 || url[7] == '\0')) {
-			cfg_fmt(path, sizeof path, "channels.%s.url", name);
-			return cfg_error(f, path, cause, "channel \"%s\": an "
-			    "http channel needs \"url\": \"http://...\"", name);
+		if (strcmp(type, "http") == 0 && cfg_http_url(url, &msg) != 0) {
+			cfg_fmt(path, sizeof path, "channels.%s%s", name,
+			    json_object_get(v, "url") ? ".url" : "");
+			cfg_error(f, path, cause, "channel \"%s\": %s", name,
+			    msg);
+			free(msg);
+			return -1;
 		}
 		ch = &c->channels[c->n_channels++];
 		ch->name = xstrdup(name);
@@ -194,9 +340,10 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 	static const char *const keys[] = { "socket", "database", "listen",
 		"api_keys", "default_timezone", "channels", "preferences",
 		NULL };
-	char *tzcause = NULL, path[64];
+	char *tzcause = NULL, path[64], host[64];
 	json_t *v, *k;
 	size_t i;
+	int port;
 
 	if (cfg_keys(f, "", root, keys, cause) != 0 ||
 	    cfg_string(f, root, "socket", &c->socket, cause) != 0 ||
@@ -205,6 +352,12 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 	    cfg_string(f, root, "default_timezone", &c->default_timezone,
 	    cause) != 0)
 		return -1;
+	if (c->listen != NULL &&
+	    eng_listen_parse(c->listen, host, sizeof host, &port, &tzcause)) {
+		cfg_error(f, "listen", cause, "%s", tzcause);
+		free(tzcause);
+		return -1;
+	}
 	if (c->default_timezone != NULL &&
 	    tz_zone_get(c->default_timezone, &tzcause) == NULL) {
 		cfg_error(f, "default_timezone", cause, "%s", tzcause);

@@ -66,6 +66,14 @@ size_t eng_config_api_key_count(const struct eng_config *c);
 const char *eng_config_api_key(const struct eng_config *c, size_t i);
 size_t eng_config_workflow_count(const struct eng_config *c);
 
+/*
+ * Parse a TCP listener's "HOST:PORT" (HOST 127.x.y.z, [::1] or localhost;
+ * PORT 0..65535) into host (an address without brackets) and *port; -1
+ * with *cause.  The one check of belfry.conf's listen and --listen.
+ */
+int eng_listen_parse(const char *listen, char *host, size_t hostlen,
+    int *port, char **cause);
+
 /* ---- JSON (engine/jsonpool.c, engine/jsonout.c) ---- */
 
 /*

@@ -266,6 +266,7 @@ int eng_sched_def_check(const struct eng_config *c, json_t *def,
 /* engine/recipients.c */
 int eng_recipient_valid_id(const char *id);
 char *eng_rcpt_key(const char *collection, const char *id);
+char *eng_rcpt_ref_key(json_t *r, char **cause);
 json_t *eng_recipient_load(struct eng *e, const char *collection,
     const char *id);
 enum eng_status eng_identify(struct eng *e, json_t *inline_rcpt, int64_t now,

@@ -35,6 +35,41 @@ eng_rcpt_key(const char *collection, const char *id)
 	return xasprintf("%s/%s", collection, id);
 }
 
+/*
+ * The rcpt key of a recipient reference (a user id, or {"id", and
+ * optionally "collection"}), checked as a trigger checks it; NULL with
+ * *cause when it is not one.
+ */
+char *
+eng_rcpt_ref_key(json_t *r, char **cause)
+{
+	const char *id, *coll;
+
+	if (json_is_string(r)) {
+		id = json_string_value(r);
+		if (!eng_recipient_valid_id(id)) {
+			*cause = xasprintf("recipient \"%.64s\": an id must be "
+			    "1..256 characters without '/' or '#'", id);
+			return NULL;
+		}
+		return xstrdup(id);
+	}
+	if (!json_is_object(r) || (id = json_string_value(json_object_get(r,
+	    "id"))) == NULL) {
+		*cause = xstrdup("each recipient must be a user id or an object "
+		    "with \"id\"");
+		return NULL;
+	}
+	coll = json_string_value(json_object_get(r, "collection"));
+	if ((json_object_get(r, "collection") != NULL && coll == NULL) ||
+	    !eng_recipient_valid_id(id) || (coll != NULL &&
+	    !eng_recipient_valid_id(coll))) {
+		*cause = xstrdup("bad recipient id or collection");
+		return NULL;
+	}
+	return eng_rcpt_key(coll, id);
+}
+
 /* A recipient reference in Knock's shape from an rcpt key. */
 json_t *
 eng_rcpt_ref(const char *key)

@@ -23,6 +23,8 @@
 
 #define WAIT_RESUME ENG_WAIT_RESUME
 #define WAIT_BATCH ENG_WAIT_BATCH
+/* As many recipients as a trigger may name. */
+#define RUN_MAX_CANCEL_RECIPIENTS 1000
 
 /* A recipient run being advanced. */
 struct rrun {
@@ -1196,17 +1198,18 @@ eng_cancel(struct eng *e, const char *workflow, json_t *body, int64_t now,
 		return ENG_NO_WORKFLOW;
 	}
 	if (rs != NULL && !json_is_null(rs)) {
-		if (!json_is_array(rs)) {
-			*cause = xstrdup("\"recipients\" must be an array");
+		if (!json_is_array(rs) || json_array_size(rs) >
+		    RUN_MAX_CANCEL_RECIPIENTS) {
+			*cause = xasprintf("\"recipients\" must be an array of "
+			    "at most %d recipients", RUN_MAX_CANCEL_RECIPIENTS);
 			return ENG_INVALID;
 		}
 		only = json_object();
 		json_array_foreach(rs, i, v) {
-			rk = json_is_string(v) ? xstrdup(json_string_value(v)) :
-			    eng_rcpt_key(json_string_value(json_object_get(v,
-			    "collection")), json_string_value(json_object_get(v,
-			    "id")) ? json_string_value(json_object_get(v,
-			    "id")) : "");
+			if ((rk = eng_rcpt_ref_key(v, cause)) == NULL) {
+				json_decref(only);
+				return ENG_INVALID;
+			}
 			json_object_set_new(only, rk, json_true());
 			free(rk);
 		}

@@ -684,13 +684,37 @@ sched_check(const struct eng_config *c, json_t *def, struct sched_def *d,
 	return sched_exdates(json_object_get(def, "exdates"), d, field, cause);
 }
 
-/* Check a config file's schedule (engine/config.c); 0 or -1. */
+/* Check a definition's recipients list: 1..SCHED_MAX_RECIPIENTS. */
+static enum eng_status
+sched_check_rcpts(json_t *def, char **cause)
+{
+	json_t *rs = json_object_get(def, "recipients");
+
+	if (!json_is_array(rs) || json_array_size(rs) == 0 ||
+	    json_array_size(rs) > SCHED_MAX_RECIPIENTS) {
+		*cause = xasprintf("\"recipients\": expected an array of 1..%d "
+		    "recipients", SCHED_MAX_RECIPIENTS);
+		return ENG_INVALID;
+	}
+	return ENG_OK;
+}
+
+/*
+ * Check a config file's schedule (engine/config.c) as the API checks a
+ * new one; 0 or -1.
+ */
 int
 eng_sched_def_check(const struct eng_config *c, json_t *def,
     const char **field, char **cause)
 {
 	struct sched_def d;
-	enum eng_status rc = sched_check(c, def, &d, field, cause);
+	enum eng_status rc;
+
+	if (sched_check_rcpts(def, cause) != ENG_OK) {
+		*field = "recipients";
+		return -1;
+	}
+	rc = sched_check(c, def, &d, field, cause);
 
 	sched_def_clear(&d);
 	return rc == ENG_OK ? 0 : -1;
@@ -1069,12 +1093,8 @@ sched_create(struct eng *e, json_t *def, int64_t now, const char *source,
 	size_t i;
 	int fail;
 
-	if (!json_is_array(rs) || json_array_size(rs) == 0 ||
-	    json_array_size(rs) > SCHED_MAX_RECIPIENTS) {
-		*cause = xasprintf("\"recipients\": expected an array of 1..%d "
-		    "recipients", SCHED_MAX_RECIPIENTS);
-		return ENG_INVALID;
-	}
+	if ((rc = sched_check_rcpts(def, cause)) != ENG_OK)
+		return rc;
 	if ((rc = sched_check(e->cfg, def, &d, &field, cause)) != ENG_OK) {
 		sched_def_clear(&d);
 		return rc;

@@ -343,7 +343,9 @@ trig_rcpts(struct eng *e, json_t *list, int64_t now, struct trig_rcpt **out,
 	}
 	free(seen);
 	if (rc != ENG_OK) {
+		/* Nothing is the caller's: no array, and no count of one. */
 		trig_rcpts_free(rs, *n);
+		*n = 0;
 		return rc;
 	}
 	*out = rs;

@@ -871,8 +871,8 @@ server_unix_socket(const char *path, char **cause)
 }
 
 /*
- * Parse the TCP listener's "HOST:PORT" (HOST a loopback address, "[::1]"
- * or "localhost") into ss and *sslen; -1 with *cause.
+ * The TCP listener's "HOST:PORT", checked by eng_listen_parse (as
+ * belfry.conf's listen is), into ss and *sslen; -1 with *cause.
  */
 static int
 server_tcp_addr(const char *listen_at, struct sockaddr_storage *ss,
@@ -880,47 +880,23 @@ server_tcp_addr(const char *listen_at, struct sockaddr_storage *ss,
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	char host[64], *end;
-	const char *colon;
-	long p;
+	char host[64];
+	int port;
 
-	colon = strrchr(listen_at, ':');
-	if (colon == NULL || (size_t)(colon - listen_at) >= sizeof host)
-		goto bad;
-	memcpy(host, listen_at, (size_t)(colon - listen_at));
-	host[colon - listen_at] = '\0';
-	p = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || p < 0 || p > 65535)
-		goto bad;
+	if (eng_listen_parse(listen_at, host, sizeof host, &port, cause) != 0)
+		return -1;
 	memset(ss, 0, sizeof *ss);
-	if (strcmp(host, "localhost") == 0)
-		snprintf(host, sizeof host, "127.0.0.1");
 	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127)
-			goto notloop;
 		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)p);
+		sin->sin_port = htons((uint16_t)port);
 		*sslen = sizeof *sin;
-	} else if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		host[strlen(host) - 1] = '\0';
-		if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1)
-			goto bad;
-		if (!IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
-			goto notloop;
+	} else {
+		inet_pton(AF_INET6, host, &sin6->sin6_addr);
 		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)p);
+		sin6->sin6_port = htons((uint16_t)port);
 		*sslen = sizeof *sin6;
-	} else
-		goto bad;
+	}
 	return 0;
-bad:
-	*cause = xasprintf("listen \"%s\": expected HOST:PORT with a "
-	    "loopback HOST (127.0.0.1, [::1], localhost)", listen_at);
-	return -1;
-notloop:
-	*cause = xasprintf("listen \"%s\": only loopback addresses are "
-	    "allowed", listen_at);
-	return -1;
 }
 
 /*
