@@ -339,7 +339,7 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 {
 	static const char *const keys[] = { "socket", "database", "listen",
 		"api_keys", "default_timezone", "channels", "preferences",
-		NULL };
+		"database_integrity_check", NULL };
 	char *tzcause = NULL, path[64], host[64];
 	json_t *v, *k;
 	size_t i;
@@ -352,6 +352,15 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 	    cfg_string(f, root, "default_timezone", &c->default_timezone,
 	    cause) != 0)
 		return -1;
+	if ((v = json_object_get(root, "database_integrity_check")) != NULL) {
+		if (!json_is_string(v) || (strcmp(json_string_value(v),
+		    "quick") != 0 && strcmp(json_string_value(v), "full") != 0 &&
+		    strcmp(json_string_value(v), "off") != 0))
+			return cfg_error(f, "database_integrity_check", cause,
+			    "\"database_integrity_check\" must be \"quick\", "
+			    "\"full\" or \"off\"");
+		c->db_check = xstrdup(json_string_value(v));
+	}
 	if (c->listen != NULL &&
 	    eng_listen_parse(c->listen, host, sizeof host, &port, &tzcause)) {
 		cfg_error(f, "listen", cause, "%s", tzcause);
@@ -1166,6 +1175,7 @@ eng_config_free(struct eng_config *c)
 	free(c->socket);
 	free(c->database);
 	free(c->listen);
+	free(c->db_check);
 	free(c->default_timezone);
 	free(c);
 }
@@ -1194,6 +1204,13 @@ const char *
 eng_config_database(const struct eng_config *c)
 {
 	return c->database;
+}
+
+/* belfry.conf's database_integrity_check: quick (default), full or off. */
+const char *
+eng_config_database_check(const struct eng_config *c)
+{
+	return c->db_check != NULL ? c->db_check : "quick";
 }
 
 /* belfry.conf's listen address. */

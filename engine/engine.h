@@ -61,6 +61,7 @@ void eng_config_free(struct eng_config *c);
 const char *eng_config_socket(const struct eng_config *c);
 const char *eng_config_database(const struct eng_config *c);
 const char *eng_config_listen(const struct eng_config *c);
+const char *eng_config_database_check(const struct eng_config *c);
 const char *eng_config_default_timezone(const struct eng_config *c);
 size_t eng_config_api_key_count(const struct eng_config *c);
 const char *eng_config_api_key(const struct eng_config *c, size_t i);
@@ -90,6 +91,13 @@ char *eng_json_dumps(json_t *v, size_t flags);
 
 /* Open (creating or migrating) the database at path. */
 struct eng *eng_open(const char *path, char **cause);
+/*
+ * eng_open with a check of an existing database first: check is "quick",
+ * "full" or "off" (belfry.conf's database_integrity_check).  A database
+ * that is another application's, or damaged, is refused untouched.
+ */
+struct eng *eng_open_checked(const char *path, const char *check,
+    char **cause);
 
 /* Close the database. */
 void eng_close(struct eng *e);

@@ -178,6 +178,7 @@ struct eng_workflow {
 struct eng_config {
 	char *dir;
 	char *socket, *database, *listen, *default_timezone;
+	char *db_check;          /* database_integrity_check, or NULL */
 	char **api_keys;
 	size_t n_api_keys;
 	struct eng_channel *channels;

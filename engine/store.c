@@ -13,14 +13,21 @@
  * lives in meta('version');
  * migrations run at open.
  */
+#include <sys/random.h>
+#include <sys/statvfs.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "engine/engine_int.h"
 
 #define STORE_VERSION 9
+
+/* PRAGMA application_id of a belfry database: "BLFY". */
+#define STORE_APP_ID 0x424c4659
+#define STORE_APP_PRAGMA "PRAGMA application_id = 1112295001"
 
 static const char *store_schema =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL)"
@@ -462,6 +469,43 @@ static const char *store_sql[ST_COUNT] = {
 	[ST_SCHED_CFG_DEL] = "DELETE FROM schedules WHERE config_id = ?1",
 };
 
+/*
+ * What the last failure of db was, naming the causes an operator can
+ * fix: a full disk and a read-only database or file system.  The text is
+ * static or db's, valid until db's next call.
+ */
+static const char *
+store_errtext(sqlite3 *db, char *buf, size_t len)
+{
+	int rc = sqlite3_extended_errcode(db), err = sqlite3_system_errno(db);
+	const char *file;
+	struct statvfs fs;
+
+	if ((rc & 0xff) == SQLITE_FULL || err == ENOSPC || err == EDQUOT) {
+		snprintf(buf, len, "disk full: no space left for the database "
+		    "or its log (%s)", sqlite3_errmsg(db));
+		return buf;
+	}
+	file = sqlite3_db_filename(db, "main");
+	if ((rc & 0xff) == SQLITE_READONLY || err == EROFS || (file != NULL &&
+	    *file != '\0' && statvfs(file, &fs) == 0 &&
+	    (fs.f_flag & ST_RDONLY))) {
+		snprintf(buf, len, "read-only: the database or its file system "
+		    "cannot be written (%s)", sqlite3_errmsg(db));
+		return buf;
+	}
+	return sqlite3_errmsg(db);
+}
+
+/* A new "sqlite: ..." cause for db's last failure. */
+static char *
+store_cause(sqlite3 *db)
+{
+	char buf[512];
+
+	return xasprintf("sqlite: %s", store_errtext(db, buf, sizeof buf));
+}
+
 /* Run one SQL text; -1 with *cause on error. */
 static int
 store_exec(sqlite3 *db, const char *sql, char **cause)
@@ -469,11 +513,93 @@ store_exec(sqlite3 *db, const char *sql, char **cause)
 	char *err = NULL;
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		*cause = xasprintf("sqlite: %s", err ? err : "error");
 		sqlite3_free(err);
+		*cause = store_cause(db);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Whether the database at the other end of db is belfry's: 1 (marked
+ * with STORE_APP_ID, or a belfry database from before the mark: a meta
+ * table with its version and id key), 0 when it is empty (new), -1 with
+ * *cause when it is another application's or not a database.  Reads
+ * only.
+ */
+static int
+store_identify(sqlite3 *db, const char *path, char **cause)
+{
+	sqlite3_stmt *st;
+	int64_t app = 0, objects = 0, marks = 0;
+	char buf[512];
+
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT application_id FROM"
+	    " pragma_application_id), (SELECT count(*) FROM sqlite_schema)",
+	    -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		*cause = xasprintf("%s is not a usable SQLite database: %s",
+		    path, store_errtext(db, buf, sizeof buf));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	app = sqlite3_column_int64(st, 0);
+	objects = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	if (app == STORE_APP_ID)
+		return 1;
+	if (app == 0 && objects == 0)
+		return 0;
+	if (app == 0 && sqlite3_prepare_v2(db, "SELECT count(*) FROM meta"
+	    " WHERE k IN ('version', 'idkey')", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			marks = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		if (marks == 2)
+			return 1;
+	}
+	*cause = xasprintf("%s belongs to another application (SQLite "
+	    "application_id %lld, %lld schema objects, not belfry's): "
+	    "refusing to touch it; give belfry a database of its own",
+	    path, (long long)app, (long long)objects);
+	return -1;
+}
+
+/*
+ * Check an existing database before anything is written to it: "quick"
+ * (PRAGMA quick_check: every page and B-tree, not index contents),
+ * "full" (integrity_check) or "off"; -1 with *cause naming the first
+ * problem.
+ */
+static int
+store_check(sqlite3 *db, const char *path, const char *mode, char **cause)
+{
+	sqlite3_stmt *st;
+	const char *what;
+	char buf[512];
+	int rc;
+
+	if (mode == NULL || strcmp(mode, "off") == 0)
+		return 0;
+	if (sqlite3_prepare_v2(db, strcmp(mode, "full") == 0 ?
+	    "PRAGMA integrity_check(1)" : "PRAGMA quick_check(1)", -1, &st,
+	    NULL) != SQLITE_OK) {
+		*cause = xasprintf("%s: the integrity check cannot run: %s",
+		    path, store_errtext(db, buf, sizeof buf));
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	what = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) :
+	    NULL;
+	if (what != NULL && strcmp(what, "ok") == 0) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	*cause = xasprintf("%s is damaged (%s integrity check: %.200s): "
+	    "refusing to start on it; restore it from a backup, or salvage "
+	    "it with sqlite3's .recover", path, mode, what != NULL ? what :
+	    store_errtext(db, buf, sizeof buf));
+	sqlite3_finalize(st);
+	return -1;
 }
 
 /* Read or create the id derivation key and check the schema version. */
@@ -610,21 +736,37 @@ eng_wal_pages(const struct eng *e)
 int
 eng_checkpoint(struct eng *e, char **cause)
 {
+	char buf[512];
+
 	if (sqlite3_wal_checkpoint_v2(e->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    NULL, NULL) != SQLITE_OK) {
-		*cause = xasprintf("checkpoint: %s", sqlite3_errmsg(e->db));
+		*cause = xasprintf("checkpoint: %s", store_errtext(e->db, buf,
+		    sizeof buf));
 		return -1;
 	}
 	e->wal_pages = 0;
 	return 0;
 }
 
-/* Open the database, apply the schema, prepare every statement. */
+/* Open the database with no integrity check (tests, tools, benches). */
 struct eng *
 eng_open(const char *path, char **cause)
 {
+	return eng_open_checked(path, "off", cause);
+}
+
+/*
+ * Open the database, check it, apply the schema, prepare every statement.
+ * Nothing is written before the file is known to be belfry's (or empty)
+ * and, with check "quick" or "full", undamaged; the schema, the migrations
+ * and the statements' preparation are one transaction, so a refused or
+ * failed open leaves the file as it was.
+ */
+struct eng *
+eng_open_checked(const char *path, const char *check, char **cause)
+{
 	struct eng *e = xcalloc(1, sizeof *e);
-	int i;
+	int i, ours;
 
 	/*
 	 * No memory statistics: belfry never reads them, and SQLite takes a
@@ -639,6 +781,8 @@ eng_open(const char *path, char **cause)
 		    e->db ? sqlite3_errmsg(e->db) : "out of memory");
 		goto fail;
 	}
+	/* A refused database is closed as found: no checkpoint into it. */
+	sqlite3_db_config(e->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	/* Only another process can hold the lock (EXCLUSIVE below). */
 	sqlite3_busy_timeout(e->db, 1000);
 	/* Replaces SQLite's auto-checkpoint (see store_wal_cb). */
@@ -646,7 +790,7 @@ eng_open(const char *path, char **cause)
 	/* For ST_FEED_PUSH (eng_feed_push); not callable from the schema. */
 	if (sqlite3_create_function(e->db, "belfry_swap", 2, SQLITE_UTF8 |
 	    SQLITE_DIRECTONLY, e, eng_heads_swap, NULL, NULL) != SQLITE_OK) {
-		*cause = xasprintf("sqlite: %s", sqlite3_errmsg(e->db));
+		*cause = store_cause(e->db);
 		goto fail;
 	}
 	/*
@@ -655,29 +799,32 @@ eng_open(const char *path, char **cause)
 	 * its memory (no -shm file), and a second process gets "database is
 	 * locked" instead of a share of the writes.
 	 */
-	if (store_exec(e->db, "PRAGMA locking_mode=EXCLUSIVE;"
-	    "PRAGMA journal_mode=WAL;"
+	if (store_exec(e->db, "PRAGMA locking_mode=EXCLUSIVE;", cause) != 0 ||
+	    (ours = store_identify(e->db, path, cause)) == -1 ||
+	    (ours == 1 && store_check(e->db, path, check, cause) != 0))
+		goto fail;
+	if (store_exec(e->db, "PRAGMA journal_mode=WAL;"
 	    "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
 	    "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;", cause) != 0)
 		goto fail;
+	sqlite3_db_config(e->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 	if (store_exec(e->db, "BEGIN IMMEDIATE", cause) != 0)
 		goto fail;
 	if (store_exec(e->db, store_schema, cause) != 0 ||
+	    store_exec(e->db, STORE_APP_PRAGMA, cause) != 0 ||
 	    store_meta(e, cause) != 0 || store_migrate(e, cause) != 0 ||
-	    store_exec(e->db, store_heads_recover, cause) != 0) {
-		sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
-		goto fail;
-	}
-	if (store_exec(e->db, "COMMIT", cause) != 0)
-		goto fail;
+	    store_exec(e->db, store_heads_recover, cause) != 0)
+		goto rollback;
 	for (i = 0; i < ST_COUNT; i++) {
 		if (sqlite3_prepare_v3(e->db, store_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &e->st[i], NULL) != SQLITE_OK) {
 			*cause = xasprintf("sqlite: statement %d: %s", i,
 			    sqlite3_errmsg(e->db));
-			goto fail;
+			goto rollback;
 		}
 	}
+	if (store_exec(e->db, "COMMIT", cause) != 0)
+		goto rollback;
 	e->msg_seq = store_count(e, "SELECT max(seq) FROM messages");
 	eng_heads_init(e, e->msg_seq);
 	e->has_prefs = store_count(e, "SELECT EXISTS(SELECT 1 FROM"
@@ -685,6 +832,8 @@ eng_open(const char *path, char **cause)
 	/* Deliveries in flight when the process died are due again. */
 	eng_step_done(e, eng_stmt(e, ST_DLV_RESET));
 	return e;
+rollback:
+	sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
 fail:
 	if (e->db != NULL && sqlite3_errcode(e->db) == SQLITE_BUSY) {
 		free(*cause);
@@ -741,14 +890,17 @@ int
 eng_step_done(struct eng *e, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
+	char buf[512];
 
-	sqlite3_reset(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		/* The text before the reset, which may clear it. */
 		fprintf(stderr, "<3>belfry: sqlite: %s\n",
-		    sqlite3_errmsg(e->db));
+		    store_errtext(e->db, buf, sizeof buf));
+		sqlite3_reset(st);
 		e->stats.errors++;
 		return -1;
 	}
+	sqlite3_reset(st);
 	return 0;
 }
 
@@ -806,7 +958,7 @@ int
 eng_begin(struct eng *e, char **cause)
 {
 	if (eng_step_done(e, eng_stmt(e, ST_BEGIN)) != 0) {
-		*cause = xasprintf("sqlite: %s", sqlite3_errmsg(e->db));
+		*cause = store_cause(e->db);
 		return -1;
 	}
 	e->in_txn = 1;
@@ -855,7 +1007,7 @@ eng_commit(struct eng *e, char **cause)
 
 	e->in_txn = 0;
 	if (rc != 0 || eng_step_done(e, eng_stmt(e, ST_COMMIT)) != 0) {
-		*cause = xasprintf("sqlite: %s", sqlite3_errmsg(e->db));
+		*cause = store_cause(e->db);
 		eng_rollback(e);
 		return -1;
 	}

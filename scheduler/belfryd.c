@@ -268,7 +268,8 @@ main(int argc, char **argv)
 	if ((c = eng_config_load(s->config_dir, &cause)) == NULL)
 		fatalx("%s", cause);
 	belfryd_paths(s, c);
-	if ((s->eng = eng_open(s->database, &cause)) == NULL)
+	if ((s->eng = eng_open_checked(s->database,
+	    eng_config_database_check(c), &cause)) == NULL)
 		fatalx("database %s: %s", s->database, cause);
 	eng_set_config(s->eng, c);
 	belfryd_sync_schedules(s);

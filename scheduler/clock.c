@@ -16,7 +16,11 @@
  * at or before the target, now moves to the earliest due instant, that
  * work runs, and the deliveries it produced are awaited (their outcomes
  * committed) before the next step; then now becomes the target and the
- * request is answered.  Concurrent advances are served in order.
+ * request is answered.  Concurrent advances are served in order.  The
+ * steps run in slices of at most CLOCK_SLICE_MS: between two slices the
+ * loop serves requests (at the virtual instant reached so far) and
+ * signals, so a long advance neither blocks the API nor SIGTERM.  The
+ * answer still means that everything due up to the target has run.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,9 @@
 #include <event2/event.h>
 
 #include "scheduler/scheduler.h"
+
+/* The longest slice of an advance's steps between two loop passes. */
+#define CLOCK_SLICE_MS 20
 
 /* The longest the timer sleeps on the wall clock before looking again. */
 #define CLOCK_MAX_SLEEP 60
@@ -342,19 +349,34 @@ clock_advance_kick(struct sch *s)
 		event_active(s->advance_ev, EV_TIMEOUT, 0);
 }
 
-/* Step the first queued advance as far as it can go without waiting. */
+/* The monotonic clock in milliseconds. */
+static int64_t
+clock_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Step the first queued advance as far as it can go without waiting, for
+ * at most CLOCK_SLICE_MS.
+ */
 static void
 clock_advance_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct sch *s = arg;
+	struct timeval zero = { 0, 0 };
 	struct sch_req *r;
 	char buf[32];
-	int64_t due;
+	int64_t due, until;
 
 	(void)fd;
 	(void)events;
 	if (s->stopping || (r = TAILQ_FIRST(&s->advances)) == NULL)
 		return;
+	until = clock_monotonic_ms() + CLOCK_SLICE_MS;
 	for (;;) {
 		/* Wait for the deliveries in flight and their commits. */
 		if (s->inflight > 0 || !TAILQ_EMPTY(&s->outcomes) ||
@@ -363,6 +385,11 @@ clock_advance_cb(evutil_socket_t fd, short events, void *arg)
 		due = eng_next_due(s->eng);
 		if (due > r->target)
 			break;
+		if (clock_monotonic_ms() >= until) {
+			/* A timer, not event_active: the loop polls first. */
+			evtimer_add(s->advance_ev, &zero);
+			return;
+		}
 		if (due > s->vnow)
 			s->vnow = due;
 		if (clock_run_due(s, s->vnow) == 0) {

@@ -20,6 +20,11 @@
 #include "scheduler/scheduler.h"
 
 #define WEBHOOK_TIMEOUT 10
+/*
+ * A reply's body is read and discarded as it arrives, up to this many
+ * bytes; a longer one ends the connection.  The status line decides:
+ * a 2xx was delivered whatever its body does afterwards.
+ */
 #define WEBHOOK_MAX_REPLY (1024 * 1024)
 
 /* One delivery in flight. */
@@ -30,6 +35,7 @@ struct webhook {
 	struct evhttp_connection *conn;
 	enum evhttp_request_error error;
 	int failed;
+	int code;               /* the reply's status, once its head is in */
 };
 
 /* Record an outcome for the next flush. */
@@ -85,6 +91,26 @@ webhook_error_cb(enum evhttp_request_error e, void *arg)
 	w->failed = 1;
 }
 
+/* The reply's head is in: remember its status before any body. */
+static int
+webhook_header_cb(struct evhttp_request *req, void *arg)
+{
+	struct webhook *w = arg;
+
+	w->code = evhttp_request_get_response_code(req);
+	return 0;
+}
+
+/* A piece of the reply's body: not kept. */
+static void
+webhook_chunk_cb(struct evhttp_request *req, void *arg)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+
+	(void)arg;
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
 /* The reply (or the failure) of a delivery. */
 static void
 webhook_done_cb(struct evhttp_request *req, void *arg)
@@ -93,7 +119,8 @@ webhook_done_cb(struct evhttp_request *req, void *arg)
 	struct sch *s = w->s;
 	struct timeval tv = { 0, 0 };
 	char *err = NULL;
-	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+	int code = req != NULL ? evhttp_request_get_response_code(req) :
+	    w->code;
 	int ok = code >= 200 && code < 300;
 
 	if (!ok) {
@@ -183,6 +210,8 @@ webhook_start(struct sch *s, struct eng_delivery *d)
 
 	req = evhttp_request_new(webhook_done_cb, w);
 	evhttp_request_set_error_cb(req, webhook_error_cb);
+	evhttp_request_set_header_cb(req, webhook_header_cb);
+	evhttp_request_set_chunked_cb(req, webhook_chunk_cb);
 	h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Host", hosthdr);
 	evhttp_add_header(h, "Content-Type", "application/json");
