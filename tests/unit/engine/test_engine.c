@@ -1,6 +1,7 @@
 /*
- * engine/: ids, configuration errors with positions, and a trigger through
- * to the feed on a real SQLite file (a temporary directory per run).
+ * engine/: ids, configuration errors with positions, a trigger through
+ * to the feed on a real SQLite file (a temporary directory per run), and
+ * hostile input: bad recipients, a FIFO config file, a foreign database.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -212,6 +213,93 @@ test_database_in_use(void **state)
 	e2 = eng_open(path, &cause);
 	assert_non_null(e2);
 	eng_close(e2);
+}
+
+/*
+ * A bad recipient after a good one is refused (422) and leaves nothing to
+ * free twice; cancel refuses the same recipients trigger refuses.
+ */
+static void
+test_bad_second_recipient(void **state)
+{
+	static const char *bad[] = { "[\"u1\", \"a/b\"]", "[\"u1\", 5]",
+		"[\"u1\", {\"collection\": \"c\"}]",
+		"[\"u1\", {\"id\": \"u2\", \"timezone\": \"No/Zone\"}]" };
+	char *cause = NULL, path[512];
+	struct eng_config *c;
+	json_t *body, *reply = NULL;
+	struct eng *e;
+	size_t i;
+
+	(void)state;
+	put_file("belfry.conf", conf);
+	put_file("workflows/new-comment.json", workflow);
+	if ((c = eng_config_load(tmpdir, &cause)) == NULL)
+		fail_msg("%s", cause);
+	snprintf(path, sizeof path, "%s/rcpt.db", tmpdir);
+	assert_non_null(e = eng_open(path, &cause));
+	eng_set_config(e, c);
+	assert_int_equal(eng_begin(e, &cause), 0);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		body = json_pack("{s:o, s:{s:s}, s:s}", "recipients",
+		    json_loads(bad[i], 0, NULL), "data", "comment_id", "c1",
+		    "cancellation_key", "k");
+		assert_int_equal(eng_trigger(e, "new-comment", body, 1000,
+		    &reply, &cause), ENG_INVALID);
+		free(cause);
+		cause = NULL;
+		if (i < 3) {
+			assert_int_equal(eng_cancel(e, "new-comment", body,
+			    1000, &cause), ENG_INVALID);
+			free(cause);
+			cause = NULL;
+		}
+		json_decref(body);
+	}
+	assert_int_equal(eng_commit(e, &cause), 0);
+	eng_close(e);
+}
+
+/* A FIFO named *.json is refused at once, not read. */
+static void
+test_config_fifo(void **state)
+{
+	char *cause = NULL, path[512];
+
+	(void)state;
+	put_file("belfry.conf", conf);
+	snprintf(path, sizeof path, "%s/workflows/fifo.json", tmpdir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_null(eng_config_load(tmpdir, &cause));
+	assert_non_null(strstr(cause, "not a regular file (a FIFO)"));
+	free(cause);
+	unlink(path);
+}
+
+/* Another application's database is refused and not written. */
+static void
+test_foreign_database(void **state)
+{
+	char path[512], *cause = NULL;
+	struct stat before, after;
+	struct eng *e;
+	sqlite3 *db;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/foreign.db", tmpdir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE users(a, b);"
+	    "INSERT INTO users VALUES(1, 2);", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(stat(path, &before), 0);
+	e = eng_open_checked(path, "quick", &cause);
+	assert_null(e);
+	assert_non_null(strstr(cause, "belongs to another application"));
+	free(cause);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(before.st_size, after.st_size);
+	assert_int_equal(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
+	assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
 }
 
 /* Make the temporary config directory and database path. */
@@ -453,6 +541,9 @@ main(void)
 		cmocka_unit_test(test_json_write),
 		cmocka_unit_test(test_log_writes),
 		cmocka_unit_test(test_database_in_use),
+		cmocka_unit_test(test_bad_second_recipient),
+		cmocka_unit_test(test_config_fifo),
+		cmocka_unit_test(test_foreign_database),
 	};
 
 	return cmocka_run_group_tests_name("engine", tests, setup, teardown);
