@@ -30,9 +30,12 @@
 #define RECUR_MAX_COUNT 100000
 #define RECUR_MAX_DATES 1000
 #define RECUR_NONE INT64_MAX
-#define RECUR_MEMO 4      /* answers remembered per recurrence */
+#define RECUR_MEMO 4      /* answers remembered per rule */
+#define RECUR_MAX_RULES 16
+#define RECUR_FROM_RDATE (1u << RECUR_MAX_RULES) /* source bit of RDATEs */
+#define RECUR_MAX_OFFSET (26 * 3600) /* beyond any zone's UTC offset */
 
-struct tz_recur {
+struct recur_rule {
 	struct icalrecurrencetype rule; /* without COUNT and UNTIL */
 	int64_t dtstart;                /* local seconds */
 	int64_t until;                  /* local seconds, RECUR_NONE if none */
@@ -66,9 +69,6 @@ struct tz_recur {
 	int exp[3600];           /* sorted offsets within a period */
 	int n_exp;
 
-	int64_t *exdates, *rdates;
-	size_t n_exdates, n_rdates;
-
 	icalrecur_iterator *it;  /* kept between calls */
 	int64_t it_last;         /* where it stands (local seconds) */
 	int it_occ;              /* whether it_last is an occurrence */
@@ -77,6 +77,14 @@ struct tz_recur {
 	 * share a recurrence ask the same questions in turn. */
 	int64_t memo_in[RECUR_MEMO], memo_out[RECUR_MEMO];
 	int n_memo, memo_pos;
+};
+
+/* A recurrence set: the union of its rules, plus RDATEs, less EXDATEs. */
+struct tz_recur {
+	struct recur_rule *rules[RECUR_MAX_RULES];
+	int n_rules;
+	int64_t *exdates, *rdates;
+	size_t n_exdates, n_rdates;
 };
 
 /* Floor division for possibly negative numerators. */
@@ -193,7 +201,7 @@ recur_bits(const short *a, int size, int all, int dflt)
 
 /* Whether day d passes BYMONTH, BYMONTHDAY, BYYEARDAY and BYDAY. */
 static int
-recur_day_ok(const struct tz_recur *r, int64_t d)
+recur_day_ok(const struct recur_rule *r, int64_t d)
 {
 	int y, m, md, yd, wd, ord, i, nd;
 
@@ -229,7 +237,7 @@ recur_day_ok(const struct tz_recur *r, int64_t d)
 
 /* Whether day d's period is one the interval selects (DAILY, WEEKLY). */
 static int
-recur_day_aligned(const struct tz_recur *r, int64_t d)
+recur_day_aligned(const struct recur_rule *r, int64_t d)
 {
 	int64_t d0 = recur_floordiv(r->dtstart, RECUR_DAY), w, w0;
 
@@ -246,7 +254,7 @@ recur_day_aligned(const struct tz_recur *r, int64_t d)
  * DTSTART by the interval that BYHOUR/BYMINUTE(/BYSECOND) allow, expanded.
  */
 static int
-recur_subdaily_in_day(const struct tz_recur *r, int64_t d, int c)
+recur_subdaily_in_day(const struct recur_rule *r, int64_t d, int c)
 {
 	int64_t q0 = recur_floordiv(r->dtstart, r->unit);
 	int64_t rr = recur_mod(q0 - d * r->qpd, r->interval), q, qlo;
@@ -271,7 +279,7 @@ recur_subdaily_in_day(const struct tz_recur *r, int64_t d, int c)
 
 /* Whether month (y, m) can hold a MONTHLY occurrence. */
 static int
-recur_month_ok(const struct tz_recur *r, int y, int m)
+recur_month_ok(const struct recur_rule *r, int y, int m)
 {
 	int64_t d0 = recur_floordiv(r->dtstart, RECUR_DAY), d, first;
 	int y0, m0, md0, n = 0, nd = recur_mdays(y, m), ntod, i, p;
@@ -303,7 +311,7 @@ recur_month_ok(const struct tz_recur *r, int y, int m)
  * before libical's year limit.  Exact for sub-daily rules.
  */
 static int64_t
-recur_sieve(const struct tz_recur *r, int64_t cursor)
+recur_sieve(const struct recur_rule *r, int64_t cursor)
 {
 	int64_t d = recur_floordiv(cursor, RECUR_DAY), end;
 	int c = (int)(cursor - d * RECUR_DAY), s, y, m, md;
@@ -345,7 +353,7 @@ recur_sieve(const struct tz_recur *r, int64_t cursor)
 
 /* Seconds a libical step covers, to judge how far it may walk. */
 static int64_t
-recur_period(const struct tz_recur *r)
+recur_period(const struct recur_rule *r)
 {
 	switch (r->freq) {
 	case ICAL_SECONDLY_RECURRENCE:
@@ -373,7 +381,7 @@ recur_period(const struct tz_recur *r)
  * the occurrences; libical's own set_start walks from DTSTART instead.
  */
 static int64_t
-recur_origin(const struct tz_recur *r, int64_t s)
+recur_origin(const struct recur_rule *r, int64_t s)
 {
 	int64_t d = recur_floordiv(s, RECUR_DAY);
 	int64_t d0 = recur_floordiv(r->dtstart, RECUR_DAY), p, p0;
@@ -455,7 +463,7 @@ recur_explicit(struct icalrecurrencetype *ru, const struct tz_wall *ds,
 
 /* recur_rule_next's walk, without its memo. */
 static int64_t
-recur_rule_walk(struct tz_recur *r, int64_t cursor)
+recur_rule_walk(struct recur_rule *r, int64_t cursor)
 {
 	struct icaltimetype t;
 	int64_t start, occ, origin;
@@ -502,7 +510,7 @@ recur_rule_walk(struct tz_recur *r, int64_t cursor)
 
 /* The first RRULE occurrence at or after cursor (local seconds). */
 static int64_t
-recur_rule_next(struct tz_recur *r, int64_t cursor)
+recur_rule_next(struct recur_rule *r, int64_t cursor)
 {
 	int64_t occ;
 	int i;
@@ -535,32 +543,48 @@ recur_lower(const int64_t *a, size_t n, int64_t v)
 	return lo;
 }
 
-/* The first occurrence of the whole set (RRULE + RDATE - EXDATE) >= cursor. */
+/*
+ * The first occurrence of the whole set (the rules' union + RDATE - EXDATE)
+ * at or after cursor; *from gets the bits of the rules (and
+ * RECUR_FROM_RDATE) that give it.
+ */
 static int64_t
-recur_set_next(struct tz_recur *r, int64_t cursor)
+recur_set_next(struct tz_recur *r, int64_t cursor, unsigned *from)
 {
-	int64_t a, b, occ;
+	struct recur_rule *ru;
+	int64_t a, occ;
+	unsigned src;
 	size_t i;
+	int k;
 
 	for (;;) {
-		a = recur_rule_next(r, cursor);
 		i = recur_lower(r->rdates, r->n_rdates, cursor);
-		b = i < r->n_rdates ? r->rdates[i] : RECUR_NONE;
-		if (a != RECUR_NONE && r->until != RECUR_NONE && a > r->until)
-			a = RECUR_NONE;
-		occ = a < b ? a : b;
+		occ = i < r->n_rdates ? r->rdates[i] : RECUR_NONE;
+		src = occ != RECUR_NONE ? RECUR_FROM_RDATE : 0;
+		for (k = 0; k < r->n_rules; k++) {
+			ru = r->rules[k];
+			a = recur_rule_next(ru, cursor);
+			if (a == RECUR_NONE || (ru->until != RECUR_NONE &&
+			    a > ru->until) || a > occ)
+				continue;
+			src = a < occ ? 0 : src;
+			occ = a;
+			src |= 1u << k;
+		}
 		if (occ == RECUR_NONE)
 			return RECUR_NONE;
 		i = recur_lower(r->exdates, r->n_exdates, occ);
-		if (i == r->n_exdates || r->exdates[i] != occ)
+		if (i == r->n_exdates || r->exdates[i] != occ) {
+			*from = src;
 			return occ;
+		}
 		cursor = occ + 1;
 	}
 }
 
 /* Fill the sieve's fields from the parsed rule and DTSTART. */
 static void
-recur_prepare(struct tz_recur *r, const struct tz_wall *ds)
+recur_prepare(struct recur_rule *r, const struct tz_wall *ds)
 {
 	struct icalrecurrencetype *ru = &r->rule;
 	int i, n, v, h, mi, s, q, wd, sub;
@@ -665,7 +689,7 @@ recur_prepare(struct tz_recur *r, const struct tz_wall *ds)
  * libical would take long to find out for YEARLY rules.
  */
 static int
-recur_calendar_possible(const struct tz_recur *r)
+recur_calendar_possible(const struct recur_rule *r)
 {
 	int y, m, d, nd, yd;
 
@@ -796,31 +820,41 @@ recur_parse(const char *text, struct icalrecurrencetype *ru, char **cause)
 	return 0;
 }
 
-/* Make a recurrence from an RRULE and a DTSTART wall time. */
-struct tz_recur *
-tz_recur_new(const char *rrule, const struct tz_wall *dtstart, char **cause)
+/* Free one rule. */
+static void
+recur_rule_free(struct recur_rule *r)
+{
+	if (r == NULL)
+		return;
+	if (r->it != NULL)
+		icalrecur_iterator_free(r->it);
+	free(r->rule.rscale);
+	free(r->allowed);
+	free(r->residue);
+	free(r);
+}
+
+/* One rule from RRULE text (no newline) and a DTSTART wall time. */
+static struct recur_rule *
+recur_rule_new(const char *text, const struct tz_wall *dtstart, char **cause)
 {
 	struct icalrecurrencetype ru;
-	struct tz_recur *r;
+	struct recur_rule *r;
 	int64_t occ;
 	int i, count;
 
-	if (dtstart->year < 1900 || dtstart->year > RECUR_MAX_YEAR) {
-		*cause = xasprintf("DTSTART year must be 1900..%d",
-		    RECUR_MAX_YEAR);
-		return NULL;
-	}
-	icalerror_set_errors_are_fatal(0);
-	if (recur_parse(rrule, &ru, cause) != 0)
+	if (recur_parse(text, &ru, cause) != 0)
 		return NULL;
 	r = xcalloc(1, sizeof *r);
 	r->rule = ru;
 	r->dtstart = recur_lsec(dtstart);
 	r->until = r->until_utc = RECUR_NONE;
 	if (!icaltime_is_null_time(ru.until)) {
-		if (icaltime_is_utc(ru.until))
+		if (icaltime_is_utc(ru.until)) {
 			r->until_utc = recur_from_ical(ru.until);
-		else
+			/* No local time later than this maps to or before it. */
+			r->until = r->until_utc + RECUR_MAX_OFFSET;
+		} else
 			r->until = recur_from_ical(ru.until) +
 			    (ru.until.is_date ? RECUR_DAY - 1 : 0);
 	}
@@ -838,8 +872,8 @@ tz_recur_new(const char *rrule, const struct tz_wall *dtstart, char **cause)
 		occ = recur_rule_next(r, occ + 1);
 	if (occ == RECUR_NONE && (count == 0 || i == 1)) {
 		*cause = xasprintf("rule \"%.200s\" has no occurrence from "
-		    "DTSTART to the year %d", rrule, RECUR_MAX_YEAR);
-		tz_recur_free(r);
+		    "DTSTART to the year %d", text, RECUR_MAX_YEAR);
+		recur_rule_free(r);
 		return NULL;
 	}
 	if (count > 0 && occ != RECUR_NONE)
@@ -847,17 +881,65 @@ tz_recur_new(const char *rrule, const struct tz_wall *dtstart, char **cause)
 	return r;
 }
 
+/* Make a recurrence from RRULE lines and a DTSTART wall time. */
+struct tz_recur *
+tz_recur_new(const char *rrule, const struct tz_wall *dtstart, char **cause)
+{
+	char *copy, *line, *next, *why = NULL;
+	struct recur_rule *ru;
+	struct tz_recur *r;
+	size_t len;
+	int n;
+
+	if (dtstart->year < 1900 || dtstart->year > RECUR_MAX_YEAR) {
+		*cause = xasprintf("DTSTART year must be 1900..%d",
+		    RECUR_MAX_YEAR);
+		return NULL;
+	}
+	icalerror_set_errors_are_fatal(0);
+	n = 1;
+	for (line = strchr(rrule, '\n'); line != NULL;
+	    line = strchr(line + 1, '\n'))
+		n++;
+	if (n > RECUR_MAX_RULES) {
+		*cause = xasprintf("%d rules given, at most %d are supported",
+		    n, RECUR_MAX_RULES);
+		return NULL;
+	}
+	r = xcalloc(1, sizeof *r);
+	copy = xstrdup(rrule);
+	for (line = copy; line != NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if ((len = strlen(line)) > 0 && line[len - 1] == '\r')
+			line[len - 1] = '\0';
+		if ((ru = recur_rule_new(line, dtstart, &why)) == NULL) {
+			if (n > 1) {
+				*cause = xasprintf("rule %d of %d: %s",
+				    r->n_rules + 1, n, why);
+				free(why);
+			} else
+				*cause = why;
+			free(copy);
+			tz_recur_free(r);
+			return NULL;
+		}
+		r->rules[r->n_rules++] = ru;
+	}
+	free(copy);
+	return r;
+}
+
 /* Free a recurrence. */
 void
 tz_recur_free(struct tz_recur *r)
 {
+	int k;
+
 	if (r == NULL)
 		return;
-	if (r->it != NULL)
-		icalrecur_iterator_free(r->it);
-	free(r->rule.rscale);
-	free(r->allowed);
-	free(r->residue);
+	for (k = 0; k < r->n_rules; k++)
+		recur_rule_free(r->rules[k]);
 	free(r->exdates);
 	free(r->rdates);
 	free(r);
@@ -915,7 +997,8 @@ int
 tz_recur_next_wall(struct tz_recur *r, const struct tz_wall *from,
     struct tz_wall *out)
 {
-	int64_t occ = recur_set_next(r, recur_lsec(from));
+	unsigned from_bits;
+	int64_t occ = recur_set_next(r, recur_lsec(from), &from_bits);
 
 	if (occ == RECUR_NONE)
 		return 1;
@@ -940,37 +1023,77 @@ recur_swing(struct tz_zone *z, int64_t t, int *swing)
 }
 
 /*
+ * Whether instant t is past the UTC UNTIL of every source in from (an
+ * RDATE has none).
+ */
+static int
+recur_past_until(const struct tz_recur *r, unsigned from, int64_t t)
+{
+	int k;
+
+	if (from & RECUR_FROM_RDATE)
+		return 0;
+	for (k = 0; k < r->n_rules; k++)
+		if ((from & (1u << k)) && (r->rules[k]->until_utc == RECUR_NONE ||
+		    t <= r->rules[k]->until_utc))
+			return 0;
+	return 1;
+}
+
+/*
  * The first fire instant strictly after `after`: occurrences in wall-time
- * order, mapped by the policies, skipped ones dropped, and any instant not
- * later than the one before it collapsed.  0, 1 when the set has ended, -1
- * on error.
+ * order, mapped by the policies, skipped ones dropped (and counted into
+ * *skips when it is not NULL), and any instant not later than the one
+ * before it collapsed.  0, 1 when the set has ended, -1 on error.
  */
 int
-tz_recur_next(struct tz_recur *r, struct tz_zone *z, enum tz_gap gap,
-    enum tz_overlap overlap, int64_t after, int64_t *next)
+tz_recur_next_skips(struct tz_recur *r, struct tz_zone *z, enum tz_gap gap,
+    enum tz_overlap overlap, int64_t after, int64_t *next,
+    struct tz_recur_skips *skips)
 {
 	int64_t cursor, occ, t, prev = INT64_MIN;
 	struct tz_wall w;
+	unsigned from;
 	int swing, rc;
 
+	if (skips != NULL) {
+		skips->count = 0;
+		skips->last = 0;
+	}
 	if (tz_to_wall(z, after, &w) != 0 || recur_swing(z, after, &swing))
 		return -1;
 	cursor = recur_lsec(&w) - swing;
 	for (;;) {
-		if ((occ = recur_set_next(r, cursor)) == RECUR_NONE)
+		if ((occ = recur_set_next(r, cursor, &from)) == RECUR_NONE)
 			return 1;
 		cursor = occ + 1;
 		recur_wall(occ, &w);
 		if ((rc = tz_from_wall(z, &w, gap, overlap, &t)) < 0)
 			return -1;
-		if (rc == 1 || t <= prev)
+		if (rc == 1) {
+			/* Reported at the instant the gap ends. */
+			if (skips != NULL && tz_from_wall(z, &w,
+			    TZ_GAP_NEXT_VALID, overlap, &t) == 0 && t > after &&
+			    !recur_past_until(r, from, t)) {
+				skips->count++;
+				skips->last = t;
+			}
+			continue;
+		}
+		if (t <= prev || recur_past_until(r, from, t))
 			continue;
 		prev = t;
-		if (r->until_utc != RECUR_NONE && t > r->until_utc)
-			return 1;
 		if (t > after) {
 			*next = t;
 			return 0;
 		}
 	}
+}
+
+/* tz_recur_next_skips without the count of skipped occurrences. */
+int
+tz_recur_next(struct tz_recur *r, struct tz_zone *z, enum tz_gap gap,
+    enum tz_overlap overlap, int64_t after, int64_t *next)
+{
+	return tz_recur_next_skips(r, z, gap, overlap, after, next, NULL);
 }

@@ -345,7 +345,9 @@ test_repeats(void **state)
 		{ "[{\"frequency\":\"daily\",\"hours\":24}]", "hours" },
 		{ "[{\"frequency\":\"daily\",\"interval\":0}]", "interval" },
 		{ "[{\"frequency\":\"daily\",\"hour\":9}]", "hour" },
-		{ "[]", "exactly one" },
+		{ "[]", "1..16" },
+		{ "[{\"frequency\":\"daily\"},{\"frequency\":\"daily\","
+		    "\"hours\":24}]", "repeats[1]: \"hours\"" },
 	};
 	char *s, *cause;
 	size_t i;
@@ -369,6 +371,140 @@ test_repeats(void **state)
 	}
 }
 
+/* Several Knock repeats entries become several RRULE lines. */
+static void
+test_repeats_several(void **state)
+{
+	char *cause = NULL, *s;
+
+	(void)state;
+	s = tz_repeats_to_rrule("[{\"frequency\":\"weekly\",\"days\":[\"mon\"],"
+	    "\"hours\":9},{\"frequency\":\"daily\",\"hours\":18}]", &cause);
+	if (s == NULL)
+		fail_msg("%s", cause);
+	assert_string_equal(s, "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0;"
+	    "BYSECOND=0\nFREQ=DAILY;BYHOUR=18;BYMINUTE=0;BYSECOND=0");
+	free(s);
+}
+
+/*
+ * Several rules: the occurrences are the union in order, a wall time two
+ * rules share occurs once, and each rule's COUNT limits that rule only.
+ */
+static void
+test_several_rules(void **state)
+{
+	static const char *want[] = { "2026-03-01T09:00:00Z",
+		"2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z",
+		"2026-03-03T09:00:00Z", "2026-03-09T09:00:00Z",
+		"2026-03-09T10:00:00Z", "2026-03-16T09:00:00Z" };
+	struct tz_recur *r;
+	struct tz_wall w;
+	char got[8][24], *cause = NULL;
+	size_t i;
+
+	(void)state;
+	/* The weekly rule comes first although the daily one starts first. */
+	r = recur("RRULE:FREQ=WEEKLY;BYDAY=MO;BYHOUR=9,10;BYMINUTE=0;"
+	    "BYSECOND=0\r\nRRULE:FREQ=DAILY;COUNT=3;BYHOUR=9;BYMINUTE=0;"
+	    "BYSECOND=0", "2026-03-01T00:00:00");
+	assert_int_equal(fires(r, "UTC", TZ_GAP_SHIFT, TZ_OVERLAP_FIRST,
+	    "2026-02-28T00:00:00Z", 7, got), 7);
+	for (i = 0; i < 7; i++)
+		assert_string_equal(got[i], want[i]);
+	tz_recur_free(r);
+
+	/* A UTC UNTIL ends its own rule only. */
+	r = recur("FREQ=DAILY;BYHOUR=12;UNTIL=20260302T120000Z\n"
+	    "FREQ=WEEKLY;BYDAY=FR;BYHOUR=8", "2026-03-01T00:00:00");
+	assert_int_equal(fires(r, "Europe/Berlin", TZ_GAP_SHIFT,
+	    TZ_OVERLAP_FIRST, "2026-02-28T00:00:00Z", 4, got), 4);
+	assert_string_equal(got[0], "2026-03-01T11:00:00Z");
+	assert_string_equal(got[1], "2026-03-02T11:00:00Z");
+	assert_string_equal(got[2], "2026-03-06T07:00:00Z");
+	assert_string_equal(got[3], "2026-03-13T07:00:00Z");
+	tz_recur_free(r);
+
+	/* An error names the rule. */
+	assert_int_equal(tz_wall_parse("2026-03-01T00:00:00", &w), 0);
+	assert_null(tz_recur_new("FREQ=DAILY\nFREQ=WEEKLY;INTERVAL=0", &w,
+	    &cause));
+	if (strstr(cause, "rule 2 of 2: ") == NULL ||
+	    strstr(cause, "INTERVAL") == NULL)
+		fail_msg("cause: %s", cause);
+	free(cause);
+	assert_null(tz_recur_new("FREQ=DAILY\n", &w, &cause));
+	if (strstr(cause, "rule 2 of 2: ") == NULL)
+		fail_msg("cause: %s", cause);
+	free(cause);
+}
+
+/* The next fire after `after` (a string) with the skips counted. */
+static int
+next_skips(struct tz_recur *r, const char *zone, enum tz_gap gap,
+    const char *after, char *next, struct tz_recur_skips *sk)
+{
+	char *cause = NULL;
+	struct tz_zone *z = tz_zone_get(zone, &cause);
+	int64_t t, n;
+	int rc;
+
+	assert_non_null(z);
+	assert_int_equal(tz_instant_parse(after, &t), 0);
+	rc = tz_recur_next_skips(r, z, gap, TZ_OVERLAP_FIRST, t, &n, sk);
+	if (rc == 0)
+		tz_instant_format(n, next, 24);
+	return rc;
+}
+
+/*
+ * Occurrences dropped by the skip gap policy are counted once each, between
+ * `after` and the next fire, at the instant their gap ends.
+ */
+static void
+test_skips(void **state)
+{
+	struct tz_recur_skips sk;
+	struct tz_recur *r;
+	char next[24], last[24];
+
+	(void)state;
+	/* Berlin skips 02:00-03:00 on 2026-03-29 (the gap ends at 01:00Z). */
+	r = recur("FREQ=DAILY;BYHOUR=2;BYMINUTE=30", "2026-03-27T00:00:00");
+	assert_int_equal(next_skips(r, "Europe/Berlin", TZ_GAP_SKIP,
+	    "2026-03-28T01:30:00Z", next, &sk), 0);
+	assert_string_equal(next, "2026-03-30T00:30:00Z");
+	assert_int_equal(sk.count, 1);
+	tz_instant_format(sk.last, last, sizeof last);
+	assert_string_equal(last, "2026-03-29T01:00:00Z");
+	/* Asked again from the fire, or from the gap's end: not again. */
+	assert_int_equal(next_skips(r, "Europe/Berlin", TZ_GAP_SKIP,
+	    "2026-03-30T00:30:00Z", next, &sk), 0);
+	assert_int_equal(sk.count, 0);
+	assert_int_equal(next_skips(r, "Europe/Berlin", TZ_GAP_SKIP,
+	    "2026-03-29T01:00:00Z", next, &sk), 0);
+	assert_int_equal(sk.count, 0);
+	assert_int_equal(next_skips(r, "Europe/Berlin", TZ_GAP_SKIP,
+	    "2026-03-29T00:59:59Z", next, &sk), 0);
+	assert_int_equal(sk.count, 1);
+	/* Other policies skip nothing. */
+	assert_int_equal(next_skips(r, "Europe/Berlin", TZ_GAP_SHIFT,
+	    "2026-03-28T01:30:00Z", next, &sk), 0);
+	assert_string_equal(next, "2026-03-29T01:30:00Z");
+	assert_int_equal(sk.count, 0);
+	tz_recur_free(r);
+
+	/* Two occurrences in one gap; and skips up to the end of a rule. */
+	r = recur("FREQ=HOURLY;BYMINUTE=0,30;UNTIL=20260329T023000",
+	    "2026-03-29T00:00:00");
+	assert_int_equal(next_skips(r, "Europe/Berlin", TZ_GAP_SKIP,
+	    "2026-03-29T00:30:00Z", next, &sk), 1);
+	assert_int_equal(sk.count, 2);
+	tz_instant_format(sk.last, last, sizeof last);
+	assert_string_equal(last, "2026-03-29T01:00:00Z");
+	tz_recur_free(r);
+}
+
 /* Runs the tests. */
 int
 main(void)
@@ -384,6 +520,9 @@ main(void)
 		cmocka_unit_test(test_sparse_subdaily),
 		cmocka_unit_test(test_random_access),
 		cmocka_unit_test(test_repeats),
+		cmocka_unit_test(test_repeats_several),
+		cmocka_unit_test(test_several_rules),
+		cmocka_unit_test(test_skips),
 	};
 
 	return cmocka_run_group_tests_name("recur", tests, setup, teardown);
