@@ -208,7 +208,14 @@ expect_error "unparsable rule: BYMONTHDAY=0" --rrule 'FREQ=MONTHLY;BYMONTHDAY=0'
 
 expect_error "BYSETPOS with WEEKLY" --rrule 'FREQ=WEEKLY;BYSETPOS=1;BYDAY=MO' "${D[@]}" "${Z[@]}"
 expect_error "BYSETPOS without another BYxxx" --rrule 'FREQ=DAILY;BYSETPOS=1' "${D[@]}" "${Z[@]}"
-expect_error "BYSETPOS over several times of day (libical applies it to days only)" --rrule 'FREQ=MONTHLY;BYMONTHDAY=1,15;BYHOUR=9,17;BYMINUTE=0;BYSETPOS=2,-1' "${D[@]}" "${Z[@]}"
+expect_error "BYYEARDAY=367" --rrule 'FREQ=YEARLY;BYYEARDAY=367' "${D[@]}" "${Z[@]}"
+expect_error "BYYEARDAY=-367" --rrule 'FREQ=YEARLY;BYYEARDAY=-367' "${D[@]}" "${Z[@]}"
+expect_error "BYWEEKNO=54" --rrule 'FREQ=YEARLY;BYWEEKNO=54' "${D[@]}" "${Z[@]}"
+expect_error "BYWEEKNO=-54" --rrule 'FREQ=YEARLY;BYWEEKNO=-54' "${D[@]}" "${Z[@]}"
+expect_error "BYDAY=6MO in a month" --rrule 'FREQ=MONTHLY;BYDAY=6MO' "${D[@]}" "${Z[@]}"
+expect_error "UNTIL=2027-01-01 (not an RFC 5545 form)" --rrule 'FREQ=DAILY;UNTIL=2027-01-01' "${D[@]}" "${Z[@]}"
+expect_error "several rules: the second is bad" --rrule $'FREQ=DAILY\nFREQ=WEEKLY;BYWEEKNO=60' "${D[@]}" "${Z[@]}"
+expect_error "repeats: the second entry is bad" --repeats '[{"frequency":"daily"},{"frequency":"daily","hours":24}]' "${D[@]}" "${Z[@]}"
 expect_error "COUNT and UNTIL together" --rrule 'FREQ=DAILY;COUNT=3;UNTIL=20270101T000000' "${D[@]}" "${Z[@]}"
 
 expect_error "no occurrence: MINUTELY Feb 30" --rrule 'FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30' "${D[@]}" "${Z[@]}"

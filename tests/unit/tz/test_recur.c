@@ -95,6 +95,17 @@ test_bad_rules(void **state)
 		{ "FREQ=WEEKLY;BYMONTHDAY=1", "BYMONTHDAY" },
 		{ "FREQ=DAILY;BYDAY=1MO", "position" },
 		{ "FREQ=MONTHLY;BYWEEKNO=1", "BYWEEKNO" },
+		{ "FREQ=YEARLY;BYYEARDAY=367", "BYYEARDAY=367 is out of range" },
+		{ "FREQ=YEARLY;BYYEARDAY=-367", "BYYEARDAY=-367 is out of range" },
+		{ "FREQ=YEARLY;BYYEARDAY=1,370", "BYYEARDAY=370" },
+		{ "FREQ=YEARLY;BYWEEKNO=54", "BYWEEKNO=54 is out of range" },
+		{ "FREQ=YEARLY;BYWEEKNO=-54", "BYWEEKNO=-54 is out of range" },
+		{ "FREQ=MONTHLY;BYDAY=6MO", "BYDAY position 6" },
+		{ "FREQ=YEARLY;BYDAY=54MO", "BYDAY position 54" },
+		{ "FREQ=YEARLY;BYWEEKNO=3;BYDAY=1MO", "BYWEEKNO" },
+		{ "FREQ=YEARLY;UNTIL=2027-01-01", "UNTIL=2027-01-01 is not" },
+		{ "FREQ=YEARLY;UNTIL=20270101T0000", "UNTIL=20270101T0000 is" },
+		{ "FREQ=YEARLY;UNTIL=20270101T000000+01", "UNTIL" },
 	};
 	struct tz_wall w;
 	char *cause;
@@ -112,6 +123,69 @@ test_bad_rules(void **state)
 			    cases[i][0], cause, cases[i][1]);
 		free(cause);
 	}
+}
+
+/* The expansion of one rule from DTSTART in UTC, as RFC 3339 lines. */
+static void
+expect_utc(const char *rule, const char *dtstart, int n, const char *want)
+{
+	struct tz_recur *r = recur(rule, dtstart);
+	char got[64][24], all[64 * 24] = "";
+	int i, k;
+
+	k = fires(r, "UTC", TZ_GAP_SHIFT, TZ_OVERLAP_FIRST,
+	    "1900-01-01T00:00:00Z", n, got);
+	for (i = 0; i < k; i++) {
+		strcat(all, got[i]);
+		strcat(all, "\n");
+	}
+	if (strcmp(all, want) != 0)
+		fail_msg("%s from %s:\n%swant:\n%s", rule, dtstart, all, want);
+	tz_recur_free(r);
+}
+
+/*
+ * Rules once expanded wrong: WEEKLY INTERVAL counted from the wrong week
+ * (DTSTART not an occurrence, BYMONTH), DAILY negative BYMONTHDAY, YEARLY
+ * BYWEEKNO at the turn of the year and with WKST, BYSETPOS over times.
+ */
+static void
+test_expansions(void **state)
+{
+	(void)state;
+	/* RFC 5545: every other Sunday from Tue 1997-08-05. */
+	expect_utc("FREQ=WEEKLY;INTERVAL=2;BYDAY=SU;COUNT=3",
+	    "1997-08-05T09:00:00", 9, "1997-08-10T09:00:00Z\n"
+	    "1997-08-24T09:00:00Z\n1997-09-07T09:00:00Z\n");
+	/* Every other Sunday in November, weeks counted from DTSTART's. */
+	expect_utc("FREQ=WEEKLY;INTERVAL=2;BYMONTH=11;BYDAY=SU;COUNT=4",
+	    "2026-01-07T12:00:00", 9, "2026-11-01T12:00:00Z\n"
+	    "2026-11-15T12:00:00Z\n2026-11-29T12:00:00Z\n"
+	    "2027-11-14T12:00:00Z\n");
+	expect_utc("FREQ=DAILY;BYMONTHDAY=-1;COUNT=3", "2028-01-05T09:00:00",
+	    9, "2028-01-31T09:00:00Z\n2028-02-29T09:00:00Z\n"
+	    "2028-03-31T09:00:00Z\n");
+	/* ISO week 52 of 2027: Mon 12-27 .. Sun 2028-01-02. */
+	expect_utc("FREQ=YEARLY;BYWEEKNO=52;COUNT=7", "2027-01-01T09:00:00", 9,
+	    "2027-12-27T09:00:00Z\n2027-12-28T09:00:00Z\n"
+	    "2027-12-29T09:00:00Z\n2027-12-30T09:00:00Z\n"
+	    "2027-12-31T09:00:00Z\n2028-01-01T09:00:00Z\n"
+	    "2028-01-02T09:00:00Z\n");
+	/* Week 1 of 2025 starts Mon 2024-12-30; with WKST=SU week 1 of 2026
+	 * is Sun 01-04 .. Sat 01-10. */
+	expect_utc("FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO;COUNT=2",
+	    "2024-01-01T09:00:00", 9, "2024-01-01T09:00:00Z\n"
+	    "2024-12-30T09:00:00Z\n");
+	expect_utc("FREQ=YEARLY;BYWEEKNO=1;BYDAY=SU,SA;WKST=SU;COUNT=2",
+	    "2026-01-01T09:00:00", 9, "2026-01-04T09:00:00Z\n"
+	    "2026-01-10T09:00:00Z\n");
+	expect_utc("FREQ=YEARLY;BYWEEKNO=-1;BYDAY=TH;COUNT=3",
+	    "2026-01-01T09:00:00", 9, "2026-12-31T09:00:00Z\n"
+	    "2027-12-30T09:00:00Z\n2028-12-28T09:00:00Z\n");
+	expect_utc("FREQ=MONTHLY;BYMONTHDAY=1,15;BYHOUR=9,17;BYMINUTE=0;"
+	    "BYSETPOS=2,-1;COUNT=3", "2026-03-01T09:00:00", 9,
+	    "2026-03-01T17:00:00Z\n2026-03-15T17:00:00Z\n"
+	    "2026-04-01T17:00:00Z\n");
 }
 
 /* Half-hourly across US spring forward: 02:xx shifts, duplicates collapse. */
@@ -523,6 +597,7 @@ main(void)
 		cmocka_unit_test(test_repeats_several),
 		cmocka_unit_test(test_several_rules),
 		cmocka_unit_test(test_skips),
+		cmocka_unit_test(test_expansions),
 	};
 
 	return cmocka_run_group_tests_name("recur", tests, setup, teardown);
