@@ -250,7 +250,9 @@ class WeekNoRule:
     BYWEEKNO is a day filter on the year's days like BYMONTH/BYMONTHDAY/
     BYYEARDAY: dateutil expands the other parts (with every day of the year
     when no other day part is given), this class keeps the days whose week
-    number is listed, then applies BYSETPOS per year, then COUNT/UNTIL."""
+    number is listed, then applies BYSETPOS per year (over the whole year,
+    as RFC 5545 and dateutil's own BYSETPOS do), then drops what precedes
+    DTSTART, then COUNT/UNTIL."""
 
     def __init__(self, freq, kw):
         if freq != du.YEARLY:
@@ -264,6 +266,9 @@ class WeekNoRule:
         if not any(k in kw for k in ("byweekday", "bymonthday",
                                      "byyearday")):
             kw["byyearday"] = list(range(1, 367))
+        # BYSETPOS counts in the whole year, days before DTSTART too.
+        self.dtstart = kw["dtstart"]
+        kw["dtstart"] = self.dtstart.replace(month=1, day=1)
         try:
             self.base = du.rrule(freq, **kw)
         except ValueError as e:
@@ -299,6 +304,8 @@ class WeekNoRule:
                         sel.add(items[i])
                 items = sorted(sel)
             for d in items:
+                if d < self.dtstart:
+                    continue
                 if self.until is not None and d > self.until:
                     return
                 yield d

@@ -6,6 +6,8 @@
 # 1. Every case of tests/golden/cases.txt is run and its stdout compared with
 #    tests/golden/NAME.out (written by the reference tests/golden/gen.py,
 #    never by belfryctl) with `diff -u`; the exit status must be 0.
+#    Then every case of the random corpus tests/golden/corpus/ (corpus.py,
+#    the same reference) is run and compared.
 # 2. Bad input must be answered, fast: non-zero exit (not a crash), exactly
 #    one line on stderr, nothing on stdout, within LIMIT ms wall time per call
 #    (default 100; BELFRY_PREVIEW_LIMIT_MS overrides it, e.g. under ASan).
@@ -158,6 +160,24 @@ while IFS= read -r line || [ -n "$line" ]; do
 done <"$GOLDEN/cases.txt"
 if [ "$ncases" -lt 40 ]; then
 	notok "golden case table" "only $ncases cases in $GOLDEN/cases.txt"
+fi
+
+# --- 1b. the random corpus --------------------------------------------------
+
+# tests/golden/corpus/ holds a seeded random corpus (written by corpus.py from
+# the same reference); each case that agrees counts as a passed check.
+python3 "$GOLDEN/corpus.py" --run "$BIN" >"$tmp/corpus" 2>&1
+summary=$(tail -n 1 "$tmp/corpus")
+if [[ $summary =~ ^corpus:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+	pass=$((pass + BASH_REMATCH[1]))
+	fail=$((fail + BASH_REMATCH[2]))
+	grep -v '^corpus: ' "$tmp/corpus"
+	echo "# corpus: ${BASH_REMATCH[1]} cases agree, ${BASH_REMATCH[2]} differ"
+	if [ "${BASH_REMATCH[1]}" -lt 500 ]; then
+		notok "corpus size" "only ${BASH_REMATCH[1]} agreeing cases"
+	fi
+else
+	notok "corpus" "corpus.py --run did not finish: $(head_of "$tmp/corpus")"
 fi
 
 # --- 2. errors -----------------------------------------------------------------
