@@ -581,6 +581,25 @@ recur_set_next(struct tz_recur *r, int64_t cursor, unsigned *from)
 	}
 }
 
+/*
+ * Mark a BYYEARDAY or BYWEEKNO list's values: pos[v] for v, neg[v] for -v.
+ * Whether the list is given.
+ */
+static int
+recur_signed(const short *a, int size, unsigned char *pos,
+    unsigned char *neg)
+{
+	int i, n = recur_len(a, size);
+
+	for (i = 0; i < n; i++) {
+		if (a[i] > 0)
+			pos[a[i]] = 1;
+		else
+			neg[-a[i]] = 1;
+	}
+	return n > 0;
+}
+
 /* Fill the rule's fields from the parsed rule and DTSTART. */
 static void
 recur_prepare(struct recur_rule *r, const struct tz_wall *ds)
@@ -606,24 +625,10 @@ recur_prepare(struct recur_rule *r, const struct tz_wall *ds)
 		else
 			r->mday_neg |= 1u << -v;
 	}
-	n = recur_len(ru->by_year_day, ICAL_BY_YEARDAY_SIZE);
-	r->has_yday = n > 0;
-	for (i = 0; i < n; i++) {
-		v = ru->by_year_day[i];
-		if (v > 0)
-			r->yday_pos[v] = 1;
-		else
-			r->yday_neg[-v] = 1;
-	}
-	n = recur_len(ru->by_week_no, ICAL_BY_WEEKNO_SIZE);
-	r->has_wno = n > 0;
-	for (i = 0; i < n; i++) {
-		v = ru->by_week_no[i];
-		if (v > 0)
-			r->wno_pos[v] = 1;
-		else
-			r->wno_neg[-v] = 1;
-	}
+	r->has_yday = recur_signed(ru->by_year_day, ICAL_BY_YEARDAY_SIZE,
+	    r->yday_pos, r->yday_neg);
+	r->has_wno = recur_signed(ru->by_week_no, ICAL_BY_WEEKNO_SIZE,
+	    r->wno_pos, r->wno_neg);
 	n = recur_len(ru->by_day, ICAL_BY_DAY_SIZE);
 	r->has_byday = n > 0;
 	for (i = 0; i < n; i++) {

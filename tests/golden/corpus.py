@@ -145,6 +145,13 @@ def signed(rng, lo, hi, k_max):
     return ",".join(str(v) for v in sorted(vals))
 
 
+def ordinals(rng, k_max):
+    """A comma list of one to k_max BYDAY entries with positions -5..5."""
+    ords = {f"{rng.choice(['', '-'])}{rng.randint(1, 5)}{rng.choice(DAYS)}"
+            for _ in range(rng.randint(1, k_max))}
+    return ",".join(sorted(ords))
+
+
 def times(rng, parts, freq):
     """Maybe add BYHOUR/BYMINUTE/BYSECOND suited to freq."""
     if freq in ("YEARLY", "MONTHLY", "WEEKLY", "DAILY"):
@@ -196,9 +203,7 @@ def rand_rule(rng, dtstart):
                 parts.append("BYDAY=" + some(rng, DAYS, 3))
             day_part = True
         if kind == "ordday":
-            ords = {f"{rng.choice(['', '-'])}{rng.randint(1, 5)}"
-                    f"{rng.choice(DAYS)}" for _ in range(rng.randint(1, 2))}
-            parts.append("BYDAY=" + ",".join(sorted(ords)))
+            parts.append("BYDAY=" + ordinals(rng, 2))
             day_part = True
         if kind == "plainday":
             if rng.random() < 0.5 and "BYMONTH" not in ";".join(parts):
@@ -215,9 +220,7 @@ def rand_rule(rng, dtstart):
             parts.append("BYMONTHDAY=" + signed(rng, 1, 31, 3))
             day_part = True
         if kind == "ordday":
-            ords = {f"{rng.choice(['', '-'])}{rng.randint(1, 5)}"
-                    f"{rng.choice(DAYS)}" for _ in range(rng.randint(1, 3))}
-            parts.append("BYDAY=" + ",".join(sorted(ords)))
+            parts.append("BYDAY=" + ordinals(rng, 3))
             day_part = True
         if kind in ("plainday", "both"):
             parts.append("BYDAY=" + some(rng, DAYS, 5))
