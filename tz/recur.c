@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libical/ical.h>
 
@@ -742,28 +743,72 @@ recur_calendar_possible(const struct recur_rule *r)
 	return 0;
 }
 
+/* The numeric BYxxx parts and their ranges (neg: -hi..-lo too). */
+static const struct recur_part {
+	const char *name;
+	int lo, hi, neg;
+} recur_parts[] = {
+	{ "BYSECOND", 0, 59, 0 },  /* 60, a leap second, is not supported */
+	{ "BYMINUTE", 0, 59, 0 },
+	{ "BYHOUR", 0, 23, 0 },
+	{ "BYMONTH", 1, 12, 0 },
+	{ "BYMONTHDAY", 1, 31, 1 },
+	{ "BYYEARDAY", 1, 366, 1 },
+	{ "BYWEEKNO", 1, 53, 1 },
+	{ "BYSETPOS", 1, 366, 1 },
+};
+
 /*
- * Whether every entry of a BYxxx list lies in lo..hi (and in -hi..-lo too
- * when neg is set); else *cause names the part and its range.
+ * Whether every value of the numeric BYxxx parts in rule text is an
+ * integer in its part's range; else *cause names the part and the value
+ * (libical would refuse some without saying which, and accept others it
+ * then mishandles, like BYYEARDAY=367).
  */
 static int
-recur_range(const short *a, int size, const char *name, int lo, int hi,
-    int neg, char **cause)
+recur_check_values(const char *text, char **cause)
 {
-	int i, n = recur_len(a, size), v;
+	const struct recur_part *p;
+	const char *q, *v, *end;
+	size_t i, n;
+	long x, a;
+	char *e;
 
-	for (i = 0; i < n; i++) {
-		v = neg && a[i] < 0 ? -a[i] : a[i];
-		if (v < lo || v > hi) {
-			if (neg)
-				*cause = xasprintf("%s=%d is out of range "
-				    "(-%d..-%d or %d..%d)", name, a[i], hi, lo,
-				    lo, hi);
-			else
-				*cause = xasprintf("%s=%d is out of range "
-				    "(%d..%d)", name, a[i], lo, hi);
+	for (q = text; *q != '\0'; q += *q == ';') {
+		n = strcspn(q, "=;");
+		for (i = 0, p = NULL; i < sizeof recur_parts /
+		    sizeof recur_parts[0]; i++)
+			if (strlen(recur_parts[i].name) == n &&
+			    strncasecmp(q, recur_parts[i].name, n) == 0)
+				p = &recur_parts[i];
+		v = q + n + (q[n] == '=');
+		end = v + strcspn(v, ";");
+		if (p != NULL && v == end) {
+			*cause = xasprintf("%s has no value", p->name);
 			return -1;
 		}
+		for (; p != NULL && v < end; v = e + (*e == ',')) {
+			x = strtol(v, &e, 10);
+			if (e == v || (e != end && *e != ',')) {
+				*cause = xasprintf("%s=%.*s: not a list of "
+				    "integers", p->name, (int)(end - q - n - 1),
+				    q + n + 1);
+				return -1;
+			}
+			a = p->neg && x < 0 ? -x : x;
+			if (a < p->lo || a > p->hi) {
+				if (p->neg)
+					*cause = xasprintf("%s=%ld is out of "
+					    "range (-%d..-%d or %d..%d)",
+					    p->name, x, p->hi, p->lo, p->lo,
+					    p->hi);
+				else
+					*cause = xasprintf("%s=%ld is out of "
+					    "range (%d..%d)", p->name, x, p->lo,
+					    p->hi);
+				return -1;
+			}
+		}
+		q = end;
 	}
 	return 0;
 }
@@ -786,23 +831,6 @@ recur_check_parts(const struct icalrecurrencetype *ru, char **cause)
 		*cause = xstrdup("INTERVAL must be a positive integer");
 		return -1;
 	}
-	if (recur_range(ru->by_second, ICAL_BY_SECOND_SIZE, "BYSECOND", 0, 59,
-	    0, cause) != 0 ||
-	    recur_range(ru->by_minute, ICAL_BY_MINUTE_SIZE, "BYMINUTE", 0, 59,
-	    0, cause) != 0 ||
-	    recur_range(ru->by_hour, ICAL_BY_HOUR_SIZE, "BYHOUR", 0, 23, 0,
-	    cause) != 0 ||
-	    recur_range(ru->by_month, ICAL_BY_MONTH_SIZE, "BYMONTH", 1, 12, 0,
-	    cause) != 0 ||
-	    recur_range(ru->by_month_day, ICAL_BY_MONTHDAY_SIZE, "BYMONTHDAY",
-	    1, 31, 1, cause) != 0 ||
-	    recur_range(ru->by_year_day, ICAL_BY_YEARDAY_SIZE, "BYYEARDAY", 1,
-	    366, 1, cause) != 0 ||
-	    recur_range(ru->by_week_no, ICAL_BY_WEEKNO_SIZE, "BYWEEKNO", 1, 53,
-	    1, cause) != 0 ||
-	    recur_range(ru->by_set_pos, ICAL_BY_SETPOS_SIZE, "BYSETPOS", 1, 366,
-	    1, cause) != 0)
-		return -1;
 	if (recur_len(ru->by_set_pos, ICAL_BY_SETPOS_SIZE) > 0 &&
 	    f != ICAL_MONTHLY_RECURRENCE && f != ICAL_YEARLY_RECURRENCE) {
 		*cause = xstrdup("BYSETPOS is supported with FREQ=MONTHLY or "
@@ -896,6 +924,8 @@ recur_parse(const char *text, struct icalrecurrencetype *ru, char **cause)
 		    "UTC)", (int)strcspn(until + 6, ";"), until + 6);
 		return -1;
 	}
+	if (recur_check_values(text, cause) != 0)
+		return -1;
 	icalerror_clear_errno();
 	*ru = icalrecurrencetype_from_string(text);
 	if (ru->freq == ICAL_NO_RECURRENCE || icalerrno != ICAL_NO_ERROR) {

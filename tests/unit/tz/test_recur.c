@@ -80,7 +80,12 @@ test_bad_rules(void **state)
 	static const char *cases[][2] = {
 		{ "", "no FREQ" },
 		{ "FREQ=FORTNIGHTLY", "cannot parse" },
-		{ "FREQ=DAILY;BYHOUR=25", "cannot parse" },
+		{ "FREQ=DAILY;BYHOUR=25", "BYHOUR=25 is out of range (0..23)" },
+		{ "FREQ=DAILY;BYHOUR=9,x", "BYHOUR=9,x: not a list" },
+		{ "FREQ=DAILY;BYMINUTE=", "BYMINUTE has no value" },
+		{ "FREQ=DAILY;BYSECOND=60", "BYSECOND=60 is out of range" },
+		{ "FREQ=MONTHLY;BYMONTHDAY=32", "BYMONTHDAY=32 is out of range" },
+		{ "FREQ=YEARLY;BYWEEKNO=0", "BYWEEKNO=0 is out of range" },
 		{ "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=1", "BYSETPOS" },
 		{ "FREQ=DAILY;BYSETPOS=1", "BYSETPOS" },
 		{ "FREQ=DAILY;COUNT=3;UNTIL=20270101T000000", "COUNT and UNTIL" },
