@@ -5,7 +5,7 @@ tzdata, belfry's DST policy applied to map wall times to UTC, BYWEEKNO
 implemented from RFC 5545 because dateutil's is wrong; see gen.py).
 
 The cases cover every rule part belfry accepts: FREQ from YEARLY to
-MINUTELY, INTERVAL, BYDAY with and without positions, BYMONTHDAY (negative
+SECONDLY, INTERVAL, BYDAY with and without positions, BYMONTHDAY (negative
 too), BYMONTH, BYYEARDAY, BYWEEKNO, BYSETPOS, BYHOUR/BYMINUTE/BYSECOND,
 WKST, COUNT and UNTIL (DATE, floating and UTC DATE-TIME), several rules at
 once (Knock repeats arrays and RRULE lines), EXDATE/RDATE on wall times in
@@ -178,17 +178,19 @@ def times(rng, parts, freq):
 
 def rand_rule(rng, dtstart):
     """A random RRULE valid for belfry (every part it accepts)."""
-    freq = rng.choice(["YEARLY"] * 5 + ["MONTHLY"] * 5 + ["WEEKLY"] * 5 +
-                      ["DAILY"] * 4 + ["HOURLY"] * 2 + ["MINUTELY"] * 2)
+    freq = rng.choice(["YEARLY"] * 7 + ["MONTHLY"] * 5 + ["WEEKLY"] * 5 +
+                      ["DAILY"] * 4 + ["HOURLY"] * 2 + ["MINUTELY"] * 2 +
+                      ["SECONDLY"])
     parts = ["FREQ=" + freq]
     if rng.random() < 0.5:
         top = {"YEARLY": 3, "MONTHLY": 4, "WEEKLY": 4, "DAILY": 5,
-               "HOURLY": 7, "MINUTELY": 90}[freq]
+               "HOURLY": 7, "MINUTELY": 90, "SECONDLY": 5000}[freq]
         parts.append(f"INTERVAL={rng.randint(1, top)}")
     day_part = False
     if freq == "YEARLY":
-        kind = rng.choice(["month", "monthday", "yearday", "weekno",
-                           "ordday", "plainday", "none"])
+        kind = rng.choice(["month", "monthday", "yearday", "yearday",
+                           "weekno", "weekno", "weekno", "ordday",
+                           "plainday", "none"])
         if kind in ("month", "monthday", "ordday") or rng.random() < 0.3:
             parts.append("BYMONTH=" + some(rng, list(range(1, 13)), 3))
         if kind == "monthday":
@@ -317,6 +319,8 @@ def rand_case(rng):
         if "FREQ=MINUTELY" in " ".join(args) or "HOURLY" in " ".join(args) \
                 or "hourly" in " ".join(args):
             base = dtstart + timedelta(hours=rng.randint(0, 72))
+        if "SECONDLY" in " ".join(args):
+            base = dtstart + timedelta(minutes=rng.randint(0, 60))
         after = base.replace(tzinfo=zone).astimezone(UTC)
         args += ["--after", after.strftime("%Y-%m-%dT%H:%M:%SZ")]
     if dst or rng.random() < 0.2:
