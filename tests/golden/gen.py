@@ -452,15 +452,21 @@ def to_utc(local, zone, gap, overlap):
     return u0
 
 
+def tagged(occurrences, until):
+    """Yield (occurrence, until) pairs."""
+    for d in occurrences:
+        yield d, until
+
+
 def local_occurrences(opts):
     """Yield (local, until) for the sorted, de-duplicated local occurrences
     of the union of the rules plus RDATE less EXDATE: until is the latest
     UTC instant the occurrence may map to (None: no limit), the most lenient
     of the rules (and RDATEs) giving it."""
     far = datetime(9999, 1, 1, tzinfo=UTC)
-    streams = [((d, far) for d in sorted(opts["rdate"]))]
+    streams = [tagged(sorted(opts["rdate"]), far)]
     for rule, until in opts["rules"]:
-        streams.append(((d, until or far) for d in rule))
+        streams.append(tagged(rule, until or far))
     exdates = set(opts["exdate"])
     cur, lim = None, None
     for d, u in heapq.merge(*streams, key=lambda p: p[0]):
