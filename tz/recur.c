@@ -371,30 +371,62 @@ recur_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The weekday offset of a week's first day number (wkst's residue). */
+static int64_t
+recur_week_base(const struct recur_rule *r)
+{
+	return recur_mod(r->wkst - 4, 7);
+}
+
 /*
- * Expand the MONTHLY or YEARLY period key (months since year 0, or the
- * year) into r->per: the days that pass the day filters (as local seconds
- * of their midnight), or, with BYSETPOS, the selected occurrences of the
- * period's day x time-of-day set (RFC 5545 BYSETPOS).
+ * The period key of day d: the day (DAILY), the week starting on WKST
+ * (WEEKLY), months since year 0 (MONTHLY) or the year (YEARLY).
+ */
+static int64_t
+recur_period_of(const struct recur_rule *r, int64_t d)
+{
+	int y, m, md;
+
+	if (r->freq == ICAL_DAILY_RECURRENCE)
+		return d;
+	if (r->freq == ICAL_WEEKLY_RECURRENCE)
+		return recur_floordiv(d - recur_week_base(r), 7);
+	tz_civil_from_days(d, &y, &m, &md);
+	return r->freq == ICAL_MONTHLY_RECURRENCE ? (int64_t)y * 12 + m - 1 :
+	    y;
+}
+
+/* Local seconds of the start of period key. */
+static int64_t
+recur_period_start(const struct recur_rule *r, int64_t key)
+{
+	if (r->freq == ICAL_DAILY_RECURRENCE)
+		return key * RECUR_DAY;
+	if (r->freq == ICAL_WEEKLY_RECURRENCE)
+		return (key * 7 + recur_week_base(r)) * RECUR_DAY;
+	if (r->freq == ICAL_MONTHLY_RECURRENCE)
+		return tz_days_from_civil((int)(key / 12), (int)(key % 12) + 1,
+		    1) * RECUR_DAY;
+	return tz_days_from_civil((int)key, 1, 1) * RECUR_DAY;
+}
+
+/*
+ * Expand period key (recur_period_of) into r->per: the days that pass the
+ * day filters (as local seconds of their midnight), or, with BYSETPOS, the
+ * selected occurrences of the period's day x time-of-day set (RFC 5545
+ * BYSETPOS).
  */
 static void
 recur_period_fill(struct recur_rule *r, int64_t key)
 {
-	int64_t days[366], d, first, n, idx, ntod;
-	int y, m, mlo, mhi, nd, i, nday = 0;
+	int64_t days[366], d, first, lim, n, idx, ntod;
+	int i, nday = 0;
 
-	y = (int)(r->freq == ICAL_MONTHLY_RECURRENCE ? key / 12 : key);
-	mlo = r->freq == ICAL_MONTHLY_RECURRENCE ? (int)(key % 12) + 1 : 1;
-	mhi = r->freq == ICAL_MONTHLY_RECURRENCE ? mlo : 12;
-	for (m = mlo; m <= mhi; m++) {
-		if (!(r->month_mask & (1u << m)))
-			continue;
-		first = tz_days_from_civil(y, m, 1);
-		nd = recur_mdays(y, m);
-		for (d = first; d < first + nd; d++)
-			if (recur_day_ok(r, d))
-				days[nday++] = d;
-	}
+	first = recur_period_start(r, key) / RECUR_DAY;
+	lim = recur_period_start(r, key + 1) / RECUR_DAY;
+	for (d = first; d < lim; d++)
+		if (recur_day_ok(r, d))
+			days[nday++] = d;
 	r->per_key = key;
 	r->per_n = 0;
 	if (r->n_setpos == 0) {
@@ -418,36 +450,18 @@ recur_period_fill(struct recur_rule *r, int64_t key)
 	r->per_n = (int)n;
 }
 
-/* The MONTHLY or YEARLY period key of day d. */
-static int64_t
-recur_period_of(const struct recur_rule *r, int64_t d)
-{
-	int y, m, md;
-
-	tz_civil_from_days(d, &y, &m, &md);
-	return r->freq == ICAL_MONTHLY_RECURRENCE ? (int64_t)y * 12 + m - 1 :
-	    y;
-}
-
-/* Local seconds of the start of MONTHLY or YEARLY period key. */
-static int64_t
-recur_period_start(const struct recur_rule *r, int64_t key)
-{
-	if (r->freq == ICAL_MONTHLY_RECURRENCE)
-		return tz_days_from_civil((int)(key / 12), (int)(key % 12) + 1,
-		    1) * RECUR_DAY;
-	return tz_days_from_civil((int)key, 1, 1) * RECUR_DAY;
-}
-
-/* The first MONTHLY or YEARLY occurrence at or after cursor. */
+/*
+ * The first occurrence at or after cursor of a rule expanded by periods
+ * (MONTHLY, YEARLY, and DAILY or WEEKLY with BYSETPOS).
+ */
 static int64_t
 recur_period_next(struct recur_rule *r, int64_t cursor)
 {
 	int64_t key = recur_period_of(r, recur_floordiv(cursor, RECUR_DAY));
 	int64_t key0 = recur_period_of(r, recur_floordiv(r->dtstart,
 	    RECUR_DAY));
-	int64_t last = r->freq == ICAL_MONTHLY_RECURRENCE ?
-	    (int64_t)RECUR_MAX_YEAR * 12 + 11 : RECUR_MAX_YEAR, skip, day;
+	int64_t last = recur_period_of(r, tz_days_from_civil(RECUR_MAX_YEAR,
+	    12, 31)), skip, day;
 	int i, c;
 
 	if ((skip = recur_mod(key0 - key, r->interval)) != 0) {
@@ -478,8 +492,9 @@ recur_period_next(struct recur_rule *r, int64_t cursor)
 /*
  * The first occurrence of one rule at or after cursor (local seconds), or
  * RECUR_NONE before libical's year limit.  DAILY and WEEKLY walk the days
- * that pass the filters and the interval, MONTHLY and YEARLY expand one
- * period at a time, sub-daily rules step through the allowed periods.
+ * that pass the filters and the interval, MONTHLY and YEARLY (and DAILY
+ * and WEEKLY with BYSETPOS) expand one period at a time, sub-daily rules
+ * step through the allowed periods.
  */
 static int64_t
 recur_rule_walk(struct recur_rule *r, int64_t cursor)
@@ -490,7 +505,7 @@ recur_rule_walk(struct recur_rule *r, int64_t cursor)
 	if (cursor < r->dtstart)
 		cursor = r->dtstart;
 	if (r->freq == ICAL_MONTHLY_RECURRENCE ||
-	    r->freq == ICAL_YEARLY_RECURRENCE)
+	    r->freq == ICAL_YEARLY_RECURRENCE || r->n_setpos > 0)
 		return recur_period_next(r, cursor);
 	d = recur_floordiv(cursor, RECUR_DAY);
 	c = (int)(cursor - d * RECUR_DAY);
@@ -832,9 +847,22 @@ recur_check_parts(const struct icalrecurrencetype *ru, char **cause)
 		return -1;
 	}
 	if (recur_len(ru->by_set_pos, ICAL_BY_SETPOS_SIZE) > 0 &&
-	    f != ICAL_MONTHLY_RECURRENCE && f != ICAL_YEARLY_RECURRENCE) {
-		*cause = xstrdup("BYSETPOS is supported with FREQ=MONTHLY or "
-		    "FREQ=YEARLY only");
+	    f < ICAL_DAILY_RECURRENCE) {
+		*cause = xstrdup("BYSETPOS is supported with FREQ=DAILY, "
+		    "WEEKLY, MONTHLY or YEARLY only");
+		return -1;
+	}
+	if (recur_len(ru->by_set_pos, ICAL_BY_SETPOS_SIZE) > 0 &&
+	    recur_len(ru->by_second, ICAL_BY_SECOND_SIZE) == 0 &&
+	    recur_len(ru->by_minute, ICAL_BY_MINUTE_SIZE) == 0 &&
+	    recur_len(ru->by_hour, ICAL_BY_HOUR_SIZE) == 0 &&
+	    recur_len(ru->by_day, ICAL_BY_DAY_SIZE) == 0 &&
+	    recur_len(ru->by_month_day, ICAL_BY_MONTHDAY_SIZE) == 0 &&
+	    recur_len(ru->by_year_day, ICAL_BY_YEARDAY_SIZE) == 0 &&
+	    recur_len(ru->by_week_no, ICAL_BY_WEEKNO_SIZE) == 0 &&
+	    recur_len(ru->by_month, ICAL_BY_MONTH_SIZE) == 0) {
+		*cause = xstrdup("BYSETPOS must be used with another BYxxx "
+		    "part (RFC 5545)");
 		return -1;
 	}
 	if (recur_len(ru->by_week_no, ICAL_BY_WEEKNO_SIZE) > 0 &&

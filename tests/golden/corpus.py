@@ -247,6 +247,9 @@ def rand_rule(rng, dtstart):
     times(rng, parts, freq)
     if freq in ("YEARLY", "MONTHLY") and day_part and rng.random() < 0.35:
         parts.append("BYSETPOS=" + signed(rng, 1, 4, 2))
+    elif freq in ("WEEKLY", "DAILY") and len(parts) > 1 and \
+            rng.random() < 0.25:
+        parts.append("BYSETPOS=" + signed(rng, 1, 3, 2))
     if rng.random() < 0.3:
         parts.append("WKST=" + rng.choice(DAYS))
     r = rng.random()

@@ -202,8 +202,8 @@ def parse_rrule_parts(text, dtstart):
     if "count" in kw and "until" in kw:
         raise CaseError("COUNT and UNTIL together")
     if "bysetpos" in kw:
-        if freq not in (du.MONTHLY, du.YEARLY):
-            raise CaseError("BYSETPOS is only accepted with MONTHLY/YEARLY")
+        if freq not in (du.DAILY, du.WEEKLY, du.MONTHLY, du.YEARLY):
+            raise CaseError("BYSETPOS is only accepted with DAILY to YEARLY")
         if len(seen - {"FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST",
                        "BYSETPOS"}) == 0:
             raise CaseError("BYSETPOS needs another BYxxx part")
@@ -212,12 +212,49 @@ def parse_rrule_parts(text, dtstart):
                kw.get("byweekday", [])):
             raise CaseError("BYDAY with a position and BYWEEKNO")
         return WeekNoRule(freq, kw)
+    if "bysetpos" in kw and freq == du.WEEKLY:
+        return WeekSetPosRule(kw)
     if "byyearday" in kw and freq in (du.DAILY, du.WEEKLY, du.MONTHLY):
         raise CaseError("BYYEARDAY with DAILY/WEEKLY/MONTHLY")
     try:
         return du.rrule(freq, **kw)
     except ValueError as e:           # e.g. a BYxxx set that is always empty
         raise CaseError(f"rule refused by dateutil: {e}") from None
+
+
+class WeekSetPosRule:
+    """A WEEKLY rule with BYSETPOS. dateutil is wrong here: in DTSTART's
+    week it applies BYSETPOS to the days from DTSTART on only, where RFC
+    5545 (and dateutil itself for MONTHLY and YEARLY) counts the whole
+    period. So dateutil expands from the first day of DTSTART's week (WKST)
+    with DTSTART's weekday made explicit, and this class drops what
+    precedes DTSTART and applies COUNT/UNTIL."""
+
+    def __init__(self, kw):
+        kw = dict(kw)
+        self.dtstart = kw["dtstart"]
+        self.count = kw.pop("count", None)
+        self.until = kw.pop("until", None)
+        wkst = kw["wkst"].weekday if "wkst" in kw else 0
+        kw.setdefault("byweekday", [DAYS[list(DAYS)[self.dtstart.weekday()]]])
+        kw["dtstart"] = self.dtstart - timedelta(
+            days=(self.dtstart.weekday() - wkst) % 7)
+        try:
+            self.base = du.rrule(du.WEEKLY, **kw)
+        except ValueError as e:
+            raise CaseError(f"rule refused by dateutil: {e}") from None
+
+    def __iter__(self):
+        n = 0
+        for d in self.base:
+            if d < self.dtstart:
+                continue
+            if (self.until is not None and d > self.until) or d.year > 9000:
+                return
+            yield d
+            n += 1
+            if self.count is not None and n >= self.count:
+                return
 
 
 def week1(year, wkst):

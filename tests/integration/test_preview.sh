@@ -226,8 +226,8 @@ expect_error "unparsable rule: BYHOUR=24" --rrule 'FREQ=DAILY;BYHOUR=24' "${D[@]
 expect_error "unparsable rule: INTERVAL=0" --rrule 'FREQ=DAILY;INTERVAL=0' "${D[@]}" "${Z[@]}"
 expect_error "unparsable rule: BYMONTHDAY=0" --rrule 'FREQ=MONTHLY;BYMONTHDAY=0' "${D[@]}" "${Z[@]}"
 
-expect_error "BYSETPOS with WEEKLY" --rrule 'FREQ=WEEKLY;BYSETPOS=1;BYDAY=MO' "${D[@]}" "${Z[@]}"
-expect_error "BYSETPOS without another BYxxx" --rrule 'FREQ=DAILY;BYSETPOS=1' "${D[@]}" "${Z[@]}"
+expect_error "BYSETPOS with HOURLY" --rrule 'FREQ=HOURLY;BYSETPOS=1;BYMINUTE=5' "${D[@]}" "${Z[@]}"
+expect_error "BYSETPOS without another BYxxx" --rrule 'FREQ=MONTHLY;BYSETPOS=1' "${D[@]}" "${Z[@]}"
 expect_error "BYYEARDAY=367" --rrule 'FREQ=YEARLY;BYYEARDAY=367' "${D[@]}" "${Z[@]}"
 expect_error "BYYEARDAY=-367" --rrule 'FREQ=YEARLY;BYYEARDAY=-367' "${D[@]}" "${Z[@]}"
 expect_error "BYWEEKNO=54" --rrule 'FREQ=YEARLY;BYWEEKNO=54' "${D[@]}" "${Z[@]}"

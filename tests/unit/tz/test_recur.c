@@ -86,7 +86,8 @@ test_bad_rules(void **state)
 		{ "FREQ=DAILY;BYSECOND=60", "BYSECOND=60 is out of range" },
 		{ "FREQ=MONTHLY;BYMONTHDAY=32", "BYMONTHDAY=32 is out of range" },
 		{ "FREQ=YEARLY;BYWEEKNO=0", "BYWEEKNO=0 is out of range" },
-		{ "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=1", "BYSETPOS" },
+		{ "FREQ=HOURLY;BYMINUTE=5;BYSETPOS=1", "BYSETPOS" },
+		{ "FREQ=MONTHLY;BYSETPOS=1", "another BYxxx" },
 		{ "FREQ=DAILY;BYSETPOS=1", "BYSETPOS" },
 		{ "FREQ=DAILY;COUNT=3;UNTIL=20270101T000000", "COUNT and UNTIL" },
 		{ "FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30", "no occurrence" },
@@ -191,6 +192,11 @@ test_expansions(void **state)
 	    "BYSETPOS=2,-1;COUNT=3", "2026-03-01T09:00:00", 9,
 	    "2026-03-01T17:00:00Z\n2026-03-15T17:00:00Z\n"
 	    "2026-04-01T17:00:00Z\n");
+	/* BYSETPOS in a week counts the whole week, before DTSTART too. */
+	expect_utc("FREQ=WEEKLY;BYDAY=MO,WE,FR;BYHOUR=9,17;BYSETPOS=1,-1;"
+	    "WKST=SU;COUNT=3", "2026-03-04T09:00:00", 9,
+	    "2026-03-06T17:00:00Z\n2026-03-09T09:00:00Z\n"
+	    "2026-03-13T17:00:00Z\n");
 }
 
 /* Half-hourly across US spring forward: 02:xx shifts, duplicates collapse. */
