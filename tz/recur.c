@@ -79,7 +79,9 @@ struct recur_rule {
 	int exp[3600];           /* sorted offsets within a period */
 	int n_exp;
 
-	/* MONTHLY and YEARLY: the period expanded last (recur_period_fill). */
+	/* Rules expanded by periods: DTSTART's period, the last one, and the
+	 * one expanded last (recur_period_fill). */
+	int64_t per_first, per_last;
 	int64_t per_key;
 	int64_t per[ICAL_BY_SETPOS_SIZE];
 	int per_n;
@@ -458,17 +460,14 @@ static int64_t
 recur_period_next(struct recur_rule *r, int64_t cursor)
 {
 	int64_t key = recur_period_of(r, recur_floordiv(cursor, RECUR_DAY));
-	int64_t key0 = recur_period_of(r, recur_floordiv(r->dtstart,
-	    RECUR_DAY));
-	int64_t last = recur_period_of(r, tz_days_from_civil(RECUR_MAX_YEAR,
-	    12, 31)), skip, day;
+	int64_t skip, day;
 	int i, c;
 
-	if ((skip = recur_mod(key0 - key, r->interval)) != 0) {
+	if ((skip = recur_mod(r->per_first - key, r->interval)) != 0) {
 		key += skip;
 		cursor = recur_period_start(r, key);
 	}
-	for (; key <= last; key += r->interval,
+	for (; key <= r->per_last; key += r->interval,
 	    cursor = recur_period_start(r, key)) {
 		if (r->per_key != key)
 			recur_period_fill(r, key);
@@ -674,6 +673,10 @@ recur_prepare(struct recur_rule *r, const struct tz_wall *ds)
 	}
 	r->n_setpos = recur_len(ru->by_set_pos, ICAL_BY_SETPOS_SIZE);
 	memcpy(r->setpos, ru->by_set_pos, sizeof r->setpos);
+	r->per_first = recur_period_of(r, recur_floordiv(r->dtstart,
+	    RECUR_DAY));
+	r->per_last = recur_period_of(r, tz_days_from_civil(RECUR_MAX_YEAR,
+	    12, 31));
 	sub = r->freq <= ICAL_HOURLY_RECURRENCE;
 	r->hours = recur_bits(ru->by_hour, ICAL_BY_HOUR_SIZE, 24,
 	    sub ? -1 : ds->hour);
