@@ -551,7 +551,7 @@ ctl_preview(int argc, char **argv, char **cause)
 	struct ctl_preview_opts o;
 	struct tz_recur *r = NULL;
 	struct tz_zone *z;
-	struct tz_wall ds;
+	struct tz_wall ds, first;
 	char *rule = NULL, buf[32];
 	int64_t after, t;
 	int i, rc = -1;
@@ -582,8 +582,12 @@ ctl_preview(int argc, char **argv, char **cause)
 	if (o.rdate != NULL && tz_recur_add_dates(r, o.rdate, 0, cause) != 0)
 		goto out;
 	if (o.after == NULL) {
-		/* From DTSTART on: any instant before DTSTART's wall time. */
-		if (tz_from_wall(z, &ds, TZ_GAP_SHIFT, TZ_OVERLAP_FIRST,
+		/* From the first occurrence on (an RDATE may precede DTSTART):
+		 * any instant before its wall time. */
+		first = (struct tz_wall){ 1900, 1, 1, 0, 0, 0 };
+		if (tz_recur_next_wall(r, &first, &first) != 0)
+			first = ds;
+		if (tz_from_wall(z, &first, TZ_GAP_SHIFT, TZ_OVERLAP_FIRST,
 		    &after) != 0)
 			goto out;
 		after -= 3 * 86400;

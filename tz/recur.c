@@ -1,25 +1,29 @@
 /*
- * Recurrence: an RFC 5545 RRULE (plus EXDATE/RDATE) expanded by libical in
+ * Recurrence: one or more RFC 5545 RRULEs (plus EXDATE/RDATE) expanded in
  * floating local wall time, each occurrence mapped to UTC through tz_.
+ * libical parses the rule text; the expansion is done here, from plain
+ * calendar arithmetic, because libical 3.0 gets several parts wrong
+ * (WEEKLY intervals started off DTSTART, negative BYMONTHDAY with DAILY,
+ * BYWEEKNO at the turn of the year, BYSETPOS over times of day) and steps
+ * one period at a time through sparse rules.
  *
  * Wall times are handled as "local seconds": days since 1970-01-01 times
  * 86400 plus the second of the day, with no zone attached.
  *
- * libical 3.0 steps one period at a time (a minute for MINUTELY) until a
- * period passes every filter, and ignores UNTIL while it searches, so a
- * sparse or empty rule can keep it busy for seconds or hours.  A sieve in
- * front of it (recur_sieve) finds, from plain calendar arithmetic, the first
- * period at or after a cursor that can hold an occurrence; libical is then
- * started at the beginning of that period (recur_origin) and never has to
- * walk far.  For sub-daily rules the sieve is exact and is the expansion.
- * COUNT and UNTIL are taken out of the rule handed to libical and
- * applied here: COUNT becomes the wall time of the COUNT-th occurrence,
- * computed once when the rule is made.
+ * Every rule part is a filter on days (BYMONTH, BYMONTHDAY, BYYEARDAY,
+ * BYWEEKNO, BYDAY) and times of day (BYHOUR x BYMINUTE x BYSECOND); an
+ * occurrence is a day that passes them all in a period the INTERVAL
+ * selects (counted from DTSTART's day, week, month or year), at each time
+ * of day, with BYSETPOS choosing among a month's or year's occurrences.
+ * Sub-daily rules step through the allowed hours/minutes/seconds instead.
+ * COUNT becomes the wall time of the COUNT-th occurrence, computed once
+ * when the rule is made; a set's occurrences are the union of its rules'.
  */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libical/ical.h>
 
@@ -30,15 +34,18 @@
 #define RECUR_MAX_COUNT 100000
 #define RECUR_MAX_DATES 1000
 #define RECUR_NONE INT64_MAX
-#define RECUR_MEMO 4      /* answers remembered per recurrence */
+#define RECUR_MEMO 4      /* answers remembered per rule */
+#define RECUR_MAX_RULES 16
+#define RECUR_FROM_RDATE (1u << RECUR_MAX_RULES) /* source bit of RDATEs */
+#define RECUR_MAX_OFFSET (26 * 3600) /* beyond any zone's UTC offset */
 
-struct tz_recur {
-	struct icalrecurrencetype rule; /* without COUNT and UNTIL */
+struct recur_rule {
+	struct icalrecurrencetype rule; /* as parsed */
 	int64_t dtstart;                /* local seconds */
 	int64_t until;                  /* local seconds, RECUR_NONE if none */
 	int64_t until_utc;              /* instant, RECUR_NONE if none */
 
-	/* The sieve's view of the rule. */
+	/* The rule's parts, with the defaults RFC 5545 takes from DTSTART. */
 	int freq;
 	int64_t interval;
 	int wkst;                /* 0 = Sunday */
@@ -48,14 +55,20 @@ struct tz_recur {
 	int has_mday;
 	unsigned char yday_pos[367], yday_neg[367];
 	int has_yday;
+	unsigned char wno_pos[54], wno_neg[54];
+	int has_wno;
+	int has_byday;
 	unsigned wday_mask;      /* bit w (0 = Sunday): BYDAY without ordinal */
-	int has_wday;
-	short mday_ords[64][2];  /* MONTHLY BYDAY with ordinals: (ord, wday) */
+	short ords[ICAL_BY_DAY_SIZE][2]; /* BYDAY with ordinals: (ord, wday) */
 	int n_ords;
-	int has_setpos;
+	int ords_in_year;        /* ordinals count in the year, not the month */
+	short setpos[ICAL_BY_SETPOS_SIZE];
+	int n_setpos;
 	uint64_t hours;          /* bit h */
 	uint64_t minutes;        /* bit m */
 	uint64_t seconds;        /* bit s */
+	unsigned char hl[24], ml[60], sl[60]; /* the same, sorted lists */
+	int nh, nm, ns;
 	int tod_max;             /* latest second of day of an expansion */
 
 	/* Sub-daily periods: unit seconds, allowed periods, expansions. */
@@ -66,17 +79,25 @@ struct tz_recur {
 	int exp[3600];           /* sorted offsets within a period */
 	int n_exp;
 
-	int64_t *exdates, *rdates;
-	size_t n_exdates, n_rdates;
-
-	icalrecur_iterator *it;  /* kept between calls */
-	int64_t it_last;         /* where it stands (local seconds) */
-	int it_occ;              /* whether it_last is an occurrence */
+	/* Rules expanded by periods: DTSTART's period, the last one, and the
+	 * one expanded last (recur_period_fill). */
+	int64_t per_first, per_last;
+	int64_t per_key;
+	int64_t per[ICAL_BY_SETPOS_SIZE];
+	int per_n;
 
 	/* Recent answers of recur_rule_next (cursor -> occurrence): rows that
 	 * share a recurrence ask the same questions in turn. */
 	int64_t memo_in[RECUR_MEMO], memo_out[RECUR_MEMO];
 	int n_memo, memo_pos;
+};
+
+/* A recurrence set: the union of its rules, plus RDATEs, less EXDATEs. */
+struct tz_recur {
+	struct recur_rule *rules[RECUR_MAX_RULES];
+	int n_rules;
+	int64_t *exdates, *rdates;
+	size_t n_exdates, n_rdates;
 };
 
 /* Floor division for possibly negative numerators. */
@@ -115,23 +136,6 @@ recur_wall(int64_t s, struct tz_wall *w)
 	w->hour = (int)(sod / 3600);
 	w->minute = (int)(sod / 60 % 60);
 	w->second = (int)(sod % 60);
-}
-
-/* libical floating time of local seconds. */
-static struct icaltimetype
-recur_ical(int64_t s)
-{
-	struct icaltimetype t = icaltime_null_time();
-	struct tz_wall w;
-
-	recur_wall(s, &w);
-	t.year = w.year;
-	t.month = w.month;
-	t.day = w.day;
-	t.hour = w.hour;
-	t.minute = w.minute;
-	t.second = w.second;
-	return t;
 }
 
 /* Local seconds of a libical time (its zone ignored). */
@@ -191,11 +195,79 @@ recur_bits(const short *a, int size, int all, int dflt)
 	return b;
 }
 
-/* Whether day d passes BYMONTH, BYMONTHDAY, BYYEARDAY and BYDAY. */
+/* Days in year y. */
 static int
-recur_day_ok(const struct tz_recur *r, int64_t d)
+recur_ydays(int y)
 {
-	int y, m, md, yd, wd, ord, i, nd;
+	return (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 366 : 365;
+}
+
+/*
+ * The first day of week 1 of year y: weeks start on wkst, and week 1 is the
+ * first that has at least four days in y (RFC 5545 BYWEEKNO).
+ */
+static int64_t
+recur_week1(int y, int wkst)
+{
+	int64_t jan1 = tz_days_from_civil(y, 1, 1);
+	int64_t s = jan1 - recur_mod(recur_wday(jan1) - wkst, 7);
+
+	return jan1 - s > 3 ? s + 7 : s;
+}
+
+/*
+ * Whether day d (of calendar year y) lies in a week that BYWEEKNO lists:
+ * its week is numbered in the year that holds four or more of its days,
+ * so the last days of December may be in week 1 and the first of January
+ * in week 52 or 53 of the year before.
+ */
+static int
+recur_weekno_ok(const struct recur_rule *r, int64_t d, int y)
+{
+	int64_t w1 = recur_week1(y, r->wkst), w2;
+	int no, nweeks;
+
+	if (d < w1) {
+		w2 = w1;
+		w1 = recur_week1(y - 1, r->wkst);
+	} else if (d >= (w2 = recur_week1(y + 1, r->wkst))) {
+		w1 = w2;
+		w2 = recur_week1(y + 2, r->wkst);
+	}
+	no = (int)((d - w1) / 7) + 1;
+	nweeks = (int)((w2 - w1) / 7);
+	return r->wno_pos[no] || r->wno_neg[nweeks - no + 1];
+}
+
+/* Whether weekday wd at 1-based position pos of a span of len days passes
+ * BYDAY (plain weekdays, or ordinals counted within the span). */
+static int
+recur_byday_ok(const struct recur_rule *r, int wd, int pos, int len)
+{
+	int i, ord;
+
+	if (r->wday_mask & (1u << wd))
+		return 1;
+	for (i = 0; i < r->n_ords; i++) {
+		if (r->ords[i][1] != wd)
+			continue;
+		ord = r->ords[i][0];
+		if ((ord > 0 && (pos - 1) / 7 + 1 == ord) ||
+		    (ord < 0 && -((len - pos) / 7 + 1) == ord))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Whether day d passes every day filter: BYMONTH, BYMONTHDAY, BYYEARDAY,
+ * BYWEEKNO and BYDAY (RFC 5545 limits and expansions meet in the days that
+ * pass them all).
+ */
+static int
+recur_day_ok(const struct recur_rule *r, int64_t d)
+{
+	int y, m, md, yd, nd, ny;
 
 	tz_civil_from_days(d, &y, &m, &md);
 	if (!(r->month_mask & (1u << m)))
@@ -204,32 +276,22 @@ recur_day_ok(const struct tz_recur *r, int64_t d)
 	if (r->has_mday && !(r->mday_pos & (1u << md)) &&
 	    !(r->mday_neg & (1u << (nd - md + 1))))
 		return 0;
-	if (r->has_yday) {
-		yd = (int)(d - tz_days_from_civil(y, 1, 1)) + 1;
-		i = (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 366 : 365;
-		if (!r->yday_pos[yd] && !r->yday_neg[i - yd + 1])
-			return 0;
-	}
-	wd = recur_wday(d);
-	if (r->has_wday && !(r->wday_mask & (1u << wd)))
+	ny = recur_ydays(y);
+	yd = (int)(d - tz_days_from_civil(y, 1, 1)) + 1;
+	if (r->has_yday && !r->yday_pos[yd] && !r->yday_neg[ny - yd + 1])
 		return 0;
-	if (r->n_ords > 0) {
-		for (i = 0; i < r->n_ords; i++) {
-			if (r->mday_ords[i][1] != wd)
-				continue;
-			ord = r->mday_ords[i][0];
-			if (ord == 0 || (ord > 0 && (md - 1) / 7 + 1 == ord) ||
-			    (ord < 0 && -((nd - md) / 7 + 1) == ord))
-				return 1;
-		}
+	if (r->has_wno && !recur_weekno_ok(r, d, y))
 		return 0;
-	}
+	if (r->has_byday && !(r->ords_in_year ?
+	    recur_byday_ok(r, recur_wday(d), yd, ny) :
+	    recur_byday_ok(r, recur_wday(d), md, nd)))
+		return 0;
 	return 1;
 }
 
 /* Whether day d's period is one the interval selects (DAILY, WEEKLY). */
 static int
-recur_day_aligned(const struct tz_recur *r, int64_t d)
+recur_day_aligned(const struct recur_rule *r, int64_t d)
 {
 	int64_t d0 = recur_floordiv(r->dtstart, RECUR_DAY), w, w0;
 
@@ -246,7 +308,7 @@ recur_day_aligned(const struct tz_recur *r, int64_t d)
  * DTSTART by the interval that BYHOUR/BYMINUTE(/BYSECOND) allow, expanded.
  */
 static int
-recur_subdaily_in_day(const struct tz_recur *r, int64_t d, int c)
+recur_subdaily_in_day(const struct recur_rule *r, int64_t d, int c)
 {
 	int64_t q0 = recur_floordiv(r->dtstart, r->unit);
 	int64_t rr = recur_mod(q0 - d * r->qpd, r->interval), q, qlo;
@@ -269,240 +331,200 @@ recur_subdaily_in_day(const struct tz_recur *r, int64_t d, int c)
 	return -1;
 }
 
-/* Whether month (y, m) can hold a MONTHLY occurrence. */
+/* The first time of day (BYHOUR x BYMINUTE x BYSECOND) at or after second
+ * c of a day, or -1. */
 static int
-recur_month_ok(const struct tz_recur *r, int y, int m)
+recur_tod_next(const struct recur_rule *r, int c)
 {
-	int64_t d0 = recur_floordiv(r->dtstart, RECUR_DAY), d, first;
-	int y0, m0, md0, n = 0, nd = recur_mdays(y, m), ntod, i, p;
-	const short *sp = r->rule.by_set_pos;
+	int ch = c / 3600, cm = c / 60 % 60, cs = c % 60, i, j, k, h, m;
 
-	tz_civil_from_days(d0, &y0, &m0, &md0);
-	if (recur_mod((int64_t)(y - y0) * 12 + (m - m0), r->interval) != 0 ||
-	    !(r->month_mask & (1u << m)))
-		return 0;
-	first = tz_days_from_civil(y, m, 1);
-	for (d = first; d < first + nd; d++)
-		n += recur_day_ok(r, d);
-	if (n == 0 || !r->has_setpos)
-		return n > 0;
-	ntod = __builtin_popcountll(r->hours) *
-	    __builtin_popcountll(r->minutes) *
-	    __builtin_popcountll(r->seconds);
-	for (i = 0; i < recur_len(sp, ICAL_BY_SETPOS_SIZE); i++) {
-		p = sp[i] < 0 ? -sp[i] : sp[i];
-		if (p >= 1 && p <= n * ntod)
-			return 1;
+	for (i = 0; i < r->nh; i++) {
+		if ((h = r->hl[i]) < ch)
+			continue;
+		if (h > ch)
+			return h * 3600 + r->ml[0] * 60 + r->sl[0];
+		for (j = 0; j < r->nm; j++) {
+			if ((m = r->ml[j]) < cm)
+				continue;
+			if (m > cm)
+				return h * 3600 + m * 60 + r->sl[0];
+			for (k = 0; k < r->ns; k++)
+				if (r->sl[k] >= cs)
+					return h * 3600 + m * 60 + r->sl[k];
+		}
 	}
-	return 0;
+	return -1;
+}
+
+/* The k-th time of day (from 0) of BYHOUR x BYMINUTE x BYSECOND. */
+static int
+recur_tod_at(const struct recur_rule *r, int64_t k)
+{
+	return r->hl[k / (r->nm * r->ns)] * 3600 +
+	    r->ml[(k / r->ns) % r->nm] * 60 + r->sl[k % r->ns];
+}
+
+/* Order of two int64_t, for qsort. */
+static int
+recur_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The weekday offset of a week's first day number (wkst's residue). */
+static int64_t
+recur_week_base(const struct recur_rule *r)
+{
+	return recur_mod(r->wkst - 4, 7);
 }
 
 /*
- * The first local second at or after cursor from which libical finds the
- * next occurrence without a long walk, or RECUR_NONE when none remains
- * before libical's year limit.  Exact for sub-daily rules.
+ * The period key of day d: the day (DAILY), the week starting on WKST
+ * (WEEKLY), months since year 0 (MONTHLY) or the year (YEARLY).
  */
 static int64_t
-recur_sieve(const struct tz_recur *r, int64_t cursor)
+recur_period_of(const struct recur_rule *r, int64_t d)
 {
-	int64_t d = recur_floordiv(cursor, RECUR_DAY), end;
-	int c = (int)(cursor - d * RECUR_DAY), s, y, m, md;
+	int y, m, md;
 
-	end = tz_days_from_civil(RECUR_MAX_YEAR, 12, 31);
-	switch (r->freq) {
-	case ICAL_SECONDLY_RECURRENCE:
-	case ICAL_MINUTELY_RECURRENCE:
-	case ICAL_HOURLY_RECURRENCE:
-		for (; d <= end; d++, c = 0) {
-			if (!recur_day_ok(r, d))
-				continue;
-			if ((s = recur_subdaily_in_day(r, d, c)) >= 0)
-				return d * RECUR_DAY + s;
-		}
-		return RECUR_NONE;
-	case ICAL_DAILY_RECURRENCE:
-	case ICAL_WEEKLY_RECURRENCE:
-		for (; d <= end; d++, c = 0) {
-			if (c > r->tod_max || !recur_day_aligned(r, d) ||
-			    !recur_day_ok(r, d))
-				continue;
-			return c == 0 ? d * RECUR_DAY : cursor;
-		}
-		return RECUR_NONE;
-	case ICAL_MONTHLY_RECURRENCE:
-		tz_civil_from_days(d, &y, &m, &md);
-		for (; y <= RECUR_MAX_YEAR; m == 12 ? (y++, m = 1) : m++) {
-			if (recur_month_ok(r, y, m)) {
-				d = tz_days_from_civil(y, m, 1) * RECUR_DAY;
-				return d > cursor ? d : cursor;
-			}
-		}
-		return RECUR_NONE;
-	default:
-		return cursor;
-	}
-}
-
-/* Seconds a libical step covers, to judge how far it may walk. */
-static int64_t
-recur_period(const struct tz_recur *r)
-{
-	switch (r->freq) {
-	case ICAL_SECONDLY_RECURRENCE:
-		return 1;
-	case ICAL_MINUTELY_RECURRENCE:
-		return 60;
-	case ICAL_HOURLY_RECURRENCE:
-		return 3600;
-	case ICAL_DAILY_RECURRENCE:
-		return RECUR_DAY;
-	case ICAL_WEEKLY_RECURRENCE:
-		return 7 * RECUR_DAY;
-	case ICAL_MONTHLY_RECURRENCE:
-		return 31 * RECUR_DAY;
-	default:
-		return 366 * RECUR_DAY;
-	}
-}
-
-/*
- * Where to start libical for an occurrence at or after s: the start of the
- * period (day, week, month, year) that the interval selects at or before s,
- * or DTSTART itself in DTSTART's period.  The rule carries every default it
- * took from DTSTART explicitly (recur_explicit), so moving the start keeps
- * the occurrences; libical's own set_start walks from DTSTART instead.
- */
-static int64_t
-recur_origin(const struct tz_recur *r, int64_t s)
-{
-	int64_t d = recur_floordiv(s, RECUR_DAY);
-	int64_t d0 = recur_floordiv(r->dtstart, RECUR_DAY), p, p0;
-	int y, m, md, y0, m0, md0;
-
+	if (r->freq == ICAL_DAILY_RECURRENCE)
+		return d;
+	if (r->freq == ICAL_WEEKLY_RECURRENCE)
+		return recur_floordiv(d - recur_week_base(r), 7);
 	tz_civil_from_days(d, &y, &m, &md);
-	tz_civil_from_days(d0, &y0, &m0, &md0);
-	switch (r->freq) {
-	case ICAL_DAILY_RECURRENCE:
-		p = d - recur_mod(d - d0, r->interval);
-		p0 = d0;
-		break;
-	case ICAL_WEEKLY_RECURRENCE:
-		p = d - recur_mod(recur_wday(d) - r->wkst, 7);
-		p0 = d0 - recur_mod(recur_wday(d0) - r->wkst, 7);
-		p -= recur_mod((p - p0) / 7, r->interval) * 7;
-		break;
-	case ICAL_MONTHLY_RECURRENCE:
-		p = (int64_t)y * 12 + m - 1;
-		p0 = (int64_t)y0 * 12 + m0 - 1;
-		p -= recur_mod(p - p0, r->interval);
-		if (p == p0)
-			return r->dtstart;
-		return tz_days_from_civil((int)(p / 12), (int)(p % 12) + 1, 1) *
-		    RECUR_DAY;
-	default:
-		p = y - recur_mod(y - y0, r->interval);
-		if (p == y0)
-			return r->dtstart;
-		return tz_days_from_civil((int)p, 1, 1) * RECUR_DAY;
-	}
-	return p <= p0 ? r->dtstart : p * RECUR_DAY;
+	return r->freq == ICAL_MONTHLY_RECURRENCE ? (int64_t)y * 12 + m - 1 :
+	    y;
 }
 
-/* Set a libical BYxxx list to the single value v. */
-static void
-recur_set1(short *a, short v)
+/* Local seconds of the start of period key. */
+static int64_t
+recur_period_start(const struct recur_rule *r, int64_t key)
 {
-	a[0] = v;
-	a[1] = ICAL_RECURRENCE_ARRAY_MAX;
+	if (r->freq == ICAL_DAILY_RECURRENCE)
+		return key * RECUR_DAY;
+	if (r->freq == ICAL_WEEKLY_RECURRENCE)
+		return (key * 7 + recur_week_base(r)) * RECUR_DAY;
+	if (r->freq == ICAL_MONTHLY_RECURRENCE)
+		return tz_days_from_civil((int)(key / 12), (int)(key % 12) + 1,
+		    1) * RECUR_DAY;
+	return tz_days_from_civil((int)key, 1, 1) * RECUR_DAY;
 }
 
 /*
- * Write into the rule the values RFC 5545 takes from DTSTART when a BYxxx
- * part is absent (as dateutil does), so that any period start may serve as
- * libical's DTSTART.
+ * Expand period key (recur_period_of) into r->per: the days that pass the
+ * day filters (as local seconds of their midnight), or, with BYSETPOS, the
+ * selected occurrences of the period's day x time-of-day set (RFC 5545
+ * BYSETPOS).
  */
 static void
-recur_explicit(struct icalrecurrencetype *ru, const struct tz_wall *ds,
-    int wday)
+recur_period_fill(struct recur_rule *r, int64_t key)
 {
-	int f = ru->freq;
-	int nday = recur_len(ru->by_day, ICAL_BY_DAY_SIZE) == 0 &&
-	    recur_len(ru->by_month_day, ICAL_BY_MONTHDAY_SIZE) == 0 &&
-	    recur_len(ru->by_year_day, ICAL_BY_YEARDAY_SIZE) == 0 &&
-	    recur_len(ru->by_week_no, ICAL_BY_WEEKNO_SIZE) == 0;
+	int64_t days[366], d, first, lim, n, idx, ntod;
+	int i, nday = 0;
 
-	if (f >= ICAL_DAILY_RECURRENCE &&
-	    recur_len(ru->by_hour, ICAL_BY_HOUR_SIZE) == 0)
-		recur_set1(ru->by_hour, (short)ds->hour);
-	if (f >= ICAL_HOURLY_RECURRENCE &&
-	    recur_len(ru->by_minute, ICAL_BY_MINUTE_SIZE) == 0)
-		recur_set1(ru->by_minute, (short)ds->minute);
-	if (f >= ICAL_MINUTELY_RECURRENCE &&
-	    recur_len(ru->by_second, ICAL_BY_SECOND_SIZE) == 0)
-		recur_set1(ru->by_second, (short)ds->second);
-	if (!nday)
+	first = recur_period_start(r, key) / RECUR_DAY;
+	lim = recur_period_start(r, key + 1) / RECUR_DAY;
+	for (d = first; d < lim; d++)
+		if (recur_day_ok(r, d))
+			days[nday++] = d;
+	r->per_key = key;
+	r->per_n = 0;
+	if (r->n_setpos == 0) {
+		for (i = 0; i < nday; i++)
+			r->per[r->per_n++] = days[i] * RECUR_DAY;
 		return;
-	if (f == ICAL_WEEKLY_RECURRENCE)
-		recur_set1(ru->by_day, (short)(wday + 1));
-	else if (f == ICAL_MONTHLY_RECURRENCE)
-		recur_set1(ru->by_month_day, (short)ds->day);
-	else if (f == ICAL_YEARLY_RECURRENCE) {
-		if (recur_len(ru->by_month, ICAL_BY_MONTH_SIZE) == 0)
-			recur_set1(ru->by_month, (short)ds->month);
-		recur_set1(ru->by_month_day, (short)ds->day);
 	}
+	ntod = (int64_t)r->nh * r->nm * r->ns;
+	n = nday * ntod;
+	for (i = 0; i < r->n_setpos; i++) {
+		idx = r->setpos[i] > 0 ? r->setpos[i] - 1 : n + r->setpos[i];
+		if (idx < 0 || idx >= n)
+			continue;
+		r->per[r->per_n++] = days[idx / ntod] * RECUR_DAY +
+		    recur_tod_at(r, idx % ntod);
+	}
+	qsort(r->per, (size_t)r->per_n, sizeof r->per[0], recur_cmp);
+	for (i = 1, n = r->per_n > 0; i < r->per_n; i++)
+		if (r->per[i] != r->per[n - 1])
+			r->per[n++] = r->per[i];
+	r->per_n = (int)n;
 }
 
-/* recur_rule_next's walk, without its memo. */
+/*
+ * The first occurrence at or after cursor of a rule expanded by periods
+ * (MONTHLY, YEARLY, and DAILY or WEEKLY with BYSETPOS).
+ */
 static int64_t
-recur_rule_walk(struct tz_recur *r, int64_t cursor)
+recur_period_next(struct recur_rule *r, int64_t cursor)
 {
-	struct icaltimetype t;
-	int64_t start, occ, origin;
+	int64_t key = recur_period_of(r, recur_floordiv(cursor, RECUR_DAY));
+	int64_t skip, day;
+	int i, c;
+
+	if ((skip = recur_mod(r->per_first - key, r->interval)) != 0) {
+		key += skip;
+		cursor = recur_period_start(r, key);
+	}
+	for (; key <= r->per_last; key += r->interval,
+	    cursor = recur_period_start(r, key)) {
+		if (r->per_key != key)
+			recur_period_fill(r, key);
+		for (i = 0; i < r->per_n; i++) {
+			if (r->n_setpos > 0) {
+				if (r->per[i] >= cursor)
+					return r->per[i];
+				continue;
+			}
+			day = r->per[i];
+			if (day + RECUR_DAY <= cursor)
+				continue;
+			c = day >= cursor ? 0 : (int)(cursor - day);
+			if ((c = recur_tod_next(r, c)) >= 0)
+				return day + c;
+		}
+	}
+	return RECUR_NONE;
+}
+
+/*
+ * The first occurrence of one rule at or after cursor (local seconds), or
+ * RECUR_NONE before libical's year limit.  DAILY and WEEKLY walk the days
+ * that pass the filters and the interval, MONTHLY and YEARLY (and DAILY
+ * and WEEKLY with BYSETPOS) expand one period at a time, sub-daily rules
+ * step through the allowed periods.
+ */
+static int64_t
+recur_rule_walk(struct recur_rule *r, int64_t cursor)
+{
+	int64_t d, end = tz_days_from_civil(RECUR_MAX_YEAR, 12, 31);
+	int c, s;
 
 	if (cursor < r->dtstart)
 		cursor = r->dtstart;
-	if ((start = recur_sieve(r, cursor)) == RECUR_NONE)
-		return RECUR_NONE;
-	/*
-	 * The sieve is exact for sub-daily rules, and libical 3.0's
-	 * set_start misaligns them (HOURLY;INTERVAL=5;BYMINUTE=15 started
-	 * inside an aligned hour yields the next, unaligned one).
-	 */
-	if (r->freq <= ICAL_HOURLY_RECURRENCE)
-		return start;
-	/* The last occurrence libical gave may be the answer itself. */
-	if (r->it != NULL && r->it_occ && r->it_last == cursor)
-		return cursor;
-	/* Reuse the iterator when it stands a short walk before start. */
-	if (r->it == NULL || r->it_last >= cursor ||
-	    start - r->it_last > 4 * r->interval * recur_period(r)) {
-		if (r->it != NULL)
-			icalrecur_iterator_free(r->it);
-		origin = recur_origin(r, start);
-		r->it = icalrecur_iterator_new(r->rule, recur_ical(origin));
-		if (r->it == NULL)
-			return RECUR_NONE;
-		r->it_last = origin - 1;
-		r->it_occ = 0;
-	}
-	for (;;) {
-		t = icalrecur_iterator_next(r->it);
-		if (icaltime_is_null_time(t)) {
-			r->it_last = INT64_MAX;
-			r->it_occ = 0;
-			return RECUR_NONE;
+	if (r->freq == ICAL_MONTHLY_RECURRENCE ||
+	    r->freq == ICAL_YEARLY_RECURRENCE || r->n_setpos > 0)
+		return recur_period_next(r, cursor);
+	d = recur_floordiv(cursor, RECUR_DAY);
+	c = (int)(cursor - d * RECUR_DAY);
+	for (; d <= end; d++, c = 0) {
+		if (r->freq <= ICAL_HOURLY_RECURRENCE) {
+			if (recur_day_ok(r, d) &&
+			    (s = recur_subdaily_in_day(r, d, c)) >= 0)
+				return d * RECUR_DAY + s;
+			continue;
 		}
-		occ = r->it_last = recur_from_ical(t);
-		r->it_occ = 1;
-		if (occ >= cursor)
-			return occ;
+		if (c <= r->tod_max && recur_day_aligned(r, d) &&
+		    recur_day_ok(r, d))
+			return d * RECUR_DAY + recur_tod_next(r, c);
 	}
+	return RECUR_NONE;
 }
 
 /* The first RRULE occurrence at or after cursor (local seconds). */
 static int64_t
-recur_rule_next(struct tz_recur *r, int64_t cursor)
+recur_rule_next(struct recur_rule *r, int64_t cursor)
 {
 	int64_t occ;
 	int i;
@@ -535,43 +557,80 @@ recur_lower(const int64_t *a, size_t n, int64_t v)
 	return lo;
 }
 
-/* The first occurrence of the whole set (RRULE + RDATE - EXDATE) >= cursor. */
+/*
+ * The first occurrence of the whole set (the rules' union + RDATE - EXDATE)
+ * at or after cursor; *from gets the bits of the rules (and
+ * RECUR_FROM_RDATE) that give it.
+ */
 static int64_t
-recur_set_next(struct tz_recur *r, int64_t cursor)
+recur_set_next(struct tz_recur *r, int64_t cursor, unsigned *from)
 {
-	int64_t a, b, occ;
+	struct recur_rule *ru;
+	int64_t a, occ;
+	unsigned src;
 	size_t i;
+	int k;
 
 	for (;;) {
-		a = recur_rule_next(r, cursor);
 		i = recur_lower(r->rdates, r->n_rdates, cursor);
-		b = i < r->n_rdates ? r->rdates[i] : RECUR_NONE;
-		if (a != RECUR_NONE && r->until != RECUR_NONE && a > r->until)
-			a = RECUR_NONE;
-		occ = a < b ? a : b;
+		occ = i < r->n_rdates ? r->rdates[i] : RECUR_NONE;
+		src = occ != RECUR_NONE ? RECUR_FROM_RDATE : 0;
+		for (k = 0; k < r->n_rules; k++) {
+			ru = r->rules[k];
+			a = recur_rule_next(ru, cursor);
+			if (a == RECUR_NONE || (ru->until != RECUR_NONE &&
+			    a > ru->until) || a > occ)
+				continue;
+			src = a < occ ? 0 : src;
+			occ = a;
+			src |= 1u << k;
+		}
 		if (occ == RECUR_NONE)
 			return RECUR_NONE;
 		i = recur_lower(r->exdates, r->n_exdates, occ);
-		if (i == r->n_exdates || r->exdates[i] != occ)
+		if (i == r->n_exdates || r->exdates[i] != occ) {
+			*from = src;
 			return occ;
+		}
 		cursor = occ + 1;
 	}
 }
 
-/* Fill the sieve's fields from the parsed rule and DTSTART. */
+/*
+ * Mark a BYYEARDAY or BYWEEKNO list's values: pos[v] for v, neg[v] for -v.
+ * Whether the list is given.
+ */
+static int
+recur_signed(const short *a, int size, unsigned char *pos,
+    unsigned char *neg)
+{
+	int i, n = recur_len(a, size);
+
+	for (i = 0; i < n; i++) {
+		if (a[i] > 0)
+			pos[a[i]] = 1;
+		else
+			neg[-a[i]] = 1;
+	}
+	return n > 0;
+}
+
+/* Fill the rule's fields from the parsed rule and DTSTART. */
 static void
-recur_prepare(struct tz_recur *r, const struct tz_wall *ds)
+recur_prepare(struct recur_rule *r, const struct tz_wall *ds)
 {
 	struct icalrecurrencetype *ru = &r->rule;
-	int i, n, v, h, mi, s, q, wd, sub;
+	int i, n, v, h, mi, s, q, wd, sub, nday;
 
 	r->freq = ru->freq;
 	r->interval = ru->interval > 0 ? ru->interval : 1;
 	r->wkst = ru->week_start > 0 ? ru->week_start - 1 : 1;
+	r->per_key = INT64_MIN;
 	n = recur_len(ru->by_month, ICAL_BY_MONTH_SIZE);
 	r->month_mask = n == 0 ? 0x1ffe : 0;
 	for (i = 0; i < n; i++)
 		r->month_mask |= 1u << ru->by_month[i];
+	r->ords_in_year = r->freq == ICAL_YEARLY_RECURRENCE && n == 0;
 	n = recur_len(ru->by_month_day, ICAL_BY_MONTHDAY_SIZE);
 	r->has_mday = n > 0;
 	for (i = 0; i < n; i++) {
@@ -581,39 +640,43 @@ recur_prepare(struct tz_recur *r, const struct tz_wall *ds)
 		else
 			r->mday_neg |= 1u << -v;
 	}
-	n = recur_len(ru->by_year_day, ICAL_BY_YEARDAY_SIZE);
-	r->has_yday = n > 0;
-	for (i = 0; i < n; i++) {
-		v = ru->by_year_day[i];
-		if (v > 0)
-			r->yday_pos[v] = 1;
-		else
-			r->yday_neg[-v] = 1;
-	}
+	r->has_yday = recur_signed(ru->by_year_day, ICAL_BY_YEARDAY_SIZE,
+	    r->yday_pos, r->yday_neg);
+	r->has_wno = recur_signed(ru->by_week_no, ICAL_BY_WEEKNO_SIZE,
+	    r->wno_pos, r->wno_neg);
 	n = recur_len(ru->by_day, ICAL_BY_DAY_SIZE);
+	r->has_byday = n > 0;
 	for (i = 0; i < n; i++) {
 		wd = icalrecurrencetype_day_day_of_week(ru->by_day[i]) - 1;
 		v = icalrecurrencetype_day_position(ru->by_day[i]);
-		if (r->freq == ICAL_MONTHLY_RECURRENCE && r->n_ords < 64) {
-			r->mday_ords[r->n_ords][0] = (short)v;
-			r->mday_ords[r->n_ords++][1] = (short)wd;
-		} else if (r->freq != ICAL_YEARLY_RECURRENCE) {
+		if (v == 0)
 			r->wday_mask |= 1u << wd;
-			r->has_wday = 1;
+		else {
+			r->ords[r->n_ords][0] = (short)v;
+			r->ords[r->n_ords++][1] = (short)wd;
 		}
 	}
-	/* Defaults RFC 5545 takes from DTSTART when a BYxxx is absent. */
-	if (r->freq == ICAL_WEEKLY_RECURRENCE && !r->has_wday) {
+	/* Defaults RFC 5545 takes from DTSTART when no day part is given. */
+	nday = !r->has_mday && !r->has_yday && !r->has_wno && !r->has_byday;
+	if (r->freq == ICAL_WEEKLY_RECURRENCE && nday) {
 		r->wday_mask = 1u << recur_wday(recur_floordiv(r->dtstart,
 		    RECUR_DAY));
-		r->has_wday = 1;
+		r->has_byday = 1;
 	}
-	if (r->freq == ICAL_MONTHLY_RECURRENCE && !r->has_mday &&
-	    r->n_ords == 0) {
+	if ((r->freq == ICAL_MONTHLY_RECURRENCE ||
+	    r->freq == ICAL_YEARLY_RECURRENCE) && nday) {
 		r->mday_pos = 1u << ds->day;
 		r->has_mday = 1;
+		if (r->freq == ICAL_YEARLY_RECURRENCE &&
+		    recur_len(ru->by_month, ICAL_BY_MONTH_SIZE) == 0)
+			r->month_mask = 1u << ds->month;
 	}
-	r->has_setpos = recur_len(ru->by_set_pos, ICAL_BY_SETPOS_SIZE) > 0;
+	r->n_setpos = recur_len(ru->by_set_pos, ICAL_BY_SETPOS_SIZE);
+	memcpy(r->setpos, ru->by_set_pos, sizeof r->setpos);
+	r->per_first = recur_period_of(r, recur_floordiv(r->dtstart,
+	    RECUR_DAY));
+	r->per_last = recur_period_of(r, tz_days_from_civil(RECUR_MAX_YEAR,
+	    12, 31));
 	sub = r->freq <= ICAL_HOURLY_RECURRENCE;
 	r->hours = recur_bits(ru->by_hour, ICAL_BY_HOUR_SIZE, 24,
 	    sub ? -1 : ds->hour);
@@ -624,6 +687,14 @@ recur_prepare(struct tz_recur *r, const struct tz_wall *ds)
 	r->tod_max = (63 - __builtin_clzll(r->hours)) * 3600 +
 	    (63 - __builtin_clzll(r->minutes)) * 60 +
 	    (63 - __builtin_clzll(r->seconds));
+	for (i = 0; i < 60; i++) {
+		if (i < 24 && (r->hours & (1ULL << i)))
+			r->hl[r->nh++] = (unsigned char)i;
+		if (r->minutes & (1ULL << i))
+			r->ml[r->nm++] = (unsigned char)i;
+		if (r->seconds & (1ULL << i))
+			r->sl[r->ns++] = (unsigned char)i;
+	}
 
 	if (!sub)
 		return;
@@ -662,10 +733,10 @@ recur_prepare(struct tz_recur *r, const struct tz_wall *ds)
 /*
  * Whether some date of a common or a leap year passes BYMONTH, BYMONTHDAY
  * and BYYEARDAY together; when none does the rule can never occur, which
- * libical would take long to find out for YEARLY rules.
+ * the expansion would take long to find out for YEARLY rules.
  */
 static int
-recur_calendar_possible(const struct tz_recur *r)
+recur_calendar_possible(const struct recur_rule *r)
 {
 	int y, m, d, nd, yd;
 
@@ -690,11 +761,81 @@ recur_calendar_possible(const struct tz_recur *r)
 	return 0;
 }
 
-/* Refuse what libical would accept but get wrong, or what RFC 5545 forbids. */
+/* The numeric BYxxx parts and their ranges (neg: -hi..-lo too). */
+static const struct recur_part {
+	const char *name;
+	int lo, hi, neg;
+} recur_parts[] = {
+	{ "BYSECOND", 0, 59, 0 },  /* 60, a leap second, is not supported */
+	{ "BYMINUTE", 0, 59, 0 },
+	{ "BYHOUR", 0, 23, 0 },
+	{ "BYMONTH", 1, 12, 0 },
+	{ "BYMONTHDAY", 1, 31, 1 },
+	{ "BYYEARDAY", 1, 366, 1 },
+	{ "BYWEEKNO", 1, 53, 1 },
+	{ "BYSETPOS", 1, 366, 1 },
+};
+
+/*
+ * Whether every value of the numeric BYxxx parts in rule text is an
+ * integer in its part's range; else *cause names the part and the value
+ * (libical would refuse some without saying which, and accept others it
+ * then mishandles, like BYYEARDAY=367).
+ */
+static int
+recur_check_values(const char *text, char **cause)
+{
+	const struct recur_part *p;
+	const char *q, *v, *end;
+	size_t i, n;
+	long x, a;
+	char *e;
+
+	for (q = text; *q != '\0'; q += *q == ';') {
+		n = strcspn(q, "=;");
+		for (i = 0, p = NULL; i < sizeof recur_parts /
+		    sizeof recur_parts[0]; i++)
+			if (strlen(recur_parts[i].name) == n &&
+			    strncasecmp(q, recur_parts[i].name, n) == 0)
+				p = &recur_parts[i];
+		v = q + n + (q[n] == '=');
+		end = v + strcspn(v, ";");
+		if (p != NULL && v == end) {
+			*cause = xasprintf("%s has no value", p->name);
+			return -1;
+		}
+		for (; p != NULL && v < end; v = e + (*e == ',')) {
+			x = strtol(v, &e, 10);
+			if (e == v || (e != end && *e != ',')) {
+				*cause = xasprintf("%s=%.*s: not a list of "
+				    "integers", p->name, (int)(end - q - n - 1),
+				    q + n + 1);
+				return -1;
+			}
+			a = p->neg && x < 0 ? -x : x;
+			if (a < p->lo || a > p->hi) {
+				if (p->neg)
+					*cause = xasprintf("%s=%ld is out of "
+					    "range (-%d..-%d or %d..%d)",
+					    p->name, x, p->hi, p->lo, p->lo,
+					    p->hi);
+				else
+					*cause = xasprintf("%s=%ld is out of "
+					    "range (%d..%d)", p->name, x, p->lo,
+					    p->hi);
+				return -1;
+			}
+		}
+		q = end;
+	}
+	return 0;
+}
+
+/* Refuse what RFC 5545 forbids or leaves undefined, naming the part. */
 static int
 recur_check_parts(const struct icalrecurrencetype *ru, char **cause)
 {
-	int f = ru->freq, i, n;
+	int f = ru->freq, i, n, pos, max;
 
 	if (ru->rscale != NULL) {
 		*cause = xstrdup("RSCALE (RFC 7529) is not supported");
@@ -709,9 +850,22 @@ recur_check_parts(const struct icalrecurrencetype *ru, char **cause)
 		return -1;
 	}
 	if (recur_len(ru->by_set_pos, ICAL_BY_SETPOS_SIZE) > 0 &&
-	    f != ICAL_MONTHLY_RECURRENCE && f != ICAL_YEARLY_RECURRENCE) {
-		*cause = xstrdup("BYSETPOS is supported with FREQ=MONTHLY or "
-		    "FREQ=YEARLY only (libical ignores it elsewhere)");
+	    f < ICAL_DAILY_RECURRENCE) {
+		*cause = xstrdup("BYSETPOS is supported with FREQ=DAILY, "
+		    "WEEKLY, MONTHLY or YEARLY only");
+		return -1;
+	}
+	if (recur_len(ru->by_set_pos, ICAL_BY_SETPOS_SIZE) > 0 &&
+	    recur_len(ru->by_second, ICAL_BY_SECOND_SIZE) == 0 &&
+	    recur_len(ru->by_minute, ICAL_BY_MINUTE_SIZE) == 0 &&
+	    recur_len(ru->by_hour, ICAL_BY_HOUR_SIZE) == 0 &&
+	    recur_len(ru->by_day, ICAL_BY_DAY_SIZE) == 0 &&
+	    recur_len(ru->by_month_day, ICAL_BY_MONTHDAY_SIZE) == 0 &&
+	    recur_len(ru->by_year_day, ICAL_BY_YEARDAY_SIZE) == 0 &&
+	    recur_len(ru->by_week_no, ICAL_BY_WEEKNO_SIZE) == 0 &&
+	    recur_len(ru->by_month, ICAL_BY_MONTH_SIZE) == 0) {
+		*cause = xstrdup("BYSETPOS must be used with another BYxxx "
+		    "part (RFC 5545)");
 		return -1;
 	}
 	if (recur_len(ru->by_week_no, ICAL_BY_WEEKNO_SIZE) > 0 &&
@@ -733,43 +887,56 @@ recur_check_parts(const struct icalrecurrencetype *ru, char **cause)
 	}
 	n = recur_len(ru->by_day, ICAL_BY_DAY_SIZE);
 	for (i = 0; i < n; i++) {
-		if (icalrecurrencetype_day_position(ru->by_day[i]) != 0 &&
-		    f != ICAL_MONTHLY_RECURRENCE && f != ICAL_YEARLY_RECURRENCE) {
+		if ((pos = icalrecurrencetype_day_position(ru->by_day[i])) == 0)
+			continue;
+		if (f != ICAL_MONTHLY_RECURRENCE && f != ICAL_YEARLY_RECURRENCE) {
 			*cause = xstrdup("BYDAY with a position (like 2MO) is "
 			    "valid with FREQ=MONTHLY or YEARLY only");
 			return -1;
 		}
-	}
-	if (recur_len(ru->by_set_pos, ICAL_BY_SETPOS_SIZE) > 0 &&
-	    (recur_len(ru->by_hour, ICAL_BY_HOUR_SIZE) > 1 ||
-	    recur_len(ru->by_minute, ICAL_BY_MINUTE_SIZE) > 1 ||
-	    recur_len(ru->by_second, ICAL_BY_SECOND_SIZE) > 1)) {
-		*cause = xstrdup("BYSETPOS with several times of day is not "
-		    "supported (libical 3.0 applies BYSETPOS to days only)");
-		return -1;
-	}
-	n = recur_len(ru->by_second, ICAL_BY_SECOND_SIZE);
-	for (i = 0; i < n; i++) {
-		if (ru->by_second[i] > 59) {
-			*cause = xstrdup("BYSECOND=60 (a leap second) is not "
-			    "supported");
+		if (f == ICAL_YEARLY_RECURRENCE &&
+		    recur_len(ru->by_week_no, ICAL_BY_WEEKNO_SIZE) > 0) {
+			*cause = xstrdup("BYDAY with a position (like 2MO) and "
+			    "BYWEEKNO together are not defined by RFC 5545");
 			return -1;
 		}
-	}
-	n = recur_len(ru->by_month, ICAL_BY_MONTH_SIZE);
-	for (i = 0; i < n; i++) {
-		if (ru->by_month[i] < 1 || ru->by_month[i] > 12) {
-			*cause = xstrdup("BYMONTH must be 1..12");
+		max = f == ICAL_MONTHLY_RECURRENCE ||
+		    recur_len(ru->by_month, ICAL_BY_MONTH_SIZE) > 0 ? 5 : 53;
+		if (pos < -max || pos > max) {
+			*cause = xasprintf("BYDAY position %d is out of range "
+			    "(-%d..-1 or 1..%d %s)", pos, max, max,
+			    max == 5 ? "in a month" : "in a year");
 			return -1;
 		}
 	}
 	return 0;
 }
 
+/*
+ * Whether an UNTIL value (up to ';' or the end) has an RFC 5545 form: a
+ * DATE (20270101) or a DATE-TIME (20270101T000000, with Z for UTC).
+ */
+static int
+recur_until_ok(const char *v)
+{
+	size_t n = strcspn(v, ";"), i;
+
+	if (n != 8 && n != 15 && n != 16)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (i == 8 ? v[i] != 'T' : i == 15 ? v[i] != 'Z' :
+		    (v[i] < '0' || v[i] > '9'))
+			return 0;
+	}
+	return 1;
+}
+
 /* Parse text as an RRULE value; fills *ru or sets *cause. */
 static int
 recur_parse(const char *text, struct icalrecurrencetype *ru, char **cause)
 {
+	const char *until;
+
 	if (strncmp(text, "RRULE:", 6) == 0)
 		text += 6;
 	if (*text == '\0' || strstr(text, "FREQ=") == NULL) {
@@ -781,6 +948,15 @@ recur_parse(const char *text, struct icalrecurrencetype *ru, char **cause)
 		    "(RFC 5545)");
 		return -1;
 	}
+	if ((until = strstr(text, "UNTIL=")) != NULL &&
+	    !recur_until_ok(until + 6)) {
+		*cause = xasprintf("UNTIL=%.*s is not an RFC 5545 DATE "
+		    "(20270101) or DATE-TIME (20270101T000000, or with Z for "
+		    "UTC)", (int)strcspn(until + 6, ";"), until + 6);
+		return -1;
+	}
+	if (recur_check_values(text, cause) != 0)
+		return -1;
 	icalerror_clear_errno();
 	*ru = icalrecurrencetype_from_string(text);
 	if (ru->freq == ICAL_NO_RECURRENCE || icalerrno != ICAL_NO_ERROR) {
@@ -796,40 +972,44 @@ recur_parse(const char *text, struct icalrecurrencetype *ru, char **cause)
 	return 0;
 }
 
-/* Make a recurrence from an RRULE and a DTSTART wall time. */
-struct tz_recur *
-tz_recur_new(const char *rrule, const struct tz_wall *dtstart, char **cause)
+/* Free one rule. */
+static void
+recur_rule_free(struct recur_rule *r)
+{
+	if (r == NULL)
+		return;
+	free(r->rule.rscale);
+	free(r->allowed);
+	free(r->residue);
+	free(r);
+}
+
+/* One rule from RRULE text (no newline) and a DTSTART wall time. */
+static struct recur_rule *
+recur_rule_new(const char *text, const struct tz_wall *dtstart, char **cause)
 {
 	struct icalrecurrencetype ru;
-	struct tz_recur *r;
+	struct recur_rule *r;
 	int64_t occ;
 	int i, count;
 
-	if (dtstart->year < 1900 || dtstart->year > RECUR_MAX_YEAR) {
-		*cause = xasprintf("DTSTART year must be 1900..%d",
-		    RECUR_MAX_YEAR);
-		return NULL;
-	}
-	icalerror_set_errors_are_fatal(0);
-	if (recur_parse(rrule, &ru, cause) != 0)
+	if (recur_parse(text, &ru, cause) != 0)
 		return NULL;
 	r = xcalloc(1, sizeof *r);
 	r->rule = ru;
 	r->dtstart = recur_lsec(dtstart);
 	r->until = r->until_utc = RECUR_NONE;
 	if (!icaltime_is_null_time(ru.until)) {
-		if (icaltime_is_utc(ru.until))
+		if (icaltime_is_utc(ru.until)) {
 			r->until_utc = recur_from_ical(ru.until);
-		else
+			/* No local time later than this maps to or before it. */
+			r->until = r->until_utc + RECUR_MAX_OFFSET;
+		} else
 			r->until = recur_from_ical(ru.until) +
 			    (ru.until.is_date ? RECUR_DAY - 1 : 0);
 	}
 	count = ru.count;
-	r->rule.count = 0;
-	r->rule.until = icaltime_null_time();
 	recur_prepare(r, dtstart);
-	recur_explicit(&r->rule, dtstart,
-	    recur_wday(recur_floordiv(r->dtstart, RECUR_DAY)));
 
 	/* The rule must have an occurrence; COUNT becomes an UNTIL. */
 	occ = recur_calendar_possible(r) ? recur_rule_next(r, r->dtstart) :
@@ -838,8 +1018,8 @@ tz_recur_new(const char *rrule, const struct tz_wall *dtstart, char **cause)
 		occ = recur_rule_next(r, occ + 1);
 	if (occ == RECUR_NONE && (count == 0 || i == 1)) {
 		*cause = xasprintf("rule \"%.200s\" has no occurrence from "
-		    "DTSTART to the year %d", rrule, RECUR_MAX_YEAR);
-		tz_recur_free(r);
+		    "DTSTART to the year %d", text, RECUR_MAX_YEAR);
+		recur_rule_free(r);
 		return NULL;
 	}
 	if (count > 0 && occ != RECUR_NONE)
@@ -847,17 +1027,65 @@ tz_recur_new(const char *rrule, const struct tz_wall *dtstart, char **cause)
 	return r;
 }
 
+/* Make a recurrence from RRULE lines and a DTSTART wall time. */
+struct tz_recur *
+tz_recur_new(const char *rrule, const struct tz_wall *dtstart, char **cause)
+{
+	char *copy, *line, *next, *why = NULL;
+	struct recur_rule *ru;
+	struct tz_recur *r;
+	size_t len;
+	int n;
+
+	if (dtstart->year < 1900 || dtstart->year > RECUR_MAX_YEAR) {
+		*cause = xasprintf("DTSTART year must be 1900..%d",
+		    RECUR_MAX_YEAR);
+		return NULL;
+	}
+	icalerror_set_errors_are_fatal(0);
+	n = 1;
+	for (line = strchr(rrule, '\n'); line != NULL;
+	    line = strchr(line + 1, '\n'))
+		n++;
+	if (n > RECUR_MAX_RULES) {
+		*cause = xasprintf("%d rules given, at most %d are supported",
+		    n, RECUR_MAX_RULES);
+		return NULL;
+	}
+	r = xcalloc(1, sizeof *r);
+	copy = xstrdup(rrule);
+	for (line = copy; line != NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if ((len = strlen(line)) > 0 && line[len - 1] == '\r')
+			line[len - 1] = '\0';
+		if ((ru = recur_rule_new(line, dtstart, &why)) == NULL) {
+			if (n > 1) {
+				*cause = xasprintf("rule %d of %d: %s",
+				    r->n_rules + 1, n, why);
+				free(why);
+			} else
+				*cause = why;
+			free(copy);
+			tz_recur_free(r);
+			return NULL;
+		}
+		r->rules[r->n_rules++] = ru;
+	}
+	free(copy);
+	return r;
+}
+
 /* Free a recurrence. */
 void
 tz_recur_free(struct tz_recur *r)
 {
+	int k;
+
 	if (r == NULL)
 		return;
-	if (r->it != NULL)
-		icalrecur_iterator_free(r->it);
-	free(r->rule.rscale);
-	free(r->allowed);
-	free(r->residue);
+	for (k = 0; k < r->n_rules; k++)
+		recur_rule_free(r->rules[k]);
 	free(r->exdates);
 	free(r->rdates);
 	free(r);
@@ -915,7 +1143,8 @@ int
 tz_recur_next_wall(struct tz_recur *r, const struct tz_wall *from,
     struct tz_wall *out)
 {
-	int64_t occ = recur_set_next(r, recur_lsec(from));
+	unsigned from_bits;
+	int64_t occ = recur_set_next(r, recur_lsec(from), &from_bits);
 
 	if (occ == RECUR_NONE)
 		return 1;
@@ -940,37 +1169,77 @@ recur_swing(struct tz_zone *z, int64_t t, int *swing)
 }
 
 /*
+ * Whether instant t is past the UTC UNTIL of every source in from (an
+ * RDATE has none).
+ */
+static int
+recur_past_until(const struct tz_recur *r, unsigned from, int64_t t)
+{
+	int k;
+
+	if (from & RECUR_FROM_RDATE)
+		return 0;
+	for (k = 0; k < r->n_rules; k++)
+		if ((from & (1u << k)) && (r->rules[k]->until_utc == RECUR_NONE ||
+		    t <= r->rules[k]->until_utc))
+			return 0;
+	return 1;
+}
+
+/*
  * The first fire instant strictly after `after`: occurrences in wall-time
- * order, mapped by the policies, skipped ones dropped, and any instant not
- * later than the one before it collapsed.  0, 1 when the set has ended, -1
- * on error.
+ * order, mapped by the policies, skipped ones dropped (and counted into
+ * *skips when it is not NULL), and any instant not later than the one
+ * before it collapsed.  0, 1 when the set has ended, -1 on error.
  */
 int
-tz_recur_next(struct tz_recur *r, struct tz_zone *z, enum tz_gap gap,
-    enum tz_overlap overlap, int64_t after, int64_t *next)
+tz_recur_next_skips(struct tz_recur *r, struct tz_zone *z, enum tz_gap gap,
+    enum tz_overlap overlap, int64_t after, int64_t *next,
+    struct tz_recur_skips *skips)
 {
 	int64_t cursor, occ, t, prev = INT64_MIN;
 	struct tz_wall w;
+	unsigned from;
 	int swing, rc;
 
+	if (skips != NULL) {
+		skips->count = 0;
+		skips->last = 0;
+	}
 	if (tz_to_wall(z, after, &w) != 0 || recur_swing(z, after, &swing))
 		return -1;
 	cursor = recur_lsec(&w) - swing;
 	for (;;) {
-		if ((occ = recur_set_next(r, cursor)) == RECUR_NONE)
+		if ((occ = recur_set_next(r, cursor, &from)) == RECUR_NONE)
 			return 1;
 		cursor = occ + 1;
 		recur_wall(occ, &w);
 		if ((rc = tz_from_wall(z, &w, gap, overlap, &t)) < 0)
 			return -1;
-		if (rc == 1 || t <= prev)
+		if (rc == 1) {
+			/* Reported at the instant the gap ends. */
+			if (skips != NULL && tz_from_wall(z, &w,
+			    TZ_GAP_NEXT_VALID, overlap, &t) == 0 && t > after &&
+			    !recur_past_until(r, from, t)) {
+				skips->count++;
+				skips->last = t;
+			}
+			continue;
+		}
+		if (t <= prev || recur_past_until(r, from, t))
 			continue;
 		prev = t;
-		if (r->until_utc != RECUR_NONE && t > r->until_utc)
-			return 1;
 		if (t > after) {
 			*next = t;
 			return 0;
 		}
 	}
+}
+
+/* tz_recur_next_skips without the count of skipped occurrences. */
+int
+tz_recur_next(struct tz_recur *r, struct tz_zone *z, enum tz_gap gap,
+    enum tz_overlap overlap, int64_t after, int64_t *next)
+{
+	return tz_recur_next_skips(r, z, gap, overlap, after, next, NULL);
 }

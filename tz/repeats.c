@@ -179,33 +179,49 @@ repeats_entry(struct repeats_buf *b, json_t *o, char **cause)
 	return 0;
 }
 
-/* Knock repeats JSON (an array with one entry, or the entry) as an RRULE. */
+/*
+ * Knock repeats JSON (an array of entries, or one entry) as RRULE text, one
+ * rule per entry joined by newlines.
+ */
 char *
 tz_repeats_to_rrule(const char *json, char **cause)
 {
-	struct repeats_buf b = { .len = 0 };
+	struct repeats_buf b;
 	json_error_t err;
 	json_t *root, *o;
+	char *out = NULL, *why = NULL, *s;
+	size_t i, n;
 
 	if ((root = json_loads(json, JSON_REJECT_DUPLICATES, &err)) == NULL) {
 		*cause = xasprintf("repeats: invalid JSON at line %d column "
 		    "%d: %s", err.line, err.column, err.text);
 		return NULL;
 	}
-	o = root;
-	if (json_is_array(root)) {
-		if (json_array_size(root) != 1) {
-			*cause = xstrdup("repeats: exactly one rule is "
-			    "supported (use rrule for more complex sets)");
-			json_decref(root);
-			return NULL;
-		}
-		o = json_array_get(root, 0);
-	}
-	if (repeats_entry(&b, o, cause) != 0) {
+	n = json_is_array(root) ? json_array_size(root) : 1;
+	if (n == 0 || n > 16) {
+		*cause = xstrdup("repeats: give 1..16 rules");
 		json_decref(root);
 		return NULL;
 	}
+	for (i = 0; i < n; i++) {
+		o = json_is_array(root) ? json_array_get(root, i) : root;
+		b.len = 0;
+		b.s[0] = '\0';
+		if (repeats_entry(&b, o, &why) != 0) {
+			if (n > 1 && strncmp(why, "repeats: ", 9) == 0) {
+				*cause = xasprintf("repeats[%zu]: %s", i,
+				    why + 9);
+				free(why);
+			} else
+				*cause = why;
+			free(out);
+			json_decref(root);
+			return NULL;
+		}
+		s = out == NULL ? xstrdup(b.s) : xasprintf("%s\n%s", out, b.s);
+		free(out);
+		out = s;
+	}
 	json_decref(root);
-	return xstrdup(b.s);
+	return out;
 }

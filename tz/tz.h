@@ -132,18 +132,22 @@ int64_t tz_days_from_civil(int year, int month, int day);
 void tz_civil_from_days(int64_t days, int *year, int *month, int *day);
 
 /*
- * Recurrence: an RFC 5545 RRULE with EXDATE/RDATE lists, expanded in local
- * wall time from DTSTART (which counts only if it matches the rule) with
- * libical, up to libical's last year (2582).
+ * Recurrence: one or more RFC 5545 RRULEs with EXDATE/RDATE lists, expanded
+ * in local wall time from DTSTART (which counts only if it matches a rule)
+ * with libical, up to libical's last year (2582).
  */
 struct tz_recur;
 
 /*
- * A recurrence for RRULE text (an optional "RRULE:" prefix is allowed)
- * starting at wall time dtstart.  NULL with *cause naming the problem for
- * unparsable text, parts libical would silently get wrong (BYSETPOS outside
- * MONTHLY/YEARLY, ...), COUNT with UNTIL, and rules with no occurrence.
- * Answers within milliseconds for any rule.
+ * A recurrence for RRULE text starting at wall time dtstart.  The text is
+ * one rule or several separated by '\n' (a trailing '\r' is ignored), each
+ * with an optional "RRULE:" prefix, at most 16.  The occurrences are the
+ * union of the rules' (RFC 5545: a wall time two rules share occurs once);
+ * each rule's COUNT and UNTIL limit that rule only.  NULL with *cause naming
+ * the problem (prefixed "rule N of M: " when there are several) for
+ * unparsable text, out-of-range parts, parts libical would silently get
+ * wrong (BYSETPOS outside MONTHLY/YEARLY, ...), COUNT with UNTIL, and rules
+ * with no occurrence.  Answers within milliseconds for any rule.
  */
 struct tz_recur *tz_recur_new(const char *rrule, const struct tz_wall *dtstart,
     char **cause);
@@ -169,10 +173,30 @@ int tz_recur_next_wall(struct tz_recur *r, const struct tz_wall *from,
 int tz_recur_next(struct tz_recur *r, struct tz_zone *z, enum tz_gap gap,
     enum tz_overlap overlap, int64_t after, int64_t *next);
 
+/* Occurrences that the gap policy TZ_GAP_SKIP dropped. */
+struct tz_recur_skips {
+	int count;    /* how many */
+	int64_t last; /* the last one's instant: when its gap ended */
+};
+
 /*
- * Knock's "repeats" (a JSON array of {frequency, interval, days,
- * day_of_month, hours, minutes}) as RRULE text, or NULL with *cause.  Only
- * one entry is supported.
+ * tz_recur_next, also counting into *skips (when not NULL) the occurrences
+ * dropped by TZ_GAP_SKIP between `after` and *next: those whose wall time
+ * lies in a gap and whose gap ends (the instant TZ_GAP_NEXT_VALID would
+ * give) later than `after` and, when 0 is returned, not later than *next.
+ * Calling it again with `after` = *next never counts one twice.  When 1 is
+ * returned, *skips counts those after `after` up to the end.
+ */
+int tz_recur_next_skips(struct tz_recur *r, struct tz_zone *z, enum tz_gap gap,
+    enum tz_overlap overlap, int64_t after, int64_t *next,
+    struct tz_recur_skips *skips);
+
+/*
+ * Knock's "repeats" (a JSON array of one or more {frequency, interval, days,
+ * day_of_month, hours, minutes} entries, or one entry alone) as RRULE text:
+ * one rule per entry, joined by '\n' for tz_recur_new().  NULL with *cause
+ * naming the field (and, for several entries, "repeats[N]" its index from
+ * 0).
  */
 char *tz_repeats_to_rrule(const char *json, char **cause);
 

@@ -33,7 +33,8 @@ import os
 import re
 import shlex
 import sys
-from datetime import datetime, timedelta, timezone
+import heapq
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import rrule as du
@@ -44,7 +45,7 @@ UTC = timezone.utc
 
 WALL_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$")
 UTC_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
-UNTIL_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})$")
+UNTIL_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z?$")
 
 FREQS = {
     "YEARLY": du.YEARLY,
@@ -107,7 +108,23 @@ def int_list(v, lo, hi, what, nonzero=False):
 
 
 def parse_rrule(text, dtstart):
-    """Translate an RRULE string into a dateutil rrule (strict, RFC 5545)."""
+    """Translate an RRULE string into (an iterable of its local occurrences,
+    its UTC UNTIL or None); strict, RFC 5545."""
+    if text.startswith("RRULE:"):
+        text = text[6:]
+    return parse_rrule_parts(text, dtstart), until_utc_of(text)
+
+
+def until_utc_of(text):
+    """The UTC UNTIL of an RRULE (aware datetime), or None."""
+    m = re.search(r"UNTIL=(\d{8}T\d{6})Z", text)
+    return (datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+            if m else None)
+
+
+def parse_rrule_parts(text, dtstart):
+    """The iterable of an RRULE's local occurrences (a dateutil rrule, or
+    WeekNoRule)."""
     kw = {"dtstart": dtstart}
     seen = set()
     freq = None
@@ -128,10 +145,22 @@ def parse_rrule(text, dtstart):
         elif k == "COUNT":
             kw["count"] = int_list(v, 1, 10**6, k)[0]
         elif k == "UNTIL":
+            # RFC 5545 forms: DATE (the whole day counts), floating
+            # DATE-TIME, or UTC DATE-TIME (applied to the mapped instants).
             m = UNTIL_RE.match(v)
-            if not m:
-                raise CaseError(f"UNTIL must be floating YYYYMMDDTHHMMSS: {v!r}")
-            kw["until"] = datetime(*map(int, m.groups()))
+            if re.fullmatch(r"\d{8}", v):
+                kw["until"] = datetime.strptime(v, "%Y%m%d").replace(
+                    hour=23, minute=59, second=59)
+            elif m and v.endswith("Z"):
+                until_utc = datetime(*map(int, m.groups()), tzinfo=UTC)
+                # No wall time later than this maps to or before it.
+                kw["until"] = (until_utc.replace(tzinfo=None) +
+                               timedelta(hours=26))
+            elif m:
+                kw["until"] = datetime(*map(int, m.groups()))
+            else:
+                raise CaseError(f"UNTIL is not an RFC 5545 DATE or "
+                                f"DATE-TIME: {v!r}")
         elif k == "BYSECOND":
             kw["bysecond"] = int_list(v, 0, 59, k)
         elif k == "BYMINUTE":
@@ -173,26 +202,172 @@ def parse_rrule(text, dtstart):
     if "count" in kw and "until" in kw:
         raise CaseError("COUNT and UNTIL together")
     if "bysetpos" in kw:
-        if freq not in (du.MONTHLY, du.YEARLY):
-            raise CaseError("BYSETPOS is only accepted with MONTHLY/YEARLY")
+        if freq not in (du.DAILY, du.WEEKLY, du.MONTHLY, du.YEARLY):
+            raise CaseError("BYSETPOS is only accepted with DAILY to YEARLY")
         if len(seen - {"FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST",
                        "BYSETPOS"}) == 0:
             raise CaseError("BYSETPOS needs another BYxxx part")
+    if "byweekno" in kw:
+        if any(isinstance(d, du.weekday) and d.n for d in
+               kw.get("byweekday", [])):
+            raise CaseError("BYDAY with a position and BYWEEKNO")
+        return WeekNoRule(freq, kw)
+    if "bysetpos" in kw and freq == du.WEEKLY:
+        return WeekSetPosRule(kw)
+    if "byyearday" in kw and freq in (du.DAILY, du.WEEKLY, du.MONTHLY):
+        raise CaseError("BYYEARDAY with DAILY/WEEKLY/MONTHLY")
     try:
         return du.rrule(freq, **kw)
     except ValueError as e:           # e.g. a BYxxx set that is always empty
         raise CaseError(f"rule refused by dateutil: {e}") from None
 
 
+class WeekSetPosRule:
+    """A WEEKLY rule with BYSETPOS. dateutil is wrong here: in DTSTART's
+    week it applies BYSETPOS to the days from DTSTART on only, where RFC
+    5545 (and dateutil itself for MONTHLY and YEARLY) counts the whole
+    period. So dateutil expands from the first day of DTSTART's week (WKST)
+    with DTSTART's weekday made explicit, and this class drops what
+    precedes DTSTART and applies COUNT/UNTIL."""
+
+    def __init__(self, kw):
+        kw = dict(kw)
+        self.dtstart = kw["dtstart"]
+        self.count = kw.pop("count", None)
+        self.until = kw.pop("until", None)
+        wkst = kw["wkst"].weekday if "wkst" in kw else 0
+        kw.setdefault("byweekday", [DAYS[list(DAYS)[self.dtstart.weekday()]]])
+        kw["dtstart"] = self.dtstart - timedelta(
+            days=(self.dtstart.weekday() - wkst) % 7)
+        try:
+            self.base = du.rrule(du.WEEKLY, **kw)
+        except ValueError as e:
+            raise CaseError(f"rule refused by dateutil: {e}") from None
+
+    def __iter__(self):
+        n = 0
+        for d in self.base:
+            if d < self.dtstart:
+                continue
+            if (self.until is not None and d > self.until) or d.year > 9000:
+                return
+            yield d
+            n += 1
+            if self.count is not None and n >= self.count:
+                return
+
+
+def week1(year, wkst):
+    """The first day of week 1 of year (RFC 5545: weeks start on wkst, week
+    1 is the first with at least four days in the year)."""
+    jan1 = date(year, 1, 1)
+    start = jan1 - timedelta(days=(jan1.weekday() - wkst) % 7)
+    return start + timedelta(days=7) if (jan1 - start).days > 3 else start
+
+
+def week_number(day, wkst):
+    """(week number, weeks in its year) of a date, RFC 5545 numbering: a
+    week belongs to the year holding four or more of its days."""
+    y = day.year
+    if day < week1(y, wkst):
+        y -= 1
+    elif day >= week1(y + 1, wkst):
+        y += 1
+    w1, w2 = week1(y, wkst), week1(y + 1, wkst)
+    return (day - w1).days // 7 + 1, (w2 - w1).days // 7
+
+
+class WeekNoRule:
+    """A YEARLY rule with BYWEEKNO, expanded here from RFC 5545 instead of
+    by dateutil, whose BYWEEKNO is wrong: it drops late-December days of a
+    year's last week, numbers weeks from WKST inconsistently (week 1 must be
+    the first week with four days in the year, counted with WKST), and never
+    matches a negative week number against the neighbouring year.
+
+    BYWEEKNO is a day filter on the year's days like BYMONTH/BYMONTHDAY/
+    BYYEARDAY: dateutil expands the other parts (with every day of the year
+    when no other day part is given), this class keeps the days whose week
+    number is listed, then applies BYSETPOS per year (over the whole year,
+    as RFC 5545 and dateutil's own BYSETPOS do), then drops what precedes
+    DTSTART, then COUNT/UNTIL."""
+
+    def __init__(self, freq, kw):
+        if freq != du.YEARLY:
+            raise CaseError("BYWEEKNO is valid with YEARLY only")
+        kw = dict(kw)
+        self.weeks = kw.pop("byweekno")
+        self.setpos = kw.pop("bysetpos", None)
+        self.count = kw.pop("count", None)
+        self.until = kw.pop("until", None)
+        self.wkst = kw["wkst"].weekday if "wkst" in kw else 0
+        if not any(k in kw for k in ("byweekday", "bymonthday",
+                                     "byyearday")):
+            kw["byyearday"] = list(range(1, 367))
+        # BYSETPOS counts in the whole year, days before DTSTART too.
+        self.dtstart = kw["dtstart"]
+        kw["dtstart"] = self.dtstart.replace(month=1, day=1)
+        try:
+            self.base = du.rrule(freq, **kw)
+        except ValueError as e:
+            raise CaseError(f"rule refused by dateutil: {e}") from None
+
+    def _wanted(self, d):
+        no, n = week_number(d.date(), self.wkst)
+        return no in self.weeks or (no - n - 1) in self.weeks
+
+    def _years(self):
+        """Yield each year's selected occurrences (a sorted list)."""
+        year, items = None, []
+        for d in self.base:
+            if d.year > 9000:
+                break
+            if d.year != year:
+                if items:
+                    yield items
+                year, items = d.year, []
+            if self._wanted(d):
+                items.append(d)
+        if items:
+            yield items
+
+    def __iter__(self):
+        n = 0
+        for items in self._years():
+            if self.setpos:
+                sel = set()
+                for p in self.setpos:
+                    i = p - 1 if p > 0 else len(items) + p
+                    if 0 <= i < len(items):
+                        sel.add(items[i])
+                items = sorted(sel)
+            for d in items:
+                if d < self.dtstart:
+                    continue
+                if self.until is not None and d > self.until:
+                    return
+                yield d
+                n += 1
+                if self.count is not None and n >= self.count:
+                    return
+
+
 def repeats_to_rrule(text):
-    """Translate Knock's repeats JSON (one rule) into an RRULE string."""
+    """Translate Knock's repeats JSON (an array of rules) into RRULE strings."""
     try:
         arr = json.loads(text)
     except ValueError as e:
         raise CaseError(f"repeats is not JSON: {e}") from None
-    if not isinstance(arr, list) or len(arr) != 1 or not isinstance(arr[0], dict):
-        raise CaseError("the reference handles a repeats array of one rule")
-    r = arr[0]
+    if isinstance(arr, dict):
+        arr = [arr]
+    if not isinstance(arr, list) or not arr:
+        raise CaseError("repeats must be a non-empty array")
+    return [repeat_to_rrule(r) for r in arr]
+
+
+def repeat_to_rrule(r):
+    """Translate one Knock repeats entry into an RRULE string."""
+    if not isinstance(r, dict):
+        raise CaseError("a repeats entry must be an object")
     extra = set(r) - {"frequency", "interval", "days", "day_of_month",
                       "hours", "minutes", "__typename"}
     if extra:
@@ -269,10 +444,12 @@ def parse_args(argv):
         if k in raw:
             opts[k] = [parse_wall(s, "--" + k) for s in raw[k].split(",")]
     if "repeats" in raw:
-        opts["rule_text"] = repeats_to_rrule(raw["repeats"])
+        opts["rule_texts"] = repeats_to_rrule(raw["repeats"])
     else:
-        opts["rule_text"] = raw["rrule"]
-    opts["rule"] = parse_rrule(opts["rule_text"], opts["dtstart"])
+        opts["rule_texts"] = raw["rrule"].split("\n")
+    opts["rule_text"] = " + ".join(opts["rule_texts"])
+    opts["rules"] = [parse_rrule(t, opts["dtstart"])
+                     for t in opts["rule_texts"]]
     return opts
 
 
@@ -312,15 +489,32 @@ def to_utc(local, zone, gap, overlap):
     return u0
 
 
+def tagged(occurrences, until):
+    """Yield (occurrence, until) pairs."""
+    for d in occurrences:
+        yield d, until
+
+
 def local_occurrences(opts):
-    """Yield the sorted, de-duplicated local occurrences (rule+RDATE-EXDATE)."""
-    rs = du.rruleset()
-    rs.rrule(opts["rule"])
-    for d in opts["rdate"]:
-        rs.rdate(d)
-    for d in opts["exdate"]:
-        rs.exdate(d)
-    return iter(rs)
+    """Yield (local, until) for the sorted, de-duplicated local occurrences
+    of the union of the rules plus RDATE less EXDATE: until is the latest
+    UTC instant the occurrence may map to (None: no limit), the most lenient
+    of the rules (and RDATEs) giving it."""
+    far = datetime(9999, 1, 1, tzinfo=UTC)
+    streams = [tagged(sorted(opts["rdate"]), far)]
+    for rule, until in opts["rules"]:
+        streams.append(tagged(rule, until or far))
+    exdates = set(opts["exdate"])
+    cur, lim = None, None
+    for d, u in heapq.merge(*streams, key=lambda p: p[0]):
+        if d == cur:
+            lim = max(lim, u)
+            continue
+        if cur is not None and cur not in exdates:
+            yield cur, lim
+        cur, lim = d, u
+    if cur is not None and cur not in exdates:
+        yield cur, lim
 
 
 def preview(opts, explain=False):
@@ -328,10 +522,12 @@ def preview(opts, explain=False):
     out = []
     last = None
     zone = opts["zone"]
-    for local in local_occurrences(opts):
+    for local, until in local_occurrences(opts):
         u = to_utc(local, zone, opts["gap"], opts["overlap"])
         if u is None:
             note = "skipped (gap)"
+        elif u > until:
+            note = "after UNTIL (UTC)"
         elif last is not None and u <= last:
             note = "dropped (not after previous)"
         else:

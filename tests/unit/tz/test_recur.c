@@ -80,8 +80,14 @@ test_bad_rules(void **state)
 	static const char *cases[][2] = {
 		{ "", "no FREQ" },
 		{ "FREQ=FORTNIGHTLY", "cannot parse" },
-		{ "FREQ=DAILY;BYHOUR=25", "cannot parse" },
-		{ "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=1", "BYSETPOS" },
+		{ "FREQ=DAILY;BYHOUR=25", "BYHOUR=25 is out of range (0..23)" },
+		{ "FREQ=DAILY;BYHOUR=9,x", "BYHOUR=9,x: not a list" },
+		{ "FREQ=DAILY;BYMINUTE=", "BYMINUTE has no value" },
+		{ "FREQ=DAILY;BYSECOND=60", "BYSECOND=60 is out of range" },
+		{ "FREQ=MONTHLY;BYMONTHDAY=32", "BYMONTHDAY=32 is out of range" },
+		{ "FREQ=YEARLY;BYWEEKNO=0", "BYWEEKNO=0 is out of range" },
+		{ "FREQ=HOURLY;BYMINUTE=5;BYSETPOS=1", "BYSETPOS" },
+		{ "FREQ=MONTHLY;BYSETPOS=1", "another BYxxx" },
 		{ "FREQ=DAILY;BYSETPOS=1", "BYSETPOS" },
 		{ "FREQ=DAILY;COUNT=3;UNTIL=20270101T000000", "COUNT and UNTIL" },
 		{ "FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30", "no occurrence" },
@@ -95,6 +101,17 @@ test_bad_rules(void **state)
 		{ "FREQ=WEEKLY;BYMONTHDAY=1", "BYMONTHDAY" },
 		{ "FREQ=DAILY;BYDAY=1MO", "position" },
 		{ "FREQ=MONTHLY;BYWEEKNO=1", "BYWEEKNO" },
+		{ "FREQ=YEARLY;BYYEARDAY=367", "BYYEARDAY=367 is out of range" },
+		{ "FREQ=YEARLY;BYYEARDAY=-367", "BYYEARDAY=-367 is out of range" },
+		{ "FREQ=YEARLY;BYYEARDAY=1,370", "BYYEARDAY=370" },
+		{ "FREQ=YEARLY;BYWEEKNO=54", "BYWEEKNO=54 is out of range" },
+		{ "FREQ=YEARLY;BYWEEKNO=-54", "BYWEEKNO=-54 is out of range" },
+		{ "FREQ=MONTHLY;BYDAY=6MO", "BYDAY position 6" },
+		{ "FREQ=YEARLY;BYDAY=54MO", "BYDAY position 54" },
+		{ "FREQ=YEARLY;BYWEEKNO=3;BYDAY=1MO", "BYWEEKNO" },
+		{ "FREQ=YEARLY;UNTIL=2027-01-01", "UNTIL=2027-01-01 is not" },
+		{ "FREQ=YEARLY;UNTIL=20270101T0000", "UNTIL=20270101T0000 is" },
+		{ "FREQ=YEARLY;UNTIL=20270101T000000+01", "UNTIL" },
 	};
 	struct tz_wall w;
 	char *cause;
@@ -112,6 +129,74 @@ test_bad_rules(void **state)
 			    cases[i][0], cause, cases[i][1]);
 		free(cause);
 	}
+}
+
+/* The expansion of one rule from DTSTART in UTC, as RFC 3339 lines. */
+static void
+expect_utc(const char *rule, const char *dtstart, int n, const char *want)
+{
+	struct tz_recur *r = recur(rule, dtstart);
+	char got[64][24], all[64 * 24] = "";
+	int i, k;
+
+	k = fires(r, "UTC", TZ_GAP_SHIFT, TZ_OVERLAP_FIRST,
+	    "1900-01-01T00:00:00Z", n, got);
+	for (i = 0; i < k; i++) {
+		strcat(all, got[i]);
+		strcat(all, "\n");
+	}
+	if (strcmp(all, want) != 0)
+		fail_msg("%s from %s:\n%swant:\n%s", rule, dtstart, all, want);
+	tz_recur_free(r);
+}
+
+/*
+ * Rules once expanded wrong: WEEKLY INTERVAL counted from the wrong week
+ * (DTSTART not an occurrence, BYMONTH), DAILY negative BYMONTHDAY, YEARLY
+ * BYWEEKNO at the turn of the year and with WKST, BYSETPOS over times.
+ */
+static void
+test_expansions(void **state)
+{
+	(void)state;
+	/* RFC 5545: every other Sunday from Tue 1997-08-05. */
+	expect_utc("FREQ=WEEKLY;INTERVAL=2;BYDAY=SU;COUNT=3",
+	    "1997-08-05T09:00:00", 9, "1997-08-10T09:00:00Z\n"
+	    "1997-08-24T09:00:00Z\n1997-09-07T09:00:00Z\n");
+	/* Every other Sunday in November, weeks counted from DTSTART's. */
+	expect_utc("FREQ=WEEKLY;INTERVAL=2;BYMONTH=11;BYDAY=SU;COUNT=4",
+	    "2026-01-07T12:00:00", 9, "2026-11-01T12:00:00Z\n"
+	    "2026-11-15T12:00:00Z\n2026-11-29T12:00:00Z\n"
+	    "2027-11-14T12:00:00Z\n");
+	expect_utc("FREQ=DAILY;BYMONTHDAY=-1;COUNT=3", "2028-01-05T09:00:00",
+	    9, "2028-01-31T09:00:00Z\n2028-02-29T09:00:00Z\n"
+	    "2028-03-31T09:00:00Z\n");
+	/* ISO week 52 of 2027: Mon 12-27 .. Sun 2028-01-02. */
+	expect_utc("FREQ=YEARLY;BYWEEKNO=52;COUNT=7", "2027-01-01T09:00:00", 9,
+	    "2027-12-27T09:00:00Z\n2027-12-28T09:00:00Z\n"
+	    "2027-12-29T09:00:00Z\n2027-12-30T09:00:00Z\n"
+	    "2027-12-31T09:00:00Z\n2028-01-01T09:00:00Z\n"
+	    "2028-01-02T09:00:00Z\n");
+	/* Week 1 of 2025 starts Mon 2024-12-30; with WKST=SU week 1 of 2026
+	 * is Sun 01-04 .. Sat 01-10. */
+	expect_utc("FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO;COUNT=2",
+	    "2024-01-01T09:00:00", 9, "2024-01-01T09:00:00Z\n"
+	    "2024-12-30T09:00:00Z\n");
+	expect_utc("FREQ=YEARLY;BYWEEKNO=1;BYDAY=SU,SA;WKST=SU;COUNT=2",
+	    "2026-01-01T09:00:00", 9, "2026-01-04T09:00:00Z\n"
+	    "2026-01-10T09:00:00Z\n");
+	expect_utc("FREQ=YEARLY;BYWEEKNO=-1;BYDAY=TH;COUNT=3",
+	    "2026-01-01T09:00:00", 9, "2026-12-31T09:00:00Z\n"
+	    "2027-12-30T09:00:00Z\n2028-12-28T09:00:00Z\n");
+	expect_utc("FREQ=MONTHLY;BYMONTHDAY=1,15;BYHOUR=9,17;BYMINUTE=0;"
+	    "BYSETPOS=2,-1;COUNT=3", "2026-03-01T09:00:00", 9,
+	    "2026-03-01T17:00:00Z\n2026-03-15T17:00:00Z\n"
+	    "2026-04-01T17:00:00Z\n");
+	/* BYSETPOS in a week counts the whole week, before DTSTART too. */
+	expect_utc("FREQ=WEEKLY;BYDAY=MO,WE,FR;BYHOUR=9,17;BYSETPOS=1,-1;"
+	    "WKST=SU;COUNT=3", "2026-03-04T09:00:00", 9,
+	    "2026-03-06T17:00:00Z\n2026-03-09T09:00:00Z\n"
+	    "2026-03-13T17:00:00Z\n");
 }
 
 /* Half-hourly across US spring forward: 02:xx shifts, duplicates collapse. */
@@ -260,7 +345,13 @@ test_random_access(void **state)
 		"FREQ=DAILY;INTERVAL=3;BYHOUR=9,21",
 		"FREQ=MONTHLY;INTERVAL=2;BYMONTHDAY=1,15,-1;BYHOUR=2",
 		"FREQ=SECONDLY;INTERVAL=7777",
-		"FREQ=YEARLY;BYMONTH=3,10;BYDAY=-1SU;BYHOUR=2" };
+		"FREQ=YEARLY;BYMONTH=3,10;BYDAY=-1SU;BYHOUR=2",
+		"FREQ=YEARLY;BYWEEKNO=1,13,-1;BYDAY=MO,SU;WKST=SU;BYHOUR=2,14",
+		"FREQ=MONTHLY;BYDAY=MO,TU,WE;BYHOUR=1,2;BYMINUTE=30;"
+		    "BYSETPOS=2,-1",
+		"FREQ=WEEKLY;INTERVAL=3;BYDAY=SU,WE;BYMONTH=3,4,10,11;BYHOUR=2",
+		"FREQ=DAILY;BYMONTHDAY=-1,1;BYHOUR=0,23;BYMINUTE=30\n"
+		    "FREQ=HOURLY;INTERVAL=7;BYMINUTE=30" };
 	static const char *zones[] = { "Europe/Berlin", "Australia/Sydney",
 		"America/Santiago", "Australia/Lord_Howe" };
 	char *cause = NULL;
@@ -345,7 +436,9 @@ test_repeats(void **state)
 		{ "[{\"frequency\":\"daily\",\"hours\":24}]", "hours" },
 		{ "[{\"frequency\":\"daily\",\"interval\":0}]", "interval" },
 		{ "[{\"frequency\":\"daily\",\"hour\":9}]", "hour" },
-		{ "[]", "exactly one" },
+		{ "[]", "1..16" },
+		{ "[{\"frequency\":\"daily\"},{\"frequency\":\"daily\","
+		    "\"hours\":24}]", "repeats[1]: \"hours\"" },
 	};
 	char *s, *cause;
 	size_t i;
@@ -369,6 +462,140 @@ test_repeats(void **state)
 	}
 }
 
+/* Several Knock repeats entries become several RRULE lines. */
+static void
+test_repeats_several(void **state)
+{
+	char *cause = NULL, *s;
+
+	(void)state;
+	s = tz_repeats_to_rrule("[{\"frequency\":\"weekly\",\"days\":[\"mon\"],"
+	    "\"hours\":9},{\"frequency\":\"daily\",\"hours\":18}]", &cause);
+	if (s == NULL)
+		fail_msg("%s", cause);
+	assert_string_equal(s, "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0;"
+	    "BYSECOND=0\nFREQ=DAILY;BYHOUR=18;BYMINUTE=0;BYSECOND=0");
+	free(s);
+}
+
+/*
+ * Several rules: the occurrences are the union in order, a wall time two
+ * rules share occurs once, and each rule's COUNT limits that rule only.
+ */
+static void
+test_several_rules(void **state)
+{
+	static const char *want[] = { "2026-03-01T09:00:00Z",
+		"2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z",
+		"2026-03-03T09:00:00Z", "2026-03-09T09:00:00Z",
+		"2026-03-09T10:00:00Z", "2026-03-16T09:00:00Z" };
+	struct tz_recur *r;
+	struct tz_wall w;
+	char got[8][24], *cause = NULL;
+	size_t i;
+
+	(void)state;
+	/* The weekly rule comes first although the daily one starts first. */
+	r = recur("RRULE:FREQ=WEEKLY;BYDAY=MO;BYHOUR=9,10;BYMINUTE=0;"
+	    "BYSECOND=0\r\nRRULE:FREQ=DAILY;COUNT=3;BYHOUR=9;BYMINUTE=0;"
+	    "BYSECOND=0", "2026-03-01T00:00:00");
+	assert_int_equal(fires(r, "UTC", TZ_GAP_SHIFT, TZ_OVERLAP_FIRST,
+	    "2026-02-28T00:00:00Z", 7, got), 7);
+	for (i = 0; i < 7; i++)
+		assert_string_equal(got[i], want[i]);
+	tz_recur_free(r);
+
+	/* A UTC UNTIL ends its own rule only. */
+	r = recur("FREQ=DAILY;BYHOUR=12;UNTIL=20260302T120000Z\n"
+	    "FREQ=WEEKLY;BYDAY=FR;BYHOUR=8", "2026-03-01T00:00:00");
+	assert_int_equal(fires(r, "Europe/Berlin", TZ_GAP_SHIFT,
+	    TZ_OVERLAP_FIRST, "2026-02-28T00:00:00Z", 4, got), 4);
+	assert_string_equal(got[0], "2026-03-01T11:00:00Z");
+	assert_string_equal(got[1], "2026-03-02T11:00:00Z");
+	assert_string_equal(got[2], "2026-03-06T07:00:00Z");
+	assert_string_equal(got[3], "2026-03-13T07:00:00Z");
+	tz_recur_free(r);
+
+	/* An error names the rule. */
+	assert_int_equal(tz_wall_parse("2026-03-01T00:00:00", &w), 0);
+	assert_null(tz_recur_new("FREQ=DAILY\nFREQ=WEEKLY;INTERVAL=0", &w,
+	    &cause));
+	if (strstr(cause, "rule 2 of 2: ") == NULL ||
+	    strstr(cause, "INTERVAL") == NULL)
+		fail_msg("cause: %s", cause);
+	free(cause);
+	assert_null(tz_recur_new("FREQ=DAILY\n", &w, &cause));
+	if (strstr(cause, "rule 2 of 2: ") == NULL)
+		fail_msg("cause: %s", cause);
+	free(cause);
+}
+
+/* The next fire after `after` (a string) with the skips counted. */
+static int
+next_skips(struct tz_recur *r, const char *zone, enum tz_gap gap,
+    const char *after, char *next, struct tz_recur_skips *sk)
+{
+	char *cause = NULL;
+	struct tz_zone *z = tz_zone_get(zone, &cause);
+	int64_t t, n;
+	int rc;
+
+	assert_non_null(z);
+	assert_int_equal(tz_instant_parse(after, &t), 0);
+	rc = tz_recur_next_skips(r, z, gap, TZ_OVERLAP_FIRST, t, &n, sk);
+	if (rc == 0)
+		tz_instant_format(n, next, 24);
+	return rc;
+}
+
+/*
+ * Occurrences dropped by the skip gap policy are counted once each, between
+ * `after` and the next fire, at the instant their gap ends.
+ */
+static void
+test_skips(void **state)
+{
+	struct tz_recur_skips sk;
+	struct tz_recur *r;
+	char next[24], last[24];
+
+	(void)state;
+	/* Berlin skips 02:00-03:00 on 2026-03-29 (the gap ends at 01:00Z). */
+	r = recur("FREQ=DAILY;BYHOUR=2;BYMINUTE=30", "2026-03-27T00:00:00");
+	assert_int_equal(next_skips(r, "Europe/Berlin", TZ_GAP_SKIP,
+	    "2026-03-28T01:30:00Z", next, &sk), 0);
+	assert_string_equal(next, "2026-03-30T00:30:00Z");
+	assert_int_equal(sk.count, 1);
+	tz_instant_format(sk.last, last, sizeof last);
+	assert_string_equal(last, "2026-03-29T01:00:00Z");
+	/* Asked again from the fire, or from the gap's end: not again. */
+	assert_int_equal(next_skips(r, "Europe/Berlin", TZ_GAP_SKIP,
+	    "2026-03-30T00:30:00Z", next, &sk), 0);
+	assert_int_equal(sk.count, 0);
+	assert_int_equal(next_skips(r, "Europe/Berlin", TZ_GAP_SKIP,
+	    "2026-03-29T01:00:00Z", next, &sk), 0);
+	assert_int_equal(sk.count, 0);
+	assert_int_equal(next_skips(r, "Europe/Berlin", TZ_GAP_SKIP,
+	    "2026-03-29T00:59:59Z", next, &sk), 0);
+	assert_int_equal(sk.count, 1);
+	/* Other policies skip nothing. */
+	assert_int_equal(next_skips(r, "Europe/Berlin", TZ_GAP_SHIFT,
+	    "2026-03-28T01:30:00Z", next, &sk), 0);
+	assert_string_equal(next, "2026-03-29T01:30:00Z");
+	assert_int_equal(sk.count, 0);
+	tz_recur_free(r);
+
+	/* Two occurrences in one gap; and skips up to the end of a rule. */
+	r = recur("FREQ=HOURLY;BYMINUTE=0,30;UNTIL=20260329T023000",
+	    "2026-03-29T00:00:00");
+	assert_int_equal(next_skips(r, "Europe/Berlin", TZ_GAP_SKIP,
+	    "2026-03-29T00:30:00Z", next, &sk), 1);
+	assert_int_equal(sk.count, 2);
+	tz_instant_format(sk.last, last, sizeof last);
+	assert_string_equal(last, "2026-03-29T01:00:00Z");
+	tz_recur_free(r);
+}
+
 /* Runs the tests. */
 int
 main(void)
@@ -384,6 +611,10 @@ main(void)
 		cmocka_unit_test(test_sparse_subdaily),
 		cmocka_unit_test(test_random_access),
 		cmocka_unit_test(test_repeats),
+		cmocka_unit_test(test_repeats_several),
+		cmocka_unit_test(test_several_rules),
+		cmocka_unit_test(test_skips),
+		cmocka_unit_test(test_expansions),
 	};
 
 	return cmocka_run_group_tests_name("recur", tests, setup, teardown);
