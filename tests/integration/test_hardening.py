@@ -98,7 +98,7 @@ def refused_start(tmp, name, conf, db=None, args=()):
     return p.returncode, p.stderr
 
 
-# ---- items 1 and 10: recipients ----
+# ---- recipients ----
 
 def recipients(tmp):
     conf = os.path.join(tmp, "rconf")
@@ -137,7 +137,7 @@ def recipients(tmp):
         d.stop()
 
 
-# ---- item 5: a FIFO in the config dir ----
+# ---- a FIFO in the config dir ----
 
 def fifo(tmp):
     conf = os.path.join(tmp, "fconf")
@@ -183,7 +183,7 @@ def fifo(tmp):
         d.stop()
 
 
-# ---- item 8: one validator for start, check and reload ----
+# ---- one validator for start, check and reload ----
 
 BAD_CONFS = [
     ("non-loopback listen", {"listen": "10.0.0.1:7640",
@@ -253,7 +253,7 @@ def parity(tmp):
         d.stop()
 
 
-# ---- items 6 and 7: foreign, non-database and damaged files ----
+# ---- foreign, non-database and damaged files ----
 
 def databases(tmp):
     conf = os.path.join(tmp, "dconf")
@@ -332,7 +332,7 @@ def databases(tmp):
     d.stop()
 
 
-# ---- item 7: a full disk, a read-only file system ----
+# ---- a full disk, a read-only file system ----
 
 def filesystems(tmp):
     probe = subprocess.run(["unshare", "-m", "sh", "-c",
@@ -400,7 +400,7 @@ def filesystems(tmp):
           rc not in (0, None) and "read-only" in err, (rc, err[-400:]))
 
 
-# ---- item 11: a 2xx reply with a long body ----
+# ---- a 2xx reply with a long body ----
 
 class BigReply(http.server.BaseHTTPRequestHandler):
     """Answers 200 with a body of 3 MiB (over belfry's reply limit)."""
@@ -448,7 +448,7 @@ def webhook(tmp):
         srv.shutdown()
 
 
-# ---- item 12: a long virtual-clock advance ----
+# ---- a long virtual-clock advance ----
 
 def advance(tmp):
     conf = os.path.join(tmp, "aconf")
