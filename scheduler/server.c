@@ -687,7 +687,7 @@ server_flush(struct sch *s, int through)
 	struct sch_req *r;
 	struct sch_outcome *o;
 	enum eng_status st;
-	char *cause = NULL;
+	char *cause = NULL, *why;
 	size_t nd = 0, i;
 	int64_t now;
 	int failed = 0;
@@ -702,8 +702,6 @@ server_flush(struct sch *s, int through)
 
 	if (eng_begin(s->eng, &cause) != 0) {
 		log_warnx("begin: %s", cause != NULL ? cause : "failed");
-		free(cause);
-		cause = NULL;
 		failed = 1;
 	} else {
 		TAILQ_FOREACH(r, &batch, entry) {
@@ -724,8 +722,6 @@ server_flush(struct sch *s, int through)
 		if (eng_commit(s->eng, &cause) != 0) {
 			log_warnx("commit: %s", cause != NULL ? cause :
 			    "failed");
-			free(cause);
-			cause = NULL;
 			eng_rollback(s->eng);
 			failed = 1;
 		}
@@ -739,8 +735,14 @@ server_flush(struct sch *s, int through)
 		for (i = 0; i < nd; i++)
 			eng_delivery_free(&d[i]);
 		nd = 0;
+		/* The store's cause, e.g. "disk full", for the client too. */
+		why = xasprintf("the transaction did not commit: %s",
+		    cause != NULL ? cause : "failed");
 		TAILQ_FOREACH(r, &batch, entry)
-			server_answer_500(r, "the transaction did not commit");
+			server_answer_500(r, why);
+		free(why);
+		free(cause);
+		cause = NULL;
 		/* Keep the outcomes for the next flush. */
 		TAILQ_CONCAT(&outs, &s->outcomes, entry);
 		TAILQ_CONCAT(&s->outcomes, &outs, entry);

@@ -358,13 +358,14 @@ def filesystems(tmp):
     deadline = time.time() + 10
     while not os.path.exists(sock) and time.time() < deadline:
         time.sleep(0.02)
-    statuses = []
+    statuses, refusal = [], None
     big = "y" * 100000
     for i in range(60):
         r = td.curl(sock, "POST", "/v1/workflows/feed/trigger",
                     {"recipients": ["u%d" % i], "data": {"big": big}})
         statuses.append(r.status)
         if r.status == 500:
+            refusal = r
             break
     alive = td.curl(sock, "GET", "/admin/status")
     p.send_signal(signal.SIGTERM)
@@ -378,6 +379,8 @@ def filesystems(tmp):
         text = f.read()
     check("full disk: a trigger is refused with 500", 500 in statuses,
           statuses)
+    check("full disk: the 500 says \"disk full\"", refusal is not None and
+          "disk full" in refusal.body, refusal)
     check("full disk: the daemon stays up", alive.status == 200, alive)
     check("full disk: the log says \"disk full\"", "disk full" in text,
           text[-600:])
