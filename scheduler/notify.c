@@ -57,7 +57,11 @@ sch_notify_addr(const char *name, struct sockaddr_un *sun, socklen_t *len)
 	return -1;
 }
 
-/* Send len bytes of msg as one datagram to the socket named name. */
+/*
+ * Send len bytes of msg as one datagram to the socket named name, never
+ * waiting: a receiver whose queue is full (a supervisor that stopped
+ * reading) loses the message (-1, EAGAIN) instead of stopping the loop.
+ */
 static int
 sch_notify_send(const char *name, const char *msg, size_t len)
 {
@@ -71,7 +75,7 @@ sch_notify_send(const char *name, const char *msg, size_t len)
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	do
-		n = sendto(fd, msg, len, MSG_NOSIGNAL,
+		n = sendto(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT,
 		    (struct sockaddr *)&sun, sunlen);
 	while (n == -1 && errno == EINTR);
 	saved = errno;

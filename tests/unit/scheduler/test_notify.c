@@ -292,6 +292,24 @@ test_sender_is_this_process(void **state)
 	receiver_free(r);
 }
 
+/* A receiver that never reads: sending fails at once, never blocks. */
+static void
+test_full_queue(void **state)
+{
+	struct receiver *r = receiver_path();
+	int i, failed = 0;
+
+	(void)state;
+	setenv("NOTIFY_SOCKET", r->name, 1);
+	for (i = 0; i < 1000 && !failed; i++)
+		if (sch_notify("STATUS=%d", i) == -1) {
+			assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+			failed = 1;
+		}
+	assert_true(failed);
+	receiver_free(r);
+}
+
 /* Unusable addresses and a missing peer are errors with errno set. */
 static void
 test_send_errors(void **state)
@@ -467,6 +485,8 @@ main(void)
 		    test_reloading_has_monotonic_usec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sender_is_this_process,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_queue, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_send_errors,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abstract_longest_name,
