@@ -960,7 +960,7 @@ cfg_schedules(struct cfg_file *f, struct eng_config *c, char **cause)
 	static const char *const keys[] = { "id", "workflow", "recipients",
 		"repeats", "rrule", "exdates", "scheduled_at", "ending_at",
 		"timezone", "data", "tenant", "actor", "dst_gap", "dst_overlap",
-		"catchup_window", "paused", NULL };
+		"catchup_window", "paused", "per_subscriber", NULL };
 	json_error_t err;
 	json_t *root, *v, *old;
 	const char *id, *field;
@@ -1020,6 +1020,7 @@ cfg_schedules(struct cfg_file *f, struct eng_config *c, char **cause)
 			goto out;
 		}
 		json_array_append(c->schedules, v);
+		json_object_set_new(c->schedule_files, id, json_string(f->path));
 	}
 	rc = 0;
 out:
@@ -1101,6 +1102,7 @@ eng_config_load(const char *dir, char **cause)
 	}
 	free(files);
 	c->schedules = json_array();
+	c->schedule_files = json_object();
 	files = cfg_list(dir, "schedules", &n);
 	for (i = 0; i < n; i++) {
 		f.path = files[i];
@@ -1171,6 +1173,7 @@ eng_config_free(struct eng_config *c)
 	free(c->api_keys);
 	json_decref(c->default_prefs);
 	json_decref(c->schedules);
+	json_decref(c->schedule_files);
 	free(c->dir);
 	free(c->socket);
 	free(c->database);
@@ -1246,6 +1249,13 @@ size_t
 eng_config_workflow_count(const struct eng_config *c)
 {
 	return c->n_workflows;
+}
+
+/* Whether configuration c has workflow key. */
+int
+eng_config_has_workflow(const struct eng_config *c, const char *key)
+{
+	return eng_workflow_find(c, key) != NULL;
 }
 
 /* Install a configuration (the engine owns it from now on). */

@@ -35,7 +35,8 @@ enum eng_status {
 	ENG_INVALID,     /* 422 invalid_params: the request is wrong */
 	ENG_NOT_FOUND,   /* 404 */
 	ENG_NO_WORKFLOW, /* 404 workflow_missing */
-	ENG_INTERNAL     /* 500: the store failed */
+	ENG_INTERNAL,    /* 500: the store failed */
+	ENG_CONFLICT     /* 409: the resource belongs to a config file */
 };
 
 struct eng;
@@ -66,6 +67,7 @@ const char *eng_config_default_timezone(const struct eng_config *c);
 size_t eng_config_api_key_count(const struct eng_config *c);
 const char *eng_config_api_key(const struct eng_config *c, size_t i);
 size_t eng_config_workflow_count(const struct eng_config *c);
+int eng_config_has_workflow(const struct eng_config *c, const char *key);
 
 /*
  * Parse a TCP listener's "HOST:PORT" (HOST 127.x.y.z, [::1] or localhost;
@@ -214,6 +216,13 @@ enum eng_status eng_schedules_of(struct eng *e, const char *collection,
  * object's schedule: per subscriber): {"schedule_id", "recipients": [{
  * "recipient", "timezone", "fires": [...]}]}.
  */
+/*
+ * The workflows that stored schedules name, as {key: rows}, so that
+ * reload and belfryctl check can warn of schedules whose workflow is gone.
+ */
+json_t *eng_schedules_workflows(struct eng *e);
+enum eng_status eng_schedule_get(struct eng *e, const char *id,
+    json_t **reply, char **cause);
 enum eng_status eng_schedule_preview(struct eng *e, const char *id,
     int count, int64_t now, json_t **reply, char **cause);
 

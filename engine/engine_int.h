@@ -19,7 +19,7 @@ enum eng_stmt {
 	ST_SUB_PUT, ST_SUB_DEL, ST_SUB_LIST, ST_SUB_GET,
 	ST_PREF_GET, ST_PREF_PUT,
 	ST_RUN_INS, ST_RUN_GET, ST_RUN_BY_CK,
-	ST_RRUN_INS, ST_RRUN_GET, ST_RRUN_LIST, ST_RRUN_UPD, ST_RRUN_LOAD,
+	ST_RRUN_INS, ST_RRUN_GET, ST_RRUN_LIST, ST_RRUN_BY_SCHED, ST_RRUN_UPD, ST_RRUN_LOAD,
 	ST_RRUN_OPEN,
 	ST_RUN_IDX, ST_RUN_NEXT_IDX,
 	ST_FAN_INS, ST_FAN_HEAD, ST_FAN_AFTER, ST_FAN_DEL, ST_FAN_DROP, ST_SEEN_INS, ST_SEEN_DROP, ST_CANCEL_INS, ST_CANCEL_GET,
@@ -38,6 +38,7 @@ enum eng_stmt {
 	ST_SCHED_DUE, ST_SCHED_FIRED, ST_SCHED_LIST, ST_SCHED_BY_WF,
 	ST_SCHED_BY_RCPT, ST_SCHED_BY_PARENT, ST_SCHED_CHILD_DEL,
 	ST_SCHED_CFG_LIST, ST_SCHED_CFG_ROWS, ST_SCHED_CFG_DEL,
+	ST_SCHED_KIDS_DEL, ST_SCHED_RCPT_KIDS_DEL, ST_SCHED_RCPT_DEL, ST_SCHED_WORKFLOWS,
 	ST_COUNT
 };
 
@@ -188,6 +189,7 @@ struct eng_config {
 	struct eng_workflow *workflows;
 	size_t n_workflows;
 	json_t *schedules;       /* schedules/ files: checked defs with "id" */
+	json_t *schedule_files;  /* schedule id -> the file defining it */
 };
 
 /* engine/config.c */
@@ -258,6 +260,7 @@ int64_t eng_sched_next_due(struct eng *e);
 void eng_sched_cache_free(struct eng *e);
 int eng_sched_run_due(struct eng *e, int64_t now, int max);
 void eng_sched_rezone(struct eng *e, const char *rcpt, int64_t now);
+int eng_sched_rcpt_deleted(struct eng *e, const char *rcpt);
 void eng_sched_sub_added(struct eng *e, const char *obj, const char *rcpt,
     int64_t now);
 void eng_sched_sub_removed(struct eng *e, const char *obj, const char *rcpt);

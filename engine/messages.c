@@ -675,15 +675,20 @@ missing:
 	return ENG_NOT_FOUND;
 }
 
-/* GET /v1/workflow_recipient_runs (workflow, status, recipient, after). */
+/*
+ * GET /v1/workflow_recipient_runs (workflow, status, recipient, after, and
+ * belfry's schedule_id: the runs a schedule's fires made).
+ */
 enum eng_status
 eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 {
+	const char *sid = json_string_value(json_object_get(q,
+	    "schedule_id"));
 	const char *after = json_string_value(json_object_get(q, "after"));
 	const char *wf = json_string_value(json_object_get(q, "workflow"));
 	const char *status = json_string_value(json_object_get(q, "status"));
 	const char *rcpt = json_string_value(json_object_get(q, "recipient"));
-	uint64_t run = INT64_MAX >> 24, idx = 0;
+	uint64_t run = INT64_MAX >> 24, idx = 0, sched = 0, b;
 	int size = msg_page_size(q), n = 0;
 	json_t *entries = json_array(), *last;
 	sqlite3_stmt *st;
@@ -695,7 +700,15 @@ eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 		    "1..50" : "bad \"after\" cursor");
 		return ENG_INVALID;
 	}
-	st = eng_stmt(e, ST_RRUN_LIST);
+	if (sid != NULL && eng_id_parse(e, ENG_ID_SCHED, sid, &sched, &b)) {
+		json_decref(entries);
+		*cause = xasprintf("\"schedule_id\": \"%.64s\" is not a "
+		    "schedule id", sid);
+		return ENG_INVALID;
+	}
+	st = eng_stmt(e, sid != NULL ? ST_RRUN_BY_SCHED : ST_RRUN_LIST);
+	if (sid != NULL)
+		sqlite3_bind_int64(st, 7, (int64_t)sched);
 	sqlite3_bind_int64(st, 1, (int64_t)run);
 	sqlite3_bind_int64(st, 2, (int64_t)idx);
 	if (wf)

@@ -343,7 +343,7 @@ eng_user_delete(struct eng *e, const char *id, char **cause)
 		*cause = xasprintf("user \"%.64s\" not found", id);
 		return ENG_NOT_FOUND;
 	}
-	return ENG_OK;
+	return eng_sched_rcpt_deleted(e, id) != 0 ? ENG_INTERNAL : ENG_OK;
 }
 
 /* The reply shape of an object. */
@@ -419,6 +419,8 @@ eng_object_delete(struct eng *e, const char *collection, const char *id,
     char **cause)
 {
 	sqlite3_stmt *st = eng_stmt(e, ST_OBJ_DEL);
+	char *key;
+	int rc;
 
 	sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
@@ -429,7 +431,10 @@ eng_object_delete(struct eng *e, const char *collection, const char *id,
 		    id);
 		return ENG_NOT_FOUND;
 	}
-	return ENG_OK;
+	key = eng_rcpt_key(collection, id);
+	rc = eng_sched_rcpt_deleted(e, key);
+	free(key);
+	return rc != 0 ? ENG_INTERNAL : ENG_OK;
 }
 
 /* The reply shape of a tenant. */

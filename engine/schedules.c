@@ -3,11 +3,17 @@
  * recipient each, fired in the recipient's local time.
  *
  * One row per (schedule, recipient): a POST with N recipients makes N rows,
- * each with its own id.  A schedule aimed at an object is a template row
- * that never fires by itself; it is materialised as one child row per
+ * each with its own id.  A schedule aimed at an object fires for the object
+ * itself, as Knock's do (the trigger then fans out to its subscribers in
+ * the object's zone).  With "per_subscriber": true it is instead a template
+ * row that never fires by itself; it is materialised as one child row per
  * subscriber (parent = the template), created with the template, updated
  * with it, and added or removed when the object's subscriptions change, so
  * every member fires in their own zone.
+ *
+ * Config-defined rows (source "config") belong to their files: the API
+ * refuses to change or delete them, and eng_schedules_sync makes the rows
+ * match the files at every start and reload.
  *
  * Clock model: every row keeps next_fire_at, the UTC instant of its next
  * fire (NULL when paused, ended or a template); the timer's only question is
@@ -24,7 +30,10 @@
  * Catch-up: occurrences missed while the daemon was down (or the clock
  * jumped) are walked through; only the latest one fires, and only if it is
  * within catchup_window of now.  The others are counted as skipped on the
- * row (skipped, last_skipped_at) and in the metrics.
+ * row (skipped, last_skipped_at, skip_reason "catchup") and in the
+ * metrics, as are the occurrences that dst_gap "skip" drops (skip_reason
+ * "dst_gap").  A fire that fails (its workflow is gone, ...) keeps its
+ * error in last_error until a fire succeeds.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,7 +56,8 @@ struct sched {
 	char *config_id, *def;
 	int64_t start_at, catchup, ending_at, next, last, skipped;
 	int64_t last_skipped, inserted, updated;
-	int paused;
+	int paused, per_sub;
+	char *skip_reason, *last_error;
 };
 
 /* A checked schedule definition (json values borrowed from the def). */
@@ -57,7 +67,7 @@ struct sched_def {
 	char *rule, *exdates;
 	int64_t start_at, ending_at, catchup;
 	const char *timezone, *gap, *overlap;
-	int paused;
+	int paused, per_sub;
 };
 
 /* A text column, copied, or NULL. */
@@ -109,6 +119,9 @@ sched_read(sqlite3_stmt *st, struct sched *s)
 	s->def = sched_text(st, 24);
 	s->inserted = sqlite3_column_int64(st, 25);
 	s->updated = sqlite3_column_int64(st, 26);
+	s->per_sub = sqlite3_column_int(st, 27);
+	s->skip_reason = sched_text(st, 28);
+	s->last_error = sched_text(st, 29);
 }
 
 /* Free a row's strings. */
@@ -130,6 +143,8 @@ sched_clear(struct sched *s)
 	free(s->source);
 	free(s->config_id);
 	free(s->def);
+	free(s->skip_reason);
+	free(s->last_error);
 	memset(s, 0, sizeof *s);
 }
 
@@ -149,11 +164,11 @@ sched_get(struct eng *e, int64_t seq, struct sched *s)
 	return rc;
 }
 
-/* Whether a row is an object's template (it fans out, never fires). */
+/* Whether a row is a per-subscriber template (it fans out, never fires). */
 static int
 sched_is_template(const struct sched *s)
 {
-	return s->parent == SCHED_NONE && strchr(s->rcpt, '/') != NULL;
+	return s->parent == SCHED_NONE && s->per_sub;
 }
 
 /* Bind an integer or NULL for SCHED_NONE. */
@@ -331,11 +346,12 @@ sched_recur(struct eng *e, const struct sched *s)
 
 /*
  * The row's first fire strictly after `after` with recurrence r (NULL for
- * a one-off) in zone z: 0 and *next, or 1 when there is none.
+ * a one-off) in zone z: 0 and *next, or 1 when there is none.  skips (may
+ * be NULL) counts the occurrences dst_gap "skip" dropped on the way.
  */
 static int
 sched_next_with(const struct sched *s, struct tz_recur *r, struct tz_zone *z,
-    int64_t after, int64_t *next)
+    int64_t after, int64_t *next, struct tz_recur_skips *skips)
 {
 	enum tz_gap gap = TZ_GAP_SHIFT;
 	enum tz_overlap ov = TZ_OVERLAP_FIRST;
@@ -352,7 +368,9 @@ sched_next_with(const struct sched *s, struct tz_recur *r, struct tz_zone *z,
 	tz_overlap_parse(s->overlap, &ov);
 	if (s->start_at != SCHED_NONE && after < s->start_at - 1)
 		after = s->start_at - 1;
-	if (tz_recur_next(r, z, gap, ov, after, next) != 0)
+	if (skips != NULL)
+		memset(skips, 0, sizeof *skips);
+	if (tz_recur_next_skips(r, z, gap, ov, after, next, skips) != 0)
 		return 1;
 	if (s->ending_at != SCHED_NONE && *next > s->ending_at)
 		return 1;
@@ -383,7 +401,9 @@ sched_plan(struct eng *e, struct sched *s, int64_t now)
 	if (s->paused || sched_is_template(s))
 		return;
 	if (s->rule == NULL) {
-		if (s->last == SCHED_NONE)
+		/* Not yet fired at this instant, and not after the end. */
+		if (s->start_at != s->last && (s->ending_at == SCHED_NONE ||
+		    s->start_at <= s->ending_at))
 			s->next = s->start_at;
 		return;
 	}
@@ -391,7 +411,7 @@ sched_plan(struct eng *e, struct sched *s, int64_t now)
 	if (s->last != SCHED_NONE && s->last > after)
 		after = s->last;
 	r = sched_recur(e, s);
-	if (sched_next_with(s, r, z, after, &s->next) != 0)
+	if (sched_next_with(s, r, z, after, &s->next, NULL) != 0)
 		s->next = SCHED_NONE;
 }
 
@@ -425,6 +445,7 @@ sched_store(struct eng *e, struct sched *s)
 		sched_bind_text(st, 20, s->config_id);
 		sched_bind_text(st, 21, s->def);
 		sqlite3_bind_int64(st, 22, s->inserted);
+		sqlite3_bind_int(st, 23, s->per_sub);
 		if (eng_step_done(e, st) != 0)
 			return -1;
 		s->seq = sqlite3_last_insert_rowid(e->db);
@@ -450,30 +471,18 @@ sched_store(struct eng *e, struct sched *s)
 	sched_bind_int(st, 17, s->next);
 	sqlite3_bind_int64(st, 18, s->updated);
 	sched_bind_text(st, 19, s->def);
+	sqlite3_bind_int(st, 20, s->per_sub);
 	return eng_step_done(e, st);
 }
 
 /* ---- definitions ---- */
 
-/* Parse an RFC 3339 instant ("...Z", fractions and "+00:00" allowed). */
+/* Parse an RFC 3339 instant (any offset; none means UTC); 0 or -1. */
 static int
 sched_instant(json_t *v, int64_t *t)
 {
-	const char *s = json_string_value(v);
-	char buf[64], *dot;
-	size_t n;
-
-	if (s == NULL || strlen(s) >= sizeof buf - 1)
-		return -1;
-	if (tz_instant_parse(s, t) == 0)
-		return 0;
-	snprintf(buf, sizeof buf, "%s", s);
-	n = strlen(buf);
-	if (n > 6 && strcmp(buf + n - 6, "+00:00") == 0)
-		strcpy(buf + n - 6, "Z");
-	if ((dot = strchr(buf, '.')) != NULL && strchr(dot, 'Z') != NULL)
-		memmove(dot, strchr(dot, 'Z'), strlen(strchr(dot, 'Z')) + 1);
-	return tz_instant_parse(buf, t);
+	return json_is_string(v) ? tz_rfc3339_parse(json_string_value(v), t) :
+	    -1;
 }
 
 /* Free what a checked definition owns. */
@@ -605,11 +614,13 @@ sched_check(const struct eng_config *c, json_t *def, struct sched_def *d,
 	v = json_object_get(def, "scheduled_at");
 	if (v != NULL && !json_is_null(v) && sched_instant(v, &d->start_at))
 		return sched_bad("scheduled_at", field, cause, "expected an "
-		    "instant YYYY-MM-DDTHH:MM:SSZ");
+		    "RFC 3339 instant such as 2026-12-02T09:00:00Z or "
+		    "2026-12-02T09:00:00-05:00");
 	v = json_object_get(def, "ending_at");
 	if (v != NULL && !json_is_null(v) && sched_instant(v, &d->ending_at))
 		return sched_bad("ending_at", field, cause, "expected an "
-		    "instant YYYY-MM-DDTHH:MM:SSZ");
+		    "RFC 3339 instant such as 2026-12-02T09:00:00Z or "
+		    "2026-12-02T09:00:00-05:00");
 	v = json_object_get(def, "timezone");
 	if (v != NULL && !json_is_null(v) && (!json_is_string(v) ||
 	    !tz_zone_valid(json_string_value(v))))
@@ -640,9 +651,14 @@ sched_check(const struct eng_config *c, json_t *def, struct sched_def *d,
 		return sched_bad("paused", field, cause, "expected true or "
 		    "false");
 	d->paused = json_is_true(v);
+	v = json_object_get(def, "per_subscriber");
+	if (v != NULL && !json_is_null(v) && !json_is_boolean(v))
+		return sched_bad("per_subscriber", field, cause, "expected true "
+		    "or false");
+	d->per_sub = json_is_true(v);
 	v = json_object_get(def, "repeats");
 	rrule = json_object_get(def, "rrule");
-	if (json_is_null(v))
+	if (json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0))
 		v = NULL;
 	if (json_is_null(rrule))
 		rrule = NULL;
@@ -808,6 +824,8 @@ sched_fill(struct sched *s, const struct sched_def *d, const char *actor,
 	s->overlap = xstrdup(d->overlap);
 	s->catchup = d->catchup;
 	s->paused = d->paused;
+	s->per_sub = d->per_sub && s->parent == SCHED_NONE &&
+	    strchr(s->rcpt, '/') != NULL;
 }
 
 /* Copy a template's definition into a child row for subscriber rcpt. */
@@ -858,10 +876,17 @@ sched_child_add(struct eng *e, const struct sched *t, const char *rcpt,
 	return rc;
 }
 
+/* A list's filters beyond workflow, recipient key and parent. */
+struct sched_filter {
+	const char *rcpts;  /* a JSON array of recipient keys, or NULL */
+	const char *tenant; /* or NULL */
+};
+
 /* The list statement for the filters given, reset, with them bound. */
 static sqlite3_stmt *
 sched_list_stmt(struct eng *e, const char *wf, const char *rcpt,
-    int64_t parent, int64_t after, int top, int limit)
+    int64_t parent, int64_t after, int top, int limit,
+    const struct sched_filter *f)
 {
 	sqlite3_stmt *st;
 
@@ -879,6 +904,8 @@ sched_list_stmt(struct eng *e, const char *wf, const char *rcpt,
 	sqlite3_bind_int(st, 4, top);
 	sqlite3_bind_int(st, 5, limit);
 	sched_bind_int(st, 6, parent);
+	sched_bind_text(st, 7, f != NULL ? f->rcpts : NULL);
+	sched_bind_text(st, 8, f != NULL ? f->tenant : NULL);
 	return st;
 }
 
@@ -897,7 +924,7 @@ sched_each(struct eng *e, const char *wf, const char *rcpt, int64_t parent,
 
 	do {
 		st = sched_list_stmt(e, wf, rcpt, parent, after, 0,
-		    SCHED_BATCH);
+		    SCHED_BATCH, NULL);
 		for (n = 0; n < SCHED_BATCH && sqlite3_step(st) == SQLITE_ROW;
 		    n++)
 			sched_read(st, &rows[n]);
@@ -990,6 +1017,75 @@ sched_json_text(const char *s)
 	return v ? v : json_null();
 }
 
+/* Knock's day names for "weekdays"/"weekends" and single names. */
+static void
+sched_days_add(json_t *out, json_t *v)
+{
+	static const char *week[] = { "mon", "tue", "wed", "thu", "fri",
+		"sat", "sun" };
+	const char *d = json_string_value(v);
+	int i, lo = -1, hi = -1;
+
+	if (d != NULL && strcmp(d, "weekdays") == 0)
+		lo = 0, hi = 4;
+	else if (d != NULL && strcmp(d, "weekends") == 0)
+		lo = 5, hi = 6;
+	if (lo < 0) {
+		json_array_append(out, v);
+		return;
+	}
+	for (i = lo; i <= hi; i++)
+		json_array_append_new(out, json_string(week[i]));
+}
+
+/*
+ * A stored repeats array in Knock's response shape: each entry a
+ * ScheduleRepeat with every field, interval 1 and null where not given,
+ * days as an array of day names.
+ */
+static json_t *
+sched_repeats_json(const char *text)
+{
+	static const char *fields[] = { "frequency", "day_of_month", "hours",
+		"minutes", NULL };
+	json_t *in = sched_json_text(text), *out = json_array(), *r, *o, *v;
+	json_t *days, *x;
+	size_t i, j;
+	int k;
+
+	if (json_is_object(in)) {
+		r = json_array();
+		json_array_append(r, in);
+		json_decref(in);
+		in = r;
+	}
+	json_array_foreach(in, i, r) {
+		o = json_pack("{s:s}", "__typename", "ScheduleRepeat");
+		for (k = 0; fields[k] != NULL; k++) {
+			v = json_object_get(r, fields[k]);
+			json_object_set(o, fields[k], v ? v : json_null());
+		}
+		v = json_object_get(r, "interval");
+		json_object_set_new(o, "interval", json_is_integer(v) ?
+		    json_incref(v) : json_integer(1));
+		v = json_object_get(r, "days");
+		if (v == NULL || json_is_null(v))
+			days = json_null();
+		else {
+			days = json_array();
+			if (json_is_array(v))
+				json_array_foreach(v, j, x)
+					sched_days_add(days, x);
+			else
+				sched_days_add(days, v);
+		}
+		json_object_set_new(o, "days", days);
+		json_array_append_new(out, o);
+	}
+	json_decref(in);
+	return out;
+}
+
 /* The Schedule shape of a row, with belfry's extra fields. */
 static json_t *
 sched_json(struct eng *e, const struct sched *s)
@@ -1004,7 +1100,7 @@ sched_json(struct eng *e, const struct sched *s)
 	    "__typename", "Schedule", "id", id, "workflow", s->workflow,
 	    "recipient", eng_rcpt_entity(e, s->rcpt), "actor", s->actor ?
 	    eng_rcpt_entity(e, s->actor) : json_null(), "repeats", s->repeats ?
-	    sched_json_text(s->repeats) : json_array(), "data",
+	    sched_repeats_json(s->repeats) : json_array(), "data",
 	    sched_json_text(s->data), "tenant", s->tenant ?
 	    json_string(s->tenant) : json_null(), "inserted_at",
 	    sched_iso(s->inserted), "updated_at", sched_iso(s->updated),
@@ -1026,6 +1122,11 @@ sched_json(struct eng *e, const struct sched *s)
 	json_object_set_new(o, "paused", json_boolean(s->paused));
 	json_object_set_new(o, "skipped_count", json_integer(s->skipped));
 	json_object_set_new(o, "last_skipped_at", sched_iso(s->last_skipped));
+	json_object_set_new(o, "last_skip_reason", s->skip_reason ?
+	    json_string(s->skip_reason) : json_null());
+	json_object_set_new(o, "last_error", s->last_error ?
+	    json_string(s->last_error) : json_null());
+	json_object_set_new(o, "per_subscriber", json_boolean(s->per_sub));
 	json_object_set_new(o, "source", json_string(s->source));
 	json_object_set_new(o, "config_id", s->config_id ?
 	    json_string(s->config_id) : json_null());
@@ -1064,10 +1165,56 @@ sched_def_json(const struct sched *s)
 		json_object_set_new(d, "ending_at", sched_iso(s->ending_at));
 	if (s->timezone)
 		json_object_set_new(d, "timezone", json_string(s->timezone));
+	if (s->per_sub)
+		json_object_set_new(d, "per_subscriber", json_true());
 	return d;
 }
 
 /* ---- create, update, delete, list ---- */
+
+/*
+ * Store row s and keep its children in step: a template's children follow
+ * it, a row that became a template gets one per subscriber, and one that
+ * stopped being a template loses them.  was_template: what s was before.
+ */
+static int
+sched_write(struct eng *e, struct sched *s, int was_template, int64_t now)
+{
+	sqlite3_stmt *st;
+	int fresh = s->seq == 0;
+
+	if (sched_store(e, s) != 0)
+		return -1;
+	if (sched_is_template(s))
+		return !fresh && was_template ? sched_each(e, NULL, NULL, s->seq,
+		    sched_child_sync_cb, s) : sched_children_create(e, s, now);
+	if (!was_template)
+		return 0;
+	st = eng_stmt(e, ST_SCHED_KIDS_DEL);
+	sqlite3_bind_int64(st, 1, s->seq);
+	return eng_step_done(e, st);
+}
+
+/*
+ * ENG_CONFLICT with *cause when row s belongs to a config file (the API
+ * may not change it), else ENG_OK.
+ */
+static enum eng_status
+sched_owned(struct eng *e, const struct sched *s, char **cause)
+{
+	const char *file;
+	char id[37];
+
+	if (s->config_id == NULL)
+		return ENG_OK;
+	eng_id_format(e, ENG_ID_SCHED, (uint64_t)s->seq, 0, id);
+	file = e->cfg != NULL ? json_string_value(json_object_get(
+	    e->cfg->schedule_files, s->config_id)) : NULL;
+	*cause = xasprintf("schedule %s is defined by %s (id \"%s\"): change "
+	    "it there and reload", id, file ? file : "a config file",
+	    s->config_id);
+	return ENG_CONFLICT;
+}
 
 /*
  * Create one row per recipient of def (and the children of objects'
@@ -1091,7 +1238,7 @@ sched_create(struct eng *e, json_t *def, int64_t now, const char *source,
 	const char *field, *k;
 	char *actor = NULL, *tenant = NULL, *key, *msg;
 	size_t i;
-	int fail;
+	int was;
 
 	if ((rc = sched_check_rcpts(def, cause)) != ENG_OK)
 		return rc;
@@ -1132,17 +1279,10 @@ sched_create(struct eng *e, json_t *def, int64_t now, const char *source,
 		free(s.def);
 		s.def = deftext ? xstrdup(deftext) : NULL;
 		s.updated = now;
+		was = s.seq != 0 && sched_is_template(&s);
 		sched_fill(&s, &d, actor, tenant);
 		sched_plan(e, &s, now);
-		if (s.seq != 0)
-			fail = sched_store(e, &s) != 0 ||
-			    (sched_is_template(&s) && sched_each(e, NULL, NULL,
-			    s.seq, sched_child_sync_cb, &s) != 0);
-		else
-			fail = sched_store(e, &s) != 0 ||
-			    (sched_is_template(&s) &&
-			    sched_children_create(e, &s, now) != 0);
-		if (fail) {
+		if (sched_write(e, &s, was, now) != 0) {
 			sched_clear(&s);
 			*cause = xstrdup("store failure");
 			rc = ENG_INTERNAL;
@@ -1233,6 +1373,7 @@ sched_update_one(struct eng *e, struct sched *s, json_t *body, int64_t now,
 	enum eng_status rc;
 	const char *k, *field;
 	char *actor = NULL, *tenant = NULL;
+	int was;
 
 	json_object_foreach(body, k, v) {
 		if (strcmp(k, "schedule_ids") == 0 || strcmp(k, "recipients")
@@ -1252,11 +1393,11 @@ sched_update_one(struct eng *e, struct sched *s, json_t *body, int64_t now,
 	tenant = sched_tenant(e, d.tenant, now, &rc, cause);
 	if (rc != ENG_OK)
 		goto out;
+	was = sched_is_template(s);
 	sched_fill(s, &d, actor, tenant);
 	s->updated = now;
 	sched_plan(e, s, now);
-	if (sched_store(e, s) != 0 || (sched_is_template(s) &&
-	    sched_each(e, NULL, NULL, s->seq, sched_child_sync_cb, s) != 0)) {
+	if (sched_write(e, s, was, now) != 0) {
 		*cause = xstrdup("store failure");
 		rc = ENG_INTERNAL;
 	}
@@ -1290,7 +1431,8 @@ eng_schedules_update(struct eng *e, json_t *body, int64_t now,
 			rc = ENG_NOT_FOUND;
 			break;
 		}
-		if ((rc = sched_update_one(e, &s, body, now, cause)) == ENG_OK)
+		if ((rc = sched_owned(e, &s, cause)) == ENG_OK &&
+		    (rc = sched_update_one(e, &s, body, now, cause)) == ENG_OK)
 			json_array_append_new(out, sched_json(e, &s));
 		sched_clear(&s);
 	}
@@ -1321,6 +1463,10 @@ eng_schedules_delete(struct eng *e, json_t *body, json_t **reply,
 	for (i = 0; i < n && rc == ENG_OK; i++) {
 		if (sched_get(e, ids[i], &s) != 0)
 			continue;
+		if ((rc = sched_owned(e, &s, cause)) != ENG_OK) {
+			sched_clear(&s);
+			break;
+		}
 		json_array_append_new(out, sched_json(e, &s));
 		sched_clear(&s);
 		st = eng_stmt(e, ST_SCHED_DEL);
@@ -1339,6 +1485,64 @@ eng_schedules_delete(struct eng *e, json_t *body, json_t **reply,
 	return ENG_OK;
 }
 
+/*
+ * The recipient keys of a list query's "recipients" filter, as a JSON
+ * array text (NULL when there is none, with *rc ENG_OK): Knock's SDK sends
+ * user ids as recipients[]=u1&recipients[]=u2 and object references as
+ * recipients[0][id]=..&recipients[0][collection]=.. (and ids among them as
+ * recipients[1]=u1).
+ */
+static char *
+sched_filter_rcpts(json_t *q, enum eng_status *rc, char **cause)
+{
+	json_t *keys = json_array(), *v, *x;
+	const char *k, *id, *coll;
+	char name[48], *text;
+	size_t i;
+	int n;
+
+	*rc = ENG_OK;
+	v = json_object_get(q, "recipients[]");
+	if (v == NULL)
+		v = json_object_get(q, "recipients");
+	if (json_is_string(v))
+		json_array_append_new(keys, json_string(json_string_value(v)));
+	else
+		json_array_foreach(v, i, x)
+			json_array_append(keys, x);
+	for (n = 0; n < 1000; n++) {
+		snprintf(name, sizeof name, "recipients[%d]", n);
+		id = json_string_value(json_object_get(q, name));
+		if (id != NULL) {
+			json_array_append_new(keys, json_string(id));
+			continue;
+		}
+		snprintf(name, sizeof name, "recipients[%d][id]", n);
+		id = json_string_value(json_object_get(q, name));
+		snprintf(name, sizeof name, "recipients[%d][collection]", n);
+		coll = json_string_value(json_object_get(q, name));
+		if (id == NULL)
+			break;
+		text = eng_rcpt_key(coll, id);
+		json_array_append_new(keys, json_string(text));
+		free(text);
+	}
+	json_array_foreach(keys, i, x) {
+		k = json_string_value(x);
+		if (k == NULL || *k == '\0') {
+			json_decref(keys);
+			*cause = xstrdup("\"recipients\": expected recipient ids "
+			    "or {id, collection} references");
+			*rc = ENG_INVALID;
+			return NULL;
+		}
+	}
+	text = json_array_size(keys) > 0 ? eng_json_dumps(keys,
+	    JSON_COMPACT) : NULL;
+	json_decref(keys);
+	return text;
+}
+
 /* A page of rows by workflow and/or recipient key; Knock's list shape. */
 static enum eng_status
 sched_list(struct eng *e, const char *wf, const char *rcpt, int top,
@@ -1347,10 +1551,12 @@ sched_list(struct eng *e, const char *wf, const char *rcpt, int top,
 	const char *after = json_string_value(json_object_get(q, "after"));
 	const char *ps = json_string_value(json_object_get(q, "page_size"));
 	json_t *entries = json_array();
+	struct sched_filter f;
+	enum eng_status rc;
 	sqlite3_stmt *st;
 	uint64_t a = 0, b;
 	int size = 50, n = 0;
-	char last[37] = "";
+	char last[37] = "", *rcpts;
 
 	if (ps != NULL && ((size = atoi(ps)) < 1 || size > 1000)) {
 		json_decref(entries);
@@ -1362,7 +1568,14 @@ sched_list(struct eng *e, const char *wf, const char *rcpt, int top,
 		*cause = xstrdup("bad \"after\" cursor");
 		return ENG_INVALID;
 	}
-	st = sched_list_stmt(e, wf, rcpt, SCHED_NONE, (int64_t)a, top, size);
+	f.tenant = json_string_value(json_object_get(q, "tenant"));
+	if ((f.rcpts = rcpts = sched_filter_rcpts(q, &rc, cause)) == NULL &&
+	    rc != ENG_OK) {
+		json_decref(entries);
+		return rc;
+	}
+	st = sched_list_stmt(e, wf, rcpt, SCHED_NONE, (int64_t)a, top, size,
+	    &f);
 	/* Copy rows out: the replies read recipients with other statements. */
 	{
 		struct sched *rows = xcalloc((size_t)size, sizeof *rows);
@@ -1379,9 +1592,10 @@ sched_list(struct eng *e, const char *wf, const char *rcpt, int top,
 		}
 		free(rows);
 	}
-	*reply = json_pack("{s:o, s:{s:o, s:n, s:i}}", "entries", entries,
-	    "page_info", "after", n == size ? json_string(last) : json_null(),
-	    "before", "page_size", size);
+	free(rcpts);
+	*reply = json_pack("{s:o, s:{s:s, s:o, s:n, s:i}}", "entries",
+	    entries, "page_info", "__typename", "PageInfo", "after", n == size ?
+	    json_string(last) : json_null(), "before", "page_size", size);
 	return ENG_OK;
 }
 
@@ -1392,6 +1606,38 @@ eng_schedules_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 	return sched_list(e, json_string_value(json_object_get(q,
 	    "workflow")), json_string_value(json_object_get(q, "recipient")),
 	    1, q, reply, cause);
+}
+
+/* The workflows stored schedules name, with their row counts. */
+json_t *
+eng_schedules_workflows(struct eng *e)
+{
+	sqlite3_stmt *st = eng_stmt(e, ST_SCHED_WORKFLOWS);
+	json_t *o = json_object();
+
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
+		    json_integer(sqlite3_column_int64(st, 1)));
+	sqlite3_reset(st);
+	return o;
+}
+
+/* GET /v1/schedules/{id}. */
+enum eng_status
+eng_schedule_get(struct eng *e, const char *id, json_t **reply,
+    char **cause)
+{
+	struct sched s;
+	uint64_t a, b;
+
+	if (eng_id_parse(e, ENG_ID_SCHED, id, &a, &b) != 0 ||
+	    sched_get(e, (int64_t)a, &s) != 0) {
+		*cause = xasprintf("schedule \"%.64s\" not found", id);
+		return ENG_NOT_FOUND;
+	}
+	*reply = sched_json(e, &s);
+	sched_clear(&s);
+	return ENG_OK;
 }
 
 /* GET /v1/users/{id}/schedules and /v1/objects/{c}/{id}/schedules. */
@@ -1424,7 +1670,7 @@ sched_preview_row(struct eng *e, const struct sched *s, int count,
 	if (s->last != SCHED_NONE && s->last > after)
 		after = s->last;
 	for (i = 0; i < count && !s->paused; i++) {
-		if (sched_next_with(s, r, z, after, &t) != 0)
+		if (sched_next_with(s, r, z, after, &t, NULL) != 0)
 			break;
 		json_array_append_new(fires, sched_iso(t));
 		after = t;
@@ -1484,6 +1730,27 @@ eng_schedule_preview(struct eng *e, const char *id, int count, int64_t now,
 }
 
 /* ---- hooks from recipients.c ---- */
+
+/*
+ * A user or object was deleted: their schedules go too (and, for an
+ * object, its per-subscriber children).  Config-defined rows stay: they
+ * are their files'.
+ */
+int
+eng_sched_rcpt_deleted(struct eng *e, const char *rcpt)
+{
+	static const int sts[] = { ST_SCHED_RCPT_KIDS_DEL, ST_SCHED_RCPT_DEL };
+	sqlite3_stmt *st;
+	size_t i;
+
+	for (i = 0; i < sizeof sts / sizeof sts[0]; i++) {
+		st = eng_stmt(e, sts[i]);
+		sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_TRANSIENT);
+		if (eng_step_done(e, st) != 0)
+			return -1;
+	}
+	return 0;
+}
 
 /* A recipient's time zone changed: re-plan their pending fires at once. */
 void
@@ -1586,9 +1853,13 @@ eng_fired_take(struct eng *e, int64_t *out, size_t max)
 	return n;
 }
 
-/* Create the run of row s for occurrence at (in a savepoint); 0 or -1. */
+/*
+ * Create the run of row s for occurrence at (in a savepoint); 0, or -1
+ * with *err (the caller's to free) saying why.
+ */
 static int
-sched_fire(struct eng *e, const struct sched *s, int64_t at, int64_t now)
+sched_fire(struct eng *e, const struct sched *s, int64_t at, int64_t now,
+    char **err)
 {
 	struct eng_source src = { "schedule", s->seq, at };
 	json_t *body, *data = sched_json_text(s->data);
@@ -1613,7 +1884,7 @@ sched_fire(struct eng *e, const struct sched *s, int64_t at, int64_t now)
 		snprintf(buf, sizeof buf, "<4>belfry: schedule %s: fire "
 		    "failed: %.120s", id, cause ? cause : "error");
 		eng_log_line(e, buf);
-		free(cause);
+		*err = cause != NULL ? cause : xstrdup("error");
 		e->stats.fires_failed++;
 		return -1;
 	}
@@ -1622,34 +1893,67 @@ sched_fire(struct eng *e, const struct sched *s, int64_t at, int64_t now)
 	return 0;
 }
 
+/* Add the gap skips sk to *total when they happened by now. */
+static void
+sched_gap_add(struct tz_recur_skips *total, const struct tz_recur_skips *sk,
+    int64_t now)
+{
+	if (sk->count == 0 || sk->last > now)
+		return;
+	total->count += sk->count;
+	if (total->last == SCHED_NONE || sk->last > total->last)
+		total->last = sk->last;
+}
+
 /*
  * Handle one due row at now: walk the occurrences due at or before now,
  * fire the latest if within catchup_window, count the others as skipped,
- * and advance next_fire_at, all in the caller's transaction.
+ * and advance next_fire_at, all in the caller's transaction.  Occurrences
+ * that dst_gap "skip" dropped before now are counted too: those before
+ * next_fire_at since the row's last fire or skip (or its last change),
+ * then those the walk passes.
  */
 static void
 sched_due(struct eng *e, struct sched *s, int64_t now)
 {
 	struct tz_zone *z = sched_zone(e, s);
 	struct tz_recur *r = sched_recur(e, s);
+	struct tz_recur_skips gaps = { 0, SCHED_NONE }, sk = { 0, 0 }, *skp;
 	int64_t latest = s->next, n, skipped = 0, last_skipped = SCHED_NONE;
-	int64_t next = SCHED_NONE, fired = SCHED_NONE;
+	int64_t next = SCHED_NONE, fired = SCHED_NONE, a;
+	const char *reason = NULL;
+	char *err = NULL;
 	sqlite3_stmt *st;
 	int walked = 0;
 
+	/* Only dst_gap "skip" drops occurrences: the others pay nothing. */
+	skp = r != NULL && s->gap != NULL && strcmp(s->gap, "skip") == 0 ?
+	    &sk : NULL;
+	if (skp != NULL) {
+		a = s->updated - 1;
+		if (s->last != SCHED_NONE && s->last > a)
+			a = s->last;
+		if (s->last_skipped != SCHED_NONE && s->last_skipped > a)
+			a = s->last_skipped;
+		if (a < s->next && sched_next_with(s, r, z, a, &n, skp) == 0 &&
+		    n <= s->next)
+			sched_gap_add(&gaps, &sk, now);
+	}
 	for (;;) {
-		if (sched_next_with(s, r, z, latest, &n) != 0) {
+		if (sched_next_with(s, r, z, latest, &n, skp) != 0) {
+			sched_gap_add(&gaps, &sk, now);
 			n = SCHED_NONE;
 			break;
 		}
 		if (n > now)
 			break;
+		sched_gap_add(&gaps, &sk, now);
 		skipped++;
 		last_skipped = latest;
 		if (++walked == SCHED_WALK_MAX && n < now - s->catchup) {
 			/* Far behind: jump to the window, counted as one. */
-			if (sched_next_with(s, r, z, now - s->catchup - 1, &n)
-			    != 0) {
+			if (sched_next_with(s, r, z, now - s->catchup - 1, &n,
+			    NULL) != 0) {
 				n = SCHED_NONE;
 				break;
 			}
@@ -1663,12 +1967,20 @@ sched_due(struct eng *e, struct sched *s, int64_t now)
 	}
 	next = n;
 	if (latest != SCHED_NONE && latest >= now - s->catchup) {
-		if (sched_fire(e, s, latest, now) == 0)
+		if (sched_fire(e, s, latest, now, &err) == 0)
 			fired = latest;
 	} else if (latest != SCHED_NONE) {
 		skipped++;
 		last_skipped = latest;
 	}
+	if (skipped > 0)
+		reason = "catchup";
+	if (gaps.count > 0 && (last_skipped == SCHED_NONE ||
+	    gaps.last > last_skipped)) {
+		last_skipped = gaps.last;
+		reason = "dst_gap";
+	}
+	skipped += gaps.count;
 	e->stats.fires_skipped += (uint64_t)skipped;
 	st = eng_stmt(e, ST_SCHED_FIRED);
 	sqlite3_bind_int64(st, 1, s->seq);
@@ -1676,7 +1988,10 @@ sched_due(struct eng *e, struct sched *s, int64_t now)
 	sched_bind_int(st, 3, fired);
 	sqlite3_bind_int64(st, 4, skipped);
 	sched_bind_int(st, 5, last_skipped);
+	sched_bind_text(st, 6, reason);
+	sched_bind_text(st, 7, err);
 	eng_step_done(e, st);
+	free(err);
 }
 
 /* Fire up to max rows due at or before now, in time order; the count. */
@@ -1747,12 +2062,6 @@ eng_schedules_sync(struct eng *e, int64_t now, char **cause)
 		json_object_set_new(want, id, json_true());
 		text = eng_json_dumps(def, JSON_COMPACT | JSON_SORT_KEYS);
 		old = json_string_value(json_object_get(have, id));
-		if (old != NULL && strcmp(old, text) == 0) {
-			free(text);
-			continue;
-		}
-		copy = json_deep_copy(def);
-		json_object_del(copy, "id");
 		rows = json_object();
 		st = eng_stmt(e, ST_SCHED_CFG_ROWS);
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
@@ -1761,6 +2070,16 @@ eng_schedules_sync(struct eng *e, int64_t now, char **cause)
 			    sqlite3_column_text(st, 1), json_integer(
 			    sqlite3_column_int64(st, 0)));
 		sqlite3_reset(st);
+		/* Unchanged, with a row for each recipient: nothing to do. */
+		if (old != NULL && strcmp(old, text) == 0 &&
+		    json_object_size(rows) == json_array_size(
+		    json_object_get(def, "recipients"))) {
+			json_decref(rows);
+			free(text);
+			continue;
+		}
+		copy = json_deep_copy(def);
+		json_object_del(copy, "id");
 		eng_request_begin(e);
 		rc = sched_create(e, copy, now, "config", id, text, rows, NULL,
 		    &err);

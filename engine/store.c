@@ -23,7 +23,7 @@
 
 #include "engine/engine_int.h"
 
-#define STORE_VERSION 9
+#define STORE_VERSION 10
 
 /* PRAGMA application_id of a belfry database: "BLFY". */
 #define STORE_APP_ID 0x424c4659
@@ -193,6 +193,18 @@ static const char *store_migrations[STORE_VERSION] = {
 	 */
 	[8] = "INSERT INTO meta(k, v) SELECT 'heads_upto', coalesce(max(seq),"
 	    " 0) FROM messages;",
+	/*
+	 * An object's schedule runs for the object itself unless it is
+	 * per-subscriber (per_sub); the object schedules made before were
+	 * all per-subscriber and stay so.  A skip keeps its reason, a failed
+	 * fire its error.
+	 */
+	[9] = "ALTER TABLE schedules ADD COLUMN per_sub INTEGER NOT NULL"
+	    " DEFAULT 0;"
+	    "UPDATE schedules SET per_sub = 1 WHERE parent IS NULL AND"
+	    " instr(rcpt, '/') > 0;"
+	    "ALTER TABLE schedules ADD COLUMN skip_reason TEXT;"
+	    "ALTER TABLE schedules ADD COLUMN last_error TEXT;",
 };
 
 /* The columns of a schedule row, in the order schedules.c reads them. */
@@ -200,7 +212,11 @@ static const char *store_migrations[STORE_VERSION] = {
 	" repeats, rule, exdates, dtstart, start_at, timezone, dst_gap," \
 	" dst_overlap, catchup_window, paused, ending_at, next_fire_at," \
 	" last_fire_at, skipped, last_skipped_at, source, config_id, def," \
-	" inserted_at, updated_at"
+	" inserted_at, updated_at, per_sub, skip_reason, last_error"
+
+/* The list statements' filters by several recipients and by tenant. */
+#define SCHED_FILTERS " (?7 IS NULL OR rcpt IN (SELECT value FROM" \
+	" json_each(?7))) AND (?8 IS NULL OR tenant = ?8)"
 
 /*
  * After a crash feed_heads may lack the heads of messages above
@@ -344,6 +360,15 @@ static const char *store_sql[ST_COUNT] = {
 	    " ON u.seq = r.id >> 24 WHERE r.id < ?1 << 24 | ?2 AND"
 	    " (?3 IS NULL OR u.workflow = ?3) AND (?4 IS NULL OR r.status = ?4)"
 	    " AND (?5 IS NULL OR r.rcpt = ?5) ORDER BY r.id DESC LIMIT ?6",
+	/* ST_RRUN_LIST's columns and parameters, for one schedule's runs (?7). */
+	[ST_RRUN_BY_SCHED] = "SELECT r.id >> 24, r.id & 16777215, r.rcpt,"
+	    " r.status, r.events, r.error_count, r.inserted_at, r.updated_at,"
+	    " u.workflow, u.actor, u.tenant, u.cancellation_key, u.source,"
+	    " u.schedule_seq, u.fire_at FROM runs u JOIN rruns r ON r.id"
+	    " BETWEEN u.seq << 24 AND (u.seq << 24 | 16777215) WHERE"
+	    " u.schedule_seq = ?7 AND r.id < ?1 << 24 | ?2 AND"
+	    " (?3 IS NULL OR u.workflow = ?3) AND (?4 IS NULL OR r.status = ?4)"
+	    " AND (?5 IS NULL OR r.rcpt = ?5) ORDER BY r.id DESC LIMIT ?6",
 	[ST_MSG_INS] = "INSERT INTO messages(run_seq, idx, step_ref, channel,"
 	    " rcpt, tenant, status, body, inserted_at, updated_at, prev, seq)"
 	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
@@ -420,16 +445,26 @@ static const char *store_sql[ST_COUNT] = {
 	[ST_SCHED_INS] = "INSERT INTO schedules(parent, workflow, rcpt, actor,"
 	    " tenant, data, repeats, rule, exdates, dtstart, start_at, timezone,"
 	    " dst_gap, dst_overlap, catchup_window, paused, ending_at,"
-	    " next_fire_at, source, config_id, def, inserted_at, updated_at)"
-	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?22)",
+	    " next_fire_at, source, config_id, def, inserted_at, updated_at,"
+	    " per_sub) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+	    " ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?22, ?23)",
 	[ST_SCHED_GET] = "SELECT " SCHED_COLS " FROM schedules WHERE seq = ?1",
 	[ST_SCHED_UPD] = "UPDATE schedules SET workflow = ?2, actor = ?3,"
 	    " tenant = ?4, data = ?5, repeats = ?6, rule = ?7, exdates = ?8,"
 	    " dtstart = ?9, start_at = ?10, timezone = ?11, dst_gap = ?12,"
 	    " dst_overlap = ?13, catchup_window = ?14, paused = ?15,"
 	    " ending_at = ?16, next_fire_at = ?17, updated_at = ?18,"
-	    " def = ?19 WHERE seq = ?1",
+	    " def = ?19, per_sub = ?20 WHERE seq = ?1",
+	[ST_SCHED_KIDS_DEL] = "DELETE FROM schedules WHERE parent = ?1",
+	/* An index-only scan of schedules_by_workflow. */
+	[ST_SCHED_WORKFLOWS] = "SELECT workflow, count(*) FROM schedules"
+	    " GROUP BY workflow",
+	/* A recipient's schedules: first their children, then the rows. */
+	[ST_SCHED_RCPT_KIDS_DEL] = "DELETE FROM schedules WHERE parent IN"
+	    " (SELECT seq FROM schedules WHERE rcpt = ?1 AND parent IS NULL"
+	    " AND config_id IS NULL)",
+	[ST_SCHED_RCPT_DEL] = "DELETE FROM schedules WHERE rcpt = ?1 AND"
+	    " config_id IS NULL",
 	[ST_SCHED_DEL] = "DELETE FROM schedules WHERE seq = ?1 OR parent = ?1",
 	/* The WHERE lets min() read the first entry of the partial index. */
 	[ST_SCHED_NEXT] = "SELECT min(next_fire_at) FROM schedules WHERE"
@@ -438,28 +473,32 @@ static const char *store_sql[ST_COUNT] = {
 	    " next_fire_at <= ?1 ORDER BY next_fire_at LIMIT ?2",
 	[ST_SCHED_FIRED] = "UPDATE schedules SET next_fire_at = ?2,"
 	    " last_fire_at = coalesce(?3, last_fire_at), skipped = skipped +"
-	    " ?4, last_skipped_at = coalesce(?5, last_skipped_at) WHERE"
-	    " seq = ?1",
+	    " ?4, last_skipped_at = coalesce(?5, last_skipped_at),"
+	    " skip_reason = coalesce(?6, skip_reason), last_error = CASE"
+	    " WHEN ?7 IS NOT NULL THEN ?7 WHEN ?3 IS NOT NULL THEN NULL ELSE"
+	    " last_error END WHERE seq = ?1",
 	/*
 	 * Lists: one statement per indexed filter (an "?1 IS NULL OR" term
 	 * cannot use an index); the same parameters in each: ?1 workflow,
-	 * ?2 rcpt, ?3 after seq, ?4 top-level only, ?5 limit, ?6 parent.
+	 * ?2 rcpt, ?3 after seq, ?4 top-level only, ?5 limit, ?6 parent,
+	 * ?7 a JSON array of rcpts (any of them), ?8 tenant.
 	 */
 	[ST_SCHED_LIST] = "SELECT " SCHED_COLS " FROM schedules WHERE"
 	    " (?1 IS NULL OR workflow = ?1) AND (?2 IS NULL OR rcpt = ?2) AND"
 	    " seq > ?3 AND (?4 = 0 OR parent IS NULL) AND (?6 IS NULL OR"
-	    " parent = ?6) ORDER BY seq LIMIT ?5",
+	    " parent = ?6) AND" SCHED_FILTERS " ORDER BY seq LIMIT ?5",
 	[ST_SCHED_BY_WF] = "SELECT " SCHED_COLS " FROM schedules WHERE"
 	    " workflow = ?1 AND (?2 IS NULL OR rcpt = ?2) AND seq > ?3 AND"
 	    " (?4 = 0 OR parent IS NULL) AND (?6 IS NULL OR parent = ?6)"
-	    " ORDER BY seq LIMIT ?5",
+	    " AND" SCHED_FILTERS " ORDER BY seq LIMIT ?5",
 	[ST_SCHED_BY_RCPT] = "SELECT " SCHED_COLS " FROM schedules WHERE"
 	    " rcpt = ?2 AND (?1 IS NULL OR workflow = ?1) AND seq > ?3 AND"
 	    " (?4 = 0 OR parent IS NULL) AND (?6 IS NULL OR parent = ?6)"
-	    " ORDER BY seq LIMIT ?5",
+	    " AND" SCHED_FILTERS " ORDER BY seq LIMIT ?5",
 	[ST_SCHED_BY_PARENT] = "SELECT " SCHED_COLS " FROM schedules WHERE"
 	    " parent = ?6 AND (?1 IS NULL OR workflow = ?1) AND (?2 IS NULL OR"
-	    " rcpt = ?2) AND seq > ?3 AND ?4 = 0 ORDER BY seq LIMIT ?5",
+	    " rcpt = ?2) AND seq > ?3 AND ?4 = 0 AND" SCHED_FILTERS
+	    " ORDER BY seq LIMIT ?5",
 	[ST_SCHED_CHILD_DEL] = "DELETE FROM schedules WHERE parent = ?1 AND"
 	    " rcpt = ?2",
 	[ST_SCHED_CFG_LIST] = "SELECT DISTINCT config_id, def FROM schedules"

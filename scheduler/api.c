@@ -4,6 +4,9 @@
  * method, listener, body size, JSON) before the handler runs; the handlers
  * live in one file per resource family (api_users.c, api_objects.c, ...).
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include <event2/http.h>
 
 #include "scheduler/scheduler.h"
@@ -56,6 +59,7 @@ const struct sch_route sch_routes[] = {
 	{ PUT, "/v1/schedules", api_schedules_update, BODY, NULL },
 	{ DELETE, "/v1/schedules", api_schedules_delete, BODY, NULL },
 	{ GET, "/v1/schedules", api_schedules_list, 0, NULL },
+	{ GET, "/v1/schedules/{id}", api_schedules_get, 0, NULL },
 	{ GET, "/v1/schedules/{id}/preview", api_schedules_preview, 0, NULL },
 	{ GET, "/v1/users/{id}/schedules", api_schedules_user, 0, NULL },
 	{ GET, "/v1/objects/{collection}/{id}/schedules",
@@ -83,6 +87,8 @@ const struct sch_route sch_routes[] = {
 	{ POST, "/admin/reload", api_admin_reload, INLINE | LOCAL | BODY,
 	    NULL },
 	{ GET, "/metrics", api_admin_metrics, INLINE, NULL },
+	{ GET, "/admin/schedules/workflows", api_admin_sched_workflows, LOCAL,
+	    NULL },
 	{ POST, "/admin/clock", api_admin_clock, ASYNC | LOCAL | BODY, NULL },
 };
 
@@ -94,4 +100,48 @@ api_header(struct sch_req *r, const char *name)
 {
 	return evhttp_find_header(evhttp_request_get_input_headers(r->req),
 	    name);
+}
+
+#define API_IDEM_MAX 255
+
+/*
+ * Run handler h under r's Idempotency-Key header, as Knock does: a key
+ * (at most 255 characters) seen within 24 h replays the stored reply with
+ * "idempotent-replayed: true" instead of running h again.  The stored
+ * reply commits in the same transaction as h's work, so a replay never
+ * answers for work that did not commit.
+ */
+enum eng_status
+api_idempotent(struct sch_req *r, json_t **reply, char **cause,
+    enum eng_status (*h)(struct sch_req *, json_t **, char **))
+{
+	const char *key = api_header(r, "Idempotency-Key");
+	enum eng_status st;
+	char *body = NULL;
+	int status;
+
+	if (key != NULL) {
+		if (strlen(key) > API_IDEM_MAX) {
+			*cause = xasprintf("Idempotency-Key is %zu characters; "
+			    "the limit is %d", strlen(key), API_IDEM_MAX);
+			return ENG_INVALID;
+		}
+		if (*key == '\0') {
+			*cause = xstrdup("Idempotency-Key is empty");
+			return ENG_INVALID;
+		}
+		if (eng_idem_get(r->s->eng, key, r->now, &status, &body)) {
+			r->raw = body;
+			r->status = status;
+			r->replayed = 1;
+			return ENG_OK;
+		}
+	}
+	st = h(r, reply, cause);
+	if (st == ENG_OK && key != NULL && *reply != NULL) {
+		body = eng_json_dumps(*reply, JSON_COMPACT);
+		eng_idem_put(r->s->eng, key, 200, body, r->now);
+		free(body);
+	}
+	return st;
 }

@@ -72,6 +72,20 @@ api_admin_reload(struct sch_req *r, json_t **reply, char **cause)
 	return ENG_OK;
 }
 
+/*
+ * GET /admin/schedules/workflows: {"workflows": {key: rows}}, the
+ * workflows stored schedules name (belfryctl check warns of those a new
+ * configuration lacks).
+ */
+enum eng_status
+api_admin_sched_workflows(struct sch_req *r, json_t **reply, char **cause)
+{
+	(void)cause;
+	*reply = json_pack("{s:o}", "workflows",
+	    eng_schedules_workflows(r->s->eng));
+	return ENG_OK;
+}
+
 /* Append a counter or gauge with its HELP and TYPE lines. */
 static void
 api_admin_metric(FILE *f, const char *name, const char *type,

@@ -36,6 +36,7 @@ static int ctl_reload(int, char **, char **);
 static int ctl_method(int, char **, char **);
 static int ctl_trigger(int, char **, char **);
 static int ctl_schedules(int, char **, char **);
+static int ctl_runs(int, char **, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", "[-s SOCKET] status", ctl_status, 0 },
@@ -48,13 +49,16 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "[--data JSON] [--actor ID] [--tenant ID] "
 	    "[--cancellation-key KEY]", ctl_trigger, 0 },
 	{ "schedules", "[-s SOCKET] schedules [--workflow KEY]",
-	    ctl_schedules, 0 },
+	    ctl_schedules, CTL_TZ },
+	{ "runs", "[-s SOCKET] runs [--schedule ID] [--workflow KEY] "
+	    "[--recipient ID]", ctl_runs, 0 },
 	{ "check", "check -c CONFIG_DIR", ctl_check, CTL_TZ },
 	{ "preview", "preview (--rrule RULE | --repeats JSON) --dtstart "
 	    "YYYY-MM-DDTHH:MM:SS --tz ZONE [--count N] [--after "
 	    "YYYY-MM-DDTHH:MM:SSZ] [--dst-gap shift|next_valid|skip] "
 	    "[--dst-overlap first|last] [--exdate LIST] [--rdate LIST] | "
-	    "[-s SOCKET] preview --schedule ID [--count N]",
+	    "[--local] | [-s SOCKET] preview --schedule ID [--count N] "
+	    "[--local]",
 	    ctl_preview, CTL_TZ },
 	{ "tzinfo", "tzinfo [--at YYYY-MM-DDTHH:MM:SSZ] [ZONE]", ctl_tzinfo,
 	    CTL_TZ },
@@ -291,6 +295,37 @@ out:
 	return rc;
 }
 
+/*
+ * Warn, on stderr, of the schedules a running belfryd keeps for workflows
+ * configuration c lacks: they would fail once c is loaded.  Silent when no
+ * daemon answers on the socket.
+ */
+static void
+ctl_check_orphans(const struct eng_config *c)
+{
+	char *reply = NULL, *cause = NULL;
+	json_t *j, *n;
+	const char *key;
+	int status;
+
+	if (client_request(ctl_socket, "GET", "/admin/schedules/workflows",
+	    NULL, &status, &reply, &cause) != 0 || status != 200) {
+		free(cause);
+		free(reply);
+		return;
+	}
+	j = json_loads(reply, 0, NULL);
+	json_object_foreach(json_object_get(j, "workflows"), key, n) {
+		if (!eng_config_has_workflow(c, key))
+			fprintf(stderr, "warning: workflow \"%s\" is not in this "
+			    "configuration: %lld stored schedules of %s use it "
+			    "and would fail\n", key,
+			    (long long)json_integer_value(n), ctl_socket);
+	}
+	json_decref(j);
+	free(reply);
+}
+
 /* belfryctl check -c DIR: load the configuration as belfryd would. */
 static int
 ctl_check(int argc, char **argv, char **cause)
@@ -307,6 +342,7 @@ ctl_check(int argc, char **argv, char **cause)
 		ctl_answered = 1;
 		return -1;
 	}
+	ctl_check_orphans(c);
 	eng_config_free(c);
 	puts("ok");
 	return 0;
@@ -330,7 +366,7 @@ ctl_parse_count(const char *s, int *n)
 struct ctl_preview_opts {
 	const char *rrule, *repeats, *dtstart, *zone, *after;
 	const char *exdate, *rdate, *schedule;
-	int count;
+	int count, local;
 	enum tz_gap gap;
 	enum tz_overlap overlap;
 };
@@ -352,6 +388,7 @@ ctl_preview_args(int argc, char **argv, struct ctl_preview_opts *o,
 		{ "exdate", required_argument, NULL, 'x' },
 		{ "rdate", required_argument, NULL, 'd' },
 		{ "schedule", required_argument, NULL, 'S' },
+		{ "local", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -370,6 +407,7 @@ ctl_preview_args(int argc, char **argv, struct ctl_preview_opts *o,
 		case 'x': o->exdate = optarg; break;
 		case 'd': o->rdate = optarg; break;
 		case 'S': o->schedule = optarg; break;
+		case 'l': o->local = 1; break;
 		case 'n':
 			if (ctl_parse_count(optarg, &o->count) != 0) {
 				*cause = xasprintf("bad --count \"%s\" (expected "
@@ -448,14 +486,40 @@ ctl_get_json(const char *path, char **cause)
 }
 
 /*
+ * Instant t as a local time in zone z with its weekday and offset, as
+ * "Mon 2026-03-02 09:00:00 +01:00".
+ */
+static void
+ctl_local(struct tz_zone *z, int64_t t, char *buf, size_t len)
+{
+	static const char *days[] = { "Mon", "Tue", "Wed", "Thu", "Fri",
+		"Sat", "Sun" };
+	struct tz_wall w;
+	int64_t d;
+	int off = 0;
+
+	if (tz_to_wall(z, t, &w) != 0 || tz_offset_at(z, t, &off) != 0) {
+		tz_instant_format(t, buf, len);
+		return;
+	}
+	d = tz_days_from_civil(w.year, w.month, w.day);
+	snprintf(buf, len, "%s %04d-%02d-%02d %02d:%02d:%02d %c%02d:%02d",
+	    days[((d + 3) % 7 + 7) % 7], w.year, w.month, w.day, w.hour,
+	    w.minute, w.second, off < 0 ? '-' : '+', abs(off) / 3600,
+	    abs(off) / 60 % 60);
+}
+
+/*
  * belfryctl preview --schedule ID: a stored schedule's next fires, from the
  * daemon, as "# RECIPIENT ZONE" and then one instant a line per recipient.
  */
 static int
 ctl_preview_schedule(const struct ctl_preview_opts *o, char **cause)
 {
-	char *id = client_path_escape(o->schedule), *path;
+	char *id = client_path_escape(o->schedule), *path, local[48];
+	struct tz_zone *z;
 	json_t *j, *r, *t;
+	int64_t at;
 	size_t i, k;
 
 	path = xasprintf("/v1/schedules/%s/preview?count=%d", id, o->count);
@@ -474,30 +538,118 @@ ctl_preview_schedule(const struct ctl_preview_opts *o, char **cause)
 			    json_object_get(t, "id")));
 		printf(" %s\n", json_string_value(json_object_get(r,
 		    "timezone")));
-		json_array_foreach(json_object_get(r, "fires"), k, t)
-			puts(json_string_value(t));
+		z = o->local ? tz_zone_get(json_string_value(json_object_get(r,
+		    "timezone")), cause) : NULL;
+		if (o->local && z == NULL) {
+			json_decref(j);
+			return -1;
+		}
+		json_array_foreach(json_object_get(r, "fires"), k, t) {
+			if (z == NULL || tz_instant_parse(json_string_value(t),
+			    &at) != 0) {
+				puts(json_string_value(t));
+				continue;
+			}
+			ctl_local(z, at, local, sizeof local);
+			printf("%s  %s\n", json_string_value(t), local);
+		}
 	}
 	json_decref(j);
 	return 0;
 }
 
-/* The recipient of a Schedule as "id" or "collection/id". */
+/* A recipient (an id, or an entity) as "id" or "collection/id". */
 static void
 ctl_rcpt(json_t *r, char *buf, size_t len)
 {
 	const char *coll = json_string_value(json_object_get(r,
 	    "collection"));
 
+	if (json_is_string(r)) {
+		snprintf(buf, len, "%s", json_string_value(r));
+		return;
+	}
 	snprintf(buf, len, "%s%s%s", coll ? coll : "", coll ? "/" : "",
 	    json_string_value(json_object_get(r, "id")));
 }
 
-/* belfryctl schedules: every schedule with its zone and next fire. */
+/* Time from now to t as systemctl list-timers says it ("1 day 3h"). */
+static void
+ctl_left(int64_t now, int64_t t, char *buf, size_t len)
+{
+	int64_t d = t - now;
+
+	if (d < 0)
+		snprintf(buf, len, "due");
+	else if (d >= 86400)
+		snprintf(buf, len, "%lld day%s %lldh", (long long)(d / 86400),
+		    d >= 2 * 86400 ? "s" : "", (long long)(d % 86400 / 3600));
+	else if (d >= 3600)
+		snprintf(buf, len, "%lldh %lldmin", (long long)(d / 3600),
+		    (long long)(d % 3600 / 60));
+	else if (d >= 60)
+		snprintf(buf, len, "%lldmin %llds", (long long)(d / 60),
+		    (long long)(d % 60));
+	else
+		snprintf(buf, len, "%llds", (long long)d);
+}
+
+/* The daemon's clock (the virtual one under --virtual-clock); -1 on error. */
+static int
+ctl_daemon_now(int64_t *now, char **cause)
+{
+	json_t *j = ctl_get_json("/admin/status", cause);
+	int rc;
+
+	if (j == NULL)
+		return -1;
+	rc = tz_instant_parse(json_string_value(json_object_get(j, "now")) ?
+	    json_string_value(json_object_get(j, "now")) : "", now);
+	json_decref(j);
+	if (rc != 0)
+		*cause = xstrdup("the daemon's status has no \"now\"");
+	return rc;
+}
+
+/* One line of belfryctl schedules for Schedule sc, at the daemon's now. */
+static void
+ctl_schedule_line(json_t *sc, int64_t now)
+{
+	const char *zone = json_string_value(json_object_get(sc,
+	    "effective_timezone"));
+	json_t *next = json_object_get(sc, "next_occurrence_at");
+	json_t *last = json_object_get(sc, "last_occurrence_at");
+	char rc_buf[300], local[48] = "-", left[32] = "-", *cause = NULL;
+	struct tz_zone *z = zone ? tz_zone_get(zone, &cause) : NULL;
+	int64_t t;
+
+	free(cause);
+	if (json_is_string(next) && tz_instant_parse(json_string_value(next),
+	    &t) == 0 && z != NULL) {
+		ctl_local(z, t, local, sizeof local);
+		ctl_left(now, t, left, sizeof left);
+	} else if (json_is_true(json_object_get(sc, "paused")))
+		snprintf(local, sizeof local, "paused");
+	ctl_rcpt(json_object_get(sc, "recipient"), rc_buf, sizeof rc_buf);
+	printf("%-30s %-12s %-20s %7lld %-20s %-36s %-20s %s\n", local, left,
+	    json_is_string(last) ? json_string_value(last) : "-",
+	    (long long)json_integer_value(json_object_get(sc,
+	    "skipped_count")), zone ? zone : "-", json_string_value(
+	    json_object_get(sc, "id")), json_string_value(json_object_get(sc,
+	    "workflow")), rc_buf);
+}
+
+/*
+ * belfryctl schedules: every schedule, as systemctl list-timers shows
+ * timers: the next fire in the recipient's local time with its weekday,
+ * the time left, the last fire, the skipped occurrences.
+ */
 static int
 ctl_schedules(int argc, char **argv, char **cause)
 {
-	char *after = NULL, *path, *wf = NULL, rc_buf[300];
+	char *after = NULL, *path, *wf = NULL;
 	json_t *j, *e, *v;
+	int64_t now;
 	size_t i;
 
 	if (argc == 3 && strcmp(argv[1], "--workflow") == 0)
@@ -506,8 +658,12 @@ ctl_schedules(int argc, char **argv, char **cause)
 		*cause = xstrdup("usage: belfryctl schedules [--workflow KEY]");
 		return -1;
 	}
-	printf("%-36s %-20s %-24s %-20s %-20s %s\n", "ID", "WORKFLOW",
-	    "RECIPIENT", "ZONE", "NEXT", "LAST");
+	if (ctl_daemon_now(&now, cause) != 0) {
+		free(wf);
+		return -1;
+	}
+	printf("%-30s %-12s %-20s %7s %-20s %-36s %-20s %s\n", "NEXT", "LEFT",
+	    "LAST", "SKIPPED", "ZONE", "ID", "WORKFLOW", "RECIPIENT");
 	do {
 		path = xasprintf("/v1/schedules?page_size=1000%s%s%s%s",
 		    wf ? "&workflow=" : "", wf ? wf : "", after ? "&after=" :
@@ -520,27 +676,79 @@ ctl_schedules(int argc, char **argv, char **cause)
 			free(wf);
 			return -1;
 		}
-		json_array_foreach(json_object_get(j, "entries"), i, e) {
-			ctl_rcpt(json_object_get(e, "recipient"), rc_buf,
-			    sizeof rc_buf);
-			v = json_object_get(e, "next_occurrence_at");
-			printf("%-36s %-20s %-24s %-20s %-20s %s\n",
-			    json_string_value(json_object_get(e, "id")),
-			    json_string_value(json_object_get(e, "workflow")),
-			    rc_buf, json_string_value(json_object_get(e,
-			    "effective_timezone")), json_is_string(v) ?
-			    json_string_value(v) : json_is_true(
-			    json_object_get(e, "paused")) ? "paused" : "-",
-			    json_is_string(json_object_get(e,
-			    "last_occurrence_at")) ? json_string_value(
-			    json_object_get(e, "last_occurrence_at")) : "-");
-		}
+		json_array_foreach(json_object_get(j, "entries"), i, e)
+			ctl_schedule_line(e, now);
 		v = json_object_get(json_object_get(j, "page_info"), "after");
 		if (json_is_string(v))
 			after = xstrdup(json_string_value(v));
 		json_decref(j);
 	} while (after != NULL);
 	free(wf);
+	return 0;
+}
+
+/*
+ * belfryctl runs [--schedule ID] [--workflow KEY] [--recipient ID]: the
+ * workflow recipient runs, newest first.
+ */
+static int
+ctl_runs(int argc, char **argv, char **cause)
+{
+	static const char *const opts[][2] = { { "--schedule", "schedule_id" },
+		{ "--workflow", "workflow" }, { "--recipient", "recipient" } };
+	char *q = xstrdup(""), *after = NULL, *path, *x, *esc, rc_buf[300];
+	json_t *j, *e, *src, *at;
+	size_t i, k;
+	int a;
+
+	for (a = 1; a < argc; a += 2) {
+		for (k = 0; k < 3 && strcmp(argv[a], opts[k][0]) != 0; k++)
+			;
+		if (k == 3 || a + 1 >= argc) {
+			free(q);
+			*cause = xstrdup("usage: belfryctl runs [--schedule ID] "
+			    "[--workflow KEY] [--recipient ID]");
+			return -1;
+		}
+		esc = client_path_escape(argv[a + 1]);
+		x = xasprintf("%s&%s=%s", q, opts[k][1], esc);
+		free(esc);
+		free(q);
+		q = x;
+	}
+	printf("%-36s %-20s %-24s %-10s %-20s %s\n", "ID", "WORKFLOW",
+	    "RECIPIENT", "STATUS", "SCHEDULED", "INSERTED");
+	do {
+		path = xasprintf("/v1/workflow_recipient_runs?page_size=50%s%s%s",
+		    q, after ? "&after=" : "", after ? after : "");
+		free(after);
+		after = NULL;
+		j = ctl_get_json(path, cause);
+		free(path);
+		if (j == NULL) {
+			free(q);
+			return -1;
+		}
+		json_array_foreach(json_object_get(j, "items"), i, e) {
+			src = json_object_get(e, "trigger_source");
+			at = json_object_get(src, "scheduled_at");
+			ctl_rcpt(json_object_get(e, "recipient"), rc_buf,
+			    sizeof rc_buf);
+			printf("%-36s %-20s %-24s %-10s %-20s %s\n",
+			    json_string_value(json_object_get(e, "id")),
+			    json_string_value(json_object_get(e, "workflow")),
+			    rc_buf, json_string_value(json_object_get(e,
+			    "status")),
+			    json_is_string(at) ? json_string_value(at) : "-",
+			    json_string_value(json_object_get(e,
+			    "inserted_at")));
+		}
+		e = json_object_get(json_object_get(j, "page_info"), "after");
+		if (json_is_string(e))
+			after = xstrdup(json_string_value(e));
+		json_decref(j);
+	} while (after != NULL);
+	free(q);
 	return 0;
 }
 
@@ -552,7 +760,7 @@ ctl_preview(int argc, char **argv, char **cause)
 	struct tz_recur *r = NULL;
 	struct tz_zone *z;
 	struct tz_wall ds, first;
-	char *rule = NULL, buf[32];
+	char *rule = NULL, buf[32], local[48];
 	int64_t after, t;
 	int i, rc = -1;
 
@@ -601,7 +809,11 @@ ctl_preview(int argc, char **argv, char **cause)
 		if (rc == 1)
 			break;
 		tz_instant_format(t, buf, sizeof buf);
-		puts(buf);
+		if (o.local) {
+			ctl_local(z, t, local, sizeof local);
+			printf("%s  %s\n", buf, local);
+		} else
+			puts(buf);
 		after = t;
 	}
 	rc = 0;

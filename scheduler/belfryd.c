@@ -70,6 +70,22 @@ belfryd_status(struct sch *s, const char *what)
 	    s->http_tcp != NULL ? s->listen : "");
 }
 
+/* Warn of stored schedules whose workflow the configuration lacks. */
+static void
+belfryd_orphans(struct sch *s)
+{
+	json_t *w = eng_schedules_workflows(s->eng), *n;
+	const char *key;
+
+	json_object_foreach(w, key, n) {
+		if (!eng_config_has_workflow(eng_config(s->eng), key))
+			log_warnx("schedules: workflow \"%s\" is not configured:"
+			    " its %lld stored schedules fail when they fire",
+			    key, (long long)json_integer_value(n));
+	}
+	json_decref(w);
+}
+
 /*
  * Bring the configuration's schedules into the store (each in its own
  * savepoint, so one that fails leaves the others synced).
@@ -93,6 +109,7 @@ belfryd_sync_schedules(struct sch *s)
 		log_warnx("schedules: commit: %s", cause);
 		free(cause);
 	}
+	belfryd_orphans(s);
 }
 
 /* Re-read the configuration; the old one stays on error. */
@@ -318,6 +335,7 @@ main(int argc, char **argv)
 	    "%s clock at %s", BELFRY_VERSION, s->config_dir, s->database,
 	    tz_rules_version(), s->virtual_clock ? "virtual" : "wall", now);
 	belfryd_status(s, "running");
+	clock_catch_up(s);
 	clock_rearm(s);
 
 	event_base_dispatch(s->base);

@@ -190,6 +190,31 @@ clock_rearm(struct sch *s)
 }
 
 /*
+ * Log, at info level, what the schedules did since the last line: fires,
+ * skipped occurrences and failed fires (not during the catch-up at start,
+ * which clock_catch_up sums up in one line).
+ */
+static void
+clock_log_fires(struct sch *s)
+{
+	struct eng_stats st;
+
+	if (s->catching_up)
+		return;
+	eng_stats(s->eng, &st);
+	if (st.fires != s->logged.fires || st.fires_skipped !=
+	    s->logged.fires_skipped || st.fires_failed !=
+	    s->logged.fires_failed)
+		log_info("schedules: %llu fired, %llu skipped, %llu failed",
+		    (unsigned long long)(st.fires - s->logged.fires),
+		    (unsigned long long)(st.fires_skipped -
+		    s->logged.fires_skipped),
+		    (unsigned long long)(st.fires_failed -
+		    s->logged.fires_failed));
+	s->logged = st;
+}
+
+/*
  * Count the lateness of the schedule fires just committed: the time now
  * (the wall clock to the nanosecond, or the virtual instant) minus each
  * fire's due instant.
@@ -203,6 +228,7 @@ clock_fired(struct sch *s)
 	size_t n, i;
 	int b;
 
+	clock_log_fires(s);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = s->virtual_clock ? (double)s->vnow : (double)ts.tv_sec +
 	    ts.tv_nsec / 1e9;
@@ -252,6 +278,30 @@ clock_run_due(struct sch *s, int64_t now)
 		eng_delivery_free(&d[i]);
 	}
 	return (n > 0 ? (size_t)n : 0) + nd;
+}
+
+/*
+ * At start, before serving: run the work the downtime left due, pass by
+ * pass, and log the catch-up in one line.
+ */
+void
+clock_catch_up(struct sch *s)
+{
+	int64_t now = sch_now(s);
+	struct eng_stats st;
+
+	eng_stats(s->eng, &s->logged);
+	s->catching_up = 1;
+	while (eng_next_due(s->eng) <= now && clock_run_due(s, now) > 0)
+		;
+	s->catching_up = 0;
+	eng_stats(s->eng, &st);
+	log_info("catch-up at start: %llu schedule fires late, %llu "
+	    "occurrences skipped, %llu failed",
+	    (unsigned long long)(st.fires - s->logged.fires),
+	    (unsigned long long)(st.fires_skipped - s->logged.fires_skipped),
+	    (unsigned long long)(st.fires_failed - s->logged.fires_failed));
+	s->logged = st;
 }
 
 /* The timer fired: run what is due. */

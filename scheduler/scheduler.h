@@ -125,6 +125,8 @@ struct sch {
 	struct event *advance_ev;
 	struct event *housekeep_ev; /* housekeeping between bursts (clock.c) */
 	int64_t stalled_due;     /* a due instant whose run did nothing */
+	struct eng_stats logged; /* the counters of the last fires log line */
+	int catching_up;         /* clock_catch_up is running */
 
 	struct sch_reqs batch;       /* parsed requests waiting for a flush */
 	size_t nbatch;
@@ -206,6 +208,9 @@ json_t *server_error_body(int status, const char *code, const char *message);
 /* ---- route handlers (api_*.c) ---- */
 
 const char *api_header(struct sch_req *r, const char *name);
+enum eng_status api_idempotent(struct sch_req *r, json_t **reply,
+    char **cause, enum eng_status (*h)(struct sch_req *, json_t **,
+    char **));
 
 enum eng_status api_users_put(struct sch_req *, json_t **, char **);
 enum eng_status api_users_get(struct sch_req *, json_t **, char **);
@@ -230,6 +235,9 @@ enum eng_status api_schedules_list(struct sch_req *, json_t **, char **);
 enum eng_status api_schedules_user(struct sch_req *, json_t **, char **);
 enum eng_status api_schedules_object(struct sch_req *, json_t **, char **);
 enum eng_status api_schedules_preview(struct sch_req *, json_t **, char **);
+enum eng_status api_schedules_get(struct sch_req *, json_t **, char **);
+enum eng_status api_admin_sched_workflows(struct sch_req *, json_t **,
+    char **);
 
 enum eng_status api_tenants_put(struct sch_req *, json_t **, char **);
 enum eng_status api_tenants_get(struct sch_req *, json_t **, char **);
@@ -253,6 +261,7 @@ enum eng_status api_admin_clock(struct sch_req *, json_t **, char **);
 int clock_init(struct sch *s);
 void clock_rearm(struct sch *s);
 void clock_fired(struct sch *s);
+void clock_catch_up(struct sch *s);
 void clock_advance_start(struct sch_req *r);
 void clock_advance_kick(struct sch *s);
 int clock_parse_target(struct sch *s, json_t *body, int64_t *target,

@@ -118,6 +118,9 @@ server_status_of(enum eng_status st, const char **code)
 	case ENG_NO_WORKFLOW:
 		*code = "workflow_missing";
 		return 404;
+	case ENG_CONFLICT:
+		*code = "conflict";
+		return 409;
 	case ENG_INTERNAL:
 		break;
 	}
@@ -339,7 +342,29 @@ nomatch:
 	return 0;
 }
 
-/* The query string as a JSON object of strings; NULL if not UTF-8. */
+/*
+ * Add parameter k = v (taking v) to a query object: a name ending in "[]"
+ * (Knock's SDK sends arrays as recipients[]=a&recipients[]=b) collects
+ * its values into an array, any other name keeps its last value.
+ */
+static void
+server_query_add(json_t *o, const char *k, json_t *v)
+{
+	size_t n = strlen(k);
+	json_t *a;
+
+	if (n < 2 || strcmp(k + n - 2, "[]") != 0) {
+		json_object_set_new(o, k, v);
+		return;
+	}
+	if (!json_is_array(a = json_object_get(o, k))) {
+		a = json_array();
+		json_object_set_new(o, k, a);
+	}
+	json_array_append_new(a, v);
+}
+
+/* The query as a JSON object (server_query_add); NULL if not UTF-8. */
 static json_t *
 server_query(const char *q)
 {
@@ -369,7 +394,7 @@ server_query(const char *q)
 			}
 			continue;
 		}
-		json_object_set_new(o, k, v);
+		server_query_add(o, k, v);
 		free(k);
 		free(val);
 	}

@@ -2,9 +2,10 @@
  * Knock's schedule "repeats" rules translated to RFC 5545 RRULE text.
  *
  * An entry is {frequency, interval, days, day_of_month, hours, minutes}.
- * Seconds are always 0; when hours are given without minutes, minutes are
- * 0 (Knock's "daily at 9" means 09:00); fields left out follow DTSTART as
- * RFC 5545 says.
+ * As Knock documents, "hours" and "minutes" default to 0 and seconds are
+ * always 0: "daily" alone means every day at 00:00, "daily at 9" 09:00,
+ * "hourly" every hour at minute 0.  The days of a weekly rule and the day
+ * of a monthly one left out follow DTSTART as RFC 5545 says.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -166,14 +167,17 @@ repeats_entry(struct repeats_buf *b, json_t *o, char **cause)
 		return -1;
 	hours = json_object_get(o, "hours");
 	minutes = json_object_get(o, "minutes");
-	if (hours != NULL && !json_is_null(hours) &&
-	    repeats_ints(b, "BYHOUR", "hours", hours, 0, 23, cause) != 0)
-		return -1;
+	if (hours != NULL && !json_is_null(hours)) {
+		if (repeats_ints(b, "BYHOUR", "hours", hours, 0, 23, cause) !=
+		    0)
+			return -1;
+	} else if (strcmp(json_string_value(freq), "hourly") != 0)
+		repeats_add(b, ";BYHOUR=0");
 	if (minutes != NULL && !json_is_null(minutes)) {
 		if (repeats_ints(b, "BYMINUTE", "minutes", minutes, 0, 59,
 		    cause) != 0)
 			return -1;
-	} else if (hours != NULL && !json_is_null(hours))
+	} else
 		repeats_add(b, ";BYMINUTE=0");
 	repeats_add(b, ";BYSECOND=0");
 	return 0;

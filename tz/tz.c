@@ -5,6 +5,7 @@
  * the process.  Every conversion clears the calendar before setting fields
  * (ICU keeps stale fields otherwise) and ICU's month is 0-based.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -604,6 +605,51 @@ tz_instant_parse(const char *s, int64_t *t)
 		return -1;
 	*t = tz_days_from_civil(w.year, w.month, w.day) * 86400 +
 	    w.hour * 3600 + w.minute * 60 + w.second;
+	return 0;
+}
+
+/* Parse an RFC 3339 date-time, a missing offset read as UTC (see tz.h). */
+int
+tz_rfc3339_parse(const char *s, int64_t *t)
+{
+	struct tz_wall w;
+	const char *p;
+	char head[20];
+	int off = 0;
+
+	if (strlen(s) < 19)
+		return -1;
+	memcpy(head, s, 19);
+	head[19] = '\0';
+	if (head[10] == 't' || head[10] == ' ')
+		head[10] = 'T';
+	if (tz_parse_fields(head, "", &w) != 0)
+		return -1;
+	p = s + 19;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)*++p))
+			return -1;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
+		off = 0;
+	else if (*p == '+' || *p == '-') {
+		if (strlen(p) != 6 || !isdigit((unsigned char)p[1]) ||
+		    !isdigit((unsigned char)p[2]) || p[3] != ':' ||
+		    !isdigit((unsigned char)p[4]) ||
+		    !isdigit((unsigned char)p[5]))
+			return -1;
+		off = ((p[1] - '0') * 10 + p[2] - '0') * 3600 +
+		    ((p[4] - '0') * 10 + p[5] - '0') * 60;
+		if (off >= 24 * 3600 || (p[4] - '0') * 10 + p[5] - '0' > 59)
+			return -1;
+		if (*p == '-')
+			off = -off;
+	} else if (*p != '\0')
+		return -1;
+	*t = tz_days_from_civil(w.year, w.month, w.day) * 86400 +
+	    w.hour * 3600 + w.minute * 60 + w.second - off;
 	return 0;
 }
 

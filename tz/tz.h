@@ -116,6 +116,14 @@ int tz_wall_parse(const char *s, struct tz_wall *w);
 /* Parse "YYYY-MM-DDTHH:MM:SSZ" (an instant in UTC); 0 or -1. */
 int tz_instant_parse(const char *s, int64_t *t);
 
+/*
+ * Parse an RFC 3339 date-time: "YYYY-MM-DDTHH:MM:SS" ("t" or a space for
+ * the "T" as RFC 3339 allows), an optional fraction
+ * of a second (dropped), then "Z" or an offset "+HH:MM"/"-HH:MM", or
+ * nothing, which reads as UTC (what clients send for a naive time).
+ */
+int tz_rfc3339_parse(const char *s, int64_t *t);
+
 /* Format instant t as RFC 3339 UTC ("2026-03-08T07:30:00Z") into buf. */
 void tz_instant_format(int64_t t, char *buf, size_t len);
 

@@ -390,11 +390,12 @@ def repeat_to_rrule(r):
     if r.get("day_of_month") is not None:
         parts.append(f"BYMONTHDAY={int(r['day_of_month'])}")
     hours, minutes = r.get("hours"), r.get("minutes")
+    # Knock: hours and minutes default to 0 (hourly: every hour, minute 0).
     if hours is not None:
         parts.append(f"BYHOUR={int(hours)}")
-        parts.append(f"BYMINUTE={int(minutes) if minutes is not None else 0}")
-    elif minutes is not None:
-        parts.append(f"BYMINUTE={int(minutes)}")
+    elif r["frequency"] != "hourly":
+        parts.append("BYHOUR=0")
+    parts.append(f"BYMINUTE={int(minutes) if minutes is not None else 0}")
     parts.append("BYSECOND=0")
     return ";".join(parts)
 

@@ -294,8 +294,13 @@ def main():
             st, j = d.req("POST", "/v1/schedules", body)
             check("create %s" % uid, st == 200, j)
         rc, out, err = ctl(d.sock, "schedules")
-        check("belfryctl schedules lists next fires", rc == 0 and
-              "2027-01-01T09:30:00Z" in out and "cu2" in out, (out, err))
+        line = [x for x in out.splitlines() if x.endswith(" cu2")]
+        check("belfryctl schedules lists next fires in local time",
+              rc == 0 and out.split()[:4] == ["NEXT", "LEFT", "LAST",
+                                              "SKIPPED"] and
+              len(line) == 1 and
+              line[0].startswith("Fri 2027-01-01 09:30:00 +00:00"),
+              (out, err))
         d.stop()
         d = Daemon(tmp, conf, "2027-01-05T09:45:00Z")
         check("daemon restarted", d.proc.poll() is None)

@@ -87,6 +87,7 @@ def main():
         st, j = d.req("POST", "/v1/schedules", {
             "workflow": "tick", "recipients": [
                 {"id": "c", "collection": "crew"}],
+            "per_subscriber": True,
             "rrule": "FREQ=HOURLY;BYMINUTE=0;BYSECOND=0"})
         check("object schedule", st == 200, j)
         st, j = d.req("POST", "/v1/schedules", {

@@ -369,6 +369,107 @@ test('users.delete and objects.delete (DELETE, 204)', T, async () => {
   await assert.rejects(knock.objects.get(COLLECTION, oid), NotFoundError);
 });
 
+// Every schedule the SDK's list yields for a query, as an array.
+async function listSchedules(query) {
+  const out = [];
+  for await (const sc of knock.schedules.list(query)) out.push(sc);
+  return out;
+}
+
+// The next UTC midnight after now, as RFC 3339.
+function nextMidnight() {
+  const d = new Date();
+  d.setUTCHours(24, 0, 0, 0);
+  return d.toISOString().replace('.000Z', 'Z');
+}
+
+test('schedules.create: several repeat rules, hours and minutes default to 0, Knock shapes', T, async () => {
+  const SUSER = `sdk-sched-${run}`;
+  const res = await knock.schedules.create({
+    workflow: WORKFLOW,
+    recipients: [SUSER],
+    repeats: [{ frequency: 'daily' }, { frequency: 'weekly', days: ['mon'], minutes: 30 }],
+    data: { comment_id: 'sched' },
+    tenant: `sdk-tenant-${run}`,
+  });
+  assert.equal(res.length, 1);
+  const sc = res[0];
+  assert.equal(sc.__typename, 'Schedule');
+  assert.equal(sc.workflow, WORKFLOW);
+  assert.equal(sc.recipient.id, SUSER);
+  assert.equal(sc.repeats.length, 2);
+  for (const r of sc.repeats) {
+    assert.equal(r.__typename, 'ScheduleRepeat');
+    assert.equal(r.interval, 1);
+  }
+  assert.deepEqual(sc.repeats[1].days, ['mon']);
+  assert.equal(sc.repeats[0].days, null);
+  // Not at creation: at the next 00:00 in the recipient's zone (UTC here).
+  assert.equal(sc.next_occurrence_at, nextMidnight());
+  state.schedule = sc;
+  state.schedUser = SUSER;
+});
+
+test('schedules.list filters by recipients and tenant (GET /v1/schedules)', T, async () => {
+  const other = `sdk-sched-other-${run}`;
+  await knock.schedules.create({
+    workflow: WORKFLOW, recipients: [other, state.schedUser],
+    repeats: [{ frequency: 'daily', hours: 7 }], data: { comment_id: 'x' },
+  });
+  const byRecipient = await listSchedules({ workflow: WORKFLOW, recipients: [state.schedUser] });
+  assert.equal(byRecipient.length, 2);
+  assert.ok(byRecipient.every((sc) => sc.recipient.id === state.schedUser));
+  const both = await listSchedules({ workflow: WORKFLOW, recipients: [state.schedUser, other] });
+  assert.equal(both.length, 3);
+  const byTenant = await listSchedules({ workflow: WORKFLOW, tenant: `sdk-tenant-${run}` });
+  assert.deepEqual(byTenant.map((sc) => sc.id), [state.schedule.id]);
+});
+
+test('schedules.update turns a recurring schedule into a one-off at an offset time', T, async () => {
+  const res = await knock.schedules.update({
+    schedule_ids: [state.schedule.id],
+    repeats: [],
+    scheduled_at: '2030-06-01T09:15:00-05:00',
+  });
+  assert.equal(res[0].id, state.schedule.id);
+  assert.deepEqual(res[0].repeats, []);
+  assert.equal(res[0].next_occurrence_at, '2030-06-01T14:15:00Z');
+});
+
+test('schedules.create with an idempotencyKey replays the same schedules', T, async () => {
+  const body = { workflow: WORKFLOW, recipients: [`sdk-sched-idem-${run}`], repeats: [{ frequency: 'hourly' }], data: { comment_id: 'i' } };
+  const key = `sdk-sched-idem-${run}`;
+  const a = await knock.schedules.create(body, { idempotencyKey: key });
+  const { data: b, response } = await knock.schedules.create(body, { idempotencyKey: key }).withResponse();
+  assert.equal(b[0].id, a[0].id);
+  assert.equal(response.headers.get('idempotent-replayed'), 'true');
+  const listed = await listSchedules({ workflow: WORKFLOW, recipients: [`sdk-sched-idem-${run}`] });
+  assert.equal(listed.length, 1);
+});
+
+test('schedules for an object run for the object itself by default', T, async () => {
+  const oid = `sched-obj-${run}`;
+  await knock.objects.set(COLLECTION, oid, { name: 'p' });
+  const res = await knock.schedules.create({
+    workflow: WORKFLOW, recipients: [{ id: oid, collection: COLLECTION }],
+    repeats: [{ frequency: 'daily', hours: 8 }], data: { comment_id: 'o' },
+  });
+  assert.equal(res[0].recipient.id, oid);
+  assert.equal(res[0].recipient.collection, COLLECTION);
+  assert.equal(res[0].per_subscriber, false);
+  assert.match(String(res[0].next_occurrence_at), /T08:00:00Z$/);
+});
+
+test('schedules.delete removes them; deleting a user removes theirs', T, async () => {
+  const del = await knock.schedules.delete({ schedule_ids: [state.schedule.id] });
+  assert.deepEqual(del.map((sc) => sc.id), [state.schedule.id]);
+  const left = await listSchedules({ workflow: WORKFLOW, recipients: [state.schedUser] });
+  assert.equal(left.length, 1);
+  await knock.users.update(state.schedUser, { name: 'Scheduled' });
+  await knock.users.delete(state.schedUser);
+  assert.equal((await listSchedules({ workflow: WORKFLOW, recipients: [state.schedUser] })).length, 0);
+});
+
 test('errors: unknown workflow -> NotFoundError 404', T, async () => {
   await assert.rejects(
     knock.workflows.trigger(`no-such-workflow-${run}`, { recipients: [USER] }),

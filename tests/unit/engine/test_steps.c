@@ -976,10 +976,23 @@ test_feed_rollback(void **state)
 	json_decref(q);
 }
 
+/* Back to schema 9: schedules without per_sub, skip_reason, last_error. */
+static void
+to_schema_9(sqlite3 *db, int unused)
+{
+	(void)unused;
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE schedules DROP COLUMN"
+	    " per_sub; ALTER TABLE schedules DROP COLUMN skip_reason;"
+	    " ALTER TABLE schedules DROP COLUMN last_error;"
+	    " UPDATE meta SET v = '9' WHERE k = 'version'", NULL, NULL, NULL),
+	    SQLITE_OK);
+}
+
 /* Back to schema 8: feed_heads exact (as a clean stop leaves it). */
 static void
 to_schema_8(sqlite3 *db)
 {
+	to_schema_9(db, 0);
 	assert_int_equal(sqlite3_exec(db, "DELETE FROM meta WHERE k ="
 	    " 'heads_upto'; UPDATE meta SET v = '8' WHERE k = 'version'",
 	    NULL, NULL, NULL), SQLITE_OK);
@@ -1376,6 +1389,32 @@ test_rruns_migration(void **state)
 	free(after);
 }
 
+/*
+ * From schema 9 on, an object's schedule made before fans out per
+ * subscriber as it did (per_sub), a user's stays as it was.
+ */
+static void
+test_schedules_migration(void **state)
+{
+	json_t *body, *reply = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	body = json_loads("{\"workflow\": \"delay\", \"recipients\": "
+	    "[\"u1\", {\"id\": \"o\", \"collection\": \"teams\"}], "
+	    "\"rrule\": \"FREQ=DAILY;BYHOUR=9\"}", 0, NULL);
+	assert_int_equal(eng_schedules_create(e, body, 1000, &reply, &cause),
+	    ENG_OK);
+	json_decref(reply);
+	json_decref(body);
+	assert_int_equal(count_rows("schedules WHERE per_sub = 0"), 2);
+	reopen_from(to_schema_9, 0);
+	assert_int_equal(count_rows("schedules WHERE per_sub = 1 AND rcpt ="
+	    " 'teams/o'"), 1);
+	assert_int_equal(count_rows("schedules WHERE per_sub = 0 AND rcpt ="
+	    " 'u1' AND skip_reason IS NULL AND last_error IS NULL"), 1);
+}
+
 /* A branch takes the first arm whose conditions hold, then goes on. */
 static void
 test_branch(void **state)
@@ -1620,6 +1659,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_feed_migration, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_feed_migration_5, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_schedules_migration, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rruns_migration, setup,
 		    teardown),

@@ -417,16 +417,21 @@ test_repeats(void **state)
 		    "\"hours\":9,\"minutes\":30}]",
 		    "FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9;BYMINUTE=30;BYSECOND=0" },
 		{ "{\"frequency\":\"weekly\",\"days\":\"weekends\"}",
-		    "FREQ=WEEKLY;BYDAY=SA,SU;BYSECOND=0" },
+		    "FREQ=WEEKLY;BYDAY=SA,SU;BYHOUR=0;BYMINUTE=0;BYSECOND=0" },
 		{ "[{\"frequency\":\"daily\",\"days\":[\"weekdays\"],"
 		    "\"interval\":2}]",
-		    "FREQ=DAILY;INTERVAL=2;BYDAY=MO,TU,WE,TH,FR;BYSECOND=0" },
+		    "FREQ=DAILY;INTERVAL=2;BYDAY=MO,TU,WE,TH,FR;BYHOUR=0;"
+		    "BYMINUTE=0;BYSECOND=0" },
 		{ "[{\"frequency\":\"monthly\",\"day_of_month\":15,"
 		    "\"hours\":[8,20]}]",
 		    "FREQ=MONTHLY;BYMONTHDAY=15;BYHOUR=8,20;BYMINUTE=0;"
 		    "BYSECOND=0" },
 		{ "[{\"frequency\":\"hourly\",\"minutes\":5}]",
 		    "FREQ=HOURLY;BYMINUTE=5;BYSECOND=0" },
+		{ "[{\"frequency\":\"hourly\"}]",
+		    "FREQ=HOURLY;BYMINUTE=0;BYSECOND=0" },
+		{ "[{\"frequency\":\"daily\",\"minutes\":45}]",
+		    "FREQ=DAILY;BYHOUR=0;BYMINUTE=45;BYSECOND=0" },
 	};
 	static const char *bad[][2] = {
 		{ "not json", "invalid JSON" },
