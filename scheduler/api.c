@@ -94,10 +94,12 @@ const struct sch_route sch_routes[] = {
 
 const size_t sch_nroutes = sizeof sch_routes / sizeof sch_routes[0];
 
-/* The value of request header name, or NULL. */
+/* The value of request header name, or NULL (also without a request). */
 const char *
 api_header(struct sch_req *r, const char *name)
 {
+	if (r->req == NULL)
+		return NULL;
 	return evhttp_find_header(evhttp_request_get_input_headers(r->req),
 	    name);
 }

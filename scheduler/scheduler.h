@@ -205,6 +205,14 @@ void server_reply_error(struct sch *s, struct evhttp_request *req,
     int status, const char *code, const char *message);
 json_t *server_error_body(int status, const char *code, const char *message);
 
+/* ---- routing without a transport (route.c) ---- */
+
+char *route_decode(const char *p, size_t len, int plus);
+json_t *route_query(const char *q);
+const char *route_method_name(int m);
+const struct sch_route *route_find(struct sch_req *r, int method,
+    const char *path, int tcp, int *status, char *allow, size_t allowlen);
+
 /* ---- route handlers (api_*.c) ---- */
 
 const char *api_header(struct sch_req *r, const char *name);

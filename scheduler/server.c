@@ -274,191 +274,6 @@ server_authorized(struct sch *s, struct evhttp_request *req)
 	return ok;
 }
 
-/* The length of the path segment starting at p. */
-static size_t
-server_seglen(const char *p)
-{
-	const char *slash = strchr(p, '/');
-
-	return slash != NULL ? (size_t)(slash - p) : strlen(p);
-}
-
-/*
- * Match path against a route pattern; on a match fill r's parameters
- * (percent-decoded) and return 1.  0 when it does not match, -1 when it
- * matches but a parameter does not decode (an embedded NUL).
- */
-static int
-server_match(const char *pattern, const char *path, struct sch_req *r)
-{
-	const char *p = pattern, *q = path;
-	char *seg[SCH_MAX_PARAMS], *d;
-	size_t n = 0, lp, lq, i;
-	size_t dlen;
-
-	while (*p == '/' && *q == '/') {
-		p++;
-		q++;
-		lp = server_seglen(p);
-		lq = server_seglen(q);
-		if (lp > 1 && p[0] == '{' && p[lp - 1] == '}') {
-			if (lq == 0)
-				goto nomatch;
-			if (r != NULL) {
-				char *raw = xmalloc(lq + 1);
-
-				memcpy(raw, q, lq);
-				raw[lq] = '\0';
-				d = evhttp_uridecode(raw, 0, &dlen);
-				free(raw);
-				if (d == NULL || strlen(d) != dlen || n ==
-				    SCH_MAX_PARAMS) {
-					free(d);
-					for (i = 0; i < n; i++)
-						free(seg[i]);
-					return -1;
-				}
-				seg[n] = xstrdup(d);
-				free(d);
-			}
-			n++;
-		} else if (lp != lq || memcmp(p, q, lp) != 0)
-			goto nomatch;
-		p += lp;
-		q += lq;
-	}
-	if (*p != '\0' || *q != '\0')
-		goto nomatch;
-	if (r != NULL) {
-		for (i = 0; i < n; i++)
-			r->param[i] = seg[i];
-		r->nparam = n;
-	}
-	return 1;
-nomatch:
-	if (r != NULL)
-		for (i = 0; i < n; i++)
-			free(seg[i]);
-	return 0;
-}
-
-/*
- * Add parameter k = v (taking v) to a query object: a name ending in "[]"
- * (Knock's SDK sends arrays as recipients[]=a&recipients[]=b) collects
- * its values into an array, any other name keeps its last value.
- */
-static void
-server_query_add(json_t *o, const char *k, json_t *v)
-{
-	size_t n = strlen(k);
-	json_t *a;
-
-	if (n < 2 || strcmp(k + n - 2, "[]") != 0) {
-		json_object_set_new(o, k, v);
-		return;
-	}
-	if (!json_is_array(a = json_object_get(o, k))) {
-		a = json_array();
-		json_object_set_new(o, k, a);
-	}
-	json_array_append_new(a, v);
-}
-
-/* The query as a JSON object (server_query_add); NULL if not UTF-8. */
-static json_t *
-server_query(const char *q)
-{
-	json_t *o = json_object(), *v;
-	char *copy, *part, *save = NULL, *eq, *k, *val;
-	size_t klen, vlen;
-
-	if (q == NULL || *q == '\0')
-		return o;
-	copy = xstrdup(q);
-	for (part = strtok_r(copy, "&", &save); part != NULL;
-	    part = strtok_r(NULL, "&", &save)) {
-		if ((eq = strchr(part, '=')) != NULL)
-			*eq++ = '\0';
-		k = evhttp_uridecode(part, 1, &klen);
-		val = evhttp_uridecode(eq != NULL ? eq : "", 1, &vlen);
-		v = (k != NULL && val != NULL && strlen(k) == klen) ?
-		    json_stringn(val, vlen) : NULL;
-		if (v == NULL || *k == '\0') {
-			json_decref(v);
-			free(k);
-			free(val);
-			if (v == NULL) {
-				free(copy);
-				json_decref(o);
-				return NULL;
-			}
-			continue;
-		}
-		server_query_add(o, k, v);
-		free(k);
-		free(val);
-	}
-	free(copy);
-	return o;
-}
-
-/* The name of an evhttp method, for the Allow header. */
-static const char *
-server_method_name(int m)
-{
-	switch (m) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	case EVHTTP_REQ_TRACE: return "TRACE";
-	case EVHTTP_REQ_CONNECT: return "CONNECT";
-	}
-	return "?";
-}
-
-/*
- * Find the route for method and path, filling r's parameters.  NULL with
- * *status 404 or 405 (and allow filled with the path's methods).
- */
-static const struct sch_route *
-server_route(struct sch_req *r, int method, const char *path, int tcp,
-    int *status, char *allow, size_t allowlen)
-{
-	const struct sch_route *rt;
-	size_t i, len;
-	int m;
-
-	*status = 404;
-	allow[0] = '\0';
-	for (i = 0; i < sch_nroutes; i++) {
-		rt = &sch_routes[i];
-		if (tcp && (rt->flags & SCH_ROUTE_LOCAL))
-			continue;
-		if (rt->method != method) {
-			if (server_match(rt->pattern, path, NULL) == 1) {
-				*status = 405;
-				len = strlen(allow);
-				snprintf(allow + len, allowlen - len, "%s%s",
-				    len > 0 ? ", " : "",
-				    server_method_name(rt->method));
-			}
-			continue;
-		}
-		m = server_match(rt->pattern, path, r);
-		if (m == 1)
-			return rt;
-		if (m == -1) {
-			*status = 404;
-			return NULL;
-		}
-	}
-	return NULL;
-}
-
 /* Parse the body of r; 0, or -1 after replying with the error. */
 static int
 server_body(struct sch_req *r)
@@ -607,20 +422,20 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	r->s = s;
 	r->req = req;
 	r->tcp = ctx->tcp;
-	r->route = server_route(r, method, path, ctx->tcp, &status, allow,
+	r->route = route_find(r, method, path, ctx->tcp, &status, allow,
 	    sizeof allow);
 	if (r->route == NULL) {
 		if (status == 405) {
 			evhttp_add_header(evhttp_request_get_output_headers(
 			    req), "Allow", allow);
 			snprintf(msg, sizeof msg, "%s is not allowed on %s "
-			    "(allowed: %s)", server_method_name(method),
+			    "(allowed: %s)", route_method_name(method),
 			    path, allow);
 			server_reply_error(s, req, 405, "method_not_allowed",
 			    msg);
 		} else {
 			snprintf(msg, sizeof msg, "no route for %s %.200s",
-			    server_method_name(method), path);
+			    route_method_name(method), path);
 			server_reply_error(s, req, 404, "not_found", msg);
 		}
 		server_req_free(r);
@@ -630,7 +445,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 		server_req_free(r);
 		return;
 	}
-	r->query = server_query(uri != NULL ? evhttp_uri_get_query(uri) :
+	r->query = route_query(uri != NULL ? evhttp_uri_get_query(uri) :
 	    NULL);
 	if (r->query == NULL) {
 		server_reply_error(s, req, 400, "invalid_request",

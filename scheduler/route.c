@@ -1,0 +1,233 @@
+/*
+ * Routing without a transport: match a method and path against the route
+ * table (api.c), decode path parameters and the query string.  Nothing
+ * here reads a socket, so the HTTP server and the fuzz harnesses share it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+
+#include "scheduler/scheduler.h"
+
+/* The value of hex digit c, or -1. */
+static int
+route_hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decode the len bytes at p (and '+' as a space when plus is
+ * set); a '%' not followed by two hex digits stays as it is.  NULL when
+ * the result would hold a NUL byte, else a string the caller frees.
+ */
+char *
+route_decode(const char *p, size_t len, int plus)
+{
+	char *out = xmalloc(len + 1), *o = out;
+	size_t i;
+	int hi, lo;
+
+	for (i = 0; i < len; i++, o++) {
+		if (p[i] == '%' && i + 2 < len &&
+		    (hi = route_hex((unsigned char)p[i + 1])) >= 0 &&
+		    (lo = route_hex((unsigned char)p[i + 2])) >= 0) {
+			*o = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (p[i] == '+' && plus)
+			*o = ' ';
+		else
+			*o = p[i];
+		if (*o == '\0') {
+			free(out);
+			return NULL;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The length of the path segment starting at p. */
+static size_t
+route_seglen(const char *p)
+{
+	const char *slash = strchr(p, '/');
+
+	return slash != NULL ? (size_t)(slash - p) : strlen(p);
+}
+
+/*
+ * Match path against a route pattern; on a match fill r's parameters
+ * (percent-decoded) and return 1.  0 when it does not match, -1 when it
+ * matches but a parameter does not decode (an embedded NUL).
+ */
+static int
+route_match(const char *pattern, const char *path, struct sch_req *r)
+{
+	const char *p = pattern, *q = path;
+	char *seg[SCH_MAX_PARAMS], *d;
+	size_t n = 0, lp, lq, i;
+
+	while (*p == '/' && *q == '/') {
+		p++;
+		q++;
+		lp = route_seglen(p);
+		lq = route_seglen(q);
+		if (lp > 1 && p[0] == '{' && p[lp - 1] == '}') {
+			if (lq == 0)
+				goto nomatch;
+			if (r != NULL) {
+				if (n == SCH_MAX_PARAMS ||
+				    (d = route_decode(q, lq, 0)) == NULL) {
+					for (i = 0; i < n; i++)
+						free(seg[i]);
+					return -1;
+				}
+				seg[n] = d;
+			}
+			n++;
+		} else if (lp != lq || memcmp(p, q, lp) != 0)
+			goto nomatch;
+		p += lp;
+		q += lq;
+	}
+	if (*p != '\0' || *q != '\0')
+		goto nomatch;
+	if (r != NULL) {
+		for (i = 0; i < n; i++)
+			r->param[i] = seg[i];
+		r->nparam = n;
+	}
+	return 1;
+nomatch:
+	if (r != NULL)
+		for (i = 0; i < n; i++)
+			free(seg[i]);
+	return 0;
+}
+
+/*
+ * Add parameter k = v (taking v) to a query object: a name ending in "[]"
+ * (Knock's SDK sends arrays as recipients[]=a&recipients[]=b) collects
+ * its values into an array, any other name keeps its last value.
+ */
+static void
+route_query_add(json_t *o, const char *k, json_t *v)
+{
+	size_t n = strlen(k);
+	json_t *a;
+
+	if (n < 2 || strcmp(k + n - 2, "[]") != 0) {
+		json_object_set_new(o, k, v);
+		return;
+	}
+	if (!json_is_array(a = json_object_get(o, k))) {
+		a = json_array();
+		json_object_set_new(o, k, a);
+	}
+	json_array_append_new(a, v);
+}
+
+/*
+ * The query string q (NULL: none) as a JSON object (route_query_add);
+ * NULL when a name or value does not decode to UTF-8 text without NULs.
+ */
+json_t *
+route_query(const char *q)
+{
+	json_t *o = json_object(), *v;
+	const char *part, *end, *eq;
+	char *k, *val;
+
+	for (part = q; part != NULL && *part != '\0'; part = end) {
+		if ((end = strchr(part, '&')) == NULL)
+			end = part + strlen(part);
+		eq = memchr(part, '=', (size_t)(end - part));
+		k = route_decode(part, (size_t)((eq != NULL ? eq : end) -
+		    part), 1);
+		val = eq != NULL ? route_decode(eq + 1, (size_t)(end - eq -
+		    1), 1) : xstrdup("");
+		v = k != NULL && val != NULL ? json_string(val) : NULL;
+		if (v == NULL) {
+			free(k);
+			free(val);
+			json_decref(o);
+			return NULL;
+		}
+		if (*k != '\0')
+			route_query_add(o, k, v);
+		else
+			json_decref(v);
+		free(k);
+		free(val);
+		if (*end == '&')
+			end++;
+	}
+	return o;
+}
+
+/* The name of a method (EVHTTP_REQ_*), for the Allow header. */
+const char *
+route_method_name(int m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_TRACE: return "TRACE";
+	case EVHTTP_REQ_CONNECT: return "CONNECT";
+	}
+	return "?";
+}
+
+/*
+ * Find the route for method and path (tcp: as seen from the TCP
+ * listener), filling r's parameters.  NULL with *status 404 or 405 (and
+ * allow filled with the methods the path has).
+ */
+const struct sch_route *
+route_find(struct sch_req *r, int method, const char *path, int tcp,
+    int *status, char *allow, size_t allowlen)
+{
+	const struct sch_route *rt;
+	size_t i, len;
+	int m;
+
+	*status = 404;
+	allow[0] = '\0';
+	for (i = 0; i < sch_nroutes; i++) {
+		rt = &sch_routes[i];
+		if (tcp && (rt->flags & SCH_ROUTE_LOCAL))
+			continue;
+		if (rt->method != method) {
+			if (route_match(rt->pattern, path, NULL) == 1) {
+				*status = 405;
+				len = strlen(allow);
+				snprintf(allow + len, allowlen - len, "%s%s",
+				    len > 0 ? ", " : "",
+				    route_method_name(rt->method));
+			}
+			continue;
+		}
+		m = route_match(rt->pattern, path, r);
+		if (m == 1)
+			return rt;
+		if (m == -1) {
+			*status = 404;
+			return NULL;
+		}
+	}
+	return NULL;
+}
