@@ -1,7 +1,8 @@
 /*
- * engine: belfry's workflow engine -- the store (SQLite), configuration
- * (belfry.conf and workflows/NAME.json), recipients (users, objects, tenants,
- * subscriptions, preferences), triggers, runs, steps and messages.
+ * engine: belfry's workflow engine -- configuration (belfry.conf and
+ * workflows/NAME.json), recipients (users, objects, tenants,
+ * subscriptions, preferences), triggers, runs, steps and messages, kept
+ * through the storage interface of engine/store/ (SQLite).
  *
  * Clock model: the engine never reads the clock.  Every operation that
  * needs the time takes `now` (seconds since the epoch, UTC) from the
@@ -10,7 +11,8 @@
  * Transactions: the caller brackets work with eng_begin()/eng_commit() so
  * that many API requests share one transaction and one fsync (group
  * commit).  Each request runs inside eng_request_begin()/_end(), a
- * savepoint, so a failing request rolls back alone.
+ * savepoint, so a failing request rolls back alone; a request in which a
+ * store operation failed rolls back whatever its handler returned.
  *
  * Replies are jansson values in Knock's JSON shapes; a returned json_t * is
  * a new reference the caller must json_decref().  Errors return an enum
@@ -119,8 +121,24 @@ int eng_commit(struct eng *e, char **cause);
 void eng_rollback(struct eng *e);
 void eng_request_begin(struct eng *e);
 void eng_request_end(struct eng *e, int ok);
-int eng_wal_pages(const struct eng *e);
-int eng_checkpoint(struct eng *e, char **cause);
+
+/*
+ * The store's deferred maintenance (SQLite: copying its log into the
+ * database), run by the owner between bursts: none is due, it is due
+ * (run it when nothing waits), or urgent (run it even with requests
+ * waiting).  eng_maintain runs it, outside a transaction.
+ */
+enum eng_maint { ENG_MAINT_NONE, ENG_MAINT_DUE, ENG_MAINT_URGENT };
+enum eng_maint eng_maint_due(const struct eng *e);
+int eng_maintain(struct eng *e, char **cause);
+
+/* A gauge the store reports of itself, for /metrics. */
+struct eng_gauge {
+	const char *name, *help;
+	uint64_t value;
+};
+size_t eng_store_gauges(const struct eng *e, struct eng_gauge *out,
+    size_t max);
 
 /* ---- recipients (engine/recipients.c) ---- */
 
@@ -233,7 +251,7 @@ enum eng_status eng_schedule_preview(struct eng *e, const char *id,
  */
 int eng_schedules_sync(struct eng *e, int64_t now, char **cause);
 
-/* ---- idempotency (engine/store.c) ---- */
+/* ---- idempotency (engine/lifecycle.c) ---- */
 
 /* A stored reply for key within 24 h: 1 with *status and *body set, 0 if none. */
 int eng_idem_get(struct eng *e, const char *key, int64_t now, int *status,

@@ -1,6 +1,6 @@
 /*
- * Private to engine/: the engine's state, the store's statements, and the
- * helpers the engine's files share.
+ * Private to engine/: the engine's state and the helpers the engine's
+ * files share.
  */
 #ifndef BELFRY_ENGINE_INT_H
 #define BELFRY_ENGINE_INT_H
@@ -8,11 +8,11 @@
 #include <sqlite3.h>
 
 #include "engine/engine.h"
+#include "engine/json.h"
+#include "engine/store/store.h"
 
 /* Prepared statements, prepared once at open (engine/store.c). */
 enum eng_stmt {
-	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE,
-	ST_ROLLBACK_TO,
 	ST_USER_GET, ST_USER_PUT, ST_USER_DEL,
 	ST_OBJ_GET, ST_OBJ_PUT, ST_OBJ_DEL,
 	ST_TENANT_GET, ST_TENANT_PUT, ST_TENANT_STUB,
@@ -30,9 +30,9 @@ enum eng_stmt {
 	ST_ITEM_INS, ST_ITEM_LIST, ST_ITEM_DEL, ST_ITEM_COUNT, ST_ITEM_DROP,
 	ST_THR_COUNT, ST_THR_INS, ST_THR_GC, ST_THR_SWEEP,
 	ST_MSG_INS, ST_MSG_GET, ST_MSG_MARK, ST_MSG_STATUS, ST_MSG_WALK,
-	ST_MSG_COUNTS, ST_FEED_HEADS, ST_FEED_PUSH, ST_HEAD_GET, ST_HEAD_PUT, ST_HEADS_UPTO,
+	ST_MSG_COUNTS,
 	ST_DLV_INS, ST_DLV_DUE, ST_DLV_TAKE, ST_DLV_DEL, ST_DLV_RETRY,
-	ST_DLV_NEXT, ST_DLV_RESET, ST_DLV_GET,
+	ST_DLV_NEXT, ST_DLV_GET,
 	ST_IDEM_GET, ST_IDEM_PUT, ST_IDEM_GC,
 	ST_SCHED_INS, ST_SCHED_GET, ST_SCHED_UPD, ST_SCHED_DEL, ST_SCHED_NEXT,
 	ST_SCHED_DUE, ST_SCHED_FIRED, ST_SCHED_LIST, ST_SCHED_BY_WF,
@@ -45,74 +45,37 @@ enum eng_stmt {
 /* A run numbers its recipients below this (rruns keys, public ids). */
 #define ENG_RUN_RCPTS_MAX ((int64_t)1 << 24)
 
+/* How deeply requests may nest (a schedule's fire inside the due pass). */
+#define ENG_DEPTH_MAX 8
+
 struct eng {
-	sqlite3 *db;
-	sqlite3_stmt *st[ST_COUNT];
+	struct store *store;
 	struct eng_config *cfg;
 	uint64_t idkey[4];      /* key of the id derivation (ids.c) */
 	struct eng_stats stats;
-	int in_txn;
 	int has_prefs;          /* whether any recipient preference set exists */
 	char *logs;             /* log channel lines, printed at commit */
-	size_t logs_len, logs_mark;
+	size_t logs_len;
 	int64_t *fired;         /* due instants of fires, for eng_fired_take */
 	size_t nfired;
+	/* What each open request may take back: logs_len and nfired. */
+	struct {
+		size_t logs_len, nfired;
+	} mark[ENG_DEPTH_MAX];
+	size_t depth;
 	struct eng_rcache *rcache; /* parsed recurrences (schedules.c) */
-	int wal_pages;          /* log pages since the last checkpoint */
 	int64_t next_sweep;     /* engine time of the next eng_sweep */
-	int64_t msg_seq;        /* the last message seq given (eng_feed_push) */
-	struct eng_heads *heads; /* feed heads written behind (heads.c) */
-	int64_t swapped;        /* what belfry_swap() last replaced */
 };
 
-/* engine/jsonout.c: whether any string, key or value, inside v has s. */
-int eng_json_mentions(json_t *v, const char *s);
-
-/* engine/jsonout.c: compact JSON text of v into out (see there). */
-size_t eng_json_write(json_t *v, char *out, size_t len);
-
-/* engine/jsonout.c: JSON text built piece by piece, s[0..len) (no NUL). */
-struct eng_text {
-	char *s;
-	size_t len, cap;
-};
-void eng_text_add(struct eng_text *t, const char *p, size_t n);
-void eng_text_string(struct eng_text *t, const char *s);
-void eng_text_value(struct eng_text *t, json_t *v);
-void eng_text_int(struct eng_text *t, int64_t v);
-size_t eng_decimal(int64_t v, char *out);
-
-/* engine/walbuf.c: the VFS that gathers log writes (NULL: unavailable). */
-const char *eng_walbuf_vfs(void);
-
-/* engine/heads.c: the heads of the feed chains, written behind. */
-void eng_heads_init(struct eng *e, int64_t upto);
-int64_t eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
-    int64_t *seq);
-void eng_heads_swap(sqlite3_context *ctx, int argc, sqlite3_value **argv);
-int64_t eng_feed_head(struct eng *e, const char *rcpt, const char *channel);
-void eng_heads_each(struct eng *e, const char *rcpt, const char *channel,
-    void (*f)(void *, const char *, int64_t), void *arg);
-int eng_heads_flush(struct eng *e, int force);
-void eng_heads_mark(struct eng *e);
-void eng_heads_rollback(struct eng *e, int all);
-int eng_heads_stale(struct eng *e);
-void eng_heads_recovered(struct eng *e, int64_t upto);
-void eng_heads_committed(struct eng *e);
-void eng_heads_free(struct eng *e);
-
-/* engine/store.c: delete expired rows (see there), called by eng_run_due. */
+/* engine/lifecycle.c: delete expired rows (see there), by eng_run_due. */
 void eng_sweep(struct eng *e, int64_t now);
 #define ENG_SWEEP_EVERY 60
 #define ENG_SWEEP_MAX 5000
 
-/* Log size at which a commit checkpoints by itself (4 KiB pages). */
-#define ENG_WAL_HARD 8192
-
 /* How many fired instants are kept between eng_fired_take calls. */
 #define ENG_FIRED_MAX 65536
 
-/* engine/store.c: queue a log channel line until the commit. */
+/* engine/lifecycle.c: queue a log channel line until the commit. */
 void eng_log_line(struct eng *e, const char *line);
 
 /* What a compiled step does. */
@@ -200,12 +163,15 @@ int64_t eng_duration(json_t *v);
 /* engine/jsonpos.c: line and column of the value at a path in JSON text. */
 int eng_jsonpos(const char *text, const char *path, int *line, int *col);
 
-/* engine/store.c */
+/* engine/store/sqlite_legacy.c: the statements not yet behind store.h. */
 sqlite3_stmt *eng_stmt(struct eng *e, enum eng_stmt s);
 int eng_step_done(struct eng *e, sqlite3_stmt *st);
 json_t *eng_json_col(sqlite3_stmt *st, int col);
-void eng_iso(int64_t t, char *buf, size_t len);
 void eng_bind_json(sqlite3_stmt *st, int col, json_t *v);
+sqlite3 *eng_db(struct eng *e);
+
+/* engine/lifecycle.c: RFC 3339 UTC text of an instant. */
+void eng_iso(int64_t t, char *buf, size_t len);
 
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
 enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3,

@@ -180,7 +180,7 @@ eng_message_mark(struct eng *e, const char *id, const char *what, int set,
 	sqlite3_bind_int64(st, 4, now);
 	if (eng_step_done(e, st) != 0)
 		return ENG_INTERNAL;
-	if (sqlite3_changes(e->db) == 0) {
+	if (sqlite3_changes(eng_db(e)) == 0) {
 		*cause = xasprintf("message \"%.64s\" not found", id);
 		return ENG_NOT_FOUND;
 	}
@@ -293,17 +293,8 @@ static struct msg_chain *
 msg_heads(struct eng *e, const char *rcpt, const char *channel, size_t *n)
 {
 	struct msg_chains cs = { NULL, 0, 0 };
-	sqlite3_stmt *st;
 
-	st = eng_stmt(e, ST_FEED_HEADS);
-	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_TRANSIENT);
-	if (channel != NULL)
-		sqlite3_bind_text(st, 2, channel, -1, SQLITE_TRANSIENT);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		msg_head(&cs, (const char *)sqlite3_column_text(st, 1),
-		    sqlite3_column_int64(st, 0));
-	sqlite3_reset(st);
-	eng_heads_each(e, rcpt, channel, msg_head, &cs);
+	store_feed_heads(e->store, rcpt, channel, msg_head, &cs);
 	*n = cs.n;
 	return cs.c;
 }
@@ -513,7 +504,7 @@ eng_feed_get(struct eng *e, const char *user, const char *channel,
 	    cause)) != ENG_OK)
 		return rc;
 	st = eng_stmt(e, ST_MSG_COUNTS);
-	sqlite3_bind_int64(st, 1, eng_feed_head(e, user, channel));
+	sqlite3_bind_int64(st, 1, store_feed_head(e->store, user, channel));
 	if (tenant)
 		sqlite3_bind_text(st, 2, tenant, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, 3, ht && strcmp(ht, "true") == 0);

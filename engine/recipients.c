@@ -339,7 +339,7 @@ eng_user_delete(struct eng *e, const char *id, char **cause)
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if (eng_step_done(e, st) != 0)
 		return ENG_INTERNAL;
-	if (sqlite3_changes(e->db) == 0) {
+	if (sqlite3_changes(eng_db(e)) == 0) {
 		*cause = xasprintf("user \"%.64s\" not found", id);
 		return ENG_NOT_FOUND;
 	}
@@ -426,7 +426,7 @@ eng_object_delete(struct eng *e, const char *collection, const char *id,
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 	if (eng_step_done(e, st) != 0)
 		return ENG_INTERNAL;
-	if (sqlite3_changes(e->db) == 0) {
+	if (sqlite3_changes(eng_db(e)) == 0) {
 		*cause = xasprintf("object %.64s/%.64s not found", collection,
 		    id);
 		return ENG_NOT_FOUND;

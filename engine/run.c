@@ -264,7 +264,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	if (rr->batch != NULL)
 		json_object_set(body, "$batch", rr->batch);
 	status = strcmp(ch->type, "http") == 0 ? "queued" : "delivered";
-	if ((prev = eng_feed_push(e, rr->rcpt, ch->name, &seq)) < 0) {
+	if ((prev = store_feed_push(e->store, rr->rcpt, ch->name, &seq)) < 0) {
 		json_decref(body);
 		return -1;
 	}
@@ -600,7 +600,7 @@ run_batch(struct eng *e, struct eng_run *r, struct rrun *rr,
 		rc = -1;
 		goto out;
 	}
-	id = sqlite3_last_insert_rowid(e->db);
+	id = sqlite3_last_insert_rowid(eng_db(e));
 	run_batch_item(e, r, rr, id, ctx);
 	eng_wait(e, closes, WAIT_BATCH, id, 0);
 	rr->status = "paused";

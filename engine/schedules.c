@@ -448,7 +448,7 @@ sched_store(struct eng *e, struct sched *s)
 		sqlite3_bind_int(st, 23, s->per_sub);
 		if (eng_step_done(e, st) != 0)
 			return -1;
-		s->seq = sqlite3_last_insert_rowid(e->db);
+		s->seq = sqlite3_last_insert_rowid(eng_db(e));
 		return 0;
 	}
 	st = eng_stmt(e, ST_SCHED_UPD);

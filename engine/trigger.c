@@ -263,7 +263,7 @@ trig_insert_run(struct eng *e, struct eng_run *t, json_t *body,
 	json_decref(settings);
 	if (eng_step_done(e, st) != 0)
 		return -1;
-	t->seq = sqlite3_last_insert_rowid(e->db);
+	t->seq = sqlite3_last_insert_rowid(eng_db(e));
 	return 0;
 }
 
@@ -387,7 +387,7 @@ trig_reach(struct eng *e, struct eng_run *r, const char *rcpt, json_t *tdata,
 		sqlite3_bind_text(st, 2, rcpt, -1, SQLITE_STATIC);
 		if (eng_step_done(e, st) != 0)
 			return -1;
-		if (sqlite3_changes(e->db) == 0)
+		if (sqlite3_changes(eng_db(e)) == 0)
 			return 0;
 	}
 	if (*idx >= ENG_RUN_RCPTS_MAX) {

@@ -104,8 +104,9 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	    "60", "+Inf" };
 	struct sch *s = r->s;
 	struct eng_stats st;
+	struct eng_gauge g[8];
 	char *buf = NULL;
-	size_t len = 0, i;
+	size_t len = 0, i, ng;
 	FILE *f;
 
 	_Static_assert(sizeof buckets / sizeof buckets[0] == SCH_LATE_BUCKETS,
@@ -134,9 +135,9 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	api_admin_metric(f, "belfry_checkpoints_total", "counter",
 	    "Log checkpoints run between bursts of work.",
 	    s->counters.checkpoints);
-	api_admin_metric(f, "belfry_wal_pages", "gauge",
-	    "Pages in the write-ahead log since its last checkpoint.",
-	    (uint64_t)eng_wal_pages(s->eng));
+	ng = eng_store_gauges(s->eng, g, sizeof g / sizeof g[0]);
+	for (i = 0; i < ng; i++)
+		api_admin_metric(f, g[i].name, "gauge", g[i].help, g[i].value);
 	api_admin_metric(f, "belfry_commits_total", "counter",
 	    "Group-commit transactions committed by this process.",
 	    s->counters.commits);

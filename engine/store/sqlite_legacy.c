@@ -1,0 +1,323 @@
+/*
+ * The statements of the engine that do not yet sit behind store.h's
+ * operations, with the helpers the engine binds and reads them with.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+#include "engine/store/sqlite_int.h"
+
+/* The columns of a schedule row, in the order schedules.c reads them. */
+#define SCHED_COLS "seq, parent, workflow, rcpt, actor, tenant, data," \
+	" repeats, rule, exdates, dtstart, start_at, timezone, dst_gap," \
+	" dst_overlap, catchup_window, paused, ending_at, next_fire_at," \
+	" last_fire_at, skipped, last_skipped_at, source, config_id, def," \
+	" inserted_at, updated_at, per_sub, skip_reason, last_error"
+
+/* The list statements' filters by several recipients and by tenant. */
+#define SCHED_FILTERS " (?7 IS NULL OR rcpt IN (SELECT value FROM" \
+	" json_each(?7))) AND (?8 IS NULL OR tenant = ?8)"
+
+static const char *const legacy_sql[ST_COUNT] = {
+	[ST_USER_GET] = "SELECT props, created_at, updated_at FROM users"
+	    " WHERE id = ?1",
+	[ST_USER_PUT] = "INSERT INTO users(id, props, created_at, updated_at)"
+	    " VALUES(?1, ?2, ?3, ?3) ON CONFLICT(id) DO UPDATE SET"
+	    " props = excluded.props, updated_at = excluded.updated_at",
+	[ST_USER_DEL] = "DELETE FROM users WHERE id = ?1",
+	[ST_OBJ_GET] = "SELECT props, created_at, updated_at FROM objects"
+	    " WHERE collection = ?1 AND id = ?2",
+	[ST_OBJ_PUT] = "INSERT INTO objects(collection, id, props, created_at,"
+	    " updated_at) VALUES(?1, ?2, ?3, ?4, ?4) ON CONFLICT(collection,"
+	    " id) DO UPDATE SET props = excluded.props,"
+	    " updated_at = excluded.updated_at",
+	[ST_OBJ_DEL] = "DELETE FROM objects WHERE collection = ?1 AND id = ?2",
+	[ST_TENANT_GET] = "SELECT props, created_at, updated_at FROM tenants"
+	    " WHERE id = ?1",
+	[ST_TENANT_PUT] = "INSERT INTO tenants(id, props, created_at,"
+	    " updated_at) VALUES(?1, ?2, ?3, ?3) ON CONFLICT(id) DO UPDATE SET"
+	    " props = excluded.props, updated_at = excluded.updated_at",
+	[ST_TENANT_STUB] = "INSERT OR IGNORE INTO tenants(id, props,"
+	    " created_at, updated_at) VALUES(?1, '{}', ?2, ?2)",
+	[ST_SUB_PUT] = "INSERT INTO subscriptions(collection, object_id, rcpt,"
+	    " props, inserted_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?5)"
+	    " ON CONFLICT(collection, object_id, rcpt) DO UPDATE SET"
+	    " props = excluded.props, updated_at = excluded.updated_at",
+	[ST_SUB_DEL] = "DELETE FROM subscriptions WHERE collection = ?1 AND"
+	    " object_id = ?2 AND rcpt = ?3",
+	[ST_SUB_LIST] = "SELECT rcpt, props, inserted_at, updated_at FROM"
+	    " subscriptions WHERE collection = ?1 AND object_id = ?2 AND"
+	    " rcpt > ?3 ORDER BY rcpt LIMIT ?4",
+	[ST_SUB_GET] = "SELECT props, inserted_at, updated_at FROM"
+	    " subscriptions WHERE collection = ?1 AND object_id = ?2 AND"
+	    " rcpt = ?3",
+	[ST_PREF_GET] = "SELECT body FROM preferences WHERE rcpt = ?1 AND"
+	    " set_id = ?2",
+	[ST_PREF_PUT] = "INSERT INTO preferences(rcpt, set_id, body,"
+	    " updated_at) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(rcpt, set_id) DO"
+	    " UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+	[ST_RUN_INS] = "INSERT INTO runs(workflow, actor, tenant, data,"
+	    " cancellation_key, source, inserted_at, settings, schedule_seq,"
+	    " fire_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_RUN_GET] = "SELECT workflow, actor, tenant, data, cancellation_key,"
+	    " source, inserted_at, settings, schedule_seq, fire_at FROM runs"
+	    " WHERE seq = ?1",
+	[ST_RUN_BY_CK] = "SELECT seq FROM runs WHERE workflow = ?1 AND"
+	    " cancellation_key = ?2 ORDER BY seq",
+	[ST_RRUN_INS] = "INSERT INTO rruns(id, rcpt, status, events,"
+	    " error_count, inserted_at, updated_at, pc, tdata, sub, wait_at,"
+	    " batch_id) VALUES(?1 << 24 | ?2, ?3, ?4, ?5, 0, ?6, ?6, ?7, ?8,"
+	    " ?9, ?10, ?11)",
+	[ST_RRUN_UPD] = "UPDATE rruns SET status = ?3, events = ?4, pc = ?5,"
+	    " wait_at = ?6, batch_id = ?7, updated_at = ?8 WHERE"
+	    " id = ?1 << 24 | ?2",
+	[ST_RRUN_LOAD] = "SELECT rcpt, status, events, pc, tdata, sub, wait_at,"
+	    " batch_id FROM rruns WHERE id = ?1 << 24 | ?2",
+	[ST_RRUN_OPEN] = "SELECT id & 16777215, rcpt FROM rruns WHERE id"
+	    " BETWEEN ?1 << 24 AND ?1 << 24 | 16777215 AND status IN"
+	    " ('paused', 'batched')",
+	[ST_RUN_IDX] = "UPDATE runs SET next_idx = ?2 WHERE seq = ?1",
+	[ST_RUN_NEXT_IDX] = "SELECT next_idx, workflow, cancellation_key,"
+	    " inserted_at FROM runs WHERE seq = ?1",
+	[ST_FAN_INS] = "INSERT INTO fanout(run_seq, seq, obj, level, after,"
+	    " tdata) VALUES(?1, (SELECT coalesce(max(seq), 0) + 1 FROM fanout"
+	    " WHERE run_seq = ?1), ?2, ?3, '', ?4)",
+	[ST_FAN_HEAD] = "SELECT seq, obj, level, after, tdata FROM fanout WHERE"
+	    " run_seq = ?1 ORDER BY seq LIMIT 1",
+	[ST_FAN_AFTER] = "UPDATE fanout SET after = ?3 WHERE run_seq = ?1 AND"
+	    " seq = ?2",
+	[ST_FAN_DEL] = "DELETE FROM fanout WHERE run_seq = ?1 AND seq = ?2",
+	[ST_FAN_DROP] = "DELETE FROM fanout WHERE run_seq = ?1",
+	[ST_SEEN_INS] = "INSERT OR IGNORE INTO fanout_seen(run_seq, rcpt)"
+	    " VALUES(?1, ?2)",
+	[ST_SEEN_DROP] = "DELETE FROM fanout_seen WHERE run_seq = ?1",
+	[ST_CANCEL_INS] = "INSERT INTO cancels(workflow, ckey, upto,"
+	    " recipients) VALUES(?1, ?2, ?3, ?4)",
+	[ST_CANCEL_GET] = "SELECT recipients FROM cancels WHERE workflow = ?1"
+	    " AND ckey = ?2 AND upto >= ?3",
+	[ST_WAIT_INS] = "INSERT OR IGNORE INTO waits(due_at, kind, a, b)"
+	    " VALUES(?1, ?2, ?3, ?4)",
+	[ST_WAIT_DEL] = "DELETE FROM waits WHERE due_at = ?1 AND kind = ?2 AND"
+	    " a = ?3 AND b = ?4",
+	[ST_WAIT_DUE] = "SELECT due_at, kind, a, b FROM waits WHERE due_at <= ?1"
+	    " ORDER BY due_at, kind, a, b LIMIT ?2",
+	[ST_WAIT_NEXT] = "SELECT min(due_at) FROM waits",
+	[ST_BATCH_FIND] = "SELECT id, closes_at, hard_close FROM batches WHERE"
+	    " bkey = ?1",
+	[ST_BATCH_INS] = "INSERT INTO batches(bkey, run_seq, idx, pc,"
+	    " opened_at, closes_at, hard_close) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
+	    " ?7)",
+	[ST_BATCH_GET] = "SELECT bkey, run_seq, idx, pc, closes_at FROM batches"
+	    " WHERE id = ?1",
+	[ST_BATCH_SET] = "UPDATE batches SET closes_at = ?2, run_seq = ?3,"
+	    " idx = ?4 WHERE id = ?1",
+	[ST_BATCH_CLOSE] = "UPDATE batches SET bkey = NULL WHERE id = ?1",
+	[ST_BATCH_DEL] = "DELETE FROM batches WHERE id = ?1",
+	[ST_ITEM_DROP] = "DELETE FROM batch_items WHERE batch_id = ?1",
+	[ST_ITEM_INS] = "INSERT INTO batch_items(batch_id, item, run_seq, idx,"
+	    " actor, data, inserted_at) VALUES(?1, (SELECT coalesce(max(item),"
+	    " 0) + 1 FROM batch_items WHERE batch_id = ?1), ?2, ?3, ?4, ?5, ?6)",
+	[ST_ITEM_LIST] = "SELECT run_seq, idx, actor, data, inserted_at FROM"
+	    " batch_items WHERE batch_id = ?1 ORDER BY item",
+	[ST_ITEM_DEL] = "DELETE FROM batch_items WHERE batch_id = ?1 AND"
+	    " run_seq = ?2 AND idx = ?3",
+	[ST_ITEM_COUNT] = "SELECT count(*) FROM batch_items WHERE batch_id = ?1",
+	[ST_THR_COUNT] = "SELECT count(*) FROM throttle_hits WHERE tkey = ?1"
+	    " AND at > ?2",
+	[ST_THR_INS] = "INSERT OR IGNORE INTO throttle_hits(tkey, at, run_seq,"
+	    " idx, expires_at) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_THR_SWEEP] = "DELETE FROM throttle_hits WHERE (tkey, at, run_seq,"
+	    " idx) IN (SELECT tkey, at, run_seq, idx FROM throttle_hits WHERE"
+	    " expires_at <= ?1 LIMIT ?2)",
+	[ST_CANCEL_SWEEP] = "DELETE FROM cancels WHERE NOT EXISTS(SELECT 1"
+	    " FROM fanout WHERE fanout.run_seq <= cancels.upto)",
+	[ST_THR_GC] = "DELETE FROM throttle_hits WHERE tkey = ?1 AND at <= ?2",
+	[ST_RRUN_GET] = "SELECT rcpt, status, events, error_count, inserted_at,"
+	    " updated_at FROM rruns WHERE id = ?1 << 24 | ?2",
+	[ST_RRUN_LIST] = "SELECT r.id >> 24, r.id & 16777215, r.rcpt,"
+	    " r.status, r.events, r.error_count, r.inserted_at, r.updated_at, u.workflow, u.actor,"
+	    " u.tenant, u.cancellation_key, u.source, u.schedule_seq, u.fire_at"
+	    " FROM rruns r JOIN runs u"
+	    " ON u.seq = r.id >> 24 WHERE r.id < ?1 << 24 | ?2 AND"
+	    " (?3 IS NULL OR u.workflow = ?3) AND (?4 IS NULL OR r.status = ?4)"
+	    " AND (?5 IS NULL OR r.rcpt = ?5) ORDER BY r.id DESC LIMIT ?6",
+	/* ST_RRUN_LIST's columns and parameters, for one schedule's runs (?7). */
+	[ST_RRUN_BY_SCHED] = "SELECT r.id >> 24, r.id & 16777215, r.rcpt,"
+	    " r.status, r.events, r.error_count, r.inserted_at, r.updated_at,"
+	    " u.workflow, u.actor, u.tenant, u.cancellation_key, u.source,"
+	    " u.schedule_seq, u.fire_at FROM runs u JOIN rruns r ON r.id"
+	    " BETWEEN u.seq << 24 AND (u.seq << 24 | 16777215) WHERE"
+	    " u.schedule_seq = ?7 AND r.id < ?1 << 24 | ?2 AND"
+	    " (?3 IS NULL OR u.workflow = ?3) AND (?4 IS NULL OR r.status = ?4)"
+	    " AND (?5 IS NULL OR r.rcpt = ?5) ORDER BY r.id DESC LIMIT ?6",
+	[ST_MSG_INS] = "INSERT INTO messages(run_seq, idx, step_ref, channel,"
+	    " rcpt, tenant, status, body, inserted_at, updated_at, prev, seq)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
+	[ST_MSG_GET] = "SELECT m.seq, m.run_seq, m.idx, m.step_ref, m.channel,"
+	    " m.rcpt, m.tenant, m.status, m.body, m.seen_at, m.read_at,"
+	    " m.archived_at, m.interacted_at, m.inserted_at, m.updated_at,"
+	    " u.workflow, u.actor, u.data FROM messages m JOIN runs u ON"
+	    " u.seq = m.run_seq WHERE m.seq = ?1",
+	[ST_MSG_MARK] = "UPDATE messages SET seen_at = CASE WHEN ?2 = 'seen'"
+	    " THEN ?3 ELSE seen_at END, read_at = CASE WHEN ?2 = 'read' THEN ?3"
+	    " ELSE read_at END, archived_at = CASE WHEN ?2 = 'archived' THEN ?3"
+	    " ELSE archived_at END, interacted_at = CASE WHEN ?2 = 'interacted'"
+	    " THEN ?3 ELSE interacted_at END, updated_at = ?4 WHERE seq = ?1",
+	[ST_MSG_STATUS] = "UPDATE messages SET status = ?2, updated_at = ?3"
+	    " WHERE seq = ?1",
+	/*
+	 * One step of a walk down a recipient's chain (messages.c): the
+	 * message (ST_MSG_GET's columns), the seq before it, and whether it
+	 * passes the filters: ?2 the cursor (below it), ?3 tenant, ?4 whether
+	 * a tenant is required, ?5 archived (0 all, 1 exclude, 2 only), ?6
+	 * status (0 all, 1 unread, 2 read, 3 unseen, 4 seen).
+	 */
+	[ST_MSG_WALK] = "SELECT m.seq, m.run_seq, m.idx, m.step_ref,"
+	    " m.channel, m.rcpt, m.tenant, m.status, m.body, m.seen_at,"
+	    " m.read_at, m.archived_at, m.interacted_at, m.inserted_at,"
+	    " m.updated_at, u.workflow, u.actor, u.data, m.prev, m.seq < ?2"
+	    " AND (?3 IS NULL OR m.tenant = ?3 OR (m.tenant IS NULL AND"
+	    " ?4 = 0)) AND (?4 = 0 OR m.tenant IS NOT NULL)"
+	    " AND (?5 = 0 OR (?5 = 1 AND m.archived_at IS NULL) OR"
+	    " (?5 = 2 AND m.archived_at IS NOT NULL))"
+	    " AND (?6 = 0 OR (?6 = 1 AND m.read_at IS NULL) OR"
+	    " (?6 = 2 AND m.read_at IS NOT NULL) OR (?6 = 3 AND m.seen_at IS"
+	    " NULL) OR (?6 = 4 AND m.seen_at IS NOT NULL))"
+	    " FROM messages m JOIN runs u ON u.seq = m.run_seq WHERE"
+	    " m.seq = ?1",
+	/* A chain only goes back in time (m.prev < m.seq): it ends. */
+	[ST_MSG_COUNTS] = "WITH RECURSIVE w(seq) AS (SELECT ?1 WHERE ?1 > 0"
+	    " UNION ALL SELECT m.prev FROM w JOIN messages m ON m.seq = w.seq"
+	    " WHERE m.prev < m.seq) SELECT count(*), count(*) FILTER (WHERE"
+	    " m.read_at IS NULL), count(*) FILTER (WHERE m.seen_at IS NULL)"
+	    " FROM w JOIN messages m ON m.seq = w.seq WHERE m.archived_at IS"
+	    " NULL AND (?2 IS NULL OR m.tenant = ?2 OR (m.tenant IS NULL AND"
+	    " ?3 = 0)) AND (?3 = 0 OR m.tenant IS NOT NULL)",
+	[ST_DLV_INS] = "INSERT INTO deliveries(message_seq, due_at, attempts,"
+	    " inflight, url, body) VALUES(?1, ?2, 0, 0, ?3, ?4)",
+	[ST_DLV_DUE] = "SELECT message_seq, url, body, attempts FROM deliveries"
+	    " WHERE inflight = 0 AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+	[ST_DLV_TAKE] = "UPDATE deliveries SET inflight = 1, attempts ="
+	    " attempts + 1 WHERE message_seq = ?1",
+	[ST_DLV_DEL] = "DELETE FROM deliveries WHERE message_seq = ?1",
+	[ST_DLV_RETRY] = "UPDATE deliveries SET inflight = 0, due_at = ?2,"
+	    " last_error = ?3 WHERE message_seq = ?1",
+	[ST_DLV_NEXT] = "SELECT min(due_at) FROM deliveries WHERE inflight = 0",
+	[ST_DLV_GET] = "SELECT attempts FROM deliveries WHERE message_seq = ?1",
+	[ST_IDEM_GET] = "SELECT status, body, created_at FROM idempotency"
+	    " WHERE k = ?1",
+	[ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency(k, status, body,"
+	    " created_at) VALUES(?1, ?2, ?3, ?4)",
+	[ST_IDEM_GC] = "DELETE FROM idempotency WHERE k IN (SELECT k FROM"
+	    " idempotency WHERE created_at < ?1 LIMIT ?2)",
+	[ST_SCHED_INS] = "INSERT INTO schedules(parent, workflow, rcpt, actor,"
+	    " tenant, data, repeats, rule, exdates, dtstart, start_at, timezone,"
+	    " dst_gap, dst_overlap, catchup_window, paused, ending_at,"
+	    " next_fire_at, source, config_id, def, inserted_at, updated_at,"
+	    " per_sub) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+	    " ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?22, ?23)",
+	[ST_SCHED_GET] = "SELECT " SCHED_COLS " FROM schedules WHERE seq = ?1",
+	[ST_SCHED_UPD] = "UPDATE schedules SET workflow = ?2, actor = ?3,"
+	    " tenant = ?4, data = ?5, repeats = ?6, rule = ?7, exdates = ?8,"
+	    " dtstart = ?9, start_at = ?10, timezone = ?11, dst_gap = ?12,"
+	    " dst_overlap = ?13, catchup_window = ?14, paused = ?15,"
+	    " ending_at = ?16, next_fire_at = ?17, updated_at = ?18,"
+	    " def = ?19, per_sub = ?20 WHERE seq = ?1",
+	[ST_SCHED_KIDS_DEL] = "DELETE FROM schedules WHERE parent = ?1",
+	/* An index-only scan of schedules_by_workflow. */
+	[ST_SCHED_WORKFLOWS] = "SELECT workflow, count(*) FROM schedules"
+	    " GROUP BY workflow",
+	/* A recipient's schedules: first their children, then the rows. */
+	[ST_SCHED_RCPT_KIDS_DEL] = "DELETE FROM schedules WHERE parent IN"
+	    " (SELECT seq FROM schedules WHERE rcpt = ?1 AND parent IS NULL"
+	    " AND config_id IS NULL)",
+	[ST_SCHED_RCPT_DEL] = "DELETE FROM schedules WHERE rcpt = ?1 AND"
+	    " config_id IS NULL",
+	[ST_SCHED_DEL] = "DELETE FROM schedules WHERE seq = ?1 OR parent = ?1",
+	/* The WHERE lets min() read the first entry of the partial index. */
+	[ST_SCHED_NEXT] = "SELECT min(next_fire_at) FROM schedules WHERE"
+	    " next_fire_at IS NOT NULL",
+	[ST_SCHED_DUE] = "SELECT " SCHED_COLS " FROM schedules WHERE"
+	    " next_fire_at <= ?1 ORDER BY next_fire_at LIMIT ?2",
+	[ST_SCHED_FIRED] = "UPDATE schedules SET next_fire_at = ?2,"
+	    " last_fire_at = coalesce(?3, last_fire_at), skipped = skipped +"
+	    " ?4, last_skipped_at = coalesce(?5, last_skipped_at),"
+	    " skip_reason = coalesce(?6, skip_reason), last_error = CASE"
+	    " WHEN ?7 IS NOT NULL THEN ?7 WHEN ?3 IS NOT NULL THEN NULL ELSE"
+	    " last_error END WHERE seq = ?1",
+	/*
+	 * Lists: one statement per indexed filter (an "?1 IS NULL OR" term
+	 * cannot use an index); the same parameters in each: ?1 workflow,
+	 * ?2 rcpt, ?3 after seq, ?4 top-level only, ?5 limit, ?6 parent,
+	 * ?7 a JSON array of rcpts (any of them), ?8 tenant.
+	 */
+	[ST_SCHED_LIST] = "SELECT " SCHED_COLS " FROM schedules WHERE"
+	    " (?1 IS NULL OR workflow = ?1) AND (?2 IS NULL OR rcpt = ?2) AND"
+	    " seq > ?3 AND (?4 = 0 OR parent IS NULL) AND (?6 IS NULL OR"
+	    " parent = ?6) AND" SCHED_FILTERS " ORDER BY seq LIMIT ?5",
+	[ST_SCHED_BY_WF] = "SELECT " SCHED_COLS " FROM schedules WHERE"
+	    " workflow = ?1 AND (?2 IS NULL OR rcpt = ?2) AND seq > ?3 AND"
+	    " (?4 = 0 OR parent IS NULL) AND (?6 IS NULL OR parent = ?6)"
+	    " AND" SCHED_FILTERS " ORDER BY seq LIMIT ?5",
+	[ST_SCHED_BY_RCPT] = "SELECT " SCHED_COLS " FROM schedules WHERE"
+	    " rcpt = ?2 AND (?1 IS NULL OR workflow = ?1) AND seq > ?3 AND"
+	    " (?4 = 0 OR parent IS NULL) AND (?6 IS NULL OR parent = ?6)"
+	    " AND" SCHED_FILTERS " ORDER BY seq LIMIT ?5",
+	[ST_SCHED_BY_PARENT] = "SELECT " SCHED_COLS " FROM schedules WHERE"
+	    " parent = ?6 AND (?1 IS NULL OR workflow = ?1) AND (?2 IS NULL OR"
+	    " rcpt = ?2) AND seq > ?3 AND ?4 = 0 AND" SCHED_FILTERS
+	    " ORDER BY seq LIMIT ?5",
+	[ST_SCHED_CHILD_DEL] = "DELETE FROM schedules WHERE parent = ?1 AND"
+	    " rcpt = ?2",
+	[ST_SCHED_CFG_LIST] = "SELECT DISTINCT config_id, def FROM schedules"
+	    " WHERE config_id IS NOT NULL AND parent IS NULL",
+	[ST_SCHED_CFG_ROWS] = "SELECT seq, rcpt FROM schedules WHERE"
+	    " config_id = ?1 AND parent IS NULL",
+	[ST_SCHED_CFG_DEL] = "DELETE FROM schedules WHERE config_id = ?1",
+};
+
+const struct sqlite_sql sqlite_legacy_sql = { legacy_sql, ST_COUNT };
+
+/* A prepared statement, reset and with its bindings cleared. */
+sqlite3_stmt *
+eng_stmt(struct eng *e, enum eng_stmt s)
+{
+	return sqlite_stmt(e->store, PART_LEGACY, (int)s);
+}
+
+/* Step a statement that returns no rows; 0 or -1. */
+int
+eng_step_done(struct eng *e, sqlite3_stmt *st)
+{
+	return sqlite_done(e->store, st);
+}
+
+/* A column holding JSON text, parsed (NULL for SQL NULL or bad text). */
+json_t *
+eng_json_col(sqlite3_stmt *st, int col)
+{
+	return sqlite_json(st, col);
+}
+
+/* Bind v as JSON text (or NULL). */
+void
+eng_bind_json(sqlite3_stmt *st, int col, json_t *v)
+{
+	sqlite_bind_json(st, col, v);
+}
+
+/* The database handle. */
+sqlite3 *
+eng_db(struct eng *e)
+{
+	return e->store->db;
+}
+
+/* Whether any recipient preference set is stored. */
+int
+store_prefs_exist(struct store *s)
+{
+	return sqlite_count(s, "SELECT EXISTS(SELECT 1 FROM preferences)") != 0;
+}

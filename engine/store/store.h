@@ -1,0 +1,135 @@
+/*
+ * engine/store: the storage interface of the engine.
+ *
+ * The engine keeps its state through these operations, which speak the
+ * domain's language (runs, recipient runs, feeds, waits, schedules,
+ * deliveries) in domain types (structs, jansson values, 64-bit integer
+ * keys), never in statements or columns.  A backend implements them over
+ * its own data model: engine/store/sqlite*.c over one SQLite file, with
+ * designs of its own (feed chains, held heads, a gathering VFS, an
+ * exclusive lock) that nothing above sees.  docs/architecture.md ("The
+ * store interface") maps every operation onto PostgreSQL too.
+ *
+ * Transactions: store_begin()/store_commit() bracket a group of requests
+ * that share one durable commit; store_request_begin()/_end() bracket one
+ * request inside it (a savepoint), so that a failing request rolls back
+ * alone.  Requests nest (a schedule's fire inside the due pass); every
+ * operation that writes runs inside a transaction.
+ *
+ * Failures: an operation that fails returns -1 (or its "nothing" answer,
+ * as documented) and marks the innermost open request as failed; that
+ * request then rolls back at its end whatever its caller says (sticky),
+ * so an ignored return value never keeps half a request.
+ *
+ * Ownership: strings and jansson values an operation returns (in structs
+ * or directly) are the caller's, freed with the matching *_clear or
+ * free()/json_decref(); arguments are borrowed for the call.
+ */
+#ifndef BELFRY_STORE_H
+#define BELFRY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* "No value": a nullable integer or instant that is absent. */
+#define STORE_NONE INT64_MIN
+
+struct store;
+
+/* ---- lifecycle (engine/store/sqlite.c) ---- */
+
+/*
+ * Open the store at path, creating or migrating it.  check is "quick",
+ * "full" or "off": how thoroughly an existing store is checked before
+ * anything is written to it.  A store that belongs to another
+ * application, is damaged, or is in use by another process is refused
+ * untouched: NULL with *cause.
+ */
+struct store *store_open(const char *path, const char *check, char **cause);
+
+/* Close the store (the held state is written out first). */
+void store_close(struct store *s);
+
+/* The store's random key of the public id derivation (ids.c). */
+void store_idkey(const struct store *s, uint64_t key[4]);
+
+/* How many operations have failed since the open. */
+uint64_t store_errors(const struct store *s);
+
+/* ---- transactions ---- */
+
+/* Start the group transaction; -1 with *cause. */
+int store_begin(struct store *s, char **cause);
+
+/* Commit it durably; -1 with *cause (then it is rolled back). */
+int store_commit(struct store *s, char **cause);
+
+/* Abandon it. */
+void store_rollback(struct store *s);
+
+/* Whether a transaction is open. */
+int store_in_txn(const struct store *s);
+
+/* Open a request inside the transaction (requests nest). */
+void store_request_begin(struct store *s);
+
+/*
+ * Close the innermost request, keeping its work if ok and none of its
+ * operations failed; 1 when it was kept, 0 when it was rolled back.
+ */
+int store_request_end(struct store *s, int ok);
+
+/* ---- maintenance ---- */
+
+/*
+ * How pressing the store's deferred maintenance is: none; due (run it
+ * when nothing else is waiting); urgent (run it even with requests
+ * waiting).  The owner runs it between bursts with store_maintain.
+ */
+enum store_maint {
+	STORE_MAINT_NONE, STORE_MAINT_DUE, STORE_MAINT_URGENT
+};
+enum store_maint store_maint_due(const struct store *s);
+
+/* Run the deferred maintenance now, outside a transaction; -1 with *cause. */
+int store_maintain(struct store *s, char **cause);
+
+/* A gauge of the backend's own, for /metrics. */
+struct store_gauge {
+	const char *name, *help;
+	uint64_t value;
+};
+
+/* Fill out with up to max of the backend's gauges; their count. */
+size_t store_gauges(const struct store *s, struct store_gauge *out,
+    size_t max);
+
+/* ---- feeds (engine/store/sqlite_heads.c) ---- */
+
+/*
+ * A new message on rcpt's feed on channel: *seq gets its key; returns the
+ * key of the message before it on that feed (0: none), or -1.
+ */
+int64_t store_feed_push(struct store *s, const char *rcpt,
+    const char *channel, int64_t *seq);
+
+/* The key of the newest message on rcpt's feed on channel (0: none). */
+int64_t store_feed_head(struct store *s, const char *rcpt,
+    const char *channel);
+
+/*
+ * Call f(arg, channel, newest) for rcpt's feed on channel, or on every
+ * channel when it is NULL; a channel may be reported more than once, the
+ * last report being the newest.
+ */
+void store_feed_heads(struct store *s, const char *rcpt, const char *channel,
+    void (*f)(void *, const char *, int64_t), void *arg);
+
+/* ---- preferences ---- */
+
+/* Whether any recipient preference set is stored. */
+int store_prefs_exist(struct store *s);
+
+#endif
