@@ -139,15 +139,7 @@ run_events_init(struct eng_text *events, json_t *stored)
 static json_t *
 run_pref_set(struct eng *e, const char *rcpt, const char *set)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_PREF_GET);
-	json_t *v = NULL;
-
-	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, set, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = eng_json_col(st, 0);
-	sqlite3_reset(st);
-	return v;
+	return store_prefs_get(e->store, rcpt, set);
 }
 
 /*

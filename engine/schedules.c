@@ -968,29 +968,23 @@ sched_child_sync_cb(struct eng *e, struct sched *c, void *arg)
 static int
 sched_children_create(struct eng *e, const struct sched *t, int64_t now)
 {
-	char coll[257], after[600] = "", *keys[SCHED_BATCH];
+	char coll[257], after[600] = "";
 	const char *slash = strchr(t->rcpt, '/');
-	sqlite3_stmt *st;
+	struct store_sub *subs = xcalloc(SCHED_BATCH, sizeof *subs);
 	int n, i, rc = 0;
 
 	snprintf(coll, sizeof coll, "%.*s", (int)(slash - t->rcpt), t->rcpt);
 	do {
-		st = eng_stmt(e, ST_SUB_LIST);
-		sqlite3_bind_text(st, 1, coll, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, slash + 1, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, after, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(st, 4, SCHED_BATCH);
-		for (n = 0; n < SCHED_BATCH && sqlite3_step(st) == SQLITE_ROW;
-		    n++)
-			keys[n] = sched_text(st, 0);
-		sqlite3_reset(st);
+		n = (int)store_subs_page(e->store, coll, slash + 1, after,
+		    SCHED_BATCH, subs);
 		for (i = 0; i < n; i++) {
 			if (rc == 0)
-				rc = sched_child_add(e, t, keys[i], now);
-			snprintf(after, sizeof after, "%s", keys[i]);
-			free(keys[i]);
+				rc = sched_child_add(e, t, subs[i].rcpt, now);
+			snprintf(after, sizeof after, "%s", subs[i].rcpt);
+			store_sub_clear(&subs[i]);
 		}
 	} while (n == SCHED_BATCH && rc == 0);
+	free(subs);
 	return rc;
 }
 

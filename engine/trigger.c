@@ -109,7 +109,6 @@ trig_actor(struct eng *e, struct eng_run *t, json_t *a, char **cause)
 static enum eng_status
 trig_tenant(struct eng *e, struct eng_run *t, json_t *v, char **cause)
 {
-	sqlite3_stmt *st;
 	json_t *reply = NULL;
 	const char *id;
 	enum eng_status rc;
@@ -131,10 +130,7 @@ trig_tenant(struct eng *e, struct eng_run *t, json_t *v, char **cause)
 			*cause = xstrdup("tenant: bad tenant id");
 			return ENG_INVALID;
 		}
-		st = eng_stmt(e, ST_TENANT_STUB);
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, t->now);
-		if (eng_step_done(e, st) != 0)
+		if (store_tenant_stub(e->store, id, t->now) != 0)
 			return ENG_INTERNAL;
 		if ((rc = eng_tenant_get(e, id, &reply, cause)) != ENG_OK)
 			return rc;
@@ -504,39 +500,27 @@ eng_fanout_chunk(struct eng *e, int64_t seq, int64_t now)
 	sqlite3_reset(st);
 	coll = xstrdup(obj);
 	coll[strchr(obj, '/') - obj] = '\0';
-	/* Copy the page out first: reaching a recipient uses other statements. */
 	{
-		char *keys[1000];
-		json_t *props[1000];
+		struct store_sub subs[1000];
 		int i;
 
-		st = eng_stmt(e, ST_SUB_LIST);
-		sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, strchr(obj, '/') + 1, -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, after, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 4, 1000);
-		while (n < 1000 && sqlite3_step(st) == SQLITE_ROW) {
-			keys[n] = xstrdup((const char *)sqlite3_column_text(st,
-			    0));
-			props[n++] = eng_json_col(st, 1);
-		}
-		sqlite3_reset(st);
+		n = (int)store_subs_page(e->store, coll, strchr(obj, '/') + 1,
+		    after, 1000, subs);
 		for (i = 0; i < n; i++) {
-			key = keys[i];
-			sub = props[i] ? props[i] : json_null();
+			key = subs[i].rcpt;
+			sub = subs[i].props ? subs[i].props : json_null();
 			if (rc == 0 && (r.actor_key == NULL ||
 			    strcmp(key, r.actor_key) != 0) && (stop == NULL ||
 			    json_object_get(stop, key) == NULL) &&
 			    trig_filter(e, r.subscriber_filter, key, sub))
 				rc = trig_reach(e, &r, key, tdata, sub,
 				    level + 1, 1, &idx);
-			json_decref(props[i]);
 			if (i == n - 1) {
 				free(after);
-				after = keys[i];
-			} else
-				free(keys[i]);
+				after = subs[i].rcpt;
+				subs[i].rcpt = NULL;
+			}
+			store_sub_clear(&subs[i]);
 		}
 	}
 	if (n < 1000) {

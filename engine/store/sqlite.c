@@ -255,6 +255,7 @@ const struct sqlite_sql sqlite_core_sql = { core_sql, CORE_COUNT };
 static const struct sqlite_sql *const sqlite_parts[PARTS] = {
 	[PART_CORE] = &sqlite_core_sql,
 	[PART_HEADS] = &sqlite_heads_sql,
+	[PART_RECIPIENTS] = &sqlite_recipients_sql,
 	[PART_LEGACY] = &sqlite_legacy_sql,
 };
 
@@ -740,6 +741,15 @@ sqlite_done(struct store *s, sqlite3_stmt *st)
 	}
 	sqlite3_reset(st);
 	return 0;
+}
+
+/* Step a statement that writes: 1 if it changed a row, 0 if none, or -1. */
+int
+sqlite_changed(struct store *s, sqlite3_stmt *st)
+{
+	if (sqlite_done(s, st) != 0)
+		return -1;
+	return sqlite3_changes(s->db) > 0;
 }
 
 /*

@@ -18,6 +18,7 @@
 enum sqlite_part {
 	PART_CORE,       /* sqlite.c */
 	PART_HEADS,      /* sqlite_heads.c */
+	PART_RECIPIENTS, /* sqlite_recipients.c */
 	PART_LEGACY,     /* sqlite_legacy.c */
 	PARTS
 };
@@ -28,6 +29,7 @@ struct sqlite_sql {
 	size_t n;
 };
 extern const struct sqlite_sql sqlite_core_sql, sqlite_heads_sql;
+extern const struct sqlite_sql sqlite_recipients_sql;
 extern const struct sqlite_sql sqlite_legacy_sql;
 
 /* How deeply requests may nest (savepoints). */
@@ -56,6 +58,7 @@ struct store {
 sqlite3_stmt *sqlite_stmt(struct store *s, enum sqlite_part p, int i);
 int sqlite_done(struct store *s, sqlite3_stmt *st);
 int sqlite_row(struct store *s, sqlite3_stmt *st);
+int sqlite_changed(struct store *s, sqlite3_stmt *st);
 void sqlite_failed(struct store *s, const char *what);
 char *sqlite_cause(struct store *s);
 int sqlite_exec(struct store *s, const char *sql, char **cause);

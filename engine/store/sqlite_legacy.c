@@ -21,43 +21,6 @@
 	" json_each(?7))) AND (?8 IS NULL OR tenant = ?8)"
 
 static const char *const legacy_sql[ST_COUNT] = {
-	[ST_USER_GET] = "SELECT props, created_at, updated_at FROM users"
-	    " WHERE id = ?1",
-	[ST_USER_PUT] = "INSERT INTO users(id, props, created_at, updated_at)"
-	    " VALUES(?1, ?2, ?3, ?3) ON CONFLICT(id) DO UPDATE SET"
-	    " props = excluded.props, updated_at = excluded.updated_at",
-	[ST_USER_DEL] = "DELETE FROM users WHERE id = ?1",
-	[ST_OBJ_GET] = "SELECT props, created_at, updated_at FROM objects"
-	    " WHERE collection = ?1 AND id = ?2",
-	[ST_OBJ_PUT] = "INSERT INTO objects(collection, id, props, created_at,"
-	    " updated_at) VALUES(?1, ?2, ?3, ?4, ?4) ON CONFLICT(collection,"
-	    " id) DO UPDATE SET props = excluded.props,"
-	    " updated_at = excluded.updated_at",
-	[ST_OBJ_DEL] = "DELETE FROM objects WHERE collection = ?1 AND id = ?2",
-	[ST_TENANT_GET] = "SELECT props, created_at, updated_at FROM tenants"
-	    " WHERE id = ?1",
-	[ST_TENANT_PUT] = "INSERT INTO tenants(id, props, created_at,"
-	    " updated_at) VALUES(?1, ?2, ?3, ?3) ON CONFLICT(id) DO UPDATE SET"
-	    " props = excluded.props, updated_at = excluded.updated_at",
-	[ST_TENANT_STUB] = "INSERT OR IGNORE INTO tenants(id, props,"
-	    " created_at, updated_at) VALUES(?1, '{}', ?2, ?2)",
-	[ST_SUB_PUT] = "INSERT INTO subscriptions(collection, object_id, rcpt,"
-	    " props, inserted_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?5)"
-	    " ON CONFLICT(collection, object_id, rcpt) DO UPDATE SET"
-	    " props = excluded.props, updated_at = excluded.updated_at",
-	[ST_SUB_DEL] = "DELETE FROM subscriptions WHERE collection = ?1 AND"
-	    " object_id = ?2 AND rcpt = ?3",
-	[ST_SUB_LIST] = "SELECT rcpt, props, inserted_at, updated_at FROM"
-	    " subscriptions WHERE collection = ?1 AND object_id = ?2 AND"
-	    " rcpt > ?3 ORDER BY rcpt LIMIT ?4",
-	[ST_SUB_GET] = "SELECT props, inserted_at, updated_at FROM"
-	    " subscriptions WHERE collection = ?1 AND object_id = ?2 AND"
-	    " rcpt = ?3",
-	[ST_PREF_GET] = "SELECT body FROM preferences WHERE rcpt = ?1 AND"
-	    " set_id = ?2",
-	[ST_PREF_PUT] = "INSERT INTO preferences(rcpt, set_id, body,"
-	    " updated_at) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(rcpt, set_id) DO"
-	    " UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
 	[ST_RUN_INS] = "INSERT INTO runs(workflow, actor, tenant, data,"
 	    " cancellation_key, source, inserted_at, settings, schedule_seq,"
 	    " fire_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -313,11 +276,4 @@ sqlite3 *
 eng_db(struct eng *e)
 {
 	return e->store->db;
-}
-
-/* Whether any recipient preference set is stored. */
-int
-store_prefs_exist(struct store *s)
-{
-	return sqlite_count(s, "SELECT EXISTS(SELECT 1 FROM preferences)") != 0;
 }

@@ -127,7 +127,66 @@ int64_t store_feed_head(struct store *s, const char *rcpt,
 void store_feed_heads(struct store *s, const char *rcpt, const char *channel,
     void (*f)(void *, const char *, int64_t), void *arg);
 
-/* ---- preferences ---- */
+/* ---- recipients (engine/store/sqlite_recipients.c) ---- */
+
+/* When a stored record was created and last updated. */
+struct store_times {
+	int64_t created, updated;
+};
+
+/*
+ * A user's (collection NULL) or an object's properties, or NULL when it
+ * is unknown; *t (unless NULL) gets its times.
+ */
+json_t *store_recipient_get(struct store *s, const char *collection,
+    const char *id, struct store_times *t);
+
+/* Store a user's or an object's properties at now; 0 or -1. */
+int store_recipient_put(struct store *s, const char *collection,
+    const char *id, json_t *props, int64_t now);
+
+/* Delete a user or an object: 1, 0 if there was none, or -1. */
+int store_recipient_delete(struct store *s, const char *collection,
+    const char *id);
+
+/* A tenant's properties, or NULL; *t (unless NULL) gets its times. */
+json_t *store_tenant_get(struct store *s, const char *id,
+    struct store_times *t);
+int store_tenant_put(struct store *s, const char *id, json_t *props,
+    int64_t now);
+
+/* Create tenant id with no properties unless it exists; 0 or -1. */
+int store_tenant_stub(struct store *s, const char *id, int64_t now);
+
+/* A subscription to an object: its subscriber's recipient key and more. */
+struct store_sub {
+	char *rcpt;
+	json_t *props;           /* NULL for null */
+	int64_t inserted, updated;
+};
+void store_sub_clear(struct store_sub *sub);
+
+/* Subscribe rcpt to object coll/obj with props (may be NULL); 0 or -1. */
+int store_sub_put(struct store *s, const char *coll, const char *obj,
+    const char *rcpt, json_t *props, int64_t now);
+int store_sub_delete(struct store *s, const char *coll, const char *obj,
+    const char *rcpt);
+
+/* rcpt's subscription to coll/obj into *out (its rcpt unset): 1, or 0. */
+int store_sub_get(struct store *s, const char *coll, const char *obj,
+    const char *rcpt, struct store_sub *out);
+
+/*
+ * Up to max subscriptions to coll/obj whose recipient keys sort after
+ * `after` ("" for the first page), in that order, into out; their count.
+ */
+size_t store_subs_page(struct store *s, const char *coll, const char *obj,
+    const char *after, size_t max, struct store_sub *out);
+
+/* rcpt's preference set called set, or NULL. */
+json_t *store_prefs_get(struct store *s, const char *rcpt, const char *set);
+int store_prefs_put(struct store *s, const char *rcpt, const char *set,
+    json_t *body, int64_t now);
 
 /* Whether any recipient preference set is stored. */
 int store_prefs_exist(struct store *s);
