@@ -185,18 +185,15 @@ int
 eng_idem_get(struct eng *e, const char *key, int64_t now, int *status,
     char **body)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_IDEM_GET);
-	int found = 0;
+	int64_t created;
 
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_int64(st, 2) > now - 86400) {
-		*status = sqlite3_column_int(st, 0);
-		*body = xstrdup((const char *)sqlite3_column_text(st, 1));
-		found = 1;
-	}
-	sqlite3_reset(st);
-	return found;
+	if (!store_idem_get(e->store, key, status, body, &created))
+		return 0;
+	if (created > now - 86400)
+		return 1;
+	free(*body);
+	*body = NULL;
+	return 0;
 }
 
 /* Store an idempotent reply (eng_sweep drops it after 24 h). */
@@ -204,13 +201,7 @@ void
 eng_idem_put(struct eng *e, const char *key, int status, const char *body,
     int64_t now)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_IDEM_PUT);
-
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, status);
-	sqlite3_bind_text(st, 3, body, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
-	eng_step_done(e, st);
+	store_idem_put(e->store, key, status, body, now);
 }
 
 /*
@@ -223,20 +214,11 @@ eng_idem_put(struct eng *e, const char *key, int status, const char *body,
 void
 eng_sweep(struct eng *e, int64_t now)
 {
-	sqlite3_stmt *st;
-
+	assert(store_in_txn(e->store));
 	if (now < e->next_sweep)
 		return;
 	e->next_sweep = now + ENG_SWEEP_EVERY;
-	st = eng_stmt(e, ST_IDEM_GC);
-	sqlite3_bind_int64(st, 1, now - 86400);
-	sqlite3_bind_int(st, 2, ENG_SWEEP_MAX);
-	eng_step_done(e, st);
-	st = eng_stmt(e, ST_THR_SWEEP);
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int(st, 2, ENG_SWEEP_MAX);
-	eng_step_done(e, st);
-	eng_step_done(e, eng_stmt(e, ST_CANCEL_SWEEP));
+	store_sweep(e->store, now, now - 86400, ENG_SWEEP_MAX);
 }
 
 /* Counters for /metrics (the store's failures among the errors). */

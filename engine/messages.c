@@ -731,27 +731,20 @@ size_t
 eng_delivery_take(struct eng *e, int64_t now, struct eng_delivery *out,
     size_t max)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_DLV_DUE), *tk;
-	size_t n = 0, i;
+	struct store_delivery *d = xcalloc(max ? max : 1, sizeof *d);
+	size_t n, i;
 	char id[37];
 
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, (int64_t)max);
-	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
-		out[n].id = sqlite3_column_int64(st, 0);
-		out[n].url = xstrdup(COL(st, 1));
-		out[n].body = xstrdup(COL(st, 2));
-		out[n].attempt = sqlite3_column_int(st, 3) + 1;
-		eng_id_format(e, ENG_ID_MSG, (uint64_t)out[n].id, 0, id);
-		out[n].message_id = xstrdup(id);
-		n++;
-	}
-	sqlite3_reset(st);
+	n = store_deliveries_take(e->store, now, max, d);
 	for (i = 0; i < n; i++) {
-		tk = eng_stmt(e, ST_DLV_TAKE);
-		sqlite3_bind_int64(tk, 1, out[i].id);
-		eng_step_done(e, tk);
+		out[i].id = d[i].msg;
+		out[i].url = d[i].url;
+		out[i].body = d[i].body;
+		out[i].attempt = d[i].attempt;
+		eng_id_format(e, ENG_ID_MSG, (uint64_t)d[i].msg, 0, id);
+		out[i].message_id = xstrdup(id);
 	}
+	free(d);
 	return n;
 }
 
@@ -785,18 +778,13 @@ void
 eng_delivery_done(struct eng *e, int64_t id, int ok, const char *err,
     int64_t now)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_DLV_GET);
-	int attempts = MSG_MAX_ATTEMPTS;
+	int attempts = store_delivery_attempts(e->store, id);
 	int64_t delay;
 
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		attempts = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
+	if (attempts < 0)
+		attempts = MSG_MAX_ATTEMPTS;
 	if (ok || attempts >= MSG_MAX_ATTEMPTS) {
-		st = eng_stmt(e, ST_DLV_DEL);
-		sqlite3_bind_int64(st, 1, id);
-		eng_step_done(e, st);
+		store_delivery_drop(e->store, id);
 		msg_set_status(e, id, ok ? "delivered" : "undelivered", now);
 		if (e->stats.queue_depth > 0)
 			e->stats.queue_depth--;
@@ -806,10 +794,5 @@ eng_delivery_done(struct eng *e, int64_t id, int ok, const char *err,
 	}
 	delay = 15LL << (attempts - 1);
 	delay += (delay * ((int64_t)(random() % 41) - 20)) / 100;
-	st = eng_stmt(e, ST_DLV_RETRY);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, now + delay);
-	if (err)
-		sqlite3_bind_text(st, 3, err, -1, SQLITE_TRANSIENT);
-	eng_step_done(e, st);
+	store_delivery_retry(e->store, id, now + delay, err);
 }

@@ -279,13 +279,8 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 		return -1;
 	}
 	if (strcmp(ch->type, "http") == 0) {
-		st = eng_stmt(e, ST_DLV_INS);
-		sqlite3_bind_int64(st, 1, seq);
-		sqlite3_bind_int64(st, 2, r->now);
-		sqlite3_bind_text(st, 3, ch->url, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, json_string_value(json_object_get(body,
-		    "body")), -1, SQLITE_TRANSIENT);
-		if (eng_step_done(e, st) != 0) {
+		if (store_delivery_add(e->store, seq, r->now, ch->url,
+		    json_string_value(json_object_get(body, "body"))) != 0) {
 			json_decref(body);
 			return -1;
 		}
@@ -1046,11 +1041,7 @@ eng_next_due(struct eng *e)
 	    sqlite3_column_int64(st, 0) < t)
 		t = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
-	st = eng_stmt(e, ST_DLV_NEXT);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_type(st, 0) != SQLITE_NULL)
-		d = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	d = store_delivery_next(e->store);
 	return t < d ? t : d;
 }
 

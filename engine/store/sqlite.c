@@ -256,6 +256,8 @@ static const struct sqlite_sql *const sqlite_parts[PARTS] = {
 	[PART_CORE] = &sqlite_core_sql,
 	[PART_HEADS] = &sqlite_heads_sql,
 	[PART_RECIPIENTS] = &sqlite_recipients_sql,
+	[PART_IDEMPOTENCY] = &sqlite_idempotency_sql,
+	[PART_DELIVERIES] = &sqlite_deliveries_sql,
 	[PART_LEGACY] = &sqlite_legacy_sql,
 };
 
@@ -642,10 +644,10 @@ store_open(const char *path, const char *check, char **cause)
 		goto rollback;
 	s->msg_seq = sqlite_count(s, "SELECT max(seq) FROM messages");
 	sqlite_heads_init(s, s->msg_seq);
-	/* Deliveries in flight when the process died are due again. */
-	if (sqlite_exec(s, "UPDATE deliveries SET inflight = 0 WHERE"
-	    " inflight = 1", cause) != 0)
+	if (sqlite_deliveries_reset(s) != 0) {
+		*cause = sqlite_cause(s);
 		goto fail;
+	}
 	return s;
 rollback:
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -901,6 +903,21 @@ store_rollback(struct store *s)
 	sqlite_heads_rollback(s, 1);
 	if (sqlite3_get_autocommit(s->db) == 0)
 		sqlite_done(s, sqlite_stmt(s, PART_CORE, CORE_ROLLBACK));
+}
+
+/*
+ * Delete what no longer matters, at most max rows of each kind: replies
+ * made before idem_before, throttle hits expired at now, and cancels no
+ * pending fan-out can meet.
+ */
+int
+store_sweep(struct store *s, int64_t now, int64_t idem_before, int max)
+{
+	int rc = sqlite_idempotency_sweep(s, idem_before, max);
+
+	if (sqlite_legacy_sweep(s, now, max) != 0)
+		rc = -1;
+	return rc;
 }
 
 /* Whether the group transaction is open. */

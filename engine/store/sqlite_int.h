@@ -19,6 +19,8 @@ enum sqlite_part {
 	PART_CORE,       /* sqlite.c */
 	PART_HEADS,      /* sqlite_heads.c */
 	PART_RECIPIENTS, /* sqlite_recipients.c */
+	PART_IDEMPOTENCY, /* sqlite_idempotency.c */
+	PART_DELIVERIES, /* sqlite_deliveries.c */
 	PART_LEGACY,     /* sqlite_legacy.c */
 	PARTS
 };
@@ -30,6 +32,7 @@ struct sqlite_sql {
 };
 extern const struct sqlite_sql sqlite_core_sql, sqlite_heads_sql;
 extern const struct sqlite_sql sqlite_recipients_sql;
+extern const struct sqlite_sql sqlite_idempotency_sql, sqlite_deliveries_sql;
 extern const struct sqlite_sql sqlite_legacy_sql;
 
 /* How deeply requests may nest (savepoints). */
@@ -72,6 +75,15 @@ void sqlite_bind_int(sqlite3_stmt *st, int col, int64_t v);
 
 /* sqlite.c: the SQL that recovers the feed heads (see sqlite_heads.c). */
 extern const char *const sqlite_heads_recover;
+
+/* sqlite_idempotency.c: delete old replies (store_sweep). */
+int sqlite_idempotency_sweep(struct store *s, int64_t before, int max);
+
+/* sqlite_deliveries.c: the deliveries in flight are due again (open). */
+int sqlite_deliveries_reset(struct store *s);
+
+/* sqlite_legacy.c: delete old throttle hits and spent cancels. */
+int sqlite_legacy_sweep(struct store *s, int64_t now, int max);
 
 /* sqlite_walbuf.c: the VFS that gathers log writes (NULL: unavailable). */
 const char *sqlite_walbuf_vfs(void);

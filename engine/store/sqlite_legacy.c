@@ -158,23 +158,6 @@ static const char *const legacy_sql[ST_COUNT] = {
 	    " FROM w JOIN messages m ON m.seq = w.seq WHERE m.archived_at IS"
 	    " NULL AND (?2 IS NULL OR m.tenant = ?2 OR (m.tenant IS NULL AND"
 	    " ?3 = 0)) AND (?3 = 0 OR m.tenant IS NOT NULL)",
-	[ST_DLV_INS] = "INSERT INTO deliveries(message_seq, due_at, attempts,"
-	    " inflight, url, body) VALUES(?1, ?2, 0, 0, ?3, ?4)",
-	[ST_DLV_DUE] = "SELECT message_seq, url, body, attempts FROM deliveries"
-	    " WHERE inflight = 0 AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
-	[ST_DLV_TAKE] = "UPDATE deliveries SET inflight = 1, attempts ="
-	    " attempts + 1 WHERE message_seq = ?1",
-	[ST_DLV_DEL] = "DELETE FROM deliveries WHERE message_seq = ?1",
-	[ST_DLV_RETRY] = "UPDATE deliveries SET inflight = 0, due_at = ?2,"
-	    " last_error = ?3 WHERE message_seq = ?1",
-	[ST_DLV_NEXT] = "SELECT min(due_at) FROM deliveries WHERE inflight = 0",
-	[ST_DLV_GET] = "SELECT attempts FROM deliveries WHERE message_seq = ?1",
-	[ST_IDEM_GET] = "SELECT status, body, created_at FROM idempotency"
-	    " WHERE k = ?1",
-	[ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency(k, status, body,"
-	    " created_at) VALUES(?1, ?2, ?3, ?4)",
-	[ST_IDEM_GC] = "DELETE FROM idempotency WHERE k IN (SELECT k FROM"
-	    " idempotency WHERE created_at < ?1 LIMIT ?2)",
 	[ST_SCHED_INS] = "INSERT INTO schedules(parent, workflow, rcpt, actor,"
 	    " tenant, data, repeats, rule, exdates, dtstart, start_at, timezone,"
 	    " dst_gap, dst_overlap, catchup_window, paused, ending_at,"
@@ -276,4 +259,19 @@ sqlite3 *
 eng_db(struct eng *e)
 {
 	return e->store->db;
+}
+
+/* Delete old throttle hits and spent cancels (store_sweep); 0 or -1. */
+int
+sqlite_legacy_sweep(struct store *s, int64_t now, int max)
+{
+	sqlite3_stmt *st = sqlite_stmt(s, PART_LEGACY, ST_THR_SWEEP);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, max);
+	rc = sqlite_done(s, st);
+	if (sqlite_done(s, sqlite_stmt(s, PART_LEGACY, ST_CANCEL_SWEEP)) != 0)
+		rc = -1;
+	return rc;
 }

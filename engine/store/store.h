@@ -106,6 +106,57 @@ struct store_gauge {
 size_t store_gauges(const struct store *s, struct store_gauge *out,
     size_t max);
 
+/*
+ * Delete what no longer matters, at most max rows of each kind: replies
+ * made before idem_before, throttle hits expired at now, and cancel
+ * tombstones that no pending fan-out can meet; 0 or -1.
+ */
+int store_sweep(struct store *s, int64_t now, int64_t idem_before, int max);
+
+/* ---- idempotency (engine/store/sqlite_idempotency.c) ---- */
+
+/* The reply stored under key: 1 with *status, *body and *created, or 0. */
+int store_idem_get(struct store *s, const char *key, int *status,
+    char **body, int64_t *created);
+
+/* Store (or replace) the reply under key, made at now; 0 or -1. */
+int store_idem_put(struct store *s, const char *key, int status,
+    const char *body, int64_t now);
+
+/* ---- outgoing deliveries (engine/store/sqlite_deliveries.c) ---- */
+
+/* A delivery taken to be performed (url and body: the caller's to free). */
+struct store_delivery {
+	int64_t msg;             /* the message's key */
+	char *url, *body;
+	int attempt;             /* 1 for the first */
+};
+
+/* Queue message msg's delivery of body to url, due at due; 0 or -1. */
+int store_delivery_add(struct store *s, int64_t msg, int64_t due,
+    const char *url, const char *body);
+
+/*
+ * Take up to max deliveries due at now, earliest first, into out: each is
+ * in flight (no other take returns it) until it is dropped or retried,
+ * or the store is opened again.  Their count.
+ */
+size_t store_deliveries_take(struct store *s, int64_t now, size_t max,
+    struct store_delivery *out);
+
+/* The attempts made at message msg's delivery, or -1 if it has none. */
+int store_delivery_attempts(struct store *s, int64_t msg);
+
+/* Forget message msg's delivery (done, or given up); 0 or -1. */
+int store_delivery_drop(struct store *s, int64_t msg);
+
+/* Make message msg's delivery due again at due, noting err; 0 or -1. */
+int store_delivery_retry(struct store *s, int64_t msg, int64_t due,
+    const char *err);
+
+/* When the earliest delivery not in flight is due, or INT64_MAX. */
+int64_t store_delivery_next(struct store *s);
+
 /* ---- feeds (engine/store/sqlite_heads.c) ---- */
 
 /*
