@@ -23,15 +23,15 @@
 #define BELFRYD_SOCKET "/run/belfry/admin.sock"
 #define BELFRYD_DATABASE "/var/lib/belfry/belfry.db"
 
-/* Print the usage and exit 2. */
+/* Print the usage (on stdout for --help) and exit with status. */
 static void __attribute__((noreturn))
-belfryd_usage(void)
+belfryd_usage(int status)
 {
-	fprintf(stderr, "usage: belfryd -c CONFIG_DIR [--socket PATH] "
-	    "[--database PATH]\n"
+	fprintf(status == 0 ? stdout : stderr, "usage: belfryd -c CONFIG_DIR "
+	    "[--socket PATH] [--database PATH]\n"
 	    "               [--listen 127.0.0.1:PORT] "
 	    "[--virtual-clock YYYY-MM-DDTHH:MM:SSZ] [-v]\n");
-	exit(2);
+	exit(status);
 }
 
 /* Set the socket, database and listen values: flags beat belfry.conf. */
@@ -244,6 +244,7 @@ belfryd_args(struct sch *s, int argc, char **argv, int *debug)
 		case 'd': belfryd_set(&s->opt_database, optarg); break;
 		case 'l': belfryd_set(&s->opt_listen, optarg); break;
 		case 'v': *debug = 1; break;
+		case 'h': belfryd_usage(0);
 		case 'V':
 			if (tz_instant_parse(optarg, &s->vnow) != 0)
 				fatalx("--virtual-clock \"%s\": expected "
@@ -251,11 +252,11 @@ belfryd_args(struct sch *s, int argc, char **argv, int *debug)
 			s->virtual_clock = 1;
 			break;
 		default:
-			belfryd_usage();
+			belfryd_usage(2);
 		}
 	}
 	if (optind != argc || s->config_dir == NULL)
-		belfryd_usage();
+		belfryd_usage(2);
 }
 
 /* Start, serve until SIGTERM, exit 0. */
