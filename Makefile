@@ -14,7 +14,8 @@ CC       ?= cc
 # Debian 12 packages the build and the tests need (apt-get names).
 DEB_PKGS = gcc make pkg-config libevent-dev libical-dev libjansson-dev \
 	libsqlite3-dev libicu-dev icu-devtools uuid-dev libcmocka-dev tzdata \
-	python3 python3-dateutil curl
+	python3 python3-dateutil curl libcurl4-openssl-dev libssl-dev openssl \
+	python3-aiosmtpd
 
 PKG_LIBS = libical jansson icu-uc icu-i18n
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -39,9 +40,13 @@ CTL_OBJS = $(CTL_SRCS:%.c=$(B)/%.o)
 
 SCH_SRCS = scheduler/belfryd.c scheduler/log.c scheduler/server.c \
 	scheduler/route.c scheduler/api.c $(wildcard scheduler/api_*.c) scheduler/clock.c \
-	scheduler/webhook.c scheduler/notify.c
+	scheduler/outbound.c scheduler/webhook.c scheduler/email.c \
+	scheduler/notify.c
 SCH_OBJS = $(SCH_SRCS:%.c=$(B)/%.o)
-LDLIBS_D = $(shell pkg-config --libs libevent jansson 2>/dev/null) -lsqlite3
+# The engine signs webhooks with libcrypto's HMAC-SHA256.
+LDLIBS_E = -lsqlite3 -lcrypto
+LDLIBS_D = $(shell pkg-config --libs libevent jansson libcurl 2>/dev/null) \
+	$(LDLIBS_E)
 
 ICU_RES  = $(B)/icu/zoneinfo64.res
 
@@ -79,7 +84,7 @@ $(B)/libengine.a: $(ENG_OBJS)
 	rm -f $@; ar rcs $@ $^
 
 $(B)/belfryctl: $(CTL_OBJS) $(B)/libengine.a $(B)/libtz.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_E)
 
 $(B)/belfryd: $(SCH_OBJS) $(B)/libengine.a $(B)/libtz.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_D)
@@ -97,7 +102,7 @@ $(B)/tests/unit/tz/%: $(B)/tests/unit/tz/%.o $(B)/libtz.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka
 
 $(B)/tests/unit/engine/%: $(B)/tests/unit/engine/%.o $(B)/libengine.a $(B)/libtz.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3 -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_E) -lcmocka
 
 $(B)/tests/unit/scheduler/test_notify: $(B)/tests/unit/scheduler/test_notify.o \
 	$(B)/scheduler/notify.o $(B)/libtz.a
@@ -107,7 +112,11 @@ $(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libtz.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ)
 
 $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libengine.a $(B)/libtz.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_E)
+
+# The raw libcurl multi baseline of the outgoing delivery benchmark.
+$(B)/tests/bench/bench_curl: $(B)/tests/bench/bench_curl.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libevent libcurl 2>/dev/null)
 
 check: all $(UNIT_TESTS) $(TOOLS)
 	tests/run $(B)

@@ -1,6 +1,7 @@
 /*
- * Messages, feeds, workflow recipient runs and HTTP deliveries, read back
- * in Knock's JSON shapes.  Cursors are the public id of the last entry of
+ * Messages, feeds and workflow recipient runs, read back in Knock's JSON
+ * shapes (a message that goes out by http or email with its delivery
+ * state, engine/deliveries.c).  Cursors are the public id of the last entry of
  * a page, decoded back to its integer key.
  */
 #include <stdio.h>
@@ -8,8 +9,6 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
-
-#define MSG_MAX_ATTEMPTS 8
 
 /* Columns of ST_MSG_GET and ST_MSG_WALK (which adds the last two). */
 enum {
@@ -89,14 +88,14 @@ msg_categories(struct eng *e, const char *key)
 	return w ? json_incref(w->categories) : json_array();
 }
 
-/* The Message shape of the current row. */
+/* The Message shape of the current row (with its delivery's state). */
 static json_t *
 msg_json(struct eng *e, sqlite3_stmt *st)
 {
 	const char *wf = (const char *)sqlite3_column_text(st, MC_WORKFLOW);
 	const char *actor = (const char *)sqlite3_column_text(st, MC_ACTOR);
 	char id[37], run[37], rrun[37];
-	json_t *data = eng_json_col(st, MC_DATA);
+	json_t *data = eng_json_col(st, MC_DATA), *m, *d;
 
 	eng_id_format(e, ENG_ID_MSG, (uint64_t)sqlite3_column_int64(st,
 	    MC_SEQ), 0, id);
@@ -104,7 +103,7 @@ msg_json(struct eng *e, sqlite3_stmt *st)
 	    MC_RUN), 0, run);
 	eng_id_format(e, ENG_ID_RRUN, (uint64_t)sqlite3_column_int64(st,
 	    MC_RUN), (uint64_t)sqlite3_column_int64(st, MC_IDX), rrun);
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o,"
+	m = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o,"
 	    " s:o, s:o, s:n, s:n, s:o, s:o, s:{s:s, s:s, s:s, s:o, s:s, s:s,"
 	    " s:s}, s:o, s:o, s:o}",
 	    "__typename", "Message", "id", id,
@@ -130,6 +129,10 @@ msg_json(struct eng *e, sqlite3_stmt *st)
 	    "data", data ? data : json_object(),
 	    "content", msg_content(st),
 	    "engagement_statuses", msg_engagement(st));
+	if ((d = eng_delivery_state(e, sqlite3_column_int64(st, MC_SEQ),
+	    (const char *)sqlite3_column_text(st, MC_CHANNEL))) != NULL)
+		json_object_set_new(m, "delivery", d);
+	return m;
 }
 
 /* GET /v1/messages/{id}. */
@@ -188,7 +191,7 @@ eng_message_mark(struct eng *e, const char *id, const char *what, int set,
 }
 
 /* Page size from a query: 1..50, default 50, -1 when it is not that. */
-static int
+int
 msg_page_size(json_t *query)
 {
 	const char *s = json_string_value(json_object_get(query, "page_size"));
@@ -325,7 +328,7 @@ msg_seek(sqlite3_stmt *st, const char *rcpt, int64_t cursor,
 }
 
 /* Page info with the last entry's id as the after cursor. */
-static json_t *
+json_t *
 msg_page_info(const char *last, int full, int size)
 {
 	return json_pack("{s:s, s:o, s:n, s:i}", "__typename", "PageInfo",
@@ -726,39 +729,8 @@ eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 	return ENG_OK;
 }
 
-/* Take deliveries due at now, marking them in flight. */
-size_t
-eng_delivery_take(struct eng *e, int64_t now, struct eng_delivery *out,
-    size_t max)
-{
-	struct store_delivery *d = xcalloc(max ? max : 1, sizeof *d);
-	size_t n, i;
-	char id[37];
-
-	n = store_deliveries_take(e->store, now, max, d);
-	for (i = 0; i < n; i++) {
-		out[i].id = d[i].msg;
-		out[i].url = d[i].url;
-		out[i].body = d[i].body;
-		out[i].attempt = d[i].attempt;
-		eng_id_format(e, ENG_ID_MSG, (uint64_t)d[i].msg, 0, id);
-		out[i].message_id = xstrdup(id);
-	}
-	free(d);
-	return n;
-}
-
-/* Free a delivery's strings. */
-void
-eng_delivery_free(struct eng_delivery *d)
-{
-	free(d->url);
-	free(d->body);
-	free(d->message_id);
-}
-
 /* Set a message's status. */
-static void
+void
 msg_set_status(struct eng *e, int64_t seq, const char *status, int64_t now)
 {
 	sqlite3_stmt *st = eng_stmt(e, ST_MSG_STATUS);
@@ -767,32 +739,4 @@ msg_set_status(struct eng *e, int64_t seq, const char *status, int64_t now)
 	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
 	eng_step_done(e, st);
-}
-
-/*
- * Record a delivery's outcome.  Failures retry after 15 s, 30 s, 1 min...
- * (doubling, +-20% jitter: about 30 minutes over 8 attempts), then the
- * message is undelivered.
- */
-void
-eng_delivery_done(struct eng *e, int64_t id, int ok, const char *err,
-    int64_t now)
-{
-	int attempts = store_delivery_attempts(e->store, id);
-	int64_t delay;
-
-	if (attempts < 0)
-		attempts = MSG_MAX_ATTEMPTS;
-	if (ok || attempts >= MSG_MAX_ATTEMPTS) {
-		store_delivery_drop(e->store, id);
-		msg_set_status(e, id, ok ? "delivered" : "undelivered", now);
-		if (e->stats.queue_depth > 0)
-			e->stats.queue_depth--;
-		if (!ok)
-			e->stats.deliveries_failed++;
-		return;
-	}
-	delay = 15LL << (attempts - 1);
-	delay += (delay * ((int64_t)(random() % 41) - 20)) / 100;
-	store_delivery_retry(e->store, id, now + delay, err);
 }

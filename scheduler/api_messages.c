@@ -1,6 +1,7 @@
 /*
  * Messages and workflow recipient runs: GET /v1/messages/{id},
  * PUT/DELETE /v1/messages/{id}/{seen|read|archived|interacted},
+ * GET /v1/messages/{id}/delivery_logs,
  * GET /v1/workflow_recipient_runs[/{id}].
  */
 #include "scheduler/scheduler.h"
@@ -10,6 +11,14 @@ enum eng_status
 api_messages_get(struct sch_req *r, json_t **reply, char **cause)
 {
 	return eng_message_get(r->s->eng, r->param[0], reply, cause);
+}
+
+/* GET /v1/messages/{id}/delivery_logs: its delivery attempts. */
+enum eng_status
+api_messages_delivery_logs(struct sch_req *r, json_t **reply, char **cause)
+{
+	return eng_message_delivery_logs(r->s->eng, r->param[0], r->query,
+	    reply, cause);
 }
 
 /* PUT /v1/messages/{id}/{status}: set the engagement timestamp. */

@@ -5,7 +5,7 @@
  * only POST /admin/clock moves.  One timer (s->due_ev) is armed for
  * eng_next_due(), the earliest due work of any kind, and re-armed after
  * every flush and every clock change.  When it fires the due work runs in
- * one transaction and the webhook deliveries it made due start.
+ * one transaction and the deliveries it made due start.
  *
  * A due instant whose run makes no progress (the engine still reports it
  * but runs nothing, e.g. every delivery slot is busy) is remembered in
@@ -262,7 +262,7 @@ clock_run_due(struct sch *s, int64_t now)
 		return 0;
 	}
 	n = eng_run_due(s->eng, now);
-	nd = webhook_take(s, now, d, SCH_MAX_INFLIGHT);
+	nd = outbound_take(s, now, d, SCH_MAX_INFLIGHT);
 	if (eng_commit(s->eng, &cause) != 0) {
 		log_warnx("commit: %s", cause != NULL ? cause : "failed");
 		free(cause);
@@ -273,7 +273,7 @@ clock_run_due(struct sch *s, int64_t now)
 	}
 	clock_fired(s);
 	for (i = 0; i < nd; i++) {
-		webhook_start(s, &d[i]);
+		outbound_start(s, &d[i]);
 		eng_delivery_free(&d[i]);
 	}
 	return (n > 0 ? (size_t)n : 0) + nd;
@@ -388,6 +388,18 @@ clock_advance_start(struct sch_req *r)
 	TAILQ_INSERT_TAIL(&s->advances, r, entry);
 	evtimer_del(s->due_ev);
 	event_active(s->advance_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * Look for due work again at once, as after a change: a delivery channel
+ * may start more (outbound.c), so a stalled instant is not stalled now.
+ */
+void
+clock_wake(struct sch *s)
+{
+	s->stalled_due = INT64_MIN;
+	clock_rearm(s);
+	clock_advance_kick(s);
 }
 
 /* Let a waiting advance go on (after a flush). */

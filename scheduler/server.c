@@ -518,7 +518,7 @@ server_write_through(struct bufferevent *bev)
 }
 
 /*
- * The flush: every queued request, webhook outcome and the work due now
+ * The flush: every queued request, delivery outcome and the work due now
  * in one transaction, then the replies (written through when called from
  * the flush event: through), then new deliveries.
  */
@@ -557,14 +557,14 @@ server_flush(struct sch *s, int through)
 		}
 		now = sch_now(s);
 		TAILQ_FOREACH(o, &outs, entry)
-			eng_delivery_done(s->eng, o->id, o->ok, o->err, now);
+			outbound_record(s, o, now);
 		if (!s->stopping && eng_next_due(s->eng) <= now) {
 			eng_request_begin(s->eng);
 			eng_run_due(s->eng, now);
 			eng_request_end(s->eng, 1);
 		}
 		if (!s->stopping)
-			nd = webhook_take(s, now, d, SCH_MAX_INFLIGHT);
+			nd = outbound_take(s, now, d, SCH_MAX_INFLIGHT);
 		if (eng_commit(s->eng, &cause) != 0) {
 			log_warnx("commit: %s", cause != NULL ? cause :
 			    "failed");
@@ -603,11 +603,10 @@ server_flush(struct sch *s, int through)
 	}
 	while ((o = TAILQ_FIRST(&outs)) != NULL) {
 		TAILQ_REMOVE(&outs, o, entry);
-		free(o->err);
-		free(o);
+		outbound_outcome_free(o);
 	}
 	for (i = 0; i < nd; i++) {
-		webhook_start(s, &d[i]);
+		outbound_start(s, &d[i]);
 		eng_delivery_free(&d[i]);
 	}
 rearm:

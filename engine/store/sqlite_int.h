@@ -21,6 +21,7 @@ enum sqlite_part {
 	PART_RECIPIENTS, /* sqlite_recipients.c */
 	PART_IDEMPOTENCY, /* sqlite_idempotency.c */
 	PART_DELIVERIES, /* sqlite_deliveries.c */
+	PART_ATTEMPTS,   /* sqlite_attempts.c */
 	PART_LEGACY,     /* sqlite_legacy.c */
 	PARTS
 };
@@ -33,6 +34,7 @@ struct sqlite_sql {
 extern const struct sqlite_sql sqlite_core_sql, sqlite_heads_sql;
 extern const struct sqlite_sql sqlite_recipients_sql;
 extern const struct sqlite_sql sqlite_idempotency_sql, sqlite_deliveries_sql;
+extern const struct sqlite_sql sqlite_attempts_sql;
 extern const struct sqlite_sql sqlite_legacy_sql;
 
 /* How deeply requests may nest (savepoints). */

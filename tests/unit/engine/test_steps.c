@@ -977,11 +977,25 @@ test_feed_rollback(void **state)
 	json_decref(q);
 }
 
+/* Back to schema 10: deliveries without channel and headers, no attempts. */
+static void
+to_schema_10(sqlite3 *db, int unused)
+{
+	(void)unused;
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX deliveries_by_channel;"
+	    " ALTER TABLE deliveries DROP COLUMN channel;"
+	    " ALTER TABLE deliveries DROP COLUMN headers;"
+	    " DROP TABLE delivery_attempts;"
+	    " UPDATE meta SET v = '10' WHERE k = 'version'", NULL, NULL, NULL),
+	    SQLITE_OK);
+}
+
 /* Back to schema 9: schedules without per_sub, skip_reason, last_error. */
 static void
 to_schema_9(sqlite3 *db, int unused)
 {
 	(void)unused;
+	to_schema_10(db, 0);
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE schedules DROP COLUMN"
 	    " per_sub; ALTER TABLE schedules DROP COLUMN skip_reason;"
 	    " ALTER TABLE schedules DROP COLUMN last_error;"
