@@ -171,6 +171,16 @@ mime_header_text(struct eng_text *t, const char *name, const char *value)
 	free(c);
 }
 
+/* Whether s is a phrase as it stands: atext words and spaces. */
+static int
+mime_phrase(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s != ' ' && (!mime_atext((unsigned char)*s) || *s == '.'))
+			return 0;
+	return 1;
+}
+
 /* Append header name: an address with its display name (may be NULL). */
 static void
 mime_header_address(struct eng_text *t, const char *name,
@@ -183,6 +193,8 @@ mime_header_address(struct eng_text *t, const char *name,
 	if (c != NULL && *c != '\0') {
 		if (!mime_ascii(c))
 			mime_words(t, c);
+		else if (mime_phrase(c))
+			mime_put(t, c);
 		else {
 			/* A quoted string: only '"' and '\\' need escaping. */
 			eng_text_add(t, "\"", 1);

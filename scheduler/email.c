@@ -33,7 +33,20 @@ email_read_cb(char *buf, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* CURLOPT_DEBUGFUNCTION: keep the server's last reply line. */
+/* The reply code at the start of a reply line, or 0. */
+static int
+email_code(const char *p, size_t n)
+{
+	if (n < 3 || p[0] < '1' || p[0] > '5' || p[1] < '0' || p[1] > '9' ||
+	    p[2] < '0' || p[2] > '9')
+		return 0;
+	return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+}
+
+/*
+ * CURLOPT_DEBUGFUNCTION: keep the server's last reply line, but never
+ * let a later reply (to RSET or QUIT) hide a refusal (4xx or 5xx).
+ */
 static int
 email_debug_cb(CURL *easy, curl_infotype type, char *p, size_t n, void *arg)
 {
@@ -47,7 +60,7 @@ email_debug_cb(CURL *easy, curl_infotype type, char *p, size_t n, void *arg)
 		n--;
 	for (start = n; start > 0 && p[start - 1] != '\n'; start--)
 		;
-	if (n == start)
+	if (n == start || email_code(x->reply, x->reply_len) >= 400)
 		return 0;
 	n -= start;
 	if (n > sizeof x->reply)
@@ -62,9 +75,12 @@ static void
 email_finish(struct outbound_xfer *x, CURLcode rc)
 {
 	struct sch_outcome *o = x->o;
+	int refusal = email_code(x->reply, x->reply_len);
 	long code = 0;
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (refusal >= 400)
+		code = refusal;
 	if (code != 0)
 		o->response = json_pack("{s:i, s:{}, s:o}", "status", (int)code,
 		    "headers", "body", outbound_text(x->reply, x->reply_len));
@@ -74,9 +90,15 @@ email_finish(struct outbound_xfer *x, CURLcode rc)
 	}
 	o->result = code >= 500 && code < 600 && rc != CURLE_LOGIN_DENIED ?
 	    ENG_ATTEMPT_FAILED : ENG_ATTEMPT_RETRY;
-	o->error = xasprintf("%s%s%.*s", x->errbuf[0] != '\0' ? x->errbuf :
-	    curl_easy_strerror(rc), x->reply_len > 0 ? ": " : "",
-	    (int)x->reply_len, x->reply);
+	if (refusal < 400)
+		o->error = xstrdup(x->errbuf[0] != '\0' ? x->errbuf :
+		    curl_easy_strerror(rc));
+	else if (x->errbuf[0] != '\0' && rc != CURLE_WEIRD_SERVER_REPLY)
+		o->error = xasprintf("%s: %.*s", x->errbuf, (int)x->reply_len,
+		    x->reply);
+	else
+		o->error = xasprintf("the server replied %.*s",
+		    (int)x->reply_len, x->reply);
 }
 
 /* The head of MIME text as {name: value} (folded lines joined). */

@@ -60,8 +60,8 @@ test_mime_head(void **state)
 	t = eng_mime_build(&m);
 	assert_non_null(t);
 	assert_true(has_line(t, "Date: Wed, 02 Dec 2026 10:04:56 +0000"));
-	assert_true(has_line(t, "From: \"Belfry\" <noreply@example.com>"));
-	assert_true(has_line(t, "To: \"Ada Lovelace\" <ada@example.org>"));
+	assert_true(has_line(t, "From: Belfry <noreply@example.com>"));
+	assert_true(has_line(t, "To: Ada Lovelace <ada@example.org>"));
 	assert_true(has_line(t, "Subject: Hello"));
 	assert_true(has_line(t, "Message-ID: <" ID "@example.com>"));
 	assert_true(has_line(t, "List-Unsubscribe: "
@@ -129,8 +129,14 @@ test_mime_header_values(void **state)
 
 	(void)state;
 	m.subject = "Hi\r\nBcc: victim@example.net";
-	m.to_name = "Zo\xc3\xab \"Z\"";
+	m.to_name = "Lovelace, Ada \"A.\"";
 	m.text = "x";
+	t = eng_mime_build(&m);
+	/* A name with specials is quoted, its quotes escaped. */
+	assert_true(has_line(t, "To: \"Lovelace, Ada \\\"A.\\\"\" "
+	    "<ada@example.org>"));
+	free(t);
+	m.to_name = "Zo\xc3\xab \"Z\"";
 	t = eng_mime_build(&m);
 	assert_true(has_line(t, "Subject: Hi  Bcc: victim@example.net"));
 	assert_false(has_line(t, "Bcc: victim@example.net"));
