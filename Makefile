@@ -55,7 +55,8 @@ UNIT_TESTS = $(B)/tests/unit/tz/test_tz $(B)/tests/unit/tz/test_recur \
 	$(B)/tests/unit/scheduler/test_notify
 TOOLS      = $(B)/tests/tools/tzdump $(B)/tests/bench/bench_recur \
 	$(B)/tests/bench/bench_engine $(B)/tests/bench/bench_api \
-	$(B)/tests/bench/bench_sqlite $(B)/tests/bench/bench_schedules
+	$(B)/tests/bench/bench_sqlite $(B)/tests/bench/bench_schedules \
+	$(B)/tests/bench/bench_curl
 MAN        = scheduler/belfryd.8 scheduler/belfryctl.1 scheduler/belfry.conf.5
 
 .SECONDARY:
@@ -155,6 +156,7 @@ bench: deps
 	python3 tests/bench/bench_fire_lateness.py $(B) \
 	  $${BENCH_SCHEDULES_DUE:-100000}
 	tests/bench/bench_daemon.sh $(B)
+	python3 tests/bench/bench_outbound.py $(B)
 
 # Sanitized binaries are slower: the 100 ms bound of preview answers is
 # checked in the normal build; here it only catches hangs.

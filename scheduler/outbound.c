@@ -7,12 +7,13 @@
  * loop never waits on the network.  The multi handle keeps connections
  * open between transfers (HTTP/1.1 keep-alive, SMTP sessions).
  *
- * Limits: at most SCH_MAX_INFLIGHT deliveries in flight in all, and per
+ * Limits: at most SCH_MAX_INFLIGHT deliveries taken in all, and per
  * channel at most max_sessions at once and max_per_second started per
  * second (a token bucket holding one second's worth).  Deliveries are
  * taken from the store channel by channel, only as many as the channel
- * may start, so a slow or rate-limited channel never holds another's
- * deliveries back.  A channel that ran out of tokens with work left arms
+ * may start (and as many again, queued in memory to start the moment a
+ * session ends rather than after the next commit), so a slow or
+ * rate-limited channel never holds another's deliveries back.  A channel that ran out of tokens with work left arms
  * a wake-up for its next token; a finished transfer is an outcome, whose
  * flush takes more.
  *
@@ -46,10 +47,18 @@ static const char *const outbound_labels[OUTBOUND_BUCKETS] = { "0.005",
 #define OUTBOUND_WARN_MAX 10
 #define OUTBOUND_WARN_WINDOW_US (60ULL * 1000000)
 
+/* A delivery taken and waiting for one of its channel's sessions. */
+struct outbound_ready {
+	struct eng_delivery d;
+	TAILQ_ENTRY(outbound_ready) entry;
+};
+
 /* A channel's state, kept by name across reloads. */
 struct outbound_channel {
 	char *name, *type;
 	int active;                  /* transfers in flight */
+	int nready;                  /* deliveries waiting for a session */
+	TAILQ_HEAD(, outbound_ready) ready;
 	double tokens;               /* max_per_second's bucket */
 	uint64_t refilled_us;
 	uint64_t attempts, successes, failures;
@@ -58,6 +67,7 @@ struct outbound_channel {
 };
 
 struct outbound {
+	struct sch *s;
 	CURLM *multi;
 	struct event *timer;         /* libcurl's timeout */
 	struct event *wake;          /* a channel has tokens again */
@@ -68,6 +78,8 @@ struct outbound {
 	unsigned warned;
 	uint64_t unlogged;           /* failed attempts not logged in it */
 };
+
+static void outbound_next(struct sch *, struct outbound_channel *);
 
 /* A JSON string of n bytes at p, invalid UTF-8 replaced by '?'. */
 json_t *
@@ -140,6 +152,7 @@ outbound_channel(struct outbound *o, const struct eng_channel *ch)
 			return oc;
 		}
 	oc = xcalloc(1, sizeof *oc);
+	TAILQ_INIT(&oc->ready);
 	oc->name = xstrdup(ch->name);
 	oc->type = xstrdup(ch->type);
 	oc->tokens = ch->max_per_second > 1 ? ch->max_per_second : 1;
@@ -211,6 +224,7 @@ outbound_finished(struct outbound_xfer *x)
 static void
 outbound_check(struct outbound *o)
 {
+	struct outbound_channel *oc;
 	struct outbound_xfer *x;
 	CURLMsg *m;
 	char *p;
@@ -222,8 +236,10 @@ outbound_check(struct outbound *o)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &p);
 		x = (struct outbound_xfer *)(void *)p;
 		curl_multi_remove_handle(o->multi, m->easy_handle);
+		oc = x->oc;
 		x->finish(x, m->data.result);
 		outbound_finished(x);
+		outbound_next(o->s, oc);
 	}
 }
 
@@ -323,6 +339,7 @@ outbound_init(struct sch *s, char **cause)
 		return -1;
 	}
 	o = xcalloc(1, sizeof *o);
+	o->s = s;
 	TAILQ_INIT(&o->xfers);
 	o->multi = curl_multi_init();
 	o->timer = evtimer_new(s->base, outbound_timer_cb, o);
@@ -349,6 +366,7 @@ outbound_free(struct sch *s)
 {
 	struct outbound *o = s->outbound;
 	struct outbound_xfer *x;
+	struct outbound_ready *r;
 	size_t i;
 
 	if (o == NULL)
@@ -362,6 +380,11 @@ outbound_free(struct sch *s)
 	event_free(o->timer);
 	event_free(o->wake);
 	for (i = 0; i < o->nch; i++) {
+		while ((r = TAILQ_FIRST(&o->ch[i]->ready)) != NULL) {
+			TAILQ_REMOVE(&o->ch[i]->ready, r, entry);
+			eng_delivery_free(&r->d);
+			free(r);
+		}
 		free(o->ch[i]->name);
 		free(o->ch[i]->type);
 		free(o->ch[i]);
@@ -373,8 +396,10 @@ outbound_free(struct sch *s)
 }
 
 /*
- * How many deliveries channel ch may start now (at most want), from its
- * sessions and its token bucket; *limited when the bucket decided.
+ * How many deliveries channel ch may take now (at most want): enough to
+ * fill its sessions and as many again to start the moment one ends
+ * (without waiting for the outcome's commit), within its token bucket;
+ * *limited when the bucket decided.
  */
 static size_t
 outbound_room(const struct eng_channel *ch, struct outbound_channel *oc,
@@ -385,9 +410,10 @@ outbound_room(const struct eng_channel *ch, struct outbound_channel *oc,
 	size_t room = want;
 
 	*limited = 0;
-	if (ch->max_sessions - oc->active < (int)room)
-		room = ch->max_sessions > oc->active ?
-		    (size_t)(ch->max_sessions - oc->active) : 0;
+	if (2 * ch->max_sessions - oc->active - oc->nready < (int)room)
+		room = 2 * ch->max_sessions > oc->active + oc->nready ?
+		    (size_t)(2 * ch->max_sessions - oc->active - oc->nready) :
+		    0;
 	if (ch->max_per_second <= 0)
 		return room;
 	oc->tokens += (double)(now - oc->refilled_us) / 1e6 *
@@ -455,20 +481,16 @@ outbound_take(struct sch *s, int64_t now, struct eng_delivery *out,
 	return n;
 }
 
-/*
- * Start delivering d (the caller frees d).  Its channel is one this pass
- * took it for (outbound_take), so it is in the configuration in force.
- */
-void
-outbound_start(struct sch *s, struct eng_delivery *d)
+/* Start delivering d on channel ch now (the caller frees d). */
+static void
+outbound_launch(struct sch *s, const struct eng_channel *ch,
+    struct outbound_channel *oc, struct eng_delivery *d)
 {
-	const struct eng_channel *ch = outbound_config(s, d->channel);
 	struct outbound *o = s->outbound;
 	struct outbound_xfer *x;
 	char *cause = NULL;
 	int rc = -1;
 
-	assert(ch != NULL && eng_channel_outgoing(ch->type));
 	x = xcalloc(1, sizeof *x);
 	x->s = s;
 	x->start_us = sch_notify_monotonic_usec();
@@ -478,10 +500,9 @@ outbound_start(struct sch *s, struct eng_delivery *d)
 	x->o->message_id = xstrdup(d->message_id);
 	x->o->attempt = d->attempt;
 	x->o->at = sch_now(s);
-	x->oc = outbound_channel(o, ch);
-	x->oc->active++;
-	x->oc->attempts++;
-	s->inflight++;
+	x->oc = oc;
+	oc->active++;
+	oc->attempts++;
 	TAILQ_INSERT_TAIL(&o->xfers, x, entry);
 	if ((x->easy = curl_easy_init()) == NULL)
 		cause = xstrdup("libcurl: cannot create a transfer");
@@ -495,6 +516,72 @@ outbound_start(struct sch *s, struct eng_delivery *d)
 	x->o->error = cause != NULL ? cause : xstrdup("libcurl: cannot "
 	    "start the transfer");
 	outbound_finished(x);
+}
+
+/*
+ * Start channel oc's waiting deliveries while it has free sessions; a
+ * channel the configuration no longer has gives them up.
+ */
+static void
+outbound_next(struct sch *s, struct outbound_channel *oc)
+{
+	const struct eng_channel *ch;
+	struct outbound_ready *r;
+	struct sch_outcome *o;
+
+	while ((r = TAILQ_FIRST(&oc->ready)) != NULL) {
+		ch = outbound_config(s, oc->name);
+		if (ch != NULL && eng_channel_outgoing(ch->type) &&
+		    oc->active >= ch->max_sessions)
+			return;
+		TAILQ_REMOVE(&oc->ready, r, entry);
+		oc->nready--;
+		if (ch != NULL && eng_channel_outgoing(ch->type))
+			outbound_launch(s, ch, oc, &r->d);
+		else {
+			o = xcalloc(1, sizeof *o);
+			o->id = r->d.id;
+			o->channel = xstrdup(r->d.channel);
+			o->message_id = xstrdup(r->d.message_id);
+			o->attempt = r->d.attempt;
+			o->at = sch_now(s);
+			o->result = ENG_ATTEMPT_FAILED;
+			o->error = xasprintf("channel \"%s\" is not configured",
+			    oc->name);
+			s->inflight--;
+			TAILQ_INSERT_TAIL(&s->outcomes, o, entry);
+			server_kick(s);
+		}
+		eng_delivery_free(&r->d);
+		free(r);
+	}
+}
+
+/*
+ * Start delivering d (the caller frees d), at once or when a session of
+ * its channel ends.  Its channel is one this pass took it for
+ * (outbound_take), so it is in the configuration in force.
+ */
+void
+outbound_start(struct sch *s, struct eng_delivery *d)
+{
+	const struct eng_channel *ch = outbound_config(s, d->channel);
+	struct outbound_channel *oc;
+	struct outbound_ready *r;
+
+	assert(ch != NULL && eng_channel_outgoing(ch->type));
+	oc = outbound_channel(s->outbound, ch);
+	s->inflight++;
+	if (oc->active < ch->max_sessions) {
+		outbound_launch(s, ch, oc, d);
+		return;
+	}
+	/* The delivery's strings move to the queue; d is left empty. */
+	r = xcalloc(1, sizeof *r);
+	r->d = *d;
+	memset(d, 0, sizeof *d);
+	TAILQ_INSERT_TAIL(&oc->ready, r, entry);
+	oc->nready++;
 }
 
 /* Free an outcome. */

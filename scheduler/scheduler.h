@@ -49,8 +49,8 @@
  */
 #define SCH_MAX_BATCH 4096
 
-/* At most this many deliveries (all channels) are in flight at once. */
-#define SCH_MAX_INFLIGHT 64
+/* At most this many deliveries (all channels) are taken at once. */
+#define SCH_MAX_INFLIGHT 256
 
 /* ---- log.c ---- */
 
@@ -141,7 +141,7 @@ struct sch {
 	size_t nbatch;
 	struct sch_outcomes outcomes; /* delivery results waiting for a flush */
 	struct sch_reqs advances;    /* POST /admin/clock waiting to finish */
-	size_t inflight;             /* deliveries in flight */
+	size_t inflight;             /* deliveries taken, not yet recorded */
 	int stopping;
 
 	struct sch_counters counters;

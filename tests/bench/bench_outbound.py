@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Outgoing deliveries per second, beside a raw libcurl multi baseline
+measured in the same run against the same receivers.
+
+    tests/bench/bench_outbound.py BUILD_DIR
+
+- webhooks: a C receiver (bench_curl serve: evhttp, keep-alive, 200 {})
+  on a loopback port; baseline: bench_curl http, N POSTs at CONCURRENCY
+  at once; belfry: triggers of 1000 recipients into an http channel with
+  max_sessions CONCURRENCY, timed from the first trigger until every
+  delivery succeeded (/metrics), so the figure includes the engine's
+  work (runs, messages, delivery rows, attempt records).
+- emails: aiosmtpd (Debian's python3-aiosmtpd) on a loopback port,
+  plain SMTP; baseline: bench_curl smtp; belfry: an email channel with
+  the same concurrency, users stored beforehand (untimed).
+
+Each figure is the median of 3 runs.  Knobs: BENCH_WEBHOOKS (5000),
+BENCH_EMAILS (2000), BENCH_CONCURRENCY (16).
+"""
+
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+try:
+    import aiosmtpd  # noqa: F401
+except ImportError:
+    sys.path.append("/usr/lib/python3/dist-packages")
+from aiosmtpd.controller import Controller  # noqa: E402
+
+from belfrytest import UnixConnection, free_port  # noqa: E402
+
+logging.getLogger("mail.log").setLevel(logging.ERROR)
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
+CURL = os.path.join(BUILD, "tests", "bench", "bench_curl")
+HOOKS = int(os.environ.get("BENCH_WEBHOOKS", "5000"))
+EMAILS = int(os.environ.get("BENCH_EMAILS", "2000"))
+CONC = int(os.environ.get("BENCH_CONCURRENCY", "16"))
+
+
+class Sink:
+    """An SMTP server that accepts and counts every message."""
+
+    def __init__(self):
+        self.n = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.n += 1
+        return "250 OK"
+
+
+def req(sock, method, path, body=None):
+    """One request over the admin socket; (status, text)."""
+    c = UnixConnection(sock)
+    c.request(method, path, json.dumps(body) if body is not None else None,
+              {"Content-Type": "application/json"} if body else {})
+    r = c.getresponse()
+    text = r.read().decode()
+    c.close()
+    return r.status, text
+
+
+def successes(sock, channel):
+    """belfry_delivery_successes_total of channel."""
+    st, text = req(sock, "GET", "/metrics")
+    key = 'belfry_delivery_successes_total{channel="%s",' % channel
+    for line in text.splitlines():
+        if line.startswith(key):
+            return int(line.split()[-1])
+    return 0
+
+
+def belfry_rate(sock, workflow, channel, prefix, n):
+    """Deliveries per second of n recipients prefix0..: from the first
+    trigger until every delivery on channel succeeded."""
+    base = successes(sock, channel)
+    t0 = time.monotonic()
+    for i in range(0, n, 1000):
+        rc = ["%s%d" % (prefix, k) for k in range(i, min(n, i + 1000))]
+        st, text = req(sock, "POST", "/v1/workflows/%s/trigger" % workflow,
+                       {"recipients": rc})
+        if st != 200:
+            raise RuntimeError("trigger: %s %s" % (st, text))
+    while successes(sock, channel) < base + n:
+        if time.monotonic() - t0 > 300:
+            raise RuntimeError("deliveries did not finish")
+        time.sleep(0.005)
+    return n / (time.monotonic() - t0)
+
+
+def curl_rate(kind, url, n):
+    """The raw libcurl multi baseline: bench_curl's rate."""
+    out = subprocess.run([CURL, kind, url, str(n), str(CONC)],
+                         capture_output=True, text=True, check=True).stdout
+    return float(out.split(": ")[1].split("/s")[0])
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="belfry-bench-out-")
+    hport = free_port()
+    recv = subprocess.Popen([CURL, "serve", str(hport)],
+                            stdout=subprocess.PIPE, text=True)
+    recv.stdout.readline()
+    sink = Sink()
+    sport = free_port()
+    smtp = Controller(sink, hostname="127.0.0.1", port=sport)
+    smtp.start()
+    conf = os.path.join(tmp, "conf")
+    os.makedirs(os.path.join(conf, "workflows"))
+    with open(os.path.join(conf, "belfry.conf"), "w") as f:
+        json.dump({"channels": {
+            "hook": {"type": "http", "url": "http://127.0.0.1:%d/in" % hport,
+                     "max_sessions": CONC},
+            "mail": {"type": "email", "smtp_url": "smtp://127.0.0.1:%d" %
+                     sport, "from": "Bench <bench@example.com>",
+                     "starttls": "never", "max_sessions": CONC}}}, f)
+    with open(os.path.join(conf, "workflows", "hook.json"), "w") as f:
+        json.dump({"key": "hook", "steps": [
+            {"ref": "h", "type": "channel", "channel": "hook", "template":
+             {"body": "{\"event\": \"deploy\", \"service\": \"api\", "
+                      "\"to\": \"{{ recipient.id }}\"}"}}]}, f)
+    with open(os.path.join(conf, "workflows", "mail.json"), "w") as f:
+        json.dump({"key": "mail", "steps": [
+            {"ref": "m", "type": "channel", "channel": "mail", "template":
+             {"subject": "Your weekly digest",
+              "html": "<h1>Hello {{ recipient.name }}</h1><p>You have "
+                      "<b>3</b> new comments on your post.</p>"}}]}, f)
+    sock = os.path.join(tmp, "sock")
+    daemon = subprocess.Popen(
+        [os.path.join(BUILD, "belfryd"), "-c", conf, "--socket", sock,
+         "--database", os.path.join(tmp, "db")],
+        stdout=open(os.path.join(tmp, "log"), "w"), stderr=subprocess.STDOUT)
+    try:
+        for _ in range(200):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        for run in range(3):
+            for k in range(EMAILS):
+                req(sock, "PUT", "/v1/users/m%d-%d" % (run, k),
+                    {"email": "m%d-%d@example.org" % (run, k),
+                     "name": "Ada"})
+        raw_h, bel_h, raw_m, bel_m = [], [], [], []
+        for run in range(3):
+            raw_h.append(curl_rate("http", "http://127.0.0.1:%d/in" % hport,
+                                   HOOKS))
+            bel_h.append(belfry_rate(sock, "hook", "hook", "h%d-" % run,
+                                     HOOKS))
+            raw_m.append(curl_rate("smtp", "smtp://127.0.0.1:%d" % sport,
+                                   EMAILS))
+            bel_m.append(belfry_rate(sock, "mail", "mail", "m%d-" % run,
+                                     EMAILS))
+        rh, bh = statistics.median(raw_h), statistics.median(bel_h)
+        rm, bm = statistics.median(raw_m), statistics.median(bel_m)
+        print("outgoing deliveries (median of 3, concurrency %d, this "
+              "machine: %d cores)" % (CONC, os.cpu_count()))
+        print("  baseline: raw libcurl multi, %d webhooks   %8.0f /s"
+              % (HOOKS, rh))
+        print("  belfry webhooks, trigger to delivered      %8.0f /s  "
+              "%.2fx raw" % (bh, bh / rh))
+        print("  baseline: raw libcurl multi, %d emails     %8.0f /s"
+              % (EMAILS, rm))
+        print("  belfry emails, trigger to sent             %8.0f /s  "
+              "%.2fx raw" % (bm, bm / rm))
+        print("  (runs: webhooks raw %s, belfry %s; emails raw %s, belfry "
+              "%s)" % ([round(x) for x in raw_h], [round(x) for x in bel_h],
+                       [round(x) for x in raw_m], [round(x) for x in bel_m]))
+    finally:
+        daemon.terminate()
+        daemon.wait()
+        recv.terminate()
+        recv.wait()
+        smtp.stop()
+        subprocess.run(["rm", "-rf", tmp])
+
+
+if __name__ == "__main__":
+    main()
