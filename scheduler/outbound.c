@@ -11,15 +11,15 @@
  * channel at most max_sessions at once and max_per_second started per
  * second (a token bucket holding one second's worth).  Deliveries are
  * taken from the store channel by channel, only as many as the channel
- * may start (and as many again, queued in memory to start the moment a
- * session ends rather than after the next commit), so a slow or
+ * may start (and a few times as many, queued in memory to start the
+ * moment a session ends rather than after the next commit), so a slow or
  * rate-limited channel never holds another's deliveries back.  A channel that ran out of tokens with work left arms
  * a wake-up for its next token; a finished transfer is an outcome, whose
  * flush takes more.
  *
  * An attempt's outcome (with its request and response for the delivery
  * log) is queued on s->outcomes and recorded by the next flush
- * (outbound_record), which also logs a failed attempt: one warning line
+ * (outbound_record; outcomes are gathered for a moment, OUTBOUND_BATCH), which also logs a failed attempt: one warning line
  * each, at most OUTBOUND_WARN_MAX a minute, then a count of those left
  * out.  Metrics per channel: attempts, successes, failures, duration.
  *
@@ -42,6 +42,18 @@ static const double outbound_bounds[OUTBOUND_BUCKETS] = { 0.005, 0.01,
 static const char *const outbound_labels[OUTBOUND_BUCKETS] = { "0.005",
 	"0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
 	"30", "60", "+Inf" };
+
+/*
+ * Outcomes wait for their flush at most OUTBOUND_BATCH_US while other
+ * transfers are still in flight, or until OUTBOUND_BATCH of them are
+ * queued, so that one commit records many: the channels' queued
+ * deliveries keep their sessions busy meanwhile.
+ */
+#define OUTBOUND_BATCH 64
+#define OUTBOUND_BATCH_US 5000
+
+/* A channel takes up to this many times its sessions (the rest queued). */
+#define OUTBOUND_DEPTH 4
 
 /* Failed attempts logged per minute, at most. */
 #define OUTBOUND_WARN_MAX 10
@@ -71,9 +83,13 @@ struct outbound {
 	CURLM *multi;
 	struct event *timer;         /* libcurl's timeout */
 	struct event *wake;          /* a channel has tokens again */
+	struct event *batch;         /* the outcomes' flush is due */
+	size_t pending;              /* outcomes queued since the last kick */
 	struct outbound_channel **ch;
 	size_t nch;
 	TAILQ_HEAD(, outbound_xfer) xfers;
+	CURL *idle[SCH_MAX_INFLIGHT]; /* easy handles for the next transfers */
+	size_t nidle;
 	uint64_t warn_since;         /* the minute of the warning lines */
 	unsigned warned;
 	uint64_t unlogged;           /* failed attempts not logged in it */
@@ -175,11 +191,16 @@ outbound_config(struct sch *s, const char *name)
 	return NULL;
 }
 
-/* Free a finished transfer. */
+/* Free a finished transfer, keeping its easy handle for the next. */
 static void
 outbound_xfer_free(struct outbound_xfer *x)
 {
-	if (x->easy != NULL)
+	struct outbound *o = x->s->outbound;
+
+	if (x->easy != NULL && o->nidle < SCH_MAX_INFLIGHT) {
+		curl_easy_reset(x->easy);
+		o->idle[o->nidle++] = x->easy;
+	} else if (x->easy != NULL)
 		curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->list);
 	json_decref(x->resp_headers);
@@ -187,6 +208,34 @@ outbound_xfer_free(struct outbound_xfer *x)
 	if (x->o != NULL)
 		outbound_outcome_free(x->o);
 	free(x);
+}
+
+/* Queue outcome oc for the next flush, soon (see OUTBOUND_BATCH). */
+static void
+outbound_outcome(struct sch *s, struct sch_outcome *oc)
+{
+	struct outbound *o = s->outbound;
+	struct timeval tv = { 0, OUTBOUND_BATCH_US };
+
+	TAILQ_INSERT_TAIL(&s->outcomes, oc, entry);
+	if (++o->pending >= OUTBOUND_BATCH || TAILQ_EMPTY(&o->xfers)) {
+		o->pending = 0;
+		evtimer_del(o->batch);
+		server_kick(s);
+	} else if (!evtimer_pending(o->batch, NULL))
+		evtimer_add(o->batch, &tv);
+}
+
+/* The outcomes waited long enough: flush them. */
+static void
+outbound_batch_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct sch *s = arg;
+
+	(void)fd;
+	(void)events;
+	s->outbound->pending = 0;
+	server_kick(s);
 }
 
 /* A transfer ended (its outcome filled): count it and queue the outcome. */
@@ -213,11 +262,10 @@ outbound_finished(struct outbound_xfer *x)
 	s->inflight--;
 	log_debug("%s %s on %s (attempt %d): %s", oc->type, o->message_id,
 	    o->channel, o->attempt, o->error != NULL ? o->error : "ok");
-	TAILQ_INSERT_TAIL(&s->outcomes, o, entry);
 	x->o = NULL;
 	TAILQ_REMOVE(&s->outbound->xfers, x, entry);
 	outbound_xfer_free(x);
-	server_kick(s);
+	outbound_outcome(s, o);
 }
 
 /* Collect the transfers libcurl has finished. */
@@ -344,7 +392,9 @@ outbound_init(struct sch *s, char **cause)
 	o->multi = curl_multi_init();
 	o->timer = evtimer_new(s->base, outbound_timer_cb, o);
 	o->wake = evtimer_new(s->base, outbound_wake_cb, s);
-	if (o->multi == NULL || o->timer == NULL || o->wake == NULL) {
+	o->batch = evtimer_new(s->base, outbound_batch_cb, s);
+	if (o->multi == NULL || o->timer == NULL || o->wake == NULL ||
+	    o->batch == NULL) {
 		*cause = xstrdup("libcurl: cannot create the multi handle");
 		return -1;
 	}
@@ -376,9 +426,12 @@ outbound_free(struct sch *s)
 		curl_multi_remove_handle(o->multi, x->easy);
 		outbound_xfer_free(x);
 	}
+	while (o->nidle > 0)
+		curl_easy_cleanup(o->idle[--o->nidle]);
 	curl_multi_cleanup(o->multi);
 	event_free(o->timer);
 	event_free(o->wake);
+	event_free(o->batch);
 	for (i = 0; i < o->nch; i++) {
 		while ((r = TAILQ_FIRST(&o->ch[i]->ready)) != NULL) {
 			TAILQ_REMOVE(&o->ch[i]->ready, r, entry);
@@ -397,9 +450,9 @@ outbound_free(struct sch *s)
 
 /*
  * How many deliveries channel ch may take now (at most want): enough to
- * fill its sessions and as many again to start the moment one ends
- * (without waiting for the outcome's commit), within its token bucket;
- * *limited when the bucket decided.
+ * fill its sessions and OUTBOUND_DEPTH - 1 times as many to start the
+ * moment one ends (without waiting for the outcome's commit), within its
+ * token bucket; *limited when the bucket decided.
  */
 static size_t
 outbound_room(const struct eng_channel *ch, struct outbound_channel *oc,
@@ -410,10 +463,11 @@ outbound_room(const struct eng_channel *ch, struct outbound_channel *oc,
 	size_t room = want;
 
 	*limited = 0;
-	if (2 * ch->max_sessions - oc->active - oc->nready < (int)room)
-		room = 2 * ch->max_sessions > oc->active + oc->nready ?
-		    (size_t)(2 * ch->max_sessions - oc->active - oc->nready) :
-		    0;
+	if (OUTBOUND_DEPTH * ch->max_sessions - oc->active - oc->nready <
+	    (int)room)
+		room = OUTBOUND_DEPTH * ch->max_sessions > oc->active +
+		    oc->nready ? (size_t)(OUTBOUND_DEPTH * ch->max_sessions -
+		    oc->active - oc->nready) : 0;
 	if (ch->max_per_second <= 0)
 		return room;
 	oc->tokens += (double)(now - oc->refilled_us) / 1e6 *
@@ -504,7 +558,8 @@ outbound_launch(struct sch *s, const struct eng_channel *ch,
 	oc->active++;
 	oc->attempts++;
 	TAILQ_INSERT_TAIL(&o->xfers, x, entry);
-	if ((x->easy = curl_easy_init()) == NULL)
+	x->easy = o->nidle > 0 ? o->idle[--o->nidle] : curl_easy_init();
+	if (x->easy == NULL)
 		cause = xstrdup("libcurl: cannot create a transfer");
 	else if (strcmp(ch->type, "email") == 0)
 		rc = email_prepare(x, ch, d, &cause);
@@ -549,8 +604,7 @@ outbound_next(struct sch *s, struct outbound_channel *oc)
 			o->error = xasprintf("channel \"%s\" is not configured",
 			    oc->name);
 			s->inflight--;
-			TAILQ_INSERT_TAIL(&s->outcomes, o, entry);
-			server_kick(s);
+			outbound_outcome(s, o);
 		}
 		eng_delivery_free(&r->d);
 		free(r);

@@ -1,12 +1,13 @@
 /*
  * The raw baseline of outgoing deliveries, and a receiver for them.
  *
- *	bench_curl serve PORT
+ *	bench_curl serve PORT [DELAY_MS]
  *	bench_curl http URL N CONCURRENCY
  *	bench_curl smtp URL N CONCURRENCY
  *
  * serve: an HTTP/1.1 receiver (libevent's evhttp, keep-alive) on
- * 127.0.0.1:PORT answering every request 200 {} until killed.
+ * 127.0.0.1:PORT answering every request 200 {}, DELAY_MS after it came
+ * (a service doing some work; default 0), until killed.
  * http, smtp: N POSTs of a small JSON body, or N emails of about the
  * size belfry sends, through libcurl's multi interface driven by a
  * libevent loop exactly as belfryd drives it (a socket callback, one
@@ -225,24 +226,44 @@ bench_mail(size_t *len)
 	return strdup(mail);
 }
 
-/* The receiver: every request gets 200 {}. */
-static void
-bench_reply(struct evhttp_request *req, void *arg)
-{
-	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+/* The receiver's delay before each reply (serve's DELAY_MS). */
+static struct timeval bench_delay;
+static struct event_base *bench_serve_base;
 
-	(void)arg;
-	evbuffer_add(out, "{}", 2);
+/* Answer a request 200 {}. */
+static void
+bench_answer(evutil_socket_t fd, short events, void *arg)
+{
+	struct evhttp_request *req = arg;
+
+	(void)fd;
+	(void)events;
+	evbuffer_add(evhttp_request_get_output_buffer(req), "{}", 2);
 	evhttp_send_reply(req, 200, "OK", NULL);
 }
 
-/* bench_curl serve PORT. */
+/* The receiver: every request gets 200 {}, after the delay if any. */
+static void
+bench_reply(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	if (bench_delay.tv_sec == 0 && bench_delay.tv_usec == 0)
+		bench_answer(-1, 0, req);
+	else
+		event_base_once(bench_serve_base, -1, EV_TIMEOUT, bench_answer,
+		    req, &bench_delay);
+}
+
+/* bench_curl serve PORT [DELAY_MS]. */
 static int
-bench_serve(int port)
+bench_serve(int port, int delay_ms)
 {
 	struct event_base *base = event_base_new();
 	struct evhttp *h = evhttp_new(base);
 
+	bench_serve_base = base;
+	bench_delay.tv_sec = delay_ms / 1000;
+	bench_delay.tv_usec = (delay_ms % 1000) * 1000;
 	if (evhttp_bind_socket(h, "127.0.0.1", (unsigned short)port) != 0) {
 		fprintf(stderr, "bench_curl: cannot listen on %d\n", port);
 		return 1;
@@ -261,11 +282,11 @@ main(int argc, char **argv)
 	double t0, secs;
 	long conc, i;
 
-	if (argc == 3 && strcmp(argv[1], "serve") == 0)
-		return bench_serve(atoi(argv[2]));
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "serve") == 0)
+		return bench_serve(atoi(argv[2]), argc == 4 ? atoi(argv[3]) : 0);
 	if (argc != 5 || (strcmp(argv[1], "http") != 0 &&
 	    strcmp(argv[1], "smtp") != 0)) {
-		fprintf(stderr, "usage: bench_curl serve PORT | "
+		fprintf(stderr, "usage: bench_curl serve PORT [DELAY_MS] | "
 		    "bench_curl http|smtp URL N CONCURRENCY\n");
 		return 2;
 	}
