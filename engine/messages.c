@@ -538,23 +538,18 @@ eng_user_messages(struct eng *e, const char *user, json_t *query,
 	return ENG_OK;
 }
 
-/*
- * A run's trigger_source from the statement's source, schedule_seq and
- * fire_at columns (at col, col + 1, col + 2) and its cancellation key.
- */
+/* A run's trigger_source: its source, schedule fire and cancellation key. */
 static json_t *
-msg_source(struct eng *e, sqlite3_stmt *st, int col, const char *ck)
+msg_source(struct eng *e, const struct store_run *run)
 {
-	const char *type = (const char *)sqlite3_column_text(st, col);
 	json_t *o;
 	char id[37], at[32];
 
-	o = json_pack("{s:s, s:s?, s:n}", "type", type, "cancellation_key",
-	    ck, "schedule_id");
-	if (sqlite3_column_type(st, col + 1) != SQLITE_NULL) {
-		eng_id_format(e, ENG_ID_SCHED,
-		    (uint64_t)sqlite3_column_int64(st, col + 1), 0, id);
-		eng_iso(sqlite3_column_int64(st, col + 2), at, sizeof at);
+	o = json_pack("{s:s, s:s?, s:n}", "type", run->source,
+	    "cancellation_key", run->ckey, "schedule_id");
+	if (run->sched != STORE_NONE) {
+		eng_id_format(e, ENG_ID_SCHED, (uint64_t)run->sched, 0, id);
+		eng_iso(run->fire_at, at, sizeof at);
 		json_object_set_new(o, "schedule_id", json_string(id));
 		json_object_set_new(o, "scheduled_at", json_string(at));
 	}
@@ -609,57 +604,50 @@ msg_events(struct eng *e, json_t *stored)
 	return out;
 }
 
-/* The WorkflowRecipientRun shape (run columns from ST_RRUN_LIST layout). */
+/* The WorkflowRecipientRun shape of rr (taking its events) and its run. */
 static json_t *
-msg_rrun_json(struct eng *e, int64_t run, int64_t idx, const char *rcpt,
-    const char *status, json_t *events, int errors, int64_t ins, int64_t upd,
-    const char *wf, const char *actor, const char *tenant, json_t *source)
+msg_rrun_json(struct eng *e, struct store_rrun *rr,
+    const struct store_run *run)
 {
 	char id[37], rid[37], a[32], b[32];
+	json_t *events = rr->events;
 
-	eng_id_format(e, ENG_ID_RRUN, (uint64_t)run, (uint64_t)idx, id);
-	eng_id_format(e, ENG_ID_RUN, (uint64_t)run, 0, rid);
-	eng_iso(ins, a, sizeof a);
-	eng_iso(upd, b, sizeof b);
+	rr->events = NULL;
+	eng_id_format(e, ENG_ID_RRUN, (uint64_t)rr->run, (uint64_t)rr->idx,
+	    id);
+	eng_id_format(e, ENG_ID_RUN, (uint64_t)rr->run, 0, rid);
+	eng_iso(rr->inserted, a, sizeof a);
+	eng_iso(rr->updated, b, sizeof b);
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s?, s:s,"
 	    " s:o, s:i, s:o, s:s, s:s}",
 	    "__typename", "WorkflowRecipientRun", "id", id,
-	    "workflow_run_id", rid, "workflow", wf, "recipient",
-	    eng_rcpt_ref(rcpt), "actor", actor ? eng_rcpt_ref(actor) :
-	    json_null(), "tenant", tenant, "status", status, "trigger_source",
-	    source, "error_count", errors, "events", msg_events(e, events),
+	    "workflow_run_id", rid, "workflow", run->workflow, "recipient",
+	    eng_rcpt_ref(rr->rcpt), "actor", run->actor ?
+	    eng_rcpt_ref(run->actor) : json_null(), "tenant", run->tenant,
+	    "status", rr->status, "trigger_source", msg_source(e, run),
+	    "error_count", rr->errors, "events", msg_events(e, events),
 	    "inserted_at", a, "updated_at", b);
 }
-
-/* Text column or NULL. */
-#define COL(st, i) ((const char *)sqlite3_column_text((st), (i)))
 
 /* GET /v1/workflow_recipient_runs/{id}. */
 enum eng_status
 eng_run_get(struct eng *e, const char *id, json_t **reply, char **cause)
 {
-	sqlite3_stmt *st, *ru;
-	uint64_t run, idx;
+	struct store_rrun rr;
+	struct store_run run;
+	uint64_t seq, idx;
 
-	if (eng_id_parse(e, ENG_ID_RRUN, id, &run, &idx) != 0)
+	if (eng_id_parse(e, ENG_ID_RRUN, id, &seq, &idx) != 0)
 		goto missing;
-	st = eng_stmt(e, ST_RRUN_GET);
-	sqlite3_bind_int64(st, 1, (int64_t)run);
-	sqlite3_bind_int64(st, 2, (int64_t)idx);
-	ru = eng_stmt(e, ST_RUN_GET);
-	sqlite3_bind_int64(ru, 1, (int64_t)run);
-	if (sqlite3_step(st) != SQLITE_ROW || sqlite3_step(ru) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		sqlite3_reset(ru);
+	if (!store_rrun_get(e->store, (int64_t)seq, (int64_t)idx, &rr))
+		goto missing;
+	if (!store_run_get(e->store, (int64_t)seq, &run)) {
+		store_rrun_clear(&rr);
 		goto missing;
 	}
-	*reply = msg_rrun_json(e, (int64_t)run, (int64_t)idx, COL(st, 0),
-	    COL(st, 1), eng_json_col(st, 2), sqlite3_column_int(st, 3),
-	    sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
-	    COL(ru, 0), COL(ru, 1), COL(ru, 2), msg_source(e, ru, 5,
-	    COL(ru, 4)));
-	sqlite3_reset(st);
-	sqlite3_reset(ru);
+	*reply = msg_rrun_json(e, &rr, &run);
+	store_rrun_clear(&rr);
+	store_run_clear(&run);
 	return ENG_OK;
 missing:
 	*cause = xasprintf("workflow recipient run \"%.64s\" not found", id);
@@ -676,13 +664,11 @@ eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 	const char *sid = json_string_value(json_object_get(q,
 	    "schedule_id"));
 	const char *after = json_string_value(json_object_get(q, "after"));
-	const char *wf = json_string_value(json_object_get(q, "workflow"));
-	const char *status = json_string_value(json_object_get(q, "status"));
-	const char *rcpt = json_string_value(json_object_get(q, "recipient"));
 	uint64_t run = INT64_MAX >> 24, idx = 0, sched = 0, b;
-	int size = msg_page_size(q), n = 0;
+	int size = msg_page_size(q), n, i;
 	json_t *entries = json_array(), *last;
-	sqlite3_stmt *st;
+	struct store_rrun_filter f;
+	struct store_rrun_row rows[50];
 
 	if (size < 0 || (after != NULL && eng_id_parse(e, ENG_ID_RRUN, after,
 	    &run, &idx))) {
@@ -697,28 +683,18 @@ eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 		    "schedule id", sid);
 		return ENG_INVALID;
 	}
-	st = eng_stmt(e, sid != NULL ? ST_RRUN_BY_SCHED : ST_RRUN_LIST);
-	if (sid != NULL)
-		sqlite3_bind_int64(st, 7, (int64_t)sched);
-	sqlite3_bind_int64(st, 1, (int64_t)run);
-	sqlite3_bind_int64(st, 2, (int64_t)idx);
-	if (wf)
-		sqlite3_bind_text(st, 3, wf, -1, SQLITE_TRANSIENT);
-	if (status)
-		sqlite3_bind_text(st, 4, status, -1, SQLITE_TRANSIENT);
-	if (rcpt)
-		sqlite3_bind_text(st, 5, rcpt, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 6, size);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		json_array_append_new(entries, msg_rrun_json(e,
-		    sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-		    COL(st, 2), COL(st, 3), eng_json_col(st, 4),
-		    sqlite3_column_int(st, 5), sqlite3_column_int64(st, 6),
-		    sqlite3_column_int64(st, 7), COL(st, 8), COL(st, 9),
-		    COL(st, 10), msg_source(e, st, 12, COL(st, 11))));
-		n++;
+	f.before_run = (int64_t)run;
+	f.before_idx = (int64_t)idx;
+	f.workflow = json_string_value(json_object_get(q, "workflow"));
+	f.status = json_string_value(json_object_get(q, "status"));
+	f.rcpt = json_string_value(json_object_get(q, "recipient"));
+	f.sched = sid != NULL ? (int64_t)sched : STORE_NONE;
+	n = (int)store_rruns_list(e->store, &f, (size_t)size, rows);
+	for (i = 0; i < n; i++) {
+		json_array_append_new(entries, msg_rrun_json(e, &rows[i].rr,
+		    &rows[i].run));
+		store_rrun_clear(&rows[i].rr);
 	}
-	sqlite3_reset(st);
 	last = json_array_get(entries, json_array_size(entries) - 1);
 	*reply = json_pack("{s:o, s:o}", "items", entries, "page_info",
 	    msg_page_info(last ? json_string_value(json_object_get(last,

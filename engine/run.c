@@ -12,6 +12,8 @@
  * Cancelling the carrier hands the batch to the next activity's run;
  * cancelling the last activity drops the batch.
  */
+#include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,32 +350,22 @@ run_duration(struct eng_run *r, json_t *ctx, const struct eng_step *s)
 	return eng_duration(v);
 }
 
-/* Bind a wait row's key to statement which and step it. */
-static int
-run_wait_row(struct eng *e, enum eng_stmt which, int64_t due, int kind,
-    int64_t a, int64_t b)
-{
-	sqlite3_stmt *st = eng_stmt(e, which);
-
-	sqlite3_bind_int64(st, 1, due);
-	sqlite3_bind_int(st, 2, kind);
-	sqlite3_bind_int64(st, 3, a);
-	sqlite3_bind_int64(st, 4, b);
-	return eng_step_done(e, st);
-}
-
-/* Add a wait row. */
+/* Add a wait. */
 int
 eng_wait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b)
 {
-	return run_wait_row(e, ST_WAIT_INS, due, kind, a, b);
+	struct store_wait w = { due, kind, a, b };
+
+	return store_wait_put(e->store, &w);
 }
 
-/* Remove a wait row. */
+/* Remove a wait. */
 static int
 run_unwait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b)
 {
-	return run_wait_row(e, ST_WAIT_DEL, due, kind, a, b);
+	struct store_wait w = { due, kind, a, b };
+
+	return store_wait_del(e->store, &w);
 }
 
 /* A throttle step: 1 when the run may go on, 0 when it is throttled. */
@@ -386,23 +378,13 @@ run_throttle(struct eng *e, struct eng_run *r, struct rrun *rr,
 	    "data"), s->throttle_key) : NULL;
 	char *tkey, *kt = kv ? eng_json_dumps(kv, JSON_ENCODE_ANY |
 	    JSON_COMPACT) : NULL;
-	sqlite3_stmt *st;
 
 	if (window <= 0)
 		window = 1;
 	tkey = xasprintf("%s\x1f%s\x1f%s\x1f%s", r->w->key, s->ref, rr->rcpt,
 	    kt ? kt : "");
 	free(kt);
-	st = eng_stmt(e, ST_THR_GC);
-	sqlite3_bind_text(st, 1, tkey, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, r->now - window);
-	eng_step_done(e, st);
-	st = eng_stmt(e, ST_THR_COUNT);
-	sqlite3_bind_text(st, 1, tkey, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, r->now - window);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	n = store_throttle_count(e->store, tkey, r->now - window);
 	if (n >= s->threshold) {
 		free(tkey);
 		run_event(&rr->events, "throttled", "ok", s, json_pack("{s:I,"
@@ -410,13 +392,8 @@ run_throttle(struct eng *e, struct eng_run *r, struct rrun *rr,
 		    (json_int_t)window), r->now);
 		return 0;
 	}
-	st = eng_stmt(e, ST_THR_INS);
-	sqlite3_bind_text(st, 1, tkey, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, r->now);
-	sqlite3_bind_int64(st, 3, r->seq);
-	sqlite3_bind_int64(st, 4, rr->idx);
-	sqlite3_bind_int64(st, 5, r->now + window);
-	eng_step_done(e, st);
+	store_throttle_hit(e->store, tkey, r->now, r->seq, rr->idx,
+	    r->now + window);
 	free(tkey);
 	return 1;
 }
@@ -478,30 +455,15 @@ static int
 run_batch_item(struct eng *e, struct eng_run *r, struct rrun *rr, int64_t id,
     json_t *ctx)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_ITEM_INS);
+	struct store_item it;
 
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, r->seq);
-	sqlite3_bind_int64(st, 3, rr->idx);
-	if (r->actor_key)
-		sqlite3_bind_text(st, 4, r->actor_key, -1, SQLITE_STATIC);
-	eng_bind_json(st, 5, json_object_get(ctx, "data"));
-	sqlite3_bind_int64(st, 6, r->now);
-	return eng_step_done(e, st);
-}
-
-/* How many activities batch id holds. */
-static int64_t
-run_batch_count(struct eng *e, int64_t id)
-{
-	sqlite3_stmt *st = eng_stmt(e, ST_ITEM_COUNT);
-	int64_t n = 0;
-
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return n;
+	memset(&it, 0, sizeof it);
+	it.run = r->seq;
+	it.idx = rr->idx;
+	it.actor = r->actor_key;
+	it.data = json_object_get(ctx, "data");
+	it.inserted = r->now;
+	return store_batch_add(e->store, id, &it);
 }
 
 /*
@@ -519,18 +481,15 @@ run_batch(struct eng *e, struct eng_run *r, struct rrun *rr,
 	char *bkey = xasprintf("%s\x1f%s\x1f%s\x1f%s", r->w->key, s->ref,
 	    rr->rcpt, kt ? kt : "");
 	int64_t id = 0, closes = 0, hard = 0, t;
-	sqlite3_stmt *st;
+	struct store_batch b;
 	int rc = 0;
 
 	free(kt);
-	st = eng_stmt(e, ST_BATCH_FIND);
-	sqlite3_bind_text(st, 1, bkey, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0);
-		closes = sqlite3_column_int64(st, 1);
-		hard = sqlite3_column_int64(st, 2);
+	if (store_batch_find(e->store, bkey, &b)) {
+		id = b.id;
+		closes = b.closes;
+		hard = b.hard;
 	}
-	sqlite3_reset(st);
 	if (id != 0) {
 		/* Join: add the activity, slide the window, end this run. */
 		run_batch_item(e, r, rr, id, ctx);
@@ -539,29 +498,17 @@ run_batch(struct eng *e, struct eng_run *r, struct rrun *rr,
 			if (t != closes) {
 				run_unwait(e, closes, WAIT_BATCH, id, 0);
 				eng_wait(e, t, WAIT_BATCH, id, 0);
-				st = eng_stmt(e, ST_BATCH_GET);
-				sqlite3_bind_int64(st, 1, id);
-				sqlite3_step(st);
-				int64_t crun = sqlite3_column_int64(st, 1);
-				int64_t cidx = sqlite3_column_int64(st, 2);
-				sqlite3_reset(st);
-				st = eng_stmt(e, ST_BATCH_SET);
-				sqlite3_bind_int64(st, 1, id);
-				sqlite3_bind_int64(st, 2, t);
-				sqlite3_bind_int64(st, 3, crun);
-				sqlite3_bind_int64(st, 4, cidx);
-				eng_step_done(e, st);
+				store_batch_get(e->store, id, &b);
+				store_batch_set(e->store, id, t, b.run, b.idx);
 				closes = t;
 			}
 		}
 		if (s->max_activities > 0 &&
-		    run_batch_count(e, id) >= s->max_activities) {
+		    store_batch_count(e->store, id) >= s->max_activities) {
 			/* Full: close at once (the due loop runs it now). */
 			run_unwait(e, closes, WAIT_BATCH, id, 0);
 			eng_wait(e, r->now, WAIT_BATCH, id, 0);
-			st = eng_stmt(e, ST_BATCH_CLOSE);
-			sqlite3_bind_int64(st, 1, id);
-			eng_step_done(e, st);
+			store_batch_close(e->store, id);
 		}
 		rr->status = "batched";
 		rr->batch_id = id;
@@ -575,19 +522,16 @@ run_batch(struct eng *e, struct eng_run *r, struct rrun *rr,
 		goto out;
 	}
 	hard = s->sliding ? r->now + s->max_window : closes;
-	st = eng_stmt(e, ST_BATCH_INS);
-	sqlite3_bind_text(st, 1, bkey, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, r->seq);
-	sqlite3_bind_int64(st, 3, rr->idx);
-	sqlite3_bind_int64(st, 4, (int64_t)rr->pc);
-	sqlite3_bind_int64(st, 5, r->now);
-	sqlite3_bind_int64(st, 6, closes);
-	sqlite3_bind_int64(st, 7, hard);
-	if (eng_step_done(e, st) != 0) {
+	memset(&b, 0, sizeof b);
+	b.run = r->seq;
+	b.idx = rr->idx;
+	b.pc = (int64_t)rr->pc;
+	b.closes = closes;
+	b.hard = hard;
+	if ((id = store_batch_open(e->store, bkey, &b, r->now)) < 0) {
 		rc = -1;
 		goto out;
 	}
-	id = sqlite3_last_insert_rowid(eng_db(e));
 	run_batch_item(e, r, rr, id, ctx);
 	eng_wait(e, closes, WAIT_BATCH, id, 0);
 	rr->status = "paused";
@@ -626,52 +570,22 @@ run_branch(struct eng_run *r, struct rrun *rr, const struct eng_step *s,
 static int
 run_save(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 {
-	sqlite3_stmt *st;
+	struct store_rrun sr;
 
-	if (insert) {
-		st = eng_stmt(e, ST_RRUN_INS);
-		sqlite3_bind_int64(st, 1, r->seq);
-		sqlite3_bind_int64(st, 2, rr->idx);
-		sqlite3_bind_text(st, 3, rr->rcpt, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, rr->status, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, rr->events.s, (int)rr->events.len,
-		    SQLITE_STATIC);
-		sqlite3_bind_int64(st, 6, r->now);
-		sqlite3_bind_int64(st, 7, (int64_t)rr->pc);
-		eng_bind_json(st, 8, rr->tdata);
-		eng_bind_json(st, 9, rr->sub);
-		if (rr->wait_at)
-			sqlite3_bind_int64(st, 10, rr->wait_at);
-		if (rr->batch_id)
-			sqlite3_bind_int64(st, 11, rr->batch_id);
-		return eng_step_done(e, st);
-	}
-	st = eng_stmt(e, ST_RRUN_UPD);
-	sqlite3_bind_int64(st, 1, r->seq);
-	sqlite3_bind_int64(st, 2, rr->idx);
-	sqlite3_bind_text(st, 3, rr->status, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, rr->events.s, (int)rr->events.len,
-	    SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, (int64_t)rr->pc);
-	if (rr->wait_at)
-		sqlite3_bind_int64(st, 6, rr->wait_at);
-	if (rr->batch_id)
-		sqlite3_bind_int64(st, 7, rr->batch_id);
-	sqlite3_bind_int64(st, 8, r->now);
-	return eng_step_done(e, st);
-}
-
-/* Delete batch id and its activities (the messages keep what they showed). */
-static void
-run_batch_drop(struct eng *e, int64_t id)
-{
-	sqlite3_stmt *st = eng_stmt(e, ST_ITEM_DROP);
-
-	sqlite3_bind_int64(st, 1, id);
-	eng_step_done(e, st);
-	st = eng_stmt(e, ST_BATCH_DEL);
-	sqlite3_bind_int64(st, 1, id);
-	eng_step_done(e, st);
+	memset(&sr, 0, sizeof sr);
+	sr.run = r->seq;
+	sr.idx = rr->idx;
+	sr.rcpt = rr->rcpt;
+	sr.status = rr->status;
+	sr.events_text = rr->events.s;
+	sr.events_len = rr->events.len;
+	sr.pc = (int64_t)rr->pc;
+	sr.tdata = rr->tdata;
+	sr.sub = rr->sub;
+	sr.wait_at = rr->wait_at;
+	sr.batch = rr->batch_id;
+	return insert ? store_rrun_add(e->store, &sr, r->now) :
+	    store_rrun_update(e->store, &sr, r->now);
 }
 
 /* Run rr's program from its pc until it ends or waits; then save it. */
@@ -736,7 +650,7 @@ run_advance(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 		return -1;
 	/* The run that carried a batch is done with it: drop its rows. */
 	if (rr->batch_id != 0 && strcmp(rr->status, "completed") == 0)
-		run_batch_drop(e, rr->batch_id);
+		store_batch_drop(e->store, rr->batch_id);
 	return run_save(e, r, rr, insert);
 }
 
@@ -811,32 +725,27 @@ eng_run_recipient(struct eng *e, struct eng_run *r, int64_t idx,
 int
 eng_run_load(struct eng *e, int64_t seq, int64_t now, struct eng_run *r)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_RUN_GET);
-	const char *actor, *tenant;
-	json_t *settings;
+	struct store_run sr;
 	char *cause = NULL;
 
 	memset(r, 0, sizeof *r);
-	sqlite3_bind_int64(st, 1, seq);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
+	if (!store_run_get(e->store, seq, &sr))
 		return -1;
-	}
-	r->w = eng_workflow_find(e->cfg, (const char *)sqlite3_column_text(st,
-	    0));
+	r->w = eng_workflow_find(e->cfg, sr.workflow);
 	r->seq = seq;
 	r->now = now;
-	r->data = eng_json_col(st, 3);
-	actor = (const char *)sqlite3_column_text(st, 1);
-	tenant = (const char *)sqlite3_column_text(st, 2);
-	r->actor_key = actor ? xstrdup(actor) : NULL;
-	settings = eng_json_col(st, 7);
-	r->settings = settings;
-	r->skip_delay = json_is_true(json_object_get(settings, "skip_delay"));
-	r->subscriber_filter = json_object_get(settings, "subscriber_filter");
-	if (tenant != NULL)
-		r->tenant = NULL, eng_tenant_get(e, tenant, &r->tenant, &cause);
-	sqlite3_reset(st);
+	r->data = sr.data;
+	sr.data = NULL;
+	r->actor_key = sr.actor ? xstrdup(sr.actor) : NULL;
+	r->settings = sr.settings;
+	sr.settings = NULL;
+	r->skip_delay = json_is_true(json_object_get(r->settings,
+	    "skip_delay"));
+	r->subscriber_filter = json_object_get(r->settings,
+	    "subscriber_filter");
+	if (sr.tenant != NULL)
+		eng_tenant_get(e, sr.tenant, &r->tenant, &cause);
+	store_run_clear(&sr);
 	free(cause);
 	if (r->w == NULL || r->data == NULL) {
 		eng_run_clear(r);
@@ -860,28 +769,22 @@ eng_run_load(struct eng *e, int64_t seq, int64_t now, struct eng_run *r)
 static int
 run_rrun_load(struct eng *e, int64_t seq, int64_t idx, struct rrun *rr)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_RRUN_LOAD);
-	const char *rcpt;
+	struct store_rrun sr;
 
 	memset(rr, 0, sizeof *rr);
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_int64(st, 2, idx);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
+	if (!store_rrun_get(e->store, seq, idx, &sr))
 		return -1;
-	}
-	rcpt = (const char *)sqlite3_column_text(st, 0);
 	rr->idx = idx;
-	rr->rcpt = xstrdup(rcpt);
-	rr->status = strcmp((const char *)sqlite3_column_text(st, 1),
-	    "paused") == 0 ? "paused" : "other";
-	run_events_init(&rr->events, eng_json_col(st, 2));
-	rr->pc = (size_t)sqlite3_column_int64(st, 3);
-	rr->tdata = eng_json_col(st, 4);
-	rr->sub = eng_json_col(st, 5);
-	rr->wait_at = sqlite3_column_int64(st, 6);
-	rr->batch_id = sqlite3_column_int64(st, 7);
-	sqlite3_reset(st);
+	rr->rcpt = xstrdup(sr.rcpt);
+	rr->status = strcmp(sr.status, "paused") == 0 ? "paused" : "other";
+	run_events_init(&rr->events, sr.events);
+	rr->pc = (size_t)sr.pc;
+	rr->tdata = sr.tdata;
+	rr->sub = sr.sub;
+	rr->wait_at = sr.wait_at;
+	rr->batch_id = sr.batch;
+	sr.events = sr.tdata = sr.sub = NULL;
+	store_rrun_clear(&sr);
 	rr->recipient = run_recipient(e, NULL, rr->rcpt);
 	return 0;
 }
@@ -893,27 +796,29 @@ run_rrun_load(struct eng *e, int64_t seq, int64_t idx, struct rrun *rr)
 static json_t *
 run_batch_vars(struct eng *e, const struct eng_step *s, int64_t id)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_ITEM_LIST);
 	json_t *all = json_array(), *acts, *actors = json_array();
 	json_t *seen = json_object();
+	struct store_item *items;
 	const char *actor;
 	size_t n, from, i;
 	char ts[32];
 
-	sqlite3_bind_int64(st, 1, id);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		actor = (const char *)sqlite3_column_text(st, 2);
-		eng_iso(sqlite3_column_int64(st, 4), ts, sizeof ts);
+	n = store_batch_items(e->store, id, SIZE_MAX, &items);
+	for (i = 0; i < n; i++) {
+		actor = items[i].actor;
+		eng_iso(items[i].inserted, ts, sizeof ts);
 		json_array_append_new(all, json_pack("{s:o, s:o, s:s}",
-		    "data", eng_json_col(st, 3) ?: json_object(), "actor",
+		    "data", items[i].data ?: json_object(), "actor",
 		    actor ? json_string(actor) : json_null(), "inserted_at",
 		    ts));
+		items[i].data = NULL;
 		if (actor != NULL && json_object_get(seen, actor) == NULL) {
 			json_object_set_new(seen, actor, json_true());
 			json_array_append_new(actors, json_string(actor));
 		}
+		store_item_clear(&items[i]);
 	}
-	sqlite3_reset(st);
+	free(items);
 	n = json_array_size(all);
 	from = s->order_last && n > (size_t)s->render_limit ?
 	    n - (size_t)s->render_limit : 0;
@@ -943,16 +848,12 @@ run_batch_vars(struct eng *e, const struct eng_step *s, int64_t id)
 static int64_t
 run_batch_state(struct eng *e, int64_t id, int *open)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_BATCH_GET);
-	int64_t pc = -1;
+	struct store_batch b;
 
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		pc = sqlite3_column_int64(st, 3);
-		*open = sqlite3_column_type(st, 0) != SQLITE_NULL;
-	}
-	sqlite3_reset(st);
-	return pc;
+	if (!store_batch_get(e->store, id, &b))
+		return -1;
+	*open = b.open;
+	return b.pc;
 }
 
 /* The pc of batch id's step, or -1. */
@@ -992,24 +893,18 @@ run_resume(struct eng *e, int64_t seq, int64_t idx, int64_t now)
 static int
 run_close_batch(struct eng *e, int64_t id, int64_t now)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_BATCH_GET);
+	struct store_batch b;
 	int64_t seq, idx, pc;
 	struct eng_run r;
 	struct rrun rr;
 	int rc;
 
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
+	if (!store_batch_get(e->store, id, &b))
 		return 0;
-	}
-	seq = sqlite3_column_int64(st, 1);
-	idx = sqlite3_column_int64(st, 2);
-	pc = sqlite3_column_int64(st, 3);
-	sqlite3_reset(st);
-	st = eng_stmt(e, ST_BATCH_CLOSE);
-	sqlite3_bind_int64(st, 1, id);
-	eng_step_done(e, st);
+	seq = b.run;
+	idx = b.idx;
+	pc = b.pc;
+	store_batch_close(e->store, id);
 	if (run_rrun_load(e, seq, idx, &rr) != 0)
 		return 0;
 	if (eng_run_load(e, seq, now, &r) != 0) {
@@ -1032,15 +927,10 @@ run_close_batch(struct eng *e, int64_t id, int64_t now)
 int64_t
 eng_next_due(struct eng *e)
 {
-	sqlite3_stmt *st;
-	int64_t t = eng_sched_next_due(e), d = INT64_MAX;
+	int64_t t = eng_sched_next_due(e), d;
 
-	st = eng_stmt(e, ST_WAIT_NEXT);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_type(st, 0) != SQLITE_NULL &&
-	    sqlite3_column_int64(st, 0) < t)
-		t = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	if ((d = store_wait_next(e->store)) < t)
+		t = d;
 	d = store_delivery_next(e->store);
 	return t < d ? t : d;
 }
@@ -1055,31 +945,22 @@ eng_next_due(struct eng *e)
 int
 eng_run_due(struct eng *e, int64_t now)
 {
-	int64_t due[1000], a[1000], b[1000];
-	int kind[1000], n = 0, i;
-	sqlite3_stmt *st = eng_stmt(e, ST_WAIT_DUE);
+	struct store_wait w[1000];
+	size_t n, i;
 
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int(st, 2, 1000);
-	while (n < 1000 && sqlite3_step(st) == SQLITE_ROW) {
-		due[n] = sqlite3_column_int64(st, 0);
-		kind[n] = sqlite3_column_int(st, 1);
-		a[n] = sqlite3_column_int64(st, 2);
-		b[n] = sqlite3_column_int64(st, 3);
-		n++;
-	}
-	sqlite3_reset(st);
+	assert(store_in_txn(e->store));
+	n = store_waits_due(e->store, now, 1000, w);
 	for (i = 0; i < n; i++) {
-		run_unwait(e, due[i], kind[i], a[i], b[i]);
-		if (kind[i] == WAIT_RESUME)
-			run_resume(e, a[i], b[i], due[i]);
-		else if (kind[i] == WAIT_BATCH)
-			run_close_batch(e, a[i], due[i]);
+		store_wait_del(e->store, &w[i]);
+		if (w[i].kind == WAIT_RESUME)
+			run_resume(e, w[i].a, w[i].b, w[i].due);
+		else if (w[i].kind == WAIT_BATCH)
+			run_close_batch(e, w[i].a, w[i].due);
 		else
-			eng_fanout_chunk(e, a[i], due[i]);
+			eng_fanout_chunk(e, w[i].a, w[i].due);
 	}
 	eng_sweep(e, now);
-	return n + eng_sched_run_due(e, now, 1000);
+	return (int)n + eng_sched_run_due(e, now, 1000);
 }
 
 /* Mark a stored recipient run cancelled, appending an event. */
@@ -1101,46 +982,33 @@ run_mark_cancelled(struct eng *e, int64_t seq, struct rrun *rr, int64_t now)
 static void
 run_cancel_batched(struct eng *e, int64_t seq, struct rrun *rr, int carrier)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_ITEM_DEL);
 	int64_t closes = 0, nseq = 0, nidx = 0, pc = 0;
+	struct store_item *first;
+	struct store_batch b;
 	struct rrun nr;
 	struct eng_run r;
 
-	sqlite3_bind_int64(st, 1, rr->batch_id);
-	sqlite3_bind_int64(st, 2, seq);
-	sqlite3_bind_int64(st, 3, rr->idx);
-	eng_step_done(e, st);
+	store_batch_remove(e->store, rr->batch_id, seq, rr->idx);
 	if (!carrier)
 		return;
-	st = eng_stmt(e, ST_BATCH_GET);
-	sqlite3_bind_int64(st, 1, rr->batch_id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		pc = sqlite3_column_int64(st, 3);
-		closes = sqlite3_column_int64(st, 4);
+	if (store_batch_get(e->store, rr->batch_id, &b)) {
+		pc = b.pc;
+		closes = b.closes;
 	}
-	sqlite3_reset(st);
-	st = eng_stmt(e, ST_ITEM_LIST);
-	sqlite3_bind_int64(st, 1, rr->batch_id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		nseq = sqlite3_column_int64(st, 0);
-		nidx = sqlite3_column_int64(st, 1);
+	if (store_batch_items(e->store, rr->batch_id, 1, &first) == 1) {
+		nseq = first->run;
+		nidx = first->idx;
+		store_item_clear(first);
 	}
-	sqlite3_reset(st);
+	free(first);
 	if (nseq == 0) {
 		/* Nothing left: the batch sends nothing. */
 		run_unwait(e, closes, WAIT_BATCH, rr->batch_id, 0);
-		st = eng_stmt(e, ST_BATCH_DEL);
-		sqlite3_bind_int64(st, 1, rr->batch_id);
-		eng_step_done(e, st);
+		store_batch_drop(e->store, rr->batch_id);
 		return;
 	}
 	/* The next activity's run carries the batch from now on. */
-	st = eng_stmt(e, ST_BATCH_SET);
-	sqlite3_bind_int64(st, 1, rr->batch_id);
-	sqlite3_bind_int64(st, 2, closes);
-	sqlite3_bind_int64(st, 3, nseq);
-	sqlite3_bind_int64(st, 4, nidx);
-	eng_step_done(e, st);
+	store_batch_set(e->store, rr->batch_id, closes, nseq, nidx);
 	if (run_rrun_load(e, nseq, nidx, &nr) == 0) {
 		memset(&r, 0, sizeof r);
 		r.seq = nseq;
@@ -1166,8 +1034,8 @@ eng_cancel(struct eng *e, const char *workflow, json_t *body, int64_t now,
 	    "cancellation_key"));
 	json_t *rs = json_object_get(body, "recipients"), *only = NULL, *v;
 	int64_t *seqs = NULL, *idxs = NULL;
-	sqlite3_stmt *st;
-	size_t nseq = 0, n, i, j;
+	struct store_pending *pend;
+	size_t nseq, np, n, i, j;
 	struct rrun rr;
 	char *rk;
 	int open;
@@ -1197,42 +1065,26 @@ eng_cancel(struct eng *e, const char *workflow, json_t *body, int64_t now,
 			free(rk);
 		}
 	}
-	st = eng_stmt(e, ST_RUN_BY_CK);
-	sqlite3_bind_text(st, 1, workflow, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		seqs = xreallocarray(seqs, nseq + 1, sizeof *seqs);
-		seqs[nseq++] = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_reset(st);
+	nseq = store_runs_by_ckey(e->store, workflow, key, &seqs);
 	/* A tombstone covers recipient runs that pending fan-outs create. */
 	for (i = 0; i < nseq; i++) {
-		st = eng_stmt(e, ST_FAN_HEAD);
-		sqlite3_bind_int64(st, 1, seqs[i]);
-		j = sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_reset(st);
-		if (j) {
-			st = eng_stmt(e, ST_CANCEL_INS);
-			sqlite3_bind_text(st, 1, workflow, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 3, seqs[nseq - 1]);
-			eng_bind_json(st, 4, only);
-			eng_step_done(e, st);
+		if (store_fanout_head(e->store, seqs[i], NULL)) {
+			store_cancel_add(e->store, workflow, key,
+			    seqs[nseq - 1], only);
 			break;
 		}
 	}
 	for (i = 0; i < nseq; i++) {
-		st = eng_stmt(e, ST_RRUN_OPEN);
-		sqlite3_bind_int64(st, 1, seqs[i]);
+		np = store_rruns_pending(e->store, seqs[i], &pend);
 		n = 0;
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		for (j = 0; j < np; j++) {
 			if (only != NULL && json_object_get(only,
-			    (const char *)sqlite3_column_text(st, 1)) == NULL)
+			    pend[j].rcpt) == NULL)
 				continue;
 			idxs = xreallocarray(idxs, n + 1, sizeof *idxs);
-			idxs[n++] = sqlite3_column_int64(st, 0);
+			idxs[n++] = pend[j].idx;
 		}
-		sqlite3_reset(st);
+		store_pending_free(pend, np);
 		for (j = 0; j < n; j++) {
 			if (run_rrun_load(e, seqs[i], idxs[j], &rr) != 0)
 				continue;

@@ -21,6 +21,8 @@ enum sqlite_part {
 	PART_RECIPIENTS, /* sqlite_recipients.c */
 	PART_IDEMPOTENCY, /* sqlite_idempotency.c */
 	PART_DELIVERIES, /* sqlite_deliveries.c */
+	PART_RUNS,       /* sqlite_runs.c */
+	PART_STEPS,      /* sqlite_steps.c */
 	PART_LEGACY,     /* sqlite_legacy.c */
 	PARTS
 };
@@ -33,6 +35,7 @@ struct sqlite_sql {
 extern const struct sqlite_sql sqlite_core_sql, sqlite_heads_sql;
 extern const struct sqlite_sql sqlite_recipients_sql;
 extern const struct sqlite_sql sqlite_idempotency_sql, sqlite_deliveries_sql;
+extern const struct sqlite_sql sqlite_runs_sql, sqlite_steps_sql;
 extern const struct sqlite_sql sqlite_legacy_sql;
 
 /* How deeply requests may nest (savepoints). */
@@ -68,6 +71,8 @@ int sqlite_exec(struct store *s, const char *sql, char **cause);
 int64_t sqlite_count(struct store *s, const char *sql);
 json_t *sqlite_json(sqlite3_stmt *st, int col);
 char *sqlite_text(sqlite3_stmt *st, int col);
+char *sqlite_texts(sqlite3_stmt *st, size_t n, const int *cols,
+    const char **const *out);
 int64_t sqlite_int(sqlite3_stmt *st, int col);
 void sqlite_bind_json(sqlite3_stmt *st, int col, json_t *v);
 void sqlite_bind_text(sqlite3_stmt *st, int col, const char *v);
@@ -82,8 +87,9 @@ int sqlite_idempotency_sweep(struct store *s, int64_t before, int max);
 /* sqlite_deliveries.c: the deliveries in flight are due again (open). */
 int sqlite_deliveries_reset(struct store *s);
 
-/* sqlite_legacy.c: delete old throttle hits and spent cancels. */
-int sqlite_legacy_sweep(struct store *s, int64_t now, int max);
+/* sqlite_runs.c, sqlite_steps.c: delete spent cancels, old throttle hits. */
+int sqlite_runs_sweep(struct store *s);
+int sqlite_steps_sweep(struct store *s, int64_t now, int max);
 
 /* sqlite_walbuf.c: the VFS that gathers log writes (NULL: unavailable). */
 const char *sqlite_walbuf_vfs(void);

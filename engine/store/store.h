@@ -157,6 +157,227 @@ int store_delivery_retry(struct store *s, int64_t msg, int64_t due,
 /* When the earliest delivery not in flight is due, or INT64_MAX. */
 int64_t store_delivery_next(struct store *s);
 
+/* ---- workflow runs and recipient runs (engine/store/sqlite_runs.c) ---- */
+
+/*
+ * A workflow run.  Written: the strings and values are the caller's,
+ * borrowed.  Read: they are held by the struct (owned), freed with
+ * store_run_clear.
+ */
+struct store_run {
+	const char *workflow, *actor, *tenant, *ckey, *source;
+	json_t *data, *settings;   /* settings: NULL for none */
+	int64_t inserted;
+	int64_t sched, fire_at;    /* the schedule fire, or STORE_NONE */
+	int64_t next_idx;          /* read: the fan-out's next index */
+	char *owned;
+};
+void store_run_clear(struct store_run *r);
+
+/* Append workflow run r; its new key (keys increase), or -1. */
+int64_t store_run_add(struct store *s, const struct store_run *r);
+
+/* Workflow run seq into *r: 1, or 0 if there is none. */
+int store_run_get(struct store *s, int64_t seq, struct store_run *r);
+
+/* The keys of workflow's runs with cancellation key ck (oldest first). */
+size_t store_runs_by_ckey(struct store *s, const char *workflow,
+    const char *ck, int64_t **out);
+
+/* Set the index that run seq's next recipient run gets; 0 or -1. */
+int store_run_set_next(struct store *s, int64_t seq, int64_t idx);
+
+/*
+ * A recipient run, keyed by (run, idx).  Written: events_text and
+ * events_len give its events (a JSON array's text), the rest is the
+ * caller's, borrowed.  Read: events is parsed, and everything is held by
+ * the struct (store_rrun_clear frees it).  wait_at and batch are 0 when
+ * the run waits for no delay and is in no batch.
+ */
+struct store_rrun {
+	int64_t run, idx;
+	const char *rcpt, *status;
+	const char *events_text;
+	size_t events_len;
+	json_t *events;
+	int64_t pc;
+	json_t *tdata, *sub;       /* NULL for none */
+	int64_t wait_at, batch;
+	int errors;
+	int64_t inserted, updated;
+	char *owned;
+};
+void store_rrun_clear(struct store_rrun *rr);
+
+/* Add recipient run rr at now; 0 or -1. */
+int store_rrun_add(struct store *s, const struct store_rrun *rr,
+    int64_t now);
+
+/* Write rr's status, events, pc, wait_at and batch at now; 0 or -1. */
+int store_rrun_update(struct store *s, const struct store_rrun *rr,
+    int64_t now);
+
+/* Recipient run (run, idx) into *rr: 1, or 0 if there is none. */
+int store_rrun_get(struct store *s, int64_t run, int64_t idx,
+    struct store_rrun *rr);
+
+/* A recipient run of a run that may still be cancelled. */
+struct store_pending {
+	int64_t idx;
+	char *rcpt;
+};
+void store_pending_free(struct store_pending *p, size_t n);
+
+/* Run seq's recipient runs that are paused or batched, into *out. */
+size_t store_rruns_pending(struct store *s, int64_t seq,
+    struct store_pending **out);
+
+/* Which recipient runs a list shows (NULL strings: any). */
+struct store_rrun_filter {
+	int64_t before_run, before_idx;  /* keys below (run, idx) */
+	const char *workflow, *status, *rcpt;
+	int64_t sched;                   /* a schedule's fires, or STORE_NONE */
+};
+
+/* A listed recipient run with its workflow run's fields (not data). */
+struct store_rrun_row {
+	struct store_rrun rr;            /* holds both: store_rrun_clear */
+	struct store_run run;
+};
+
+/* Up to max recipient runs matching f, newest first, into out. */
+size_t store_rruns_list(struct store *s, const struct store_rrun_filter *f,
+    size_t max, struct store_rrun_row *out);
+
+/* ---- fan-out and cancels (engine/store/sqlite_runs.c) ---- */
+
+/* A queued fan-out job: an object whose subscribers remain to reach. */
+struct store_fanout {
+	int64_t job;
+	char *obj;                       /* "collection/id" */
+	int level;
+	char *after;                     /* the last subscriber key reached */
+	json_t *tdata;
+};
+void store_fanout_clear(struct store_fanout *f);
+
+/* Queue object obj's subscribers (at level) for run seq; 0 or -1. */
+int store_fanout_push(struct store *s, int64_t seq, const char *obj,
+    int level, json_t *tdata);
+
+/* Run seq's first job into *out (unless NULL): 1, or 0 when none remain. */
+int store_fanout_head(struct store *s, int64_t seq,
+    struct store_fanout *out);
+
+/* Note that a job reached subscriber key after; 0 or -1. */
+int store_fanout_advance(struct store *s, int64_t seq, int64_t job,
+    const char *after);
+
+/* Remove a finished job; 0 or -1. */
+int store_fanout_pop(struct store *s, int64_t seq, int64_t job);
+
+/* End run seq's fan-out: its jobs and whom it reached go; 0 or -1. */
+int store_fanout_end(struct store *s, int64_t seq);
+
+/* Run seq reaches rcpt: 1 the first time, 0 when it did before, or -1. */
+int store_fanout_reached(struct store *s, int64_t seq, const char *rcpt);
+
+/*
+ * A cancel tombstone: workflow's key ck, covering its runs up to upto,
+ * for the recipient keys of rcpts (an object of keys; NULL: all).
+ */
+int store_cancel_add(struct store *s, const char *workflow, const char *ck,
+    int64_t upto, json_t *rcpts);
+
+/* The tombstones covering run seq: an array of their sets (null: all). */
+json_t *store_cancels(struct store *s, const char *workflow, const char *ck,
+    int64_t seq);
+
+/* ---- the step machine's state (engine/store/sqlite_steps.c) ---- */
+
+/* A wait: work of kind on (a, b) due at due. */
+struct store_wait {
+	int64_t due;
+	int kind;
+	int64_t a, b;
+};
+
+/* Add a wait (one already there stays one); 0 or -1. */
+int store_wait_put(struct store *s, const struct store_wait *w);
+
+/* Remove a wait (none there: nothing happens); 0 or -1. */
+int store_wait_del(struct store *s, const struct store_wait *w);
+
+/* Up to max waits due at or before now, earliest first, into out. */
+size_t store_waits_due(struct store *s, int64_t now, size_t max,
+    struct store_wait *out);
+
+/* When the earliest wait is due, or INT64_MAX. */
+int64_t store_wait_next(struct store *s);
+
+/* A batch: its carrier (a recipient run at step pc) and its window. */
+struct store_batch {
+	int64_t id;
+	int open;                        /* still takes activities */
+	int64_t run, idx, pc;
+	int64_t closes, hard;            /* hard: the latest it may close */
+};
+
+/* The open batch of key bkey into *b (id, closes, hard): 1, or 0. */
+int store_batch_find(struct store *s, const char *bkey,
+    struct store_batch *b);
+
+/* Open a batch of key bkey as *b describes, at now; its id, or -1. */
+int64_t store_batch_open(struct store *s, const char *bkey,
+    const struct store_batch *b, int64_t now);
+
+/* Batch id into *b (all but hard): 1, or 0 if there is none. */
+int store_batch_get(struct store *s, int64_t id, struct store_batch *b);
+
+/* Set batch id's close and its carrier; 0 or -1. */
+int store_batch_set(struct store *s, int64_t id, int64_t closes,
+    int64_t run, int64_t idx);
+
+/* Close batch id to new activities; 0 or -1. */
+int store_batch_close(struct store *s, int64_t id);
+
+/* Delete batch id and its activities; 0 or -1. */
+int store_batch_drop(struct store *s, int64_t id);
+
+/* An activity of a batch (read: held by the struct, store_item_clear). */
+struct store_item {
+	int64_t run, idx;
+	const char *actor;               /* recipient key or NULL */
+	json_t *data;
+	int64_t inserted;
+	char *owned;
+};
+void store_item_clear(struct store_item *it);
+
+/* Add an activity to batch id; 0 or -1. */
+int store_batch_add(struct store *s, int64_t id, const struct store_item *it);
+
+/*
+ * Up to max of batch id's activities, in arrival order, into *out (an
+ * array from malloc, each item to clear); their count.
+ */
+size_t store_batch_items(struct store *s, int64_t id, size_t max,
+    struct store_item **out);
+
+/* How many activities batch id holds. */
+int64_t store_batch_count(struct store *s, int64_t id);
+
+/* Take recipient run (run, idx)'s activity out of batch id; 0 or -1. */
+int store_batch_remove(struct store *s, int64_t id, int64_t run,
+    int64_t idx);
+
+/* How many hits throttle key has after since (older ones are forgotten). */
+int64_t store_throttle_count(struct store *s, const char *key, int64_t since);
+
+/* A hit on throttle key at `at` by (run, idx), counted until expires. */
+int store_throttle_hit(struct store *s, const char *key, int64_t at,
+    int64_t run, int64_t idx, int64_t expires);
+
 /* ---- feeds (engine/store/sqlite_heads.c) ---- */
 
 /*
