@@ -11,71 +11,31 @@
 
 #define MSG_MAX_ATTEMPTS 8
 
-/* Columns of ST_MSG_GET and ST_MSG_WALK (which adds the last two). */
-enum {
-	MC_SEQ, MC_RUN, MC_IDX, MC_REF, MC_CHANNEL, MC_RCPT, MC_TENANT,
-	MC_STATUS, MC_BODY, MC_SEEN, MC_READ, MC_ARCHIVED, MC_INTERACTED,
-	MC_INSERTED, MC_UPDATED, MC_WORKFLOW, MC_ACTOR, MC_DATA, MC_PREV,
-	MC_PASSES
-};
-
-/* A nullable timestamp column as JSON. */
+/* A nullable instant as JSON. */
 static json_t *
-msg_time(sqlite3_stmt *st, int col)
+msg_time(int64_t t)
 {
 	char buf[32];
 
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+	if (t == STORE_NONE)
 		return json_null();
-	eng_iso(sqlite3_column_int64(st, col), buf, sizeof buf);
+	eng_iso(t, buf, sizeof buf);
 	return json_string(buf);
 }
 
-/* A nullable text column as JSON. */
+/* Knock's engagement_statuses of message m. */
 static json_t *
-msg_text(sqlite3_stmt *st, int col)
-{
-	const char *s = (const char *)sqlite3_column_text(st, col);
-
-	return s ? json_string(s) : json_null();
-}
-
-/* The rendered content of the current row (without batch details). */
-static json_t *
-msg_content(sqlite3_stmt *st)
-{
-	json_t *c = eng_json_col(st, MC_BODY);
-
-	if (c == NULL)
-		return json_object();
-	json_object_del(c, "$batch");
-	return c;
-}
-
-/* The batch details stored with the current row's message, or NULL. */
-static json_t *
-msg_batch(sqlite3_stmt *st)
-{
-	json_t *c = eng_json_col(st, MC_BODY), *b;
-
-	b = json_incref(json_object_get(c, "$batch"));
-	json_decref(c);
-	return b;
-}
-
-/* Knock's engagement_statuses of the current row. */
-static json_t *
-msg_engagement(sqlite3_stmt *st)
+msg_engagement(const struct store_message *m)
 {
 	json_t *a = json_array();
 
-	if (sqlite3_column_type(st, MC_SEEN) != SQLITE_NULL)
+	if (m->seen != STORE_NONE)
 		json_array_append_new(a, json_string("seen"));
-	if (sqlite3_column_type(st, MC_READ) != SQLITE_NULL)
+	if (m->read != STORE_NONE)
 		json_array_append_new(a, json_string("read"));
-	if (sqlite3_column_type(st, MC_INTERACTED) != SQLITE_NULL)
+	if (m->interacted != STORE_NONE)
 		json_array_append_new(a, json_string("interacted"));
-	if (sqlite3_column_type(st, MC_ARCHIVED) != SQLITE_NULL)
+	if (m->archived != STORE_NONE)
 		json_array_append_new(a, json_string("archived"));
 	return a;
 }
@@ -89,70 +49,66 @@ msg_categories(struct eng *e, const char *key)
 	return w ? json_incref(w->categories) : json_array();
 }
 
-/* The Message shape of the current row. */
+/*
+ * The Message shape of m, taking its body (the rendered content, without
+ * the batch details stored with it) and its run's data.
+ */
 static json_t *
-msg_json(struct eng *e, sqlite3_stmt *st)
+msg_json(struct eng *e, struct store_message *m)
 {
-	const char *wf = (const char *)sqlite3_column_text(st, MC_WORKFLOW);
-	const char *actor = (const char *)sqlite3_column_text(st, MC_ACTOR);
+	json_t *content = m->body, *data = m->data;
 	char id[37], run[37], rrun[37];
-	json_t *data = eng_json_col(st, MC_DATA);
 
-	eng_id_format(e, ENG_ID_MSG, (uint64_t)sqlite3_column_int64(st,
-	    MC_SEQ), 0, id);
-	eng_id_format(e, ENG_ID_RUN, (uint64_t)sqlite3_column_int64(st,
-	    MC_RUN), 0, run);
-	eng_id_format(e, ENG_ID_RRUN, (uint64_t)sqlite3_column_int64(st,
-	    MC_RUN), (uint64_t)sqlite3_column_int64(st, MC_IDX), rrun);
+	m->body = m->data = NULL;
+	if (content == NULL)
+		content = json_object();
+	json_object_del(content, "$batch");
+	eng_id_format(e, ENG_ID_MSG, (uint64_t)m->seq, 0, id);
+	eng_id_format(e, ENG_ID_RUN, (uint64_t)m->run, 0, run);
+	eng_id_format(e, ENG_ID_RRUN, (uint64_t)m->run, (uint64_t)m->idx,
+	    rrun);
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o,"
 	    " s:o, s:o, s:n, s:n, s:o, s:o, s:{s:s, s:s, s:s, s:o, s:s, s:s,"
 	    " s:s}, s:o, s:o, s:o}",
 	    "__typename", "Message", "id", id,
-	    "channel_id", (const char *)sqlite3_column_text(st, MC_CHANNEL),
-	    "recipient", eng_rcpt_ref((const char *)sqlite3_column_text(st,
-	    MC_RCPT)),
-	    "actors", actor ? json_pack("[o]", eng_rcpt_ref(actor)) :
+	    "channel_id", m->channel,
+	    "recipient", eng_rcpt_ref(m->rcpt),
+	    "actors", m->actor ? json_pack("[o]", eng_rcpt_ref(m->actor)) :
 	    json_array(),
-	    "workflow", wf,
-	    "tenant", msg_text(st, MC_TENANT),
-	    "status", msg_text(st, MC_STATUS),
-	    "seen_at", msg_time(st, MC_SEEN),
-	    "read_at", msg_time(st, MC_READ),
-	    "archived_at", msg_time(st, MC_ARCHIVED),
-	    "interacted_at", msg_time(st, MC_INTERACTED),
+	    "workflow", m->workflow,
+	    "tenant", m->tenant ? json_string(m->tenant) : json_null(),
+	    "status", m->status ? json_string(m->status) : json_null(),
+	    "seen_at", msg_time(m->seen),
+	    "read_at", msg_time(m->read),
+	    "archived_at", msg_time(m->archived),
+	    "interacted_at", msg_time(m->interacted),
 	    "clicked_at", "link_clicked_at",
-	    "inserted_at", msg_time(st, MC_INSERTED),
-	    "updated_at", msg_time(st, MC_UPDATED),
-	    "source", "__typename", "NotificationSource", "key", wf,
-	    "version_id", "1", "categories", msg_categories(e, wf),
+	    "inserted_at", msg_time(m->inserted),
+	    "updated_at", msg_time(m->updated),
+	    "source", "__typename", "NotificationSource", "key", m->workflow,
+	    "version_id", "1", "categories", msg_categories(e, m->workflow),
 	    "workflow_run_id", run, "workflow_recipient_run_id", rrun,
-	    "step_ref", (const char *)sqlite3_column_text(st, MC_REF),
+	    "step_ref", m->step_ref,
 	    "data", data ? data : json_object(),
-	    "content", msg_content(st),
-	    "engagement_statuses", msg_engagement(st));
+	    "content", content,
+	    "engagement_statuses", msg_engagement(m));
 }
 
 /* GET /v1/messages/{id}. */
 enum eng_status
 eng_message_get(struct eng *e, const char *id, json_t **reply, char **cause)
 {
-	sqlite3_stmt *st;
+	struct store_message m;
 	uint64_t seq, b;
 
-	if (eng_id_parse(e, ENG_ID_MSG, id, &seq, &b) != 0)
-		goto missing;
-	st = eng_stmt(e, ST_MSG_GET);
-	sqlite3_bind_int64(st, 1, (int64_t)seq);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		goto missing;
+	if (eng_id_parse(e, ENG_ID_MSG, id, &seq, &b) != 0 ||
+	    !store_message_get(e->store, (int64_t)seq, &m)) {
+		*cause = xasprintf("message \"%.64s\" not found", id);
+		return ENG_NOT_FOUND;
 	}
-	*reply = msg_json(e, st);
-	sqlite3_reset(st);
+	*reply = msg_json(e, &m);
+	store_message_clear(&m);
 	return ENG_OK;
-missing:
-	*cause = xasprintf("message \"%.64s\" not found", id);
-	return ENG_NOT_FOUND;
 }
 
 /* PUT/DELETE /v1/messages/{id}/{seen|read|archived|interacted}. */
@@ -160,8 +116,8 @@ enum eng_status
 eng_message_mark(struct eng *e, const char *id, const char *what, int set,
     int64_t now, json_t **reply, char **cause)
 {
-	sqlite3_stmt *st;
 	uint64_t seq, b;
+	int rc;
 
 	if (strcmp(what, "seen") != 0 && strcmp(what, "read") != 0 &&
 	    strcmp(what, "archived") != 0 && strcmp(what, "interacted") != 0) {
@@ -172,15 +128,10 @@ eng_message_mark(struct eng *e, const char *id, const char *what, int set,
 		*cause = xasprintf("message \"%.64s\" not found", id);
 		return ENG_NOT_FOUND;
 	}
-	st = eng_stmt(e, ST_MSG_MARK);
-	sqlite3_bind_int64(st, 1, (int64_t)seq);
-	sqlite3_bind_text(st, 2, what, -1, SQLITE_STATIC);
-	if (set)
-		sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_int64(st, 4, now);
-	if (eng_step_done(e, st) != 0)
+	if ((rc = store_message_mark(e->store, (int64_t)seq, what, set,
+	    now)) < 0)
 		return ENG_INTERNAL;
-	if (sqlite3_changes(eng_db(e)) == 0) {
+	if (rc == 0) {
 		*cause = xasprintf("message \"%.64s\" not found", id);
 		return ENG_NOT_FOUND;
 	}
@@ -201,34 +152,32 @@ msg_page_size(json_t *query)
 	return *s == '\0' || *end != '\0' || n < 1 || n > 50 ? -1 : (int)n;
 }
 
-/*
- * The filters of a query, bound onto ST_MSG_WALK from ?2 on; *cursor is
- * the seq of the "after" cursor (INT64_MAX without one).
- */
+/* The filters of a query, with the "after" cursor's key in f->before. */
 static enum eng_status
-msg_bind_filters(struct eng *e, sqlite3_stmt *st, json_t *q, int64_t *cursor,
+msg_filters(struct eng *e, json_t *q, struct store_feed_filter *f,
     char **cause)
 {
 	const char *after = json_string_value(json_object_get(q, "after"));
-	const char *tenant = json_string_value(json_object_get(q, "tenant"));
 	const char *ht = json_string_value(json_object_get(q, "has_tenant"));
 	const char *ar = json_string_value(json_object_get(q, "archived"));
 	const char *status = json_string_value(json_object_get(q, "status"));
+	/* In enum store_feed_status's order. */
 	static const char *statuses[] = { "all", "unread", "read", "unseen",
 		"seen" };
-	int archived = 1, s = 0, has = ht && strcmp(ht, "true") == 0;
 	uint64_t seq = INT64_MAX, b;
+	int i = 0;
 
 	if (after != NULL && (eng_id_parse(e, ENG_ID_MSG, after, &seq, &b) ||
 	    seq > INT64_MAX)) {
 		*cause = xstrdup("bad \"after\" cursor");
 		return ENG_INVALID;
 	}
+	f->archived = STORE_ARCHIVED_EXCLUDE;
 	if (ar != NULL) {
 		if (strcmp(ar, "include") == 0)
-			archived = 0;
+			f->archived = STORE_ARCHIVED_INCLUDE;
 		else if (strcmp(ar, "only") == 0)
-			archived = 2;
+			f->archived = STORE_ARCHIVED_ONLY;
 		else if (strcmp(ar, "exclude") != 0) {
 			*cause = xstrdup("\"archived\" must be exclude, include "
 			    "or only");
@@ -236,92 +185,19 @@ msg_bind_filters(struct eng *e, sqlite3_stmt *st, json_t *q, int64_t *cursor,
 		}
 	}
 	if (status != NULL) {
-		for (s = 0; s < 5 && strcmp(status, statuses[s]) != 0; s++)
+		for (i = 0; i < 5 && strcmp(status, statuses[i]) != 0; i++)
 			;
-		if (s == 5) {
+		if (i == 5) {
 			*cause = xstrdup("\"status\" must be unread, read, "
 			    "unseen, seen or all");
 			return ENG_INVALID;
 		}
 	}
-	*cursor = (int64_t)seq;
-	sqlite3_bind_int64(st, 2, *cursor);
-	if (tenant)
-		sqlite3_bind_text(st, 3, tenant, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 4, has);
-	sqlite3_bind_int(st, 5, archived);
-	sqlite3_bind_int(st, 6, s);
+	f->status = (enum store_feed_status)i;
+	f->before = (int64_t)seq;
+	f->tenant = json_string_value(json_object_get(q, "tenant"));
+	f->has_tenant = ht && strcmp(ht, "true") == 0;
 	return ENG_OK;
-}
-
-/* A chain being walked: the seq of its next message (0: done). */
-struct msg_chain {
-	int64_t at;
-	char *channel;
-};
-
-/* The chains being gathered by msg_heads. */
-struct msg_chains {
-	struct msg_chain *c;
-	size_t n, cap;
-};
-
-/* Set the head of the chain on channel, adding the chain if new. */
-static void
-msg_head(void *arg, const char *channel, int64_t head)
-{
-	struct msg_chains *cs = arg;
-	size_t i;
-
-	for (i = 0; i < cs->n; i++)
-		if (strcmp(cs->c[i].channel, channel) == 0) {
-			cs->c[i].at = head;
-			return;
-		}
-	if (cs->n == cs->cap)
-		cs->c = xreallocarray(cs->c, cs->cap = cs->cap ? cs->cap * 2 :
-		    4, sizeof *cs->c);
-	cs->c[cs->n].at = head;
-	cs->c[cs->n++].channel = xstrdup(channel);
-}
-
-/*
- * rcpt's chains (on channel, or on every channel), from their newest:
- * feed_heads, then the heads held in memory, which are newer.
- */
-static struct msg_chain *
-msg_heads(struct eng *e, const char *rcpt, const char *channel, size_t *n)
-{
-	struct msg_chains cs = { NULL, 0, 0 };
-
-	store_feed_heads(e->store, rcpt, channel, msg_head, &cs);
-	*n = cs.n;
-	return cs.c;
-}
-
-/*
- * Start the chain that holds the cursor message (one of rcpt's) right
- * below it; the other chains of a list over every channel step down past
- * the cursor one message at a time.
- */
-static void
-msg_seek(sqlite3_stmt *st, const char *rcpt, int64_t cursor,
-    struct msg_chain *c, size_t n)
-{
-	const char *who, *ch;
-	size_t i;
-
-	if (cursor == INT64_MAX)
-		return;
-	sqlite3_bind_int64(st, 1, cursor);
-	if (sqlite3_step(st) == SQLITE_ROW && (who = (const char *)
-	    sqlite3_column_text(st, MC_RCPT)) != NULL &&
-	    strcmp(who, rcpt) == 0 && (ch = (const char *)
-	    sqlite3_column_text(st, MC_CHANNEL)) != NULL)
-		for (i = 0; i < n; i++)
-			if (strcmp(c[i].channel, ch) == 0 && c[i].at >= cursor)
-				c[i].at = sqlite3_column_int64(st, MC_PREV);
-	sqlite3_reset(st);
 }
 
 /* Page info with the last entry's id as the after cursor. */
@@ -420,65 +296,42 @@ msg_feed_channel(struct eng *e, const char *name)
 }
 
 /*
- * Messages of rcpt (optionally on one channel) as entries + cursor: a walk
- * down its chains, always taking the newest message next (newest first
- * across channels), each message fetched with whether it passes the
- * filters, until a page is full or the chains end.
+ * Messages of rcpt (optionally on one channel) as entries + cursor,
+ * newest first across channels, as Messages or (feed) FeedItems.
  */
 static enum eng_status
 msg_list(struct eng *e, const char *rcpt, const char *channel, json_t *q,
     int feed, json_t **entries, json_t **page, char **cause)
 {
-	int size = msg_page_size(q), n = 0, passes;
-	sqlite3_stmt *st = eng_stmt(e, ST_MSG_WALK);
+	int size = msg_page_size(q);
+	struct store_message page_of[50];
+	struct store_feed_filter f;
 	enum eng_status rc;
 	json_t *m, *last, *batch;
-	struct msg_chain *c;
-	int64_t cursor, prev;
-	size_t nc, i, top;
+	size_t n, i;
 
 	if (size < 0) {
 		*cause = xstrdup("\"page_size\" must be an integer 1..50");
 		return ENG_INVALID;
 	}
-	if ((rc = msg_bind_filters(e, st, q, &cursor, cause)) != ENG_OK)
+	if ((rc = msg_filters(e, q, &f, cause)) != ENG_OK)
 		return rc;
-	c = msg_heads(e, rcpt, channel, &nc);
-	msg_seek(st, rcpt, cursor, c, nc);
+	n = store_feed_page(e->store, rcpt, channel, &f, (size_t)size,
+	    page_of);
 	*entries = json_array();
-	while (n < size) {
-		for (top = nc, i = 0; i < nc; i++)
-			if (c[i].at > 0 && (top == nc || c[i].at > c[top].at))
-				top = i;
-		if (top == nc)
-			break;
-		sqlite3_bind_int64(st, 1, c[top].at);
-		if (sqlite3_step(st) != SQLITE_ROW) {
-			sqlite3_reset(st);
-			c[top].at = 0;
-			continue;
-		}
-		prev = sqlite3_column_int64(st, MC_PREV);
-		passes = sqlite3_column_int(st, MC_PASSES);
-		if (passes) {
-			m = msg_json(e, st);
-			batch = feed ? msg_batch(st) : NULL;
-			json_array_append_new(*entries, feed ?
-			    msg_feed_item(e, m, batch) : json_incref(m));
-			json_decref(batch);
-			json_decref(m);
-			n++;
-		}
-		sqlite3_reset(st);
-		/* A chain only goes back in time. */
-		c[top].at = prev < c[top].at ? prev : 0;
+	for (i = 0; i < n; i++) {
+		batch = feed ? json_incref(json_object_get(page_of[i].body,
+		    "$batch")) : NULL;
+		m = msg_json(e, &page_of[i]);
+		json_array_append_new(*entries, feed ?
+		    msg_feed_item(e, m, batch) : json_incref(m));
+		json_decref(batch);
+		json_decref(m);
+		store_message_clear(&page_of[i]);
 	}
-	for (i = 0; i < nc; i++)
-		free(c[i].channel);
-	free(c);
 	last = json_array_get(*entries, json_array_size(*entries) - 1);
 	*page = msg_page_info(last ? json_string_value(json_object_get(last,
-	    "id")) : NULL, n == size, size);
+	    "id")) : NULL, (int)n == size, size);
 	return ENG_OK;
 }
 
@@ -491,10 +344,9 @@ eng_feed_get(struct eng *e, const char *user, const char *channel,
 	    "tenant"));
 	const char *ht = json_string_value(json_object_get(query,
 	    "has_tenant"));
+	struct store_feed_counts c;
 	json_t *entries, *page;
-	sqlite3_stmt *st;
 	enum eng_status rc;
-	int64_t total = 0, unread = 0, unseen = 0;
 
 	if (msg_feed_channel(e, channel) == NULL) {
 		*cause = xasprintf("no in-app feed channel \"%.64s\"", channel);
@@ -503,21 +355,12 @@ eng_feed_get(struct eng *e, const char *user, const char *channel,
 	if ((rc = msg_list(e, user, channel, query, 1, &entries, &page,
 	    cause)) != ENG_OK)
 		return rc;
-	st = eng_stmt(e, ST_MSG_COUNTS);
-	sqlite3_bind_int64(st, 1, store_feed_head(e->store, user, channel));
-	if (tenant)
-		sqlite3_bind_text(st, 2, tenant, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 3, ht && strcmp(ht, "true") == 0);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		total = sqlite3_column_int64(st, 0);
-		unread = sqlite3_column_int64(st, 1);
-		unseen = sqlite3_column_int64(st, 2);
-	}
-	sqlite3_reset(st);
+	store_feed_count(e->store, user, channel, tenant, ht && strcmp(ht,
+	    "true") == 0, &c);
 	*reply = json_pack("{s:o, s:{s:s, s:I, s:I, s:I}, s:o, s:o}",
 	    "entries", entries, "meta", "__typename", "FeedMetadata",
-	    "total_count", (json_int_t)total, "unread_count",
-	    (json_int_t)unread, "unseen_count", (json_int_t)unseen,
+	    "total_count", (json_int_t)c.total, "unread_count",
+	    (json_int_t)c.unread, "unseen_count", (json_int_t)c.unseen,
 	    "page_info", page, "vars", json_object());
 	return ENG_OK;
 }
@@ -737,12 +580,7 @@ eng_delivery_free(struct eng_delivery *d)
 static void
 msg_set_status(struct eng *e, int64_t seq, const char *status, int64_t now)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_MSG_STATUS);
-
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	eng_step_done(e, st);
+	store_message_status(e->store, seq, status, now);
 }
 
 /*

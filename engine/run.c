@@ -228,10 +228,10 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 {
 	const struct eng_channel *ch = s->channel;
 	const char *status, *txt;
-	sqlite3_stmt *st;
+	struct store_message m;
 	char *rule = NULL, mid[37], *line;
 	json_t *body;
-	int64_t seq, prev;
+	int64_t seq;
 	size_t failed;
 
 	if (s->conditions != NULL && !eng_cond_eval(s->conditions, ctx,
@@ -258,25 +258,17 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	if (rr->batch != NULL)
 		json_object_set(body, "$batch", rr->batch);
 	status = strcmp(ch->type, "http") == 0 ? "queued" : "delivered";
-	if ((prev = store_feed_push(e->store, rr->rcpt, ch->name, &seq)) < 0) {
-		json_decref(body);
-		return -1;
-	}
-	st = eng_stmt(e, ST_MSG_INS);
-	sqlite3_bind_int64(st, 1, r->seq);
-	sqlite3_bind_int64(st, 2, rr->idx);
-	sqlite3_bind_text(st, 3, s->ref, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, ch->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, rr->rcpt, -1, SQLITE_STATIC);
-	if (r->tenant_id)
-		sqlite3_bind_text(st, 6, r->tenant_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, status, -1, SQLITE_STATIC);
-	eng_bind_json(st, 8, body);
-	sqlite3_bind_int64(st, 9, r->now);
-	if (prev != 0)
-		sqlite3_bind_int64(st, 10, prev);
-	sqlite3_bind_int64(st, 11, seq);
-	if (eng_step_done(e, st) != 0) {
+	memset(&m, 0, sizeof m);
+	m.run = r->seq;
+	m.idx = rr->idx;
+	m.step_ref = s->ref;
+	m.channel = ch->name;
+	m.rcpt = rr->rcpt;
+	m.tenant = r->tenant_id;
+	m.status = status;
+	m.body = body;
+	m.inserted = r->now;
+	if ((seq = store_message_add(e->store, &m)) < 0) {
 		json_decref(body);
 		return -1;
 	}

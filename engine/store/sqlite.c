@@ -260,6 +260,7 @@ static const struct sqlite_sql *const sqlite_parts[PARTS] = {
 	[PART_DELIVERIES] = &sqlite_deliveries_sql,
 	[PART_RUNS] = &sqlite_runs_sql,
 	[PART_STEPS] = &sqlite_steps_sql,
+	[PART_MESSAGES] = &sqlite_messages_sql,
 	[PART_LEGACY] = &sqlite_legacy_sql,
 };
 

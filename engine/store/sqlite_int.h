@@ -23,6 +23,7 @@ enum sqlite_part {
 	PART_DELIVERIES, /* sqlite_deliveries.c */
 	PART_RUNS,       /* sqlite_runs.c */
 	PART_STEPS,      /* sqlite_steps.c */
+	PART_MESSAGES,   /* sqlite_messages.c */
 	PART_LEGACY,     /* sqlite_legacy.c */
 	PARTS
 };
@@ -36,6 +37,7 @@ extern const struct sqlite_sql sqlite_core_sql, sqlite_heads_sql;
 extern const struct sqlite_sql sqlite_recipients_sql;
 extern const struct sqlite_sql sqlite_idempotency_sql, sqlite_deliveries_sql;
 extern const struct sqlite_sql sqlite_runs_sql, sqlite_steps_sql;
+extern const struct sqlite_sql sqlite_messages_sql;
 extern const struct sqlite_sql sqlite_legacy_sql;
 
 /* How deeply requests may nest (savepoints). */
@@ -96,6 +98,12 @@ const char *sqlite_walbuf_vfs(void);
 
 /* sqlite_heads.c: the heads of the feed chains, written behind. */
 void sqlite_heads_init(struct store *s, int64_t upto);
+int64_t sqlite_heads_push(struct store *s, const char *rcpt,
+    const char *channel, int64_t *seq);
+int64_t sqlite_heads_get(struct store *s, const char *rcpt,
+    const char *channel);
+void sqlite_heads_of(struct store *s, const char *rcpt, const char *channel,
+    void (*f)(void *, const char *, int64_t), void *arg);
 void sqlite_heads_swap(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 int sqlite_heads_flush(struct store *s, int force);
 void sqlite_heads_mark(struct store *s);

@@ -21,49 +21,6 @@
 	" json_each(?7))) AND (?8 IS NULL OR tenant = ?8)"
 
 static const char *const legacy_sql[ST_COUNT] = {
-	[ST_MSG_INS] = "INSERT INTO messages(run_seq, idx, step_ref, channel,"
-	    " rcpt, tenant, status, body, inserted_at, updated_at, prev, seq)"
-	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
-	[ST_MSG_GET] = "SELECT m.seq, m.run_seq, m.idx, m.step_ref, m.channel,"
-	    " m.rcpt, m.tenant, m.status, m.body, m.seen_at, m.read_at,"
-	    " m.archived_at, m.interacted_at, m.inserted_at, m.updated_at,"
-	    " u.workflow, u.actor, u.data FROM messages m JOIN runs u ON"
-	    " u.seq = m.run_seq WHERE m.seq = ?1",
-	[ST_MSG_MARK] = "UPDATE messages SET seen_at = CASE WHEN ?2 = 'seen'"
-	    " THEN ?3 ELSE seen_at END, read_at = CASE WHEN ?2 = 'read' THEN ?3"
-	    " ELSE read_at END, archived_at = CASE WHEN ?2 = 'archived' THEN ?3"
-	    " ELSE archived_at END, interacted_at = CASE WHEN ?2 = 'interacted'"
-	    " THEN ?3 ELSE interacted_at END, updated_at = ?4 WHERE seq = ?1",
-	[ST_MSG_STATUS] = "UPDATE messages SET status = ?2, updated_at = ?3"
-	    " WHERE seq = ?1",
-	/*
-	 * One step of a walk down a recipient's chain (messages.c): the
-	 * message (ST_MSG_GET's columns), the seq before it, and whether it
-	 * passes the filters: ?2 the cursor (below it), ?3 tenant, ?4 whether
-	 * a tenant is required, ?5 archived (0 all, 1 exclude, 2 only), ?6
-	 * status (0 all, 1 unread, 2 read, 3 unseen, 4 seen).
-	 */
-	[ST_MSG_WALK] = "SELECT m.seq, m.run_seq, m.idx, m.step_ref,"
-	    " m.channel, m.rcpt, m.tenant, m.status, m.body, m.seen_at,"
-	    " m.read_at, m.archived_at, m.interacted_at, m.inserted_at,"
-	    " m.updated_at, u.workflow, u.actor, u.data, m.prev, m.seq < ?2"
-	    " AND (?3 IS NULL OR m.tenant = ?3 OR (m.tenant IS NULL AND"
-	    " ?4 = 0)) AND (?4 = 0 OR m.tenant IS NOT NULL)"
-	    " AND (?5 = 0 OR (?5 = 1 AND m.archived_at IS NULL) OR"
-	    " (?5 = 2 AND m.archived_at IS NOT NULL))"
-	    " AND (?6 = 0 OR (?6 = 1 AND m.read_at IS NULL) OR"
-	    " (?6 = 2 AND m.read_at IS NOT NULL) OR (?6 = 3 AND m.seen_at IS"
-	    " NULL) OR (?6 = 4 AND m.seen_at IS NOT NULL))"
-	    " FROM messages m JOIN runs u ON u.seq = m.run_seq WHERE"
-	    " m.seq = ?1",
-	/* A chain only goes back in time (m.prev < m.seq): it ends. */
-	[ST_MSG_COUNTS] = "WITH RECURSIVE w(seq) AS (SELECT ?1 WHERE ?1 > 0"
-	    " UNION ALL SELECT m.prev FROM w JOIN messages m ON m.seq = w.seq"
-	    " WHERE m.prev < m.seq) SELECT count(*), count(*) FILTER (WHERE"
-	    " m.read_at IS NULL), count(*) FILTER (WHERE m.seen_at IS NULL)"
-	    " FROM w JOIN messages m ON m.seq = w.seq WHERE m.archived_at IS"
-	    " NULL AND (?2 IS NULL OR m.tenant = ?2 OR (m.tenant IS NULL AND"
-	    " ?3 = 0)) AND (?3 = 0 OR m.tenant IS NOT NULL)",
 	[ST_SCHED_INS] = "INSERT INTO schedules(parent, workflow, rcpt, actor,"
 	    " tenant, data, repeats, rule, exdates, dtstart, start_at, timezone,"
 	    " dst_gap, dst_overlap, catchup_window, paused, ending_at,"

@@ -378,26 +378,79 @@ int64_t store_throttle_count(struct store *s, const char *key, int64_t since);
 int store_throttle_hit(struct store *s, const char *key, int64_t at,
     int64_t run, int64_t idx, int64_t expires);
 
-/* ---- feeds (engine/store/sqlite_heads.c) ---- */
+/* ---- messages and feeds (engine/store/sqlite_messages.c) ---- */
 
 /*
- * A new message on rcpt's feed on channel: *seq gets its key; returns the
- * key of the message before it on that feed (0: none), or -1.
+ * A message.  Written: the caller's strings and values, borrowed (seq,
+ * the engagement times, workflow, actor and data are not read).  Read:
+ * held by the struct, freed with store_message_clear; the workflow run's
+ * workflow, actor and data come with it.  Engagement times are
+ * STORE_NONE when unset.
  */
-int64_t store_feed_push(struct store *s, const char *rcpt,
-    const char *channel, int64_t *seq);
-
-/* The key of the newest message on rcpt's feed on channel (0: none). */
-int64_t store_feed_head(struct store *s, const char *rcpt,
-    const char *channel);
+struct store_message {
+	int64_t seq, run, idx;
+	const char *step_ref, *channel, *rcpt, *tenant, *status;
+	json_t *body;
+	int64_t seen, read, archived, interacted;
+	int64_t inserted, updated;
+	const char *workflow, *actor;
+	json_t *data;
+	char *owned;
+};
+void store_message_clear(struct store_message *m);
 
 /*
- * Call f(arg, channel, newest) for rcpt's feed on channel, or on every
- * channel when it is NULL; a channel may be reported more than once, the
- * last report being the newest.
+ * Append message m (inserted at m->inserted) to its recipient's feed on
+ * its channel; its key (keys increase), or -1.
  */
-void store_feed_heads(struct store *s, const char *rcpt, const char *channel,
-    void (*f)(void *, const char *, int64_t), void *arg);
+int64_t store_message_add(struct store *s, const struct store_message *m);
+
+/* Message seq into *m: 1, or 0 if there is none. */
+int store_message_get(struct store *s, int64_t seq, struct store_message *m);
+
+/*
+ * Set (at now) or clear message seq's engagement what ("seen", "read",
+ * "archived" or "interacted"): 1, 0 if there is no such message, or -1.
+ */
+int store_message_mark(struct store *s, int64_t seq, const char *what,
+    int set, int64_t now);
+
+/* Set message seq's delivery status at now; 0 or -1. */
+int store_message_status(struct store *s, int64_t seq, const char *status,
+    int64_t now);
+
+/* Which messages of a feed a page shows. */
+enum store_feed_archived {
+	STORE_ARCHIVED_INCLUDE, STORE_ARCHIVED_EXCLUDE, STORE_ARCHIVED_ONLY
+};
+enum store_feed_status {
+	STORE_STATUS_ALL, STORE_STATUS_UNREAD, STORE_STATUS_READ,
+	STORE_STATUS_UNSEEN, STORE_STATUS_SEEN
+};
+struct store_feed_filter {
+	int64_t before;          /* keys below it (INT64_MAX: from the newest) */
+	const char *tenant;      /* that tenant's messages, or NULL */
+	int has_tenant;          /* only messages with a tenant */
+	enum store_feed_archived archived;
+	enum store_feed_status status;
+};
+
+/*
+ * Up to max of rcpt's messages on channel (NULL: on every channel) that
+ * pass f, newest first, into out; their count.
+ */
+size_t store_feed_page(struct store *s, const char *rcpt,
+    const char *channel, const struct store_feed_filter *f, size_t max,
+    struct store_message *out);
+
+/* A feed's counts, archived messages left out. */
+struct store_feed_counts {
+	int64_t total, unread, unseen;
+};
+
+/* The counts of rcpt's feed on channel, tenant filtered as in a page. */
+void store_feed_count(struct store *s, const char *rcpt, const char *channel,
+    const char *tenant, int has_tenant, struct store_feed_counts *out);
 
 /* ---- recipients (engine/store/sqlite_recipients.c) ---- */
 
