@@ -5,21 +5,9 @@
 #ifndef BELFRY_ENGINE_INT_H
 #define BELFRY_ENGINE_INT_H
 
-#include <sqlite3.h>
-
 #include "engine/engine.h"
 #include "engine/json.h"
 #include "engine/store/store.h"
-
-/* Prepared statements, prepared once at open (engine/store.c). */
-enum eng_stmt {
-	ST_SCHED_INS, ST_SCHED_GET, ST_SCHED_UPD, ST_SCHED_DEL, ST_SCHED_NEXT,
-	ST_SCHED_DUE, ST_SCHED_FIRED, ST_SCHED_LIST, ST_SCHED_BY_WF,
-	ST_SCHED_BY_RCPT, ST_SCHED_BY_PARENT, ST_SCHED_CHILD_DEL,
-	ST_SCHED_CFG_LIST, ST_SCHED_CFG_ROWS, ST_SCHED_CFG_DEL,
-	ST_SCHED_KIDS_DEL, ST_SCHED_RCPT_KIDS_DEL, ST_SCHED_RCPT_DEL, ST_SCHED_WORKFLOWS,
-	ST_COUNT
-};
 
 /* A run numbers its recipients below this (rruns keys, public ids). */
 #define ENG_RUN_RCPTS_MAX ((int64_t)1 << 24)
@@ -141,13 +129,6 @@ int64_t eng_duration(json_t *v);
 
 /* engine/jsonpos.c: line and column of the value at a path in JSON text. */
 int eng_jsonpos(const char *text, const char *path, int *line, int *col);
-
-/* engine/store/sqlite_legacy.c: the statements not yet behind store.h. */
-sqlite3_stmt *eng_stmt(struct eng *e, enum eng_stmt s);
-int eng_step_done(struct eng *e, sqlite3_stmt *st);
-json_t *eng_json_col(sqlite3_stmt *st, int col);
-void eng_bind_json(sqlite3_stmt *st, int col, json_t *v);
-sqlite3 *eng_db(struct eng *e);
 
 /* engine/lifecycle.c: RFC 3339 UTC text of an instant. */
 void eng_iso(int64_t t, char *buf, size_t len);

@@ -35,6 +35,7 @@
  * "dst_gap").  A fire that fails (its workflow is gone, ...) keeps its
  * error in last_error until a fire succeeds.
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,23 +43,11 @@
 
 #include "engine/engine_int.h"
 
-#define SCHED_NONE INT64_MIN
+#define SCHED_NONE STORE_NONE
 #define SCHED_MAX_RECIPIENTS 100
 #define SCHED_CATCHUP_DEFAULT 3600
 #define SCHED_BATCH 1000
 #define SCHED_WALK_MAX 100000   /* missed occurrences counted one by one */
-
-/* A stored schedule row (strings owned, NULL for SQL NULL). */
-struct sched {
-	int64_t seq, parent;
-	char *workflow, *rcpt, *actor, *tenant, *data, *repeats, *rule;
-	char *exdates, *dtstart, *timezone, *gap, *overlap, *source;
-	char *config_id, *def;
-	int64_t start_at, catchup, ending_at, next, last, skipped;
-	int64_t last_skipped, inserted, updated;
-	int paused, per_sub;
-	char *skip_reason, *last_error;
-};
 
 /* A checked schedule definition (json values borrowed from the def). */
 struct sched_def {
@@ -70,130 +59,24 @@ struct sched_def {
 	int paused, per_sub;
 };
 
-/* A text column, copied, or NULL. */
-static char *
-sched_text(sqlite3_stmt *st, int col)
-{
-	const char *s = (const char *)sqlite3_column_text(st, col);
-
-	return s ? xstrdup(s) : NULL;
-}
-
-/* An integer column or SCHED_NONE. */
-static int64_t
-sched_int(sqlite3_stmt *st, int col)
-{
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
-		return SCHED_NONE;
-	return sqlite3_column_int64(st, col);
-}
-
-/* Read a row laid out as store.c's SCHED_COLS. */
-static void
-sched_read(sqlite3_stmt *st, struct sched *s)
-{
-	s->seq = sqlite3_column_int64(st, 0);
-	s->parent = sched_int(st, 1);
-	s->workflow = sched_text(st, 2);
-	s->rcpt = sched_text(st, 3);
-	s->actor = sched_text(st, 4);
-	s->tenant = sched_text(st, 5);
-	s->data = sched_text(st, 6);
-	s->repeats = sched_text(st, 7);
-	s->rule = sched_text(st, 8);
-	s->exdates = sched_text(st, 9);
-	s->dtstart = sched_text(st, 10);
-	s->start_at = sched_int(st, 11);
-	s->timezone = sched_text(st, 12);
-	s->gap = sched_text(st, 13);
-	s->overlap = sched_text(st, 14);
-	s->catchup = sqlite3_column_int64(st, 15);
-	s->paused = sqlite3_column_int(st, 16);
-	s->ending_at = sched_int(st, 17);
-	s->next = sched_int(st, 18);
-	s->last = sched_int(st, 19);
-	s->skipped = sqlite3_column_int64(st, 20);
-	s->last_skipped = sched_int(st, 21);
-	s->source = sched_text(st, 22);
-	s->config_id = sched_text(st, 23);
-	s->def = sched_text(st, 24);
-	s->inserted = sqlite3_column_int64(st, 25);
-	s->updated = sqlite3_column_int64(st, 26);
-	s->per_sub = sqlite3_column_int(st, 27);
-	s->skip_reason = sched_text(st, 28);
-	s->last_error = sched_text(st, 29);
-}
-
-/* Free a row's strings. */
-static void
-sched_clear(struct sched *s)
-{
-	free(s->workflow);
-	free(s->rcpt);
-	free(s->actor);
-	free(s->tenant);
-	free(s->data);
-	free(s->repeats);
-	free(s->rule);
-	free(s->exdates);
-	free(s->dtstart);
-	free(s->timezone);
-	free(s->gap);
-	free(s->overlap);
-	free(s->source);
-	free(s->config_id);
-	free(s->def);
-	free(s->skip_reason);
-	free(s->last_error);
-	memset(s, 0, sizeof *s);
-}
-
 /* Load row seq; 0, or -1 if there is none. */
 static int
-sched_get(struct eng *e, int64_t seq, struct sched *s)
+sched_get(struct eng *e, int64_t seq, struct store_sched *s)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_SCHED_GET);
-	int rc = -1;
-
-	sqlite3_bind_int64(st, 1, seq);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		sched_read(st, s);
-		rc = 0;
-	}
-	sqlite3_reset(st);
-	return rc;
+	memset(s, 0, sizeof *s);
+	return store_sched_get(e->store, seq, s) ? 0 : -1;
 }
 
 /* Whether a row is a per-subscriber template (it fans out, never fires). */
 static int
-sched_is_template(const struct sched *s)
+sched_is_template(const struct store_sched *s)
 {
 	return s->parent == SCHED_NONE && s->per_sub;
 }
 
-/* Bind an integer or NULL for SCHED_NONE. */
-static void
-sched_bind_int(sqlite3_stmt *st, int col, int64_t v)
-{
-	if (v == SCHED_NONE)
-		sqlite3_bind_null(st, col);
-	else
-		sqlite3_bind_int64(st, col, v);
-}
-
-/* Bind a string or NULL. */
-static void
-sched_bind_text(sqlite3_stmt *st, int col, const char *v)
-{
-	if (v == NULL)
-		sqlite3_bind_null(st, col);
-	else
-		sqlite3_bind_text(st, col, v, -1, SQLITE_TRANSIENT);
-}
-
 /* The name of the zone a row fires in (see the top of the file). */
 static const char *
-sched_zone_name(struct eng *e, const struct sched *s, char **owned)
+sched_zone_name(struct eng *e, const struct store_sched *s, char **owned)
 {
 	const char *slash = strchr(s->rcpt, '/'), *name;
 	json_t *p;
@@ -221,7 +104,7 @@ sched_zone_name(struct eng *e, const struct sched *s, char **owned)
 
 /* The zone a row fires in (never NULL: falls back to UTC). */
 static struct tz_zone *
-sched_zone(struct eng *e, const struct sched *s)
+sched_zone(struct eng *e, const struct store_sched *s)
 {
 	char *owned, *cause = NULL;
 	struct tz_zone *z = tz_zone_get(sched_zone_name(e, s, &owned),
@@ -282,7 +165,7 @@ sched_hash(const char *s)
 
 /* Parse the row's recurrence (NULL for a one-off or a rule that fails). */
 static struct tz_recur *
-sched_recur_parse(const struct sched *s)
+sched_recur_parse(const struct store_sched *s)
 {
 	struct tz_recur *r;
 	struct tz_wall w;
@@ -311,7 +194,7 @@ sched_recur_parse(const struct sched *s)
  * search.
  */
 static struct tz_recur *
-sched_recur(struct eng *e, const struct sched *s)
+sched_recur(struct eng *e, const struct store_sched *s)
 {
 	struct eng_rcache *c;
 	uint64_t h;
@@ -350,7 +233,7 @@ sched_recur(struct eng *e, const struct sched *s)
  * be NULL) counts the occurrences dst_gap "skip" dropped on the way.
  */
 static int
-sched_next_with(const struct sched *s, struct tz_recur *r, struct tz_zone *z,
+sched_next_with(const struct store_sched *s, struct tz_recur *r, struct tz_zone *z,
     int64_t after, int64_t *next, struct tz_recur_skips *skips)
 {
 	enum tz_gap gap = TZ_GAP_SHIFT;
@@ -383,7 +266,7 @@ sched_next_with(const struct sched *s, struct tz_recur *r, struct tz_zone *z,
  * instant even if past (the fire decides by catchup_window).
  */
 static void
-sched_plan(struct eng *e, struct sched *s, int64_t now)
+sched_plan(struct eng *e, struct store_sched *s, int64_t now)
 {
 	struct tz_zone *z = sched_zone(e, s);
 	struct tz_recur *r;
@@ -417,62 +300,9 @@ sched_plan(struct eng *e, struct sched *s, int64_t now)
 
 /* Insert (seq 0) or update a row; 0 or -1. */
 static int
-sched_store(struct eng *e, struct sched *s)
+sched_store(struct eng *e, struct store_sched *s)
 {
-	sqlite3_stmt *st;
-
-	if (s->seq == 0) {
-		st = eng_stmt(e, ST_SCHED_INS);
-		sched_bind_int(st, 1, s->parent);
-		sched_bind_text(st, 2, s->workflow);
-		sched_bind_text(st, 3, s->rcpt);
-		sched_bind_text(st, 4, s->actor);
-		sched_bind_text(st, 5, s->tenant);
-		sched_bind_text(st, 6, s->data);
-		sched_bind_text(st, 7, s->repeats);
-		sched_bind_text(st, 8, s->rule);
-		sched_bind_text(st, 9, s->exdates);
-		sched_bind_text(st, 10, s->dtstart);
-		sched_bind_int(st, 11, s->start_at);
-		sched_bind_text(st, 12, s->timezone);
-		sched_bind_text(st, 13, s->gap);
-		sched_bind_text(st, 14, s->overlap);
-		sqlite3_bind_int64(st, 15, s->catchup);
-		sqlite3_bind_int(st, 16, s->paused);
-		sched_bind_int(st, 17, s->ending_at);
-		sched_bind_int(st, 18, s->next);
-		sched_bind_text(st, 19, s->source);
-		sched_bind_text(st, 20, s->config_id);
-		sched_bind_text(st, 21, s->def);
-		sqlite3_bind_int64(st, 22, s->inserted);
-		sqlite3_bind_int(st, 23, s->per_sub);
-		if (eng_step_done(e, st) != 0)
-			return -1;
-		s->seq = sqlite3_last_insert_rowid(eng_db(e));
-		return 0;
-	}
-	st = eng_stmt(e, ST_SCHED_UPD);
-	sqlite3_bind_int64(st, 1, s->seq);
-	sched_bind_text(st, 2, s->workflow);
-	sched_bind_text(st, 3, s->actor);
-	sched_bind_text(st, 4, s->tenant);
-	sched_bind_text(st, 5, s->data);
-	sched_bind_text(st, 6, s->repeats);
-	sched_bind_text(st, 7, s->rule);
-	sched_bind_text(st, 8, s->exdates);
-	sched_bind_text(st, 9, s->dtstart);
-	sched_bind_int(st, 10, s->start_at);
-	sched_bind_text(st, 11, s->timezone);
-	sched_bind_text(st, 12, s->gap);
-	sched_bind_text(st, 13, s->overlap);
-	sqlite3_bind_int64(st, 14, s->catchup);
-	sqlite3_bind_int(st, 15, s->paused);
-	sched_bind_int(st, 16, s->ending_at);
-	sched_bind_int(st, 17, s->next);
-	sqlite3_bind_int64(st, 18, s->updated);
-	sched_bind_text(st, 19, s->def);
-	sqlite3_bind_int(st, 20, s->per_sub);
-	return eng_step_done(e, st);
+	return store_sched_save(e->store, s);
 }
 
 /* ---- definitions ---- */
@@ -795,7 +625,7 @@ sched_tenant(struct eng *e, json_t *v, int64_t now, enum eng_status *rc,
 
 /* Copy a checked definition's fields into row s (resolved actor/tenant). */
 static void
-sched_fill(struct sched *s, const struct sched_def *d, const char *actor,
+sched_fill(struct store_sched *s, const struct sched_def *d, const char *actor,
     const char *tenant)
 {
 	free(s->workflow);
@@ -830,7 +660,7 @@ sched_fill(struct sched *s, const struct sched_def *d, const char *actor,
 
 /* Copy a template's definition into a child row for subscriber rcpt. */
 static void
-sched_copy(struct sched *c, const struct sched *t)
+sched_copy(struct store_sched *c, const struct store_sched *t)
 {
 	free(c->workflow);
 	c->workflow = xstrdup(t->workflow);
@@ -856,10 +686,10 @@ sched_copy(struct sched *c, const struct sched *t)
 
 /* Insert the child row of template t for subscriber rcpt (not its actor). */
 static int
-sched_child_add(struct eng *e, const struct sched *t, const char *rcpt,
+sched_child_add(struct eng *e, const struct store_sched *t, const char *rcpt,
     int64_t now)
 {
-	struct sched c;
+	struct store_sched c;
 	int rc;
 
 	if (t->actor != NULL && strcmp(t->actor, rcpt) == 0)
@@ -872,41 +702,8 @@ sched_child_add(struct eng *e, const struct sched *t, const char *rcpt,
 	c.last = c.last_skipped = SCHED_NONE;
 	sched_plan(e, &c, now);
 	rc = sched_store(e, &c);
-	sched_clear(&c);
+	store_sched_clear(&c);
 	return rc;
-}
-
-/* A list's filters beyond workflow, recipient key and parent. */
-struct sched_filter {
-	const char *rcpts;  /* a JSON array of recipient keys, or NULL */
-	const char *tenant; /* or NULL */
-};
-
-/* The list statement for the filters given, reset, with them bound. */
-static sqlite3_stmt *
-sched_list_stmt(struct eng *e, const char *wf, const char *rcpt,
-    int64_t parent, int64_t after, int top, int limit,
-    const struct sched_filter *f)
-{
-	sqlite3_stmt *st;
-
-	if (parent != SCHED_NONE)
-		st = eng_stmt(e, ST_SCHED_BY_PARENT);
-	else if (rcpt != NULL)
-		st = eng_stmt(e, ST_SCHED_BY_RCPT);
-	else if (wf != NULL)
-		st = eng_stmt(e, ST_SCHED_BY_WF);
-	else
-		st = eng_stmt(e, ST_SCHED_LIST);
-	sched_bind_text(st, 1, wf);
-	sched_bind_text(st, 2, rcpt);
-	sqlite3_bind_int64(st, 3, after);
-	sqlite3_bind_int(st, 4, top);
-	sqlite3_bind_int(st, 5, limit);
-	sched_bind_int(st, 6, parent);
-	sched_bind_text(st, 7, f != NULL ? f->rcpts : NULL);
-	sched_bind_text(st, 8, f != NULL ? f->tenant : NULL);
-	return st;
 }
 
 /*
@@ -915,25 +712,23 @@ sched_list_stmt(struct eng *e, const char *wf, const char *rcpt,
  */
 static int
 sched_each(struct eng *e, const char *wf, const char *rcpt, int64_t parent,
-    int (*fn)(struct eng *, struct sched *, void *), void *arg)
+    int (*fn)(struct eng *, struct store_sched *, void *), void *arg)
 {
-	struct sched *rows = xcalloc(SCHED_BATCH, sizeof *rows);
-	sqlite3_stmt *st;
-	int64_t after = 0;
+	struct store_sched *rows = xcalloc(SCHED_BATCH, sizeof *rows);
+	struct store_sched_filter f;
 	int n, i, rc = 0;
 
+	memset(&f, 0, sizeof f);
+	f.workflow = wf;
+	f.rcpt = rcpt;
+	f.parent = parent;
 	do {
-		st = sched_list_stmt(e, wf, rcpt, parent, after, 0,
-		    SCHED_BATCH, NULL);
-		for (n = 0; n < SCHED_BATCH && sqlite3_step(st) == SQLITE_ROW;
-		    n++)
-			sched_read(st, &rows[n]);
-		sqlite3_reset(st);
+		n = (int)store_sched_list(e->store, &f, SCHED_BATCH, rows);
 		for (i = 0; i < n; i++) {
 			if (rc == 0)
 				rc = fn(e, &rows[i], arg);
-			after = rows[i].seq;
-			sched_clear(&rows[i]);
+			f.after = rows[i].seq;
+			store_sched_clear(&rows[i]);
 		}
 	} while (n == SCHED_BATCH && rc == 0);
 	free(rows);
@@ -942,7 +737,7 @@ sched_each(struct eng *e, const char *wf, const char *rcpt, int64_t parent,
 
 /* sched_each callback: re-plan a row as of *(int64_t *)arg and store it. */
 static int
-sched_replan_cb(struct eng *e, struct sched *s, void *arg)
+sched_replan_cb(struct eng *e, struct store_sched *s, void *arg)
 {
 	int64_t now = *(int64_t *)arg;
 
@@ -954,9 +749,9 @@ sched_replan_cb(struct eng *e, struct sched *s, void *arg)
 
 /* sched_each callback: make a template's child match it again. */
 static int
-sched_child_sync_cb(struct eng *e, struct sched *c, void *arg)
+sched_child_sync_cb(struct eng *e, struct store_sched *c, void *arg)
 {
-	const struct sched *t = arg;
+	const struct store_sched *t = arg;
 
 	sched_copy(c, t);
 	c->updated = t->updated;
@@ -966,7 +761,7 @@ sched_child_sync_cb(struct eng *e, struct sched *c, void *arg)
 
 /* Add a child row to template t for every current subscriber. */
 static int
-sched_children_create(struct eng *e, const struct sched *t, int64_t now)
+sched_children_create(struct eng *e, const struct store_sched *t, int64_t now)
 {
 	char coll[257], after[600] = "";
 	const char *slash = strchr(t->rcpt, '/');
@@ -1082,7 +877,7 @@ sched_repeats_json(const char *text)
 
 /* The Schedule shape of a row, with belfry's extra fields. */
 static json_t *
-sched_json(struct eng *e, const struct sched *s)
+sched_json(struct eng *e, const struct store_sched *s)
 {
 	char id[37], pid[37], *owned;
 	json_t *o;
@@ -1135,7 +930,7 @@ sched_json(struct eng *e, const struct sched *s)
 
 /* The definition of a row as API fields (for a PUT's merge). */
 static json_t *
-sched_def_json(const struct sched *s)
+sched_def_json(const struct store_sched *s)
 {
 	json_t *d = json_pack("{s:s, s:s, s:s, s:I, s:b}", "workflow",
 	    s->workflow, "dst_gap", s->gap, "dst_overlap", s->overlap,
@@ -1172,9 +967,8 @@ sched_def_json(const struct sched *s)
  * stopped being a template loses them.  was_template: what s was before.
  */
 static int
-sched_write(struct eng *e, struct sched *s, int was_template, int64_t now)
+sched_write(struct eng *e, struct store_sched *s, int was_template, int64_t now)
 {
-	sqlite3_stmt *st;
 	int fresh = s->seq == 0;
 
 	if (sched_store(e, s) != 0)
@@ -1184,9 +978,7 @@ sched_write(struct eng *e, struct sched *s, int was_template, int64_t now)
 		    sched_child_sync_cb, s) : sched_children_create(e, s, now);
 	if (!was_template)
 		return 0;
-	st = eng_stmt(e, ST_SCHED_KIDS_DEL);
-	sqlite3_bind_int64(st, 1, s->seq);
-	return eng_step_done(e, st);
+	return store_sched_delete_children(e->store, s->seq);
 }
 
 /*
@@ -1194,7 +986,7 @@ sched_write(struct eng *e, struct sched *s, int was_template, int64_t now)
  * may not change it), else ENG_OK.
  */
 static enum eng_status
-sched_owned(struct eng *e, const struct sched *s, char **cause)
+sched_owned(struct eng *e, const struct store_sched *s, char **cause)
 {
 	const char *file;
 	char id[37];
@@ -1226,9 +1018,8 @@ sched_create(struct eng *e, json_t *def, int64_t now, const char *source,
 {
 	json_t *rs = json_object_get(def, "recipients"), *r, *old;
 	struct sched_def d;
-	struct sched s;
+	struct store_sched s;
 	enum eng_status rc;
-	sqlite3_stmt *st;
 	const char *field, *k;
 	char *actor = NULL, *tenant = NULL, *key, *msg;
 	size_t i;
@@ -1277,20 +1068,18 @@ sched_create(struct eng *e, json_t *def, int64_t now, const char *source,
 		sched_fill(&s, &d, actor, tenant);
 		sched_plan(e, &s, now);
 		if (sched_write(e, &s, was, now) != 0) {
-			sched_clear(&s);
+			store_sched_clear(&s);
 			*cause = xstrdup("store failure");
 			rc = ENG_INTERNAL;
 			goto out;
 		}
 		if (out != NULL)
 			json_array_append_new(out, sched_json(e, &s));
-		sched_clear(&s);
+		store_sched_clear(&s);
 	}
 	/* Rows for recipients the definition no longer names. */
 	json_object_foreach(existing, k, old) {
-		st = eng_stmt(e, ST_SCHED_DEL);
-		sqlite3_bind_int64(st, 1, json_integer_value(old));
-		if (eng_step_done(e, st) != 0) {
+		if (store_sched_delete(e->store, json_integer_value(old)) != 0) {
 			*cause = xstrdup("store failure");
 			rc = ENG_INTERNAL;
 			goto out;
@@ -1359,7 +1148,7 @@ sched_ids(struct eng *e, json_t *body, size_t *n, char **cause)
 
 /* Apply PUT fields to one row (and a template's children). */
 static enum eng_status
-sched_update_one(struct eng *e, struct sched *s, json_t *body, int64_t now,
+sched_update_one(struct eng *e, struct store_sched *s, json_t *body, int64_t now,
     char **cause)
 {
 	json_t *def = sched_def_json(s), *v;
@@ -1409,7 +1198,7 @@ eng_schedules_update(struct eng *e, json_t *body, int64_t now,
     json_t **reply, char **cause)
 {
 	enum eng_status rc = ENG_OK;
-	struct sched s;
+	struct store_sched s;
 	json_t *out;
 	int64_t *ids;
 	size_t n = 0, i;
@@ -1428,7 +1217,7 @@ eng_schedules_update(struct eng *e, json_t *body, int64_t now,
 		if ((rc = sched_owned(e, &s, cause)) == ENG_OK &&
 		    (rc = sched_update_one(e, &s, body, now, cause)) == ENG_OK)
 			json_array_append_new(out, sched_json(e, &s));
-		sched_clear(&s);
+		store_sched_clear(&s);
 	}
 	free(ids);
 	if (rc != ENG_OK) {
@@ -1445,8 +1234,7 @@ eng_schedules_delete(struct eng *e, json_t *body, json_t **reply,
     char **cause)
 {
 	enum eng_status rc = ENG_OK;
-	sqlite3_stmt *st;
-	struct sched s;
+	struct store_sched s;
 	json_t *out;
 	int64_t *ids;
 	size_t n = 0, i;
@@ -1458,14 +1246,12 @@ eng_schedules_delete(struct eng *e, json_t *body, json_t **reply,
 		if (sched_get(e, ids[i], &s) != 0)
 			continue;
 		if ((rc = sched_owned(e, &s, cause)) != ENG_OK) {
-			sched_clear(&s);
+			store_sched_clear(&s);
 			break;
 		}
 		json_array_append_new(out, sched_json(e, &s));
-		sched_clear(&s);
-		st = eng_stmt(e, ST_SCHED_DEL);
-		sqlite3_bind_int64(st, 1, ids[i]);
-		if (eng_step_done(e, st) != 0) {
+		store_sched_clear(&s);
+		if (store_sched_delete(e->store, ids[i]) != 0) {
 			*cause = xstrdup("store failure");
 			rc = ENG_INTERNAL;
 		}
@@ -1481,12 +1267,12 @@ eng_schedules_delete(struct eng *e, json_t *body, json_t **reply,
 
 /*
  * The recipient keys of a list query's "recipients" filter, as a JSON
- * array text (NULL when there is none, with *rc ENG_OK): Knock's SDK sends
+ * array (NULL when there is none, with *rc ENG_OK): Knock's SDK sends
  * user ids as recipients[]=u1&recipients[]=u2 and object references as
  * recipients[0][id]=..&recipients[0][collection]=.. (and ids among them as
  * recipients[1]=u1).
  */
-static char *
+static json_t *
 sched_filter_rcpts(json_t *q, enum eng_status *rc, char **cause)
 {
 	json_t *keys = json_array(), *v, *x;
@@ -1531,10 +1317,11 @@ sched_filter_rcpts(json_t *q, enum eng_status *rc, char **cause)
 			return NULL;
 		}
 	}
-	text = json_array_size(keys) > 0 ? eng_json_dumps(keys,
-	    JSON_COMPACT) : NULL;
-	json_decref(keys);
-	return text;
+	if (json_array_size(keys) == 0) {
+		json_decref(keys);
+		return NULL;
+	}
+	return keys;
 }
 
 /* A page of rows by workflow and/or recipient key; Knock's list shape. */
@@ -1545,12 +1332,12 @@ sched_list(struct eng *e, const char *wf, const char *rcpt, int top,
 	const char *after = json_string_value(json_object_get(q, "after"));
 	const char *ps = json_string_value(json_object_get(q, "page_size"));
 	json_t *entries = json_array();
-	struct sched_filter f;
+	struct store_sched_filter f;
 	enum eng_status rc;
-	sqlite3_stmt *st;
 	uint64_t a = 0, b;
-	int size = 50, n = 0;
-	char last[37] = "", *rcpts;
+	int size = 50, n, i;
+	char last[37] = "";
+	struct store_sched *rows;
 
 	if (ps != NULL && ((size = atoi(ps)) < 1 || size > 1000)) {
 		json_decref(entries);
@@ -1562,31 +1349,27 @@ sched_list(struct eng *e, const char *wf, const char *rcpt, int top,
 		*cause = xstrdup("bad \"after\" cursor");
 		return ENG_INVALID;
 	}
+	memset(&f, 0, sizeof f);
+	f.workflow = wf;
+	f.rcpt = rcpt;
+	f.parent = SCHED_NONE;
+	f.after = (int64_t)a;
+	f.top = top;
 	f.tenant = json_string_value(json_object_get(q, "tenant"));
-	if ((f.rcpts = rcpts = sched_filter_rcpts(q, &rc, cause)) == NULL &&
+	if ((f.rcpts = sched_filter_rcpts(q, &rc, cause)) == NULL &&
 	    rc != ENG_OK) {
 		json_decref(entries);
 		return rc;
 	}
-	st = sched_list_stmt(e, wf, rcpt, SCHED_NONE, (int64_t)a, top, size,
-	    &f);
-	/* Copy rows out: the replies read recipients with other statements. */
-	{
-		struct sched *rows = xcalloc((size_t)size, sizeof *rows);
-		int i;
-
-		while (n < size && sqlite3_step(st) == SQLITE_ROW)
-			sched_read(st, &rows[n++]);
-		sqlite3_reset(st);
-		for (i = 0; i < n; i++) {
-			json_array_append_new(entries, sched_json(e, &rows[i]));
-			eng_id_format(e, ENG_ID_SCHED, (uint64_t)rows[i].seq, 0,
-			    last);
-			sched_clear(&rows[i]);
-		}
-		free(rows);
+	rows = xcalloc((size_t)size, sizeof *rows);
+	n = (int)store_sched_list(e->store, &f, (size_t)size, rows);
+	for (i = 0; i < n; i++) {
+		json_array_append_new(entries, sched_json(e, &rows[i]));
+		eng_id_format(e, ENG_ID_SCHED, (uint64_t)rows[i].seq, 0, last);
+		store_sched_clear(&rows[i]);
 	}
-	free(rcpts);
+	free(rows);
+	json_decref(f.rcpts);
 	*reply = json_pack("{s:o, s:{s:s, s:o, s:n, s:i}}", "entries",
 	    entries, "page_info", "__typename", "PageInfo", "after", n == size ?
 	    json_string(last) : json_null(), "before", "page_size", size);
@@ -1606,14 +1389,7 @@ eng_schedules_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 json_t *
 eng_schedules_workflows(struct eng *e)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_SCHED_WORKFLOWS);
-	json_t *o = json_object();
-
-	while (sqlite3_step(st) == SQLITE_ROW)
-		json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
-		    json_integer(sqlite3_column_int64(st, 1)));
-	sqlite3_reset(st);
-	return o;
+	return store_sched_workflows(e->store);
 }
 
 /* GET /v1/schedules/{id}. */
@@ -1621,7 +1397,7 @@ enum eng_status
 eng_schedule_get(struct eng *e, const char *id, json_t **reply,
     char **cause)
 {
-	struct sched s;
+	struct store_sched s;
 	uint64_t a, b;
 
 	if (eng_id_parse(e, ENG_ID_SCHED, id, &a, &b) != 0 ||
@@ -1630,7 +1406,7 @@ eng_schedule_get(struct eng *e, const char *id, json_t **reply,
 		return ENG_NOT_FOUND;
 	}
 	*reply = sched_json(e, &s);
-	sched_clear(&s);
+	store_sched_clear(&s);
 	return ENG_OK;
 }
 
@@ -1650,7 +1426,7 @@ eng_schedules_of(struct eng *e, const char *collection, const char *id,
 
 /* The next count fires of one (non-template) row after now, as JSON. */
 static json_t *
-sched_preview_row(struct eng *e, const struct sched *s, int count,
+sched_preview_row(struct eng *e, const struct store_sched *s, int count,
     int64_t now)
 {
 	struct tz_zone *z = sched_zone(e, s);
@@ -1678,7 +1454,7 @@ sched_preview_row(struct eng *e, const struct sched *s, int count,
 
 /* sched_each callback: append a child's preview to the array in arg. */
 static int
-sched_preview_cb(struct eng *e, struct sched *s, void *arg)
+sched_preview_cb(struct eng *e, struct store_sched *s, void *arg)
 {
 	json_t *a = arg;
 	int count = (int)json_integer_value(json_object_get(a, "count"));
@@ -1694,7 +1470,7 @@ enum eng_status
 eng_schedule_preview(struct eng *e, const char *id, int count, int64_t now,
     json_t **reply, char **cause)
 {
-	struct sched s;
+	struct store_sched s;
 	uint64_t a, b;
 	json_t *out, *arg;
 
@@ -1704,7 +1480,7 @@ eng_schedule_preview(struct eng *e, const char *id, int count, int64_t now,
 		return ENG_NOT_FOUND;
 	}
 	if (count < 1 || count > 10000) {
-		sched_clear(&s);
+		store_sched_clear(&s);
 		*cause = xstrdup("\"count\" must be 1..10000");
 		return ENG_INVALID;
 	}
@@ -1719,7 +1495,7 @@ eng_schedule_preview(struct eng *e, const char *id, int count, int64_t now,
 		    now));
 	*reply = json_pack("{s:s, s:s, s:o}", "schedule_id", id, "workflow",
 	    s.workflow, "recipients", out);
-	sched_clear(&s);
+	store_sched_clear(&s);
 	return ENG_OK;
 }
 
@@ -1733,17 +1509,7 @@ eng_schedule_preview(struct eng *e, const char *id, int count, int64_t now,
 int
 eng_sched_rcpt_deleted(struct eng *e, const char *rcpt)
 {
-	static const int sts[] = { ST_SCHED_RCPT_KIDS_DEL, ST_SCHED_RCPT_DEL };
-	sqlite3_stmt *st;
-	size_t i;
-
-	for (i = 0; i < sizeof sts / sizeof sts[0]; i++) {
-		st = eng_stmt(e, sts[i]);
-		sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_TRANSIENT);
-		if (eng_step_done(e, st) != 0)
-			return -1;
-	}
-	return 0;
+	return store_sched_delete_rcpt(e->store, rcpt);
 }
 
 /* A recipient's time zone changed: re-plan their pending fires at once. */
@@ -1755,19 +1521,15 @@ eng_sched_rezone(struct eng *e, const char *rcpt, int64_t now)
 
 /* sched_each callback: give template s a child for the rcpt in arg. */
 static int
-sched_sub_added_cb(struct eng *e, struct sched *s, void *arg)
+sched_sub_added_cb(struct eng *e, struct store_sched *s, void *arg)
 {
 	const char *rcpt = json_string_value(json_object_get(arg, "rcpt"));
 	int64_t now = json_integer_value(json_object_get(arg, "now"));
-	sqlite3_stmt *st;
 
 	if (!sched_is_template(s))
 		return 0;
 	/* Re-subscribing must not make a second child. */
-	st = eng_stmt(e, ST_SCHED_CHILD_DEL);
-	sqlite3_bind_int64(st, 1, s->seq);
-	sqlite3_bind_text(st, 2, rcpt, -1, SQLITE_TRANSIENT);
-	if (eng_step_done(e, st) != 0)
+	if (store_sched_delete_child(e->store, s->seq, rcpt) != 0)
 		return -1;
 	return sched_child_add(e, s, rcpt, now);
 }
@@ -1786,16 +1548,11 @@ eng_sched_sub_added(struct eng *e, const char *obj, const char *rcpt,
 
 /* sched_each callback: drop template s's child for the rcpt in arg. */
 static int
-sched_sub_removed_cb(struct eng *e, struct sched *s, void *arg)
+sched_sub_removed_cb(struct eng *e, struct store_sched *s, void *arg)
 {
-	sqlite3_stmt *st;
-
 	if (!sched_is_template(s))
 		return 0;
-	st = eng_stmt(e, ST_SCHED_CHILD_DEL);
-	sqlite3_bind_int64(st, 1, s->seq);
-	sqlite3_bind_text(st, 2, arg, -1, SQLITE_TRANSIENT);
-	return eng_step_done(e, st);
+	return store_sched_delete_child(e->store, s->seq, arg);
 }
 
 /* rcpt unsubscribed from object obj: it leaves obj's schedules. */
@@ -1812,14 +1569,7 @@ eng_sched_sub_removed(struct eng *e, const char *obj, const char *rcpt)
 int64_t
 eng_sched_next_due(struct eng *e)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_SCHED_NEXT);
-	int64_t t = INT64_MAX;
-
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_type(st, 0) != SQLITE_NULL)
-		t = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return t;
+	return store_sched_next(e->store);
 }
 
 /* Remember a fire's due instant for eng_fired_take. */
@@ -1852,7 +1602,7 @@ eng_fired_take(struct eng *e, int64_t *out, size_t max)
  * with *err (the caller's to free) saying why.
  */
 static int
-sched_fire(struct eng *e, const struct sched *s, int64_t at, int64_t now,
+sched_fire(struct eng *e, const struct store_sched *s, int64_t at, int64_t now,
     char **err)
 {
 	struct eng_source src = { "schedule", s->seq, at };
@@ -1908,7 +1658,7 @@ sched_gap_add(struct tz_recur_skips *total, const struct tz_recur_skips *sk,
  * then those the walk passes.
  */
 static void
-sched_due(struct eng *e, struct sched *s, int64_t now)
+sched_due(struct eng *e, struct store_sched *s, int64_t now)
 {
 	struct tz_zone *z = sched_zone(e, s);
 	struct tz_recur *r = sched_recur(e, s);
@@ -1916,8 +1666,8 @@ sched_due(struct eng *e, struct sched *s, int64_t now)
 	int64_t latest = s->next, n, skipped = 0, last_skipped = SCHED_NONE;
 	int64_t next = SCHED_NONE, fired = SCHED_NONE, a;
 	const char *reason = NULL;
+	struct store_fire f;
 	char *err = NULL;
-	sqlite3_stmt *st;
 	int walked = 0;
 
 	/* Only dst_gap "skip" drops occurrences: the others pay nothing. */
@@ -1976,15 +1726,13 @@ sched_due(struct eng *e, struct sched *s, int64_t now)
 	}
 	skipped += gaps.count;
 	e->stats.fires_skipped += (uint64_t)skipped;
-	st = eng_stmt(e, ST_SCHED_FIRED);
-	sqlite3_bind_int64(st, 1, s->seq);
-	sched_bind_int(st, 2, next);
-	sched_bind_int(st, 3, fired);
-	sqlite3_bind_int64(st, 4, skipped);
-	sched_bind_int(st, 5, last_skipped);
-	sched_bind_text(st, 6, reason);
-	sched_bind_text(st, 7, err);
-	eng_step_done(e, st);
+	f.next = next;
+	f.fired = fired;
+	f.skipped = skipped;
+	f.last_skipped = last_skipped;
+	f.reason = reason;
+	f.error = err;
+	store_sched_fired(e->store, s->seq, &f);
 	free(err);
 }
 
@@ -1992,20 +1740,14 @@ sched_due(struct eng *e, struct sched *s, int64_t now)
 int
 eng_sched_run_due(struct eng *e, int64_t now, int max)
 {
-	struct sched *rows;
-	sqlite3_stmt *st;
-	int n = 0, i;
+	struct store_sched *rows;
+	int n, i;
 
 	rows = xcalloc((size_t)max, sizeof *rows);
-	st = eng_stmt(e, ST_SCHED_DUE);
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int(st, 2, max);
-	while (n < max && sqlite3_step(st) == SQLITE_ROW)
-		sched_read(st, &rows[n++]);
-	sqlite3_reset(st);
+	n = (int)store_sched_due(e->store, now, (size_t)max, rows);
 	for (i = 0; i < n; i++) {
 		sched_due(e, &rows[i], now);
-		sched_clear(&rows[i]);
+		store_sched_clear(&rows[i]);
 	}
 	free(rows);
 	return n;
@@ -2019,14 +1761,11 @@ sched_sync_drop(struct eng *e, json_t *want, json_t *have)
 {
 	const char *id;
 	json_t *v;
-	sqlite3_stmt *st;
 
 	json_object_foreach(have, id, v) {
 		if (json_object_get(want, id) != NULL)
 			continue;
-		st = eng_stmt(e, ST_SCHED_CFG_DEL);
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-		if (eng_step_done(e, st) != 0)
+		if (store_sched_delete_config(e->store, id) != 0)
 			return -1;
 	}
 	return 0;
@@ -2036,34 +1775,22 @@ sched_sync_drop(struct eng *e, json_t *want, json_t *have)
 int
 eng_schedules_sync(struct eng *e, int64_t now, char **cause)
 {
-	json_t *have = json_object(), *want = json_object(), *def, *copy;
+	json_t *have, *want = json_object(), *def, *copy;
 	json_t *rows;
-	sqlite3_stmt *st;
 	const char *id, *old;
 	enum eng_status rc;
 	char *text, *err = NULL;
 	size_t i;
 	int ret = 0;
 
-	st = eng_stmt(e, ST_SCHED_CFG_LIST);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		json_object_set_new(have, (const char *)sqlite3_column_text(st,
-		    0), json_string((const char *)sqlite3_column_text(st, 1) ?
-		    (const char *)sqlite3_column_text(st, 1) : ""));
-	sqlite3_reset(st);
+	assert(store_in_txn(e->store));
+	have = store_sched_configs(e->store);
 	json_array_foreach(e->cfg ? e->cfg->schedules : NULL, i, def) {
 		id = json_string_value(json_object_get(def, "id"));
 		json_object_set_new(want, id, json_true());
 		text = eng_json_dumps(def, JSON_COMPACT | JSON_SORT_KEYS);
 		old = json_string_value(json_object_get(have, id));
-		rows = json_object();
-		st = eng_stmt(e, ST_SCHED_CFG_ROWS);
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_object_set_new(rows, (const char *)
-			    sqlite3_column_text(st, 1), json_integer(
-			    sqlite3_column_int64(st, 0)));
-		sqlite3_reset(st);
+		rows = store_sched_config_rows(e->store, id);
 		/* Unchanged, with a row for each recipient: nothing to do. */
 		if (old != NULL && strcmp(old, text) == 0 &&
 		    json_object_size(rows) == json_array_size(

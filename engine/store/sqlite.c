@@ -261,7 +261,7 @@ static const struct sqlite_sql *const sqlite_parts[PARTS] = {
 	[PART_RUNS] = &sqlite_runs_sql,
 	[PART_STEPS] = &sqlite_steps_sql,
 	[PART_MESSAGES] = &sqlite_messages_sql,
-	[PART_LEGACY] = &sqlite_legacy_sql,
+	[PART_SCHEDULES] = &sqlite_schedules_sql,
 };
 
 /*

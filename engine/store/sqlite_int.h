@@ -24,7 +24,7 @@ enum sqlite_part {
 	PART_RUNS,       /* sqlite_runs.c */
 	PART_STEPS,      /* sqlite_steps.c */
 	PART_MESSAGES,   /* sqlite_messages.c */
-	PART_LEGACY,     /* sqlite_legacy.c */
+	PART_SCHEDULES,  /* sqlite_schedules.c */
 	PARTS
 };
 
@@ -37,8 +37,7 @@ extern const struct sqlite_sql sqlite_core_sql, sqlite_heads_sql;
 extern const struct sqlite_sql sqlite_recipients_sql;
 extern const struct sqlite_sql sqlite_idempotency_sql, sqlite_deliveries_sql;
 extern const struct sqlite_sql sqlite_runs_sql, sqlite_steps_sql;
-extern const struct sqlite_sql sqlite_messages_sql;
-extern const struct sqlite_sql sqlite_legacy_sql;
+extern const struct sqlite_sql sqlite_messages_sql, sqlite_schedules_sql;
 
 /* How deeply requests may nest (savepoints). */
 #define STORE_DEPTH_MAX 8

@@ -378,6 +378,97 @@ int64_t store_throttle_count(struct store *s, const char *key, int64_t since);
 int store_throttle_hit(struct store *s, const char *key, int64_t at,
     int64_t run, int64_t idx, int64_t expires);
 
+/* ---- schedules (engine/store/sqlite_schedules.c) ---- */
+
+/*
+ * A schedule row: one recipient's (or a per-subscriber template's, which
+ * never fires, or one of its children, which name it as parent).  Strings
+ * are malloc'd and owned (NULL for none), freed with store_sched_clear;
+ * integers are STORE_NONE when unset.
+ */
+struct store_sched {
+	int64_t seq, parent;
+	char *workflow, *rcpt, *actor, *tenant, *data, *repeats, *rule;
+	char *exdates, *dtstart, *timezone, *gap, *overlap, *source;
+	char *config_id, *def;
+	int64_t start_at, catchup, ending_at, next, last, skipped;
+	int64_t last_skipped, inserted, updated;
+	int paused, per_sub;
+	char *skip_reason, *last_error;
+};
+void store_sched_clear(struct store_sched *sc);
+
+/* Row seq into *sc: 1, or 0 if there is none. */
+int store_sched_get(struct store *s, int64_t seq, struct store_sched *sc);
+
+/*
+ * Insert sc (seq 0: it gets a key never given before) or update its
+ * definition and its next fire (not its fire history); 0 or -1.
+ */
+int store_sched_save(struct store *s, struct store_sched *sc);
+
+/* Delete row seq and its children; 0 or -1. */
+int store_sched_delete(struct store *s, int64_t seq);
+
+/* Delete template parent's children, or its child for rcpt; 0 or -1. */
+int store_sched_delete_children(struct store *s, int64_t parent);
+int store_sched_delete_child(struct store *s, int64_t parent,
+    const char *rcpt);
+
+/* Delete rcpt's rows that no config file defines, and their children. */
+int store_sched_delete_rcpt(struct store *s, const char *rcpt);
+
+/* Delete the rows of config schedule config_id; 0 or -1. */
+int store_sched_delete_config(struct store *s, const char *config_id);
+
+/* The earliest next fire of any row, or INT64_MAX. */
+int64_t store_sched_next(struct store *s);
+
+/* Up to max rows due at or before now, earliest first, into out. */
+size_t store_sched_due(struct store *s, int64_t now, size_t max,
+    struct store_sched *out);
+
+/* What handling a row's due occurrences did. */
+struct store_fire {
+	int64_t next;            /* the next fire, or STORE_NONE */
+	int64_t fired;           /* the occurrence fired, or STORE_NONE */
+	int64_t skipped;         /* occurrences skipped (added to the count) */
+	int64_t last_skipped;    /* the latest skipped, or STORE_NONE */
+	const char *reason;      /* why they were skipped, or NULL */
+	const char *error;       /* why the fire failed, or NULL */
+};
+
+/*
+ * Record f on row seq: its next fire; its last fire unless none fired;
+ * its skips; its error (set when the fire failed, cleared when one
+ * succeeded); 0 or -1.
+ */
+int store_sched_fired(struct store *s, int64_t seq,
+    const struct store_fire *f);
+
+/* Which rows a list shows (NULL and STORE_NONE: any). */
+struct store_sched_filter {
+	const char *workflow, *rcpt;
+	int64_t parent;          /* a template's children */
+	int64_t after;           /* keys above it */
+	int top;                 /* only rows that are no template's child */
+	json_t *rcpts;           /* an array of recipient keys (any of them) */
+	const char *tenant;
+};
+
+/* Up to max rows matching f, by key, into out; their count. */
+size_t store_sched_list(struct store *s, const struct store_sched_filter *f,
+    size_t max, struct store_sched *out);
+
+/* The workflows the rows name, with their row counts: {key: rows}. */
+json_t *store_sched_workflows(struct store *s);
+
+/* The config schedules stored, with their definitions: {id: text}. */
+json_t *store_sched_configs(struct store *s);
+
+/* Config schedule config_id's top-level rows: {rcpt: seq}. */
+json_t *store_sched_config_rows(struct store *s, const char *config_id);
+
 /* ---- messages and feeds (engine/store/sqlite_messages.c) ---- */
 
 /*
