@@ -265,7 +265,8 @@ count_rows(const char *table)
 static void
 exec_sql(const char *sql)
 {
-	assert_int_equal(sqlite3_exec(e->store->db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(e->store->db, sql, NULL, NULL, NULL),
+	    SQLITE_OK);
 }
 
 /* Run every due item up to `to`, in time order, as the scheduler does. */
@@ -977,6 +978,69 @@ test_feed_rollback(void **state)
 	json_decref(q);
 }
 
+/*
+ * Requests nest: a request rolled back after a nested one was kept takes
+ * the nested one's messages back too, and the held heads with them, so
+ * the feed goes on from the messages that stayed.
+ */
+static void
+test_feed_nested_rollback(void **state)
+{
+	(void)state;
+	later_now(1000, "\"u1\"", 1);
+	later_now(1001, "\"u1\"", 2);     /* the chain is held from here */
+	eng_request_begin(e);
+	later_now(1002, "\"u1\"", 3);
+	eng_request_begin(e);
+	later_now(1003, "\"u1\"", 4);
+	eng_request_end(e, 1);
+	expect_pages("u1", NULL, "{}", "later 4|later 3|later 2|later 1");
+	eng_request_end(e, 0);
+	expect_pages("u1", NULL, "{}", "later 2|later 1");
+	later_now(1004, "\"u1\"", 5);
+	expect_pages("u1", NULL, "{}", "later 5|later 2|later 1");
+	assert_int_equal(sqlite_heads_flush(e->store, 1), 0);
+	expect_feed("u1", "later 5|later 2|later 1");
+}
+
+/*
+ * A store operation that fails inside a request marks it: the request
+ * rolls back at its end even though its handler ignored the failure and
+ * asked to keep its work.
+ */
+static void
+test_sticky_failure(void **state)
+{
+	json_t *body = json_pack("{s:s}", "name", "Nine"), *reply = NULL;
+	char *cause = NULL;
+	uint64_t errors;
+	struct eng_stats st;
+
+	(void)state;
+	exec_sql("CREATE TEMP TRIGGER idem_fails BEFORE INSERT ON idempotency"
+	    " BEGIN SELECT RAISE(ABORT, 'the disk is full'); END");
+	eng_stats(e, &st);
+	errors = st.errors;
+	eng_request_begin(e);
+	assert_int_equal(eng_user_put(e, "u9", body, 1000, &reply, &cause),
+	    ENG_OK);
+	json_decref(reply);
+	json_decref(body);
+	eng_idem_put(e, "k1", 200, "{}", 1000);   /* fails; ignored */
+	eng_request_end(e, 1);
+	eng_stats(e, &st);
+	assert_int_equal(st.errors, errors + 1);
+	assert_int_equal(eng_user_get(e, "u9", &reply, &cause), ENG_NOT_FOUND);
+	free(cause);
+	cause = NULL;
+	/* The next request is not marked by the last one's failure. */
+	exec_sql("DROP TRIGGER idem_fails");
+	eng_request_begin(e);
+	eng_idem_put(e, "k1", 200, "{}", 1000);
+	eng_request_end(e, 1);
+	assert_int_equal(count_rows("idempotency"), 1);
+}
+
 /* Back to schema 9: schedules without per_sub, skip_reason, last_error. */
 static void
 to_schema_9(sqlite3 *db, int unused)
@@ -1654,6 +1718,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_feed_chains, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_feed_rollback, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_feed_nested_rollback,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sticky_failure, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_feed_walk, setup,
 		    teardown),
