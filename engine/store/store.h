@@ -13,8 +13,8 @@
  * Transactions: store_begin()/store_commit() bracket a group of requests
  * that share one durable commit; store_request_begin()/_end() bracket one
  * request inside it (a savepoint), so that a failing request rolls back
- * alone.  Requests nest (a schedule's fire inside the due pass); every
- * operation that writes runs inside a transaction.
+ * alone.  Requests nest (a schedule's fire inside the due pass) and
+ * open only inside a transaction.
  *
  * Failures: an operation that fails returns -1 (or its "nothing" answer,
  * as documented) and marks the innermost open request as failed; that
