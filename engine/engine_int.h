@@ -18,6 +18,7 @@
 struct eng {
 	struct store *store;
 	struct eng_config *cfg;
+	const struct eng_rcpt_hooks *hooks; /* told of recipient changes */
 	uint64_t idkey[4];      /* key of the id derivation (ids.c) */
 	struct eng_stats stats;
 	int has_prefs;          /* whether any recipient preference set exists */
@@ -30,11 +31,11 @@ struct eng {
 		size_t logs_len, nfired;
 	} mark[ENG_DEPTH_MAX];
 	size_t depth;
-	struct eng_rcache *rcache; /* parsed recurrences (schedules.c) */
+	struct eng_rcache *rcache; /* parsed recurrences (schedules/) */
 	int64_t next_sweep;     /* engine time of the next eng_sweep */
 };
 
-/* engine/lifecycle.c: delete expired rows (see there), by eng_run_due. */
+/* engine/dispatch.c: delete expired rows (see there), by eng_run_due. */
 void eng_sweep(struct eng *e, int64_t now);
 #define ENG_SWEEP_EVERY 60
 #define ENG_SWEEP_MAX 5000
@@ -42,7 +43,7 @@ void eng_sweep(struct eng *e, int64_t now);
 /* How many fired instants are kept between eng_fired_take calls. */
 #define ENG_FIRED_MAX 65536
 
-/* engine/lifecycle.c: queue a log channel line until the commit. */
+/* engine/txn.c: queue a log channel line until the commit. */
 void eng_log_line(struct eng *e, const char *line);
 
 /* What a compiled step does. */
@@ -59,8 +60,9 @@ struct eng_branch {
 };
 
 /*
- * A workflow step (engine/config.c).  Branches are compiled to jumps, so
- * a workflow is a flat program and a run's position is an index into it.
+ * A workflow step (engine/workflow/compile.c).  Branches are compiled to
+ * jumps, so a workflow is a flat program and a run's position is an index
+ * into it.
  */
 struct eng_template;
 
@@ -94,7 +96,7 @@ struct eng_step {
 	json_t *def;             /* the step's JSON */
 };
 
-/* A workflow (engine/config.c). */
+/* A workflow (engine/workflow/). */
 struct eng_workflow {
 	char *key;
 	char *name;
@@ -122,15 +124,15 @@ struct eng_config {
 	json_t *schedule_files;  /* schedule id -> the file defining it */
 };
 
-/* engine/config.c */
+/* engine/workflow/: a workflow by key, and a duration's seconds. */
 const struct eng_workflow *eng_workflow_find(const struct eng_config *c,
     const char *key);
 int64_t eng_duration(json_t *v);
 
-/* engine/jsonpos.c: line and column of the value at a path in JSON text. */
+/* engine/workflow/jsonpos.c: line and column of a path's value in JSON. */
 int eng_jsonpos(const char *text, const char *path, int *line, int *col);
 
-/* engine/lifecycle.c: RFC 3339 UTC text of an instant. */
+/* engine/jsonout.c: RFC 3339 UTC text of an instant. */
 void eng_iso(int64_t t, char *buf, size_t len);
 
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
@@ -141,7 +143,7 @@ void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
 int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,
     uint64_t *a, uint64_t *b);
 
-/* A workflow run's context while its recipient runs advance (run.c). */
+/* A workflow run's context while its recipient runs advance (engine/run/). */
 struct eng_run {
 	const struct eng_workflow *w;
 	int64_t seq, now;
@@ -165,10 +167,14 @@ int eng_run_recipient(struct eng *e, struct eng_run *r, int64_t idx,
 int eng_run_load(struct eng *e, int64_t seq, int64_t now, struct eng_run *r);
 int eng_wait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b);
 
-/* Kinds of waits (run.c). */
+/* engine/run/: resume a recipient run, close a batch (the dispatcher's). */
+int eng_run_resume(struct eng *e, int64_t seq, int64_t idx, int64_t now);
+int eng_batch_close(struct eng *e, int64_t id, int64_t now);
+
+/* Kinds of waits (engine/run/). */
 enum { ENG_WAIT_RESUME = 1, ENG_WAIT_BATCH = 2, ENG_WAIT_FANOUT = 3 };
 
-/* engine/trigger.c: one chunk of a run's subscriber fan-out. */
+/* engine/run/fanout.c: one chunk of a run's subscriber fan-out. */
 int eng_fanout_chunk(struct eng *e, int64_t seq, int64_t now);
 
 /* Where a run came from: "api", or "schedule" with the fire it is. */
@@ -181,17 +187,27 @@ enum eng_status eng_trigger_start(struct eng *e, const char *workflow,
     json_t *body, int64_t now, const struct eng_source *src, int64_t *seq,
     char **cause);
 
-/* engine/schedules.c */
+/* engine/schedules/: due fires, the parse cache, definitions' checks. */
 int64_t eng_sched_next_due(struct eng *e);
 void eng_sched_cache_free(struct eng *e);
 int eng_sched_run_due(struct eng *e, int64_t now, int max);
-void eng_sched_rezone(struct eng *e, const char *rcpt, int64_t now);
-int eng_sched_rcpt_deleted(struct eng *e, const char *rcpt);
-void eng_sched_sub_added(struct eng *e, const char *obj, const char *rcpt,
-    int64_t now);
-void eng_sched_sub_removed(struct eng *e, const char *obj, const char *rcpt);
 int eng_sched_def_check(const struct eng_config *c, json_t *def,
     const char **field, char **cause);
+
+/*
+ * What recipients.c tells of changes to recipients, to whoever registered
+ * (engine/schedules/hooks.c, at open): a recipient's zone changed, a
+ * recipient was deleted (0 or -1), a subscription came or went.
+ */
+struct eng_rcpt_hooks {
+	void (*rezoned)(struct eng *e, const char *rcpt, int64_t now);
+	int (*deleted)(struct eng *e, const char *rcpt);
+	void (*subscribed)(struct eng *e, const char *obj, const char *rcpt,
+	    int64_t now);
+	void (*unsubscribed)(struct eng *e, const char *obj,
+	    const char *rcpt);
+};
+extern const struct eng_rcpt_hooks eng_sched_hooks;
 
 /* engine/recipients.c */
 int eng_recipient_valid_id(const char *id);
@@ -204,7 +220,7 @@ enum eng_status eng_identify(struct eng *e, json_t *inline_rcpt, int64_t now,
 json_t *eng_rcpt_ref(const char *key);
 json_t *eng_rcpt_entity(struct eng *e, const char *key);
 
-/* engine/markdown.c: Markdown to escaped HTML for feed blocks. */
+/* engine/messages/markdown.c: Markdown to escaped HTML for feed blocks. */
 char *eng_markdown_html(const char *md);
 
 #endif

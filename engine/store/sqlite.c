@@ -235,7 +235,6 @@ const char *const sqlite_heads_recover =
     "UPDATE meta SET v = (SELECT coalesce(max(seq), 0) FROM messages)"
     " WHERE k = 'heads_upto';";
 
-
 /* The statements of this file. */
 enum {
 	CORE_BEGIN, CORE_COMMIT, CORE_ROLLBACK, CORE_SAVEPOINT, CORE_RELEASE,
@@ -373,7 +372,6 @@ sqlite_check(sqlite3 *db, const char *path, const char *mode, char **cause)
 	sqlite3_finalize(st);
 	return -1;
 }
-
 
 /* A new "sqlite: ..." cause for the last failure of s. */
 char *

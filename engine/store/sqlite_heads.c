@@ -27,7 +27,6 @@
  * HEADS_CACHE.
  */
 #include <assert.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,7 +78,7 @@ struct sqlite_heads {
 	size_t nbucket, count, ndirty;
 	struct heads_undo *undo;
 	size_t nundo, capundo;
-	size_t mark[STORE_DEPTH_MAX]; /* the log's length as each request began */
+	size_t mark[STORE_DEPTH_MAX]; /* the log's length at each request */
 	size_t nmark;
 	int64_t upto;            /* heads_upto as committed */
 	int64_t upto_pending;    /* as written by this transaction, or -1 */

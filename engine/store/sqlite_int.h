@@ -50,7 +50,7 @@ struct store {
 	int in_txn;
 	size_t depth;                    /* requests open */
 	int failed[STORE_DEPTH_MAX];    /* an operation of request i failed */
-	int wal_pages;                   /* log pages since the last checkpoint */
+	int wal_pages;                   /* log pages since a checkpoint */
 	uint64_t errors;
 	uint64_t idkey[4];
 	int64_t msg_seq;                 /* the last message seq given */

@@ -50,10 +50,10 @@ static const char *const runs_sql[RUNS_COUNT] = {
 	[RUNS_FAN_PUSH] = "INSERT INTO fanout(run_seq, seq, obj, level, after,"
 	    " tdata) VALUES(?1, (SELECT coalesce(max(seq), 0) + 1 FROM fanout"
 	    " WHERE run_seq = ?1), ?2, ?3, '', ?4)",
-	[RUNS_FAN_HEAD] = "SELECT seq, obj, level, after, tdata FROM fanout WHERE"
-	    " run_seq = ?1 ORDER BY seq LIMIT 1",
-	[RUNS_FAN_ADVANCE] = "UPDATE fanout SET after = ?3 WHERE run_seq = ?1 AND"
-	    " seq = ?2",
+	[RUNS_FAN_HEAD] = "SELECT seq, obj, level, after, tdata FROM fanout"
+	    " WHERE run_seq = ?1 ORDER BY seq LIMIT 1",
+	[RUNS_FAN_ADVANCE] = "UPDATE fanout SET after = ?3 WHERE run_seq = ?1"
+	    " AND seq = ?2",
 	[RUNS_FAN_POP] = "DELETE FROM fanout WHERE run_seq = ?1 AND seq = ?2",
 	[RUNS_FAN_END] = "DELETE FROM fanout WHERE run_seq = ?1",
 	[RUNS_SEEN_ADD] = "INSERT OR IGNORE INTO fanout_seen(run_seq, rcpt)"

@@ -28,39 +28,42 @@ enum {
 static const char *const steps_sql[STEPS_COUNT] = {
 	[STEPS_WAIT_PUT] = "INSERT OR IGNORE INTO waits(due_at, kind, a, b)"
 	    " VALUES(?1, ?2, ?3, ?4)",
-	[STEPS_WAIT_DEL] = "DELETE FROM waits WHERE due_at = ?1 AND kind = ?2 AND"
-	    " a = ?3 AND b = ?4",
-	[STEPS_WAITS_DUE] = "SELECT due_at, kind, a, b FROM waits WHERE due_at <= ?1"
-	    " ORDER BY due_at, kind, a, b LIMIT ?2",
+	[STEPS_WAIT_DEL] = "DELETE FROM waits WHERE due_at = ?1 AND kind = ?2"
+	    " AND a = ?3 AND b = ?4",
+	[STEPS_WAITS_DUE] = "SELECT due_at, kind, a, b FROM waits WHERE due_at"
+	    " <= ?1 ORDER BY due_at, kind, a, b LIMIT ?2",
 	[STEPS_WAIT_NEXT] = "SELECT min(due_at) FROM waits",
-	[STEPS_BATCH_FIND] = "SELECT id, closes_at, hard_close FROM batches WHERE"
-	    " bkey = ?1",
+	[STEPS_BATCH_FIND] = "SELECT id, closes_at, hard_close FROM batches"
+	    " WHERE bkey = ?1",
 	[STEPS_BATCH_OPEN] = "INSERT INTO batches(bkey, run_seq, idx, pc,"
 	    " opened_at, closes_at, hard_close) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
 	    " ?7)",
-	[STEPS_BATCH_GET] = "SELECT bkey, run_seq, idx, pc, closes_at FROM batches"
-	    " WHERE id = ?1",
+	[STEPS_BATCH_GET] = "SELECT bkey, run_seq, idx, pc, closes_at FROM"
+	    " batches WHERE id = ?1",
 	[STEPS_BATCH_SET] = "UPDATE batches SET closes_at = ?2, run_seq = ?3,"
 	    " idx = ?4 WHERE id = ?1",
 	[STEPS_BATCH_CLOSE] = "UPDATE batches SET bkey = NULL WHERE id = ?1",
 	[STEPS_BATCH_DEL] = "DELETE FROM batches WHERE id = ?1",
-	[STEPS_ITEM_ADD] = "INSERT INTO batch_items(batch_id, item, run_seq, idx,"
-	    " actor, data, inserted_at) VALUES(?1, (SELECT coalesce(max(item),"
-	    " 0) + 1 FROM batch_items WHERE batch_id = ?1), ?2, ?3, ?4, ?5, ?6)",
+	[STEPS_ITEM_ADD] = "INSERT INTO batch_items(batch_id, item, run_seq,"
+	    " idx, actor, data, inserted_at) VALUES(?1, (SELECT"
+	    " coalesce(max(item), 0) + 1 FROM batch_items WHERE batch_id ="
+	    " ?1), ?2, ?3, ?4, ?5, ?6)",
 	[STEPS_ITEMS] = "SELECT run_seq, idx, actor, data, inserted_at FROM"
 	    " batch_items WHERE batch_id = ?1 ORDER BY item",
 	[STEPS_ITEM_DEL] = "DELETE FROM batch_items WHERE batch_id = ?1 AND"
 	    " run_seq = ?2 AND idx = ?3",
-	[STEPS_ITEM_COUNT] = "SELECT count(*) FROM batch_items WHERE batch_id = ?1",
+	[STEPS_ITEM_COUNT] = "SELECT count(*) FROM batch_items WHERE batch_id"
+	    " = ?1",
 	[STEPS_ITEM_DROP] = "DELETE FROM batch_items WHERE batch_id = ?1",
 	[STEPS_THR_COUNT] = "SELECT count(*) FROM throttle_hits WHERE tkey = ?1"
 	    " AND at > ?2",
-	[STEPS_THR_ADD] = "INSERT OR IGNORE INTO throttle_hits(tkey, at, run_seq,"
-	    " idx, expires_at) VALUES(?1, ?2, ?3, ?4, ?5)",
-	[STEPS_THR_GC] = "DELETE FROM throttle_hits WHERE tkey = ?1 AND at <= ?2",
-	[STEPS_THR_SWEEP] = "DELETE FROM throttle_hits WHERE (tkey, at, run_seq,"
-	    " idx) IN (SELECT tkey, at, run_seq, idx FROM throttle_hits WHERE"
-	    " expires_at <= ?1 LIMIT ?2)",
+	[STEPS_THR_ADD] = "INSERT OR IGNORE INTO throttle_hits(tkey, at,"
+	    " run_seq, idx, expires_at) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[STEPS_THR_GC] = "DELETE FROM throttle_hits WHERE tkey = ?1 AND at <="
+	    " ?2",
+	[STEPS_THR_SWEEP] = "DELETE FROM throttle_hits WHERE (tkey, at,"
+	    " run_seq, idx) IN (SELECT tkey, at, run_seq, idx FROM"
+	    " throttle_hits WHERE expires_at <= ?1 LIMIT ?2)",
 };
 const struct sqlite_sql sqlite_steps_sql = { steps_sql, STEPS_COUNT };
 

@@ -519,7 +519,7 @@ enum store_feed_status {
 	STORE_STATUS_UNSEEN, STORE_STATUS_SEEN
 };
 struct store_feed_filter {
-	int64_t before;          /* keys below it (INT64_MAX: from the newest) */
+	int64_t before;          /* keys below it (INT64_MAX: all) */
 	const char *tenant;      /* that tenant's messages, or NULL */
 	int has_tenant;          /* only messages with a tenant */
 	enum store_feed_archived archived;

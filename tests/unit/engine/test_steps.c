@@ -18,6 +18,9 @@
 #include "engine/engine_int.h"
 #include "engine/store/sqlite_int.h"
 
+/* The SQLite backend's handle, for a white-box look (tests only). */
+#define DB(e) ((e)->store->db)
+
 static char dir[] = "/tmp/belfry-steps-XXXXXX";
 static struct eng *e;
 
@@ -253,7 +256,7 @@ count_rows(const char *table)
 	int64_t n = -1;
 
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-	if (sqlite3_prepare_v2(e->store->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(DB(e), sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
@@ -265,7 +268,7 @@ count_rows(const char *table)
 static void
 exec_sql(const char *sql)
 {
-	assert_int_equal(sqlite3_exec(e->store->db, sql, NULL, NULL, NULL),
+	assert_int_equal(sqlite3_exec(DB(e), sql, NULL, NULL, NULL),
 	    SQLITE_OK);
 }
 
@@ -304,7 +307,7 @@ stored_events(int64_t run, int64_t idx, char **text)
 	json_error_t err;
 	json_t *v;
 
-	assert_int_equal(sqlite3_prepare_v2(e->store->db, "SELECT events FROM rruns"
+	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT events FROM rruns"
 	    " WHERE id = ?1 << 24 | ?2", -1, &st, NULL), SQLITE_OK);
 	sqlite3_bind_int64(st, 1, run);
 	sqlite3_bind_int64(st, 2, idx);
@@ -339,7 +342,7 @@ test_trigger_dedupe(void **state)
 	    " \"collection\": \"teams\"}]}", list);
 	free(list);
 	assert_int_equal(count_rows("rruns"), 601);
-	assert_int_equal(sqlite3_prepare_v2(e->store->db, "SELECT id & 16777215,"
+	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT id & 16777215,"
 	    " rcpt FROM rruns ORDER BY id", -1, &st, NULL), SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		t = n < 600 ? xasprintf("a%d", n) : xstrdup("teams/a1");
@@ -830,7 +833,7 @@ walk_reference(const char *rcpt, const char *channel, const char *where)
 	sql = xasprintf("SELECT m.seq FROM messages m WHERE m.rcpt = ?1 AND"
 	    " (?2 IS NULL OR m.channel = ?2) AND %s ORDER BY m.seq DESC",
 	    where);
-	assert_int_equal(sqlite3_prepare_v2(e->store->db, sql, -1, &st, NULL),
+	assert_int_equal(sqlite3_prepare_v2(DB(e), sql, -1, &st, NULL),
 	    SQLITE_OK);
 	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
 	if (channel != NULL)
@@ -873,7 +876,7 @@ test_feed_walk(void **state)
 		    (seed >> 20) % 3 == 0 ? ", \"tenant\": \"t1\"" :
 		    (seed >> 20) % 3 == 1 ? ", \"tenant\": \"t2\"" : "");
 	}
-	assert_int_equal(sqlite3_prepare_v2(e->store->db, "SELECT seq FROM messages"
+	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT seq FROM messages"
 	    " ORDER BY seq", -1, &st, NULL), SQLITE_OK);
 	for (n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
 		seed = seed * 1103515245u + 12345u;
@@ -917,7 +920,7 @@ test_feed_walk(void **state)
 			    " IS NULL) FROM messages WHERE rcpt = '%s' AND"
 			    " channel = '%s' AND archived_at IS NULL", rcpt,
 			    channels[c]);
-			assert_int_equal(sqlite3_prepare_v2(e->store->db, sql, -1, &st,
+			assert_int_equal(sqlite3_prepare_v2(DB(e), sql, -1, &st,
 			    NULL), SQLITE_OK);
 			assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 			assert_int_equal(json_integer_value(json_object_get(
@@ -1120,7 +1123,7 @@ reopen_from(void (*f)(sqlite3 *, int), int arg)
 	sqlite3 *db;
 
 	assert_int_equal(eng_commit(e, &cause), 0);
-	path = xstrdup(sqlite3_db_filename(e->store->db, "main"));
+	path = xstrdup(sqlite3_db_filename(DB(e), "main"));
 	eng_close(e);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	f(db, arg);
@@ -1221,7 +1224,7 @@ heads_upto(void)
 	sqlite3_stmt *st;
 	int64_t v;
 
-	assert_int_equal(sqlite3_prepare_v2(e->store->db, "SELECT CAST(v AS"
+	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT CAST(v AS"
 	    " INTEGER) FROM meta WHERE k = 'heads_upto'", -1, &st, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -1237,7 +1240,7 @@ exact_heads(const char *pattern)
 	sqlite3_stmt *st;
 	int64_t n;
 
-	assert_int_equal(sqlite3_prepare_v2(e->store->db, "SELECT count(*) FROM"
+	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT count(*) FROM"
 	    " feed_heads f JOIN (SELECT rcpt, channel, max(seq) AS top FROM"
 	    " messages GROUP BY rcpt, channel) m ON m.rcpt = f.rcpt AND"
 	    " m.channel = f.channel WHERE f.rcpt LIKE ?1 AND f.head = m.top",
@@ -1343,7 +1346,7 @@ test_heads_lost_transaction(void **state)
 static char *
 crash_image(void)
 {
-	char *path = xstrdup(sqlite3_db_filename(e->store->db, "main")), *cmd, *img;
+	char *path = xstrdup(sqlite3_db_filename(DB(e), "main")), *cmd, *img;
 
 	img = xasprintf("%s.crash", path);
 	cmd = xasprintf("cp %s %s && cp %s-wal %s-wal", path, img, path, img);

@@ -1,15 +1,13 @@
 /*
- * Messages, feeds, workflow recipient runs and HTTP deliveries, read back
- * in Knock's JSON shapes.  Cursors are the public id of the last entry of
- * a page, decoded back to its integer key.
+ * Messages and feeds read back in Knock's shapes: a Message, a feed page
+ * of FeedItems with its counts, a user's messages across channels, and a
+ * message's engagement marks.  Cursors are the public id of the last
+ * entry of a page, decoded back to its integer key.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
-
-#define MSG_MAX_ATTEMPTS 8
+#include "engine/messages/msg_int.h"
 
 /* A nullable instant as JSON. */
 static json_t *
@@ -139,7 +137,7 @@ eng_message_mark(struct eng *e, const char *id, const char *what, int set,
 }
 
 /* Page size from a query: 1..50, default 50, -1 when it is not that. */
-static int
+int
 msg_page_size(json_t *query)
 {
 	const char *s = json_string_value(json_object_get(query, "page_size"));
@@ -201,7 +199,7 @@ msg_filters(struct eng *e, json_t *q, struct store_feed_filter *f,
 }
 
 /* Page info with the last entry's id as the after cursor. */
-static json_t *
+json_t *
 msg_page_info(const char *last, int full, int size)
 {
 	return json_pack("{s:s, s:o, s:n, s:i}", "__typename", "PageInfo",
@@ -379,234 +377,4 @@ eng_user_messages(struct eng *e, const char *user, json_t *query,
 	*reply = json_pack("{s:o, s:o}", "items", entries, "page_info",
 	    page);
 	return ENG_OK;
-}
-
-/* A run's trigger_source: its source, schedule fire and cancellation key. */
-static json_t *
-msg_source(struct eng *e, const struct store_run *run)
-{
-	json_t *o;
-	char id[37], at[32];
-
-	o = json_pack("{s:s, s:s?, s:n}", "type", run->source,
-	    "cancellation_key", run->ckey, "schedule_id");
-	if (run->sched != STORE_NONE) {
-		eng_id_format(e, ENG_ID_SCHED, (uint64_t)run->sched, 0, id);
-		eng_iso(run->fire_at, at, sizeof at);
-		json_object_set_new(o, "schedule_id", json_string(id));
-		json_object_set_new(o, "scheduled_at", json_string(at));
-	}
-	return o;
-}
-
-/*
- * A recipient run's events in Knock's shape (taking stored): events stored
- * compact (run.c: "e", "s" unless ok, "r", "t", "d" unless {}, "at"; a
- * message_sent's data {"m": seq, "c": channel}) are expanded; events
- * stored in this shape already (before schema 7's runs) pass as they are.
- */
-static json_t *
-msg_events(struct eng *e, json_t *stored)
-{
-	json_t *out = json_array(), *ev, *o, *d, *data, *v;
-	const char *event;
-	char id[37], at[32];
-	size_t i;
-
-	json_array_foreach(stored, i, ev) {
-		if ((event = json_string_value(json_object_get(ev, "e"))) ==
-		    NULL) {
-			json_array_append(out, ev);
-			continue;
-		}
-		o = json_object();
-		json_object_set_new(o, "event", json_string(event));
-		v = json_object_get(ev, "s");
-		json_object_set_new(o, "status", v ? json_incref(v) :
-		    json_string("ok"));
-		if ((v = json_object_get(ev, "r")) != NULL)
-			json_object_set(o, "step_ref", v);
-		if ((v = json_object_get(ev, "t")) != NULL)
-			json_object_set(o, "step_type", v);
-		d = json_object_get(ev, "d");
-		if (strcmp(event, "message_sent") == 0 &&
-		    json_is_integer(json_object_get(d, "m"))) {
-			eng_id_format(e, ENG_ID_MSG, (uint64_t)
-			    json_integer_value(json_object_get(d, "m")), 0, id);
-			data = json_pack("{s:s, s:O?}", "message_id", id,
-			    "channel", json_object_get(d, "c"));
-		} else
-			data = d ? json_incref(d) : json_object();
-		json_object_set_new(o, "data", data);
-		eng_iso(json_integer_value(json_object_get(ev, "at")), at,
-		    sizeof at);
-		json_object_set_new(o, "inserted_at", json_string(at));
-		json_array_append_new(out, o);
-	}
-	json_decref(stored);
-	return out;
-}
-
-/* The WorkflowRecipientRun shape of rr (taking its events) and its run. */
-static json_t *
-msg_rrun_json(struct eng *e, struct store_rrun *rr,
-    const struct store_run *run)
-{
-	char id[37], rid[37], a[32], b[32];
-	json_t *events = rr->events;
-
-	rr->events = NULL;
-	eng_id_format(e, ENG_ID_RRUN, (uint64_t)rr->run, (uint64_t)rr->idx,
-	    id);
-	eng_id_format(e, ENG_ID_RUN, (uint64_t)rr->run, 0, rid);
-	eng_iso(rr->inserted, a, sizeof a);
-	eng_iso(rr->updated, b, sizeof b);
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s?, s:s,"
-	    " s:o, s:i, s:o, s:s, s:s}",
-	    "__typename", "WorkflowRecipientRun", "id", id,
-	    "workflow_run_id", rid, "workflow", run->workflow, "recipient",
-	    eng_rcpt_ref(rr->rcpt), "actor", run->actor ?
-	    eng_rcpt_ref(run->actor) : json_null(), "tenant", run->tenant,
-	    "status", rr->status, "trigger_source", msg_source(e, run),
-	    "error_count", rr->errors, "events", msg_events(e, events),
-	    "inserted_at", a, "updated_at", b);
-}
-
-/* GET /v1/workflow_recipient_runs/{id}. */
-enum eng_status
-eng_run_get(struct eng *e, const char *id, json_t **reply, char **cause)
-{
-	struct store_rrun rr;
-	struct store_run run;
-	uint64_t seq, idx;
-
-	if (eng_id_parse(e, ENG_ID_RRUN, id, &seq, &idx) != 0)
-		goto missing;
-	if (!store_rrun_get(e->store, (int64_t)seq, (int64_t)idx, &rr))
-		goto missing;
-	if (!store_run_get(e->store, (int64_t)seq, &run)) {
-		store_rrun_clear(&rr);
-		goto missing;
-	}
-	*reply = msg_rrun_json(e, &rr, &run);
-	store_rrun_clear(&rr);
-	store_run_clear(&run);
-	return ENG_OK;
-missing:
-	*cause = xasprintf("workflow recipient run \"%.64s\" not found", id);
-	return ENG_NOT_FOUND;
-}
-
-/*
- * GET /v1/workflow_recipient_runs (workflow, status, recipient, after, and
- * belfry's schedule_id: the runs a schedule's fires made).
- */
-enum eng_status
-eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
-{
-	const char *sid = json_string_value(json_object_get(q,
-	    "schedule_id"));
-	const char *after = json_string_value(json_object_get(q, "after"));
-	uint64_t run = INT64_MAX >> 24, idx = 0, sched = 0, b;
-	int size = msg_page_size(q), n, i;
-	json_t *entries = json_array(), *last;
-	struct store_rrun_filter f;
-	struct store_rrun_row rows[50];
-
-	if (size < 0 || (after != NULL && eng_id_parse(e, ENG_ID_RRUN, after,
-	    &run, &idx))) {
-		json_decref(entries);
-		*cause = xstrdup(size < 0 ? "\"page_size\" must be an integer "
-		    "1..50" : "bad \"after\" cursor");
-		return ENG_INVALID;
-	}
-	if (sid != NULL && eng_id_parse(e, ENG_ID_SCHED, sid, &sched, &b)) {
-		json_decref(entries);
-		*cause = xasprintf("\"schedule_id\": \"%.64s\" is not a "
-		    "schedule id", sid);
-		return ENG_INVALID;
-	}
-	f.before_run = (int64_t)run;
-	f.before_idx = (int64_t)idx;
-	f.workflow = json_string_value(json_object_get(q, "workflow"));
-	f.status = json_string_value(json_object_get(q, "status"));
-	f.rcpt = json_string_value(json_object_get(q, "recipient"));
-	f.sched = sid != NULL ? (int64_t)sched : STORE_NONE;
-	n = (int)store_rruns_list(e->store, &f, (size_t)size, rows);
-	for (i = 0; i < n; i++) {
-		json_array_append_new(entries, msg_rrun_json(e, &rows[i].rr,
-		    &rows[i].run));
-		store_rrun_clear(&rows[i].rr);
-	}
-	last = json_array_get(entries, json_array_size(entries) - 1);
-	*reply = json_pack("{s:o, s:o}", "items", entries, "page_info",
-	    msg_page_info(last ? json_string_value(json_object_get(last,
-	    "id")) : NULL, n == size, size));
-	return ENG_OK;
-}
-
-/* Take deliveries due at now, marking them in flight. */
-size_t
-eng_delivery_take(struct eng *e, int64_t now, struct eng_delivery *out,
-    size_t max)
-{
-	struct store_delivery *d = xcalloc(max ? max : 1, sizeof *d);
-	size_t n, i;
-	char id[37];
-
-	n = store_deliveries_take(e->store, now, max, d);
-	for (i = 0; i < n; i++) {
-		out[i].id = d[i].msg;
-		out[i].url = d[i].url;
-		out[i].body = d[i].body;
-		out[i].attempt = d[i].attempt;
-		eng_id_format(e, ENG_ID_MSG, (uint64_t)d[i].msg, 0, id);
-		out[i].message_id = xstrdup(id);
-	}
-	free(d);
-	return n;
-}
-
-/* Free a delivery's strings. */
-void
-eng_delivery_free(struct eng_delivery *d)
-{
-	free(d->url);
-	free(d->body);
-	free(d->message_id);
-}
-
-/* Set a message's status. */
-static void
-msg_set_status(struct eng *e, int64_t seq, const char *status, int64_t now)
-{
-	store_message_status(e->store, seq, status, now);
-}
-
-/*
- * Record a delivery's outcome.  Failures retry after 15 s, 30 s, 1 min...
- * (doubling, +-20% jitter: about 30 minutes over 8 attempts), then the
- * message is undelivered.
- */
-void
-eng_delivery_done(struct eng *e, int64_t id, int ok, const char *err,
-    int64_t now)
-{
-	int attempts = store_delivery_attempts(e->store, id);
-	int64_t delay;
-
-	if (attempts < 0)
-		attempts = MSG_MAX_ATTEMPTS;
-	if (ok || attempts >= MSG_MAX_ATTEMPTS) {
-		store_delivery_drop(e->store, id);
-		msg_set_status(e, id, ok ? "delivered" : "undelivered", now);
-		if (e->stats.queue_depth > 0)
-			e->stats.queue_depth--;
-		if (!ok)
-			e->stats.deliveries_failed++;
-		return;
-	}
-	delay = 15LL << (attempts - 1);
-	delay += (delay * ((int64_t)(random() % 41) - 20)) / 100;
-	store_delivery_retry(e->store, id, now + delay, err);
 }

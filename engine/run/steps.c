@@ -1,48 +1,18 @@
 /*
  * The step machine: a recipient run executes its workflow's compiled
  * program from its position (pc) until it ends or must wait.  Waiting is a
- * row in `waits` (a delay's end or a batch window's close); eng_run_due()
- * resumes what is due, in time order.  Every change a step makes commits in
- * the caller's transaction together with the run's new position, so a
- * crash redoes or keeps a step whole.
- *
- * Batches: the first run to reach a batch step opens the batch and carries
- * it (status paused); runs that join add an activity and end as "batched".
- * When the window closes the carrier resumes with the batch's activities.
- * Cancelling the carrier hands the batch to the next activity's run;
- * cancelling the last activity drops the batch.
+ * wait in the store (a delay's end or a batch window's close); the
+ * dispatcher (engine/dispatch.c) resumes what is due, in time order.
+ * Every change a step makes commits in the caller's transaction together
+ * with the run's new position, so a crash redoes or keeps a step whole.
  */
-#include <assert.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
-#include "engine/conditions.h"
-#include "engine/preferences.h"
-#include "engine/template.h"
-
-#define WAIT_RESUME ENG_WAIT_RESUME
-#define WAIT_BATCH ENG_WAIT_BATCH
-/* As many recipients as a trigger may name. */
-#define RUN_MAX_CANCEL_RECIPIENTS 1000
-
-/* A recipient run being advanced. */
-struct rrun {
-	int64_t idx;
-	char *rcpt;
-	json_t *recipient;       /* entity for templates (owned) */
-	json_t *tdata;           /* $trigger_data or NULL (owned) */
-	json_t *sub;             /* subscription properties or NULL (owned) */
-	struct eng_text events;  /* the JSON array of its events (owned) */
-	json_t *prefs;           /* merged preferences, lazily (owned) */
-	json_t *batch;           /* batch variables or NULL (owned) */
-	size_t pc;
-	int64_t wait_at;         /* 0 when not waiting on a delay */
-	int64_t batch_id;
-	const char *status;
-};
+#include "engine/run/run_int.h"
+#include "engine/workflow/conditions.h"
+#include "engine/workflow/preferences.h"
+#include "engine/workflow/template.h"
 
 /* Release what a run context owns. */
 void
@@ -75,8 +45,8 @@ eng_run_context(struct eng_run *r)
 }
 
 /*
- * Start an event in a recipient run's list, stored compact (messages.c,
- * msg_events, gives Knock's shape back): {"e": event, "s": status unless
+ * Start an event in a recipient run's list, stored compact (messages/runs.c,
+ * runs_events, gives Knock's shape back): {"e": event, "s": status unless
  * "ok", "r": step ref, "t": step type, "d": data unless {}, "at": time}.
  * The caller may write ",\"d\":..." before run_event_end.  The list is
  * text, stored as it stands: this runs for every recipient.
@@ -112,7 +82,7 @@ run_event_end(struct eng_text *events, int64_t now)
 }
 
 /* Append an event with data (taken; NULL: {}) to a recipient run's list. */
-static void
+void
 run_event(struct eng_text *events, const char *event, const char *status,
     const struct eng_step *s, json_t *data, int64_t now)
 {
@@ -293,7 +263,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	json_decref(body);
 	r->messages++;
 	e->stats.messages++;
-	/* The message's id is derived from its seq when read (msg_events). */
+	/* The message's id is derived from its seq when read (runs_events). */
 	run_event_start(&rr->events, "message_sent", "ok", s);
 	eng_text_add(&rr->events, ",\"d\":{\"m\":", 10);
 	eng_text_int(&rr->events, seq);
@@ -305,7 +275,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 }
 
 /* The value at a dotted path below data. */
-static json_t *
+json_t *
 run_data_path(json_t *data, const char *path)
 {
 	char *copy = xstrdup(path), *p, *tok, *save = NULL;
@@ -324,7 +294,7 @@ run_data_path(json_t *data, const char *path)
  * {"unit": u, "value": n}, or an RFC 3339 time with any offset to wait
  * until).  -1 when the value is missing or invalid.
  */
-static int64_t
+int64_t
 run_duration(struct eng_run *r, json_t *ctx, const struct eng_step *s)
 {
 	json_t *v;
@@ -352,7 +322,7 @@ eng_wait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b)
 }
 
 /* Remove a wait. */
-static int
+int
 run_unwait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b)
 {
 	struct store_wait w = { due, kind, a, b };
@@ -390,151 +360,6 @@ run_throttle(struct eng *e, struct eng_run *r, struct rrun *rr,
 	return 1;
 }
 
-/* The time zone of a recipient, else the configured default, else UTC. */
-static struct tz_zone *
-run_zone(struct eng *e, json_t *recipient)
-{
-	const char *name = json_string_value(json_object_get(recipient,
-	    "timezone"));
-	struct tz_zone *z;
-	char *cause = NULL;
-
-	if (name != NULL && (z = tz_zone_get(name, &cause)) != NULL)
-		return z;
-	free(cause);
-	cause = NULL;
-	name = e->cfg->default_timezone ? e->cfg->default_timezone : "UTC";
-	z = tz_zone_get(name, &cause);
-	free(cause);
-	return z;
-}
-
-/*
- * When a batch opened now closes: the window rule's next occurrence in the
- * recipient's zone, or now plus the window.  -1 if it cannot be known.
- */
-static int64_t
-run_batch_close(struct eng *e, struct eng_run *r, struct rrun *rr,
-    const struct eng_step *s, json_t *ctx)
-{
-	struct tz_zone *z;
-	struct tz_recur *rec;
-	struct tz_wall w;
-	char *cause = NULL;
-	int64_t d, t;
-
-	if (s->window_rule == NULL) {
-		d = run_duration(r, ctx, s);
-		return d < 0 ? -1 : r->now + d;
-	}
-	if ((z = run_zone(e, rr->recipient)) == NULL ||
-	    tz_to_wall(z, r->now, &w) != 0)
-		return -1;
-	w.hour = w.minute = w.second = 0;
-	if ((rec = tz_recur_new(s->window_rule, &w, &cause)) == NULL) {
-		free(cause);
-		return -1;
-	}
-	if (tz_recur_next(rec, z, TZ_GAP_SHIFT, TZ_OVERLAP_FIRST, r->now,
-	    &t) != 0)
-		t = -1;
-	tz_recur_free(rec);
-	return t;
-}
-
-/* Add this run's activity to batch id. */
-static int
-run_batch_item(struct eng *e, struct eng_run *r, struct rrun *rr, int64_t id,
-    json_t *ctx)
-{
-	struct store_item it;
-
-	memset(&it, 0, sizeof it);
-	it.run = r->seq;
-	it.idx = rr->idx;
-	it.actor = r->actor_key;
-	it.data = json_object_get(ctx, "data");
-	it.inserted = r->now;
-	return store_batch_add(e->store, id, &it);
-}
-
-/*
- * A batch step.  Returns 1 when the run goes on past it (a batch could not
- * be formed: the window is invalid), 0 when the run stops here (it opened
- * the batch and waits, or it joined one and ends as "batched").
- */
-static int
-run_batch(struct eng *e, struct eng_run *r, struct rrun *rr,
-    const struct eng_step *s, json_t *ctx)
-{
-	json_t *kv = s->batch_key ? run_data_path(json_object_get(ctx,
-	    "data"), s->batch_key) : NULL;
-	char *kt = kv ? eng_json_dumps(kv, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-	char *bkey = xasprintf("%s\x1f%s\x1f%s\x1f%s", r->w->key, s->ref,
-	    rr->rcpt, kt ? kt : "");
-	int64_t id = 0, closes = 0, hard = 0, t;
-	struct store_batch b;
-	int rc = 0;
-
-	free(kt);
-	if (store_batch_find(e->store, bkey, &b)) {
-		id = b.id;
-		closes = b.closes;
-		hard = b.hard;
-	}
-	if (id != 0) {
-		/* Join: add the activity, slide the window, end this run. */
-		run_batch_item(e, r, rr, id, ctx);
-		if (s->sliding && (t = run_duration(r, ctx, s)) > 0) {
-			t = r->now + t < hard ? r->now + t : hard;
-			if (t != closes) {
-				run_unwait(e, closes, WAIT_BATCH, id, 0);
-				eng_wait(e, t, WAIT_BATCH, id, 0);
-				store_batch_get(e->store, id, &b);
-				store_batch_set(e->store, id, t, b.run, b.idx);
-				closes = t;
-			}
-		}
-		if (s->max_activities > 0 &&
-		    store_batch_count(e->store, id) >= s->max_activities) {
-			/* Full: close at once (the due loop runs it now). */
-			run_unwait(e, closes, WAIT_BATCH, id, 0);
-			eng_wait(e, r->now, WAIT_BATCH, id, 0);
-			store_batch_close(e->store, id);
-		}
-		rr->status = "batched";
-		rr->batch_id = id;
-		run_event(&rr->events, "batched", "ok", s, NULL, r->now);
-		goto out;
-	}
-	if ((closes = run_batch_close(e, r, rr, s, ctx)) < 0) {
-		run_event(&rr->events, "step_skipped", "skipped", s, json_pack(
-		    "{s:s}", "reason", "invalid batch window"), r->now);
-		rc = 1;
-		goto out;
-	}
-	hard = s->sliding ? r->now + s->max_window : closes;
-	memset(&b, 0, sizeof b);
-	b.run = r->seq;
-	b.idx = rr->idx;
-	b.pc = (int64_t)rr->pc;
-	b.closes = closes;
-	b.hard = hard;
-	if ((id = store_batch_open(e->store, bkey, &b, r->now)) < 0) {
-		rc = -1;
-		goto out;
-	}
-	run_batch_item(e, r, rr, id, ctx);
-	eng_wait(e, closes, WAIT_BATCH, id, 0);
-	rr->status = "paused";
-	rr->batch_id = id;
-	run_event(&rr->events, "batch_opened", "ok", s, json_pack("{s:o}",
-	    "closes_at", json_integer(closes)), r->now);
-out:
-	free(bkey);
-	return rc;
-}
-
 /* A branch step: the pc of the first arm whose conditions hold. */
 static size_t
 run_branch(struct eng_run *r, struct rrun *rr, const struct eng_step *s,
@@ -559,7 +384,7 @@ run_branch(struct eng_run *r, struct rrun *rr, const struct eng_step *s,
 }
 
 /* Write a recipient run's state (insert when new). */
-static int
+int
 run_save(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 {
 	struct store_rrun sr;
@@ -581,7 +406,7 @@ run_save(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 }
 
 /* Run rr's program from its pc until it ends or waits; then save it. */
-static int
+int
 run_advance(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 {
 	const struct eng_step *s;
@@ -647,7 +472,7 @@ run_advance(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 }
 
 /* Free a recipient run's owned values. */
-static void
+void
 run_rrun_free(struct rrun *rr)
 {
 	free(rr->rcpt);
@@ -758,7 +583,7 @@ eng_run_load(struct eng *e, int64_t seq, int64_t now, struct eng_run *r)
 }
 
 /* Load a stored recipient run; 0 or -1. */
-static int
+int
 run_rrun_load(struct eng *e, int64_t seq, int64_t idx, struct rrun *rr)
 {
 	struct store_rrun sr;
@@ -781,85 +606,9 @@ run_rrun_load(struct eng *e, int64_t seq, int64_t idx, struct rrun *rr)
 	return 0;
 }
 
-/*
- * The batch variables of batch id: activities (the first or last
- * render_limit), actors (distinct), total_activities, total_actors.
- */
-static json_t *
-run_batch_vars(struct eng *e, const struct eng_step *s, int64_t id)
-{
-	json_t *all = json_array(), *acts, *actors = json_array();
-	json_t *seen = json_object();
-	struct store_item *items;
-	const char *actor;
-	size_t n, from, i;
-	char ts[32];
-
-	n = store_batch_items(e->store, id, SIZE_MAX, &items);
-	for (i = 0; i < n; i++) {
-		actor = items[i].actor;
-		eng_iso(items[i].inserted, ts, sizeof ts);
-		json_array_append_new(all, json_pack("{s:o, s:o, s:s}",
-		    "data", items[i].data ?: json_object(), "actor",
-		    actor ? json_string(actor) : json_null(), "inserted_at",
-		    ts));
-		items[i].data = NULL;
-		if (actor != NULL && json_object_get(seen, actor) == NULL) {
-			json_object_set_new(seen, actor, json_true());
-			json_array_append_new(actors, json_string(actor));
-		}
-		store_item_clear(&items[i]);
-	}
-	free(items);
-	n = json_array_size(all);
-	from = s->order_last && n > (size_t)s->render_limit ?
-	    n - (size_t)s->render_limit : 0;
-	acts = json_array();
-	for (i = from; i < n && i - from < (size_t)s->render_limit; i++) {
-		json_t *a = json_array_get(all, i);
-		const char *k = json_string_value(json_object_get(a, "actor"));
-
-		if (k != NULL)
-			json_object_set_new(a, "actor", eng_rcpt_entity(e, k));
-		json_array_append(acts, a);
-	}
-	for (i = 0; i < json_array_size(actors); i++)
-		json_array_set_new(actors, i, eng_rcpt_entity(e,
-		    json_string_value(json_array_get(actors, i))));
-	json_decref(seen);
-	json_decref(all);
-	return json_pack("{s:o, s:I, s:I, s:o}", "activities", acts,
-	    "total_activities", (json_int_t)n, "total_actors",
-	    (json_int_t)json_array_size(actors), "actors", actors);
-}
-
-/*
- * The pc of batch id's step, or -1 when the batch is unknown; *open says
- * whether it still takes activities.
- */
-static int64_t
-run_batch_state(struct eng *e, int64_t id, int *open)
-{
-	struct store_batch b;
-
-	if (!store_batch_get(e->store, id, &b))
-		return -1;
-	*open = b.open;
-	return b.pc;
-}
-
-/* The pc of batch id's step, or -1. */
-static int64_t
-run_batch_pc(struct eng *e, int64_t id)
-{
-	int open;
-
-	return run_batch_state(e, id, &open);
-}
-
 /* Resume recipient run (seq, idx) at its pc. */
-static int
-run_resume(struct eng *e, int64_t seq, int64_t idx, int64_t now)
+int
+eng_run_resume(struct eng *e, int64_t seq, int64_t idx, int64_t now)
 {
 	struct eng_run r;
 	struct rrun rr;
@@ -879,227 +628,4 @@ run_resume(struct eng *e, int64_t seq, int64_t idx, int64_t now)
 	run_rrun_free(&rr);
 	eng_run_clear(&r);
 	return rc;
-}
-
-/* Close batch id: its carrier resumes past the batch step. */
-static int
-run_close_batch(struct eng *e, int64_t id, int64_t now)
-{
-	struct store_batch b;
-	int64_t seq, idx, pc;
-	struct eng_run r;
-	struct rrun rr;
-	int rc;
-
-	if (!store_batch_get(e->store, id, &b))
-		return 0;
-	seq = b.run;
-	idx = b.idx;
-	pc = b.pc;
-	store_batch_close(e->store, id);
-	if (run_rrun_load(e, seq, idx, &rr) != 0)
-		return 0;
-	if (eng_run_load(e, seq, now, &r) != 0) {
-		run_rrun_free(&rr);
-		return 0;
-	}
-	rr.pc = (size_t)pc + 1;
-	rr.batch_id = id;
-	rr.batch = run_batch_vars(e, &r.w->steps[pc], id);
-	run_event(&rr.events, "batch_closed", "ok", &r.w->steps[pc],
-	    json_pack("{s:O}", "total_activities", json_object_get(rr.batch,
-	    "total_activities")), now);
-	rc = run_advance(e, &r, &rr, 0);
-	run_rrun_free(&rr);
-	eng_run_clear(&r);
-	return rc;
-}
-
-/* The earliest due work: a wait, an HTTP delivery or a schedule fire. */
-int64_t
-eng_next_due(struct eng *e)
-{
-	int64_t t = eng_sched_next_due(e), d;
-
-	if ((d = store_wait_next(e->store)) < t)
-		t = d;
-	d = store_delivery_next(e->store);
-	return t < d ? t : d;
-}
-
-/*
- * Run the waits due at or before now, earliest first, at most 1000 per
- * call (the caller commits and calls again); each resumes at its own due
- * instant so that work is done in time order.  Then sweep (at most once a
- * minute) and fire up to 1000 due schedules (schedules.c), whose runs
- * start at now.
- */
-int
-eng_run_due(struct eng *e, int64_t now)
-{
-	struct store_wait w[1000];
-	size_t n, i;
-
-	assert(store_in_txn(e->store));
-	n = store_waits_due(e->store, now, 1000, w);
-	for (i = 0; i < n; i++) {
-		store_wait_del(e->store, &w[i]);
-		if (w[i].kind == WAIT_RESUME)
-			run_resume(e, w[i].a, w[i].b, w[i].due);
-		else if (w[i].kind == WAIT_BATCH)
-			run_close_batch(e, w[i].a, w[i].due);
-		else
-			eng_fanout_chunk(e, w[i].a, w[i].due);
-	}
-	eng_sweep(e, now);
-	return (int)n + eng_sched_run_due(e, now, 1000);
-}
-
-/* Mark a stored recipient run cancelled, appending an event. */
-static void
-run_mark_cancelled(struct eng *e, int64_t seq, struct rrun *rr, int64_t now)
-{
-	struct eng_run r;
-
-	memset(&r, 0, sizeof r);
-	r.seq = seq;
-	r.now = now;
-	run_event(&rr->events, "cancelled", "ok", NULL, NULL, now);
-	rr->status = "cancelled";
-	rr->wait_at = 0;
-	run_save(e, &r, rr, 0);
-}
-
-/* Take a cancelled run's activity out of its batch, handing it on. */
-static void
-run_cancel_batched(struct eng *e, int64_t seq, struct rrun *rr, int carrier)
-{
-	int64_t closes = 0, nseq = 0, nidx = 0, pc = 0;
-	struct store_item *first;
-	struct store_batch b;
-	struct rrun nr;
-	struct eng_run r;
-
-	store_batch_remove(e->store, rr->batch_id, seq, rr->idx);
-	if (!carrier)
-		return;
-	if (store_batch_get(e->store, rr->batch_id, &b)) {
-		pc = b.pc;
-		closes = b.closes;
-	}
-	if (store_batch_items(e->store, rr->batch_id, 1, &first) == 1) {
-		nseq = first->run;
-		nidx = first->idx;
-		store_item_clear(first);
-	}
-	free(first);
-	if (nseq == 0) {
-		/* Nothing left: the batch sends nothing. */
-		run_unwait(e, closes, WAIT_BATCH, rr->batch_id, 0);
-		store_batch_drop(e->store, rr->batch_id);
-		return;
-	}
-	/* The next activity's run carries the batch from now on. */
-	store_batch_set(e->store, rr->batch_id, closes, nseq, nidx);
-	if (run_rrun_load(e, nseq, nidx, &nr) == 0) {
-		memset(&r, 0, sizeof r);
-		r.seq = nseq;
-		nr.status = "paused";
-		nr.pc = (size_t)pc;
-		nr.batch_id = rr->batch_id;
-		run_save(e, &r, &nr, 0);
-		run_rrun_free(&nr);
-	}
-}
-
-/*
- * POST /v1/workflows/{key}/cancel: synchronous and complete.  Every
- * paused or batched recipient run of the key (optionally only the given
- * recipients) is cancelled in this transaction: its delay is removed, its
- * activity leaves its batch, and a batch left empty is dropped.
- */
-enum eng_status
-eng_cancel(struct eng *e, const char *workflow, json_t *body, int64_t now,
-    char **cause)
-{
-	const char *key = json_string_value(json_object_get(body,
-	    "cancellation_key"));
-	json_t *rs = json_object_get(body, "recipients"), *only = NULL, *v;
-	int64_t *seqs = NULL, *idxs = NULL;
-	struct store_pending *pend;
-	size_t nseq, np, n, i, j;
-	struct rrun rr;
-	char *rk;
-	int open;
-
-	if (!json_is_object(body) || key == NULL || *key == '\0') {
-		*cause = xstrdup("\"cancellation_key\" is required");
-		return ENG_INVALID;
-	}
-	if (eng_workflow_find(e->cfg, workflow) == NULL) {
-		*cause = xasprintf("workflow \"%.128s\" not found", workflow);
-		return ENG_NO_WORKFLOW;
-	}
-	if (rs != NULL && !json_is_null(rs)) {
-		if (!json_is_array(rs) || json_array_size(rs) >
-		    RUN_MAX_CANCEL_RECIPIENTS) {
-			*cause = xasprintf("\"recipients\" must be an array of "
-			    "at most %d recipients", RUN_MAX_CANCEL_RECIPIENTS);
-			return ENG_INVALID;
-		}
-		only = json_object();
-		json_array_foreach(rs, i, v) {
-			if ((rk = eng_rcpt_ref_key(v, cause)) == NULL) {
-				json_decref(only);
-				return ENG_INVALID;
-			}
-			json_object_set_new(only, rk, json_true());
-			free(rk);
-		}
-	}
-	nseq = store_runs_by_ckey(e->store, workflow, key, &seqs);
-	/* A tombstone covers recipient runs that pending fan-outs create. */
-	for (i = 0; i < nseq; i++) {
-		if (store_fanout_head(e->store, seqs[i], NULL)) {
-			store_cancel_add(e->store, workflow, key,
-			    seqs[nseq - 1], only);
-			break;
-		}
-	}
-	for (i = 0; i < nseq; i++) {
-		np = store_rruns_pending(e->store, seqs[i], &pend);
-		n = 0;
-		for (j = 0; j < np; j++) {
-			if (only != NULL && json_object_get(only,
-			    pend[j].rcpt) == NULL)
-				continue;
-			idxs = xreallocarray(idxs, n + 1, sizeof *idxs);
-			idxs[n++] = pend[j].idx;
-		}
-		store_pending_free(pend, np);
-		for (j = 0; j < n; j++) {
-			if (run_rrun_load(e, seqs[i], idxs[j], &rr) != 0)
-				continue;
-			open = 0;
-			if (rr.batch_id != 0)
-				run_batch_state(e, rr.batch_id, &open);
-			/* A batched run whose batch has gone out is done. */
-			if (!open && strcmp(rr.status, "paused") != 0) {
-				run_rrun_free(&rr);
-				continue;
-			}
-			if (rr.wait_at != 0)
-				run_unwait(e, rr.wait_at, WAIT_RESUME, seqs[i],
-				    idxs[j]);
-			if (open)
-				run_cancel_batched(e, seqs[i], &rr,
-				    strcmp(rr.status, "paused") == 0);
-			run_mark_cancelled(e, seqs[i], &rr, now);
-			run_rrun_free(&rr);
-		}
-	}
-	free(idxs);
-	free(seqs);
-	json_decref(only);
-	return ENG_OK;
 }
