@@ -45,7 +45,7 @@ enum eng_status {
 struct eng;
 struct eng_config;
 
-/* ---- configuration (engine/config.c) ---- */
+/* ---- configuration (engine/config/, engine/workflow/) ---- */
 
 /* How an email channel uses STARTTLS (belfry.conf's "starttls"). */
 enum eng_starttls {
@@ -209,7 +209,7 @@ enum eng_status eng_prefs_put(struct eng *e, const char *user,
 enum eng_status eng_prefs_get(struct eng *e, const char *user,
     const char *set, json_t **reply, char **cause);
 
-/* ---- triggers and runs (engine/trigger.c) ---- */
+/* ---- triggers and runs (engine/run/, engine/messages/runs.c) ---- */
 
 /* POST /v1/workflows/{key}/trigger: reply {"workflow_run_id": uuid}. */
 enum eng_status eng_trigger(struct eng *e, const char *workflow,
@@ -225,7 +225,7 @@ enum eng_status eng_runs_list(struct eng *e, json_t *query, json_t **reply,
 enum eng_status eng_run_get(struct eng *e, const char *id, json_t **reply,
     char **cause);
 
-/* ---- messages and feeds (engine/messages.c) ---- */
+/* ---- messages and feeds (engine/messages/) ---- */
 
 enum eng_status eng_feed_get(struct eng *e, const char *user,
     const char *channel, json_t *query, json_t **reply, char **cause);
@@ -238,7 +238,7 @@ enum eng_status eng_message_get(struct eng *e, const char *id,
 enum eng_status eng_message_mark(struct eng *e, const char *id,
     const char *what, int set, int64_t now, json_t **reply, char **cause);
 
-/* ---- schedules (engine/schedules.c) ---- */
+/* ---- schedules (engine/schedules/) ---- */
 
 /*
  * POST /v1/schedules: one schedule per recipient (an object's schedule is
@@ -393,7 +393,7 @@ enum eng_status eng_message_delivery_logs(struct eng *e, const char *id,
 enum eng_status eng_deliveries_list(struct eng *e, json_t *query,
     json_t **reply, char **cause);
 
-/* ---- webhook signatures (engine/sign.c) ---- */
+/* ---- webhook signatures (engine/messages/sign.c) ---- */
 
 /*
  * Parse a Standard Webhooks secret, "whsec_" and the base64 of 24 to 64

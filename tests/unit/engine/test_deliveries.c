@@ -1,5 +1,5 @@
 /*
- * engine/deliveries.c and the channel keys of engine/config.c: what http
+ * engine/messages/deliveries.c and engine/config/channels.c: what http
  * and email steps queue, the attempts recorded and read back as delivery
  * logs, a message's delivery state and status, the channel checks, and
  * the schema 10 -> 11 migration, on a real SQLite file with explicit

@@ -1,7 +1,7 @@
 /*
- * engine/mime.c, htmltext.c, base64.c and sign.c: email messages,
- * text from HTML, base64 and Standard Webhooks signatures, with no
- * network.
+ * engine/messages/mime.c, htmltext.c, sign.c and engine/base64.c: email
+ * messages, text from HTML, base64 and Standard Webhooks signatures,
+ * with no network.
  */
 #include <setjmp.h>
 #include <stdarg.h>

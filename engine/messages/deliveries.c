@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
-#include "engine/template.h"
+#include "engine/messages/msg_int.h"
+#include "engine/workflow/template.h"
 
 #define DLV_MAX_ATTEMPTS 8
 
@@ -240,8 +240,9 @@ eng_delivery_done(struct eng *e, const struct eng_attempt *a, int64_t now,
 	if (ok || a->result == ENG_ATTEMPT_FAILED ||
 	    attempts >= DLV_MAX_ATTEMPTS) {
 		store_delivery_drop(e->store, a->id);
-		msg_set_status(e, a->id, !ok ? "undelivered" : ch != NULL &&
-		    strcmp(ch->type, "email") == 0 ? "sent" : "delivered", now);
+		store_message_status(e->store, a->id, !ok ? "undelivered" :
+		    ch != NULL && strcmp(ch->type, "email") == 0 ? "sent" :
+		    "delivered", now);
 		if (e->stats.queue_depth > 0)
 			e->stats.queue_depth--;
 		if (!ok)
