@@ -303,18 +303,6 @@ eng_deliveries_sync(struct eng *e, int64_t now)
 	json_decref(names);
 }
 
-/* An instant as RFC 3339 UTC, or null for STORE_NONE. */
-static json_t *
-dlv_time(int64_t t)
-{
-	char buf[32];
-
-	if (t == STORE_NONE)
-		return json_null();
-	eng_iso(t, buf, sizeof buf);
-	return json_string(buf);
-}
-
 /* See engine_int.h. */
 json_t *
 eng_delivery_state(struct eng *e, int64_t seq, const char *channel)
@@ -331,7 +319,7 @@ eng_delivery_state(struct eng *e, int64_t seq, const char *channel)
 	if (!store_delivery_get(e->store, seq, &due, &inflight) || inflight)
 		due = STORE_NONE;
 	o = json_pack("{s:i, s:s?, s:o, s:b}", "attempts", n, "last_error",
-	    last, "next_attempt_at", dlv_time(due), "in_flight", inflight);
+	    last, "next_attempt_at", msg_time(due), "in_flight", inflight);
 	free(last);
 	return o;
 }
@@ -362,7 +350,7 @@ dlv_log_json(struct eng *e, const struct store_attempt *a)
 	    "environment_id", env, "message_id", msg,
 	    "channel_id", a->channel != NULL ? a->channel : "",
 	    "service_name", dlv_service(a->request),
-	    "attempt", a->attempt, "inserted_at", dlv_time(a->at),
+	    "attempt", a->attempt, "inserted_at", msg_time(a->at),
 	    "duration_ms", (json_int_t)(a->duration_us / 1000),
 	    "result", results[a->result >= 0 && a->result <= 2 ? a->result :
 	    2], "error", a->error,

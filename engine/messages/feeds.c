@@ -9,8 +9,8 @@
 
 #include "engine/messages/msg_int.h"
 
-/* A nullable instant as JSON. */
-static json_t *
+/* A nullable instant as JSON (null for STORE_NONE). */
+json_t *
 msg_time(int64_t t)
 {
 	char buf[32];
