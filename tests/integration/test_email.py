@@ -19,7 +19,8 @@ real belfryd on a virtual clock.
   deliveries [--failed]; the message's attempts, last error and next
   attempt; a warning line per failed attempt; per-channel metrics;
 - STARTTLS required against a server that does not offer it fails (and
-  is retried) instead of sending in the clear.
+  is retried) instead of sending in the clear; smtps:// speaks TLS from
+  the first byte.
 
 Prints one line per failed check and ends with "email: N passed, M
 failed".  The daemon's log is printed (and its directory kept) only on
@@ -81,7 +82,8 @@ class Inbox:
             self.mails.append({
                 "from": envelope.mail_from, "to": list(envelope.rcpt_tos),
                 "data": envelope.content,
-                "tls": session.ssl is not None,
+                "tls": session.ssl is not None or
+                server.transport.get_extra_info("ssl_object") is not None,
                 "auth": session.authenticated})
         return "250 2.0.0 Ok: queued"
 
@@ -94,12 +96,17 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=False)
 
 
-def smtp_server(handler, cert=None, key=None):
+def smtp_server(handler, cert=None, key=None, implicit=False):
     """An aiosmtpd server on a free loopback port (STARTTLS and AUTH
-    required when given a certificate); (controller, port)."""
+    required when given a certificate; TLS from the first byte if
+    implicit); (controller, port)."""
     port = free_port()
     kw = {}
-    if cert:
+    if implicit:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+        kw = dict(ssl_context=ctx)
+    elif cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
         kw = dict(tls_context=ctx, require_starttls=True,
@@ -110,9 +117,10 @@ def smtp_server(handler, cert=None, key=None):
     return c, port
 
 
-def write_config(conf, tmp, port, plain_port, ca):
+def write_config(conf, tmp, port, plain_port, tls_port, ca):
     """Channels: mail (STARTTLS, AUTH, the private CA), clear (STARTTLS
-    required, to a server without it); two workflows."""
+    required, to a server without it), sealed (smtps://); a workflow
+    each."""
     os.makedirs(os.path.join(conf, "workflows"))
     os.makedirs(os.path.join(conf, "schedules"))
     with open(os.path.join(tmp, "smtp-password"), "w") as f:
@@ -128,9 +136,12 @@ def write_config(conf, tmp, port, plain_port, ca):
     clear = {"type": "email", "smtp_url": "smtp://127.0.0.1:%d" %
              plain_port, "from": "alerts@example.com",
              "starttls": "required"}
+    sealed = {"type": "email", "smtp_url": "smtps://127.0.0.1:%d" %
+              tls_port, "from": "alerts@example.com", "ca_file": ca}
     with open(os.path.join(conf, "belfry.conf"), "w") as f:
         json.dump({"default_timezone": "UTC",
-                   "channels": {"mail": mail, "clear": clear},
+                   "channels": {"mail": mail, "clear": clear,
+                                "sealed": sealed},
                    "preferences": {"default": {"channel_types":
                                                {"email": True}}}}, f)
     with open(os.path.join(conf, "workflows", "welcome.json"), "w") as f:
@@ -142,10 +153,12 @@ def write_config(conf, tmp, port, plain_port, ca):
                  "html": "<h1>Hello {{ recipient.name }}</h1>"
                          "<p>Your plan: <b>{{ data.plan }}</b>.</p>"}}]},
             f)
-    with open(os.path.join(conf, "workflows", "clear.json"), "w") as f:
-        json.dump({"key": "clear", "steps": [
-            {"ref": "mail", "type": "channel", "channel": "clear",
-             "template": {"subject": "s", "text": "t"}}]}, f)
+    for name in ("clear", "sealed"):
+        with open(os.path.join(conf, "workflows", name + ".json"),
+                  "w") as f:
+            json.dump({"key": name, "steps": [
+                {"ref": "mail", "type": "channel", "channel": name,
+                 "template": {"subject": "s", "text": "t"}}]}, f)
 
 
 def message_of(d, uid):
@@ -219,19 +232,22 @@ def run(tmp):
     server, port = smtp_server(inbox, cert, key)
     plain = Inbox()
     plain_server, plain_port = smtp_server(plain)
+    sealed = Inbox()
+    tls_server, tls_port = smtp_server(sealed, cert, key, implicit=True)
     conf = os.path.join(tmp, "conf")
-    write_config(conf, tmp, port, plain_port, ca)
+    write_config(conf, tmp, port, plain_port, tls_port, ca)
     d = ts.Daemon(tmp, conf, START)
     try:
-        body(d, inbox, plain)
+        body(d, inbox, plain, sealed)
     finally:
         d.stop()
         server.stop()
         plain_server.stop()
+        tls_server.stop()
     return d
 
 
-def body(d, inbox, plain):
+def body(d, inbox, plain, sealed):
     for uid, props in (("ada", {"email": "ada@example.org",
                                 "name": "Ada Lovelace"}),
                        ("bob", {"name": "Bob"}),
@@ -382,6 +398,17 @@ def body(d, inbox, plain):
     check("STARTTLS refused: queued for a retry", m.get("status") ==
           "queued" and dl.get("attempts") == 1 and
           "STARTTLS" in (dl.get("last_error") or ""), m)
+
+    # ---- smtps: TLS from the first byte ----
+    st, j = d.req("POST", "/v1/workflows/sealed/trigger",
+                  {"recipients": ["ada"]})
+    d.req("POST", "/admin/clock", {"advance_by_seconds": 0})
+    check("smtps: the mail arrived over TLS", len(sealed.mails) == 1 and
+          sealed.mails[0]["tls"] and sealed.mails[0]["to"] ==
+          ["ada@example.org"], sealed.mails)
+    st, j = d.req("GET", "/v1/users/ada/messages?channel_id=sealed")
+    m = (j.get("items") or [{}])[0] if st == 200 else {}
+    check("smtps: sent", m.get("status") == "sent", m)
 
 
 def main():

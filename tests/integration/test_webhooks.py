@@ -16,7 +16,8 @@ real belfryd on a virtual clock.
   delivery logs (credentials redacted from the logged headers);
 - max_sessions 1 and max_per_second 4: never two requests at once, at
   most four started in any second after the first, on one kept-alive
-  connection.
+  connection;
+- a warning line per failed attempt, at most 10 a minute.
 
 Prints one line per failed check and ends with "webhooks: N passed, M
 failed".
@@ -272,6 +273,19 @@ def body(d, port):
           [round(t - times[0], 3) for t in times])
     check("limited: one kept-alive connection", len(
         set(r["port"] for r in got)) == 1, set(r["port"] for r in got))
+    # ---- at most 10 warning lines a minute ----
+    trigger("untrusted", ["w%d" % i for i in range(12)])
+    d.req("POST", "/admin/clock", {"advance_by_seconds": 0})
+    st, text = d.req("GET", "/metrics")
+    failures = [ln for ln in text.splitlines() if ln.startswith(
+        'belfry_delivery_failures_total')]
+    warned = [ln for ln in open(d.log, errors="replace").read().splitlines()
+              if "delivery of message" in ln]
+    check("warnings: one a failed attempt, at most 10 a minute",
+          len(warned) == 10 and sum(int(ln.split()[-1])
+                                    for ln in failures) > 12,
+          (len(warned), failures))
+
     st, text = d.req("GET", "/metrics")
     lab = '{channel="limited",type="http"}'
     check("limited: metrics per channel",
