@@ -23,7 +23,7 @@ log_init(int debug)
 }
 
 /* Print one line at priority pri, with ": strerror(errnum)" if errnum. */
-static void
+static void __attribute__((format(printf, 3, 0)))
 log_vline(int pri, int errnum, const char *fmt, va_list ap)
 {
 	char buf[4096];
