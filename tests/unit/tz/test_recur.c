@@ -112,6 +112,11 @@ test_bad_rules(void **state)
 		{ "FREQ=YEARLY;UNTIL=2027-01-01", "UNTIL=2027-01-01 is not" },
 		{ "FREQ=YEARLY;UNTIL=20270101T0000", "UNTIL=20270101T0000 is" },
 		{ "FREQ=YEARLY;UNTIL=20270101T000000+01", "UNTIL" },
+		/* Values beyond a long are named as written (strtol clamps). */
+		{ "FREQ=YEARLY;BYYEARDAY=-99999999999999999999",
+		    "BYYEARDAY=-99999999999999999999 is out of range" },
+		{ "FREQ=DAILY;BYHOUR=99999999999999999999",
+		    "BYHOUR=99999999999999999999 is out of range" },
 	};
 	struct tz_wall w;
 	char *cause;
