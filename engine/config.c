@@ -129,19 +129,32 @@ cfg_read(const char *path, char **cause)
 	return buf;
 }
 
-/* Parse f's text as a JSON object; NULL with a positioned *cause. */
+/*
+ * Parse f's text as JSON; NULL with *cause positioned where jansson
+ * stopped.  Columns count from 1: jansson says 0 for an error before the
+ * first character of a line (an empty file, a file cut after a newline).
+ */
 static json_t *
-cfg_parse(struct cfg_file *f, char **cause)
+cfg_load(const struct cfg_file *f, char **cause)
 {
 	json_error_t err;
 	json_t *root;
 
 	root = json_loads(f->text, JSON_REJECT_DUPLICATES, &err);
-	if (root == NULL) {
-		*cause = xasprintf("%s:%d:%d: %s", f->path, err.line,
-		    err.column, err.text);
+	if (root == NULL)
+		*cause = xasprintf("%s:%d:%d: %s", f->path, err.line > 0 ?
+		    err.line : 1, err.column > 0 ? err.column : 1, err.text);
+	return root;
+}
+
+/* Parse f's text as a JSON object; NULL with a positioned *cause. */
+static json_t *
+cfg_parse(struct cfg_file *f, char **cause)
+{
+	json_t *root;
+
+	if ((root = cfg_load(f, cause)) == NULL)
 		return NULL;
-	}
 	if (!json_is_object(root)) {
 		json_decref(root);
 		cfg_error(f, NULL, cause, "expected a JSON object");
@@ -961,19 +974,14 @@ cfg_schedules(struct cfg_file *f, struct eng_config *c, char **cause)
 		"repeats", "rrule", "exdates", "scheduled_at", "ending_at",
 		"timezone", "data", "tenant", "actor", "dst_gap", "dst_overlap",
 		"catchup_window", "paused", "per_subscriber", NULL };
-	json_error_t err;
 	json_t *root, *v, *old;
 	const char *id, *field;
 	char path[64], *msg = NULL;
 	size_t i, j;
 	int rc = -1;
 
-	if ((root = json_loads(f->text, JSON_REJECT_DUPLICATES, &err)) ==
-	    NULL) {
-		*cause = xasprintf("%s:%d:%d: %s", f->path, err.line,
-		    err.column, err.text);
+	if ((root = cfg_load(f, cause)) == NULL)
 		return -1;
-	}
 	if (!json_is_array(root)) {
 		cfg_error(f, NULL, cause, "expected a JSON array of schedules");
 		goto out;

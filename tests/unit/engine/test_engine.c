@@ -387,6 +387,11 @@ test_config_errors(void **state)
 	expect_config_error("belfry.conf:2:23: unknown time zone \"Mars/Base\"");
 	put_file("belfry.conf", "{\"socket\": }");
 	expect_config_error("belfry.conf:1:");
+	/* Columns count from 1, also before a line's first character. */
+	put_file("belfry.conf", "");
+	expect_config_error("belfry.conf:1:1: ");
+	put_file("belfry.conf", "{\n");
+	expect_config_error("belfry.conf:2:1: ");
 	put_file("belfry.conf", conf);
 	put_file("workflows/bad.json", "{\"key\": \"w\", \"steps\": [\n"
 	    "  {\"ref\": \"a\", \"type\": \"channel\", \"channel\": \"in-app\","
