@@ -186,7 +186,7 @@ asan: deps fuzz-deps
 # clang into build-fuzz/fuzz/TARGET and run in process under ASan + UBSan
 # on a working corpus build-fuzz/corpus/TARGET seeded from the repo's
 # tests/fuzz/corpus/TARGET.  Findings land in build-fuzz/findings/.
-FUZZ_TARGETS = api recur config template
+FUZZ_TARGETS = api recur config template jsonpos
 FUZZ_TIME  ?= 60
 FUZZ_SMOKE_TIME ?= 20
 FUZZ_SAN   = -fsanitize=fuzzer-no-link,address,undefined \
