@@ -177,7 +177,7 @@ static char *
 walk(const char *rcpt, const char *channel, const char *q, int n, int ids)
 {
 	json_t *query, *reply, *items, *it, *after;
-	char *cause = NULL, *out = xstrdup(""), size[8];
+	char *cause = NULL, *out = xstrdup(""), size[16];
 	const char *v;
 	size_t i;
 	int pages;
@@ -855,7 +855,7 @@ test_feed_walk(void **state)
 {
 	static const char *channels[] = { "feed", "feed2", NULL };
 	static const char *marks[] = { "read", "seen", "archived" };
-	char rcpt[8], *want, *got, *sql, *id;
+	char rcpt[16], *want, *got, *sql, *id;
 	json_t *reply, *q;
 	char *cause = NULL;
 	unsigned seed = 12345;
