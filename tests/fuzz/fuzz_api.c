@@ -377,7 +377,10 @@ fuzz_run(const char *p, size_t len, int64_t now)
 		if (next > end)
 			next = end;
 		if (linelen > 8 && memcmp(line, "ADVANCE ", 8) == 0) {
-			n = strtoll(line + 8, NULL, 10);
+			/* The line is not NUL-terminated: digits by hand. */
+			for (n = 0, i = 8; i < linelen && line[i] >= '0' &&
+			    line[i] <= '9' && n < FUZZ_MAX_ADVANCE; i++)
+				n = n * 10 + (line[i] - '0');
 			if (n > 0)
 				now = fuzz_advance(now, now + (n <
 				    FUZZ_MAX_ADVANCE ? n : FUZZ_MAX_ADVANCE));
@@ -439,9 +442,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_sch.socket_path = xstrdup("belfry.sock");
 	fuzz_sch.database = fuzz_db;
 	fuzz_sch.started = FUZZ_START;
-	TAILQ_INIT(&fuzz_sch.batch);
-	TAILQ_INIT(&fuzz_sch.outcomes);
-	TAILQ_INIT(&fuzz_sch.advances);
 	if (eng_begin(fuzz_sch.eng, &cause) != 0 ||
 	    eng_schedules_sync(fuzz_sch.eng, FUZZ_START, &cause) != 0)
 		fuzz_fail("schedules", cause);
