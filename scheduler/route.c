@@ -231,3 +231,21 @@ route_find(struct sch_req *r, int method, const char *path, int tcp,
 	}
 	return NULL;
 }
+
+/*
+ * Free a request record and what it holds: the parameters route_find
+ * decoded, the body, query and answer (not a transport's request).
+ */
+void
+route_req_free(struct sch_req *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nparam; i++)
+		free(r->param[i]);
+	json_decref(r->body);
+	json_decref(r->query);
+	json_decref(r->reply);
+	free(r->raw);
+	free(r);
+}

@@ -212,6 +212,7 @@ json_t *route_query(const char *q);
 const char *route_method_name(int m);
 const struct sch_route *route_find(struct sch_req *r, int method,
     const char *path, int tcp, int *status, char *allow, size_t allowlen);
+void route_req_free(struct sch_req *r);
 
 /* ---- route handlers (api_*.c) ---- */
 

@@ -136,21 +136,6 @@ fuzz_method(const char *name, size_t len)
 	return -1;
 }
 
-/* Free a request record as the server does. */
-static void
-fuzz_req_free(struct sch_req *r)
-{
-	size_t i;
-
-	for (i = 0; i < r->nparam; i++)
-		free(r->param[i]);
-	json_decref(r->body);
-	json_decref(r->query);
-	json_decref(r->reply);
-	free(r->raw);
-	free(r);
-}
-
 /* Check a handler's outcome against the engine's contracts. */
 static void
 fuzz_check(struct sch_req *r, enum eng_status st, json_t *reply,
@@ -293,7 +278,7 @@ fuzz_request(const char *line, size_t linelen, const char *rawbody,
 out:
 	free(path);
 	free(body);
-	fuzz_req_free(r);
+	route_req_free(r);
 }
 
 /* Take the deliveries due at now and report them done or failed. */
@@ -346,6 +331,21 @@ fuzz_is_command(const char *line, size_t len)
 	return sp[1] == '/' && fuzz_method(line, (size_t)(sp - line)) != -1;
 }
 
+/* The first line at or after p that is a command, or end. */
+static const char *
+fuzz_next_command(const char *p, const char *end)
+{
+	const char *nl;
+
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if (fuzz_is_command(p, (size_t)(nl - p)))
+			return p;
+	}
+	return end;
+}
+
 /* Run one input's commands (see the top of the file); now moves on. */
 static void
 fuzz_run(const char *p, size_t len, int64_t now)
@@ -356,26 +356,12 @@ fuzz_run(const char *p, size_t len, int64_t now)
 	int count = 0;
 
 	/* Anything before the first command is ignored. */
-	for (line = p; line < end; line = nl + 1) {
-		nl = memchr(line, '\n', (size_t)(end - line));
-		if (nl == NULL)
-			nl = end;
-		if (fuzz_is_command(line, (size_t)(nl - line)))
-			break;
-	}
-	while (line < end && count++ < FUZZ_MAX_REQUESTS) {
+	for (line = fuzz_next_command(p, end);
+	    line < end && count++ < FUZZ_MAX_REQUESTS; line = next) {
 		nl = memchr(line, '\n', (size_t)(end - line));
 		linelen = (size_t)((nl != NULL ? nl : end) - line);
 		body = nl != NULL ? nl + 1 : end;
-		for (next = body; next < end; next = nl + 1) {
-			nl = memchr(next, '\n', (size_t)(end - next));
-			if (nl == NULL)
-				nl = end;
-			if (fuzz_is_command(next, (size_t)(nl - next)))
-				break;
-		}
-		if (next > end)
-			next = end;
+		next = fuzz_next_command(body, end);
 		if (linelen > 8 && memcmp(line, "ADVANCE ", 8) == 0) {
 			/* The line is not NUL-terminated: digits by hand. */
 			for (n = 0, i = 8; i < linelen && line[i] >= '0' &&
@@ -387,7 +373,6 @@ fuzz_run(const char *p, size_t len, int64_t now)
 		} else
 			fuzz_request(line, linelen, body, (size_t)(next - body),
 			    now);
-		line = next;
 	}
 	/* The flush runs the work due now after its requests. */
 	fuzz_advance(now, now);
