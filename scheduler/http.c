@@ -522,9 +522,9 @@ http_content_length(const char *v, uint64_t *len, int *seen)
 		for (i = 0, n = 0; i < k; i++) {
 			if (v[i] < '0' || v[i] > '9')
 				return -1;
-			/* Past the body limit the exact value is moot. */
-			if (n < UINT64_MAX / 10)
-				n = n * 10 + (uint64_t)(v[i] - '0');
+			/* Far past the body limit the exact value is moot. */
+			n = n < UINT64_MAX / 100 ? n * 10 +
+			    (uint64_t)(v[i] - '0') : UINT64_MAX;
 		}
 		if (*seen && n != *len)
 			return -2;
@@ -667,6 +667,10 @@ http_head_done(struct http_conn *c)
 		return 1;
 	if (!c->unread)
 		return http_complete(c);
+	if (!c->chunked && len == UINT64_MAX)
+		return http_fail(c, 413, "request_too_large", "the request "
+		    "body is over %" PRIu64 " bytes; the limit is %d bytes",
+		    UINT64_MAX / 100, SCH_MAX_BODY);
 	if (!c->chunked && len > SCH_MAX_BODY)
 		return http_fail(c, 413, "request_too_large", "the request "
 		    "body is %" PRIu64 " bytes; the limit is %d bytes", len,
