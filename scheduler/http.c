@@ -387,7 +387,7 @@ http_request_line(struct http_conn *c, uint32_t at)
 {
 	char *line = c->buf + at, *sp1, *sp2, *target, *q, *p;
 	const char *path = NULL;
-	size_t i, plen;
+	size_t i, plen, qlen, poff, qoff;
 
 	if ((sp1 = strchr(line, ' ')) == NULL || sp1 == line ||
 	    (sp2 = strchr(sp1 + 1, ' ')) == NULL || sp2 == sp1 + 1 ||
@@ -438,11 +438,16 @@ http_request_line(struct http_conn *c, uint32_t at)
 		    "target must be a path (or an absolute URL)");
 	q = strchr(path, '?');
 	plen = q != NULL ? (size_t)(q - path) : strlen(path);
+	qlen = q != NULL ? strlen(q + 1) : 0;
 	c->target_at = (uint32_t)(target - c->buf);
+	poff = (size_t)(path - c->buf);
+	qoff = q != NULL ? (size_t)(q + 1 - c->buf) : 0;
+	/* Room first: the copies come from the buffer itself. */
+	http_reserve(c, plen + qlen + 3);
 	/* An absolute URL without a path asks for "/". */
-	c->path_at = plen > 0 ? http_store(c, path, plen) :
+	c->path_at = plen > 0 ? http_store(c, c->buf + poff, plen) :
 	    http_store(c, "/", 1);
-	c->query_at = q != NULL ? http_store(c, q + 1, strlen(q + 1)) : 0;
+	c->query_at = q != NULL ? http_store(c, c->buf + qoff, qlen) : 0;
 	return 0;
 }
 

@@ -49,6 +49,9 @@ MIB = 1024 * 1024
 LIMIT = 10 * MIB
 
 check = Checks()
+# Under AddressSanitizer freed memory sits in its quarantine: no RSS bounds.
+ASAN = b"libasan" in subprocess.run(["ldd", BELFRYD],
+                                    capture_output=True).stdout
 
 
 def free_port():
@@ -412,10 +415,11 @@ def memory(tmp):
         check("32 MiB unauthenticated bodies: not read (less than 16 MiB "
               "of each sent)", all(n < 16 * MIB for _, n in out),
               [n for _, n in out])
-        check("32 MiB unauthenticated bodies: RSS stays within +30 MB",
-              max(peak) - base < 30, (base, max(peak)))
-        check("32 MiB unauthenticated bodies: RSS goes back",
-              after - base < 10, (base, after))
+        if not ASAN:
+            check("32 MiB unauthenticated bodies: RSS stays within +30 MB",
+                  max(peak) - base < 30, (base, max(peak)))
+            check("32 MiB unauthenticated bodies: RSS goes back",
+                  after - base < 10, (base, after))
 
         # Authorized bodies just under the limit: read, parsed, answered,
         # and their memory handed back.
@@ -437,8 +441,9 @@ def memory(tmp):
         print("9 MiB x 8 authorized: RSS %.1f -> %.1f MiB" % (base, after))
         check("9 MiB bodies: 8 answers (404 workflow_missing)",
               res == [404] * 8, res)
-        check("9 MiB bodies: memory given back (RSS within +30 MB)",
-              after - base < 30, (base, after))
+        if not ASAN:
+            check("9 MiB bodies: memory given back (RSS within +30 MB)",
+                  after - base < 30, (base, after))
     finally:
         d.stop()
 
