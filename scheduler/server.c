@@ -324,7 +324,7 @@ server_head(struct sch *s, struct http_conn *c, int tcp,
     const struct http_head *h, struct sch_req **out)
 {
 	struct sch_req *r;
-	char allow[64], hdr[80], msg[300];
+	char allow[64], hdr[80], msg[300], *cause;
 	int status;
 
 	if (s->stopping) {
@@ -374,6 +374,12 @@ server_head(struct sch *s, struct http_conn *c, int tcp,
 		server_req_free(r);
 		return -1;
 	}
+	if (route_query_check(r->route, r->query, &cause) != 0) {
+		server_reply_error(c, 422, "invalid_params", cause, 0);
+		free(cause);
+		server_req_free(r);
+		return -1;
+	}
 	*out = r;
 	return 0;
 }
@@ -400,8 +406,8 @@ server_request(struct sch_req *r, char *body, size_t len)
 	if (r->route->flags & SCH_ROUTE_ASYNC) {
 		/* The handler keeps r and calls server_finish() later. */
 		json_t *reply = NULL;
-		char *cause = NULL;
 
+		cause = NULL;
 		r->now = sch_now(s);
 		st = r->route->exec(r, &reply, &cause);
 		if (st != ENG_OK)
