@@ -406,8 +406,8 @@ server_request(struct sch_req *r, char *body, size_t len)
 	if (r->route->flags & SCH_ROUTE_ASYNC) {
 		/* The handler keeps r and calls server_finish() later. */
 		json_t *reply = NULL;
+		char *cause = NULL;
 
-		cause = NULL;
 		r->now = sch_now(s);
 		st = r->route->exec(r, &reply, &cause);
 		if (st != ENG_OK)
