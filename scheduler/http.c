@@ -1109,6 +1109,36 @@ http_peer(const struct http_conn *c, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
+/*
+ * See scheduler.h: whether the Unix peer holds group g as one of its
+ * supplementary groups (SO_PEERGROUPS: the groups it had at connect).
+ */
+int
+http_peer_in_group(const struct http_conn *c, gid_t g)
+{
+	gid_t groups[64], *gs = groups;
+	socklen_t len = sizeof groups;
+	size_t i;
+	int fd, found = 0;
+
+	if (!c->cred || c->bev == NULL)
+		return 0;
+	fd = bufferevent_getfd(c->bev);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gs, &len) != 0) {
+		if (errno != ERANGE || len == 0)
+			return 0;
+		gs = xmalloc(len);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gs, &len) != 0)
+			len = 0;
+	}
+	for (i = 0; i < len / sizeof *gs; i++)
+		if (gs[i] == g)
+			found = 1;
+	if (gs != groups)
+		free(gs);
+	return found;
+}
+
 /* Accept again (after the cap or a backoff). */
 static void
 http_resume(struct http_listener *l)

@@ -251,6 +251,7 @@ void http_listener_free(struct http_listener *l);
 void http_limits(struct sch *s);
 const char *http_header(const struct http_conn *c, const char *name);
 int http_peer(const struct http_conn *c, uid_t *uid, gid_t *gid);
+int http_peer_in_group(const struct http_conn *c, gid_t g);
 void http_send(struct http_conn *c, int status, const char *ctype,
     const char *body, size_t len, const char *headers, int flags);
 

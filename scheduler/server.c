@@ -304,8 +304,9 @@ server_body(struct sch_req *r, char *body, size_t len)
 
 /*
  * Whether the peer of a Unix-socket connection may use the admin API:
- * root, the daemon's own user, or a process whose group is the daemon's
- * (the socket is mode 0660; this re-checks what the file mode granted).
+ * root, the daemon's own user, or a process that has the daemon's group
+ * as its primary or a supplementary group (the socket is mode 0660; this
+ * re-checks what the file mode granted).
  */
 static int
 server_peer_ok(struct http_conn *c)
@@ -315,7 +316,8 @@ server_peer_ok(struct http_conn *c)
 
 	if (http_peer(c, &uid, &gid) != 0)
 		return 0;
-	return uid == 0 || uid == geteuid() || gid == getegid();
+	return uid == 0 || uid == geteuid() || gid == getegid() ||
+	    http_peer_in_group(c, getegid());
 }
 
 /* See scheduler.h: the checks of a request's head. */
