@@ -202,6 +202,26 @@ cfg_string(const struct cfg_file *f, json_t *o, const char *key, char **out,
 	return 0;
 }
 
+/*
+ * An optional integer member from min to max (unit names it in the
+ * error); *out keeps its value when the member is absent.
+ */
+static int
+cfg_int(const struct cfg_file *f, json_t *o, const char *key, int min,
+    int max, int *out, const char *unit, char **cause)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max)
+		return cfg_error(f, key, cause, "\"%s\" must be an integer "
+		    "from %d to %d (%s)", key, min, max, unit);
+	*out = (int)json_integer_value(v);
+	return 0;
+}
+
 /* See engine.h. */
 int
 eng_listen_parse(const char *listen, char *host, size_t hostlen, int *port,
@@ -352,7 +372,8 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 {
 	static const char *const keys[] = { "socket", "database", "listen",
 		"api_keys", "default_timezone", "channels", "preferences",
-		"database_integrity_check", NULL };
+		"database_integrity_check", "header_timeout", "body_timeout",
+		"idle_timeout", "max_connections", NULL };
 	char *tzcause = NULL, path[64], host[64];
 	json_t *v, *k;
 	size_t i;
@@ -374,6 +395,15 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 			    "\"full\" or \"off\"");
 		c->db_check = xstrdup(json_string_value(v));
 	}
+	if (cfg_int(f, root, "header_timeout", 1, 3600, &c->header_timeout,
+	    "seconds", cause) != 0 ||
+	    cfg_int(f, root, "body_timeout", 1, 3600, &c->body_timeout,
+	    "seconds", cause) != 0 ||
+	    cfg_int(f, root, "idle_timeout", 1, 3600, &c->idle_timeout,
+	    "seconds", cause) != 0 ||
+	    cfg_int(f, root, "max_connections", 1, 1000000,
+	    &c->max_connections, "connections per listener", cause) != 0)
+		return -1;
 	if (c->listen != NULL &&
 	    eng_listen_parse(c->listen, host, sizeof host, &port, &tzcause)) {
 		cfg_error(f, "listen", cause, "%s", tzcause);
@@ -1082,6 +1112,10 @@ eng_config_load(const char *dir, char **cause)
 	int rc = 0;
 
 	c->dir = xstrdup(dir);
+	c->header_timeout = 10;
+	c->body_timeout = 60;
+	c->idle_timeout = 60;
+	c->max_connections = 1024;
 	f.path = conf = xasprintf("%s/belfry.conf", dir);
 	if ((f.text = cfg_read(f.path, cause)) == NULL) {
 		free(conf);
@@ -1229,6 +1263,34 @@ const char *
 eng_config_listen(const struct eng_config *c)
 {
 	return c->listen;
+}
+
+/* belfry.conf's header_timeout: seconds for a whole request head. */
+int
+eng_config_header_timeout(const struct eng_config *c)
+{
+	return c->header_timeout;
+}
+
+/* belfry.conf's body_timeout: seconds for a request body (and a reply). */
+int
+eng_config_body_timeout(const struct eng_config *c)
+{
+	return c->body_timeout;
+}
+
+/* belfry.conf's idle_timeout: seconds a kept-alive connection may idle. */
+int
+eng_config_idle_timeout(const struct eng_config *c)
+{
+	return c->idle_timeout;
+}
+
+/* belfry.conf's max_connections: open connections per listener. */
+int
+eng_config_max_connections(const struct eng_config *c)
+{
+	return c->max_connections;
 }
 
 /* belfry.conf's default time zone. */

@@ -22,74 +22,80 @@
 
 const struct sch_route sch_routes[] = {
 	/* api_users.c */
-	{ PUT, "/v1/users/{id}", api_users_put, BODY, NULL },
-	{ GET, "/v1/users/{id}", api_users_get, 0, NULL },
-	{ DELETE, "/v1/users/{id}", api_users_delete, 0, NULL },
+	{ PUT, "/v1/users/{id}", api_users_put, BODY, NULL, NULL },
+	{ GET, "/v1/users/{id}", api_users_get, 0, NULL, NULL },
+	{ DELETE, "/v1/users/{id}", api_users_delete, 0, NULL, NULL },
 	{ PUT, "/v1/users/{id}/preferences/{set}", api_users_prefs_put, BODY,
-	    NULL },
+	    NULL, NULL },
 	{ GET, "/v1/users/{id}/preferences/{set}", api_users_prefs_get, 0,
-	    NULL },
-	{ GET, "/v1/users/{id}/messages", api_users_messages, 0, NULL },
-	{ GET, "/v1/users/{id}/feeds/{channel}", api_users_feed, 0, NULL },
+	    NULL, NULL },
+	{ GET, "/v1/users/{id}/messages", api_users_messages, 0, NULL,
+	    "after page_size channel_id tenant has_tenant archived status" },
+	{ GET, "/v1/users/{id}/feeds/{channel}", api_users_feed, 0, NULL,
+	    "after page_size tenant has_tenant archived status" },
 
 	/* api_objects.c */
-	{ PUT, "/v1/objects/{collection}/{id}", api_objects_put, BODY, NULL },
-	{ GET, "/v1/objects/{collection}/{id}", api_objects_get, 0, NULL },
+	{ PUT, "/v1/objects/{collection}/{id}", api_objects_put, BODY, NULL, NULL },
+	{ GET, "/v1/objects/{collection}/{id}", api_objects_get, 0, NULL, NULL },
 	{ DELETE, "/v1/objects/{collection}/{id}", api_objects_delete, 0,
-	    NULL },
+	    NULL, NULL },
 	{ POST, "/v1/objects/{collection}/{id}/subscriptions",
-	    api_objects_subs_add, BODY, NULL },
+	    api_objects_subs_add, BODY, NULL, NULL },
 	{ DELETE, "/v1/objects/{collection}/{id}/subscriptions",
-	    api_objects_subs_remove, BODY, NULL },
+	    api_objects_subs_remove, BODY, NULL, NULL },
 	{ GET, "/v1/objects/{collection}/{id}/subscriptions",
-	    api_objects_subs_list, 0, NULL },
+	    api_objects_subs_list, 0, NULL, "after page_size" },
 
 	/* api_tenants.c */
-	{ PUT, "/v1/tenants/{id}", api_tenants_put, BODY, NULL },
-	{ GET, "/v1/tenants/{id}", api_tenants_get, 0, NULL },
+	{ PUT, "/v1/tenants/{id}", api_tenants_put, BODY, NULL, NULL },
+	{ GET, "/v1/tenants/{id}", api_tenants_get, 0, NULL, NULL },
 
 	/* api_workflows.c */
 	{ POST, "/v1/workflows/{key}/trigger", api_workflows_trigger, BODY,
-	    NULL },
+	    NULL, NULL },
 	{ POST, "/v1/workflows/{key}/cancel", api_workflows_cancel, BODY,
-	    NULL },
+	    NULL, NULL },
 
 	/* api_schedules.c */
-	{ POST, "/v1/schedules", api_schedules_create, BODY, NULL },
-	{ PUT, "/v1/schedules", api_schedules_update, BODY, NULL },
-	{ DELETE, "/v1/schedules", api_schedules_delete, BODY, NULL },
-	{ GET, "/v1/schedules", api_schedules_list, 0, NULL },
-	{ GET, "/v1/schedules/{id}", api_schedules_get, 0, NULL },
-	{ GET, "/v1/schedules/{id}/preview", api_schedules_preview, 0, NULL },
-	{ GET, "/v1/users/{id}/schedules", api_schedules_user, 0, NULL },
+	{ POST, "/v1/schedules", api_schedules_create, BODY, NULL, NULL },
+	{ PUT, "/v1/schedules", api_schedules_update, BODY, NULL, NULL },
+	{ DELETE, "/v1/schedules", api_schedules_delete, BODY, NULL, NULL },
+	{ GET, "/v1/schedules", api_schedules_list, 0, NULL,
+	    "workflow recipient recipients* tenant after page_size" },
+	{ GET, "/v1/schedules/{id}", api_schedules_get, 0, NULL, NULL },
+	{ GET, "/v1/schedules/{id}/preview", api_schedules_preview, 0, NULL,
+	    "count" },
+	{ GET, "/v1/users/{id}/schedules", api_schedules_user, 0, NULL,
+	    "workflow recipients* tenant after page_size" },
 	{ GET, "/v1/objects/{collection}/{id}/schedules",
-	    api_schedules_object, 0, NULL },
+	    api_schedules_object, 0, NULL,
+	    "workflow recipients* tenant after page_size" },
 
 	/* api_messages.c */
-	{ GET, "/v1/messages/{id}", api_messages_get, 0, NULL },
-	{ PUT, "/v1/messages/{id}/seen", api_messages_mark, BODY, "seen" },
-	{ PUT, "/v1/messages/{id}/read", api_messages_mark, BODY, "read" },
+	{ GET, "/v1/messages/{id}", api_messages_get, 0, NULL, NULL },
+	{ PUT, "/v1/messages/{id}/seen", api_messages_mark, BODY, "seen", NULL },
+	{ PUT, "/v1/messages/{id}/read", api_messages_mark, BODY, "read", NULL },
 	{ PUT, "/v1/messages/{id}/archived", api_messages_mark, BODY,
-	    "archived" },
+	    "archived", NULL },
 	{ PUT, "/v1/messages/{id}/interacted", api_messages_mark, BODY,
-	    "interacted" },
-	{ DELETE, "/v1/messages/{id}/seen", api_messages_unmark, 0, "seen" },
-	{ DELETE, "/v1/messages/{id}/read", api_messages_unmark, 0, "read" },
+	    "interacted", NULL },
+	{ DELETE, "/v1/messages/{id}/seen", api_messages_unmark, 0, "seen", NULL },
+	{ DELETE, "/v1/messages/{id}/read", api_messages_unmark, 0, "read", NULL },
 	{ DELETE, "/v1/messages/{id}/archived", api_messages_unmark, 0,
-	    "archived" },
+	    "archived", NULL },
 	{ GET, "/v1/workflow_recipient_runs", api_messages_runs_list, 0,
-	    NULL },
+	    NULL, "workflow status recipient schedule_id after page_size" },
 	{ GET, "/v1/workflow_recipient_runs/{id}", api_messages_run_get, 0,
-	    NULL },
+	    NULL, NULL },
 
 	/* api_admin.c */
-	{ GET, "/admin/status", api_admin_status, INLINE, NULL },
+	{ GET, "/admin/status", api_admin_status, INLINE, NULL, NULL },
 	{ POST, "/admin/reload", api_admin_reload, INLINE | LOCAL | BODY,
-	    NULL },
-	{ GET, "/metrics", api_admin_metrics, INLINE, NULL },
+	    NULL, NULL },
+	{ GET, "/metrics", api_admin_metrics, INLINE, NULL, NULL },
 	{ GET, "/admin/schedules/workflows", api_admin_sched_workflows, LOCAL,
-	    NULL },
-	{ POST, "/admin/clock", api_admin_clock, ASYNC | LOCAL | BODY, NULL },
+	    NULL, NULL },
+	{ POST, "/admin/clock", api_admin_clock, ASYNC | LOCAL | BODY, NULL, NULL },
 };
 
 const size_t sch_nroutes = sizeof sch_routes / sizeof sch_routes[0];
@@ -98,10 +104,9 @@ const size_t sch_nroutes = sizeof sch_routes / sizeof sch_routes[0];
 const char *
 api_header(struct sch_req *r, const char *name)
 {
-	if (r->req == NULL)
+	if (r->conn == NULL)
 		return NULL;
-	return evhttp_find_header(evhttp_request_get_input_headers(r->req),
-	    name);
+	return http_header(r->conn, name);
 }
 
 #define API_IDEM_MAX 255
