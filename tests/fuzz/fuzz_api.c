@@ -9,8 +9,8 @@
  * moves the clock on by N seconds and runs the work due on the way, as
  * POST /admin/clock does, reporting every delivery it takes done (even
  * ids) or failed (odd ids).  The central checks are belfryd's: route and
- * method, body size, a JSON object body for the routes that take one, the
- * query string.
+ * method, the query string and its parameters, body size, a JSON object
+ * body for the routes that take one.
  *
  * Transactions are the daemon's flush: one transaction for the input,
  * each batched request in its own savepoint (kept only if it succeeded),
@@ -57,10 +57,11 @@ int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /*
- * belfryd's reload, the event-loop side of the clock and webhook delivery
- * are not linked: the harness never routes POST /admin/reload, runs on
- * the wall clock (so POST /admin/clock answers 404 before it would queue
- * an advance) and never starts a delivery.  Reaching one is a harness bug.
+ * belfryd's reload, the server and its connections are not linked: the
+ * harness never routes POST /admin/reload, runs on the wall clock (so
+ * POST /admin/clock answers 404 before it would queue an advance), never
+ * starts a delivery, and its requests have no connection (api_header
+ * answers NULL without asking one).  Reaching one is a harness bug.
  */
 int
 sch_reload(struct sch *s, char **cause)
@@ -87,6 +88,15 @@ server_finish(struct sch_req *r, enum eng_status st, json_t *reply,
 	(void)st;
 	(void)reply;
 	(void)cause;
+	abort();
+}
+
+/* Not reachable from the harness (see sch_reload). */
+const char *
+http_header(const struct http_conn *c, const char *name)
+{
+	(void)c;
+	(void)name;
 	abort();
 }
 
@@ -250,6 +260,10 @@ fuzz_request(const char *line, size_t linelen, const char *rawbody,
 	if (r->route == NULL || r->route->exec == api_admin_reload ||
 	    bodylen > SCH_MAX_BODY)
 		goto out;
+	if ((r->query = route_query(query)) == NULL)
+		goto out;
+	if (route_query_check(r->route, r->query, &cause) != 0)
+		goto out;
 	if (r->route->flags & SCH_ROUTE_BODY) {
 		if (bodylen == 0)
 			r->body = json_object();
@@ -257,8 +271,6 @@ fuzz_request(const char *line, size_t linelen, const char *rawbody,
 		    NULL || !json_is_object(r->body))
 			goto out;
 	}
-	if ((r->query = route_query(query)) == NULL)
-		goto out;
 
 	if (r->route->flags & SCH_ROUTE_INLINE) {
 		st = r->route->exec(r, &reply, &cause);
@@ -275,7 +287,14 @@ fuzz_request(const char *line, size_t linelen, const char *rawbody,
 		    r->route->pattern, (int)st, cause != NULL ? cause : "");
 	r->reply = reply;
 	free(cause);
+	cause = NULL;
+	path[0] = '\0';
 out:
+	if (fuzz_trace && path[0] != '\0')
+		fprintf(stderr, "%s %s -> refused by the central checks%s%s\n",
+		    route_method_name(method), path, cause ? ": " : "",
+		    cause ? cause : "");
+	free(cause);
 	free(path);
 	free(body);
 	route_req_free(r);
