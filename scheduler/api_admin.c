@@ -138,7 +138,8 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	    "Pages in the write-ahead log since its last checkpoint.",
 	    (uint64_t)eng_wal_pages(s->eng));
 	api_admin_metric(f, "belfry_commits_total", "counter",
-	    "Group-commit transactions committed by this process.",
+	    "Transactions committed by this process (request flushes and "
+	    "clock passes).",
 	    s->counters.commits);
 	api_admin_metric(f, "belfry_batched_requests_total", "counter",
 	    "API requests committed in those transactions.",
