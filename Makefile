@@ -192,9 +192,8 @@ FUZZ_TIME  ?= 60
 FUZZ_SMOKE_TIME ?= 20
 FUZZ_SAN   = -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_SCH_OBJS = $(patsubst %.c,$(B)/%.o,scheduler/route.c scheduler/api.c \
-	$(wildcard scheduler/api_*.c) scheduler/log.c scheduler/clock.c \
-	scheduler/webhook.c scheduler/notify.c)
+# The api target links the daemon's objects but belfryd.c (its main).
+FUZZ_SCH_OBJS = $(filter-out $(B)/scheduler/belfryd.o,$(SCH_OBJS))
 
 fuzz-build: fuzz-deps
 	$(MAKE) B=build-fuzz CC=clang OPT='-O1 -g' SAN='$(FUZZ_SAN)' fuzzers

@@ -57,46 +57,15 @@ int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /*
- * belfryd's reload, the server and its connections are not linked: the
- * harness never routes POST /admin/reload, runs on the wall clock (so
- * POST /admin/clock answers 404 before it would queue an advance), never
- * starts a delivery, and its requests have no connection (api_header
- * answers NULL without asking one).  Reaching one is a harness bug.
+ * belfryd.c, which holds main, is the one part of the daemon not linked;
+ * the harness never routes POST /admin/reload, the one caller of its
+ * sch_reload.  Reaching it is a harness bug.
  */
 int
 sch_reload(struct sch *s, char **cause)
 {
 	(void)s;
 	(void)cause;
-	abort();
-}
-
-/* Not reachable from the harness (see sch_reload). */
-void
-server_kick(struct sch *s)
-{
-	(void)s;
-	abort();
-}
-
-/* Not reachable from the harness (see sch_reload). */
-void
-server_finish(struct sch_req *r, enum eng_status st, json_t *reply,
-    char *cause)
-{
-	(void)r;
-	(void)st;
-	(void)reply;
-	(void)cause;
-	abort();
-}
-
-/* Not reachable from the harness (see sch_reload). */
-const char *
-http_header(const struct http_conn *c, const char *name)
-{
-	(void)c;
-	(void)name;
 	abort();
 }
 
