@@ -170,15 +170,9 @@ server_answer_500(struct sch_req *r, const char *why)
 static void
 server_req_free(struct sch_req *r)
 {
-	size_t i, big = r->body_bytes > SCH_TRIM_BODY;
+	int big = r->body_bytes > SCH_TRIM_BODY;
 
-	for (i = 0; i < r->nparam; i++)
-		free(r->param[i]);
-	json_decref(r->body);
-	json_decref(r->query);
-	json_decref(r->reply);
-	free(r->raw);
-	free(r);
+	route_req_free(r);
 	if (big)
 		malloc_trim(0);
 }
