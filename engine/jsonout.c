@@ -2,8 +2,8 @@
  * Compact JSON text of a jansson value, written straight into a caller's
  * buffer: the same bytes as json_dumpb(v, JSON_COMPACT | JSON_ENCODE_ANY)
  * (keys in insertion order, '"', '\\' and control characters escaped,
- * everything else as is), about three times as fast, because strings are
- * copied in runs and no callback runs per piece.  Every stored run event,
+ * everything else as is), with strings copied in runs and no callback
+ * per piece, so it costs less than json_dumpb.  Every stored run event,
  * message body and recipient record goes through it (eng_bind_json).
  */
 #include <stdio.h>

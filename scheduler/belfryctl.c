@@ -56,7 +56,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "preview", "preview (--rrule RULE | --repeats JSON) --dtstart "
 	    "YYYY-MM-DDTHH:MM:SS --tz ZONE [--count N] [--after "
 	    "YYYY-MM-DDTHH:MM:SSZ] [--dst-gap shift|next_valid|skip] "
-	    "[--dst-overlap first|last] [--exdate LIST] [--rdate LIST] | "
+	    "[--dst-overlap first|last] [--exdate LIST] [--rdate LIST] "
 	    "[--local] | [-s SOCKET] preview --schedule ID [--count N] "
 	    "[--local]",
 	    ctl_preview, CTL_TZ },

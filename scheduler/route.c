@@ -231,3 +231,37 @@ route_find(struct sch_req *r, int method, const char *path, int tcp,
 	}
 	return NULL;
 }
+
+/*
+ * Check that every parameter of query is one rt accepts: a word of
+ * rt->query names a parameter exactly ("status" does not accept
+ * "status[]"), and a word ending in '*' accepts every name it begins
+ * ("recipients*": recipients, recipients[], recipients[0][id]).  0, or -1
+ * with *cause naming the first parameter that is not accepted.
+ */
+int
+route_query_check(const struct sch_route *rt, json_t *query, char **cause)
+{
+	const char *k, *w, *list = rt->query != NULL ? rt->query : "";
+	size_t n, wl;
+	json_t *v;
+
+	json_object_foreach(query, k, v) {
+		n = strlen(k);
+		for (w = list; *w != '\0'; w += wl + strspn(w + wl, " ")) {
+			wl = strcspn(w, " ");
+			if (wl == n && memcmp(w, k, n) == 0)
+				break;
+			if (wl > 0 && w[wl - 1] == '*' && n >= wl - 1 &&
+			    memcmp(w, k, wl - 1) == 0)
+				break;
+		}
+		if (*w != '\0')
+			continue;
+		*cause = xasprintf("unknown query parameter \"%s\": %s %s "
+		    "takes %s", k, route_method_name(rt->method), rt->pattern,
+		    *list != '\0' ? list : "none");
+		return -1;
+	}
+	return 0;
+}

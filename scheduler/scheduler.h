@@ -157,7 +157,9 @@ int sch_reload(struct sch *s, char **cause);
 /*
  * An API route: method (EVHTTP_REQ_*), a pattern of literal segments and
  * "{name}" parameters, and the handler, which returns ENG_OK and sets
- * *reply (NULL: 204), or an error status and *cause.
+ * *reply (NULL: 204), or an error status and *cause.  query lists, space
+ * separated, the query parameters the handler honours (NULL: none); any
+ * other is refused before the handler runs (route_query_check).
  */
 struct sch_route {
 	int method;
@@ -165,6 +167,7 @@ struct sch_route {
 	enum eng_status (*exec)(struct sch_req *, json_t **, char **);
 	int flags;
 	const char *arg;
+	const char *query;
 };
 
 /* One API request, from parsing to the reply. */
@@ -210,6 +213,8 @@ json_t *server_error_body(int status, const char *code, const char *message);
 char *route_decode(const char *p, size_t len, int plus);
 json_t *route_query(const char *q);
 const char *route_method_name(int m);
+int route_query_check(const struct sch_route *rt, json_t *query,
+    char **cause);
 const struct sch_route *route_find(struct sch_req *r, int method,
     const char *path, int tcp, int *status, char *allow, size_t allowlen);
 

@@ -391,7 +391,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri;
 	struct sch_req *r;
 	const char *path;
-	char allow[64], msg[300];
+	char allow[64], msg[300], *cause;
 	int method, status;
 	enum eng_status st;
 
@@ -453,12 +453,18 @@ server_request_cb(struct evhttp_request *req, void *arg)
 		server_req_free(r);
 		return;
 	}
+	if (route_query_check(r->route, r->query, &cause) != 0) {
+		server_reply_error(s, req, 422, "invalid_params", cause);
+		free(cause);
+		server_req_free(r);
+		return;
+	}
 
 	if (r->route->flags & SCH_ROUTE_ASYNC) {
 		/* The handler keeps r and calls server_finish() later. */
 		json_t *reply = NULL;
-		char *cause = NULL;
 
+		cause = NULL;
 		r->now = sch_now(s);
 		st = r->route->exec(r, &reply, &cause);
 		if (st != ENG_OK)

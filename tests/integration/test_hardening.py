@@ -206,6 +206,20 @@ BAD_CONFS = [
 ]
 
 
+def usage(tmp):
+    """--help is a request, not an error; an unknown flag is."""
+    p = subprocess.run([td.BELFRYD, "--help"], capture_output=True,
+                       text=True, timeout=10)
+    check("belfryd --help exits 0 with the usage on stdout",
+          p.returncode == 0 and p.stdout.startswith("usage: belfryd"),
+          (p.returncode, p.stdout, p.stderr))
+    p = subprocess.run([td.BELFRYD, "--no-such-flag"], capture_output=True,
+                       text=True, timeout=10)
+    check("belfryd with an unknown flag exits 2, usage on stderr",
+          p.returncode == 2 and "usage: belfryd" in p.stderr,
+          (p.returncode, p.stdout, p.stderr))
+
+
 def parity(tmp):
     good = os.path.join(tmp, "pgood")
     make_conf(good)
@@ -520,7 +534,7 @@ def advance(tmp):
 def main():
     tmp = tempfile.mkdtemp(prefix="belfry-harden-")
     try:
-        for part in (recipients, fifo, parity, databases, filesystems,
+        for part in (usage, recipients, fifo, parity, databases, filesystems,
                      webhook, advance):
             part(tmp)
     finally:
