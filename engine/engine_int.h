@@ -131,6 +131,40 @@ struct eng_workflow {
 	int needs_recipient;     /* mentions "recipient" or batches in its zone */
 };
 
+/* What a source's event mapping does (engine/sources.c). */
+enum eng_src_action { ENG_SRC_TRIGGER, ENG_SRC_CANCEL };
+
+/*
+ * One entry of a source's "events": the track events it applies to (by
+ * name, when its conditions on event.* hold) and the trigger or cancel it
+ * makes, its fields taken from dotted paths into the event (NULL: unset).
+ */
+struct eng_srcmap {
+	char *event;
+	enum eng_src_action action;
+	char *workflow;
+	char *recipients, *actor, *data, *tenant, *ckey;
+	json_t *conditions;      /* NULL for none */
+};
+
+/* What a source's group calls upsert. */
+enum eng_src_group { ENG_SRC_GROUP_NONE, ENG_SRC_GROUP_TENANT,
+	ENG_SRC_GROUP_OBJECT };
+
+/* A source: CONFIG_DIR/sources/NAME.json (engine/config.c). */
+struct eng_srcdef {
+	char *key;
+	char *type;              /* "segment" or "rudderstack" */
+	char **write_keys;
+	size_t n_write_keys;
+	int identify;            /* identify calls upsert users */
+	enum eng_src_group group;
+	char *group_collection;  /* ENG_SRC_GROUP_OBJECT's collection */
+	int group_subscribe;     /* and the user subscribes to the object */
+	struct eng_srcmap *maps;
+	size_t nmaps;
+};
+
 struct eng_config {
 	char *dir;
 	char *socket, *database, *listen, *default_timezone;
@@ -145,10 +179,14 @@ struct eng_config {
 	size_t n_workflows;
 	json_t *schedules;       /* schedules/ files: checked defs with "id" */
 	json_t *schedule_files;  /* schedule id -> the file defining it */
+	struct eng_srcdef *sources;
+	size_t n_sources;
 };
 
 /* engine/config.c */
 const struct eng_workflow *eng_workflow_find(const struct eng_config *c,
+    const char *key);
+const struct eng_srcdef *eng_srcdef_find(const struct eng_config *c,
     const char *key);
 int64_t eng_duration(json_t *v);
 
@@ -167,7 +205,7 @@ void eng_iso(int64_t t, char *buf, size_t len);
 
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
 enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3,
-	ENG_ID_SCHED = 4 };
+	ENG_ID_SCHED = 4, ENG_ID_SRCEVT = 5 };
 void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
     uint64_t b, char out[37]);
 int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,
@@ -235,6 +273,34 @@ enum eng_status eng_identify(struct eng *e, json_t *inline_rcpt, int64_t now,
     char **cause);
 json_t *eng_rcpt_ref(const char *key);
 json_t *eng_rcpt_entity(struct eng *e, const char *key);
+
+/* engine/sources.c: what a source event asks for (eng_src_map). */
+enum eng_src_kind {
+	ENG_SRC_UNMAPPED,        /* nothing: why says why */
+	ENG_SRC_FAIL,            /* it cannot be mapped: why says why */
+	ENG_SRC_DO_TRIGGER,      /* workflow, body: a trigger's */
+	ENG_SRC_DO_CANCEL,       /* workflow, body: a cancel's */
+	ENG_SRC_DO_IDENTIFY,     /* id, body: the user's upsert */
+	ENG_SRC_DO_GROUP         /* id, body: the group's; user to subscribe */
+};
+struct eng_src_req {
+	enum eng_src_kind kind;
+	const char *workflow;    /* the mapping's (borrowed) */
+	json_t *body;
+	char *id, *user, *why;
+};
+
+/*
+ * Map source d's event ev into *out (cleared first; free it with
+ * eng_src_req_clear): 0, or -1 when it cannot be mapped (ENG_SRC_FAIL).
+ * Pure: it reads neither the store nor the clock.
+ */
+int eng_src_map(const struct eng_srcdef *d, json_t *ev,
+    struct eng_src_req *out);
+void eng_src_req_clear(struct eng_src_req *r);
+
+/* How long the source event log keeps an event (eng_sweep). */
+#define ENG_SRC_KEEP (7 * 86400)
 
 /* engine/markdown.c: Markdown to escaped HTML for feed blocks. */
 char *eng_markdown_html(const char *md);

@@ -130,17 +130,18 @@ eng_request_begin(struct eng *e)
 
 /*
  * Close the innermost request, keeping its work only if ok and none of
- * its store operations failed (the store's mark is sticky).
+ * its store operations failed (the store's mark is sticky); 1 if kept.
  */
-void
+int
 eng_request_end(struct eng *e, int ok)
 {
 	assert(e->depth > 0);
 	e->depth--;
 	if (store_request_end(e->store, ok))
-		return;
+		return 1;
 	eng_logs_truncate(e, e->mark[e->depth].logs_len);
 	e->nfired = e->mark[e->depth].nfired;
+	return 0;
 }
 
 /* How pressing the store's maintenance is. */
@@ -208,8 +209,9 @@ eng_idem_put(struct eng *e, const char *key, int status, const char *body,
  * Delete what no longer matters, at most ENG_SWEEP_MAX rows of each kind
  * a call, once per ENG_SWEEP_EVERY seconds of engine time (in the
  * caller's transaction): idempotent replies older than 24 h, throttle hits
- * past the window they were counted for, and cancel tombstones once no
- * fan-out they could stop is pending.
+ * past the window they were counted for, cancel tombstones once no
+ * fan-out they could stop is pending, and source events logged more than
+ * ENG_SRC_KEEP seconds ago.
  */
 void
 eng_sweep(struct eng *e, int64_t now)
@@ -219,6 +221,7 @@ eng_sweep(struct eng *e, int64_t now)
 		return;
 	e->next_sweep = now + ENG_SWEEP_EVERY;
 	store_sweep(e->store, now, now - 86400, ENG_SWEEP_MAX);
+	store_source_sweep(e->store, now - ENG_SRC_KEEP, ENG_SWEEP_MAX);
 }
 
 /* Counters for /metrics (the store's failures among the errors). */

@@ -539,18 +539,29 @@ eng_user_messages(struct eng *e, const char *user, json_t *query,
 }
 
 /*
- * A run's trigger_source from the statement's source, schedule_seq and
- * fire_at columns (at col, col + 1, col + 2) and its cancellation key.
+ * Run run's trigger_source from the statement's source, schedule_seq and
+ * fire_at columns (at col, col + 1, col + 2) and its cancellation key; a
+ * source event's run adds the source, the event, its message id and its
+ * timestamp.
  */
 static json_t *
-msg_source(struct eng *e, sqlite3_stmt *st, int col, const char *ck)
+msg_source(struct eng *e, int64_t run, sqlite3_stmt *st, int col,
+    const char *ck)
 {
 	const char *type = (const char *)sqlite3_column_text(st, col);
+	struct store_source_event ev;
 	json_t *o;
 	char id[37], at[32];
 
 	o = json_pack("{s:s, s:s?, s:n}", "type", type, "cancellation_key",
 	    ck, "schedule_id");
+	if (strcmp(type, "source") == 0 &&
+	    store_source_run_get(e->store, run, &ev)) {
+		json_object_update_new(o, json_pack("{s:s, s:s?, s:s?, s:s?}",
+		    "source", ev.source, "event", ev.event, "message_id",
+		    ev.message_id, "timestamp", ev.timestamp));
+		store_source_event_clear(&ev);
+	}
 	if (sqlite3_column_type(st, col + 1) != SQLITE_NULL) {
 		eng_id_format(e, ENG_ID_SCHED,
 		    (uint64_t)sqlite3_column_int64(st, col + 1), 0, id);
@@ -656,7 +667,7 @@ eng_run_get(struct eng *e, const char *id, json_t **reply, char **cause)
 	*reply = msg_rrun_json(e, (int64_t)run, (int64_t)idx, COL(st, 0),
 	    COL(st, 1), eng_json_col(st, 2), sqlite3_column_int(st, 3),
 	    sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
-	    COL(ru, 0), COL(ru, 1), COL(ru, 2), msg_source(e, ru, 5,
+	    COL(ru, 0), COL(ru, 1), COL(ru, 2), msg_source(e, (int64_t)run, ru, 5,
 	    COL(ru, 4)));
 	sqlite3_reset(st);
 	sqlite3_reset(ru);
@@ -715,7 +726,8 @@ eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 		    COL(st, 2), COL(st, 3), eng_json_col(st, 4),
 		    sqlite3_column_int(st, 5), sqlite3_column_int64(st, 6),
 		    sqlite3_column_int64(st, 7), COL(st, 8), COL(st, 9),
-		    COL(st, 10), msg_source(e, st, 12, COL(st, 11))));
+		    COL(st, 10), msg_source(e,
+		    sqlite3_column_int64(st, 0), st, 12, COL(st, 11))));
 		n++;
 	}
 	sqlite3_reset(st);

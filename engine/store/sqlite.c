@@ -31,7 +31,7 @@
 #include "engine/store/sqlite_int.h"
 #include "tz/tz.h"
 
-#define STORE_SQLITE_VERSION 10
+#define STORE_SQLITE_VERSION 11
 
 /* PRAGMA application_id of a belfry database: "BLFY". */
 #define STORE_SQLITE_APP_ID 0x424c4659
@@ -220,6 +220,24 @@ static const char *sqlite_migrations[STORE_SQLITE_VERSION] = {
 	    " instr(rcpt, '/') > 0;"
 	    "ALTER TABLE schedules ADD COLUMN skip_reason TEXT;"
 	    "ALTER TABLE schedules ADD COLUMN last_error TEXT;",
+	/*
+	 * Sources (sqlite_sources.c): the log of received events, which also
+	 * answers whether a message id was seen; the counts by outcome; and
+	 * where each run a source event made came from.
+	 */
+	[10] = "CREATE TABLE source_events(seq INTEGER PRIMARY KEY, source TEXT"
+	    " NOT NULL, message_id TEXT, type TEXT, event TEXT, outcome TEXT"
+	    " NOT NULL, detail TEXT, run_seq INTEGER, timestamp TEXT,"
+	    " received_at INTEGER NOT NULL);"
+	    "CREATE INDEX source_events_by_source ON source_events(source,"
+	    " seq);"
+	    "CREATE INDEX source_events_by_message ON source_events(source,"
+	    " message_id) WHERE message_id IS NOT NULL;"
+	    "CREATE TABLE source_counts(source TEXT NOT NULL, outcome TEXT NOT"
+	    " NULL, n INTEGER NOT NULL, PRIMARY KEY(source, outcome))"
+	    " WITHOUT ROWID;"
+	    "CREATE TABLE source_runs(run_seq INTEGER PRIMARY KEY, source TEXT"
+	    " NOT NULL, event TEXT, message_id TEXT, timestamp TEXT);",
 };
 
 /*
@@ -259,6 +277,7 @@ static const struct sqlite_sql *const sqlite_parts[PARTS] = {
 	[PART_IDEMPOTENCY] = &sqlite_idempotency_sql,
 	[PART_DELIVERIES] = &sqlite_deliveries_sql,
 	[PART_LEGACY] = &sqlite_legacy_sql,
+	[PART_SOURCES] = &sqlite_sources_sql,
 };
 
 /*

@@ -22,6 +22,7 @@ enum sqlite_part {
 	PART_IDEMPOTENCY, /* sqlite_idempotency.c */
 	PART_DELIVERIES, /* sqlite_deliveries.c */
 	PART_LEGACY,     /* sqlite_legacy.c */
+	PART_SOURCES,    /* sqlite_sources.c */
 	PARTS
 };
 
@@ -33,7 +34,7 @@ struct sqlite_sql {
 extern const struct sqlite_sql sqlite_core_sql, sqlite_heads_sql;
 extern const struct sqlite_sql sqlite_recipients_sql;
 extern const struct sqlite_sql sqlite_idempotency_sql, sqlite_deliveries_sql;
-extern const struct sqlite_sql sqlite_legacy_sql;
+extern const struct sqlite_sql sqlite_legacy_sql, sqlite_sources_sql;
 
 /* How deeply requests may nest (savepoints). */
 #define STORE_DEPTH_MAX 8
