@@ -1,6 +1,6 @@
 /*
  * Admin routes: GET /admin/status, POST /admin/reload, GET /metrics
- * (Prometheus text format) and POST /admin/clock (only with
+ * (Prometheus text format, with the source events by source and outcome) and POST /admin/clock (only with
  * --virtual-clock).  Reload and clock are served on the Unix socket only.
  */
 #include <stdio.h>
@@ -95,6 +95,15 @@ api_admin_metric(FILE *f, const char *name, const char *type,
 	    type, name, (unsigned long long)v);
 }
 
+/* One source's count of events with an outcome, as a sample line. */
+static void
+api_admin_source_count(void *arg, const char *source, const char *outcome,
+    int64_t n)
+{
+	fprintf(arg, "belfry_source_events_total{source=\"%s\",outcome=\"%s\"}"
+	    " %lld\n", source, outcome, (long long)n);
+}
+
 /* GET /metrics: Prometheus text exposition format 0.0.4. */
 enum eng_status
 api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
@@ -168,6 +177,10 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	    st.fires_skipped);
 	api_admin_metric(f, "belfry_schedule_fires_failed_total", "counter",
 	    "Schedule fires whose trigger failed.", st.fires_failed);
+	fprintf(f, "# HELP belfry_source_events_total Events received from "
+	    "sources, by source and outcome.\n# TYPE belfry_source_events_total"
+	    " counter\n");
+	eng_source_counts(s->eng, api_admin_source_count, f);
 	fprintf(f, "# HELP belfry_fire_lateness_seconds How late schedule "
 	    "fires ran after their due instant (at their commit).\n# TYPE "
 	    "belfry_fire_lateness_seconds histogram\n");

@@ -281,14 +281,25 @@ server_body(struct sch_req *r)
 	struct evbuffer *buf = evhttp_request_get_input_buffer(r->req);
 	size_t len = evbuffer_get_length(buf);
 	json_error_t jerr;
-	char msg[300];
+	char msg[300], *cause;
+	const char *code;
 	unsigned char *p;
+	int status;
 
 	if (len > SCH_MAX_BODY) {
 		snprintf(msg, sizeof msg, "the request body is %zu bytes; "
 		    "the limit is %d bytes", len, SCH_MAX_BODY);
 		server_reply_error(r->s, r->req, 413, "request_too_large",
 		    msg);
+		return -1;
+	}
+	if (r->route->flags & SCH_ROUTE_SOURCE) {
+		p = evbuffer_pullup(buf, -1);
+		if (api_sources_body(r, (const char *)p, len, &status, &code,
+		    &cause) == 0)
+			return 0;
+		server_reply_error(r->s, r->req, status, code, cause);
+		free(cause);
 		return -1;
 	}
 	if (!(r->route->flags & SCH_ROUTE_BODY))
@@ -392,6 +403,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	struct sch_req *r;
 	const char *path;
 	char allow[64], msg[300], *cause;
+	const char *code;
 	int method, status;
 	enum eng_status st;
 
@@ -406,12 +418,6 @@ server_request_cb(struct evhttp_request *req, void *arg)
 		    "use the admin socket");
 		return;
 	}
-	if (ctx->tcp && !server_authorized(s, req)) {
-		server_reply_error(s, req, 401, "authentication_required",
-		    "a valid API key is required: Authorization: Bearer "
-		    "<key>");
-		return;
-	}
 	method = (int)evhttp_request_get_command(req);
 	uri = evhttp_request_get_evhttp_uri(req);
 	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
@@ -424,6 +430,21 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	r->tcp = ctx->tcp;
 	r->route = route_find(r, method, path, ctx->tcp, &status, allow,
 	    sizeof allow);
+	if (r->route != NULL && (r->route->flags & SCH_ROUTE_SOURCE)) {
+		/* A source's route: its own write keys, not an API key. */
+		if (api_sources_admit(r, &status, &code, &cause) != 0) {
+			server_reply_error(s, req, status, code, cause);
+			free(cause);
+			server_req_free(r);
+			return;
+		}
+	} else if (ctx->tcp && !server_authorized(s, req)) {
+		server_reply_error(s, req, 401, "authentication_required",
+		    "a valid API key is required: Authorization: Bearer "
+		    "<key>");
+		server_req_free(r);
+		return;
+	}
 	if (r->route == NULL) {
 		if (status == 405) {
 			evhttp_add_header(evhttp_request_get_output_headers(
@@ -824,9 +845,10 @@ server_start(struct sch *s, char **cause)
 	event_priority_set(s->flush_ev, 2);
 
 	if (s->listen != NULL) {
-		if (eng_config_api_key_count(eng_config(s->eng)) == 0)
-			log_warnx("listen %s: no api_keys configured, so no "
-			    "TCP listener", s->listen);
+		if (eng_config_api_key_count(eng_config(s->eng)) == 0 &&
+		    eng_config_source_count(eng_config(s->eng)) == 0)
+			log_warnx("listen %s: no api_keys or sources configured, "
+			    "so no TCP listener", s->listen);
 		else if (server_tcp_addr(s->listen, &ss, &sslen, cause) != 0)
 			return -1;
 		else
