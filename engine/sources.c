@@ -469,7 +469,9 @@ src_event(struct eng *e, const struct eng_srcdef *d, json_t *v, int64_t now)
 	ev.message_id = src_str(v, "messageId");
 	ev.type = src_str(v, "type");
 	ev.event = src_str(v, "event");
-	ev.timestamp = src_str(v, "timestamp");
+	/* RudderStack's libraries send the client's time as originalTimestamp. */
+	if ((ev.timestamp = src_str(v, "timestamp")) == NULL)
+		ev.timestamp = src_str(v, "originalTimestamp");
 	if (ev.timestamp != NULL && eng_time_parse(ev.timestamp, &t) != 0)
 		ev.timestamp = NULL;
 	memset(&q, 0, sizeof q);
