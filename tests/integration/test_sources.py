@@ -24,7 +24,9 @@ its batches.  Checked:
 - a wrong write key gets 401 from both libraries, an oversized batch or
   event 400 (Segment's limits), and neither leaves anything logged;
 - /metrics counts per source and outcome, `belfryctl sources` lists them;
-  a group call upserts the object and subscribes the user.
+  a group call upserts the object and subscribes the user;
+- a reload with a bad source file is refused at file:line:column and the
+  running sources stay; a good one adds its source.
 
 Ends with "sources: N passed, M failed".
 """
@@ -355,6 +357,28 @@ def group_and_views(d, port):
     check("events of an unknown source: 404", st == 404, (st, j))
 
 
+def reload_atomic(d, port, conf):
+    """A bad source file on reload: 422 at file:line:column, the running
+    sources stay; a good one adds its source."""
+    bad = os.path.join(conf, "sources", "zz.json")
+    with open(bad, "w") as f:
+        f.write('{"key": "zz", "type": "segment",\n "write_keys": ["short"]}')
+    st, j = d.req("POST", "/admin/reload", {})
+    check("reload with a bad source: 422 naming file:line:column",
+          st == 422 and "zz.json:2:17: a write key must be" in
+          j.get("message", ""), (st, j))
+    st, _ = post(port, "/sources/segment/v1/track", json.dumps(
+        {"event": "Page Viewed", "userId": "ann"}), KEY)
+    check("after the refused reload the source still answers", st == 200)
+    with open(bad, "w") as f:
+        json.dump({"key": "zz", "type": "segment",
+                   "write_keys": ["wk_zz_12345678"]}, f)
+    st, j = d.req("POST", "/admin/reload", {})
+    st2, _ = post(port, "/sources/zz/v1/track", json.dumps(
+        {"event": "Page Viewed", "userId": "ann"}), "wk_zz_12345678")
+    check("a reload adds a source", st == 200 and st2 == 200, (st, j, st2))
+
+
 def wait_port(port):
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -389,6 +413,7 @@ def main():
             rudder_track(d, port)
             refusals(d, port)
             group_and_views(d, port)
+            reload_atomic(d, port, conf)
     finally:
         d.stop()
         keep_or_remove(tmp, check.failed, [d.log])
