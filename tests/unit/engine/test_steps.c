@@ -977,11 +977,22 @@ test_feed_rollback(void **state)
 	json_decref(q);
 }
 
+/* Back to schema 10: no source tables. */
+static void
+to_schema_10(sqlite3 *db)
+{
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE source_events;"
+	    " DROP TABLE source_counts; DROP TABLE source_runs;"
+	    " UPDATE meta SET v = '10' WHERE k = 'version'", NULL, NULL, NULL),
+	    SQLITE_OK);
+}
+
 /* Back to schema 9: schedules without per_sub, skip_reason, last_error. */
 static void
 to_schema_9(sqlite3 *db, int unused)
 {
 	(void)unused;
+	to_schema_10(db);
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE schedules DROP COLUMN"
 	    " per_sub; ALTER TABLE schedules DROP COLUMN skip_reason;"
 	    " ALTER TABLE schedules DROP COLUMN last_error;"
