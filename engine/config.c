@@ -883,6 +883,34 @@ cfg_steps(const struct cfg_file *f, json_t *steps, struct eng_config *c,
 	return cfg_steps_at(f, steps, "steps", 0, c, w, cause);
 }
 
+/*
+ * Parse f as an object of the allowed keys whose "key" is usable as a
+ * name (what: "workflow", "source"): the root, the caller's, with *key
+ * inside it; NULL with a positioned *cause.
+ */
+static json_t *
+cfg_keyed(struct cfg_file *f, const char *const *allowed, const char *what,
+    const char **key, char **cause)
+{
+	json_t *root;
+
+	if ((root = cfg_parse(f, cause)) == NULL)
+		return NULL;
+	if (cfg_keys(f, "", root, allowed, cause) != 0) {
+		json_decref(root);
+		return NULL;
+	}
+	*key = json_string_value(json_object_get(root, "key"));
+	if (*key == NULL || !cfg_key_ok(*key)) {
+		cfg_error(f, json_object_get(root, "key") ? "key" : NULL,
+		    cause, "a %s needs a \"key\" of letters, digits, '-', '_', "
+		    "'.'", what);
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
 /* One workflows/NAME.json file. */
 static int
 cfg_workflow(struct cfg_file *f, struct eng_config *c, char **cause)
@@ -896,17 +924,8 @@ cfg_workflow(struct cfg_file *f, struct eng_config *c, char **cause)
 	size_t i;
 	int rc = -1;
 
-	if ((root = cfg_parse(f, cause)) == NULL)
+	if ((root = cfg_keyed(f, keys, "workflow", &key, cause)) == NULL)
 		return -1;
-	if (cfg_keys(f, "", root, keys, cause) != 0)
-		goto out;
-	key = json_string_value(json_object_get(root, "key"));
-	if (key == NULL || !cfg_key_ok(key)) {
-		cfg_error(f, json_object_get(root, "key") ? "key" : NULL,
-		    cause, "a workflow needs a \"key\" of letters, digits, "
-		    "'-', '_', '.'");
-		goto out;
-	}
 	for (i = 0; i < c->n_workflows; i++) {
 		if (strcmp(c->workflows[i].key, key) == 0) {
 			cfg_error(f, "key", cause, "workflow \"%s\" is defined "
@@ -1187,17 +1206,8 @@ cfg_source(struct cfg_file *f, struct eng_config *c, char **cause)
 	size_t i;
 	int rc = -1;
 
-	if ((root = cfg_parse(f, cause)) == NULL)
+	if ((root = cfg_keyed(f, keys, "source", &key, cause)) == NULL)
 		return -1;
-	if (cfg_keys(f, "", root, keys, cause) != 0)
-		goto out;
-	key = json_string_value(json_object_get(root, "key"));
-	if (key == NULL || !cfg_key_ok(key)) {
-		cfg_error(f, json_object_get(root, "key") ? "key" : NULL,
-		    cause, "a source needs a \"key\" of letters, digits, '-', "
-		    "'_', '.'");
-		goto out;
-	}
 	if (eng_srcdef_find(c, key) != NULL) {
 		cfg_error(f, "key", cause, "source \"%s\" is defined twice",
 		    key);
@@ -1295,6 +1305,32 @@ cfg_list(const char *dir, const char *sub, size_t *n)
 	return names;
 }
 
+/*
+ * Read and check the n files (from cfg_list, freed here) with one, in
+ * order, unless rc already failed; 0, or -1 at the first error.
+ */
+static int
+cfg_each(char **files, size_t n, int rc, struct eng_config *c,
+    int (*one)(struct cfg_file *, struct eng_config *, char **),
+    char **cause)
+{
+	struct cfg_file f;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		f.path = files[i];
+		if (rc == 0 && (f.text = cfg_read(f.path, cause)) == NULL)
+			rc = -1;
+		if (rc == 0) {
+			rc = one(&f, c, cause);
+			free(f.text);
+		}
+		free(files[i]);
+	}
+	free(files);
+	return rc;
+}
+
 /* Load and check the whole configuration directory. */
 struct eng_config *
 eng_config_load(const char *dir, char **cause)
@@ -1303,7 +1339,7 @@ eng_config_load(const char *dir, char **cause)
 	struct cfg_file f;
 	char **files, *conf;
 	json_t *root;
-	size_t n, i;
+	size_t n;
 	int rc = 0;
 
 	c->dir = xstrdup(dir);
@@ -1323,44 +1359,14 @@ eng_config_load(const char *dir, char **cause)
 	free(conf);
 	files = cfg_list(dir, "workflows", &n);
 	c->workflows = xcalloc(n, sizeof *c->workflows);
-	for (i = 0; i < n; i++) {
-		f.path = files[i];
-		if (rc == 0 && (f.text = cfg_read(f.path, cause)) == NULL)
-			rc = -1;
-		if (rc == 0) {
-			rc = cfg_workflow(&f, c, cause);
-			free(f.text);
-		}
-		free(files[i]);
-	}
-	free(files);
+	rc = cfg_each(files, n, rc, c, cfg_workflow, cause);
 	c->schedules = json_array();
 	c->schedule_files = json_object();
 	files = cfg_list(dir, "schedules", &n);
-	for (i = 0; i < n; i++) {
-		f.path = files[i];
-		if (rc == 0 && (f.text = cfg_read(f.path, cause)) == NULL)
-			rc = -1;
-		if (rc == 0) {
-			rc = cfg_schedules(&f, c, cause);
-			free(f.text);
-		}
-		free(files[i]);
-	}
-	free(files);
+	rc = cfg_each(files, n, rc, c, cfg_schedules, cause);
 	files = cfg_list(dir, "sources", &n);
 	c->sources = xcalloc(n, sizeof *c->sources);
-	for (i = 0; i < n; i++) {
-		f.path = files[i];
-		if (rc == 0 && (f.text = cfg_read(f.path, cause)) == NULL)
-			rc = -1;
-		if (rc == 0) {
-			rc = cfg_source(&f, c, cause);
-			free(f.text);
-		}
-		free(files[i]);
-	}
-	free(files);
+	rc = cfg_each(files, n, rc, c, cfg_source, cause);
 	if (rc != 0) {
 		eng_config_free(c);
 		return NULL;

@@ -44,6 +44,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_schedules as ts  # noqa: E402
 from belfrytest import Checks, keep_or_remove  # noqa: E402
+from test_daemon import free_port  # noqa: E402
 
 ROOT = ts.ROOT
 LIBS = os.path.join(ROOT, "tests", "sources")
@@ -52,14 +53,6 @@ RKEY = "wk_test_belfry_rudder"
 START = "2026-12-02T10:00:00Z"
 
 check = Checks()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def write_config(conf, tmp, port):
