@@ -56,6 +56,8 @@ api_admin_status(struct sch_req *r, json_t **reply, char **cause)
 	if (s->http_tcp != NULL)
 		json_object_set_new(*reply, "listen_port",
 		    json_integer(s->listen_port));
+	json_object_set_new(*reply, "sources", json_integer((json_int_t)
+	    eng_config_source_count(eng_config(s->eng))));
 	return ENG_OK;
 }
 
