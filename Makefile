@@ -31,7 +31,7 @@ LDLIBS_TZ = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lm
 TZ_SRCS  = tz/tz.c tz/recur.c tz/repeats.c tz/xmalloc.c
 TZ_OBJS  = $(TZ_SRCS:%.c=$(B)/%.o)
 
-ENG_SRCS = $(wildcard engine/*.c engine/store/*.c)
+ENG_SRCS = $(wildcard engine/*.c engine/*/*.c)
 ENG_OBJS = $(ENG_SRCS:%.c=$(B)/%.o)
 
 CTL_SRCS = scheduler/belfryctl.c scheduler/client.c

@@ -44,7 +44,7 @@ enum eng_status {
 struct eng;
 struct eng_config;
 
-/* ---- configuration (engine/config.c) ---- */
+/* ---- configuration (engine/config/, engine/workflow/) ---- */
 
 /* A channel from belfry.conf. */
 struct eng_channel {
@@ -176,7 +176,7 @@ enum eng_status eng_prefs_put(struct eng *e, const char *user,
 enum eng_status eng_prefs_get(struct eng *e, const char *user,
     const char *set, json_t **reply, char **cause);
 
-/* ---- triggers and runs (engine/trigger.c) ---- */
+/* ---- triggers and runs (engine/run/, engine/messages/runs.c) ---- */
 
 /* POST /v1/workflows/{key}/trigger: reply {"workflow_run_id": uuid}. */
 enum eng_status eng_trigger(struct eng *e, const char *workflow,
@@ -192,7 +192,7 @@ enum eng_status eng_runs_list(struct eng *e, json_t *query, json_t **reply,
 enum eng_status eng_run_get(struct eng *e, const char *id, json_t **reply,
     char **cause);
 
-/* ---- messages and feeds (engine/messages.c) ---- */
+/* ---- messages and feeds (engine/messages/) ---- */
 
 enum eng_status eng_feed_get(struct eng *e, const char *user,
     const char *channel, json_t *query, json_t **reply, char **cause);
@@ -205,7 +205,7 @@ enum eng_status eng_message_get(struct eng *e, const char *id,
 enum eng_status eng_message_mark(struct eng *e, const char *id,
     const char *what, int set, int64_t now, json_t **reply, char **cause);
 
-/* ---- schedules (engine/schedules.c) ---- */
+/* ---- schedules (engine/schedules/) ---- */
 
 /*
  * POST /v1/schedules: one schedule per recipient (an object's schedule is

@@ -5,34 +5,9 @@
 #ifndef BELFRY_ENGINE_INT_H
 #define BELFRY_ENGINE_INT_H
 
-#include <sqlite3.h>
-
 #include "engine/engine.h"
 #include "engine/json.h"
 #include "engine/store/store.h"
-
-/* Prepared statements, prepared once at open (engine/store.c). */
-enum eng_stmt {
-	ST_RUN_INS, ST_RUN_GET, ST_RUN_BY_CK,
-	ST_RRUN_INS, ST_RRUN_GET, ST_RRUN_LIST, ST_RRUN_BY_SCHED, ST_RRUN_UPD, ST_RRUN_LOAD,
-	ST_RRUN_OPEN,
-	ST_RUN_IDX, ST_RUN_NEXT_IDX,
-	ST_FAN_INS, ST_FAN_HEAD, ST_FAN_AFTER, ST_FAN_DEL, ST_FAN_DROP, ST_SEEN_INS, ST_SEEN_DROP, ST_CANCEL_INS, ST_CANCEL_GET,
-	ST_CANCEL_SWEEP,
-	ST_WAIT_INS, ST_WAIT_DEL, ST_WAIT_DUE, ST_WAIT_NEXT,
-	ST_BATCH_FIND, ST_BATCH_INS, ST_BATCH_GET, ST_BATCH_SET,
-	ST_BATCH_CLOSE, ST_BATCH_DEL,
-	ST_ITEM_INS, ST_ITEM_LIST, ST_ITEM_DEL, ST_ITEM_COUNT, ST_ITEM_DROP,
-	ST_THR_COUNT, ST_THR_INS, ST_THR_GC, ST_THR_SWEEP,
-	ST_MSG_INS, ST_MSG_GET, ST_MSG_MARK, ST_MSG_STATUS, ST_MSG_WALK,
-	ST_MSG_COUNTS,
-	ST_SCHED_INS, ST_SCHED_GET, ST_SCHED_UPD, ST_SCHED_DEL, ST_SCHED_NEXT,
-	ST_SCHED_DUE, ST_SCHED_FIRED, ST_SCHED_LIST, ST_SCHED_BY_WF,
-	ST_SCHED_BY_RCPT, ST_SCHED_BY_PARENT, ST_SCHED_CHILD_DEL,
-	ST_SCHED_CFG_LIST, ST_SCHED_CFG_ROWS, ST_SCHED_CFG_DEL,
-	ST_SCHED_KIDS_DEL, ST_SCHED_RCPT_KIDS_DEL, ST_SCHED_RCPT_DEL, ST_SCHED_WORKFLOWS,
-	ST_COUNT
-};
 
 /* A run numbers its recipients below this (rruns keys, public ids). */
 #define ENG_RUN_RCPTS_MAX ((int64_t)1 << 24)
@@ -43,6 +18,7 @@ enum eng_stmt {
 struct eng {
 	struct store *store;
 	struct eng_config *cfg;
+	const struct eng_rcpt_hooks *hooks; /* told of recipient changes */
 	uint64_t idkey[4];      /* key of the id derivation (ids.c) */
 	struct eng_stats stats;
 	int has_prefs;          /* whether any recipient preference set exists */
@@ -55,11 +31,11 @@ struct eng {
 		size_t logs_len, nfired;
 	} mark[ENG_DEPTH_MAX];
 	size_t depth;
-	struct eng_rcache *rcache; /* parsed recurrences (schedules.c) */
+	struct eng_rcache *rcache; /* parsed recurrences (schedules/) */
 	int64_t next_sweep;     /* engine time of the next eng_sweep */
 };
 
-/* engine/lifecycle.c: delete expired rows (see there), by eng_run_due. */
+/* engine/dispatch.c: delete expired rows (see there), by eng_run_due. */
 void eng_sweep(struct eng *e, int64_t now);
 #define ENG_SWEEP_EVERY 60
 #define ENG_SWEEP_MAX 5000
@@ -67,7 +43,7 @@ void eng_sweep(struct eng *e, int64_t now);
 /* How many fired instants are kept between eng_fired_take calls. */
 #define ENG_FIRED_MAX 65536
 
-/* engine/lifecycle.c: queue a log channel line until the commit. */
+/* engine/txn.c: queue a log channel line until the commit. */
 void eng_log_line(struct eng *e, const char *line);
 
 /* What a compiled step does. */
@@ -84,8 +60,9 @@ struct eng_branch {
 };
 
 /*
- * A workflow step (engine/config.c).  Branches are compiled to jumps, so
- * a workflow is a flat program and a run's position is an index into it.
+ * A workflow step (engine/workflow/compile.c).  Branches are compiled to
+ * jumps, so a workflow is a flat program and a run's position is an index
+ * into it.
  */
 struct eng_template;
 
@@ -119,7 +96,7 @@ struct eng_step {
 	json_t *def;             /* the step's JSON */
 };
 
-/* A workflow (engine/config.c). */
+/* A workflow (engine/workflow/). */
 struct eng_workflow {
 	char *key;
 	char *name;
@@ -131,7 +108,7 @@ struct eng_workflow {
 	int needs_recipient;     /* mentions "recipient" or batches in its zone */
 };
 
-/* What a source's event mapping does (engine/sources.c). */
+/* What a source's event mapping does (engine/sources/). */
 enum eng_src_action { ENG_SRC_TRIGGER, ENG_SRC_CANCEL };
 
 /*
@@ -151,7 +128,7 @@ struct eng_srcmap {
 enum eng_src_group { ENG_SRC_GROUP_NONE, ENG_SRC_GROUP_TENANT,
 	ENG_SRC_GROUP_OBJECT };
 
-/* A source: CONFIG_DIR/sources/NAME.json (engine/config.c). */
+/* A source: CONFIG_DIR/sources/NAME.json (engine/sources/file.c). */
 struct eng_srcdef {
 	char *key;
 	char *type;              /* "segment" or "rudderstack" */
@@ -183,24 +160,17 @@ struct eng_config {
 	size_t n_sources;
 };
 
-/* engine/config.c */
+/* engine/workflow/: a workflow (a source) by key, a duration's seconds. */
 const struct eng_workflow *eng_workflow_find(const struct eng_config *c,
     const char *key);
 const struct eng_srcdef *eng_srcdef_find(const struct eng_config *c,
     const char *key);
 int64_t eng_duration(json_t *v);
 
-/* engine/jsonpos.c: line and column of the value at a path in JSON text. */
+/* engine/workflow/jsonpos.c: line and column of a path's value in JSON. */
 int eng_jsonpos(const char *text, const char *path, int *line, int *col);
 
-/* engine/store/sqlite_legacy.c: the statements not yet behind store.h. */
-sqlite3_stmt *eng_stmt(struct eng *e, enum eng_stmt s);
-int eng_step_done(struct eng *e, sqlite3_stmt *st);
-json_t *eng_json_col(sqlite3_stmt *st, int col);
-void eng_bind_json(sqlite3_stmt *st, int col, json_t *v);
-sqlite3 *eng_db(struct eng *e);
-
-/* engine/lifecycle.c: RFC 3339 UTC text of an instant. */
+/* engine/jsonout.c: RFC 3339 UTC text of an instant. */
 void eng_iso(int64_t t, char *buf, size_t len);
 
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
@@ -211,7 +181,7 @@ void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
 int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,
     uint64_t *a, uint64_t *b);
 
-/* A workflow run's context while its recipient runs advance (run.c). */
+/* A workflow run's context while its recipient runs advance (engine/run/). */
 struct eng_run {
 	const struct eng_workflow *w;
 	int64_t seq, now;
@@ -235,10 +205,14 @@ int eng_run_recipient(struct eng *e, struct eng_run *r, int64_t idx,
 int eng_run_load(struct eng *e, int64_t seq, int64_t now, struct eng_run *r);
 int eng_wait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b);
 
-/* Kinds of waits (run.c). */
+/* engine/run/: resume a recipient run, close a batch (the dispatcher's). */
+int eng_run_resume(struct eng *e, int64_t seq, int64_t idx, int64_t now);
+int eng_batch_close(struct eng *e, int64_t id, int64_t now);
+
+/* Kinds of waits (engine/run/). */
 enum { ENG_WAIT_RESUME = 1, ENG_WAIT_BATCH = 2, ENG_WAIT_FANOUT = 3 };
 
-/* engine/trigger.c: one chunk of a run's subscriber fan-out. */
+/* engine/run/fanout.c: one chunk of a run's subscriber fan-out. */
 int eng_fanout_chunk(struct eng *e, int64_t seq, int64_t now);
 
 /* Where a run came from: "api", or "schedule" with the fire it is. */
@@ -251,17 +225,27 @@ enum eng_status eng_trigger_start(struct eng *e, const char *workflow,
     json_t *body, int64_t now, const struct eng_source *src, int64_t *seq,
     char **cause);
 
-/* engine/schedules.c */
+/* engine/schedules/: due fires, the parse cache, definitions' checks. */
 int64_t eng_sched_next_due(struct eng *e);
 void eng_sched_cache_free(struct eng *e);
 int eng_sched_run_due(struct eng *e, int64_t now, int max);
-void eng_sched_rezone(struct eng *e, const char *rcpt, int64_t now);
-int eng_sched_rcpt_deleted(struct eng *e, const char *rcpt);
-void eng_sched_sub_added(struct eng *e, const char *obj, const char *rcpt,
-    int64_t now);
-void eng_sched_sub_removed(struct eng *e, const char *obj, const char *rcpt);
 int eng_sched_def_check(const struct eng_config *c, json_t *def,
     const char **field, char **cause);
+
+/*
+ * What recipients.c tells of changes to recipients, to whoever registered
+ * (engine/schedules/hooks.c, at open): a recipient's zone changed, a
+ * recipient was deleted (0 or -1), a subscription came or went.
+ */
+struct eng_rcpt_hooks {
+	void (*rezoned)(struct eng *e, const char *rcpt, int64_t now);
+	int (*deleted)(struct eng *e, const char *rcpt);
+	void (*subscribed)(struct eng *e, const char *obj, const char *rcpt,
+	    int64_t now);
+	void (*unsubscribed)(struct eng *e, const char *obj,
+	    const char *rcpt);
+};
+extern const struct eng_rcpt_hooks eng_sched_hooks;
 
 /* engine/recipients.c */
 int eng_recipient_valid_id(const char *id);
@@ -274,35 +258,10 @@ enum eng_status eng_identify(struct eng *e, json_t *inline_rcpt, int64_t now,
 json_t *eng_rcpt_ref(const char *key);
 json_t *eng_rcpt_entity(struct eng *e, const char *key);
 
-/* engine/sources.c: what a source event asks for (eng_src_map). */
-enum eng_src_kind {
-	ENG_SRC_UNMAPPED,        /* nothing: why says why */
-	ENG_SRC_FAIL,            /* it cannot be mapped: why says why */
-	ENG_SRC_DO_TRIGGER,      /* workflow, body: a trigger's */
-	ENG_SRC_DO_CANCEL,       /* workflow, body: a cancel's */
-	ENG_SRC_DO_IDENTIFY,     /* id, body: the user's upsert */
-	ENG_SRC_DO_GROUP         /* id, body: the group's; user to subscribe */
-};
-struct eng_src_req {
-	enum eng_src_kind kind;
-	const char *workflow;    /* the mapping's (borrowed) */
-	json_t *body;
-	char *id, *user, *why;
-};
-
-/*
- * Map source d's event ev into *out (cleared first; free it with
- * eng_src_req_clear): 0, or -1 when it cannot be mapped (ENG_SRC_FAIL).
- * Pure: it reads neither the store nor the clock.
- */
-int eng_src_map(const struct eng_srcdef *d, json_t *ev,
-    struct eng_src_req *out);
-void eng_src_req_clear(struct eng_src_req *r);
-
-/* How long the source event log keeps an event (eng_sweep). */
+/* engine/sources/: how long the source event log keeps an event. */
 #define ENG_SRC_KEEP (7 * 86400)
 
-/* engine/markdown.c: Markdown to escaped HTML for feed blocks. */
+/* engine/messages/markdown.c: Markdown to escaped HTML for feed blocks. */
 char *eng_markdown_html(const char *md);
 
 #endif

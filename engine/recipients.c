@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
-#include "engine/preferences.h"
+#include "engine/workflow/preferences.h"
 
 #define RCPT_MAX_SUBS 100
 
@@ -244,7 +244,7 @@ rcpt_upsert(struct eng *e, const char *collection, const char *id,
 	if (rc == ENG_OK && rezone) {
 		/* Their pending schedule fires move with them, at once. */
 		key = eng_rcpt_key(collection, id);
-		eng_sched_rezone(e, key, now);
+		e->hooks->rezoned(e, key, now);
 		free(key);
 	}
 	return rc;
@@ -306,7 +306,7 @@ eng_user_delete(struct eng *e, const char *id, char **cause)
 		*cause = xasprintf("user \"%.64s\" not found", id);
 		return ENG_NOT_FOUND;
 	}
-	return eng_sched_rcpt_deleted(e, id) != 0 ? ENG_INTERNAL : ENG_OK;
+	return e->hooks->deleted(e, id) != 0 ? ENG_INTERNAL : ENG_OK;
 }
 
 /* The reply shape of an object. */
@@ -391,7 +391,7 @@ eng_object_delete(struct eng *e, const char *collection, const char *id,
 		return ENG_NOT_FOUND;
 	}
 	key = eng_rcpt_key(collection, id);
-	rc = eng_sched_rcpt_deleted(e, key);
+	rc = e->hooks->deleted(e, key);
 	free(key);
 	return rc != 0 ? ENG_INTERNAL : ENG_OK;
 }
@@ -555,7 +555,7 @@ eng_subs_add(struct eng *e, const char *collection, const char *id,
 			return ENG_INTERNAL;
 		}
 		obj = eng_rcpt_key(collection, id);
-		eng_sched_sub_added(e, obj, key, now);
+		e->hooks->subscribed(e, obj, key, now);
 		free(obj);
 		json_array_append_new(out, rcpt_sub_json(e, collection, id,
 		    key, json_incref(props), now, now));
@@ -590,7 +590,7 @@ eng_subs_remove(struct eng *e, const char *collection, const char *id,
 			    sub.updated));
 		rc = store_sub_delete(e->store, collection, id, key);
 		obj = eng_rcpt_key(collection, id);
-		eng_sched_sub_removed(e, obj, key);
+		e->hooks->unsubscribed(e, obj, key);
 		free(obj);
 		free(key);
 		if (rc != 0) {

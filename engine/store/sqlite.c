@@ -253,7 +253,6 @@ const char *const sqlite_heads_recover =
     "UPDATE meta SET v = (SELECT coalesce(max(seq), 0) FROM messages)"
     " WHERE k = 'heads_upto';";
 
-
 /* The statements of this file. */
 enum {
 	CORE_BEGIN, CORE_COMMIT, CORE_ROLLBACK, CORE_SAVEPOINT, CORE_RELEASE,
@@ -276,7 +275,10 @@ static const struct sqlite_sql *const sqlite_parts[PARTS] = {
 	[PART_RECIPIENTS] = &sqlite_recipients_sql,
 	[PART_IDEMPOTENCY] = &sqlite_idempotency_sql,
 	[PART_DELIVERIES] = &sqlite_deliveries_sql,
-	[PART_LEGACY] = &sqlite_legacy_sql,
+	[PART_RUNS] = &sqlite_runs_sql,
+	[PART_STEPS] = &sqlite_steps_sql,
+	[PART_MESSAGES] = &sqlite_messages_sql,
+	[PART_SCHEDULES] = &sqlite_schedules_sql,
 	[PART_SOURCES] = &sqlite_sources_sql,
 };
 
@@ -389,7 +391,6 @@ sqlite_check(sqlite3 *db, const char *path, const char *mode, char **cause)
 	sqlite3_finalize(st);
 	return -1;
 }
-
 
 /* A new "sqlite: ..." cause for the last failure of s. */
 char *
@@ -810,6 +811,38 @@ sqlite_text(sqlite3_stmt *st, int col)
 	return s ? xstrdup(s) : NULL;
 }
 
+/*
+ * Copy the text columns cols[0..n) of the current row into one
+ * allocation, pointing *out[i] at each copy (NULL for SQL NULL); the
+ * allocation, the caller's to free once done with every pointer.
+ */
+char *
+sqlite_texts(sqlite3_stmt *st, size_t n, const int *cols,
+    const char **const *out)
+{
+	const char *t;
+	size_t len = 0, i, k;
+	char *buf, *p;
+
+	for (i = 0; i < n; i++)
+		if (sqlite3_column_text(st, cols[i]) != NULL)
+			len += (size_t)sqlite3_column_bytes(st, cols[i]) + 1;
+	p = buf = xmalloc(len > 0 ? len : 1);
+	for (i = 0; i < n; i++) {
+		if ((t = (const char *)sqlite3_column_text(st, cols[i])) ==
+		    NULL) {
+			*out[i] = NULL;
+			continue;
+		}
+		k = (size_t)sqlite3_column_bytes(st, cols[i]);
+		memcpy(p, t, k);
+		p[k] = '\0';
+		*out[i] = p;
+		p += k + 1;
+	}
+	return buf;
+}
+
 /* An integer column, or STORE_NONE for SQL NULL. */
 int64_t
 sqlite_int(sqlite3_stmt *st, int col)
@@ -934,7 +967,9 @@ store_sweep(struct store *s, int64_t now, int64_t idem_before, int max)
 {
 	int rc = sqlite_idempotency_sweep(s, idem_before, max);
 
-	if (sqlite_legacy_sweep(s, now, max) != 0)
+	if (sqlite_steps_sweep(s, now, max) != 0)
+		rc = -1;
+	if (sqlite_runs_sweep(s) != 0)
 		rc = -1;
 	return rc;
 }

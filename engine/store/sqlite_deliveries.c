@@ -5,8 +5,6 @@
  * found through an index on (inflight, due_at); the ones in flight when
  * the process died are due again at the next open.
  */
-#include <stdlib.h>
-
 #include "engine/store/sqlite_int.h"
 #include "tz/tz.h"
 
@@ -26,7 +24,8 @@ static const char *const dlv_sql[DLV_COUNT] = {
 	[DLV_RETRY] = "UPDATE deliveries SET inflight = 0, due_at = ?2,"
 	    " last_error = ?3 WHERE message_seq = ?1",
 	[DLV_NEXT] = "SELECT min(due_at) FROM deliveries WHERE inflight = 0",
-	[DLV_ATTEMPTS] = "SELECT attempts FROM deliveries WHERE message_seq = ?1",
+	[DLV_ATTEMPTS] = "SELECT attempts FROM deliveries WHERE message_seq ="
+	    " ?1",
 	[DLV_RESET] = "UPDATE deliveries SET inflight = 0 WHERE inflight = 1",
 };
 const struct sqlite_sql sqlite_deliveries_sql = { dlv_sql, DLV_COUNT };

@@ -22,12 +22,11 @@
  * and the next one first recovers them as a start does (the messages
  * that did commit, perhaps outside the failed transaction, say what the
  * heads are).  Entries are hashed by recipient alone, so that a
- * recipient's heads on every channel share a bucket for store_feed_heads.
+ * recipient's heads on every channel share a bucket for sqlite_heads_of.
  * Clean entries are dropped after a commit once there are more than
  * HEADS_CACHE.
  */
 #include <assert.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,7 +78,7 @@ struct sqlite_heads {
 	size_t nbucket, count, ndirty;
 	struct heads_undo *undo;
 	size_t nundo, capundo;
-	size_t mark[STORE_DEPTH_MAX]; /* the log's length as each request began */
+	size_t mark[STORE_DEPTH_MAX]; /* the log's length at each request */
 	size_t nmark;
 	int64_t upto;            /* heads_upto as committed */
 	int64_t upto_pending;    /* as written by this transaction, or -1 */
@@ -255,7 +254,7 @@ heads_drop(struct sqlite_heads *h, int all)
  * rolled back is not given again.
  */
 int64_t
-store_feed_push(struct store *s, const char *rcpt, const char *channel,
+sqlite_heads_push(struct store *s, const char *rcpt, const char *channel,
     int64_t *seq)
 {
 	struct sqlite_heads *h = s->heads;
@@ -302,7 +301,7 @@ store_feed_push(struct store *s, const char *rcpt, const char *channel,
 	return prev;
 }
 
-/* belfry_swap(old, new): new, keeping old for store_feed_push. */
+/* belfry_swap(old, new): new, keeping old for sqlite_heads_push. */
 void
 sqlite_heads_swap(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -315,7 +314,7 @@ sqlite_heads_swap(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 /* The head of rcpt's chain on channel (0: none, or the read failed). */
 int64_t
-store_feed_head(struct store *s, const char *rcpt, const char *channel)
+sqlite_heads_get(struct store *s, const char *rcpt, const char *channel)
 {
 	struct heads_entry *p = heads_find(s->heads, rcpt, channel);
 	sqlite3_stmt *st;
@@ -338,7 +337,7 @@ store_feed_head(struct store *s, const char *rcpt, const char *channel)
  * and replace them.
  */
 void
-store_feed_heads(struct store *s, const char *rcpt, const char *channel,
+sqlite_heads_of(struct store *s, const char *rcpt, const char *channel,
     void (*f)(void *, const char *, int64_t), void *arg)
 {
 	struct sqlite_heads *h = s->heads;

@@ -4,8 +4,6 @@
  * engine decides how long it counts; the sweep deletes by age through an
  * index on created_at).
  */
-#include <stdlib.h>
-
 #include "engine/store/sqlite_int.h"
 #include "tz/tz.h"
 

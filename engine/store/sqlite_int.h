@@ -21,7 +21,10 @@ enum sqlite_part {
 	PART_RECIPIENTS, /* sqlite_recipients.c */
 	PART_IDEMPOTENCY, /* sqlite_idempotency.c */
 	PART_DELIVERIES, /* sqlite_deliveries.c */
-	PART_LEGACY,     /* sqlite_legacy.c */
+	PART_RUNS,       /* sqlite_runs.c */
+	PART_STEPS,      /* sqlite_steps.c */
+	PART_MESSAGES,   /* sqlite_messages.c */
+	PART_SCHEDULES,  /* sqlite_schedules.c */
 	PART_SOURCES,    /* sqlite_sources.c */
 	PARTS
 };
@@ -34,7 +37,9 @@ struct sqlite_sql {
 extern const struct sqlite_sql sqlite_core_sql, sqlite_heads_sql;
 extern const struct sqlite_sql sqlite_recipients_sql;
 extern const struct sqlite_sql sqlite_idempotency_sql, sqlite_deliveries_sql;
-extern const struct sqlite_sql sqlite_legacy_sql, sqlite_sources_sql;
+extern const struct sqlite_sql sqlite_runs_sql, sqlite_steps_sql;
+extern const struct sqlite_sql sqlite_messages_sql, sqlite_schedules_sql;
+extern const struct sqlite_sql sqlite_sources_sql;
 
 /* How deeply requests may nest (savepoints). */
 #define STORE_DEPTH_MAX 8
@@ -47,7 +52,7 @@ struct store {
 	int in_txn;
 	size_t depth;                    /* requests open */
 	int failed[STORE_DEPTH_MAX];    /* an operation of request i failed */
-	int wal_pages;                   /* log pages since the last checkpoint */
+	int wal_pages;                   /* log pages since a checkpoint */
 	uint64_t errors;
 	uint64_t idkey[4];
 	int64_t msg_seq;                 /* the last message seq given */
@@ -69,6 +74,8 @@ int sqlite_exec(struct store *s, const char *sql, char **cause);
 int64_t sqlite_count(struct store *s, const char *sql);
 json_t *sqlite_json(sqlite3_stmt *st, int col);
 char *sqlite_text(sqlite3_stmt *st, int col);
+char *sqlite_texts(sqlite3_stmt *st, size_t n, const int *cols,
+    const char **const *out);
 int64_t sqlite_int(sqlite3_stmt *st, int col);
 void sqlite_bind_json(sqlite3_stmt *st, int col, json_t *v);
 void sqlite_bind_text(sqlite3_stmt *st, int col, const char *v);
@@ -83,14 +90,21 @@ int sqlite_idempotency_sweep(struct store *s, int64_t before, int max);
 /* sqlite_deliveries.c: the deliveries in flight are due again (open). */
 int sqlite_deliveries_reset(struct store *s);
 
-/* sqlite_legacy.c: delete old throttle hits and spent cancels. */
-int sqlite_legacy_sweep(struct store *s, int64_t now, int max);
+/* sqlite_runs.c, sqlite_steps.c: delete spent cancels, old throttle hits. */
+int sqlite_runs_sweep(struct store *s);
+int sqlite_steps_sweep(struct store *s, int64_t now, int max);
 
 /* sqlite_walbuf.c: the VFS that gathers log writes (NULL: unavailable). */
 const char *sqlite_walbuf_vfs(void);
 
 /* sqlite_heads.c: the heads of the feed chains, written behind. */
 void sqlite_heads_init(struct store *s, int64_t upto);
+int64_t sqlite_heads_push(struct store *s, const char *rcpt,
+    const char *channel, int64_t *seq);
+int64_t sqlite_heads_get(struct store *s, const char *rcpt,
+    const char *channel);
+void sqlite_heads_of(struct store *s, const char *rcpt, const char *channel,
+    void (*f)(void *, const char *, int64_t), void *arg);
 void sqlite_heads_swap(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 int sqlite_heads_flush(struct store *s, int force);
 void sqlite_heads_mark(struct store *s);

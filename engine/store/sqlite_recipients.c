@@ -28,11 +28,12 @@ static const char *const rcpt_sql[RCPT_COUNT] = {
 	[RCPT_USER_DEL] = "DELETE FROM users WHERE id = ?1",
 	[RCPT_OBJ_GET] = "SELECT props, created_at, updated_at FROM objects"
 	    " WHERE collection = ?1 AND id = ?2",
-	[RCPT_OBJ_PUT] = "INSERT INTO objects(collection, id, props, created_at,"
-	    " updated_at) VALUES(?1, ?2, ?3, ?4, ?4) ON CONFLICT(collection,"
-	    " id) DO UPDATE SET props = excluded.props,"
+	[RCPT_OBJ_PUT] = "INSERT INTO objects(collection, id, props,"
+	    " created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?4) ON"
+	    " CONFLICT(collection, id) DO UPDATE SET props = excluded.props,"
 	    " updated_at = excluded.updated_at",
-	[RCPT_OBJ_DEL] = "DELETE FROM objects WHERE collection = ?1 AND id = ?2",
+	[RCPT_OBJ_DEL] = "DELETE FROM objects WHERE collection = ?1 AND id ="
+	    " ?2",
 	[RCPT_TENANT_GET] = "SELECT props, created_at, updated_at FROM tenants"
 	    " WHERE id = ?1",
 	[RCPT_TENANT_PUT] = "INSERT INTO tenants(id, props, created_at,"
@@ -40,10 +41,10 @@ static const char *const rcpt_sql[RCPT_COUNT] = {
 	    " props = excluded.props, updated_at = excluded.updated_at",
 	[RCPT_TENANT_STUB] = "INSERT OR IGNORE INTO tenants(id, props,"
 	    " created_at, updated_at) VALUES(?1, '{}', ?2, ?2)",
-	[RCPT_SUB_PUT] = "INSERT INTO subscriptions(collection, object_id, rcpt,"
-	    " props, inserted_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?5)"
-	    " ON CONFLICT(collection, object_id, rcpt) DO UPDATE SET"
-	    " props = excluded.props, updated_at = excluded.updated_at",
+	[RCPT_SUB_PUT] = "INSERT INTO subscriptions(collection, object_id,"
+	    " rcpt, props, inserted_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5,"
+	    " ?5) ON CONFLICT(collection, object_id, rcpt) DO UPDATE SET props"
+	    " = excluded.props, updated_at = excluded.updated_at",
 	[RCPT_SUB_DEL] = "DELETE FROM subscriptions WHERE collection = ?1 AND"
 	    " object_id = ?2 AND rcpt = ?3",
 	[RCPT_SUB_LIST] = "SELECT rcpt, props, inserted_at, updated_at FROM"

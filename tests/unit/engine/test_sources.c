@@ -1,5 +1,5 @@
 /*
- * engine/sources.c: the mapping of source events (paths, the recipient
+ * engine/sources/: the mapping of source events (paths, the recipient
  * forms, data, conditions, identify traits, group calls, the calls that
  * are not mapped), the sources/ files' errors with their positions, and
  * eng_source_receive on a real SQLite file (dedupe within a batch, a
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "engine/engine_int.h"
+#include "engine/sources/src_int.h"
 #include "engine/store/sqlite_int.h"
 
 static char tmpdir[] = "/tmp/belfry-sources-XXXXXX";

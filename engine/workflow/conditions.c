@@ -1,7 +1,7 @@
 /*
- * engine/conditions.c: Knock conditions, {variable, operator, argument},
- * shared by step, channel and preference conditions.  An array of them is
- * ANDed; an empty array holds.
+ * engine/workflow/conditions.c: Knock conditions, {variable, operator,
+ * argument}, shared by step, channel and preference conditions.  An array
+ * of them is ANDed; an empty array holds.
  *
  * Variables.  A variable is a dotted path into the evaluation context.  Its
  * first segment is a root -- data, recipient, actor, tenant or refs in a
@@ -59,7 +59,7 @@
 #include <jansson.h>
 
 #include "tz/tz.h"
-#include "engine/conditions.h"
+#include "engine/workflow/conditions.h"
 
 #define COND_NITEMS(a) (sizeof(a) / sizeof((a)[0]))
 
