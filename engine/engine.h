@@ -66,6 +66,11 @@ const char *eng_config_database(const struct eng_config *c);
 const char *eng_config_listen(const struct eng_config *c);
 const char *eng_config_database_check(const struct eng_config *c);
 const char *eng_config_default_timezone(const struct eng_config *c);
+/* The HTTP listeners' limits (defaults 10, 60, 60 s and 1024). */
+int eng_config_header_timeout(const struct eng_config *c);
+int eng_config_body_timeout(const struct eng_config *c);
+int eng_config_idle_timeout(const struct eng_config *c);
+int eng_config_max_connections(const struct eng_config *c);
 size_t eng_config_api_key_count(const struct eng_config *c);
 const char *eng_config_api_key(const struct eng_config *c, size_t i);
 size_t eng_config_workflow_count(const struct eng_config *c);

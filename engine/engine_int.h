@@ -146,6 +146,8 @@ struct eng_config {
 	char *dir;
 	char *socket, *database, *listen, *default_timezone;
 	char *db_check;          /* database_integrity_check, or NULL */
+	int header_timeout, body_timeout, idle_timeout; /* seconds */
+	int max_connections;     /* per listener */
 	char **api_keys;
 	size_t n_api_keys;
 	struct eng_channel *channels;

@@ -124,10 +124,9 @@ const size_t sch_nroutes = sizeof sch_routes / sizeof sch_routes[0];
 const char *
 api_header(struct sch_req *r, const char *name)
 {
-	if (r->req == NULL)
+	if (r->conn == NULL)
 		return NULL;
-	return evhttp_find_header(evhttp_request_get_input_headers(r->req),
-	    name);
+	return http_header(r->conn, name);
 }
 
 #define API_IDEM_MAX 255

@@ -21,6 +21,7 @@
 #define BELFRY_SCHEDULER_H
 
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -35,11 +36,10 @@
 #define SCH_MAX_BODY (10 * 1024 * 1024)
 
 /*
- * evhttp's own limit, well above SCH_MAX_BODY so that bodies between the
- * two are read and refused with a JSON 413; above it evhttp answers with
- * its own (HTML) 413 and closes the connection.
+ * After a request whose body was larger than this, the memory it took is
+ * handed back to the system (malloc_trim).
  */
-#define SCH_EVHTTP_MAX_BODY (32 * 1024 * 1024)
+#define SCH_TRIM_BODY (1024 * 1024)
 
 /*
  * A batch this large is flushed at once rather than when I/O goes quiet,
@@ -49,6 +49,13 @@
 
 /* At most this many webhook deliveries are in flight at once. */
 #define SCH_MAX_INFLIGHT 64
+
+/*
+ * Descriptors kept out of the listeners' share of the open-file limit:
+ * the webhooks in flight, and the database, its log, DNS, the notify
+ * socket, config files being read, stdio and the loop's own.
+ */
+#define SCH_FD_RESERVE (SCH_MAX_INFLIGHT + 64)
 
 /* ---- log.c ---- */
 
@@ -66,10 +73,10 @@ void fatalx(const char *, ...)
 
 struct event_base;
 struct event;
-struct evhttp;
-struct evhttp_request;
 struct evdns_base;
 struct sch_req;
+struct http_conn;
+struct http_listener;
 
 /* A webhook outcome waiting to be recorded by the next flush. */
 struct sch_outcome {
@@ -110,8 +117,9 @@ struct sch {
 	char *listen;            /* NULL: no TCP listener */
 	int listen_port;         /* the TCP port actually bound */
 
-	struct evhttp *http_unix;
-	struct evhttp *http_tcp;
+	struct http_listener *http_unix;
+	struct http_listener *http_tcp; /* NULL: no TCP listener */
+	int nofile;              /* the open-file limit (soft) in force */
 
 	int64_t started;         /* sch_now() at start-up */
 	uint64_t started_mono;   /* monotonic microseconds at start-up */
@@ -179,7 +187,7 @@ struct sch_route {
 /* One API request, from parsing to the reply. */
 struct sch_req {
 	struct sch *s;
-	struct evhttp_request *req;
+	struct http_conn *conn;      /* NULL: not from a connection */
 	const struct sch_route *route;
 	int tcp;                     /* arrived on the TCP listener */
 	char *param[SCH_MAX_PARAMS]; /* decoded path parameters */
@@ -196,6 +204,7 @@ struct sch_req {
 	const char *content_type;    /* of raw; NULL: application/json */
 	int replayed;
 	int64_t target;              /* POST /admin/clock: the target */
+	size_t body_bytes;           /* the body's size on the wire */
 
 	TAILQ_ENTRY(sch_req) entry;
 };
@@ -210,9 +219,47 @@ void server_flush_now(struct sch *s);
 void server_kick(struct sch *s);
 void server_finish(struct sch_req *r, enum eng_status st, json_t *reply,
     char *cause);
-void server_reply_error(struct sch *s, struct evhttp_request *req,
-    int status, const char *code, const char *message);
+void server_reply_error(struct http_conn *c, int status, const char *code,
+    const char *message, int flags);
 json_t *server_error_body(int status, const char *code, const char *message);
+
+/* What http.c hands server.c once a request's head is complete. */
+struct http_head {
+	int method;              /* EVHTTP_REQ_* (HEAD answered as GET) */
+	const char *target;      /* as sent, for the log */
+	const char *path;        /* the target's path, not yet decoded */
+	const char *query;       /* after '?', or NULL */
+	int body;                /* a body follows (Content-Length or chunked) */
+};
+
+/*
+ * A request's head is complete (http.c calls this before reading any of
+ * its body): the central checks that need no body -- shutdown, the Unix
+ * peer, the API key, the route.  0 with *out, the request to complete
+ * with server_request(); -1 after answering it.
+ */
+int server_head(struct sch *s, struct http_conn *c, int tcp,
+    const struct http_head *h, struct sch_req **out);
+/* Its body has arrived: len bytes (at most SCH_MAX_BODY), taken. */
+void server_request(struct sch_req *r, char *body, size_t len);
+/* Its connection ended before the body arrived: forget it. */
+void server_drop(struct sch_req *r);
+
+/* ---- the HTTP/1.1 server side (http.c) ---- */
+
+/* Reply flags. */
+#define HTTP_CLOSE 0x01          /* close the connection after this reply */
+
+struct http_listener *http_listen(struct sch *s, int fd, int tcp,
+    const char *name);
+int http_listener_close(struct http_listener *l);
+void http_listener_free(struct http_listener *l);
+void http_limits(struct sch *s);
+const char *http_header(const struct http_conn *c, const char *name);
+int http_peer(const struct http_conn *c, uid_t *uid, gid_t *gid);
+int http_peer_in_group(const struct http_conn *c, gid_t g);
+void http_send(struct http_conn *c, int status, const char *ctype,
+    const char *body, size_t len, const char *headers, int flags);
 
 /* ---- routing without a transport (route.c) ---- */
 

@@ -19,6 +19,26 @@
 #include "engine/sources/src_int.h"
 #include "engine/workflow/preferences.h"
 
+/*
+ * An optional integer member from min to max (unit names it in the
+ * error); *out keeps its value when the member is absent.
+ */
+static int
+cfg_int(const struct cfg_file *f, json_t *o, const char *key, int min,
+    int max, int *out, const char *unit, char **cause)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max)
+		return cfg_error(f, key, cause, "\"%s\" must be an integer "
+		    "from %d to %d (%s)", key, min, max, unit);
+	*out = (int)json_integer_value(v);
+	return 0;
+}
+
 /* See engine.h. */
 int
 eng_listen_parse(const char *listen, char *host, size_t hostlen, int *port,
@@ -169,7 +189,8 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 {
 	static const char *const keys[] = { "socket", "database", "listen",
 		"api_keys", "default_timezone", "channels", "preferences",
-		"database_integrity_check", NULL };
+		"database_integrity_check", "header_timeout", "body_timeout",
+		"idle_timeout", "max_connections", NULL };
 	char *tzcause = NULL, path[64], host[64];
 	json_t *v, *k;
 	size_t i;
@@ -191,6 +212,15 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 			    "\"full\" or \"off\"");
 		c->db_check = xstrdup(json_string_value(v));
 	}
+	if (cfg_int(f, root, "header_timeout", 1, 3600, &c->header_timeout,
+	    "seconds", cause) != 0 ||
+	    cfg_int(f, root, "body_timeout", 1, 3600, &c->body_timeout,
+	    "seconds", cause) != 0 ||
+	    cfg_int(f, root, "idle_timeout", 1, 3600, &c->idle_timeout,
+	    "seconds", cause) != 0 ||
+	    cfg_int(f, root, "max_connections", 1, 1000000,
+	    &c->max_connections, "connections per listener", cause) != 0)
+		return -1;
 	if (c->listen != NULL &&
 	    eng_listen_parse(c->listen, host, sizeof host, &port, &tzcause)) {
 		cfg_error(f, "listen", cause, "%s", tzcause);
@@ -394,6 +424,10 @@ eng_config_load(const char *dir, char **cause)
 	int rc = 0;
 
 	c->dir = xstrdup(dir);
+	c->header_timeout = 10;
+	c->body_timeout = 60;
+	c->idle_timeout = 60;
+	c->max_connections = 1024;
 	f.path = conf = xasprintf("%s/belfry.conf", dir);
 	if ((f.text = cfg_read(f.path, cause)) == NULL) {
 		free(conf);

@@ -153,6 +153,34 @@ eng_config_listen(const struct eng_config *c)
 	return c->listen;
 }
 
+/* belfry.conf's header_timeout: seconds for a whole request head. */
+int
+eng_config_header_timeout(const struct eng_config *c)
+{
+	return c->header_timeout;
+}
+
+/* belfry.conf's body_timeout: seconds for a request body (and a reply). */
+int
+eng_config_body_timeout(const struct eng_config *c)
+{
+	return c->body_timeout;
+}
+
+/* belfry.conf's idle_timeout: seconds a kept-alive connection may idle. */
+int
+eng_config_idle_timeout(const struct eng_config *c)
+{
+	return c->idle_timeout;
+}
+
+/* belfry.conf's max_connections: open connections per listener. */
+int
+eng_config_max_connections(const struct eng_config *c)
+{
+	return c->max_connections;
+}
+
 /* belfry.conf's default time zone. */
 const char *
 eng_config_default_timezone(const struct eng_config *c)
