@@ -791,6 +791,31 @@ sqlite_row(struct store *s, sqlite3_stmt *st)
 	return 0;
 }
 
+/*
+ * The integer a query's first row has in its first column, or none when
+ * there is no row or it is NULL; st is reset.
+ */
+int64_t
+sqlite_scalar(struct store *s, sqlite3_stmt *st, int64_t none)
+{
+	int64_t v = none;
+
+	if (sqlite_row(s, st) && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+/* Step statement i of part p with ?1 = key to its end; 0 or -1. */
+int
+sqlite_done_key(struct store *s, enum sqlite_part p, int i, int64_t key)
+{
+	sqlite3_stmt *st = sqlite_stmt(s, p, i);
+
+	sqlite3_bind_int64(st, 1, key);
+	return sqlite_done(s, st);
+}
+
 /* A column holding JSON text, parsed (NULL for SQL NULL or bad text). */
 json_t *
 sqlite_json(sqlite3_stmt *st, int col)

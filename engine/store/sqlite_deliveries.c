@@ -72,11 +72,8 @@ store_deliveries_take(struct store *s, int64_t now, size_t max,
 		n++;
 	}
 	sqlite3_reset(st);
-	for (i = 0; i < n; i++) {
-		st = dlv_stmt(s, DLV_TAKE);
-		sqlite3_bind_int64(st, 1, out[i].msg);
-		sqlite_done(s, st);
-	}
+	for (i = 0; i < n; i++)
+		sqlite_done_key(s, PART_DELIVERIES, DLV_TAKE, out[i].msg);
 	return n;
 }
 
@@ -85,23 +82,16 @@ int
 store_delivery_attempts(struct store *s, int64_t msg)
 {
 	sqlite3_stmt *st = dlv_stmt(s, DLV_ATTEMPTS);
-	int n = -1;
 
 	sqlite3_bind_int64(st, 1, msg);
-	if (sqlite_row(s, st))
-		n = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	return n;
+	return (int)sqlite_scalar(s, st, -1);
 }
 
 /* Forget message msg's delivery (done, or given up); 0 or -1. */
 int
 store_delivery_drop(struct store *s, int64_t msg)
 {
-	sqlite3_stmt *st = dlv_stmt(s, DLV_DROP);
-
-	sqlite3_bind_int64(st, 1, msg);
-	return sqlite_done(s, st);
+	return sqlite_done_key(s, PART_DELIVERIES, DLV_DROP, msg);
 }
 
 /* Make message msg's delivery due again at due, noting err; 0 or -1. */
@@ -121,13 +111,7 @@ store_delivery_retry(struct store *s, int64_t msg, int64_t due,
 int64_t
 store_delivery_next(struct store *s)
 {
-	sqlite3_stmt *st = dlv_stmt(s, DLV_NEXT);
-	int64_t t = INT64_MAX;
-
-	if (sqlite_row(s, st) && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		t = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return t;
+	return sqlite_scalar(s, dlv_stmt(s, DLV_NEXT), INT64_MAX);
 }
 
 /* At open: the deliveries in flight when the process died are due again. */

@@ -318,17 +318,13 @@ sqlite_heads_get(struct store *s, const char *rcpt, const char *channel)
 {
 	struct heads_entry *p = heads_find(s->heads, rcpt, channel);
 	sqlite3_stmt *st;
-	int64_t head = 0;
 
 	if (p != NULL)
 		return p->head;
 	st = sqlite_stmt(s, PART_HEADS, HEADS_GET);
 	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
-	if (sqlite_row(s, st))
-		head = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return head;
+	return sqlite_scalar(s, st, 0);
 }
 
 /*

@@ -68,6 +68,8 @@ sqlite3_stmt *sqlite_stmt(struct store *s, enum sqlite_part p, int i);
 int sqlite_done(struct store *s, sqlite3_stmt *st);
 int sqlite_row(struct store *s, sqlite3_stmt *st);
 int sqlite_changed(struct store *s, sqlite3_stmt *st);
+int64_t sqlite_scalar(struct store *s, sqlite3_stmt *st, int64_t none);
+int sqlite_done_key(struct store *s, enum sqlite_part p, int i, int64_t key);
 void sqlite_failed(struct store *s, const char *what);
 char *sqlite_cause(struct store *s);
 int sqlite_exec(struct store *s, const char *sql, char **cause);

@@ -301,9 +301,5 @@ store_prefs_put(struct store *s, const char *rcpt, const char *set,
 int
 store_prefs_exist(struct store *s)
 {
-	sqlite3_stmt *st = rcpt_stmt(s, RCPT_PREF_ANY);
-	int any = sqlite_row(s, st) && sqlite3_column_int(st, 0) != 0;
-
-	sqlite3_reset(st);
-	return any;
+	return sqlite_scalar(s, rcpt_stmt(s, RCPT_PREF_ANY), 0) != 0;
 }

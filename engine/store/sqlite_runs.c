@@ -419,14 +419,9 @@ store_fanout_pop(struct store *s, int64_t seq, int64_t job)
 int
 store_fanout_end(struct store *s, int64_t seq)
 {
-	sqlite3_stmt *st = runs_stmt(s, RUNS_FAN_END);
-	int rc;
+	int rc = sqlite_done_key(s, PART_RUNS, RUNS_FAN_END, seq);
 
-	sqlite3_bind_int64(st, 1, seq);
-	rc = sqlite_done(s, st);
-	st = runs_stmt(s, RUNS_SEEN_END);
-	sqlite3_bind_int64(st, 1, seq);
-	if (sqlite_done(s, st) != 0)
+	if (sqlite_done_key(s, PART_RUNS, RUNS_SEEN_END, seq) != 0)
 		rc = -1;
 	return rc;
 }

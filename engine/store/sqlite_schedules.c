@@ -242,18 +242,6 @@ store_sched_save(struct store *s, struct store_sched *sc)
 	return sqlite_done(s, st);
 }
 
-/* Step deletion i with ?1 = v and (unless NULL) ?2 = rcpt; 0 or -1. */
-static int
-sched_delete(struct store *s, int i, int64_t v, const char *rcpt)
-{
-	sqlite3_stmt *st = sched_stmt(s, i);
-
-	sqlite3_bind_int64(st, 1, v);
-	if (rcpt != NULL)
-		sqlite3_bind_text(st, 2, rcpt, -1, SQLITE_STATIC);
-	return sqlite_done(s, st);
-}
-
 /* Step deletion i with ?1 = text; 0 or -1. */
 static int
 sched_delete_by(struct store *s, int i, const char *text)
@@ -268,21 +256,25 @@ sched_delete_by(struct store *s, int i, const char *text)
 int
 store_sched_delete(struct store *s, int64_t seq)
 {
-	return sched_delete(s, SCHED_DEL, seq, NULL);
+	return sqlite_done_key(s, PART_SCHEDULES, SCHED_DEL, seq);
 }
 
 /* Delete template parent's children; 0 or -1. */
 int
 store_sched_delete_children(struct store *s, int64_t parent)
 {
-	return sched_delete(s, SCHED_KIDS_DEL, parent, NULL);
+	return sqlite_done_key(s, PART_SCHEDULES, SCHED_KIDS_DEL, parent);
 }
 
 /* Delete template parent's child for rcpt; 0 or -1. */
 int
 store_sched_delete_child(struct store *s, int64_t parent, const char *rcpt)
 {
-	return sched_delete(s, SCHED_CHILD_DEL, parent, rcpt);
+	sqlite3_stmt *st = sched_stmt(s, SCHED_CHILD_DEL);
+
+	sqlite3_bind_int64(st, 1, parent);
+	sqlite3_bind_text(st, 2, rcpt, -1, SQLITE_STATIC);
+	return sqlite_done(s, st);
 }
 
 /* Delete rcpt's rows not defined by config files, children first. */
@@ -305,13 +297,7 @@ store_sched_delete_config(struct store *s, const char *config_id)
 int64_t
 store_sched_next(struct store *s)
 {
-	sqlite3_stmt *st = sched_stmt(s, SCHED_NEXT);
-	int64_t t = INT64_MAX;
-
-	if (sqlite_row(s, st) && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		t = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return t;
+	return sqlite_scalar(s, sched_stmt(s, SCHED_NEXT), INT64_MAX);
 }
 
 /* Up to max rows due at or before now, earliest first, into out. */

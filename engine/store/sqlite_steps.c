@@ -126,13 +126,7 @@ store_waits_due(struct store *s, int64_t now, size_t max,
 int64_t
 store_wait_next(struct store *s)
 {
-	sqlite3_stmt *st = steps_stmt(s, STEPS_WAIT_NEXT);
-	int64_t t = INT64_MAX;
-
-	if (sqlite_row(s, st) && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		t = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return t;
+	return sqlite_scalar(s, steps_stmt(s, STEPS_WAIT_NEXT), INT64_MAX);
 }
 
 /* The open batch of key bkey into *b (id, closes, hard): 1, or 0. */
@@ -219,24 +213,16 @@ store_batch_set(struct store *s, int64_t id, int64_t closes, int64_t run,
 int
 store_batch_close(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st = steps_stmt(s, STEPS_BATCH_CLOSE);
-
-	sqlite3_bind_int64(st, 1, id);
-	return sqlite_done(s, st);
+	return sqlite_done_key(s, PART_STEPS, STEPS_BATCH_CLOSE, id);
 }
 
 /* Delete batch id and its activities; 0 or -1. */
 int
 store_batch_drop(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st = steps_stmt(s, STEPS_ITEM_DROP);
-	int rc;
+	int rc = sqlite_done_key(s, PART_STEPS, STEPS_ITEM_DROP, id);
 
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite_done(s, st);
-	st = steps_stmt(s, STEPS_BATCH_DEL);
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite_done(s, st) != 0)
+	if (sqlite_done_key(s, PART_STEPS, STEPS_BATCH_DEL, id) != 0)
 		rc = -1;
 	return rc;
 }
@@ -312,13 +298,9 @@ int64_t
 store_batch_count(struct store *s, int64_t id)
 {
 	sqlite3_stmt *st = steps_stmt(s, STEPS_ITEM_COUNT);
-	int64_t n = 0;
 
 	sqlite3_bind_int64(st, 1, id);
-	if (sqlite_row(s, st))
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return n;
+	return sqlite_scalar(s, st, 0);
 }
 
 /*
@@ -329,7 +311,6 @@ int64_t
 store_throttle_count(struct store *s, const char *key, int64_t since)
 {
 	sqlite3_stmt *st = steps_stmt(s, STEPS_THR_GC);
-	int64_t n = 0;
 
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, since);
@@ -337,10 +318,7 @@ store_throttle_count(struct store *s, const char *key, int64_t since)
 	st = steps_stmt(s, STEPS_THR_COUNT);
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, since);
-	if (sqlite_row(s, st))
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return n;
+	return sqlite_scalar(s, st, 0);
 }
 
 /*
