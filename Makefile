@@ -38,7 +38,8 @@ CTL_SRCS = scheduler/belfryctl.c scheduler/client.c
 CTL_OBJS = $(CTL_SRCS:%.c=$(B)/%.o)
 
 SCH_SRCS = scheduler/belfryd.c scheduler/log.c scheduler/server.c \
-	scheduler/http.c scheduler/route.c scheduler/api.c $(wildcard scheduler/api_*.c) scheduler/clock.c \
+	scheduler/http.c scheduler/route.c scheduler/api.c \
+	$(wildcard scheduler/api_*.c) scheduler/clock.c scheduler/txn.c \
 	scheduler/webhook.c scheduler/notify.c
 SCH_OBJS = $(SCH_SRCS:%.c=$(B)/%.o)
 LDLIBS_D = $(shell pkg-config --libs libevent jansson 2>/dev/null) -lsqlite3 -lz

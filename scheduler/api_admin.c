@@ -150,7 +150,8 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	for (i = 0; i < ng; i++)
 		api_admin_metric(f, g[i].name, "gauge", g[i].help, g[i].value);
 	api_admin_metric(f, "belfry_commits_total", "counter",
-	    "Group-commit transactions committed by this process.",
+	    "Transactions committed by this process (request flushes and "
+	    "clock passes).",
 	    s->counters.commits);
 	api_admin_metric(f, "belfry_batched_requests_total", "counter",
 	    "API requests committed in those transactions.",

@@ -96,7 +96,7 @@ extern const double sch_late_bounds[SCH_LATE_BUCKETS]; /* last: +Inf */
 struct sch_counters {
 	uint64_t http[600];      /* replies by status code */
 	uint64_t deliveries;     /* webhook attempts started */
-	uint64_t commits;        /* group-commit transactions committed */
+	uint64_t commits;        /* transactions committed (txn_run) */
 	uint64_t checkpoints;    /* log checkpoints run by the timer */
 	uint64_t batched;        /* API requests in those transactions */
 	uint64_t late[SCH_LATE_BUCKETS]; /* fire lateness, cumulative */
@@ -217,6 +217,8 @@ void server_close_listeners(struct sch *s);
 void server_stop(struct sch *s);
 void server_flush_now(struct sch *s);
 void server_kick(struct sch *s);
+enum eng_status server_exec(struct sch_req *r);
+void server_answer_500(struct sch_req *r, const char *why);
 void server_finish(struct sch_req *r, enum eng_status st, json_t *reply,
     char *cause);
 void server_reply_error(struct http_conn *c, int status, const char *code,
@@ -335,6 +337,11 @@ enum eng_status api_admin_status(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_reload(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_metrics(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_clock(struct sch_req *, json_t **, char **);
+
+/* ---- the one transaction driver (txn.c) ---- */
+
+int txn_run(struct sch *s, struct sch_reqs *batch,
+    struct sch_outcomes *outs);
 
 /* ---- the timer and the virtual clock (clock.c) ---- */
 

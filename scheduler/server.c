@@ -152,7 +152,7 @@ server_answer(struct sch_req *r, enum eng_status st, json_t *reply,
 }
 
 /* Replace r's answer with a 500 (the batch did not commit). */
-static void
+void
 server_answer_500(struct sch_req *r, const char *why)
 {
 	json_decref(r->reply);
@@ -211,7 +211,7 @@ server_send(struct sch_req *r)
 }
 
 /* Run r's handler now (inside a savepoint when batched). */
-static enum eng_status
+enum eng_status
 server_exec(struct sch_req *r)
 {
 	json_t *reply = NULL;
@@ -460,20 +460,15 @@ server_kick(struct sch *s)
 
 /*
  * The flush: every queued request, webhook outcome and the work due now
- * in one transaction, then the replies, then new deliveries.
+ * in one transaction (txn_run), then the replies.
  */
 static void
 server_flush(struct sch *s)
 {
-	struct eng_delivery d[SCH_MAX_INFLIGHT];
 	struct sch_reqs batch;
 	struct sch_outcomes outs;
 	struct sch_req *r;
 	struct sch_outcome *o;
-	enum eng_status st;
-	char *cause = NULL, *why;
-	size_t nd = 0, i;
-	int64_t now;
 	int failed = 0;
 
 	TAILQ_INIT(&batch);
@@ -483,50 +478,8 @@ server_flush(struct sch *s)
 	TAILQ_CONCAT(&outs, &s->outcomes, entry);
 	if (TAILQ_EMPTY(&batch) && TAILQ_EMPTY(&outs))
 		goto rearm;
-
-	if (eng_begin(s->eng, &cause) != 0) {
-		log_warnx("begin: %s", cause != NULL ? cause : "failed");
+	if (txn_run(s, &batch, &outs) < 0) {
 		failed = 1;
-	} else {
-		TAILQ_FOREACH(r, &batch, entry) {
-			eng_request_begin(s->eng);
-			st = server_exec(r);
-			eng_request_end(s->eng, st == ENG_OK);
-		}
-		now = sch_now(s);
-		TAILQ_FOREACH(o, &outs, entry)
-			eng_delivery_done(s->eng, o->id, o->ok, o->err, now);
-		if (!s->stopping && eng_next_due(s->eng) <= now) {
-			eng_request_begin(s->eng);
-			eng_run_due(s->eng, now);
-			eng_request_end(s->eng, 1);
-		}
-		if (!s->stopping)
-			nd = webhook_take(s, now, d, SCH_MAX_INFLIGHT);
-		if (eng_commit(s->eng, &cause) != 0) {
-			log_warnx("commit: %s", cause != NULL ? cause :
-			    "failed");
-			eng_rollback(s->eng);
-			failed = 1;
-		}
-	}
-	if (!failed) {
-		clock_fired(s);
-		s->counters.commits++;
-		TAILQ_FOREACH(r, &batch, entry)
-			s->counters.batched++;
-	} else {
-		for (i = 0; i < nd; i++)
-			eng_delivery_free(&d[i]);
-		nd = 0;
-		/* The store's cause, e.g. "disk full", for the client too. */
-		why = xasprintf("the transaction did not commit: %s",
-		    cause != NULL ? cause : "failed");
-		TAILQ_FOREACH(r, &batch, entry)
-			server_answer_500(r, why);
-		free(why);
-		free(cause);
-		cause = NULL;
 		/* Keep the outcomes for the next flush. */
 		TAILQ_CONCAT(&outs, &s->outcomes, entry);
 		TAILQ_CONCAT(&s->outcomes, &outs, entry);
@@ -539,10 +492,6 @@ server_flush(struct sch *s)
 		TAILQ_REMOVE(&outs, o, entry);
 		free(o->err);
 		free(o);
-	}
-	for (i = 0; i < nd; i++) {
-		webhook_start(s, &d[i]);
-		eng_delivery_free(&d[i]);
 	}
 rearm:
 	if (s->stopping)

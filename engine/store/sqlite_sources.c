@@ -92,15 +92,11 @@ store_source_seen(struct store *s, const char *source, const char *msgid,
     int64_t since)
 {
 	sqlite3_stmt *st = src_stmt(s, SRC_SEEN);
-	int seen = 0;
 
 	sqlite_bind_text(st, 1, source);
 	sqlite_bind_text(st, 2, msgid);
 	sqlite3_bind_int64(st, 3, since);
-	if (sqlite_row(s, st))
-		seen = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	return seen;
+	return sqlite_scalar(s, st, 0) != 0;
 }
 
 /* Append ev to the log; 0 or -1. */
