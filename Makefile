@@ -23,7 +23,7 @@ CC       ?= cc
 # Debian 12 packages the build and the tests need (apt-get names).
 DEB_PKGS = gcc make pkg-config libevent-dev libical-dev libjansson-dev \
 	libsqlite3-dev libicu-dev icu-devtools uuid-dev libcmocka-dev tzdata \
-	python3 python3-dateutil curl
+	python3 python3-dateutil curl zlib1g-dev
 
 # Debian 12 packages make fuzz and make asan need besides DEB_PKGS.
 FUZZ_PKGS = clang libclang-rt-14-dev
@@ -46,7 +46,7 @@ LDLIBS_TZ = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lm
 TZ_SRCS  = tz/tz.c tz/recur.c tz/repeats.c tz/xmalloc.c
 TZ_OBJS  = $(TZ_SRCS:%.c=$(B)/%.o)
 
-ENG_SRCS = $(wildcard engine/*.c)
+ENG_SRCS = $(wildcard engine/*.c engine/*/*.c)
 ENG_OBJS = $(ENG_SRCS:%.c=$(B)/%.o)
 
 CTL_SRCS = scheduler/belfryctl.c scheduler/client.c
@@ -57,7 +57,7 @@ SCH_SRCS = scheduler/belfryd.c scheduler/log.c scheduler/server.c \
 	$(wildcard scheduler/api_*.c) scheduler/clock.c scheduler/txn.c \
 	scheduler/webhook.c scheduler/notify.c
 SCH_OBJS = $(SCH_SRCS:%.c=$(B)/%.o)
-LDLIBS_D = $(shell pkg-config --libs libevent jansson 2>/dev/null) -lsqlite3
+LDLIBS_D = $(shell pkg-config --libs libevent jansson 2>/dev/null) -lsqlite3 -lz
 
 ICU_RES  = $(B)/icu/zoneinfo64.res
 

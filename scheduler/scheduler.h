@@ -159,6 +159,12 @@ int sch_reload(struct sch *s, char **cause);
 #define SCH_ROUTE_INLINE 0x02 /* runs at once, outside the batch */
 #define SCH_ROUTE_LOCAL  0x04 /* Unix socket only (404 over TCP) */
 #define SCH_ROUTE_ASYNC  0x08 /* the handler replies later (server_finish) */
+/*
+ * A source's tracking route: authenticated by the route's own check
+ * (api_sources_admit: a source write key) instead of an API key, its body
+ * read by api_sources_body instead of as a JSON object.
+ */
+#define SCH_ROUTE_SOURCE 0x10
 
 #define SCH_MAX_PARAMS 4
 
@@ -313,6 +319,20 @@ enum eng_status api_messages_mark(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_unmark(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_runs_list(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_run_get(struct sch_req *, json_t **, char **);
+
+/*
+ * api_sources.c.  admit: whether r's head carries a write key of the
+ * source in its path; body: r's body (len bytes of data) decoded, within
+ * Segment's limits, parsed into r->body.  Both: 0, or -1 with the error's
+ * *status, *code and *cause for the reply.
+ */
+int api_sources_admit(struct sch_req *r, int *status, const char **code,
+    char **cause);
+int api_sources_body(struct sch_req *r, const char *data, size_t len,
+    int *status, const char **code, char **cause);
+enum eng_status api_sources_receive(struct sch_req *, json_t **, char **);
+enum eng_status api_sources_list(struct sch_req *, json_t **, char **);
+enum eng_status api_sources_events(struct sch_req *, json_t **, char **);
 
 enum eng_status api_admin_status(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_reload(struct sch_req *, json_t **, char **);

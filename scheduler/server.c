@@ -2,7 +2,8 @@
  * The admin API server: the Unix socket and the optional loopback TCP
  * listener (their connections and HTTP framing are http.c's), the central
  * checks every request passes before its handler (shutdown, the Unix
- * peer, the API key, route, method, body size, JSON), and group commit.
+ * peer, the API key or a source's write key, route, method, body size,
+ * JSON), and group commit.
  *
  * A request's life: server_head() checks its head before any of its body
  * is read; server_request() parses the body and, unless its route runs
@@ -272,8 +273,19 @@ static int
 server_body(struct sch_req *r, char *body, size_t len)
 {
 	json_error_t jerr;
-	char msg[300];
+	char msg[300], *cause;
+	const char *code;
+	int status, rc;
 
+	if (r->route->flags & SCH_ROUTE_SOURCE) {
+		rc = api_sources_body(r, body, len, &status, &code, &cause);
+		free(body);
+		if (rc == 0)
+			return 0;
+		server_reply_error(r->conn, status, code, cause, 0);
+		free(cause);
+		return -1;
+	}
 	if (!(r->route->flags & SCH_ROUTE_BODY) || len == 0) {
 		free(body);
 		if (r->route->flags & SCH_ROUTE_BODY)
@@ -321,6 +333,7 @@ server_head(struct sch *s, struct http_conn *c, int tcp,
 {
 	struct sch_req *r;
 	char allow[64], hdr[80], msg[300], *cause;
+	const char *code;
 	int status;
 
 	if (s->stopping) {
@@ -334,19 +347,28 @@ server_head(struct sch *s, struct http_conn *c, int tcp,
 		    "the admin socket", HTTP_CLOSE);
 		return -1;
 	}
-	if (tcp && !server_authorized(s, c)) {
-		/* Closed without reading a byte of its body. */
-		server_reply_error(c, 401, "authentication_required", "a valid "
-		    "API key is required: Authorization: Bearer <key>",
-		    HTTP_CLOSE);
-		return -1;
-	}
 	r = xcalloc(1, sizeof *r);
 	r->s = s;
 	r->conn = c;
 	r->tcp = tcp;
 	r->route = route_find(r, h->method, h->path, tcp, &status, allow,
 	    sizeof allow);
+	if (r->route != NULL && (r->route->flags & SCH_ROUTE_SOURCE)) {
+		/* A source's route: its own write keys, not an API key. */
+		if (api_sources_admit(r, &status, &code, &cause) != 0) {
+			server_reply_error(c, status, code, cause, HTTP_CLOSE);
+			free(cause);
+			server_req_free(r);
+			return -1;
+		}
+	} else if (tcp && !server_authorized(s, c)) {
+		/* Closed without reading a byte of its body. */
+		server_reply_error(c, 401, "authentication_required", "a valid "
+		    "API key is required: Authorization: Bearer <key>",
+		    HTTP_CLOSE);
+		server_req_free(r);
+		return -1;
+	}
 	if (r->route == NULL) {
 		if (status == 405) {
 			snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
@@ -655,9 +677,10 @@ server_start(struct sch *s, char **cause)
 	event_priority_set(s->flush_ev, 2);
 
 	if (s->listen != NULL) {
-		if (eng_config_api_key_count(eng_config(s->eng)) == 0)
-			log_warnx("listen %s: no api_keys configured, so no "
-			    "TCP listener", s->listen);
+		if (eng_config_api_key_count(eng_config(s->eng)) == 0 &&
+		    eng_config_source_count(eng_config(s->eng)) == 0)
+			log_warnx("listen %s: no api_keys or sources configured, "
+			    "so no TCP listener", s->listen);
 		else if (server_tcp_addr(s->listen, &ss, &sslen, cause) != 0)
 			return -1;
 		else

@@ -1,6 +1,7 @@
 /*
- * Fuzz target: configuration files through engine/config.c's loader and
- * validator, as belfryd start, reload and `belfryctl check` read them.
+ * Fuzz target: configuration files through engine/config/load.c's
+ * loader and validator, as belfryd start, reload and `belfryctl check`
+ * read them.
  *
  * An input is up to three files separated by NUL bytes: belfry.conf, then
  * workflows/w.json, then schedules/s.json (a file left out is absent).

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: engine/jsonpos.c, which finds the line and column of the
+ * Fuzz target: engine/workflow/jsonpos.c, which finds the line and column of the
  * value at a path ("a.b[2].c") in JSON text for configuration errors.
  *
  * An input is a path line, then the JSON text.  The fuzzed path is looked

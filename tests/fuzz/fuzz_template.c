@@ -1,5 +1,5 @@
 /*
- * Fuzz target: message templates (engine/template.c) -- fuzzed template
+ * Fuzz target: message templates (engine/workflow/template.c) -- fuzzed template
  * text rendered against fuzzed data, in text and in JSON mode.
  *
  * An input is one mode byte (its low bit set: ENG_TEMPLATE_JSON), the
@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
-#include "engine/template.h"
+#include "engine/workflow/template.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

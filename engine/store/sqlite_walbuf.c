@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
+#include "engine/store/sqlite_int.h"
 
 #define WALBUF_NAME "belfry-walbuf"
 /* The default VFS writes at most 128 KiB - 1 bytes in one call. */
@@ -182,7 +182,7 @@ walbuf_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f,
 
 /* The VFS's name for sqlite3_open_v2, registered on the first call. */
 const char *
-eng_walbuf_vfs(void)
+sqlite_walbuf_vfs(void)
 {
 	sqlite3_vfs *base;
 

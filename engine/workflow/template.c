@@ -23,7 +23,7 @@
 #include <jansson.h>
 
 #include "tz/tz.h"
-#include "engine/template.h"
+#include "engine/workflow/template.h"
 
 /* Bytes that values made by filters may use, in total, in one render. */
 #define TEMPLATE_WORK_MAX ((size_t)32 * ENG_TEMPLATE_MAX_OUTPUT)

@@ -8,12 +8,11 @@
  * the run's key and the recipient's index in the deduplicated recipient
  * list, so redoing a trigger's work yields the same ids.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
-#include "engine/conditions.h"
+#include "engine/run/run_int.h"
+#include "engine/workflow/conditions.h"
 
 #define TRIG_MAX_RECIPIENTS 1000
 
@@ -109,7 +108,6 @@ trig_actor(struct eng *e, struct eng_run *t, json_t *a, char **cause)
 static enum eng_status
 trig_tenant(struct eng *e, struct eng_run *t, json_t *v, char **cause)
 {
-	sqlite3_stmt *st;
 	json_t *reply = NULL;
 	const char *id;
 	enum eng_status rc;
@@ -131,10 +129,7 @@ trig_tenant(struct eng *e, struct eng_run *t, json_t *v, char **cause)
 			*cause = xstrdup("tenant: bad tenant id");
 			return ENG_INVALID;
 		}
-		st = eng_stmt(e, ST_TENANT_STUB);
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, t->now);
-		if (eng_step_done(e, st) != 0)
+		if (store_tenant_stub(e->store, id, t->now) != 0)
 			return ENG_INTERNAL;
 		if ((rc = eng_tenant_get(e, id, &reply, cause)) != ENG_OK)
 			return rc;
@@ -231,24 +226,20 @@ static int
 trig_insert_run(struct eng *e, struct eng_run *t, json_t *body,
     const struct eng_source *src)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_RUN_INS);
-	json_t *ck = json_object_get(body, "cancellation_key"), *settings;
+	json_t *settings;
+	struct store_run run;
 
-	sqlite3_bind_text(st, 1, t->w->key, -1, SQLITE_STATIC);
-	if (t->actor_key)
-		sqlite3_bind_text(st, 2, t->actor_key, -1, SQLITE_STATIC);
-	if (t->tenant_id)
-		sqlite3_bind_text(st, 3, t->tenant_id, -1, SQLITE_STATIC);
-	eng_bind_json(st, 4, t->data);
-	if (json_is_string(ck))
-		sqlite3_bind_text(st, 5, json_string_value(ck), -1,
-		    SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, src->type, -1, SQLITE_STATIC);
-	if (src->sched != 0) {
-		sqlite3_bind_int64(st, 9, src->sched);
-		sqlite3_bind_int64(st, 10, src->fire_at);
-	}
-	sqlite3_bind_int64(st, 7, t->now);
+	memset(&run, 0, sizeof run);
+	run.workflow = t->w->key;
+	run.actor = t->actor_key;
+	run.tenant = t->tenant_id;
+	run.data = t->data;
+	run.ckey = json_string_value(json_object_get(body,
+	    "cancellation_key"));
+	run.source = src->type;
+	run.sched = src->sched != 0 ? src->sched : STORE_NONE;
+	run.fire_at = src->sched != 0 ? src->fire_at : STORE_NONE;
+	run.inserted = t->now;
 	settings = json_deep_copy(json_object_get(body, "settings"));
 	if (json_object_get(body, "subscriber_filter") != NULL &&
 	    !json_is_null(json_object_get(body, "subscriber_filter"))) {
@@ -259,12 +250,10 @@ trig_insert_run(struct eng *e, struct eng_run *t, json_t *body,
 		json_object_set(settings, "subscriber_filter",
 		    json_object_get(body, "subscriber_filter"));
 	}
-	eng_bind_json(st, 8, settings);
+	run.settings = settings;
+	t->seq = store_run_add(e->store, &run);
 	json_decref(settings);
-	if (eng_step_done(e, st) != 0)
-		return -1;
-	t->seq = sqlite3_last_insert_rowid(e->db);
-	return 0;
+	return t->seq < 0 ? -1 : 0;
 }
 
 /* A recipient resolved from the trigger body. */
@@ -352,235 +341,6 @@ trig_rcpts(struct eng *e, json_t *list, int64_t now, struct trig_rcpt **out,
 	return ENG_OK;
 }
 
-/* Note, once per run and chunk, that run r reached no more recipients. */
-static void
-trig_cap(struct eng *e, struct eng_run *r)
-{
-	char id[37], *line;
-
-	if (r->capped)
-		return;
-	r->capped = 1;
-	eng_id_format(e, ENG_ID_RUN, (uint64_t)r->seq, 0, id);
-	line = xasprintf("<4>belfry: workflow run %s reached %lld recipients,"
-	    " the most a run has: the remaining subscribers get no run", id,
-	    (long long)ENG_RUN_RCPTS_MAX);
-	eng_log_line(e, line);
-	free(line);
-	e->stats.errors++;
-}
-
-/*
- * Start a recipient run for rcpt unless this run reached it already (the
- * fanout_seen rows, kept while a fan-out is pending); an object reached
- * above the second level queues a fan-out job for its subscribers.
- */
-static int
-trig_reach(struct eng *e, struct eng_run *r, const char *rcpt, json_t *tdata,
-    json_t *sub, int level, int track, int64_t *idx)
-{
-	sqlite3_stmt *st;
-
-	if (track) {
-		st = eng_stmt(e, ST_SEEN_INS);
-		sqlite3_bind_int64(st, 1, r->seq);
-		sqlite3_bind_text(st, 2, rcpt, -1, SQLITE_STATIC);
-		if (eng_step_done(e, st) != 0)
-			return -1;
-		if (sqlite3_changes(e->db) == 0)
-			return 0;
-	}
-	if (*idx >= ENG_RUN_RCPTS_MAX) {
-		trig_cap(e, r);
-		return 0;
-	}
-	if (eng_run_recipient(e, r, (*idx)++, rcpt, tdata, sub) != 0)
-		return -1;
-	if (strchr(rcpt, '/') != NULL && level < 2) {
-		st = eng_stmt(e, ST_FAN_INS);
-		sqlite3_bind_int64(st, 1, r->seq);
-		sqlite3_bind_text(st, 2, rcpt, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 3, level);
-		eng_bind_json(st, 4, tdata);
-		return eng_step_done(e, st);
-	}
-	return 0;
-}
-
-/*
- * Whether subscriber key passes the trigger's subscriber_filter: its
- * conditions see "recipient", the subscriber's entity with its
- * subscription at recipient.subscription.properties.
- */
-static int
-trig_filter(struct eng *e, json_t *filter, const char *key, json_t *sub)
-{
-	json_t *rcpt, *ctx;
-	int ok;
-
-	if (filter == NULL)
-		return 1;
-	rcpt = eng_rcpt_entity(e, key);
-	json_object_set_new(rcpt, "subscription", json_pack("{s:O}",
-	    "properties", sub));
-	ctx = json_pack("{s:o}", "recipient", rcpt);
-	ok = eng_cond_eval(filter, ctx, NULL);
-	json_decref(ctx);
-	return ok;
-}
-
-/*
- * The recipients that cancels covering run seq have ruled out: NULL if
- * none, json_true() if all, else an object of recipient keys.  A cancel
- * covers the runs of its key that existed when it was made.
- */
-static json_t *
-trig_tombstones(struct eng *e, const char *wf, const char *ck, int64_t seq)
-{
-	sqlite3_stmt *st = eng_stmt(e, ST_CANCEL_GET);
-	json_t *set = NULL, *rs;
-
-	if (ck == NULL)
-		return NULL;
-	sqlite3_bind_text(st, 1, wf, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, ck, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, seq);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		rs = eng_json_col(st, 0);
-		if (!json_is_object(rs)) {
-			json_decref(rs);
-			json_decref(set);
-			set = json_true();
-			break;
-		}
-		if (set == NULL)
-			set = json_object();
-		json_object_update(set, rs);
-		json_decref(rs);
-	}
-	sqlite3_reset(st);
-	return set;
-}
-
-/*
- * One chunk of run seq's fan-out: up to 1000 subscribers of the object at
- * the head of its queue (breadth first: direct subscribers before theirs).
- * Another chunk is queued while work remains, so a fan-out to a million
- * subscribers runs in bounded memory between other requests.  A cancel of
- * the run's key made after the trigger stops the recipients it names.
- */
-int
-eng_fanout_chunk(struct eng *e, int64_t seq, int64_t now)
-{
-	char *coll = NULL, *obj = NULL, *after = NULL, *ck = NULL;
-	json_t *tdata = NULL, *sub, *stop = NULL;
-	int64_t jseq, idx;
-	sqlite3_stmt *st;
-	struct eng_run r;
-	const char *key;
-	int level, rc = 0, n = 0;
-
-	if (eng_run_load(e, seq, now, &r) != 0)
-		return 0;
-	st = eng_stmt(e, ST_RUN_NEXT_IDX); /* next_idx, workflow, key, at */
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_step(st);
-	idx = sqlite3_column_int64(st, 0);
-	if (sqlite3_column_text(st, 2) != NULL)
-		ck = xstrdup((const char *)sqlite3_column_text(st, 2));
-	sqlite3_reset(st);
-	stop = trig_tombstones(e, r.w->key, ck, seq);
-	st = eng_stmt(e, ST_FAN_HEAD);
-	sqlite3_bind_int64(st, 1, seq);
-	if (json_is_true(stop) || sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		goto done;
-	}
-	jseq = sqlite3_column_int64(st, 0);
-	obj = xstrdup((const char *)sqlite3_column_text(st, 1));
-	level = sqlite3_column_int(st, 2);
-	after = xstrdup((const char *)sqlite3_column_text(st, 3));
-	tdata = eng_json_col(st, 4);
-	sqlite3_reset(st);
-	coll = xstrdup(obj);
-	coll[strchr(obj, '/') - obj] = '\0';
-	/* Copy the page out first: reaching a recipient uses other statements. */
-	{
-		char *keys[1000];
-		json_t *props[1000];
-		int i;
-
-		st = eng_stmt(e, ST_SUB_LIST);
-		sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, strchr(obj, '/') + 1, -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, after, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 4, 1000);
-		while (n < 1000 && sqlite3_step(st) == SQLITE_ROW) {
-			keys[n] = xstrdup((const char *)sqlite3_column_text(st,
-			    0));
-			props[n++] = eng_json_col(st, 1);
-		}
-		sqlite3_reset(st);
-		for (i = 0; i < n; i++) {
-			key = keys[i];
-			sub = props[i] ? props[i] : json_null();
-			if (rc == 0 && (r.actor_key == NULL ||
-			    strcmp(key, r.actor_key) != 0) && (stop == NULL ||
-			    json_object_get(stop, key) == NULL) &&
-			    trig_filter(e, r.subscriber_filter, key, sub))
-				rc = trig_reach(e, &r, key, tdata, sub,
-				    level + 1, 1, &idx);
-			json_decref(props[i]);
-			if (i == n - 1) {
-				free(after);
-				after = keys[i];
-			} else
-				free(keys[i]);
-		}
-	}
-	if (n < 1000) {
-		st = eng_stmt(e, ST_FAN_DEL);
-		sqlite3_bind_int64(st, 1, seq);
-		sqlite3_bind_int64(st, 2, jseq);
-	} else {
-		st = eng_stmt(e, ST_FAN_AFTER);
-		sqlite3_bind_int64(st, 1, seq);
-		sqlite3_bind_int64(st, 2, jseq);
-		sqlite3_bind_text(st, 3, after, -1, SQLITE_STATIC);
-	}
-	eng_step_done(e, st);
-	st = eng_stmt(e, ST_RUN_IDX);
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_int64(st, 2, idx);
-	eng_step_done(e, st);
-	e->stats.runs += (uint64_t)n;
-done:
-	/* More to do: come back at once; done: forget what was reached. */
-	st = eng_stmt(e, ST_FAN_HEAD);
-	sqlite3_bind_int64(st, 1, seq);
-	if (!json_is_true(stop) && rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-		sqlite3_reset(st);
-		eng_wait(e, now, ENG_WAIT_FANOUT, seq, 0);
-	} else {
-		sqlite3_reset(st);
-		st = eng_stmt(e, ST_FAN_DROP);
-		sqlite3_bind_int64(st, 1, seq);
-		eng_step_done(e, st);
-		st = eng_stmt(e, ST_SEEN_DROP);
-		sqlite3_bind_int64(st, 1, seq);
-		eng_step_done(e, st);
-	}
-	json_decref(stop);
-	json_decref(tdata);
-	free(coll);
-	free(obj);
-	free(after);
-	free(ck);
-	eng_run_clear(&r);
-	return rc;
-}
-
 /*
  * Start a run of workflow for body's recipients: the one path shared by API
  * triggers and schedule fires.  Sets *seq to the run's key.
@@ -592,7 +352,6 @@ eng_trigger_start(struct eng *e, const char *workflow, json_t *body,
 	struct eng_run t;
 	struct trig_rcpt *rs = NULL;
 	enum eng_status rc;
-	sqlite3_stmt *st;
 	int track = 0;
 	size_t n = 0, i;
 	int64_t idx = 0;
@@ -628,14 +387,11 @@ eng_trigger_start(struct eng *e, const char *workflow, json_t *body,
 	for (i = 0; i < n; i++)
 		track |= rs[i].coll != NULL;
 	for (i = 0; i < n && rc == ENG_OK; i++)
-		if (trig_reach(e, &t, rs[i].key, rs[i].tdata, NULL, 0, track,
+		if (fanout_reach(e, &t, rs[i].key, rs[i].tdata, NULL, 0, track,
 		    &idx) != 0)
 			rc = ENG_INTERNAL;
 	if (rc == ENG_OK && track) {
-		st = eng_stmt(e, ST_RUN_IDX);
-		sqlite3_bind_int64(st, 1, t.seq);
-		sqlite3_bind_int64(st, 2, idx);
-		if (eng_step_done(e, st) != 0 ||
+		if (store_run_set_next(e->store, t.seq, idx) != 0 ||
 		    eng_wait(e, now, ENG_WAIT_FANOUT, t.seq, 0) != 0)
 			rc = ENG_INTERNAL;
 	}

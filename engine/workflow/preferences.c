@@ -1,7 +1,7 @@
 /*
- * engine/preferences.c: Knock preference sets -- validation, merging of
- * the recipient's, tenant's and environment's sets, and the send decision
- * for one channel step.
+ * engine/workflow/preferences.c: Knock preference sets -- validation,
+ * merging of the recipient's, tenant's and environment's sets, and the
+ * send decision for one channel step.
  *
  * A set has optional workflows and categories (each key: a boolean or
  * {channel_types, conditions}), channel_types (email, sms, push, chat,
@@ -51,8 +51,8 @@
 #include <jansson.h>
 
 #include "tz/tz.h"
-#include "engine/conditions.h"
-#include "engine/preferences.h"
+#include "engine/workflow/conditions.h"
+#include "engine/workflow/preferences.h"
 
 #define PREF_NITEMS(a) (sizeof(a) / sizeof((a)[0]))
 

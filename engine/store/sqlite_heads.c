@@ -1,39 +1,61 @@
 /*
  * Feed heads, written behind: the newest message of each recipient's
- * chain on a channel (see store.c) is kept in memory and written to
+ * chain on a channel (see sqlite.c) is kept in memory and written to
  * feed_heads in bulk, not once per message.
  *
  * A message on a chain not held swaps the head in feed_heads at once (as
  * every message did before); from its second message on the chain is
  * held, and the next ones take the head from memory and replace it
  * there, marked dirty.  A commit writes every dirty head once
- * ENG_HEADS_DIRTY heads are dirty, or once ENG_HEADS_LAG messages were
+ * HEADS_DIRTY heads are dirty, or once HEADS_LAG messages were
  * sent since the last such write, together with meta('heads_upto') = the
  * last message seq then given.  So after a crash feed_heads lacks at most
- * the heads of messages above heads_upto, which eng_open recovers from
+ * the heads of messages above heads_upto, which the open recovers from
  * the messages themselves (each message names its recipient and channel;
  * the newest is the head).  A trigger to the same 1000 recipients again
  * and again writes 1000 heads every 65 triggers instead of 1000 per
  * trigger.
  *
  * Every change to an entry is logged so that a request's rollback (its
- * savepoint) undoes it.  A transaction that fails drops every held head,
+ * savepoint) undoes it; requests nest, so their marks in the log form a
+ * stack, one per open request.  A transaction that fails drops every held head,
  * and the next one first recovers them as a start does (the messages
  * that did commit, perhaps outside the failed transaction, say what the
  * heads are).  Entries are hashed by recipient alone, so that a
- * recipient's heads on every channel share a bucket for eng_heads_each.
+ * recipient's heads on every channel share a bucket for sqlite_heads_of.
  * Clean entries are dropped after a commit once there are more than
- * ENG_HEADS_CACHE.
+ * HEADS_CACHE.
  */
-#include <stdio.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
+#include "engine/store/sqlite_int.h"
+#include "tz/tz.h"
 
-#define ENG_HEADS_DIRTY 4096
-#define ENG_HEADS_LAG 65536
-#define ENG_HEADS_CACHE 65536
+#define HEADS_DIRTY 4096
+#define HEADS_LAG 65536
+#define HEADS_CACHE 65536
+
+/* The statements of this file. */
+enum {
+	HEADS_GET, HEADS_PUT, HEADS_PUSH, HEADS_UPTO, HEADS_OF, HEADS_COUNT
+};
+static const char *const heads_sql[HEADS_COUNT] = {
+	[HEADS_GET] = "SELECT head FROM feed_heads WHERE rcpt = ?1 AND"
+	    " channel = ?2",
+	[HEADS_PUT] = "INSERT INTO feed_heads(rcpt, channel, head)"
+	    " VALUES(?1, ?2, ?3) ON CONFLICT(rcpt, channel) DO UPDATE SET"
+	    " head = excluded.head",
+	/* belfry_swap(old, new) is new, and keeps old for heads_push. */
+	[HEADS_PUSH] = "INSERT INTO feed_heads(rcpt, channel, head)"
+	    " VALUES(?1, ?2, ?3) ON CONFLICT(rcpt, channel) DO UPDATE SET"
+	    " head = belfry_swap(head, excluded.head)",
+	[HEADS_UPTO] = "UPDATE meta SET v = ?1 WHERE k = 'heads_upto'",
+	[HEADS_OF] = "SELECT head, channel FROM feed_heads WHERE"
+	    " rcpt = ?1 AND (?2 IS NULL OR channel = ?2)",
+};
+const struct sqlite_sql sqlite_heads_sql = { heads_sql, HEADS_COUNT };
 
 /* One held head; rcpt and channel point into the same allocation. */
 struct heads_entry {
@@ -51,11 +73,13 @@ struct heads_undo {
 	int dirty;
 };
 
-struct eng_heads {
+struct sqlite_heads {
 	struct heads_entry **bucket;
 	size_t nbucket, count, ndirty;
 	struct heads_undo *undo;
-	size_t nundo, capundo, mark;
+	size_t nundo, capundo;
+	size_t mark[STORE_DEPTH_MAX]; /* the log's length at each request */
+	size_t nmark;
 	int64_t upto;            /* heads_upto as committed */
 	int64_t upto_pending;    /* as written by this transaction, or -1 */
 	int stale;               /* feed_heads needs recovering (rollback) */
@@ -72,11 +96,11 @@ heads_hash(const char *rcpt)
 	return (size_t)(h ^ (h >> 32));
 }
 
-/* Start with no heads held; heads_upto is upto (eng_open). */
+/* Start with no heads held; heads_upto is upto (store_open). */
 void
-eng_heads_init(struct eng *e, int64_t upto)
+sqlite_heads_init(struct store *s, int64_t upto)
 {
-	struct eng_heads *h = e->heads = xcalloc(1, sizeof *h);
+	struct sqlite_heads *h = s->heads = xcalloc(1, sizeof *h);
 
 	h->nbucket = 1024;
 	h->bucket = xcalloc(h->nbucket, sizeof *h->bucket);
@@ -86,7 +110,7 @@ eng_heads_init(struct eng *e, int64_t upto)
 
 /* Double the buckets once there are more entries than buckets. */
 static void
-heads_grow(struct eng_heads *h)
+heads_grow(struct sqlite_heads *h)
 {
 	struct heads_entry **b, *p, *next;
 	size_t n = h->nbucket * 2, i, k;
@@ -106,7 +130,7 @@ heads_grow(struct eng_heads *h)
 
 /* The entry of (rcpt, channel), or NULL if not held. */
 static struct heads_entry *
-heads_find(struct eng_heads *h, const char *rcpt, const char *channel)
+heads_find(struct sqlite_heads *h, const char *rcpt, const char *channel)
 {
 	struct heads_entry *p;
 
@@ -120,7 +144,7 @@ heads_find(struct eng_heads *h, const char *rcpt, const char *channel)
 
 /* Hold (rcpt, channel) with head (clean: feed_heads has it). */
 static struct heads_entry *
-heads_add(struct eng_heads *h, const char *rcpt, const char *channel,
+heads_add(struct sqlite_heads *h, const char *rcpt, const char *channel,
     int64_t head)
 {
 	size_t nr = strlen(rcpt) + 1, nc = strlen(channel) + 1;
@@ -140,7 +164,7 @@ heads_add(struct eng_heads *h, const char *rcpt, const char *channel,
 
 /* Set entry p, logging what it was. */
 static void
-heads_set(struct eng_heads *h, struct heads_entry *p, int64_t head,
+heads_set(struct sqlite_heads *h, struct heads_entry *p, int64_t head,
     int dirty)
 {
 	if (h->nundo == h->capundo)
@@ -154,7 +178,7 @@ heads_set(struct eng_heads *h, struct heads_entry *p, int64_t head,
 
 /* Undo the changes logged after position to. */
 static void
-heads_undo(struct eng_heads *h, size_t to)
+heads_undo(struct sqlite_heads *h, size_t to)
 {
 	struct heads_undo *u;
 
@@ -164,24 +188,23 @@ heads_undo(struct eng_heads *h, size_t to)
 		u->entry->head = u->head;
 		u->entry->dirty = u->dirty;
 	}
-	h->mark = h->mark < to ? h->mark : to;
 }
 
 /* Store head as the head of p's chain in feed_heads; 0 or -1. */
 static int
-heads_put(struct eng *e, struct heads_entry *p, int64_t head)
+heads_put(struct store *s, struct heads_entry *p, int64_t head)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_HEAD_PUT);
+	sqlite3_stmt *st = sqlite_stmt(s, PART_HEADS, HEADS_PUT);
 
 	sqlite3_bind_text(st, 1, p->rcpt, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, p->channel, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, head);
-	return eng_step_done(e, st);
+	return sqlite_done(s, st);
 }
 
 /* Write every dirty head and heads_upto; 0 or -1. */
 static int
-heads_write(struct eng *e, struct eng_heads *h)
+heads_write(struct store *s, struct sqlite_heads *h)
 {
 	struct heads_entry *p;
 	sqlite3_stmt *st;
@@ -191,21 +214,21 @@ heads_write(struct eng *e, struct eng_heads *h)
 		for (p = h->bucket[i]; p != NULL; p = p->next) {
 			if (!p->dirty)
 				continue;
-			if (heads_put(e, p, p->head) != 0)
+			if (heads_put(s, p, p->head) != 0)
 				return -1;
 			heads_set(h, p, p->head, 0);
 		}
-	st = eng_stmt(e, ST_HEADS_UPTO);
-	sqlite3_bind_int64(st, 1, e->msg_seq);
-	if (eng_step_done(e, st) != 0)
+	st = sqlite_stmt(s, PART_HEADS, HEADS_UPTO);
+	sqlite3_bind_int64(st, 1, s->msg_seq);
+	if (sqlite_done(s, st) != 0)
 		return -1;
-	h->upto_pending = e->msg_seq;
+	h->upto_pending = s->msg_seq;
 	return 0;
 }
 
 /* Drop every clean entry, or every entry. */
 static void
-heads_drop(struct eng_heads *h, int all)
+heads_drop(struct sqlite_heads *h, int all)
 {
 	struct heads_entry **pp, *p;
 	size_t i;
@@ -231,37 +254,36 @@ heads_drop(struct eng_heads *h, int all)
  * rolled back is not given again.
  */
 int64_t
-eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
+sqlite_heads_push(struct store *s, const char *rcpt, const char *channel,
     int64_t *seq)
 {
-	struct eng_heads *h = e->heads;
+	struct sqlite_heads *h = s->heads;
 	struct heads_entry *p = heads_find(h, rcpt, channel);
 	sqlite3_stmt *st;
 	int64_t prev;
 
 	/* SQLite ended the transaction by itself: no head can be trusted. */
-	if (e->in_txn && sqlite3_get_autocommit(e->db)) {
-		fprintf(stderr, "<3>belfry: the transaction was rolled back;"
-		    " no message is sent until it ends\n");
-		e->stats.errors++;
+	if (s->in_txn && sqlite3_get_autocommit(s->db)) {
+		sqlite_failed(s, "the transaction was rolled back; no message "
+		    "is sent until it ends");
 		return -1;
 	}
-	*seq = ++e->msg_seq;
+	*seq = ++s->msg_seq;
 	if (p != NULL) {
 		prev = p->head;
 		/* Outside a transaction every statement commits by itself. */
-		if (!e->in_txn && heads_put(e, p, *seq) != 0)
+		if (!s->in_txn && heads_put(s, p, *seq) != 0)
 			return -1;
-		heads_set(h, p, *seq, e->in_txn);
+		heads_set(h, p, *seq, s->in_txn);
 	} else {
-		st = eng_stmt(e, ST_FEED_PUSH);
+		st = sqlite_stmt(s, PART_HEADS, HEADS_PUSH);
 		sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, *seq);
-		e->swapped = 0;
-		if (eng_step_done(e, st) != 0)
+		s->swapped = 0;
+		if (sqlite_done(s, st) != 0)
 			return -1;
-		prev = e->swapped;
+		prev = s->swapped;
 		/*
 		 * Held from its second message on (a chain that only ever
 		 * gets one costs no memory), logged from prev so that a
@@ -271,52 +293,60 @@ eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
 			heads_set(h, heads_add(h, rcpt, channel, prev), *seq,
 			    0);
 	}
-	if (!e->in_txn)
-		h->nundo = h->mark = 0;
+	/* No request is open outside a transaction: nothing to undo. */
+	if (!s->in_txn) {
+		assert(h->nmark == 0);
+		h->nundo = 0;
+	}
 	return prev;
 }
 
-/* belfry_swap(old, new): new, keeping old for eng_feed_push. */
+/* belfry_swap(old, new): new, keeping old for sqlite_heads_push. */
 void
-eng_heads_swap(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+sqlite_heads_swap(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	struct eng *e = sqlite3_user_data(ctx);
+	struct store *s = sqlite3_user_data(ctx);
 
 	(void)argc;
-	e->swapped = sqlite3_value_int64(argv[0]);
+	s->swapped = sqlite3_value_int64(argv[0]);
 	sqlite3_result_value(ctx, argv[1]);
 }
 
 /* The head of rcpt's chain on channel (0: none, or the read failed). */
 int64_t
-eng_feed_head(struct eng *e, const char *rcpt, const char *channel)
+sqlite_heads_get(struct store *s, const char *rcpt, const char *channel)
 {
-	struct heads_entry *p = heads_find(e->heads, rcpt, channel);
+	struct heads_entry *p = heads_find(s->heads, rcpt, channel);
 	sqlite3_stmt *st;
-	int64_t head = 0;
 
 	if (p != NULL)
 		return p->head;
-	st = eng_stmt(e, ST_HEAD_GET);
+	st = sqlite_stmt(s, PART_HEADS, HEADS_GET);
 	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		head = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return head;
+	return sqlite_scalar(s, st, 0);
 }
 
 /*
- * Call f for every head of rcpt held in memory (on channel, or on every
- * channel when it is NULL): these replace what feed_heads says.
+ * Call f for every head of rcpt (on channel, or on every channel when it
+ * is NULL): feed_heads' first, then those held in memory, which are newer
+ * and replace them.
  */
 void
-eng_heads_each(struct eng *e, const char *rcpt, const char *channel,
+sqlite_heads_of(struct store *s, const char *rcpt, const char *channel,
     void (*f)(void *, const char *, int64_t), void *arg)
 {
-	struct eng_heads *h = e->heads;
+	struct sqlite_heads *h = s->heads;
 	struct heads_entry *p;
+	sqlite3_stmt *st;
 
+	st = sqlite_stmt(s, PART_HEADS, HEADS_OF);
+	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
+	sqlite_bind_text(st, 2, channel);
+	while (sqlite_row(s, st))
+		f(arg, (const char *)sqlite3_column_text(st, 1),
+		    sqlite3_column_int64(st, 0));
+	sqlite3_reset(st);
 	p = h->bucket[heads_hash(rcpt) & (h->nbucket - 1)];
 	for (; p != NULL; p = p->next)
 		if (strcmp(p->rcpt, rcpt) == 0 && (channel == NULL ||
@@ -328,86 +358,101 @@ eng_heads_each(struct eng *e, const char *rcpt, const char *channel,
  * Before a commit: write the dirty heads and heads_upto if it is time
  * (force: if there is anything new at all); 0 or -1.  With no head held,
  * heads_upto alone still moves on, so that a start after a crash never
- * looks at more than the last ENG_HEADS_LAG messages.
+ * looks at more than the last HEADS_LAG messages.
  */
 int
-eng_heads_flush(struct eng *e, int force)
+sqlite_heads_flush(struct store *s, int force)
 {
-	struct eng_heads *h = e->heads;
+	struct sqlite_heads *h = s->heads;
 
-	if (force ? h->ndirty == 0 && e->msg_seq == h->upto :
-	    h->ndirty < ENG_HEADS_DIRTY && e->msg_seq - h->upto < ENG_HEADS_LAG)
+	assert(h->nmark == 0);
+	if (force ? h->ndirty == 0 && s->msg_seq == h->upto :
+	    h->ndirty < HEADS_DIRTY && s->msg_seq - h->upto < HEADS_LAG)
 		return 0;
-	return heads_write(e, h);
+	return heads_write(s, h);
 }
 
-/* A request starts: its changes can be undone alone. */
+/* A request starts: push its mark, so that its changes can be undone. */
 void
-eng_heads_mark(struct eng *e)
+sqlite_heads_mark(struct store *s)
 {
-	struct eng_heads *h = e->heads;
+	struct sqlite_heads *h = s->heads;
 
-	h->mark = h->nundo;
+	assert(h->nmark < STORE_DEPTH_MAX);
+	h->mark[h->nmark++] = h->nundo;
+}
+
+/* A request ended and kept its changes: they become its parent's. */
+void
+sqlite_heads_release(struct store *s)
+{
+	struct sqlite_heads *h = s->heads;
+
+	assert(h->nmark > 0);
+	h->nmark--;
 }
 
 /*
- * A request rolled back: undo its changes.  Or (all) the transaction
- * did, perhaps behind belfry's back (SQLite ends a transaction by itself
- * on a full disk or an I/O error, and the statements after run on their
- * own): hold nothing and have the next transaction recover the heads from
- * the messages, as a start after a crash does.
+ * A request rolled back: undo its changes and pop its mark.  Or (all) the
+ * transaction did, perhaps behind belfry's back (SQLite ends a
+ * transaction by itself on a full disk or an I/O error, and the
+ * statements after run on their own): hold nothing and have the next
+ * transaction recover the heads from the messages, as a start after a
+ * crash does.
  */
 void
-eng_heads_rollback(struct eng *e, int all)
+sqlite_heads_rollback(struct store *s, int all)
 {
-	struct eng_heads *h = e->heads;
+	struct sqlite_heads *h = s->heads;
 
 	if (!all) {
-		heads_undo(h, h->mark);
+		assert(h->nmark > 0);
+		heads_undo(h, h->mark[--h->nmark]);
 		return;
 	}
-	h->nundo = h->mark = 0;
+	h->nundo = h->nmark = 0;
 	h->ndirty = 0;
 	heads_drop(h, 1);
 	h->upto_pending = -1;
 	h->stale = 1;
 }
 
-/* Whether the heads must be recovered (see eng_heads_rollback). */
+/* Whether the heads must be recovered (see sqlite_heads_rollback). */
 int
-eng_heads_stale(struct eng *e)
+sqlite_heads_stale(struct store *s)
 {
-	return e->heads->stale;
+	return s->heads->stale;
 }
 
 /* This transaction recovered the heads up to message seq upto. */
 void
-eng_heads_recovered(struct eng *e, int64_t upto)
+sqlite_heads_recovered(struct store *s, int64_t upto)
 {
-	e->heads->upto_pending = upto;
+	s->heads->upto_pending = upto;
 }
 
 /* The transaction committed: its changes stay. */
 void
-eng_heads_committed(struct eng *e)
+sqlite_heads_committed(struct store *s)
 {
-	struct eng_heads *h = e->heads;
+	struct sqlite_heads *h = s->heads;
 
-	h->nundo = h->mark = 0;
+	assert(h->nmark == 0);
+	h->nundo = 0;
 	if (h->upto_pending >= 0) {
 		h->upto = h->upto_pending;
 		h->stale = 0;
 	}
 	h->upto_pending = -1;
-	if (h->count > ENG_HEADS_CACHE)
+	if (h->count > HEADS_CACHE)
 		heads_drop(h, 0);
 }
 
 /* Free the state (after a final flush and commit). */
 void
-eng_heads_free(struct eng *e)
+sqlite_heads_free(struct store *s)
 {
-	struct eng_heads *h = e->heads;
+	struct sqlite_heads *h = s->heads;
 
 	if (h == NULL)
 		return;
@@ -415,5 +460,5 @@ eng_heads_free(struct eng *e)
 	free(h->bucket);
 	free(h->undo);
 	free(h);
-	e->heads = NULL;
+	s->heads = NULL;
 }
