@@ -1,5 +1,5 @@
 /*
- * engine/run.c: delay, batch, throttle, branch, cancellation and
+ * engine/run/: delay, batch, throttle, branch, cancellation and
  * subscriber fan-out, driven with explicit instants (the engine never
  * reads the clock), on a real SQLite file.
  */
