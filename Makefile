@@ -43,8 +43,13 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -MMD -MP -I. \
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LDLIBS_TZ = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lm
 
-TZ_SRCS  = tz/tz.c tz/recur.c tz/repeats.c tz/xmalloc.c
+COMMON_SRCS = common/log.c common/xmalloc.c
+COMMON_OBJS = $(COMMON_SRCS:%.c=$(B)/%.o)
+
+TZ_SRCS  = tz/tz.c tz/recur.c tz/repeats.c
 TZ_OBJS  = $(TZ_SRCS:%.c=$(B)/%.o)
+# tz and what it stands on, in link order.
+LIBTZ    = $(B)/libtz.a $(B)/libcommon.a
 
 ENG_SRCS = $(wildcard engine/*.c engine/*/*.c)
 ENG_OBJS = $(ENG_SRCS:%.c=$(B)/%.o)
@@ -52,7 +57,7 @@ ENG_OBJS = $(ENG_SRCS:%.c=$(B)/%.o)
 CTL_SRCS = scheduler/belfryctl.c scheduler/client.c
 CTL_OBJS = $(CTL_SRCS:%.c=$(B)/%.o)
 
-SCH_SRCS = scheduler/belfryd.c scheduler/log.c scheduler/server.c \
+SCH_SRCS = scheduler/belfryd.c scheduler/server.c \
 	scheduler/http.c scheduler/route.c scheduler/api.c \
 	$(wildcard scheduler/api_*.c) scheduler/clock.c scheduler/txn.c \
 	scheduler/webhook.c scheduler/notify.c
@@ -64,7 +69,7 @@ ICU_RES  = $(B)/icu/zoneinfo64.res
 UNIT_TESTS = $(B)/tests/unit/tz/test_tz $(B)/tests/unit/tz/test_recur \
 	$(patsubst %.c,$(B)/%,$(wildcard tests/unit/engine/test_*.c)) \
 	$(B)/tests/unit/scheduler/test_notify
-TOOLS      = $(B)/tests/tools/tzdump $(B)/tests/bench/bench_recur \
+TOOLS      = $(B)/tools/tzdump $(B)/tests/bench/bench_recur \
 	$(B)/tests/bench/bench_engine $(B)/tests/bench/bench_api \
 	$(B)/tests/bench/bench_sqlite $(B)/tests/bench/bench_schedules
 MAN        = scheduler/belfryd.8 scheduler/belfryctl.1 scheduler/belfry.conf.5
@@ -97,20 +102,23 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+$(B)/libcommon.a: $(COMMON_OBJS)
+	rm -f $@; ar rcs $@ $^
+
 $(B)/libtz.a: $(TZ_OBJS)
 	rm -f $@; ar rcs $@ $^
 
 $(B)/libengine.a: $(ENG_OBJS)
 	rm -f $@; ar rcs $@ $^
 
-$(B)/belfryctl: $(CTL_OBJS) $(B)/libengine.a $(B)/libtz.a
+$(B)/belfryctl: $(CTL_OBJS) $(B)/libengine.a $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3 $(LDLIBS)
 
-$(B)/belfryd: $(SCH_OBJS) $(B)/libengine.a $(B)/libtz.a
+$(B)/belfryd: $(SCH_OBJS) $(B)/libengine.a $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_D) $(LDLIBS)
 
 # Zone rules: ICU's zoneinfo64 resource built from the system's tzdata.
-$(B)/belfry-tzgen: $(B)/tz/tzgen.o
+$(B)/belfry-tzgen: $(B)/tools/tzgen.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(ICU_RES): $(B)/belfry-tzgen /usr/share/zoneinfo/tzdata.zi
@@ -118,20 +126,20 @@ $(ICU_RES): $(B)/belfry-tzgen /usr/share/zoneinfo/tzdata.zi
 	$(B)/belfry-tzgen /usr/share/zoneinfo > $(B)/icu/zoneinfo64.txt
 	genrb -q -d $(B)/icu $(B)/icu/zoneinfo64.txt
 
-$(B)/tests/unit/tz/%: $(B)/tests/unit/tz/%.o $(B)/libtz.a
+$(B)/tests/unit/tz/%: $(B)/tests/unit/tz/%.o $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka $(LDLIBS)
 
-$(B)/tests/unit/engine/%: $(B)/tests/unit/engine/%.o $(B)/libengine.a $(B)/libtz.a
+$(B)/tests/unit/engine/%: $(B)/tests/unit/engine/%.o $(B)/libengine.a $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3 -lcmocka $(LDLIBS)
 
 $(B)/tests/unit/scheduler/test_notify: $(B)/tests/unit/scheduler/test_notify.o \
-	$(B)/scheduler/notify.o $(B)/libtz.a
+	$(B)/scheduler/notify.o $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka $(LDLIBS)
 
-$(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libtz.a
+$(B)/tools/tzdump: $(B)/tools/tzdump.o $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS)
 
-$(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libengine.a $(B)/libtz.a
+$(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libengine.a $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3 $(LDLIBS)
 
 check: all $(UNIT_TESTS) $(TOOLS)
@@ -211,12 +219,12 @@ $(B)/tests/fuzz/fuzz_api.o: ALL_CFLAGS += \
 	-DFUZZ_CONFIG_DIR='"$(CURDIR)/tests/fuzz/config"'
 
 $(B)/fuzz/api: $(B)/tests/fuzz/fuzz_api.o $(FUZZ_SCH_OBJS) $(B)/libengine.a \
-	$(B)/libtz.a
+	$(LIBTZ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_D) \
 	  $(LDLIBS)
 
-$(B)/fuzz/%: $(B)/tests/fuzz/fuzz_%.o $(B)/libengine.a $(B)/libtz.a
+$(B)/fuzz/%: $(B)/tests/fuzz/fuzz_%.o $(B)/libengine.a $(LIBTZ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_TZ) -lsqlite3 \
 	  $(LDLIBS)

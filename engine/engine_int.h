@@ -44,7 +44,8 @@ void eng_sweep(struct eng *e, int64_t now);
 #define ENG_FIRED_MAX 65536
 
 /* engine/txn.c: queue a log channel line until the commit. */
-void eng_log_line(struct eng *e, const char *line);
+void eng_log_line(struct eng *e, int pri, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* What a compiled step does. */
 enum eng_step_kind {

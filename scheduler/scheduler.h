@@ -57,18 +57,6 @@
  */
 #define SCH_FD_RESERVE (SCH_MAX_INFLIGHT + 64)
 
-/* ---- log.c ---- */
-
-void log_init(int debug);
-void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
-void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
-void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
-void fatal(const char *, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-void fatalx(const char *, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-
 /* ---- the daemon's state (belfryd.c) ---- */
 
 struct event_base;

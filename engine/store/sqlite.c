@@ -743,7 +743,10 @@ sqlite_stmt(struct store *s, enum sqlite_part p, int i)
 void
 sqlite_failed(struct store *s, const char *what)
 {
-	fprintf(stderr, "<3>belfry: sqlite: %s\n", what);
+	char *line = xasprintf("sqlite: %s", what);
+
+	log_emit(LOG_PRI_ERR, line);
+	free(line);
 	s->errors++;
 	if (s->depth > 0)
 		s->failed[s->depth - 1] = 1;

@@ -1,9 +1,5 @@
 /*
- * Logging in the OpenBSD daemons' manner: one line on stderr per message,
- * prefixed with its journald priority (<3> error, <4> warning, <6> info,
- * <7> debug) so that journald files it at the right level.  fatal() and
- * fatalx() are for start-up and broken invariants only, never for a
- * client's bad input.
+ * The one log facility (common/common.h says how lines look).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scheduler/scheduler.h"
+#include "common/common.h"
 
 static int log_debugging;
 
@@ -20,6 +16,14 @@ void
 log_init(int debug)
 {
 	log_debugging = debug;
+}
+
+/* Print text as one line at priority pri. */
+void
+log_emit(int pri, const char *text)
+{
+	fprintf(stderr, "<%d>%s\n", pri, text);
+	fflush(stderr);
 }
 
 /* Print one line at priority pri, with ": strerror(errnum)" if errnum. */
@@ -44,7 +48,7 @@ log_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vline(4, saved, fmt, ap);
+	log_vline(LOG_PRI_WARNING, saved, fmt, ap);
 	va_end(ap);
 	errno = saved;
 }
@@ -56,7 +60,7 @@ log_warnx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vline(4, 0, fmt, ap);
+	log_vline(LOG_PRI_WARNING, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -67,7 +71,7 @@ log_info(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vline(6, 0, fmt, ap);
+	log_vline(LOG_PRI_INFO, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -80,7 +84,7 @@ log_debug(const char *fmt, ...)
 	if (!log_debugging)
 		return;
 	va_start(ap, fmt);
-	log_vline(7, 0, fmt, ap);
+	log_vline(LOG_PRI_DEBUG, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -92,7 +96,7 @@ fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vline(3, saved, fmt, ap);
+	log_vline(LOG_PRI_ERR, saved, fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -104,7 +108,7 @@ fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vline(3, 0, fmt, ap);
+	log_vline(LOG_PRI_ERR, 0, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

@@ -1,19 +1,19 @@
 /*
- * Allocation helpers that abort on failure, shared by every module (tz/ is
- * the bottom of the dependency chain, so they live here).
+ * Allocation helpers that abort on failure, shared by every module.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tz/tz.h"
+#include "common/common.h"
 
 /* Report an allocation failure and abort: there is no sane recovery. */
 static void
 xmalloc_fail(size_t n)
 {
-	fprintf(stderr, "<2>belfry: out of memory allocating %zu bytes\n", n);
+	fprintf(stderr, "<%d>out of memory allocating %zu bytes\n",
+	    LOG_PRI_CRIT, n);
 	abort();
 }
 
