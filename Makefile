@@ -129,7 +129,11 @@ $(ICU_RES): $(B)/belfry-tzgen /usr/share/zoneinfo/tzdata.zi
 $(B)/tests/unit/tz/%: $(B)/tests/unit/tz/%.o $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka $(LDLIBS)
 
-$(B)/tests/unit/engine/%: $(B)/tests/unit/engine/%.o $(B)/libengine.a $(LIBTZ)
+$(B)/tests/unit/engine/fixture.o: ALL_CFLAGS += \
+	-DFIXTURE_DIR='"$(CURDIR)/tests/unit/engine/fixtures"'
+
+$(B)/tests/unit/engine/%: $(B)/tests/unit/engine/%.o \
+	$(B)/tests/unit/engine/fixture.o $(B)/libengine.a $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3 -lcmocka $(LDLIBS)
 
 $(B)/tests/unit/scheduler/test_notify: $(B)/tests/unit/scheduler/test_notify.o \
@@ -186,7 +190,7 @@ bench: deps
 ASAN_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
 asan: deps fuzz-deps
-	BELFRY_PREVIEW_LIMIT_MS=2000 $(MAKE) B=build-asan OPT='-O1 -g' \
+	BELFRY_PREVIEW_LIMIT_MS=2000 BELFRY_LATENCY_SCALE=4 $(MAKE) B=build-asan OPT='-O1 -g' \
 	  SAN='$(ASAN_SAN)' check
 
 # ---- fuzzing (docs/operations.md, "Fuzzing") ----
