@@ -11,8 +11,9 @@
  * Delete what no longer matters, at most ENG_SWEEP_MAX rows of each kind
  * a call, once per ENG_SWEEP_EVERY seconds of engine time (in the
  * caller's transaction): idempotent replies older than 24 h, throttle hits
- * past the window they were counted for, and cancel tombstones once no
- * fan-out they could stop is pending.
+ * past the window they were counted for, cancel tombstones once no
+ * fan-out they could stop is pending, and source events logged more than
+ * ENG_SRC_KEEP seconds ago.
  */
 void
 eng_sweep(struct eng *e, int64_t now)
@@ -22,6 +23,7 @@ eng_sweep(struct eng *e, int64_t now)
 		return;
 	e->next_sweep = now + ENG_SWEEP_EVERY;
 	store_sweep(e->store, now, now - 86400, ENG_SWEEP_MAX);
+	store_source_sweep(e->store, now - ENG_SRC_KEEP, ENG_SWEEP_MAX);
 }
 
 /* The earliest due work: a wait, an HTTP delivery or a schedule fire. */

@@ -96,9 +96,15 @@ const char *eng_config_database(const struct eng_config *c);
 const char *eng_config_listen(const struct eng_config *c);
 const char *eng_config_database_check(const struct eng_config *c);
 const char *eng_config_default_timezone(const struct eng_config *c);
+/* The HTTP listeners' limits (defaults 10, 60, 60 s and 1024). */
+int eng_config_header_timeout(const struct eng_config *c);
+int eng_config_body_timeout(const struct eng_config *c);
+int eng_config_idle_timeout(const struct eng_config *c);
+int eng_config_max_connections(const struct eng_config *c);
 size_t eng_config_api_key_count(const struct eng_config *c);
 const char *eng_config_api_key(const struct eng_config *c, size_t i);
 size_t eng_config_workflow_count(const struct eng_config *c);
+size_t eng_config_source_count(const struct eng_config *c);
 int eng_config_has_workflow(const struct eng_config *c, const char *key);
 
 /* The configuration's channels: their count, and the i-th of them. */
@@ -155,7 +161,8 @@ int eng_begin(struct eng *e, char **cause);
 int eng_commit(struct eng *e, char **cause);
 void eng_rollback(struct eng *e);
 void eng_request_begin(struct eng *e);
-void eng_request_end(struct eng *e, int ok);
+/* 1 when the request's work was kept, 0 when it was rolled back. */
+int eng_request_end(struct eng *e, int ok);
 
 /*
  * The store's deferred maintenance (SQLite: copying its log into the
@@ -285,6 +292,37 @@ enum eng_status eng_schedule_preview(struct eng *e, const char *id,
  * schedules are never touched.  Run inside a transaction.
  */
 int eng_schedules_sync(struct eng *e, int64_t now, char **cause);
+
+/* ---- sources (engine/sources.c) ---- */
+
+/*
+ * POST /sources/{key}/v1/{call} (call: batch, track, identify, group,
+ * page, screen, alias): the events of body, each deduplicated by its
+ * messageId, mapped as the source's file says, applied and logged, in
+ * the caller's request.  Reply {"success": true}.  An event that cannot
+ * be applied is logged as failed, never an error of the request; only a
+ * store failure (ENG_INTERNAL), an unknown source or a batch without a
+ * "batch" array is.
+ */
+enum eng_status eng_source_receive(struct eng *e, const char *key,
+    const char *call, json_t *body, int64_t now, json_t **reply,
+    char **cause);
+
+/* Whether wk is one of the write keys of source key in c. */
+int eng_source_authorized(const struct eng_config *c, const char *key,
+    const char *wk);
+
+/* GET /v1/sources: the sources in force with their counts by outcome. */
+enum eng_status eng_sources_list(struct eng *e, json_t **reply,
+    char **cause);
+
+/* GET /v1/sources/{key}/events (query: after, page_size, outcome). */
+enum eng_status eng_source_events(struct eng *e, const char *key,
+    json_t *query, json_t **reply, char **cause);
+
+/* Call f(arg, source, outcome, n) for every source's count of events. */
+void eng_source_counts(struct eng *e,
+    void (*f)(void *, const char *, const char *, int64_t), void *arg);
 
 /* ---- idempotency (engine/lifecycle.c) ---- */
 

@@ -44,7 +44,8 @@ void eng_sweep(struct eng *e, int64_t now);
 #define ENG_FIRED_MAX 65536
 
 /* engine/txn.c: queue a log channel line until the commit. */
-void eng_log_line(struct eng *e, const char *line);
+void eng_log_line(struct eng *e, int pri, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* What a compiled step does. */
 enum eng_step_kind {
@@ -108,10 +109,46 @@ struct eng_workflow {
 	int needs_recipient;     /* mentions "recipient" or batches in its zone */
 };
 
+/* What a source's event mapping does (engine/sources/). */
+enum eng_src_action { ENG_SRC_TRIGGER, ENG_SRC_CANCEL };
+
+/*
+ * One entry of a source's "events": the track events it applies to (by
+ * name, when its conditions on event.* hold) and the trigger or cancel it
+ * makes, its fields taken from dotted paths into the event (NULL: unset).
+ */
+struct eng_srcmap {
+	char *event;
+	enum eng_src_action action;
+	char *workflow;
+	char *recipients, *actor, *data, *tenant, *ckey;
+	json_t *conditions;      /* NULL for none */
+};
+
+/* What a source's group calls upsert. */
+enum eng_src_group { ENG_SRC_GROUP_NONE, ENG_SRC_GROUP_TENANT,
+	ENG_SRC_GROUP_OBJECT };
+
+/* A source: CONFIG_DIR/sources/NAME.json (engine/sources/file.c). */
+struct eng_srcdef {
+	char *key;
+	char *type;              /* "segment" or "rudderstack" */
+	char **write_keys;
+	size_t n_write_keys;
+	int identify;            /* identify calls upsert users */
+	enum eng_src_group group;
+	char *group_collection;  /* ENG_SRC_GROUP_OBJECT's collection */
+	int group_subscribe;     /* and the user subscribes to the object */
+	struct eng_srcmap *maps;
+	size_t nmaps;
+};
+
 struct eng_config {
 	char *dir;
 	char *socket, *database, *listen, *default_timezone;
 	char *db_check;          /* database_integrity_check, or NULL */
+	int header_timeout, body_timeout, idle_timeout; /* seconds */
+	int max_connections;     /* per listener */
 	char **api_keys;
 	size_t n_api_keys;
 	struct eng_channel *channels;
@@ -122,10 +159,14 @@ struct eng_config {
 	size_t n_workflows;
 	json_t *schedules;       /* schedules/ files: checked defs with "id" */
 	json_t *schedule_files;  /* schedule id -> the file defining it */
+	struct eng_srcdef *sources;
+	size_t n_sources;
 };
 
-/* engine/workflow/: a workflow by key, and a duration's seconds. */
+/* engine/workflow/: a workflow (a source) by key, a duration's seconds. */
 const struct eng_workflow *eng_workflow_find(const struct eng_config *c,
+    const char *key);
+const struct eng_srcdef *eng_srcdef_find(const struct eng_config *c,
     const char *key);
 int64_t eng_duration(json_t *v);
 
@@ -137,7 +178,7 @@ void eng_iso(int64_t t, char *buf, size_t len);
 
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
 enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3,
-	ENG_ID_SCHED = 4, ENG_ID_LOG = 5, ENG_ID_ENV = 6 };
+	ENG_ID_SCHED = 4, ENG_ID_SRCEVT = 5, ENG_ID_LOG = 6, ENG_ID_ENV = 7 };
 void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
     uint64_t b, char out[37]);
 int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,
@@ -219,6 +260,9 @@ enum eng_status eng_identify(struct eng *e, json_t *inline_rcpt, int64_t now,
     char **cause);
 json_t *eng_rcpt_ref(const char *key);
 json_t *eng_rcpt_entity(struct eng *e, const char *key);
+
+/* engine/sources/: how long the source event log keeps an event. */
+#define ENG_SRC_KEEP (7 * 86400)
 
 /* engine/messages/markdown.c: Markdown to escaped HTML for feed blocks. */
 char *eng_markdown_html(const char *md);

@@ -8,7 +8,9 @@
  * as the store's savepoints do.
  */
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine_int.h"
@@ -22,19 +24,46 @@ eng_begin(struct eng *e, char **cause)
 }
 
 /*
- * Queue a log channel line: it is written when the transaction that sent
- * the message commits, and dropped if the work rolls back.
+ * Queue a log line at priority pri (LOG_PRI_*): it is logged when the
+ * transaction that made it commits, and dropped if the work rolls back.
+ * The queue holds each line as its priority digit, the text and '\n'.
  */
 void
-eng_log_line(struct eng *e, const char *line)
+eng_log_line(struct eng *e, int pri, const char *fmt, ...)
 {
-	size_t n = strlen(line);
+	va_list ap;
+	char *line;
+	size_t n;
 
-	e->logs = xreallocarray(e->logs, e->logs_len + n + 2, 1);
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		line = NULL;
+	va_end(ap);
+	if (line == NULL)
+		return;
+	for (n = 0; line[n] != '\0'; n++)
+		if (line[n] == '\n')
+			line[n] = ' ';
+	e->logs = xreallocarray(e->logs, e->logs_len + n + 3, 1);
+	e->logs[e->logs_len++] = (char)('0' + pri % 10);
 	memcpy(e->logs + e->logs_len, line, n);
 	e->logs_len += n;
 	e->logs[e->logs_len++] = '\n';
 	e->logs[e->logs_len] = '\0';
+	free(line);
+}
+
+/* Log the queued lines (eng_log_line) through the log facility. */
+static void
+eng_logs_write(struct eng *e)
+{
+	char *p = e->logs, *nl;
+
+	for (; p != NULL && *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		*nl = '\0';
+		log_emit(p[0] - '0', p + 1);
+	}
 }
 
 /* Forget queued log lines after position len. */
@@ -56,7 +85,7 @@ eng_commit(struct eng *e, char **cause)
 		return -1;
 	}
 	if (e->logs_len > 0)
-		fputs(e->logs, stderr);
+		eng_logs_write(e);
 	eng_logs_truncate(e, 0);
 	return 0;
 }
@@ -84,15 +113,16 @@ eng_request_begin(struct eng *e)
 
 /*
  * Close the innermost request, keeping its work only if ok and none of
- * its store operations failed (the store's mark is sticky).
+ * its store operations failed (the store's mark is sticky); 1 if kept.
  */
-void
+int
 eng_request_end(struct eng *e, int ok)
 {
 	assert(e->depth > 0);
 	e->depth--;
 	if (store_request_end(e->store, ok))
-		return;
+		return 1;
 	eng_logs_truncate(e, e->mark[e->depth].logs_len);
 	e->nfired = e->mark[e->depth].nfired;
+	return 0;
 }

@@ -19,6 +19,7 @@
 #define INLINE SCH_ROUTE_INLINE
 #define LOCAL SCH_ROUTE_LOCAL
 #define ASYNC SCH_ROUTE_ASYNC
+#define SOURCE SCH_ROUTE_SOURCE
 
 const struct sch_route sch_routes[] = {
 	/* api_users.c */
@@ -90,6 +91,25 @@ const struct sch_route sch_routes[] = {
 	{ GET, "/v1/workflow_recipient_runs/{id}", api_messages_run_get, 0,
 	    NULL, NULL },
 
+	/* api_sources.c: Segment's tracking API, then the views */
+	{ POST, "/sources/{key}/v1/batch", api_sources_receive, SOURCE,
+	    "batch", NULL },
+	{ POST, "/sources/{key}/v1/track", api_sources_receive, SOURCE,
+	    "track", NULL },
+	{ POST, "/sources/{key}/v1/identify", api_sources_receive, SOURCE,
+	    "identify", NULL },
+	{ POST, "/sources/{key}/v1/group", api_sources_receive, SOURCE,
+	    "group", NULL },
+	{ POST, "/sources/{key}/v1/page", api_sources_receive, SOURCE,
+	    "page", NULL },
+	{ POST, "/sources/{key}/v1/screen", api_sources_receive, SOURCE,
+	    "screen", NULL },
+	{ POST, "/sources/{key}/v1/alias", api_sources_receive, SOURCE,
+	    "alias", NULL },
+	{ GET, "/v1/sources", api_sources_list, 0, NULL, NULL },
+	{ GET, "/v1/sources/{key}/events", api_sources_events, 0, NULL,
+	    "after page_size outcome" },
+
 	/* api_admin.c */
 	{ GET, "/admin/status", api_admin_status, INLINE, NULL, NULL },
 	{ POST, "/admin/reload", api_admin_reload, INLINE | LOCAL | BODY,
@@ -108,10 +128,9 @@ const size_t sch_nroutes = sizeof sch_routes / sizeof sch_routes[0];
 const char *
 api_header(struct sch_req *r, const char *name)
 {
-	if (r->req == NULL)
+	if (r->conn == NULL)
 		return NULL;
-	return evhttp_find_header(evhttp_request_get_input_headers(r->req),
-	    name);
+	return http_header(r->conn, name);
 }
 
 #define API_IDEM_MAX 255

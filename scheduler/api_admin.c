@@ -1,8 +1,8 @@
 /*
  * Admin routes: GET /admin/status, POST /admin/reload, GET /metrics
- * (Prometheus text format), GET /admin/deliveries and POST /admin/clock
- * (only with --virtual-clock).  Reload and clock are served on the Unix
- * socket only.
+ * (Prometheus text format, with the source events by source and outcome),
+ * GET /admin/deliveries and POST /admin/clock (only with --virtual-clock).
+ * Reload and clock are served on the Unix socket only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +57,8 @@ api_admin_status(struct sch_req *r, json_t **reply, char **cause)
 	if (s->http_tcp != NULL)
 		json_object_set_new(*reply, "listen_port",
 		    json_integer(s->listen_port));
+	json_object_set_new(*reply, "sources", json_integer((json_int_t)
+	    eng_config_source_count(eng_config(s->eng))));
 	return ENG_OK;
 }
 
@@ -94,6 +96,15 @@ api_admin_metric(FILE *f, const char *name, const char *type,
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name,
 	    type, name, (unsigned long long)v);
+}
+
+/* One source's count of events with an outcome, as a sample line. */
+static void
+api_admin_source_count(void *arg, const char *source, const char *outcome,
+    int64_t n)
+{
+	fprintf(arg, "belfry_source_events_total{source=\"%s\",outcome=\"%s\"}"
+	    " %lld\n", source, outcome, (long long)n);
 }
 
 /* GET /metrics: Prometheus text exposition format 0.0.4. */
@@ -138,7 +149,8 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	for (i = 0; i < ng; i++)
 		api_admin_metric(f, g[i].name, "gauge", g[i].help, g[i].value);
 	api_admin_metric(f, "belfry_commits_total", "counter",
-	    "Group-commit transactions committed by this process.",
+	    "Transactions committed by this process (request flushes and "
+	    "clock passes).",
 	    s->counters.commits);
 	api_admin_metric(f, "belfry_batched_requests_total", "counter",
 	    "API requests committed in those transactions.",
@@ -168,6 +180,10 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	    st.fires_skipped);
 	api_admin_metric(f, "belfry_schedule_fires_failed_total", "counter",
 	    "Schedule fires whose trigger failed.", st.fires_failed);
+	fprintf(f, "# HELP belfry_source_events_total Events received from "
+	    "sources, by source and outcome.\n# TYPE belfry_source_events_total"
+	    " counter\n");
+	eng_source_counts(s->eng, api_admin_source_count, f);
 	fprintf(f, "# HELP belfry_fire_lateness_seconds How late schedule "
 	    "fires ran after their due instant (at their commit).\n# TYPE "
 	    "belfry_fire_lateness_seconds histogram\n");

@@ -5,9 +5,12 @@
  * reloads the configuration (a bad one is reported and the old one stays),
  * SIGTERM and SIGINT stop accepting, finish the queued batch and exit 0.
  */
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +147,7 @@ sch_reload(struct sch *s, char **cause)
 	    belfryd_differ(eng_config_listen(c), s->listen))
 		log_warnx("reload: listen changed: restart to use it");
 	eng_set_config(s->eng, c);
+	http_limits(s);
 	belfryd_sync(s);
 	log_info("reloaded: %zu workflows", eng_config_workflow_count(c));
 	belfryd_status(s, "reloaded");
@@ -215,6 +219,31 @@ belfryd_signal(struct sch *s, int sig, event_callback_fn fn)
 	return ev;
 }
 
+/*
+ * Raise the open-file soft limit to the hard one (every connection is a
+ * descriptor) and note the limit in force in s->nofile.
+ */
+static void
+belfryd_nofile(struct sch *s)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		fatal("getrlimit");
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			log_warn("cannot raise the open-file limit from %llu "
+			    "to %llu", (unsigned long long)was,
+			    (unsigned long long)rl.rlim_max);
+			rl.rlim_cur = was;
+		}
+	}
+	s->nofile = rl.rlim_cur > INT_MAX ? INT_MAX : (int)rl.rlim_cur;
+}
+
 /* Replace *dst with a copy of v (the last of repeated options wins). */
 static void
 belfryd_set(char **dst, const char *v)
@@ -279,6 +308,7 @@ main(int argc, char **argv)
 	belfryd_args(s, argc, argv, &debug);
 	log_init(debug);
 	signal(SIGPIPE, SIG_IGN);
+	belfryd_nofile(s);
 
 	if (tz_init(NULL, &cause) != 0)
 		fatalx("zone rules: %s", cause);
@@ -296,7 +326,7 @@ main(int argc, char **argv)
 	belfryd_sync(s);
 
 	/*
-	 * poll(2), not epoll: evhttp stops reading a connection while its
+	 * poll(2), not epoll: http.c stops reading a connection while its
 	 * request runs and starts again after the reply, a batch later, which
 	 * costs epoll two epoll_ctl calls per request; poll takes the set of
 	 * descriptors anew each pass instead.  That suits belfryd's clients,

@@ -245,38 +245,18 @@ clock_fired(struct sch *s)
 }
 
 /*
- * Run the work due at now in one transaction and start the deliveries it
- * made due.  Returns how many items ran plus how many deliveries started.
+ * Run the work due now in one transaction (txn_run) and start the
+ * deliveries it made due.  Returns how many items ran plus how many
+ * deliveries started; 0 when the transaction failed.
  */
 static size_t
-clock_run_due(struct sch *s, int64_t now)
+clock_run_due(struct sch *s)
 {
-	struct eng_delivery d[SCH_MAX_INFLIGHT];
-	char *cause = NULL;
-	size_t nd, i;
-	int n;
+	struct sch_reqs none = TAILQ_HEAD_INITIALIZER(none);
+	struct sch_outcomes no = TAILQ_HEAD_INITIALIZER(no);
+	int n = txn_run(s, &none, &no);
 
-	if (eng_begin(s->eng, &cause) != 0) {
-		log_warnx("begin: %s", cause != NULL ? cause : "failed");
-		free(cause);
-		return 0;
-	}
-	n = eng_run_due(s->eng, now);
-	nd = outbound_take(s, now, d, SCH_MAX_INFLIGHT);
-	if (eng_commit(s->eng, &cause) != 0) {
-		log_warnx("commit: %s", cause != NULL ? cause : "failed");
-		free(cause);
-		eng_rollback(s->eng);
-		for (i = 0; i < nd; i++)
-			eng_delivery_free(&d[i]);
-		return 0;
-	}
-	clock_fired(s);
-	for (i = 0; i < nd; i++) {
-		outbound_start(s, &d[i]);
-		eng_delivery_free(&d[i]);
-	}
-	return (n > 0 ? (size_t)n : 0) + nd;
+	return n > 0 ? (size_t)n : 0;
 }
 
 /*
@@ -291,7 +271,7 @@ clock_catch_up(struct sch *s)
 
 	eng_stats(s->eng, &s->logged);
 	s->catching_up = 1;
-	while (eng_next_due(s->eng) <= now && clock_run_due(s, now) > 0)
+	while (eng_next_due(s->eng) <= now && clock_run_due(s) > 0)
 		;
 	s->catching_up = 0;
 	eng_stats(s->eng, &st);
@@ -321,7 +301,7 @@ clock_due_cb(evutil_socket_t fd, short events, void *arg)
 	}
 	due = eng_next_due(s->eng);
 	if (due <= sch_now(s)) {
-		if (clock_run_due(s, sch_now(s)) == 0)
+		if (clock_run_due(s) == 0)
 			s->stalled_due = due;
 		else
 			s->stalled_due = INT64_MIN;
@@ -453,7 +433,7 @@ clock_advance_cb(evutil_socket_t fd, short events, void *arg)
 		}
 		if (due > s->vnow)
 			s->vnow = due;
-		if (clock_run_due(s, s->vnow) == 0) {
+		if (clock_run_due(s) == 0) {
 			tz_instant_format(due, buf, sizeof buf);
 			log_warnx("clock: work due at %s ran nothing; "
 			    "moving on", buf);

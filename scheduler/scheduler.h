@@ -22,6 +22,7 @@
 #define BELFRY_SCHEDULER_H
 
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -37,11 +38,10 @@
 #define SCH_MAX_BODY (10 * 1024 * 1024)
 
 /*
- * evhttp's own limit, well above SCH_MAX_BODY so that bodies between the
- * two are read and refused with a JSON 413; above it evhttp answers with
- * its own (HTML) 413 and closes the connection.
+ * After a request whose body was larger than this, the memory it took is
+ * handed back to the system (malloc_trim).
  */
-#define SCH_EVHTTP_MAX_BODY (32 * 1024 * 1024)
+#define SCH_TRIM_BODY (1024 * 1024)
 
 /*
  * A batch this large is flushed at once rather than when I/O goes quiet,
@@ -52,25 +52,21 @@
 /* At most this many deliveries (all channels) are taken at once. */
 #define SCH_MAX_INFLIGHT 256
 
-/* ---- log.c ---- */
-
-void log_init(int debug);
-void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
-void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
-void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
-void fatal(const char *, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-void fatalx(const char *, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
+/*
+ * Descriptors kept out of the listeners' share of the open-file limit:
+ * the connections libcurl may keep (CURLMOPT_MAXCONNECTS, outbound.c),
+ * and the database, its log, DNS, the notify socket, config files being
+ * read, stdio and the loop's own.
+ */
+#define SCH_FD_RESERVE (SCH_MAX_INFLIGHT + 64)
 
 /* ---- the daemon's state (belfryd.c) ---- */
 
 struct event_base;
 struct event;
-struct evhttp;
-struct evhttp_request;
 struct sch_req;
+struct http_conn;
+struct http_listener;
 
 /*
  * A delivery attempt's outcome waiting to be recorded by the next flush
@@ -96,7 +92,7 @@ extern const double sch_late_bounds[SCH_LATE_BUCKETS]; /* last: +Inf */
 /* Counters kept by the scheduler itself (the engine keeps the rest). */
 struct sch_counters {
 	uint64_t http[600];      /* replies by status code */
-	uint64_t commits;        /* group-commit transactions committed */
+	uint64_t commits;        /* transactions committed (txn_run) */
 	uint64_t checkpoints;    /* log checkpoints run by the timer */
 	uint64_t batched;        /* API requests in those transactions */
 	uint64_t late[SCH_LATE_BUCKETS]; /* fire lateness, cumulative */
@@ -119,8 +115,9 @@ struct sch {
 	char *listen;            /* NULL: no TCP listener */
 	int listen_port;         /* the TCP port actually bound */
 
-	struct evhttp *http_unix;
-	struct evhttp *http_tcp;
+	struct http_listener *http_unix;
+	struct http_listener *http_tcp; /* NULL: no TCP listener */
+	int nofile;              /* the open-file limit (soft) in force */
 
 	int64_t started;         /* sch_now() at start-up */
 	uint64_t started_mono;   /* monotonic microseconds at start-up */
@@ -160,6 +157,12 @@ int sch_reload(struct sch *s, char **cause);
 #define SCH_ROUTE_INLINE 0x02 /* runs at once, outside the batch */
 #define SCH_ROUTE_LOCAL  0x04 /* Unix socket only (404 over TCP) */
 #define SCH_ROUTE_ASYNC  0x08 /* the handler replies later (server_finish) */
+/*
+ * A source's tracking route: authenticated by the route's own check
+ * (api_sources_admit: a source write key) instead of an API key, its body
+ * read by api_sources_body instead of as a JSON object.
+ */
+#define SCH_ROUTE_SOURCE 0x10
 
 #define SCH_MAX_PARAMS 4
 
@@ -182,7 +185,7 @@ struct sch_route {
 /* One API request, from parsing to the reply. */
 struct sch_req {
 	struct sch *s;
-	struct evhttp_request *req;
+	struct http_conn *conn;      /* NULL: not from a connection */
 	const struct sch_route *route;
 	int tcp;                     /* arrived on the TCP listener */
 	char *param[SCH_MAX_PARAMS]; /* decoded path parameters */
@@ -199,6 +202,7 @@ struct sch_req {
 	const char *content_type;    /* of raw; NULL: application/json */
 	int replayed;
 	int64_t target;              /* POST /admin/clock: the target */
+	size_t body_bytes;           /* the body's size on the wire */
 
 	TAILQ_ENTRY(sch_req) entry;
 };
@@ -211,11 +215,51 @@ void server_close_listeners(struct sch *s);
 void server_stop(struct sch *s);
 void server_flush_now(struct sch *s);
 void server_kick(struct sch *s);
+enum eng_status server_exec(struct sch_req *r);
+void server_answer_500(struct sch_req *r, const char *why);
 void server_finish(struct sch_req *r, enum eng_status st, json_t *reply,
     char *cause);
-void server_reply_error(struct sch *s, struct evhttp_request *req,
-    int status, const char *code, const char *message);
+void server_reply_error(struct http_conn *c, int status, const char *code,
+    const char *message, int flags);
 json_t *server_error_body(int status, const char *code, const char *message);
+
+/* What http.c hands server.c once a request's head is complete. */
+struct http_head {
+	int method;              /* EVHTTP_REQ_* (HEAD answered as GET) */
+	const char *target;      /* as sent, for the log */
+	const char *path;        /* the target's path, not yet decoded */
+	const char *query;       /* after '?', or NULL */
+	int body;                /* a body follows (Content-Length or chunked) */
+};
+
+/*
+ * A request's head is complete (http.c calls this before reading any of
+ * its body): the central checks that need no body -- shutdown, the Unix
+ * peer, the API key, the route.  0 with *out, the request to complete
+ * with server_request(); -1 after answering it.
+ */
+int server_head(struct sch *s, struct http_conn *c, int tcp,
+    const struct http_head *h, struct sch_req **out);
+/* Its body has arrived: len bytes (at most SCH_MAX_BODY), taken. */
+void server_request(struct sch_req *r, char *body, size_t len);
+/* Its connection ended before the body arrived: forget it. */
+void server_drop(struct sch_req *r);
+
+/* ---- the HTTP/1.1 server side (http.c) ---- */
+
+/* Reply flags. */
+#define HTTP_CLOSE 0x01          /* close the connection after this reply */
+
+struct http_listener *http_listen(struct sch *s, int fd, int tcp,
+    const char *name);
+int http_listener_close(struct http_listener *l);
+void http_listener_free(struct http_listener *l);
+void http_limits(struct sch *s);
+const char *http_header(const struct http_conn *c, const char *name);
+int http_peer(const struct http_conn *c, uid_t *uid, gid_t *gid);
+int http_peer_in_group(const struct http_conn *c, gid_t g);
+void http_send(struct http_conn *c, int status, const char *ctype,
+    const char *body, size_t len, const char *headers, int flags);
 
 /* ---- routing without a transport (route.c) ---- */
 
@@ -226,6 +270,7 @@ int route_query_check(const struct sch_route *rt, json_t *query,
     char **cause);
 const struct sch_route *route_find(struct sch_req *r, int method,
     const char *path, int tcp, int *status, char *allow, size_t allowlen);
+void route_req_free(struct sch_req *r);
 
 /* ---- route handlers (api_*.c) ---- */
 
@@ -275,11 +320,30 @@ enum eng_status api_messages_run_get(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_delivery_logs(struct sch_req *, json_t **,
     char **);
 
+/*
+ * api_sources.c.  admit: whether r's head carries a write key of the
+ * source in its path; body: r's body (len bytes of data) decoded, within
+ * Segment's limits, parsed into r->body.  Both: 0, or -1 with the error's
+ * *status, *code and *cause for the reply.
+ */
+int api_sources_admit(struct sch_req *r, int *status, const char **code,
+    char **cause);
+int api_sources_body(struct sch_req *r, const char *data, size_t len,
+    int *status, const char **code, char **cause);
+enum eng_status api_sources_receive(struct sch_req *, json_t **, char **);
+enum eng_status api_sources_list(struct sch_req *, json_t **, char **);
+enum eng_status api_sources_events(struct sch_req *, json_t **, char **);
+
 enum eng_status api_admin_status(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_reload(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_metrics(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_clock(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_deliveries(struct sch_req *, json_t **, char **);
+
+/* ---- the one transaction driver (txn.c) ---- */
+
+int txn_run(struct sch *s, struct sch_reqs *batch,
+    struct sch_outcomes *outs);
 
 /* ---- the timer and the virtual clock (clock.c) ---- */
 

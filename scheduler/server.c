@@ -1,12 +1,15 @@
 /*
  * The admin API server: the Unix socket and the optional loopback TCP
- * listener, the central checks every request passes before its handler
- * (authentication, route, method, body size, JSON), and group commit.
+ * listener (their connections and HTTP framing are http.c's), the central
+ * checks every request passes before its handler (shutdown, the Unix
+ * peer, the API key or a source's write key, route, method, body size,
+ * JSON), and group commit.
  *
- * A request's life: server_request_cb() parses and checks it and, unless
- * its route runs inline, queues it on s->batch and activates the flush
- * event.  The flush event has the lowest priority, so it runs once no I/O
- * is pending: every request that arrived meanwhile runs in one transaction
+ * A request's life: server_head() checks its head before any of its body
+ * is read; server_request() parses the body and, unless its route runs
+ * inline, queues the request on s->batch and activates the flush event.
+ * The flush event has the lowest priority, so it runs once no I/O is
+ * pending: every request that arrived meanwhile runs in one transaction
  * (each in its own savepoint), the transaction commits with one fsync, and
  * only then are the replies sent.  If the commit fails every request of
  * the batch gets 500.
@@ -20,32 +23,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "scheduler/scheduler.h"
 
-/* Which listener a request came in on. */
-struct server_ctx {
-	struct sch *s;
-	int tcp;
-};
-
-static struct server_ctx server_ctx_unix, server_ctx_tcp;
-static struct evhttp_bound_socket *server_bound_unix, *server_bound_tcp;
-
-static void server_request_cb(struct evhttp_request *, void *);
 static void server_flush_cb(evutil_socket_t, short, void *);
-static void server_flush(struct sch *, int);
+static void server_flush(struct sch *);
 
 /* The error body {"code","message","status","type"} for status. */
 json_t *
@@ -63,42 +54,38 @@ server_error_body(int status, const char *code, const char *message)
 	    message != NULL ? message : "", "status", status, "type", type);
 }
 
-/* Send status with body (may be NULL) and count it. */
-static void
-server_send_raw(struct sch *s, struct evhttp_request *req, int status,
-    const char *body, int replayed, const char *ctype)
+/* j as compact JSON text ending in a newline, and its length. */
+static char *
+server_json_text(json_t *j, size_t *len)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	struct evbuffer *buf = evbuffer_new();
+	char *body = eng_json_dumps(j, JSON_COMPACT);
 
-	if (buf == NULL)
-		fatalx("evbuffer_new failed");
-	if (status >= 100 && status < 600)
-		s->counters.http[status]++;
-	if (body != NULL && status != 204) {
-		evhttp_add_header(h, "Content-Type", ctype != NULL ? ctype :
-		    "application/json");
-		evbuffer_add(buf, body, strlen(body));
-		if (ctype == NULL)
-			evbuffer_add(buf, "\n", 1);
-	}
-	if (replayed)
-		evhttp_add_header(h, "idempotent-replayed", "true");
-	evhttp_send_reply(req, status, NULL, buf);
-	evbuffer_free(buf);
+	*len = strlen(body);
+	body = xreallocarray(body, 1, *len + 2);
+	memcpy(body + (*len)++, "\n", 2);
+	return body;
+}
+
+/* Reply with an error body and extra header lines (may be NULL). */
+static void
+server_error_send(struct http_conn *c, int status, const char *code,
+    const char *message, const char *headers, int flags)
+{
+	json_t *j = server_error_body(status, code, message);
+	size_t len;
+	char *body = server_json_text(j, &len);
+
+	http_send(c, status, NULL, body, len, headers, flags);
+	free(body);
+	json_decref(j);
 }
 
 /* Reply with an error body built from status, code and message. */
 void
-server_reply_error(struct sch *s, struct evhttp_request *req, int status,
-    const char *code, const char *message)
+server_reply_error(struct http_conn *c, int status, const char *code,
+    const char *message, int flags)
 {
-	json_t *j = server_error_body(status, code, message);
-	char *body = eng_json_dumps(j, JSON_COMPACT);
-
-	server_send_raw(s, req, status, body, 0, NULL);
-	free(body);
-	json_decref(j);
+	server_error_send(c, status, code, message, NULL, flags);
 }
 
 /* The default error code and HTTP status for an engine status. */
@@ -165,7 +152,7 @@ server_answer(struct sch_req *r, enum eng_status st, json_t *reply,
 }
 
 /* Replace r's answer with a 500 (the batch did not commit). */
-static void
+void
 server_answer_500(struct sch_req *r, const char *why)
 {
 	json_decref(r->reply);
@@ -177,19 +164,18 @@ server_answer_500(struct sch_req *r, const char *why)
 	r->reply = server_error_body(500, "internal_error", why);
 }
 
-/* Free a request record (not the evhttp request). */
+/*
+ * Free a request record (not its connection); after a large body, hand
+ * the memory it took back to the system.
+ */
 static void
 server_req_free(struct sch_req *r)
 {
-	size_t i;
+	int big = r->body_bytes > SCH_TRIM_BODY;
 
-	for (i = 0; i < r->nparam; i++)
-		free(r->param[i]);
-	json_decref(r->body);
-	json_decref(r->query);
-	json_decref(r->reply);
-	free(r->raw);
-	free(r);
+	route_req_free(r);
+	if (big)
+		malloc_trim(0);
 }
 
 /* Send r's answer and free r. */
@@ -197,23 +183,29 @@ static void
 server_send(struct sch_req *r)
 {
 	char *body = NULL;
-	const char *m;
+	size_t len = 0;
 
-	if (r->raw != NULL)
+	/* JSON bodies end with a newline (for curl users), others as made. */
+	if (r->raw != NULL && r->content_type == NULL) {
+		len = strlen(r->raw);
+		body = xmalloc(len + 2);
+		memcpy(body, r->raw, len);
+		memcpy(body + len++, "\n", 2);
+	} else if (r->raw != NULL) {
 		body = xstrdup(r->raw);
-	else if (r->reply != NULL)
-		body = eng_json_dumps(r->reply, JSON_COMPACT);
-	m = evhttp_request_get_uri(r->req);
-	log_debug("%s %s -> %d", r->route != NULL ? r->route->pattern : "?",
-	    m != NULL ? m : "", r->status);
-	server_send_raw(r->s, r->req, r->status, body, r->replayed,
-	    r->content_type);
+		len = strlen(body);
+	} else if (r->reply != NULL)
+		body = server_json_text(r->reply, &len);
+	log_debug("%s -> %d", r->route != NULL ? r->route->pattern : "?",
+	    r->status);
+	http_send(r->conn, r->status, r->content_type, body, len,
+	    r->replayed ? "idempotent-replayed: true\r\n" : NULL, 0);
 	free(body);
 	server_req_free(r);
 }
 
 /* Run r's handler now (inside a savepoint when batched). */
-static enum eng_status
+enum eng_status
 server_exec(struct sch_req *r)
 {
 	json_t *reply = NULL;
@@ -254,15 +246,14 @@ server_key_equal(const char *given, const char *key)
 
 /* Whether the request carries "Authorization: Bearer KEY" of a known key. */
 static int
-server_authorized(struct sch *s, struct evhttp_request *req)
+server_authorized(struct sch *s, struct http_conn *conn)
 {
 	const struct eng_config *c = eng_config(s->eng);
 	const char *h;
 	size_t i, n;
 	int ok = 0;
 
-	h = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Authorization");
+	h = http_header(conn, "Authorization");
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
 		return 0;
 	h += 7;
@@ -274,197 +265,167 @@ server_authorized(struct sch *s, struct evhttp_request *req)
 	return ok;
 }
 
-/* Parse the body of r; 0, or -1 after replying with the error. */
+/*
+ * Parse r's body (len bytes; freed here) if its route takes one; 0, or
+ * -1 after replying with the error.
+ */
 static int
-server_body(struct sch_req *r)
+server_body(struct sch_req *r, char *body, size_t len)
 {
-	struct evbuffer *buf = evhttp_request_get_input_buffer(r->req);
-	size_t len = evbuffer_get_length(buf);
 	json_error_t jerr;
-	char msg[300];
-	unsigned char *p;
+	char msg[300], *cause;
+	const char *code;
+	int status, rc;
 
-	if (len > SCH_MAX_BODY) {
-		snprintf(msg, sizeof msg, "the request body is %zu bytes; "
-		    "the limit is %d bytes", len, SCH_MAX_BODY);
-		server_reply_error(r->s, r->req, 413, "request_too_large",
-		    msg);
+	if (r->route->flags & SCH_ROUTE_SOURCE) {
+		rc = api_sources_body(r, body, len, &status, &code, &cause);
+		free(body);
+		if (rc == 0)
+			return 0;
+		server_reply_error(r->conn, status, code, cause, 0);
+		free(cause);
 		return -1;
 	}
-	if (!(r->route->flags & SCH_ROUTE_BODY))
-		return 0;
-	if (len == 0) {
-		r->body = json_object();
+	if (!(r->route->flags & SCH_ROUTE_BODY) || len == 0) {
+		free(body);
+		if (r->route->flags & SCH_ROUTE_BODY)
+			r->body = json_object();
 		return 0;
 	}
-	p = evbuffer_pullup(buf, -1);
-	r->body = json_loadb((const char *)p, len, 0, &jerr);
+	r->body = json_loadb(body, len, 0, &jerr);
+	free(body);
 	if (r->body == NULL) {
 		snprintf(msg, sizeof msg, "invalid JSON at line %d, column "
 		    "%d: %s", jerr.line, jerr.column, jerr.text);
-		server_reply_error(r->s, r->req, 400, "invalid_json", msg);
+		server_reply_error(r->conn, 400, "invalid_json", msg, 0);
 		return -1;
 	}
 	if (!json_is_object(r->body)) {
-		server_reply_error(r->s, r->req, 422, "invalid_params",
-		    "the request body must be a JSON object");
+		server_reply_error(r->conn, 422, "invalid_params",
+		    "the request body must be a JSON object", 0);
 		return -1;
 	}
 	return 0;
 }
 
 /*
- * The peer check's verdicts, one per Unix-socket connection, found by
- * the connection's bufferevent.  A peer's credentials are fixed when it
- * connects, so one check per connection is enough.  Every such
- * bufferevent is made by server_bevcb(), which clears the slot of its
- * address first: a verdict can only be read back by the connection it
- * was made for, never by a later one that got the same address.  Slots
- * are shared by hash; a collision only costs another check.
- */
-#define SERVER_PEER_SLOTS 1024
-static struct {
-	struct bufferevent *bev;
-	int ok;
-} server_peers[SERVER_PEER_SLOTS];
-
-/* The slot of bev's verdict. */
-static size_t
-server_peer_slot(const struct bufferevent *bev)
-{
-	/* Fibonacci hashing: the address's high bits after a multiply. */
-	return (size_t)(((uint64_t)(uintptr_t)bev * 0x9E3779B97F4A7C15ULL) >>
-	    32) % SERVER_PEER_SLOTS;
-}
-
-/* A new Unix-socket connection's bufferevent (as evhttp makes them). */
-static struct bufferevent *
-server_bevcb(struct event_base *base, void *arg)
-{
-	struct bufferevent *bev = bufferevent_socket_new(base, -1,
-	    BEV_OPT_CLOSE_ON_FREE);
-	size_t i;
-
-	(void)arg;
-	if (bev != NULL && server_peers[i = server_peer_slot(bev)].bev == bev)
-		server_peers[i].bev = NULL;
-	return bev;
-}
-
-/*
- * Whether the peer of a Unix-socket request may use the admin API: root,
- * the daemon's own user, or a process whose group is the daemon's (the
- * socket is mode 0660; this re-checks what the file mode granted).
+ * Whether the peer of a Unix-socket connection may use the admin API:
+ * root, the daemon's own user, or a process that has the daemon's group
+ * as its primary or a supplementary group (the socket is mode 0660; this
+ * re-checks what the file mode granted).
  */
 static int
-server_peer_ok(struct evhttp_request *req)
+server_peer_ok(struct http_conn *c)
 {
-	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	struct bufferevent *bev;
-	struct ucred cred;
-	socklen_t len = sizeof cred;
-	evutil_socket_t fd;
-	size_t i;
+	uid_t uid;
+	gid_t gid;
 
-	if (conn == NULL)
+	if (http_peer(c, &uid, &gid) != 0)
 		return 0;
-	bev = evhttp_connection_get_bufferevent(conn);
-	i = server_peer_slot(bev);
-	if (server_peers[i].bev == bev)
-		return server_peers[i].ok;
-	fd = bufferevent_getfd(bev);
-	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
-	    &len) != 0)
-		return 0;
-	server_peers[i].bev = bev;
-	server_peers[i].ok = cred.uid == 0 || cred.uid == geteuid() ||
-	    cred.gid == getegid();
-	return server_peers[i].ok;
+	return uid == 0 || uid == geteuid() || gid == getegid() ||
+	    http_peer_in_group(c, getegid());
 }
 
-/* Every request: the central checks, then inline, async or batched. */
-static void
-server_request_cb(struct evhttp_request *req, void *arg)
+/* See scheduler.h: the checks of a request's head. */
+int
+server_head(struct sch *s, struct http_conn *c, int tcp,
+    const struct http_head *h, struct sch_req **out)
 {
-	struct server_ctx *ctx = arg;
-	struct sch *s = ctx->s;
-	const struct evhttp_uri *uri;
 	struct sch_req *r;
-	const char *path;
-	char allow[64], msg[300], *cause;
-	int method, status;
-	enum eng_status st;
+	char allow[64], hdr[80], msg[300], *cause;
+	const char *code;
+	int status;
 
 	if (s->stopping) {
-		server_reply_error(s, req, 503, "unavailable",
-		    "belfryd is shutting down");
-		return;
+		server_reply_error(c, 503, "unavailable", "belfryd is shutting "
+		    "down", HTTP_CLOSE);
+		return -1;
 	}
-	if (!ctx->tcp && !server_peer_ok(req)) {
+	if (!tcp && !server_peer_ok(c)) {
 		log_warnx("refused an admin socket peer without credentials");
-		server_reply_error(s, req, 403, "forbidden", "this user may not "
-		    "use the admin socket");
-		return;
+		server_reply_error(c, 403, "forbidden", "this user may not use "
+		    "the admin socket", HTTP_CLOSE);
+		return -1;
 	}
-	if (ctx->tcp && !server_authorized(s, req)) {
-		server_reply_error(s, req, 401, "authentication_required",
-		    "a valid API key is required: Authorization: Bearer "
-		    "<key>");
-		return;
-	}
-	method = (int)evhttp_request_get_command(req);
-	uri = evhttp_request_get_evhttp_uri(req);
-	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-	if (path == NULL || *path == '\0')
-		path = "/";
-
 	r = xcalloc(1, sizeof *r);
 	r->s = s;
-	r->req = req;
-	r->tcp = ctx->tcp;
-	r->route = route_find(r, method, path, ctx->tcp, &status, allow,
+	r->conn = c;
+	r->tcp = tcp;
+	r->route = route_find(r, h->method, h->path, tcp, &status, allow,
 	    sizeof allow);
+	if (r->route != NULL && (r->route->flags & SCH_ROUTE_SOURCE)) {
+		/* A source's route: its own write keys, not an API key. */
+		if (api_sources_admit(r, &status, &code, &cause) != 0) {
+			server_reply_error(c, status, code, cause, HTTP_CLOSE);
+			free(cause);
+			server_req_free(r);
+			return -1;
+		}
+	} else if (tcp && !server_authorized(s, c)) {
+		/* Closed without reading a byte of its body. */
+		server_reply_error(c, 401, "authentication_required", "a valid "
+		    "API key is required: Authorization: Bearer <key>",
+		    HTTP_CLOSE);
+		server_req_free(r);
+		return -1;
+	}
 	if (r->route == NULL) {
 		if (status == 405) {
-			evhttp_add_header(evhttp_request_get_output_headers(
-			    req), "Allow", allow);
-			snprintf(msg, sizeof msg, "%s is not allowed on %s "
-			    "(allowed: %s)", route_method_name(method),
-			    path, allow);
-			server_reply_error(s, req, 405, "method_not_allowed",
-			    msg);
+			snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
+			snprintf(msg, sizeof msg, "%s is not allowed on %.200s "
+			    "(allowed: %s)", route_method_name(h->method),
+			    h->path, allow);
+			server_error_send(c, 405, "method_not_allowed", msg,
+			    hdr, 0);
 		} else {
 			snprintf(msg, sizeof msg, "no route for %s %.200s",
-			    route_method_name(method), path);
-			server_reply_error(s, req, 404, "not_found", msg);
+			    route_method_name(h->method), h->path);
+			server_reply_error(c, 404, "not_found", msg, 0);
 		}
 		server_req_free(r);
-		return;
+		return -1;
 	}
-	if (server_body(r) != 0) {
-		server_req_free(r);
-		return;
-	}
-	r->query = route_query(uri != NULL ? evhttp_uri_get_query(uri) :
-	    NULL);
+	r->query = route_query(h->query);
 	if (r->query == NULL) {
-		server_reply_error(s, req, 400, "invalid_request",
-		    "the query string does not decode to UTF-8 text");
+		server_reply_error(c, 400, "invalid_request", "the query "
+		    "string does not decode to UTF-8 text", 0);
 		server_req_free(r);
-		return;
+		return -1;
 	}
 	if (route_query_check(r->route, r->query, &cause) != 0) {
-		server_reply_error(s, req, 422, "invalid_params", cause);
+		server_reply_error(c, 422, "invalid_params", cause, 0);
 		free(cause);
+		server_req_free(r);
+		return -1;
+	}
+	*out = r;
+	return 0;
+}
+
+/* See scheduler.h: forget a request whose body never came. */
+void
+server_drop(struct sch_req *r)
+{
+	server_req_free(r);
+}
+
+/* See scheduler.h: r's body is in; run r inline, async or batched. */
+void
+server_request(struct sch_req *r, char *body, size_t len)
+{
+	struct sch *s = r->s;
+	enum eng_status st;
+
+	r->body_bytes = len;
+	if (server_body(r, body, len) != 0) {
 		server_req_free(r);
 		return;
 	}
-
 	if (r->route->flags & SCH_ROUTE_ASYNC) {
 		/* The handler keeps r and calls server_finish() later. */
 		json_t *reply = NULL;
+		char *cause = NULL;
 
-		cause = NULL;
 		r->now = sch_now(s);
 		st = r->route->exec(r, &reply, &cause);
 		if (st != ENG_OK)
@@ -478,7 +439,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	}
 	TAILQ_INSERT_TAIL(&s->batch, r, entry);
 	if (++s->nbatch >= SCH_MAX_BATCH)
-		server_flush(s, 0);
+		server_flush(s);
 	else
 		server_kick(s);
 }
@@ -492,50 +453,16 @@ server_kick(struct sch *s)
 }
 
 /*
- * Write the reply in bev's output now and finish the exchange as evhttp
- * does when the socket next reports writable (its write callback frees
- * the request and reads the next one, or closes): a write-readiness
- * event and its epoll_ctl calls less per request.  A reply that does not
- * go out whole, or a write error, is left to the bufferevent.  Only from
- * the flush event, never inside evhttp's callbacks, since finishing may
- * free the connection they work on.
- */
-static void
-server_write_through(struct bufferevent *bev)
-{
-	struct evbuffer *out = bufferevent_get_output(bev);
-	bufferevent_data_cb done;
-	void *arg;
-
-	while (evbuffer_get_length(out) > 0)
-		if (evbuffer_write(out, bufferevent_getfd(bev)) <= 0)
-			return;
-	bufferevent_getcb(bev, NULL, &done, NULL, &arg);
-	if (done == NULL)
-		return;
-	bufferevent_disable(bev, EV_WRITE);
-	done(bev, arg);
-}
-
-/*
  * The flush: every queued request, delivery outcome and the work due now
- * in one transaction, then the replies (written through when called from
- * the flush event: through), then new deliveries.
+ * in one transaction (txn_run), then the replies.
  */
 static void
-server_flush(struct sch *s, int through)
+server_flush(struct sch *s)
 {
-	struct evhttp_connection *conn;
-	struct bufferevent *bev;
-	struct eng_delivery d[SCH_MAX_INFLIGHT];
 	struct sch_reqs batch;
 	struct sch_outcomes outs;
 	struct sch_req *r;
 	struct sch_outcome *o;
-	enum eng_status st;
-	char *cause = NULL, *why;
-	size_t nd = 0, i;
-	int64_t now;
 	int failed = 0;
 
 	TAILQ_INIT(&batch);
@@ -545,69 +472,19 @@ server_flush(struct sch *s, int through)
 	TAILQ_CONCAT(&outs, &s->outcomes, entry);
 	if (TAILQ_EMPTY(&batch) && TAILQ_EMPTY(&outs))
 		goto rearm;
-
-	if (eng_begin(s->eng, &cause) != 0) {
-		log_warnx("begin: %s", cause != NULL ? cause : "failed");
+	if (txn_run(s, &batch, &outs) < 0) {
 		failed = 1;
-	} else {
-		TAILQ_FOREACH(r, &batch, entry) {
-			eng_request_begin(s->eng);
-			st = server_exec(r);
-			eng_request_end(s->eng, st == ENG_OK);
-		}
-		now = sch_now(s);
-		TAILQ_FOREACH(o, &outs, entry)
-			outbound_record(s, o, now);
-		if (!s->stopping && eng_next_due(s->eng) <= now) {
-			eng_request_begin(s->eng);
-			eng_run_due(s->eng, now);
-			eng_request_end(s->eng, 1);
-		}
-		if (!s->stopping)
-			nd = outbound_take(s, now, d, SCH_MAX_INFLIGHT);
-		if (eng_commit(s->eng, &cause) != 0) {
-			log_warnx("commit: %s", cause != NULL ? cause :
-			    "failed");
-			eng_rollback(s->eng);
-			failed = 1;
-		}
-	}
-	if (!failed) {
-		clock_fired(s);
-		s->counters.commits++;
-		TAILQ_FOREACH(r, &batch, entry)
-			s->counters.batched++;
-	} else {
-		for (i = 0; i < nd; i++)
-			eng_delivery_free(&d[i]);
-		nd = 0;
-		/* The store's cause, e.g. "disk full", for the client too. */
-		why = xasprintf("the transaction did not commit: %s",
-		    cause != NULL ? cause : "failed");
-		TAILQ_FOREACH(r, &batch, entry)
-			server_answer_500(r, why);
-		free(why);
-		free(cause);
-		cause = NULL;
 		/* Keep the outcomes for the next flush. */
 		TAILQ_CONCAT(&outs, &s->outcomes, entry);
 		TAILQ_CONCAT(&s->outcomes, &outs, entry);
 	}
 	while ((r = TAILQ_FIRST(&batch)) != NULL) {
 		TAILQ_REMOVE(&batch, r, entry);
-		conn = through ? evhttp_request_get_connection(r->req) : NULL;
-		bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
 		server_send(r);
-		if (bev != NULL)
-			server_write_through(bev);
 	}
 	while ((o = TAILQ_FIRST(&outs)) != NULL) {
 		TAILQ_REMOVE(&outs, o, entry);
 		outbound_outcome_free(o);
-	}
-	for (i = 0; i < nd; i++) {
-		outbound_start(s, &d[i]);
-		eng_delivery_free(&d[i]);
 	}
 rearm:
 	if (s->stopping)
@@ -629,14 +506,14 @@ server_flush_cb(evutil_socket_t fd, short events, void *arg)
 {
 	(void)fd;
 	(void)events;
-	server_flush(arg, 1);
+	server_flush(arg);
 }
 
 /* Flush at once (at shutdown). */
 void
 server_flush_now(struct sch *s)
 {
-	server_flush(s, 0);
+	server_flush(s);
 }
 
 /*
@@ -778,30 +655,6 @@ server_tcp_socket(const char *listen_at, struct sockaddr_storage *ss,
 	return fd;
 }
 
-/* A new evhttp with belfry's limits, answering through ctx. */
-static struct evhttp *
-server_evhttp(struct sch *s, struct server_ctx *ctx)
-{
-	struct evhttp *h = evhttp_new(s->base);
-
-	if (h == NULL)
-		fatalx("evhttp_new failed");
-	evhttp_set_max_body_size(h, SCH_EVHTTP_MAX_BODY);
-	evhttp_set_max_headers_size(h, 64 * 1024);
-	evhttp_set_timeout(h, 120);
-	/* Every method reaches the route table, which answers 405. */
-	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-	    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-	    EVHTTP_REQ_CONNECT);
-	evhttp_set_default_content_type(h, "application/json");
-	evhttp_set_flags(h, EVHTTP_SERVER_LINGERING_CLOSE);
-	evhttp_set_gencb(h, server_request_cb, ctx);
-	if (!ctx->tcp)
-		evhttp_set_bevcb(h, server_bevcb, NULL);
-	return h;
-}
-
 /*
  * Open the listeners and the flush event.  The TCP address is checked
  * before the Unix socket is created, and a TCP listener that cannot bind
@@ -823,47 +676,32 @@ server_start(struct sch *s, char **cause)
 	event_priority_set(s->flush_ev, 2);
 
 	if (s->listen != NULL) {
-		if (eng_config_api_key_count(eng_config(s->eng)) == 0)
-			log_warnx("listen %s: no api_keys configured, so no "
-			    "TCP listener", s->listen);
+		if (eng_config_api_key_count(eng_config(s->eng)) == 0 &&
+		    eng_config_source_count(eng_config(s->eng)) == 0)
+			log_warnx("listen %s: no api_keys or sources configured, "
+			    "so no TCP listener", s->listen);
 		else if (server_tcp_addr(s->listen, &ss, &sslen, cause) != 0)
 			return -1;
 		else
 			tcp = 1;
 	}
 
-	server_ctx_unix.s = s;
-	server_ctx_unix.tcp = 0;
 	if ((fd = server_unix_socket(s->socket_path, cause)) == -1)
 		return -1;
-	s->http_unix = server_evhttp(s, &server_ctx_unix);
-	server_bound_unix = evhttp_accept_socket_with_handle(s->http_unix, fd);
-	if (server_bound_unix == NULL) {
-		*cause = xasprintf("evhttp_accept_socket %s failed",
-		    s->socket_path);
-		unlink(s->socket_path);
-		return -1;
-	}
+	s->http_unix = http_listen(s, fd, 0, s->socket_path);
 	log_info("listening on %s", s->socket_path);
-	if (!tcp)
-		return 0;
-
-	server_ctx_tcp.s = s;
-	server_ctx_tcp.tcp = 1;
-	fd = server_tcp_socket(s->listen, &ss, sslen, &s->listen_port, cause);
-	if (fd == -1) {
-		unlink(s->socket_path);
-		return -1;
+	if (tcp) {
+		fd = server_tcp_socket(s->listen, &ss, sslen, &s->listen_port,
+		    cause);
+		if (fd == -1) {
+			unlink(s->socket_path);
+			return -1;
+		}
+		s->http_tcp = http_listen(s, fd, 1, s->listen);
+		log_info("listening on %s (port %d)", s->listen,
+		    s->listen_port);
 	}
-	s->http_tcp = server_evhttp(s, &server_ctx_tcp);
-	server_bound_tcp = evhttp_accept_socket_with_handle(s->http_tcp, fd);
-	if (server_bound_tcp == NULL) {
-		*cause = xasprintf("evhttp_accept_socket %s failed",
-		    s->listen);
-		unlink(s->socket_path);
-		return -1;
-	}
-	log_info("listening on %s (port %d)", s->listen, s->listen_port);
+	http_limits(s);
 	return 0;
 }
 
@@ -871,24 +709,18 @@ server_start(struct sch *s, char **cause)
 void
 server_close_listeners(struct sch *s)
 {
-	if (server_bound_tcp != NULL)
-		evhttp_del_accept_socket(s->http_tcp, server_bound_tcp);
-	if (server_bound_unix != NULL) {
-		evhttp_del_accept_socket(s->http_unix, server_bound_unix);
+	http_listener_close(s->http_tcp);
+	if (http_listener_close(s->http_unix))
 		unlink(s->socket_path);
-	}
-	server_bound_tcp = server_bound_unix = NULL;
 }
 
-/* Close every connection and free the servers. */
+/* Close every connection and free the listeners. */
 void
 server_stop(struct sch *s)
 {
 	server_close_listeners(s);
-	if (s->http_tcp != NULL)
-		evhttp_free(s->http_tcp);
-	if (s->http_unix != NULL)
-		evhttp_free(s->http_unix);
+	http_listener_free(s->http_tcp);
+	http_listener_free(s->http_unix);
 	s->http_tcp = s->http_unix = NULL;
 	if (s->flush_ev != NULL)
 		event_free(s->flush_ev);

@@ -1,8 +1,10 @@
 /*
  * The configuration loader: CONFIG_DIR/belfry.conf (its channels in
- * channels.c), CONFIG_DIR/workflows/NAME.json (compiled by engine/workflow/) and
- * CONFIG_DIR/schedules/NAME.json (checked by engine/schedules/), read
- * with jansson into the model of engine/workflow/model.c.
+ * channels.c), CONFIG_DIR/workflows/NAME.json (compiled by
+ * engine/workflow/), CONFIG_DIR/schedules/NAME.json (checked by
+ * engine/schedules/) and CONFIG_DIR/sources/NAME.json (checked by
+ * engine/sources/), read with jansson into the model of
+ * engine/workflow/model.c.
  */
 #include <sys/socket.h>
 
@@ -15,8 +17,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/workflow/workflow_int.h"
+#include "engine/sources/src_int.h"
 #include "engine/workflow/preferences.h"
+
+/*
+ * An optional integer member from min to max (unit names it in the
+ * error); *out keeps its value when the member is absent.
+ */
+static int
+cfg_int(const struct cfg_file *f, json_t *o, const char *key, int min,
+    int max, int *out, const char *unit, char **cause)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max)
+		return cfg_error(f, key, cause, "\"%s\" must be an integer "
+		    "from %d to %d (%s)", key, min, max, unit);
+	*out = (int)json_integer_value(v);
+	return 0;
+}
 
 /* See engine.h. */
 int
@@ -76,7 +98,8 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 {
 	static const char *const keys[] = { "socket", "database", "listen",
 		"api_keys", "default_timezone", "channels", "preferences",
-		"database_integrity_check", NULL };
+		"database_integrity_check", "header_timeout", "body_timeout",
+		"idle_timeout", "max_connections", NULL };
 	char *tzcause = NULL, path[64], host[64];
 	json_t *v, *k;
 	size_t i;
@@ -98,6 +121,15 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 			    "\"full\" or \"off\"");
 		c->db_check = xstrdup(json_string_value(v));
 	}
+	if (cfg_int(f, root, "header_timeout", 1, 3600, &c->header_timeout,
+	    "seconds", cause) != 0 ||
+	    cfg_int(f, root, "body_timeout", 1, 3600, &c->body_timeout,
+	    "seconds", cause) != 0 ||
+	    cfg_int(f, root, "idle_timeout", 1, 3600, &c->idle_timeout,
+	    "seconds", cause) != 0 ||
+	    cfg_int(f, root, "max_connections", 1, 1000000,
+	    &c->max_connections, "connections per listener", cause) != 0)
+		return -1;
 	if (c->listen != NULL &&
 	    eng_listen_parse(c->listen, host, sizeof host, &port, &tzcause)) {
 		cfg_error(f, "listen", cause, "%s", tzcause);
@@ -162,19 +194,14 @@ cfg_schedules(struct cfg_file *f, struct eng_config *c, char **cause)
 		"repeats", "rrule", "exdates", "scheduled_at", "ending_at",
 		"timezone", "data", "tenant", "actor", "dst_gap", "dst_overlap",
 		"catchup_window", "paused", "per_subscriber", NULL };
-	json_error_t err;
 	json_t *root, *v, *old;
 	const char *id, *field;
 	char path[64], *msg = NULL;
 	size_t i, j;
 	int rc = -1;
 
-	if ((root = json_loads(f->text, JSON_REJECT_DUPLICATES, &err)) ==
-	    NULL) {
-		*cause = xasprintf("%s:%d:%d: %s", f->path, err.line,
-		    err.column, err.text);
+	if ((root = cfg_load(f, cause)) == NULL)
 		return -1;
-	}
 	if (!json_is_array(root)) {
 		cfg_error(f, NULL, cause, "expected a JSON array of schedules");
 		goto out;
@@ -263,6 +290,32 @@ cfg_list(const char *dir, const char *sub, size_t *n)
 	return names;
 }
 
+/*
+ * Read and check the n files (from cfg_list, freed here) with one, in
+ * order, unless rc already failed; 0, or -1 at the first error.
+ */
+static int
+cfg_each(char **files, size_t n, int rc, struct eng_config *c,
+    int (*one)(struct cfg_file *, struct eng_config *, char **),
+    char **cause)
+{
+	struct cfg_file f;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		f.path = files[i];
+		if (rc == 0 && (f.text = cfg_read(f.path, cause)) == NULL)
+			rc = -1;
+		if (rc == 0) {
+			rc = one(&f, c, cause);
+			free(f.text);
+		}
+		free(files[i]);
+	}
+	free(files);
+	return rc;
+}
+
 /* Load and check the whole configuration directory. */
 struct eng_config *
 eng_config_load(const char *dir, char **cause)
@@ -271,10 +324,14 @@ eng_config_load(const char *dir, char **cause)
 	struct cfg_file f;
 	char **files, *conf;
 	json_t *root;
-	size_t n, i;
+	size_t n;
 	int rc = 0;
 
 	c->dir = xstrdup(dir);
+	c->header_timeout = 10;
+	c->body_timeout = 60;
+	c->idle_timeout = 60;
+	c->max_connections = 1024;
 	f.path = conf = xasprintf("%s/belfry.conf", dir);
 	if ((f.text = cfg_read(f.path, cause)) == NULL) {
 		free(conf);
@@ -291,31 +348,14 @@ eng_config_load(const char *dir, char **cause)
 	free(conf);
 	files = cfg_list(dir, "workflows", &n);
 	c->workflows = xcalloc(n, sizeof *c->workflows);
-	for (i = 0; i < n; i++) {
-		f.path = files[i];
-		if (rc == 0 && (f.text = cfg_read(f.path, cause)) == NULL)
-			rc = -1;
-		if (rc == 0) {
-			rc = cfg_workflow(&f, c, cause);
-			free(f.text);
-		}
-		free(files[i]);
-	}
-	free(files);
+	rc = cfg_each(files, n, rc, c, cfg_workflow, cause);
 	c->schedules = json_array();
 	c->schedule_files = json_object();
 	files = cfg_list(dir, "schedules", &n);
-	for (i = 0; i < n; i++) {
-		f.path = files[i];
-		if (rc == 0 && (f.text = cfg_read(f.path, cause)) == NULL)
-			rc = -1;
-		if (rc == 0) {
-			rc = cfg_schedules(&f, c, cause);
-			free(f.text);
-		}
-		free(files[i]);
-	}
-	free(files);
+	rc = cfg_each(files, n, rc, c, cfg_schedules, cause);
+	files = cfg_list(dir, "sources", &n);
+	c->sources = xcalloc(n, sizeof *c->sources);
+	rc = cfg_each(files, n, rc, c, cfg_source, cause);
 	if (rc != 0) {
 		eng_config_free(c);
 		return NULL;

@@ -7,15 +7,27 @@
 
 #include "engine/messages/msg_int.h"
 
-/* A run's trigger_source: its source, schedule fire and cancellation key. */
+/*
+ * Run seq's trigger_source: its source, schedule fire and cancellation
+ * key; a source event's run adds the source, the event, its message id
+ * and its timestamp.
+ */
 static json_t *
-runs_source(struct eng *e, const struct store_run *run)
+runs_source(struct eng *e, const struct store_run *run, int64_t seq)
 {
+	struct store_source_event ev;
 	json_t *o;
 	char id[37], at[32];
 
 	o = json_pack("{s:s, s:s?, s:n}", "type", run->source,
 	    "cancellation_key", run->ckey, "schedule_id");
+	if (strcmp(run->source, "source") == 0 &&
+	    store_source_run_get(e->store, seq, &ev)) {
+		json_object_update_new(o, json_pack("{s:s, s:s?, s:s?, s:s?}",
+		    "source", ev.source, "event", ev.event, "message_id",
+		    ev.message_id, "timestamp", ev.timestamp));
+		store_source_event_clear(&ev);
+	}
 	if (run->sched != STORE_NONE) {
 		eng_id_format(e, ENG_ID_SCHED, (uint64_t)run->sched, 0, id);
 		eng_iso(run->fire_at, at, sizeof at);
@@ -93,7 +105,7 @@ runs_json(struct eng *e, struct store_rrun *rr,
 	    "workflow_run_id", rid, "workflow", run->workflow, "recipient",
 	    eng_rcpt_ref(rr->rcpt), "actor", run->actor ?
 	    eng_rcpt_ref(run->actor) : json_null(), "tenant", run->tenant,
-	    "status", rr->status, "trigger_source", runs_source(e, run),
+	    "status", rr->status, "trigger_source", runs_source(e, run, rr->run),
 	    "error_count", rr->errors, "events", runs_events(e, events),
 	    "inserted_at", a, "updated_at", b);
 }

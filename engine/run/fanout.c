@@ -15,17 +15,15 @@
 static void
 fanout_cap(struct eng *e, struct eng_run *r)
 {
-	char id[37], *line;
+	char id[37];
 
 	if (r->capped)
 		return;
 	r->capped = 1;
 	eng_id_format(e, ENG_ID_RUN, (uint64_t)r->seq, 0, id);
-	line = xasprintf("<4>belfry: workflow run %s reached %lld recipients,"
-	    " the most a run has: the remaining subscribers get no run", id,
-	    (long long)ENG_RUN_RCPTS_MAX);
-	eng_log_line(e, line);
-	free(line);
+	eng_log_line(e, LOG_PRI_WARNING, "workflow run %s reached %lld "
+	    "recipients, the most a run has: the remaining subscribers get no "
+	    "run", id, (long long)ENG_RUN_RCPTS_MAX);
 	e->stats.errors++;
 }
 

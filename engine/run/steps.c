@@ -220,7 +220,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	const struct eng_channel *ch = s->channel;
 	const char *status, *txt;
 	struct store_message m;
-	char *rule = NULL, mid[37], *line;
+	char *rule = NULL, mid[37];
 	json_t *body;
 	int64_t seq;
 	size_t failed;
@@ -277,10 +277,8 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 			txt = json_string_value(json_object_get(body,
 			    "markdown"));
 		eng_id_format(e, ENG_ID_MSG, (uint64_t)seq, 0, mid);
-		line = xasprintf("<6>belfry: log channel %s: message %s to "
+		eng_log_line(e, LOG_PRI_INFO, "log channel %s: message %s to "
 		    "%s: %s", ch->name, mid, rr->rcpt, txt ? txt : "");
-		eng_log_line(e, line);
-		free(line);
 	}
 	json_decref(body);
 	r->messages++;

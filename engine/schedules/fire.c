@@ -77,12 +77,11 @@ sched_fire(struct eng *e, const struct store_sched *s, int64_t at, int64_t now,
 	eng_request_end(e, rc == ENG_OK);
 	json_decref(body);
 	if (rc != ENG_OK) {
-		char id[37], buf[200];
+		char id[37];
 
 		eng_id_format(e, ENG_ID_SCHED, (uint64_t)s->seq, 0, id);
-		snprintf(buf, sizeof buf, "<4>belfry: schedule %s: fire "
-		    "failed: %.120s", id, cause ? cause : "error");
-		eng_log_line(e, buf);
+		eng_log_line(e, LOG_PRI_WARNING, "schedule %s: fire failed: "
+		    "%.120s", id, cause ? cause : "error");
 		*err = cause != NULL ? cause : xstrdup("error");
 		e->stats.fires_failed++;
 		return -1;

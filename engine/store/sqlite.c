@@ -31,7 +31,7 @@
 #include "engine/store/sqlite_int.h"
 #include "tz/tz.h"
 
-#define STORE_SQLITE_VERSION 11
+#define STORE_SQLITE_VERSION 12
 
 /* PRAGMA application_id of a belfry database: "BLFY". */
 #define STORE_SQLITE_APP_ID 0x424c4659
@@ -221,12 +221,30 @@ static const char *sqlite_migrations[STORE_SQLITE_VERSION] = {
 	    "ALTER TABLE schedules ADD COLUMN skip_reason TEXT;"
 	    "ALTER TABLE schedules ADD COLUMN last_error TEXT;",
 	/*
+	 * Sources (sqlite_sources.c): the log of received events, which also
+	 * answers whether a message id was seen; the counts by outcome; and
+	 * where each run a source event made came from.
+	 */
+	[10] = "CREATE TABLE source_events(seq INTEGER PRIMARY KEY, source TEXT"
+	    " NOT NULL, message_id TEXT, type TEXT, event TEXT, outcome TEXT"
+	    " NOT NULL, detail TEXT, run_seq INTEGER, timestamp TEXT,"
+	    " received_at INTEGER NOT NULL);"
+	    "CREATE INDEX source_events_by_source ON source_events(source,"
+	    " seq);"
+	    "CREATE INDEX source_events_by_message ON source_events(source,"
+	    " message_id) WHERE message_id IS NOT NULL;"
+	    "CREATE TABLE source_counts(source TEXT NOT NULL, outcome TEXT NOT"
+	    " NULL, n INTEGER NOT NULL, PRIMARY KEY(source, outcome))"
+	    " WITHOUT ROWID;"
+	    "CREATE TABLE source_runs(run_seq INTEGER PRIMARY KEY, source TEXT"
+	    " NOT NULL, event TEXT, message_id TEXT, timestamp TEXT);",
+	/*
 	 * A delivery names its channel (taken channel by channel, so that
 	 * one channel's limits never hold another's back) and keeps the
 	 * headers rendered for it; every attempt is kept with its request,
 	 * response and error (sqlite_attempts.c).
 	 */
-	[10] = "ALTER TABLE deliveries ADD COLUMN channel TEXT NOT NULL"
+	[11] = "ALTER TABLE deliveries ADD COLUMN channel TEXT NOT NULL"
 	    " DEFAULT '';"
 	    "ALTER TABLE deliveries ADD COLUMN headers TEXT;"
 	    "UPDATE deliveries SET channel = coalesce((SELECT m.channel FROM"
@@ -283,6 +301,7 @@ static const struct sqlite_sql *const sqlite_parts[PARTS] = {
 	[PART_STEPS] = &sqlite_steps_sql,
 	[PART_MESSAGES] = &sqlite_messages_sql,
 	[PART_SCHEDULES] = &sqlite_schedules_sql,
+	[PART_SOURCES] = &sqlite_sources_sql,
 	[PART_ATTEMPTS] = &sqlite_attempts_sql,
 };
 
@@ -747,7 +766,10 @@ sqlite_stmt(struct store *s, enum sqlite_part p, int i)
 void
 sqlite_failed(struct store *s, const char *what)
 {
-	fprintf(stderr, "<3>belfry: sqlite: %s\n", what);
+	char *line = xasprintf("sqlite: %s", what);
+
+	log_emit(LOG_PRI_ERR, line);
+	free(line);
 	s->errors++;
 	if (s->depth > 0)
 		s->failed[s->depth - 1] = 1;

@@ -655,4 +655,60 @@ int store_prefs_put(struct store *s, const char *rcpt, const char *set,
 /* Whether any recipient preference set is stored. */
 int store_prefs_exist(struct store *s);
 
+/* ---- source events (engine/store/sqlite_sources.c) ---- */
+
+/*
+ * An event a source sent, as the log keeps it.  Written: the strings are
+ * the caller's, borrowed (NULL: none) and key is ignored.  Read: they are
+ * held by the struct (store_source_event_clear frees them).
+ */
+struct store_source_event {
+	int64_t key;               /* read: the log's key (keys increase) */
+	const char *source, *message_id, *type, *event;
+	const char *outcome, *detail;
+	int64_t run;               /* the run it triggered, or STORE_NONE */
+	const char *timestamp;     /* the event's own, as it was sent */
+	int64_t received;
+	char *owned;
+};
+void store_source_event_clear(struct store_source_event *ev);
+
+/* Whether source's log has message id msgid received at since or later. */
+int store_source_seen(struct store *s, const char *source, const char *msgid,
+    int64_t since);
+
+/* Append ev to the log; 0 or -1. */
+int store_source_event_add(struct store *s,
+    const struct store_source_event *ev);
+
+/*
+ * Up to max of source's logged events with keys below `before`, newest
+ * first, of outcome (NULL: any), into out; their count.
+ */
+size_t store_source_events_page(struct store *s, const char *source,
+    int64_t before, const char *outcome, size_t max,
+    struct store_source_event *out);
+
+/* Add n to source's count of events with outcome; 0 or -1. */
+int store_source_count_add(struct store *s, const char *source,
+    const char *outcome, int64_t n);
+
+/* Call f(arg, source, outcome, n) for every count, by source and outcome. */
+void store_source_counts(struct store *s,
+    void (*f)(void *, const char *, const char *, int64_t), void *arg);
+
+/*
+ * Remember that run came from ev (its source, event, message_id and
+ * timestamp; kept as long as the run); 0 or -1.
+ */
+int store_source_run_put(struct store *s, int64_t run,
+    const struct store_source_event *ev);
+
+/* The source event run came from into *ev (those four fields): 1, or 0. */
+int store_source_run_get(struct store *s, int64_t run,
+    struct store_source_event *ev);
+
+/* Delete up to max of the oldest log entries received before `before`. */
+int store_source_sweep(struct store *s, int64_t before, int max);
+
 #endif

@@ -469,17 +469,8 @@ cfg_workflow(struct cfg_file *f, struct eng_config *c, char **cause)
 	size_t i;
 	int rc = -1;
 
-	if ((root = cfg_parse(f, cause)) == NULL)
+	if ((root = cfg_keyed(f, keys, "workflow", &key, cause)) == NULL)
 		return -1;
-	if (cfg_keys(f, "", root, keys, cause) != 0)
-		goto out;
-	key = json_string_value(json_object_get(root, "key"));
-	if (key == NULL || !cfg_key_ok(key)) {
-		cfg_error(f, json_object_get(root, "key") ? "key" : NULL,
-		    cause, "a workflow needs a \"key\" of letters, digits, "
-		    "'-', '_', '.'");
-		goto out;
-	}
 	for (i = 0; i < c->n_workflows; i++) {
 		if (strcmp(c->workflows[i].key, key) == 0) {
 			cfg_error(f, "key", cause, "workflow \"%s\" is defined "

@@ -4,7 +4,8 @@
  * of them is ANDed; an empty array holds.
  *
  * Variables.  A variable is a dotted path into the evaluation context.  Its
- * first segment is a root -- data, recipient, actor, tenant or refs -- and
+ * first segment is a root -- data, recipient, actor, tenant or refs in a
+ * workflow's conditions, event in a source's (eng_cond_check_event) -- and
  * the rest walk objects by key ("recipient.subscription.properties.role");
  * a segment of digits indexes an array ("data.items.0.sku").  A root alone
  * ("tenant") names the whole value.  A path that does not resolve, or that
@@ -108,8 +109,9 @@ static const struct cond_opdef {
 	{ "not_empty", COND_NOT_EMPTY, COND_ARG_NONE },
 };
 
+/* The roots of a workflow's variables, then a source's ("event"). */
 static const char *const cond_roots[] = {
-	"data", "recipient", "actor", "tenant", "refs"
+	"data", "recipient", "actor", "tenant", "refs", "event"
 };
 
 /* A number from JSON or a numeric string: exact when an integer. */
@@ -155,13 +157,17 @@ cond_root(const char *path)
 	return 0;
 }
 
-/* Whether path is a root followed by non-empty dotted segments. */
+/*
+ * Whether path is a root followed by non-empty dotted segments; with
+ * event, the root must be "event", else one of a workflow's.
+ */
 static int
-cond_path_valid(const char *path)
+cond_path_valid(const char *path, int event)
 {
 	const char *p;
+	size_t n = cond_root(path);
 
-	if (cond_root(path) == 0)
+	if (n == 0 || (strncmp(path, "event", n) == 0) != event)
 		return 0;
 	for (p = path; *p != '\0'; p++) {
 		if (*p == '.' && (p[1] == '.' || p[1] == '\0'))
@@ -181,7 +187,8 @@ cond_is_ref(json_t *arg)
 		return 0;
 	s = json_string_value(arg);
 	n = cond_root(s);
-	return n != 0 && s[n] == '.' && cond_path_valid(s);
+	return n != 0 && s[n] == '.' && (cond_path_valid(s, 0) ||
+	    cond_path_valid(s, 1));
 }
 
 /* Parse an array index made only of digits; 0 or -1. */
@@ -573,9 +580,9 @@ cond_eval_one(json_t *c, json_t *ctx)
 	return 0;
 }
 
-/* Check conditions[i]; 0 or -1 with *cause. */
+/* Check conditions[i] (of a source's with event); 0 or -1 with *cause. */
 static int
-cond_check_one(json_t *c, size_t i, char **cause)
+cond_check_one(json_t *c, size_t i, int event, char **cause)
 {
 	const struct cond_opdef *def;
 	json_t *var, *op, *arg;
@@ -593,10 +600,10 @@ cond_check_one(json_t *c, size_t i, char **cause)
 		    i);
 		return -1;
 	}
-	if (!cond_path_valid(json_string_value(var))) {
+	if (!cond_path_valid(json_string_value(var), event)) {
 		*cause = xasprintf("conditions[%zu]: variable \"%s\" is not a "
-		    "path under data, recipient, actor, tenant or refs", i,
-		    json_string_value(var));
+		    "path under %s", i, json_string_value(var), event ?
+		    "event" : "data, recipient, actor, tenant or refs");
 		return -1;
 	}
 	op = json_object_get(c, "operator");
@@ -643,9 +650,9 @@ cond_check_one(json_t *c, size_t i, char **cause)
 	return 0;
 }
 
-/* Validate a conditions array; 0 or -1 with *cause naming the bad entry. */
-int
-eng_cond_check(json_t *conditions, char **cause)
+/* Validate a conditions array of either kind; 0 or -1 with *cause. */
+static int
+cond_check(json_t *conditions, int event, char **cause)
 {
 	json_t *c;
 	size_t i;
@@ -655,10 +662,24 @@ eng_cond_check(json_t *conditions, char **cause)
 		return -1;
 	}
 	json_array_foreach(conditions, i, c) {
-		if (cond_check_one(c, i, cause) != 0)
+		if (cond_check_one(c, i, event, cause) != 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* Validate a workflow's conditions array; 0 or -1 with *cause. */
+int
+eng_cond_check(json_t *conditions, char **cause)
+{
+	return cond_check(conditions, 0, cause);
+}
+
+/* Validate a source mapping's conditions (on event.*); 0 or -1. */
+int
+eng_cond_check_event(json_t *conditions, char **cause)
+{
+	return cond_check(conditions, 1, cause);
 }
 
 /* Evaluate ANDed conditions in ctx: 1 if all hold, else 0 and *failed. */

@@ -18,8 +18,15 @@
 int eng_cond_check(json_t *conditions, char **cause);
 
 /*
+ * eng_cond_check for a source's event mapping: every variable is a path
+ * under "event", the event as the source sent it.
+ */
+int eng_cond_check_event(json_t *conditions, char **cause);
+
+/*
  * Evaluate an array of conditions, ANDed, against ctx (a JSON object whose
- * keys are the path roots: "data", "recipient", "actor", "tenant", "refs");
+ * keys are the path roots: "data", "recipient", "actor", "tenant", "refs",
+ * or "event" for a source's);
  * returns 1 if all hold, 0 otherwise, with *failed (may be NULL) set to the
  * index of the first failing condition.  NULL conditions hold; a NULL ctx
  * is an empty one.  Never fails on unchecked input: a malformed condition

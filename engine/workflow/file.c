@@ -116,19 +116,32 @@ cfg_read(const char *path, char **cause)
 	return buf;
 }
 
-/* Parse f's text as a JSON object; NULL with a positioned *cause. */
+/*
+ * Parse f's text as JSON; NULL with *cause positioned where jansson
+ * stopped.  Columns count from 1: jansson says 0 for an error before the
+ * first character of a line (an empty file, a file cut after a newline).
+ */
 json_t *
-cfg_parse(struct cfg_file *f, char **cause)
+cfg_load(const struct cfg_file *f, char **cause)
 {
 	json_error_t err;
 	json_t *root;
 
 	root = json_loads(f->text, JSON_REJECT_DUPLICATES, &err);
-	if (root == NULL) {
-		*cause = xasprintf("%s:%d:%d: %s", f->path, err.line,
-		    err.column, err.text);
+	if (root == NULL)
+		*cause = xasprintf("%s:%d:%d: %s", f->path, err.line > 0 ?
+		    err.line : 1, err.column > 0 ? err.column : 1, err.text);
+	return root;
+}
+
+/* Parse f's text as a JSON object; NULL with a positioned *cause. */
+json_t *
+cfg_parse(struct cfg_file *f, char **cause)
+{
+	json_t *root;
+
+	if ((root = cfg_load(f, cause)) == NULL)
 		return NULL;
-	}
 	if (!json_is_object(root)) {
 		json_decref(root);
 		cfg_error(f, NULL, cause, "expected a JSON object");
@@ -188,6 +201,34 @@ cfg_key_ok(const char *s)
 		    *s == '.'))
 			return 0;
 	return 1;
+}
+
+/*
+ * Parse f as an object of the allowed keys whose "key" is usable as a
+ * name (what: "workflow", "source"): the root, the caller's, with *key
+ * inside it; NULL with a positioned *cause.
+ */
+json_t *
+cfg_keyed(struct cfg_file *f, const char *const *allowed, const char *what,
+    const char **key, char **cause)
+{
+	json_t *root;
+
+	if ((root = cfg_parse(f, cause)) == NULL)
+		return NULL;
+	if (cfg_keys(f, "", root, allowed, cause) != 0) {
+		json_decref(root);
+		return NULL;
+	}
+	*key = json_string_value(json_object_get(root, "key"));
+	if (*key == NULL || !cfg_key_ok(*key)) {
+		cfg_error(f, json_object_get(root, "key") ? "key" : NULL,
+		    cause, "a %s needs a \"key\" of letters, digits, '-', '_', "
+		    "'.'", what);
+		json_decref(root);
+		return NULL;
+	}
+	return root;
 }
 
 /* Check that v is an array of strings. */

@@ -34,26 +34,32 @@ jsonpos_ws(struct jsonpos *j)
 		jsonpos_adv(j);
 }
 
-/* Skip a string, copying up to len-1 raw bytes of it into out if given. */
-static void
+/*
+ * Skip a string, copying up to len-1 raw bytes of it into out if given;
+ * returns how many there are, so that a longer string is not taken for
+ * its first len-1 bytes.
+ */
+static size_t
 jsonpos_string(struct jsonpos *j, char *out, size_t len)
 {
 	size_t n = 0;
 
 	if (*j->p != '"')
-		return;
+		return 0;
 	jsonpos_adv(j);
 	while (*j->p != '\0' && *j->p != '"') {
 		if (*j->p == '\\' && j->p[1] != '\0')
 			jsonpos_adv(j);
 		if (out != NULL && n + 1 < len)
-			out[n++] = *j->p;
+			out[n] = *j->p;
+		n++;
 		jsonpos_adv(j);
 	}
 	if (*j->p == '"')
 		jsonpos_adv(j);
 	if (out != NULL)
-		out[n] = '\0';
+		out[n < len ? n : len - 1] = '\0';
+	return n;
 }
 
 /* Skip one value of any kind (iteratively: depth is counted, not recursed). */
@@ -94,7 +100,7 @@ eng_jsonpos(const char *text, const char *path, int *line, int *col)
 	const char *s = path;
 	char *end;
 	long idx;
-	size_t n;
+	size_t n, klen;
 	int found;
 
 	while (*s != '\0') {
@@ -126,12 +132,12 @@ eng_jsonpos(const char *text, const char *path, int *line, int *col)
 				jsonpos_ws(&j);
 				if (*j.p != '"')
 					return -1;
-				jsonpos_string(&j, key, sizeof key);
+				klen = jsonpos_string(&j, key, sizeof key);
 				jsonpos_ws(&j);
 				if (*j.p != ':')
 					return -1;
 				jsonpos_adv(&j);
-				if (strcmp(key, seg) == 0) {
+				if (klen < sizeof key && strcmp(key, seg) == 0) {
 					found = 1;
 					break;
 				}

@@ -1,6 +1,6 @@
 /*
- * The configuration model: what belfry.conf, the workflows and the
- * schedules files say once loaded (engine/config/load.c), read by the
+ * The configuration model: what belfry.conf, the workflows, the
+ * schedules and the sources files say once loaded (engine/config/load.c), read by the
  * rest of the engine and by the daemon, and freed.
  */
 #include <stdlib.h>
@@ -49,6 +49,30 @@ eng_config_free(struct eng_config *c)
 		json_decref(w->data_required);
 	}
 	free(c->workflows);
+	for (i = 0; i < c->n_sources; i++) {
+		struct eng_srcdef *d = &c->sources[i];
+
+		for (j = 0; j < d->nmaps; j++) {
+			struct eng_srcmap *m = &d->maps[j];
+
+			free(m->event);
+			free(m->workflow);
+			free(m->recipients);
+			free(m->actor);
+			free(m->data);
+			free(m->tenant);
+			free(m->ckey);
+			json_decref(m->conditions);
+		}
+		free(d->maps);
+		for (j = 0; j < d->n_write_keys; j++)
+			free(d->write_keys[j]);
+		free(d->write_keys);
+		free(d->key);
+		free(d->type);
+		free(d->group_collection);
+	}
+	free(c->sources);
 	for (i = 0; i < c->n_channels; i++)
 		cfg_channel_clear(&c->channels[i]);
 	free(c->channels);
@@ -79,6 +103,25 @@ eng_workflow_find(const struct eng_config *c, const char *key)
 	return NULL;
 }
 
+/* The source called key, or NULL. */
+const struct eng_srcdef *
+eng_srcdef_find(const struct eng_config *c, const char *key)
+{
+	size_t i;
+
+	for (i = 0; c != NULL && i < c->n_sources; i++)
+		if (strcmp(c->sources[i].key, key) == 0)
+			return &c->sources[i];
+	return NULL;
+}
+
+/* How many sources are loaded. */
+size_t
+eng_config_source_count(const struct eng_config *c)
+{
+	return c->n_sources;
+}
+
 /* belfry.conf's socket. */
 const char *
 eng_config_socket(const struct eng_config *c)
@@ -105,6 +148,34 @@ const char *
 eng_config_listen(const struct eng_config *c)
 {
 	return c->listen;
+}
+
+/* belfry.conf's header_timeout: seconds for a whole request head. */
+int
+eng_config_header_timeout(const struct eng_config *c)
+{
+	return c->header_timeout;
+}
+
+/* belfry.conf's body_timeout: seconds for a request body (and a reply). */
+int
+eng_config_body_timeout(const struct eng_config *c)
+{
+	return c->body_timeout;
+}
+
+/* belfry.conf's idle_timeout: seconds a kept-alive connection may idle. */
+int
+eng_config_idle_timeout(const struct eng_config *c)
+{
+	return c->idle_timeout;
+}
+
+/* belfry.conf's max_connections: open connections per listener. */
+int
+eng_config_max_connections(const struct eng_config *c)
+{
+	return c->max_connections;
 }
 
 /* belfry.conf's default time zone. */

@@ -71,10 +71,8 @@ struct pref_eval {
 static json_t *
 pref_need(json_t *v)
 {
-	if (v == NULL) {
-		fprintf(stderr, "<2>belfry: out of memory building JSON\n");
-		abort();
-	}
+	if (v == NULL)
+		fatalx("out of memory building JSON");
 	return v;
 }
 

@@ -19,12 +19,15 @@ void cfg_fmt(char *buf, size_t len, const char *fmt, ...)
 int cfg_error(const struct cfg_file *f, const char *path, char **cause,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 char *cfg_read(const char *path, char **cause);
+json_t *cfg_load(const struct cfg_file *f, char **cause);
 json_t *cfg_parse(struct cfg_file *f, char **cause);
 int cfg_keys(const struct cfg_file *f, const char *path, json_t *o,
     const char *const *allowed, char **cause);
 int cfg_string(const struct cfg_file *f, json_t *o, const char *key,
     char **out, char **cause);
 int cfg_key_ok(const char *s);
+json_t *cfg_keyed(struct cfg_file *f, const char *const *allowed,
+    const char *what, const char **key, char **cause);
 int cfg_strings(const struct cfg_file *f, json_t *v, const char *key,
     char **cause);
 

@@ -14,6 +14,11 @@ import subprocess
 import sys
 
 
+# How much slower than a plain build this one runs: make asan sets
+# BELFRY_LATENCY_SCALE, and the tests' latency and CPU bounds stretch by it.
+SCALE = float(os.environ.get("BELFRY_LATENCY_SCALE", "1"))
+
+
 class Checks:
     """A callable check counter: check(name, ok, detail) -> ok."""
 

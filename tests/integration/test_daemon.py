@@ -559,10 +559,19 @@ def run_tests(tmp, conf, d, port, others):
                         "http://belfry/admin/status",
                         "http://belfry/v1/users/u1"],
                        capture_output=True, text=True, timeout=20)
-    os.chmod(S, 0o660)
     # Two requests on one connection: the verdict is kept per connection.
     check("a stranger on the socket gets 403, twice", p.stdout == "403403",
           p.stdout + p.stderr)
+    # A user who has the daemon's group only as a supplementary group
+    # (as a member of a socket group usually has) is let in.
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                        "--groups=%d" % os.getegid(), "curl", "-s",
+                        "-o", "/dev/null", "-w", "%{http_code}",
+                        "--unix-socket", S, "http://belfry/admin/status"],
+                       capture_output=True, text=True, timeout=20)
+    check("a supplementary member of the daemon's group gets 200",
+          p.stdout == "200", p.stdout + p.stderr)
+    os.chmod(S, 0o660)
 
     # Answers written at once (server.c, server_write_through): many
     # batched requests on one kept-alive connection each get their own

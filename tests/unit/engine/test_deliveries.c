@@ -2,7 +2,7 @@
  * engine/messages/deliveries.c and engine/config/channels.c: what http
  * and email steps queue, the attempts recorded and read back as delivery
  * logs, a message's delivery state and status, the channel checks, and
- * the schema 10 -> 11 migration, on a real SQLite file with explicit
+ * the schema 11 -> 12 migration, on a real SQLite file with explicit
  * instants.
  */
 #include <setjmp.h>
@@ -460,7 +460,7 @@ test_deliveries_sync(void **state)
 }
 
 /*
- * Schema 10 to 11: a delivery queued before takes its channel from its
+ * Schema 11 to 12: a delivery queued before takes its channel from its
  * message, and is taken by that channel.
  */
 static void
@@ -480,7 +480,7 @@ test_deliveries_migration(void **state)
 	    " ALTER TABLE deliveries DROP COLUMN channel;"
 	    " ALTER TABLE deliveries DROP COLUMN headers;"
 	    " DROP TABLE delivery_attempts;"
-	    " UPDATE meta SET v = '10' WHERE k = 'version'", NULL, NULL, NULL),
+	    " UPDATE meta SET v = '11' WHERE k = 'version'", NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 	e = eng_open(path, &cause);

@@ -110,12 +110,15 @@ test_json_write(void **state)
 	json_object_set_new(a, "b-after-z", json_true());
 	expect_same_json(a);
 	assert_int_equal(eng_json_write(json_null(), s, 0), 4);
-	/* Integers around every power of ten, both signs. */
-	for (p = 1, c = 0; c < 19; c++, p *= 10) {
+	/* Integers around every power of ten up to 10^18, both signs (the
+	 * loop stops before 10^19, which does not fit). */
+	for (p = 1, c = 0;; p *= 10) {
 		expect_same_json(json_integer(p - 1));
 		expect_same_json(json_integer(p));
 		expect_same_json(json_integer(-p));
 		expect_same_json(json_integer(-p + 1));
+		if (++c == 19)
+			break;
 	}
 }
 
@@ -391,6 +394,11 @@ test_config_errors(void **state)
 	expect_config_error("belfry.conf:2:23: unknown time zone \"Mars/Base\"");
 	put_file("belfry.conf", "{\"socket\": }");
 	expect_config_error("belfry.conf:1:");
+	/* Columns count from 1, also before a line's first character. */
+	put_file("belfry.conf", "");
+	expect_config_error("belfry.conf:1:1: ");
+	put_file("belfry.conf", "{\n");
+	expect_config_error("belfry.conf:2:1: ");
 	put_file("belfry.conf", conf);
 	put_file("workflows/bad.json", "{\"key\": \"w\", \"steps\": [\n"
 	    "  {\"ref\": \"a\", \"type\": \"channel\", \"channel\": \"in-app\","

@@ -1,0 +1,86 @@
+/*
+ * The daemon's one transaction driver.  Every write the daemon makes to
+ * the store after start-up goes through txn_run(): the group commit of
+ * API requests (server.c) and the timer's and the virtual clock's passes
+ * over due work (clock.c) are the same transaction with different
+ * contents, so they cannot diverge in how a request is isolated, when
+ * due work runs, or what a failed commit means.
+ *
+ * One transaction: each queued request in its own savepoint (a failing
+ * request rolls back alone), the recorded delivery outcomes, the work due
+ * now in a savepoint of its own, the deliveries that work made due; then
+ * one durable commit.  Only after the commit are replies sent (by the
+ * caller) and deliveries started, so an answer or a delivery never speaks
+ * for work that was lost.
+ */
+#include <stdlib.h>
+
+#include "scheduler/scheduler.h"
+
+/*
+ * Run one transaction over batch and outs (either may be empty) and,
+ * unless the daemon is stopping, the work due now.  After a commit: the
+ * lateness histogram is fed, the counters move and the deliveries start;
+ * returns how many due items ran plus how many deliveries started.  After
+ * a failure: every request of batch has a 500 naming the store's cause
+ * and -1 is returned; outs is left to the caller, whose outcomes are not
+ * recorded.
+ */
+int
+txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
+{
+	struct eng_delivery d[SCH_MAX_INFLIGHT];
+	struct sch_outcome *o;
+	struct sch_req *r;
+	enum eng_status st;
+	char *cause = NULL, *why;
+	size_t nd = 0, i;
+	int64_t now;
+	int ran = 0;
+
+	if (eng_begin(s->eng, &cause) != 0) {
+		log_warnx("begin: %s", cause != NULL ? cause : "failed");
+		goto failed;
+	}
+	TAILQ_FOREACH(r, batch, entry) {
+		eng_request_begin(s->eng);
+		st = server_exec(r);
+		eng_request_end(s->eng, st == ENG_OK);
+	}
+	now = sch_now(s);
+	TAILQ_FOREACH(o, outs, entry)
+		outbound_record(s, o, now);
+	if (!s->stopping && eng_next_due(s->eng) <= now) {
+		eng_request_begin(s->eng);
+		ran = eng_run_due(s->eng, now);
+		eng_request_end(s->eng, 1);
+	}
+	if (!s->stopping)
+		nd = outbound_take(s, now, d, SCH_MAX_INFLIGHT);
+	if (eng_commit(s->eng, &cause) != 0) {
+		log_warnx("commit: %s", cause != NULL ? cause : "failed");
+		eng_rollback(s->eng);
+		for (i = 0; i < nd; i++)
+			eng_delivery_free(&d[i]);
+		goto failed;
+	}
+	clock_fired(s);
+	s->counters.commits++;
+	TAILQ_FOREACH(r, batch, entry)
+		s->counters.batched++;
+	for (i = 0; i < nd; i++) {
+		outbound_start(s, &d[i]);
+		eng_delivery_free(&d[i]);
+	}
+	return (ran > 0 ? ran : 0) + (int)nd;
+
+failed:
+	/* The store's cause, e.g. "disk full", for the clients too. */
+	why = xasprintf("the transaction did not commit: %s", cause != NULL ?
+	    cause : "failed");
+	TAILQ_FOREACH(r, batch, entry)
+		server_answer_500(r, why);
+	free(why);
+	free(cause);
+	return -1;
+}
