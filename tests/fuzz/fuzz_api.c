@@ -33,6 +33,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "scheduler/scheduler.h"
 
 #ifndef FUZZ_CONFIG_DIR
@@ -436,6 +438,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if ((fuzz_sch.eng = eng_open(fuzz_db, &cause)) == NULL)
 		fuzz_fail("database", cause);
 	eng_set_config(fuzz_sch.eng, c);
+	/* A loop that never runs: /metrics reads the outgoing channels. */
+	if ((fuzz_sch.base = event_base_new()) == NULL)
+		fuzz_fail("event loop", "cannot create it");
+	if (outbound_init(&fuzz_sch, &cause) != 0)
+		fuzz_fail("outbound", cause);
 	fuzz_sch.config_dir = xstrdup(cdir);
 	fuzz_sch.socket_path = xstrdup("belfry.sock");
 	fuzz_sch.database = fuzz_db;
