@@ -14,7 +14,7 @@ CC       ?= cc
 # Debian 12 packages the build and the tests need (apt-get names).
 DEB_PKGS = gcc make pkg-config libevent-dev libical-dev libjansson-dev \
 	libsqlite3-dev libicu-dev icu-devtools uuid-dev libcmocka-dev tzdata \
-	python3 python3-dateutil curl
+	python3 python3-dateutil curl libssl-dev libwslay-dev openssl chromium
 
 PKG_LIBS = libical jansson icu-uc icu-i18n
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -40,9 +40,11 @@ CTL_OBJS = $(CTL_SRCS:%.c=$(B)/%.o)
 SCH_SRCS = scheduler/belfryd.c scheduler/log.c scheduler/server.c \
 	scheduler/http.c scheduler/route.c scheduler/api.c \
 	$(wildcard scheduler/api_*.c) scheduler/clock.c scheduler/txn.c \
-	scheduler/webhook.c scheduler/notify.c
+	scheduler/webhook.c scheduler/notify.c scheduler/auth.c \
+	scheduler/tls.c scheduler/ws.c
 SCH_OBJS = $(SCH_SRCS:%.c=$(B)/%.o)
-LDLIBS_D = $(shell pkg-config --libs libevent jansson 2>/dev/null) -lsqlite3
+LDLIBS_D = $(shell pkg-config --libs libevent libevent_openssl jansson \
+	libssl libcrypto 2>/dev/null) -lwslay -lsqlite3
 
 ICU_RES  = $(B)/icu/zoneinfo64.res
 

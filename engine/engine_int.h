@@ -63,6 +63,9 @@ struct eng {
 	int64_t msg_seq;        /* the last message seq given (eng_feed_push) */
 	struct eng_heads *heads; /* feed heads written behind (heads.c) */
 	int64_t swapped;        /* what belfry_swap() last replaced */
+	struct eng_push *pushes; /* feeds that got messages (pushes.c) */
+	size_t npushes, pushes_cap, pushes_mark;
+	int pushes_all;         /* more than ENG_PUSHES_MAX: every feed */
 };
 
 /* engine/jsonout.c: whether any string, key or value, inside v has s. */
@@ -111,6 +114,11 @@ void eng_sweep(struct eng *e, int64_t now);
 
 /* How many fired instants are kept between eng_fired_take calls. */
 #define ENG_FIRED_MAX 65536
+
+/* engine/pushes.c: the feeds that got messages, until taken. */
+#define ENG_PUSHES_MAX 65536
+void eng_push_note(struct eng *e, const char *rcpt, const char *channel);
+void eng_pushes_truncate(struct eng *e, size_t keep);
 
 /* engine/store.c: queue a log channel line until the commit. */
 void eng_log_line(struct eng *e, const char *line);
@@ -184,6 +192,12 @@ struct eng_config {
 	int max_connections;     /* per listener */
 	char **api_keys;
 	size_t n_api_keys;
+	char **public_keys;      /* public_api_keys: browser keys */
+	size_t n_public_keys;
+	char *user_token_key;    /* user_token_public_key: a PEM file, or NULL */
+	char **origins;          /* allowed_origins */
+	size_t n_origins;
+	char *tls_cert, *tls_key; /* tls: certificate and key files, or NULL */
 	struct eng_channel *channels;
 	size_t n_channels;
 	json_t *default_prefs;   /* PreferenceSet or NULL */

@@ -155,36 +155,158 @@ missing:
 	return ENG_NOT_FOUND;
 }
 
-/* PUT/DELETE /v1/messages/{id}/{seen|read|archived|interacted}. */
-enum eng_status
-eng_message_mark(struct eng *e, const char *id, const char *what, int set,
-    int64_t now, json_t **reply, char **cause)
+/*
+ * Set (set) or clear engagement what ("seen", "read", "archived" or
+ * "interacted") of message seq, of owner's (NULL: anyone's); interacted
+ * also marks it read, as Knock does.  ENG_OK, ENG_NOT_FOUND when there
+ * is no such message of owner's, or ENG_INTERNAL.
+ */
+static enum eng_status
+msg_mark(struct eng *e, int64_t seq, const char *what, int set,
+    const char *owner, int64_t now)
 {
 	sqlite3_stmt *st;
-	uint64_t seq, b;
+	const char *who;
+	int found;
 
-	if (strcmp(what, "seen") != 0 && strcmp(what, "read") != 0 &&
-	    strcmp(what, "archived") != 0 && strcmp(what, "interacted") != 0) {
-		*cause = xasprintf("unknown engagement status \"%.32s\"", what);
-		return ENG_NOT_FOUND;
-	}
-	if (eng_id_parse(e, ENG_ID_MSG, id, &seq, &b) != 0) {
-		*cause = xasprintf("message \"%.64s\" not found", id);
-		return ENG_NOT_FOUND;
+	if (owner != NULL) {
+		st = eng_stmt(e, ST_MSG_GET);
+		sqlite3_bind_int64(st, 1, seq);
+		found = sqlite3_step(st) == SQLITE_ROW && (who = (const char *)
+		    sqlite3_column_text(st, MC_RCPT)) != NULL &&
+		    strcmp(who, owner) == 0;
+		sqlite3_reset(st);
+		if (!found)
+			return ENG_NOT_FOUND;
 	}
 	st = eng_stmt(e, ST_MSG_MARK);
-	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_text(st, 2, what, -1, SQLITE_STATIC);
 	if (set)
 		sqlite3_bind_int64(st, 3, now);
 	sqlite3_bind_int64(st, 4, now);
 	if (eng_step_done(e, st) != 0)
 		return ENG_INTERNAL;
-	if (sqlite3_changes(e->db) == 0) {
+	if (sqlite3_changes(e->db) == 0)
+		return ENG_NOT_FOUND;
+	if (set && strcmp(what, "interacted") == 0)
+		return msg_mark(e, seq, "read", 1, NULL, now);
+	return ENG_OK;
+}
+
+/*
+ * A status of Knock's batch and bulk routes (seen, unseen, read, unread,
+ * archived, unarchived, interacted) as an engagement and whether it is
+ * set; -1 when it is none of them.
+ */
+static int
+msg_status_of(const char *status, const char **what, int *set)
+{
+	static const struct {
+		const char *status, *what;
+		int set;
+	} map[] = {
+		{ "seen", "seen", 1 }, { "unseen", "seen", 0 },
+		{ "read", "read", 1 }, { "unread", "read", 0 },
+		{ "archived", "archived", 1 }, { "unarchived", "archived", 0 },
+		{ "interacted", "interacted", 1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(status, map[i].status) == 0) {
+			*what = map[i].what;
+			*set = map[i].set;
+			return 0;
+		}
+	return -1;
+}
+
+/* See engine.h: one message's status, PUT or DELETE. */
+enum eng_status
+eng_message_mark(struct eng *e, const char *id, const char *status,
+    int set, const char *owner, int64_t now, json_t **reply, char **cause)
+{
+	const char *what;
+	enum eng_status rc;
+	uint64_t seq, b;
+	int on;
+
+	if (msg_status_of(status, &what, &on) != 0) {
+		*cause = xasprintf("unknown engagement status \"%.32s\"",
+		    status);
+		return ENG_NOT_FOUND;
+	}
+	if (eng_id_parse(e, ENG_ID_MSG, id, &seq, &b) != 0 ||
+	    seq > INT64_MAX) {
 		*cause = xasprintf("message \"%.64s\" not found", id);
 		return ENG_NOT_FOUND;
 	}
+	rc = msg_mark(e, (int64_t)seq, what, set ? on : !on, owner, now);
+	if (rc == ENG_NOT_FOUND)
+		*cause = xasprintf("message \"%.64s\" not found", id);
+	if (rc != ENG_OK)
+		return rc;
 	return eng_message_get(e, id, reply, cause);
+}
+
+#define MSG_BATCH_MAX 1000
+
+/*
+ * See engine.h: POST /v1/messages/batch/{status} {message_ids}: the
+ * messages updated, in the order given; ids that are not messages (of
+ * owner's, when owner is set) are left out.
+ */
+enum eng_status
+eng_messages_batch(struct eng *e, const char *status, json_t *body,
+    const char *owner, int64_t now, json_t **reply, char **cause)
+{
+	json_t *ids = json_object_get(body, "message_ids"), *v, *m;
+	const char *what, *id;
+	enum eng_status rc;
+	uint64_t seq, b;
+	size_t i;
+	int set;
+	char *ignored;
+
+	if (msg_status_of(status, &what, &set) != 0) {
+		*cause = xasprintf("unknown status \"%.32s\": seen, unseen, "
+		    "read, unread, archived, unarchived or interacted",
+		    status);
+		return ENG_NOT_FOUND;
+	}
+	if (!json_is_array(ids) || json_array_size(ids) == 0 ||
+	    json_array_size(ids) > MSG_BATCH_MAX) {
+		*cause = xasprintf("\"message_ids\" must be an array of 1 to "
+		    "%d message ids", MSG_BATCH_MAX);
+		return ENG_INVALID;
+	}
+	json_array_foreach(ids, i, v)
+		if (!json_is_string(v)) {
+			*cause = xasprintf("\"message_ids\"[%zu] is not a "
+			    "string", i);
+			return ENG_INVALID;
+		}
+	*reply = json_array();
+	json_array_foreach(ids, i, v) {
+		id = json_string_value(v);
+		if (eng_id_parse(e, ENG_ID_MSG, id, &seq, &b) != 0 ||
+		    seq > INT64_MAX)
+			continue;
+		rc = msg_mark(e, (int64_t)seq, what, set, owner, now);
+		if (rc == ENG_INTERNAL) {
+			json_decref(*reply);
+			*reply = NULL;
+			*cause = xstrdup("the store failed");
+			return rc;
+		}
+		ignored = NULL;
+		if (rc == ENG_OK && eng_message_get(e, id, &m, &ignored) ==
+		    ENG_OK)
+			json_array_append_new(*reply, m);
+		free(ignored);
+	}
+	return ENG_OK;
 }
 
 /* Page size from a query: 1..50, default 50, -1 when it is not that. */
@@ -412,50 +534,351 @@ msg_feed_item(struct eng *e, json_t *m, json_t *batch)
 	json_object_update_missing(it, m);
 	json_object_del(it, "content");
 	json_object_set_new(it, "__typename", json_string("FeedItem"));
+	/* The page cursors are message ids. */
+	json_object_set(it, "__cursor", json_object_get(m, "id"));
 	return it;
 }
 
-/* The in-app channel called name, or NULL. */
-static const struct eng_channel *
-msg_feed_channel(struct eng *e, const char *name)
+/*
+ * An ISO 8601 UTC instant as browsers write it (YYYY-MM-DDTHH:MM:SS,
+ * optional fraction, Z) into *t; -1 when it is not one.
+ */
+static int
+msg_instant(const char *v, int64_t *t)
 {
+	char buf[21];
+	const char *p = v + 19;
+
+	if (strlen(v) < 20)
+		return -1;
+	memcpy(buf, v, 19);
+	memcpy(buf + 19, "Z", 2);
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	if (strcmp(p, "Z") != 0)
+		return -1;
+	return tz_instant_parse(buf, t);
+}
+
+/* Filters of a feed query checked on each row, beyond the walk's own. */
+struct msg_extra {
+	const char *source;      /* the workflow key, or NULL */
+	json_t *categories;      /* any of these workflow categories */
+	json_t *trigger;         /* data has each key = value */
+	int64_t gte, lte, gt, lt; /* inserted_at bounds */
+};
+
+/* The extra filters of query q into *x; ENG_INVALID with *cause. */
+static enum eng_status
+msg_extra_parse(json_t *q, struct msg_extra *x, char **cause)
+{
+	static const char *const ops[] = { "inserted_at.gte",
+		"inserted_at.lte", "inserted_at.gt", "inserted_at.lt" };
+	int64_t *bound[4];
+	const char *td = json_string_value(json_object_get(q,
+	    "trigger_data")), *v;
+	json_t *cat = json_object_get(q, "workflow_categories[]");
 	size_t i;
 
-	for (i = 0; i < e->cfg->n_channels; i++)
-		if (strcmp(e->cfg->channels[i].name, name) == 0 &&
-		    strcmp(e->cfg->channels[i].type, "in_app_feed") == 0)
-			return &e->cfg->channels[i];
-	return NULL;
+	memset(x, 0, sizeof *x);
+	bound[0] = &x->gte;
+	bound[1] = &x->lte;
+	bound[2] = &x->gt;
+	bound[3] = &x->lt;
+	x->gte = x->gt = INT64_MIN;
+	x->lte = x->lt = INT64_MAX;
+	x->source = json_string_value(json_object_get(q, "source"));
+	if (json_array_size(cat) > 0)
+		x->categories = cat;
+	for (i = 0; i < 4; i++)
+		if ((v = json_string_value(json_object_get(q, ops[i]))) !=
+		    NULL && msg_instant(v, bound[i]) != 0) {
+			*cause = xasprintf("\"%s\" must be an ISO 8601 UTC "
+			    "instant (2026-12-02T10:00:00Z)", ops[i]);
+			return ENG_INVALID;
+		}
+	if (td != NULL) {
+		x->trigger = json_loads(td, 0, NULL);
+		if (!json_is_object(x->trigger)) {
+			json_decref(x->trigger);
+			x->trigger = NULL;
+			*cause = xstrdup("\"trigger_data\" must be a JSON "
+			    "object of keys and values");
+			return ENG_INVALID;
+		}
+	}
+	return ENG_OK;
+}
+
+/* Whether the walk's current row passes x. */
+static int
+msg_extra_pass(struct eng *e, sqlite3_stmt *st, const struct msg_extra *x)
+{
+	const char *wf = (const char *)sqlite3_column_text(st, MC_WORKFLOW);
+	int64_t at = sqlite3_column_int64(st, MC_INSERTED);
+	const struct eng_workflow *w;
+	json_t *data, *v, *c;
+	const char *k;
+	size_t i, j;
+	int ok = 1;
+
+	if (at < x->gte || at > x->lte || at <= x->gt || at >= x->lt)
+		return 0;
+	if (x->source != NULL && (wf == NULL || strcmp(wf, x->source) != 0))
+		return 0;
+	if (x->categories != NULL) {
+		ok = 0;
+		w = wf != NULL ? eng_workflow_find(e->cfg, wf) : NULL;
+		json_array_foreach(x->categories, i, v)
+			json_array_foreach(w != NULL ? w->categories : NULL,
+			    j, c)
+				ok |= json_equal(v, c);
+		if (!ok)
+			return 0;
+	}
+	if (x->trigger != NULL) {
+		data = eng_json_col(st, MC_DATA);
+		json_object_foreach(x->trigger, k, v)
+			ok &= json_equal(json_object_get(data, k), v);
+		json_decref(data);
+	}
+	return ok;
+}
+
+/*
+ * A FeedItem cut down to Knock's compact mode: no activities, at most
+ * one actor, data without nested arrays and objects.
+ */
+static void
+msg_compact(json_t *it)
+{
+	json_t *actors = json_object_get(it, "actors"), *data, *v;
+	const char *k;
+	void *tmp;
+
+	json_object_del(it, "activities");
+	json_object_del(it, "total_activities");
+	while (json_array_size(actors) > 1)
+		json_array_remove(actors, json_array_size(actors) - 1);
+	data = json_object_get(it, "data");
+	if (json_is_object(data)) {
+		data = json_deep_copy(data);
+		json_object_foreach_safe(data, tmp, k, v)
+			if (json_is_object(v) || json_is_array(v))
+				json_object_del(data, k);
+		json_object_set_new(it, "data", data);
+	}
 }
 
 /*
  * Messages of rcpt (optionally on one channel) as entries + cursor: a walk
  * down its chains, always taking the newest message next (newest first
  * across channels), each message fetched with whether it passes the
- * filters, until a page is full or the chains end.
+ * filters, until a page is full or the chains end.  With a "before"
+ * cursor the walk stops at the cursor and the page is the entries just
+ * above it (kept in a ring of the page's size).
  */
 static enum eng_status
 msg_list(struct eng *e, const char *rcpt, const char *channel, json_t *q,
     int feed, json_t **entries, json_t **page, char **cause)
 {
 	int size = msg_page_size(q), n = 0, passes;
+	const char *before = json_string_value(json_object_get(q, "before"));
+	const char *mode = json_string_value(json_object_get(q, "mode"));
 	sqlite3_stmt *st = eng_stmt(e, ST_MSG_WALK);
+	json_t *m, *it, *batch, **ring = NULL, *first, *last;
+	int64_t cursor, prev, stop = 0;
+	struct msg_extra x;
 	enum eng_status rc;
-	json_t *m, *last, *batch;
 	struct msg_chain *c;
-	int64_t cursor, prev;
-	size_t nc, i, top;
+	size_t nc, i, top, seen = 0;
+	uint64_t bseq, b;
 
 	if (size < 0) {
 		*cause = xstrdup("\"page_size\" must be an integer 1..50");
 		return ENG_INVALID;
 	}
-	if ((rc = msg_bind_filters(e, st, q, &cursor, cause)) != ENG_OK)
+	if (mode != NULL && strcmp(mode, "compact") != 0 &&
+	    strcmp(mode, "rich") != 0) {
+		*cause = xstrdup("\"mode\" must be compact or rich");
+		return ENG_INVALID;
+	}
+	if (before != NULL) {
+		if (json_object_get(q, "after") != NULL) {
+			*cause = xstrdup("\"before\" and \"after\" cannot both "
+			    "be given");
+			return ENG_INVALID;
+		}
+		if (eng_id_parse(e, ENG_ID_MSG, before, &bseq, &b) != 0 ||
+		    bseq > INT64_MAX) {
+			*cause = xstrdup("bad \"before\" cursor");
+			return ENG_INVALID;
+		}
+		stop = (int64_t)bseq;
+		ring = xcalloc((size_t)size, sizeof *ring);
+	}
+	if ((rc = msg_extra_parse(q, &x, cause)) != ENG_OK ||
+	    (rc = msg_bind_filters(e, st, q, &cursor, cause)) != ENG_OK) {
+		json_decref(x.trigger);
+		free(ring);
 		return rc;
+	}
 	c = msg_heads(e, rcpt, channel, &nc);
 	msg_seek(st, rcpt, cursor, c, nc);
 	*entries = json_array();
-	while (n < size) {
+	while (ring != NULL || n < size) {
+		for (top = nc, i = 0; i < nc; i++)
+			if (c[i].at > stop && (top == nc ||
+			    c[i].at > c[top].at))
+				top = i;
+		if (top == nc)
+			break;
+		sqlite3_bind_int64(st, 1, c[top].at);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			c[top].at = 0;
+			continue;
+		}
+		prev = sqlite3_column_int64(st, MC_PREV);
+		passes = sqlite3_column_int(st, MC_PASSES) &&
+		    msg_extra_pass(e, st, &x);
+		if (passes) {
+			m = msg_json(e, st);
+			batch = feed ? msg_batch(st) : NULL;
+			it = feed ? msg_feed_item(e, m, batch) : json_incref(m);
+			if (feed && mode != NULL && strcmp(mode, "compact") == 0)
+				msg_compact(it);
+			json_decref(batch);
+			json_decref(m);
+			if (ring != NULL) {
+				json_decref(ring[seen % (size_t)size]);
+				ring[seen++ % (size_t)size] = it;
+			} else {
+				json_array_append_new(*entries, it);
+				n++;
+			}
+		}
+		sqlite3_reset(st);
+		/* A chain only goes back in time. */
+		c[top].at = prev < c[top].at ? prev : 0;
+	}
+	for (i = 0; i < nc; i++)
+		free(c[i].channel);
+	free(c);
+	json_decref(x.trigger);
+	if (ring != NULL) {
+		/* The last size entries seen, newest first. */
+		for (i = seen > (size_t)size ? seen - (size_t)size : 0;
+		    i < seen; i++)
+			json_array_append_new(*entries,
+			    ring[i % (size_t)size]);
+		free(ring);
+		first = json_array_get(*entries, 0);
+		last = json_array_get(*entries, json_array_size(*entries) - 1);
+		*page = msg_page_info(last ? json_string_value(
+		    json_object_get(last, "id")) : NULL, 1, size);
+		if (seen > (size_t)size)
+			json_object_set(*page, "before", json_object_get(first,
+			    "id"));
+		return ENG_OK;
+	}
+	last = json_array_get(*entries, json_array_size(*entries) - 1);
+	*page = msg_page_info(last ? json_string_value(json_object_get(last,
+	    "id")) : NULL, n == size, size);
+	if (cursor != INT64_MAX && (first = json_array_get(*entries, 0)))
+		json_object_set(*page, "before", json_object_get(first, "id"));
+	return ENG_OK;
+}
+
+/* See engine.h: the counts of rcpt's feed on channel. */
+void
+eng_feed_counts(struct eng *e, const char *rcpt, const char *channel,
+    const char *tenant, int has_tenant, struct eng_feed_counts *out)
+{
+	sqlite3_stmt *st = eng_stmt(e, ST_MSG_COUNTS);
+
+	out->total = out->unread = out->unseen = 0;
+	sqlite3_bind_int64(st, 1, eng_feed_head(e, rcpt, channel));
+	if (tenant)
+		sqlite3_bind_text(st, 2, tenant, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, has_tenant);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		out->total = sqlite3_column_int64(st, 0);
+		out->unread = sqlite3_column_int64(st, 1);
+		out->unseen = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+}
+
+/* See engine.h: whether channel is an in-app feed channel of c. */
+int
+eng_config_is_feed(const struct eng_config *c, const char *channel)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_channels; i++)
+		if (strcmp(c->channels[i].name, channel) == 0 &&
+		    strcmp(c->channels[i].type, "in_app_feed") == 0)
+			return 1;
+	return 0;
+}
+
+/* GET /v1/users/{id}/feeds/{channel}. */
+enum eng_status
+eng_feed_get(struct eng *e, const char *user, const char *channel,
+    json_t *query, json_t **reply, char **cause)
+{
+	const char *tenant = json_string_value(json_object_get(query,
+	    "tenant"));
+	const char *ht = json_string_value(json_object_get(query,
+	    "has_tenant"));
+	struct eng_feed_counts n;
+	json_t *entries, *page;
+	enum eng_status rc;
+
+	if (!eng_config_is_feed(e->cfg, channel)) {
+		*cause = xasprintf("no in-app feed channel \"%.64s\"", channel);
+		return ENG_NOT_FOUND;
+	}
+	if ((rc = msg_list(e, user, channel, query, 1, &entries, &page,
+	    cause)) != ENG_OK)
+		return rc;
+	eng_feed_counts(e, user, channel, tenant, ht && strcmp(ht, "true") == 0,
+	    &n);
+	*reply = json_pack("{s:o, s:{s:s, s:I, s:I, s:I}, s:o, s:o}",
+	    "entries", entries, "meta", "__typename", "FeedMetadata",
+	    "total_count", (json_int_t)n.total, "unread_count",
+	    (json_int_t)n.unread, "unseen_count", (json_int_t)n.unseen,
+	    "page_info", page, "vars", json_object());
+	return ENG_OK;
+}
+
+#define MSG_BULK_USERS 100
+
+/*
+ * The seqs of rcpt's messages on channel that pass q's filters, all of
+ * them (newest first), into *out (from malloc); their count, or -1 with
+ * *cause.
+ */
+static ssize_t
+msg_select(struct eng *e, const char *rcpt, const char *channel, json_t *q,
+    int64_t **out, char **cause)
+{
+	sqlite3_stmt *st = eng_stmt(e, ST_MSG_WALK);
+	struct msg_extra x;
+	struct msg_chain *c;
+	int64_t cursor, prev;
+	size_t nc, i, top, n = 0, cap = 0;
+
+	*out = NULL;
+	if (msg_extra_parse(q, &x, cause) != ENG_OK ||
+	    msg_bind_filters(e, st, q, &cursor, cause) != ENG_OK) {
+		json_decref(x.trigger);
+		return -1;
+	}
+	c = msg_heads(e, rcpt, channel, &nc);
+	for (;;) {
 		for (top = nc, i = 0; i < nc; i++)
 			if (c[i].at > 0 && (top == nc || c[i].at > c[top].at))
 				top = i;
@@ -468,66 +891,132 @@ msg_list(struct eng *e, const char *rcpt, const char *channel, json_t *q,
 			continue;
 		}
 		prev = sqlite3_column_int64(st, MC_PREV);
-		passes = sqlite3_column_int(st, MC_PASSES);
-		if (passes) {
-			m = msg_json(e, st);
-			batch = feed ? msg_batch(st) : NULL;
-			json_array_append_new(*entries, feed ?
-			    msg_feed_item(e, m, batch) : json_incref(m));
-			json_decref(batch);
-			json_decref(m);
-			n++;
+		if (sqlite3_column_int(st, MC_PASSES) &&
+		    msg_extra_pass(e, st, &x)) {
+			if (n == cap)
+				*out = xreallocarray(*out, cap = cap ? cap * 2 :
+				    64, sizeof **out);
+			(*out)[n++] = c[top].at;
 		}
 		sqlite3_reset(st);
-		/* A chain only goes back in time. */
 		c[top].at = prev < c[top].at ? prev : 0;
 	}
 	for (i = 0; i < nc; i++)
 		free(c[i].channel);
 	free(c);
-	last = json_array_get(*entries, json_array_size(*entries) - 1);
-	*page = msg_page_info(last ? json_string_value(json_object_get(last,
-	    "id")) : NULL, n == size, size);
-	return ENG_OK;
+	json_decref(x.trigger);
+	return (ssize_t)n;
 }
 
-/* GET /v1/users/{id}/feeds/{channel}. */
-enum eng_status
-eng_feed_get(struct eng *e, const char *user, const char *channel,
-    json_t *query, json_t **reply, char **cause)
+/*
+ * The bulk body's filters as a feed query: engagement_status as status,
+ * archived, has_tenant, tenants (at most one) as tenant, trigger_data.
+ * NULL with *cause.
+ */
+static json_t *
+msg_bulk_query(json_t *body, char **cause)
 {
-	const char *tenant = json_string_value(json_object_get(query,
-	    "tenant"));
-	const char *ht = json_string_value(json_object_get(query,
-	    "has_tenant"));
-	json_t *entries, *page;
-	sqlite3_stmt *st;
-	enum eng_status rc;
-	int64_t total = 0, unread = 0, unseen = 0;
+	json_t *q = json_object(), *v;
+	const char *es, *ar;
 
-	if (msg_feed_channel(e, channel) == NULL) {
+	es = json_string_value(json_object_get(body, "engagement_status"));
+	ar = json_string_value(json_object_get(body, "archived"));
+	if (es != NULL)
+		json_object_set_new(q, "status", json_string(es));
+	if (ar != NULL)
+		json_object_set_new(q, "archived", json_string(ar));
+	if (json_is_true(json_object_get(body, "has_tenant")))
+		json_object_set_new(q, "has_tenant", json_string("true"));
+	v = json_object_get(body, "tenants");
+	if (json_array_size(v) > 1 || (v != NULL && !json_is_null(v) &&
+	    !json_is_array(v)) || (json_array_size(v) == 1 &&
+	    !json_is_string(json_array_get(v, 0)))) {
+		json_decref(q);
+		*cause = xstrdup("\"tenants\" must be an array of at most one "
+		    "tenant id");
+		return NULL;
+	}
+	if (json_array_size(v) == 1)
+		json_object_set(q, "tenant", json_array_get(v, 0));
+	if ((v = json_object_get(body, "trigger_data")) != NULL &&
+	    !json_is_null(v)) {
+		if (!json_is_string(v)) {
+			json_decref(q);
+			*cause = xstrdup("\"trigger_data\" must be a JSON "
+			    "object as a string");
+			return NULL;
+		}
+		json_object_set(q, "trigger_data", v);
+	}
+	return q;
+}
+
+/* See engine.h: POST /v1/channels/{channel}/messages/bulk/{status}. */
+enum eng_status
+eng_feed_bulk(struct eng *e, const char *channel, const char *status,
+    json_t *body, int64_t now, json_t **reply, char **cause)
+{
+	json_t *users = json_object_get(body, "user_ids"), *u, *q;
+	const char *what;
+	int64_t *seqs, done = 0;
+	enum eng_status rc;
+	char at[32];
+	ssize_t n, k;
+	size_t i;
+	int set;
+
+	if (!eng_config_is_feed(e->cfg, channel)) {
 		*cause = xasprintf("no in-app feed channel \"%.64s\"", channel);
 		return ENG_NOT_FOUND;
 	}
-	if ((rc = msg_list(e, user, channel, query, 1, &entries, &page,
-	    cause)) != ENG_OK)
-		return rc;
-	st = eng_stmt(e, ST_MSG_COUNTS);
-	sqlite3_bind_int64(st, 1, eng_feed_head(e, user, channel));
-	if (tenant)
-		sqlite3_bind_text(st, 2, tenant, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 3, ht && strcmp(ht, "true") == 0);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		total = sqlite3_column_int64(st, 0);
-		unread = sqlite3_column_int64(st, 1);
-		unseen = sqlite3_column_int64(st, 2);
+	if (msg_status_of(status, &what, &set) != 0) {
+		*cause = xasprintf("unknown status \"%.32s\": seen, unseen, "
+		    "read, unread, archived, unarchived or interacted",
+		    status);
+		return ENG_NOT_FOUND;
 	}
-	sqlite3_reset(st);
-	*reply = json_pack("{s:o, s:{s:s, s:I, s:I, s:I}, s:o, s:o}",
-	    "entries", entries, "meta", "__typename", "FeedMetadata",
-	    "total_count", (json_int_t)total, "unread_count",
-	    (json_int_t)unread, "unseen_count", (json_int_t)unseen,
-	    "page_info", page, "vars", json_object());
+	if (!json_is_array(users) || json_array_size(users) == 0 ||
+	    json_array_size(users) > MSG_BULK_USERS) {
+		*cause = xasprintf("\"user_ids\" must be an array of 1 to %d "
+		    "user ids", MSG_BULK_USERS);
+		return ENG_INVALID;
+	}
+	json_array_foreach(users, i, u)
+		if (!json_is_string(u)) {
+			*cause = xasprintf("\"user_ids\"[%zu] is not a string",
+			    i);
+			return ENG_INVALID;
+		}
+	if ((q = msg_bulk_query(body, cause)) == NULL)
+		return ENG_INVALID;
+	json_array_foreach(users, i, u) {
+		n = msg_select(e, json_string_value(u), channel, q, &seqs,
+		    cause);
+		if (n < 0) {
+			json_decref(q);
+			return ENG_INVALID;
+		}
+		for (k = 0; k < n; k++) {
+			rc = msg_mark(e, seqs[k], what, set, NULL, now);
+			if (rc == ENG_INTERNAL) {
+				free(seqs);
+				json_decref(q);
+				*cause = xstrdup("the store failed");
+				return rc;
+			}
+			done += rc == ENG_OK;
+		}
+		free(seqs);
+	}
+	json_decref(q);
+	eng_iso(now, at, sizeof at);
+	*reply = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:s, s:s,"
+	    " s:s, s:s}", "__typename", "BulkOperation", "name",
+	    status, "status", "completed", "estimated_total_rows",
+	    (json_int_t)done, "processed_rows", (json_int_t)done,
+	    "success_count", (json_int_t)done, "error_count", 0,
+	    "inserted_at", at, "started_at", at, "completed_at", at,
+	    "updated_at", at);
 	return ENG_OK;
 }
 

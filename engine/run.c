@@ -298,7 +298,9 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 			return -1;
 		}
 		e->stats.queue_depth++;
-	} else if (strcmp(ch->type, "log") == 0) {
+	} else if (strcmp(ch->type, "in_app_feed") == 0)
+		eng_push_note(e, rr->rcpt, ch->name);
+	else if (strcmp(ch->type, "log") == 0) {
 		txt = json_string_value(json_object_get(body, "text"));
 		if (txt == NULL)
 			txt = json_string_value(json_object_get(body,

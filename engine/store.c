@@ -908,6 +908,8 @@ eng_close(struct eng *e)
 		sqlite3_close(e->db);
 	eng_config_free(e->cfg);
 	free(e->logs);
+	eng_pushes_truncate(e, 0);
+	free(e->pushes);
 	free(e->fired);
 	eng_sched_cache_free(e);
 	free(e);
@@ -1064,6 +1066,7 @@ eng_rollback(struct eng *e)
 	e->in_txn = 0;
 	store_logs_truncate(e, 0);
 	eng_heads_rollback(e, 1);
+	eng_pushes_truncate(e, 0);
 	e->nfired = 0;
 	if (sqlite3_get_autocommit(e->db) == 0)
 		eng_step_done(e, eng_stmt(e, ST_ROLLBACK));
@@ -1074,6 +1077,7 @@ void
 eng_request_begin(struct eng *e)
 {
 	e->logs_mark = e->logs_len;
+	e->pushes_mark = e->npushes;
 	eng_heads_mark(e);
 	eng_step_done(e, eng_stmt(e, ST_SAVEPOINT));
 }
@@ -1085,6 +1089,7 @@ eng_request_end(struct eng *e, int ok)
 	if (!ok) {
 		eng_step_done(e, eng_stmt(e, ST_ROLLBACK_TO));
 		store_logs_truncate(e, e->logs_mark);
+		eng_pushes_truncate(e, e->pushes_mark);
 		eng_heads_rollback(e, 0);
 	}
 	eng_step_done(e, eng_stmt(e, ST_RELEASE));
