@@ -149,8 +149,11 @@ struct eng_step {
 	json_t *conditions;      /* step conditions (channel steps) */
 	/* channel */
 	struct eng_channel *channel;
-	json_t *template;        /* {"markdown"|"text"|"body"|"subject": ...} */
-	struct eng_template *parts[4]; /* its values parsed, in its key order */
+	json_t *template;        /* {"markdown"|"text"|"body"|"subject"|
+				    "action_url": ..., "buttons": [...]} */
+	struct eng_template *parts[5]; /* its strings parsed, in key order */
+	struct eng_template **buttons; /* each button's label and action */
+	size_t nbuttons;
 	/* delay, batch, throttle: a fixed duration or a data path */
 	int64_t duration;
 	char *duration_key;      /* data path: seconds, {unit: n} or ISO time */

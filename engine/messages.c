@@ -481,6 +481,15 @@ msg_feed_item(struct eng *e, json_t *m, json_t *batch)
 	json_object_foreach(c, k, v) {
 		int md = strcmp(k, "markdown") == 0;
 
+		if (strcmp(k, "buttons") == 0) {
+			/* Knock's feed block of action buttons. */
+			json_array_append_new(blocks, json_pack("{s:s, s:s, s:s,"
+			    " s:O}", "__typename", "ButtonSetContentBlock",
+			    "name", "actions", "type", "button_set", "buttons",
+			    v));
+			continue;
+		}
+
 		html = md ? eng_markdown_html(json_string_value(v)) : NULL;
 		json_array_append_new(blocks, json_pack("{s:s, s:s, s:O, s:s,"
 		    " s:s}", "__typename", "ContentBlock", "name",

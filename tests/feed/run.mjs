@@ -93,6 +93,7 @@ const cells = () =>
     body: c.querySelector(".rnf-notification-cell__content")?.textContent ?? "",
     initials: c.querySelector(".rnf-avatar__initials")?.textContent ?? "",
     unread: !!c.querySelector(".rnf-notification-cell__unread-dot"),
+    buttons: [...c.querySelectorAll(".rnf-notification-cell__button-group button")].map((b) => b.textContent),
   }));
 const badge = () => document.querySelector(".rnf-unseen-badge__count")?.textContent ?? "";
 
@@ -162,6 +163,7 @@ async function main() {
       seen,
     );
     check("all are unread", seen.every((c) => c.unread), seen);
+    check("action buttons render", seen.every((c) => c.buttons.length === 1 && c.buttons[0] === "Open"), seen);
     check(
       "badge counts 3 unseen",
       await until(page, () => document.querySelector(".rnf-unseen-badge__count")?.textContent === "3"),

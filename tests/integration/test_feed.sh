@@ -95,7 +95,10 @@ cat >"$tmp/conf/workflows/comment.json" <<'CONF'
   "key": "comment",
   "steps": [
     {"ref": "feed", "type": "channel", "channel": "in-app",
-     "template": {"markdown": "**{{ actor.name }}**: {{ data.text }}"}}
+     "template": {"markdown": "**{{ actor.name }}**: {{ data.text }}",
+                  "action_url": "https://example.com/items/{{ data.text | size }}",
+                  "buttons": [{"name": "open", "label": "Open",
+                               "action": "https://example.com/open"}]}}
   ]
 }
 CONF

@@ -110,7 +110,11 @@ def config(conf, tmp, port, extra):
         json.dump({"key": "note", "categories": ["notes"], "steps": [
             {"ref": "f", "type": "channel", "channel": "feed",
              "template": {"markdown": "**{{ actor.name }}**: "
-                          "{{ data.text }}"}}]}, f)
+                          "{{ data.text }}",
+                          "action_url": "https://example.com/{{ data.text }}",
+                          "buttons": [{"name": "ok", "label": "OK {{ data.text }}",
+                                       "action": "https://example.com/ok"}]}}]},
+                  f)
 
 
 class Tcp:
@@ -384,6 +388,15 @@ def statuses(t, d, good):
     ids = [e["id"] for e in f["entries"]]
     check("entries carry __cursor", all(e["__cursor"] == e["id"]
                                          for e in f["entries"]), f)
+    blocks = {b["name"]: b for b in f["entries"][0]["blocks"]}
+    check("action_url is a block", blocks.get("action_url", {}).get(
+        "rendered") == "https://example.com/three", blocks)
+    check("buttons are a button_set block", blocks.get("actions", {}).get(
+        "type") == "button_set" and blocks["actions"]["buttons"] == [
+        {"name": "ok", "label": "OK three",
+         "action": "https://example.com/ok"}], blocks)
+    check("the body is rendered markdown", "<strong>Ann</strong>" in
+          blocks.get("body", {}).get("rendered", ""), blocks)
     st, j, _ = t.req("POST", "/v1/messages/batch/seen",
                      {"message_ids": ids[:2]}, key=PK, token=good)
     check("batch seen answers the messages", st == 200 and
@@ -613,6 +626,17 @@ def main():
                    "tls")
     refused_config(tmp, "tls without key", {"tls": {"certificate": "x"}},
                    "\"key\"")
+    conf = os.path.join(tmp, "bad-buttons")
+    config(conf, tmp, 1, {})
+    with open(os.path.join(conf, "workflows", "b.json"), "w") as f:
+        json.dump({"key": "b", "steps": [
+            {"ref": "f", "type": "channel", "channel": "feed", "template": {
+                "markdown": "x", "buttons": [{"name": "n", "label": "L"}]}}]},
+            f)
+    p = subprocess.run([ts.BELFRYCTL, "check", "-c", conf],
+                       capture_output=True, text=True)
+    check("config refuses a button without action", p.returncode != 0 and
+          "needs \"action\"" in p.stderr, p.stderr)
     port = free_port()
     conf = os.path.join(tmp, "conf")
     config(conf, tmp, port, {"user_token_public_key": pub})
