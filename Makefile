@@ -149,6 +149,7 @@ bench: deps
 	python3 tests/bench/bench_fire_lateness.py $(B) \
 	  $${BENCH_SCHEDULES_DUE:-100000}
 	tests/bench/bench_daemon.sh $(B)
+	python3 tests/bench/bench_feed.py $(B)
 
 # Sanitized binaries are slower: the 100 ms bound of preview answers is
 # checked in the normal build; here it only catches hangs.

@@ -346,17 +346,23 @@ void eng_delivery_done(struct eng *e, int64_t id, int ok, const char *err,
  */
 size_t eng_fired_take(struct eng *e, int64_t *out, size_t max);
 
-/* A feed that got a message: its recipient and its in-app channel. */
+/*
+ * A change to a feed: a new message (mark 0; tenant: its tenant or NULL)
+ * or an engagement change of one of its messages (mark 1: its counts
+ * moved), by recipient and channel.
+ */
 struct eng_push {
 	char *rcpt;
 	char *channel;
+	char *tenant;
+	int mark;
 };
 
 /*
- * Take the feeds that got messages in committed work since the last take
- * (one entry per message, oldest first) into *out, to free with
+ * Take the changes to feeds in committed work since the last take (one
+ * entry per message or change, oldest first) into *out, to free with
  * eng_pushes_free; their count.  *all is set when there were too many to
- * list: then any feed may have changed.
+ * list: then any feed may have changed in any way.
  */
 size_t eng_pushes_take(struct eng *e, struct eng_push **out, int *all);
 void eng_pushes_free(struct eng_push *p, size_t n);

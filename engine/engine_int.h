@@ -115,9 +115,10 @@ void eng_sweep(struct eng *e, int64_t now);
 /* How many fired instants are kept between eng_fired_take calls. */
 #define ENG_FIRED_MAX 65536
 
-/* engine/pushes.c: the feeds that got messages, until taken. */
+/* engine/pushes.c: what changed in feeds, until taken. */
 #define ENG_PUSHES_MAX 65536
-void eng_push_note(struct eng *e, const char *rcpt, const char *channel);
+void eng_push_note(struct eng *e, const char *rcpt, const char *channel,
+    const char *tenant, int mark);
 void eng_pushes_truncate(struct eng *e, size_t keep);
 
 /* engine/store.c: queue a log channel line until the commit. */

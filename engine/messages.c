@@ -166,19 +166,22 @@ msg_mark(struct eng *e, int64_t seq, const char *what, int set,
     const char *owner, int64_t now)
 {
 	sqlite3_stmt *st;
-	const char *who;
-	int found;
+	char *rcpt = NULL, *channel = NULL;
+	const char *who, *ch;
+	enum eng_status rc = ENG_OK;
 
-	if (owner != NULL) {
-		st = eng_stmt(e, ST_MSG_GET);
-		sqlite3_bind_int64(st, 1, seq);
-		found = sqlite3_step(st) == SQLITE_ROW && (who = (const char *)
-		    sqlite3_column_text(st, MC_RCPT)) != NULL &&
-		    strcmp(who, owner) == 0;
-		sqlite3_reset(st);
-		if (!found)
-			return ENG_NOT_FOUND;
+	st = eng_stmt(e, ST_MSG_GET);
+	sqlite3_bind_int64(st, 1, seq);
+	if (sqlite3_step(st) == SQLITE_ROW && (who = (const char *)
+	    sqlite3_column_text(st, MC_RCPT)) != NULL && (ch = (const char *)
+	    sqlite3_column_text(st, MC_CHANNEL)) != NULL &&
+	    (owner == NULL || strcmp(who, owner) == 0)) {
+		rcpt = xstrdup(who);
+		channel = xstrdup(ch);
 	}
+	sqlite3_reset(st);
+	if (rcpt == NULL)
+		return ENG_NOT_FOUND;
 	st = eng_stmt(e, ST_MSG_MARK);
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_text(st, 2, what, -1, SQLITE_STATIC);
@@ -186,12 +189,16 @@ msg_mark(struct eng *e, int64_t seq, const char *what, int set,
 		sqlite3_bind_int64(st, 3, now);
 	sqlite3_bind_int64(st, 4, now);
 	if (eng_step_done(e, st) != 0)
-		return ENG_INTERNAL;
-	if (sqlite3_changes(e->db) == 0)
-		return ENG_NOT_FOUND;
-	if (set && strcmp(what, "interacted") == 0)
-		return msg_mark(e, seq, "read", 1, NULL, now);
-	return ENG_OK;
+		rc = ENG_INTERNAL;
+	else {
+		/* The feed's counts moved: open sockets must count anew. */
+		eng_push_note(e, rcpt, channel, NULL, 1);
+		if (set && strcmp(what, "interacted") == 0)
+			rc = msg_mark(e, seq, "read", 1, NULL, now);
+	}
+	free(rcpt);
+	free(channel);
+	return rc;
 }
 
 /*

@@ -1,6 +1,7 @@
 /*
- * The feeds that got new messages, for the daemon's live push to open
- * sockets: every in-app message noted as its step makes it, the notes of
+ * What changed in feeds, for the daemon's live push to open sockets:
+ * every in-app message noted as its step makes it (with its tenant), and
+ * every engagement change (a "mark": the feed's counts moved), the notes of
  * a request that rolls back dropped with it, and all of them dropped when
  * the transaction rolls back; the daemon takes them after each commit.
  * At most ENG_PUSHES_MAX are listed between takes; past that the take
@@ -11,9 +12,13 @@
 
 #include "engine/engine_int.h"
 
-/* Note that rcpt's feed on channel got a message. */
+/*
+ * Note that rcpt's feed on channel got a message (of tenant, may be
+ * NULL), or (mark) that one of its messages changed engagement.
+ */
 void
-eng_push_note(struct eng *e, const char *rcpt, const char *channel)
+eng_push_note(struct eng *e, const char *rcpt, const char *channel,
+    const char *tenant, int mark)
 {
 	struct eng_push *p;
 
@@ -29,6 +34,8 @@ eng_push_note(struct eng *e, const char *rcpt, const char *channel)
 	p = &e->pushes[e->npushes++];
 	p->rcpt = xstrdup(rcpt);
 	p->channel = xstrdup(channel);
+	p->tenant = tenant != NULL ? xstrdup(tenant) : NULL;
+	p->mark = mark;
 }
 
 /* Drop the notes made after the first keep of them. */
@@ -39,6 +46,7 @@ eng_pushes_truncate(struct eng *e, size_t keep)
 		e->npushes--;
 		free(e->pushes[e->npushes].rcpt);
 		free(e->pushes[e->npushes].channel);
+		free(e->pushes[e->npushes].tenant);
 	}
 	if (keep == 0)
 		e->pushes_all = 0;
@@ -67,6 +75,7 @@ eng_pushes_free(struct eng_push *p, size_t n)
 	for (i = 0; i < n; i++) {
 		free(p[i].rcpt);
 		free(p[i].channel);
+		free(p[i].tenant);
 	}
 	free(p);
 }

@@ -325,7 +325,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 		}
 		e->stats.queue_depth++;
 	} else if (strcmp(ch->type, "in_app_feed") == 0)
-		eng_push_note(e, rr->rcpt, ch->name);
+		eng_push_note(e, rr->rcpt, ch->name, r->tenant_id, 0);
 	else if (strcmp(ch->type, "log") == 0) {
 		txt = json_string_value(json_object_get(body, "text"));
 		if (txt == NULL)

@@ -366,15 +366,18 @@ main(int argc, char **argv)
 	belfryd_sync_schedules(s);
 
 	/*
-	 * poll(2), not epoll: http.c stops reading a connection while its
-	 * request runs and starts again after the reply, a batch later, which
-	 * costs epoll two epoll_ctl calls per request; poll takes the set of
-	 * descriptors anew each pass instead.  That suits belfryd's clients,
-	 * a few application servers on a local socket; it is epoll that
-	 * would suit many idle connections.
+	 * poll(2), not epoll, unless browsers are served: http.c stops
+	 * reading a connection while its request runs and starts again after
+	 * the reply, a batch later, which costs epoll two epoll_ctl calls per
+	 * request; poll takes the set of descriptors anew each pass instead.
+	 * That suits a few application servers on a local socket.  With
+	 * public_api_keys there are browsers' websockets, mostly idle and
+	 * many, and poll's pass over all of them costs more than epoll's
+	 * calls (docs/performance.md); the choice is made at start.
 	 */
 	if ((ecfg = event_config_new()) == NULL ||
-	    event_config_avoid_method(ecfg, "epoll") != 0 ||
+	    (eng_config_public_key_count(c) == 0 &&
+	    event_config_avoid_method(ecfg, "epoll") != 0) ||
 	    (s->base = event_base_new_with_config(ecfg)) == NULL ||
 	    event_base_priority_init(s->base, 3) != 0)
 		fatalx("cannot create the event loop");

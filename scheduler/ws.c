@@ -59,13 +59,27 @@
 
 struct ws_conn;
 
+/*
+ * A feed client of a join (a reference of the join's payload): its
+ * tenant filters and its counts, kept from the last count and moved by
+ * each new message while no engagement change made them stale.
+ */
+struct ws_ref {
+	char *ref;
+	char *tenant;            /* NULL: any */
+	int has_tenant;
+	int valid;
+	struct eng_feed_counts n;
+};
+
 /* A topic a socket has joined: one user's feed on one channel. */
 struct ws_join {
 	struct ws_conn *conn;
 	char *topic, *channel, *user;
 	json_t *join_ref;        /* as the client sent it */
-	json_t *params;          /* {ref: {filters}} */
-	uint64_t gen;            /* the push pass that last reached it */
+	struct ws_ref *refs;     /* the feed clients of its payload */
+	size_t nrefs;
+	uint64_t gen;            /* the push pass that last listed it */
 	size_t bucket;
 	TAILQ_ENTRY(ws_join) conn_entry;
 	TAILQ_ENTRY(ws_join) hub_entry;
@@ -85,12 +99,15 @@ struct ws_conn {
 	size_t njoins;
 	int closing;             /* close once the output is out */
 	int failed;              /* wslay refused to queue: close now */
+	int dirty;               /* on the hub's list of sockets to flush */
 	TAILQ_ENTRY(ws_conn) entry;
+	TAILQ_ENTRY(ws_conn) dirty_entry;
 };
 
 struct ws_hub {
 	struct sch *s;
 	TAILQ_HEAD(, ws_conn) conns;
+	TAILQ_HEAD(, ws_conn) dirty; /* given pushes in this pass */
 	size_t nconns;
 	uint64_t gen;
 	struct ws_joins buckets[WS_BUCKETS];
@@ -108,6 +125,7 @@ ws_init(struct sch *s)
 
 	h->s = s;
 	TAILQ_INIT(&h->conns);
+	TAILQ_INIT(&h->dirty);
 	for (i = 0; i < WS_BUCKETS; i++)
 		TAILQ_INIT(&h->buckets[i]);
 	s->ws = h;
@@ -187,12 +205,17 @@ static void
 ws_leave(struct ws_join *j)
 {
 	struct ws_conn *w = j->conn;
+	size_t i;
 
 	TAILQ_REMOVE(&w->joins, j, conn_entry);
 	TAILQ_REMOVE(&w->hub->buckets[j->bucket], j, hub_entry);
 	w->njoins--;
 	json_decref(j->join_ref);
-	json_decref(j->params);
+	for (i = 0; i < j->nrefs; i++) {
+		free(j->refs[i].ref);
+		free(j->refs[i].tenant);
+	}
+	free(j->refs);
 	free(j->topic);
 	free(j->channel);
 	free(j->user);
@@ -212,6 +235,26 @@ ws_params_ok(json_t *params)
 		if (!json_is_object(v))
 			return 0;
 	return 1;
+}
+
+/* The feed clients of a join's params (checked by ws_params_ok). */
+static void
+ws_refs(struct ws_join *j, json_t *params)
+{
+	const char *ref, *t;
+	json_t *f, *ht;
+	struct ws_ref *r;
+
+	j->refs = xcalloc(json_object_size(params) + 1, sizeof *j->refs);
+	json_object_foreach(params, ref, f) {
+		r = &j->refs[j->nrefs++];
+		r->ref = xstrdup(ref);
+		t = json_string_value(json_object_get(f, "tenant"));
+		r->tenant = t != NULL ? xstrdup(t) : NULL;
+		ht = json_object_get(f, "has_tenant");
+		r->has_tenant = json_is_true(ht) || (json_is_string(ht) &&
+		    strcmp(json_string_value(ht), "true") == 0);
+	}
 }
 
 /* phx_join of topic with params, as (join_ref, ref). */
@@ -268,7 +311,7 @@ ws_join(struct ws_conn *w, json_t *join_ref, json_t *ref, const char *topic,
 	j->channel = channel;
 	j->user = xstrdup(colon + 1);
 	j->join_ref = json_incref(join_ref);
-	j->params = json_incref(params);
+	ws_refs(j, params);
 	j->bucket = ws_bucket(j->channel, j->user);
 	TAILQ_INSERT_TAIL(&w->joins, j, conn_entry);
 	TAILQ_INSERT_TAIL(&w->hub->buckets[j->bucket], j, hub_entry);
@@ -436,6 +479,8 @@ ws_close(struct ws_conn *w)
 	while ((j = TAILQ_FIRST(&w->joins)) != NULL)
 		ws_leave(j);
 	TAILQ_REMOVE(&w->hub->conns, w, entry);
+	if (w->dirty)
+		TAILQ_REMOVE(&w->hub->dirty, w, dirty_entry);
 	w->hub->nconns--;
 	wslay_event_context_free(w->ctx);
 	bufferevent_free(w->bev);
@@ -551,62 +596,103 @@ done:
 	server_drop(r);
 }
 
-/* The counts of j's feed for the filters f, as FeedMetadata. */
-static json_t *
-ws_counts(struct sch *s, struct ws_join *j, json_t *f)
+/* Whether a new message of tenant (NULL: none) counts in r's feed. */
+static int
+ws_ref_counts(const struct ws_ref *r, const char *tenant)
 {
-	json_t *ht = json_object_get(f, "has_tenant");
-	struct eng_feed_counts n;
-
-	eng_feed_counts(s->eng, j->user, j->channel,
-	    json_string_value(json_object_get(f, "tenant")),
-	    json_is_true(ht) || (json_is_string(ht) &&
-	    strcmp(json_string_value(ht), "true") == 0), &n);
-	return json_pack("{s:s, s:I, s:I, s:I}", "__typename", "FeedMetadata",
-	    "total_count", (json_int_t)n.total, "unread_count",
-	    (json_int_t)n.unread, "unseen_count", (json_int_t)n.unseen);
+	if (r->has_tenant && tenant == NULL)
+		return 0;
+	if (r->tenant == NULL)
+		return 1;
+	return tenant != NULL ? strcmp(tenant, r->tenant) == 0 :
+	    !r->has_tenant;
 }
 
-/* Push new-message to join j, once a pass. */
+/* r's counts as FeedMetadata, counted anew when stale. */
+static json_t *
+ws_counts(struct sch *s, struct ws_join *j, struct ws_ref *r)
+{
+	if (!r->valid) {
+		eng_feed_counts(s->eng, j->user, j->channel, r->tenant,
+		    r->has_tenant, &r->n);
+		r->valid = 1;
+	}
+	return json_pack("{s:s, s:I, s:I, s:I}", "__typename", "FeedMetadata",
+	    "total_count", (json_int_t)r->n.total, "unread_count",
+	    (json_int_t)r->n.unread, "unseen_count", (json_int_t)r->n.unseen);
+}
+
+/* Push new-message to join j with each feed client's counts. */
 static void
 ws_notify(struct sch *s, struct ws_join *j)
 {
-	json_t *data = json_object(), *attn = json_array(), *f, *meta = NULL;
-	const char *ref;
+	json_t *data = json_object(), *attn = json_array(), *meta = NULL, *m;
+	struct ws_ref all = { NULL, NULL, 0, 0, { 0, 0, 0 } };
+	size_t i;
 
-	if (j->gen == s->ws->gen)
-		return;
-	j->gen = s->ws->gen;
-	json_object_foreach(j->params, ref, f) {
-		json_t *m = ws_counts(s, j, f);
-
+	for (i = 0; i < j->nrefs; i++) {
+		m = ws_counts(s, j, &j->refs[i]);
 		if (meta == NULL)
 			meta = json_incref(m);
-		json_object_set_new(data, ref, json_pack("{s:o}", "metadata",
-		    m));
-		json_array_append_new(attn, json_string(ref));
+		json_object_set_new(data, j->refs[i].ref, json_pack("{s:o}",
+		    "metadata", m));
+		json_array_append_new(attn, json_string(j->refs[i].ref));
 	}
 	if (meta == NULL)
-		meta = ws_counts(s, j, NULL);
+		meta = ws_counts(s, j, &all);
 	ws_send(j->conn, json_pack("[O, n, s, s, {s:s, s:o, s:o, s:o}]",
 	    j->join_ref, j->topic, "new-message", "event", "new-message",
 	    "metadata", meta, "data", data, "attn", attn));
 	s->counters.pushes++;
+	if (!j->conn->dirty) {
+		j->conn->dirty = 1;
+		TAILQ_INSERT_TAIL(&s->ws->dirty, j->conn, dirty_entry);
+	}
 }
 
 /*
- * See scheduler.h: after a commit, tell the sockets that joined a feed
- * that got a message (every socket's every feed when the engine listed
- * too many to say which).
+ * Apply change p to join j: an engagement change makes its counts stale;
+ * a new message moves the counts still valid and lists j (once a pass)
+ * in *list for a push.
+ */
+static void
+ws_change(struct sch *s, struct ws_join *j, const struct eng_push *p,
+    struct ws_join ***list, size_t *n, size_t *cap)
+{
+	size_t i;
+
+	for (i = 0; i < j->nrefs; i++) {
+		if (p != NULL && !p->mark && j->refs[i].valid &&
+		    ws_ref_counts(&j->refs[i], p->tenant)) {
+			j->refs[i].n.total++;
+			j->refs[i].n.unread++;
+			j->refs[i].n.unseen++;
+		} else if (p == NULL || p->mark)
+			j->refs[i].valid = 0;
+	}
+	if ((p != NULL && p->mark) || j->gen == s->ws->gen)
+		return;
+	j->gen = s->ws->gen;
+	if (*n == *cap)
+		*list = xreallocarray(*list, *cap = *cap ? *cap * 2 : 64,
+		    sizeof **list);
+	(*list)[(*n)++] = j;
+}
+
+/*
+ * See scheduler.h: after a commit, apply the engine's changes to feeds
+ * to the sockets that joined them, and push new-message to those that got
+ * a message (to every join, counted anew, when the engine listed too many
+ * to say which).
  */
 void
 ws_push(struct sch *s)
 {
 	struct ws_hub *h = s->ws;
+	struct ws_join *j, **list = NULL;
 	struct eng_push *p;
-	struct ws_join *j;
-	struct ws_conn *w, *next;
-	size_t n, i;
+	struct ws_conn *w;
+	size_t n, i, nl = 0, cap = 0;
 	int all;
 
 	n = eng_pushes_take(s->eng, &p, &all);
@@ -618,20 +704,24 @@ ws_push(struct sch *s)
 	if (all) {
 		TAILQ_FOREACH(w, &h->conns, entry)
 			TAILQ_FOREACH(j, &w->joins, conn_entry)
-				ws_notify(s, j);
+				ws_change(s, j, NULL, &list, &nl, &cap);
 	} else
 		for (i = 0; i < n; i++)
 			TAILQ_FOREACH(j, &h->buckets[ws_bucket(p[i].channel,
 			    p[i].rcpt)], hub_entry)
 				if (strcmp(j->user, p[i].rcpt) == 0 &&
 				    strcmp(j->channel, p[i].channel) == 0)
-					ws_notify(s, j);
+					ws_change(s, j, &p[i], &list, &nl,
+					    &cap);
 	eng_pushes_free(p, n);
+	for (i = 0; i < nl; i++)
+		ws_notify(s, list[i]);
+	free(list);
 	/* Each socket reached sends what it was given. */
-	for (w = TAILQ_FIRST(&h->conns); w != NULL; w = next) {
-		next = TAILQ_NEXT(w, entry);
-		if (wslay_event_want_write(w->ctx))
-			ws_flush(w);
+	while ((w = TAILQ_FIRST(&h->dirty)) != NULL) {
+		TAILQ_REMOVE(&h->dirty, w, dirty_entry);
+		w->dirty = 0;
+		ws_flush(w);
 	}
 }
 

@@ -6,7 +6,8 @@
  *   bench_api SOCKET CONNS SECONDS METHOD PATH [BODY]
  *
  * Prints "ok=N errors=M seconds=S rate=R" (R = ok replies per second).
- * BODY may contain "%d", replaced by a per-request counter.
+ * BODY may contain "%d", replaced by a per-request counter (modulo
+ * BENCH_API_MOD when that is set: the same recipients over and over).
  */
 #include <errno.h>
 #include <poll.h>
@@ -27,7 +28,7 @@ struct conn {
 };
 
 static const char *method, *path, *bodyfmt;
-static long counter;
+static long counter, modulo;
 
 /* Monotonic seconds. */
 static double
@@ -83,7 +84,8 @@ send_req(struct conn *c)
 	int n, b = 0;
 
 	if (bodyfmt != NULL)
-		b = fill(body, sizeof body, bodyfmt, counter++);
+		b = fill(body, sizeof body, bodyfmt, modulo > 0 ?
+		    counter++ % modulo : counter++);
 	n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: belfry\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 	    method, path, b, b ? body : "");
@@ -136,6 +138,8 @@ main(int argc, char **argv)
 	method = argv[4];
 	path = argv[5];
 	bodyfmt = argc > 6 ? argv[6] : NULL;
+	if (getenv("BENCH_API_MOD") != NULL)
+		modulo = atol(getenv("BENCH_API_MOD"));
 	cs = calloc((size_t)n, sizeof *cs);
 	for (i = 0; i < n; i++) {
 		cs[i].fd = dial(argv[1]);

@@ -261,10 +261,12 @@ def refused_config(tmp, name, extra, what):
           what in p.stderr + p.stdout, (p.returncode, p.stderr, p.stdout))
 
 
-def trigger(d, user, text, actor="a1"):
-    st, j = d.req("POST", "/v1/workflows/note/trigger", {
-        "recipients": [user], "actor": {"id": actor, "name": "Ann"},
-        "data": {"text": text}})
+def trigger(d, user, text, actor="a1", tenant=None):
+    body = {"recipients": [user], "actor": {"id": actor, "name": "Ann"},
+            "data": {"text": text}}
+    if tenant is not None:
+        body["tenant"] = tenant
+    st, j = d.req("POST", "/v1/workflows/note/trigger", body)
     check("trigger " + text, st == 200, (st, j))
 
 
@@ -517,6 +519,28 @@ def socket_tests(t, d, port, key, good):
             "metadata"]["total_count"] == 0, p)
         check("legacy metadata", p["metadata"]["unread_count"] ==
               unread + 1 and p["event"] == "new-message", p)
+    # Counts kept between pushes follow tenants and engagement changes.
+    trigger(d, "u1", "tenant message", tenant="t9")
+    m = w.recv(1.0)
+    if check("a second push", m is not None and m[3] == "new-message", m):
+        p = m[4]["data"]
+        check("counts move with a message of the tenant",
+              p["client_a"]["metadata"]["total_count"] ==
+              f["meta"]["total_count"] + 2 and
+              p["client_b"]["metadata"]["total_count"] == 1 and
+              p["client_b"]["metadata"]["unread_count"] == 1, p)
+    st, j, _ = t.req("POST", "/v1/channels/feed/messages/bulk/read",
+                     {"user_ids": ["u1"]})
+    check("read all", st == 200, (st, j))
+    trigger(d, "u1", "after reading")
+    m = w.recv(1.0)
+    if check("a third push", m is not None and m[3] == "new-message", m):
+        p = m[4]["data"]
+        check("counts after reading all: the new one unread",
+              p["client_a"]["metadata"]["unread_count"] == 1 and
+              p["client_b"]["metadata"]["unread_count"] == 0 and
+              p["client_a"]["metadata"]["unseen_count"] ==
+              f["meta"]["unseen_count"] + 3, p)
     trigger(d, "u2", "not for u1")
     check("nothing for another user's message", w.recv(0.5) is None)
     m = w.call("feeds:feed:u1", "phx_leave", {}, join_ref="1")
@@ -566,7 +590,7 @@ def socket_tests(t, d, port, key, good):
     check("status answers after it", st == 200, st)
     w.close()
     st, j = d.req("GET", "/metrics")
-    check("metrics count pushes", "belfry_feed_pushes_total 1" in j, j)
+    check("metrics count pushes", "belfry_feed_pushes_total 3" in j, j)
 
 
 def tls_tests(tmp, key, pub):
