@@ -4,7 +4,16 @@
 #   make run      install missing Debian packages, build, run the example
 #   make test     install missing Debian packages, build, run every test
 #   make bench    benchmarks (figures beside a raw baseline from the same run)
-#   make asan     every test under AddressSanitizer + UBSan
+#   make asan     every test under AddressSanitizer + UBSan, in build-asan/
+#   make fuzz     each libFuzzer harness for FUZZ_TIME seconds (default 60),
+#                 in build-fuzz/; make fuzz-smoke: each briefly, failing on
+#                 any finding
+#   make install  into $(DESTDIR)$(PREFIX) (config into $(DESTDIR)/etc/belfry)
+#   make uninstall  what make install put there (edited config files stay)
+#   make clean    remove the build directories
+#
+# CFLAGS, LDFLAGS and LDLIBS given on the command line are added to the
+# project's own flags (ALL_CFLAGS, ALL_LDFLAGS), never instead of them.
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -14,7 +23,11 @@ CC       ?= cc
 # Debian 12 packages the build and the tests need (apt-get names).
 DEB_PKGS = gcc make pkg-config libevent-dev libical-dev libjansson-dev \
 	libsqlite3-dev libicu-dev icu-devtools uuid-dev libcmocka-dev tzdata \
-	python3 python3-dateutil curl libssl-dev libwslay-dev openssl chromium
+	python3 python3-dateutil curl zlib1g-dev libssl-dev libwslay-dev \
+	openssl chromium
+
+# Debian 12 packages make fuzz and make asan need besides DEB_PKGS.
+FUZZ_PKGS = clang libclang-rt-14-dev
 
 PKG_LIBS = libical jansson icu-uc icu-i18n
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -24,45 +37,55 @@ ifeq ($(CI),true)
 WARN    += -Werror
 endif
 OPT      ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP -I. \
-	$(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
+# Sanitizer flags, for compiling and linking (make asan, make fuzz).
+SAN      ?=
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -MMD -MP -I. \
+	$(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null) $(CFLAGS)
+ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LDLIBS_TZ = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lm
 
-TZ_SRCS  = tz/tz.c tz/recur.c tz/repeats.c tz/xmalloc.c
-TZ_OBJS  = $(TZ_SRCS:%.c=$(B)/%.o)
+COMMON_SRCS = common/log.c common/xmalloc.c
+COMMON_OBJS = $(COMMON_SRCS:%.c=$(B)/%.o)
 
-ENG_SRCS = $(wildcard engine/*.c)
+TZ_SRCS  = tz/tz.c tz/recur.c tz/repeats.c
+TZ_OBJS  = $(TZ_SRCS:%.c=$(B)/%.o)
+# tz and what it stands on, in link order.
+LIBTZ    = $(B)/libtz.a $(B)/libcommon.a
+
+ENG_SRCS = $(wildcard engine/*.c engine/*/*.c)
 ENG_OBJS = $(ENG_SRCS:%.c=$(B)/%.o)
 
 CTL_SRCS = scheduler/belfryctl.c scheduler/client.c
 CTL_OBJS = $(CTL_SRCS:%.c=$(B)/%.o)
 
-SCH_SRCS = scheduler/belfryd.c scheduler/log.c scheduler/server.c \
+SCH_SRCS = scheduler/belfryd.c scheduler/server.c \
 	scheduler/http.c scheduler/route.c scheduler/api.c \
 	$(wildcard scheduler/api_*.c) scheduler/clock.c scheduler/txn.c \
 	scheduler/webhook.c scheduler/notify.c scheduler/auth.c \
 	scheduler/tls.c scheduler/ws.c
 SCH_OBJS = $(SCH_SRCS:%.c=$(B)/%.o)
 LDLIBS_D = $(shell pkg-config --libs libevent libevent_openssl jansson \
-	libssl libcrypto 2>/dev/null) -lwslay -lsqlite3
+	libssl libcrypto 2>/dev/null) -lwslay -lsqlite3 -lz
 
 ICU_RES  = $(B)/icu/zoneinfo64.res
 
 UNIT_TESTS = $(B)/tests/unit/tz/test_tz $(B)/tests/unit/tz/test_recur \
 	$(patsubst %.c,$(B)/%,$(wildcard tests/unit/engine/test_*.c)) \
 	$(B)/tests/unit/scheduler/test_notify
-TOOLS      = $(B)/tests/tools/tzdump $(B)/tests/bench/bench_recur \
+TOOLS      = $(B)/tools/tzdump $(B)/tests/bench/bench_recur \
 	$(B)/tests/bench/bench_engine $(B)/tests/bench/bench_api \
 	$(B)/tests/bench/bench_sqlite $(B)/tests/bench/bench_schedules
 MAN        = scheduler/belfryd.8 scheduler/belfryctl.1 scheduler/belfry.conf.5
 
 .SECONDARY:
-.PHONY: all run test check unit integration bench asan clean deps install
+.PHONY: all run test check bench asan fuzz fuzz-smoke fuzz-build fuzzers \
+	clean deps fuzz-deps install uninstall
 all: $(B)/belfryd $(B)/belfryctl $(ICU_RES)
 
-# Install whatever of DEB_PKGS is missing (needs root on a fresh machine).
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# Install whichever of the Debian packages $(1) are missing (needs root on a
+# fresh machine).
+define deb_install
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
 	    || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -70,10 +93,20 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+deps:
+	$(call deb_install,$(DEB_PKGS))
+
+fuzz-deps: deps
+	$(call deb_install,$(FUZZ_PKGS))
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libcommon.a: $(COMMON_OBJS)
+	rm -f $@; ar rcs $@ $^
 
 $(B)/libtz.a: $(TZ_OBJS)
 	rm -f $@; ar rcs $@ $^
@@ -81,36 +114,36 @@ $(B)/libtz.a: $(TZ_OBJS)
 $(B)/libengine.a: $(ENG_OBJS)
 	rm -f $@; ar rcs $@ $^
 
-$(B)/belfryctl: $(CTL_OBJS) $(B)/libengine.a $(B)/libtz.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3
+$(B)/belfryctl: $(CTL_OBJS) $(B)/libengine.a $(LIBTZ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3 $(LDLIBS)
 
-$(B)/belfryd: $(SCH_OBJS) $(B)/libengine.a $(B)/libtz.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_D)
+$(B)/belfryd: $(SCH_OBJS) $(B)/libengine.a $(LIBTZ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_D) $(LDLIBS)
 
 # Zone rules: ICU's zoneinfo64 resource built from the system's tzdata.
-$(B)/belfry-tzgen: $(B)/tz/tzgen.o
-	$(CC) $(LDFLAGS) -o $@ $^
+$(B)/belfry-tzgen: $(B)/tools/tzgen.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(ICU_RES): $(B)/belfry-tzgen /usr/share/zoneinfo/tzdata.zi
 	@mkdir -p $(B)/icu
 	$(B)/belfry-tzgen /usr/share/zoneinfo > $(B)/icu/zoneinfo64.txt
 	genrb -q -d $(B)/icu $(B)/icu/zoneinfo64.txt
 
-$(B)/tests/unit/tz/%: $(B)/tests/unit/tz/%.o $(B)/libtz.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka
+$(B)/tests/unit/tz/%: $(B)/tests/unit/tz/%.o $(LIBTZ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka $(LDLIBS)
 
-$(B)/tests/unit/engine/%: $(B)/tests/unit/engine/%.o $(B)/libengine.a $(B)/libtz.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3 -lcmocka
+$(B)/tests/unit/engine/%: $(B)/tests/unit/engine/%.o $(B)/libengine.a $(LIBTZ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3 -lcmocka $(LDLIBS)
 
 $(B)/tests/unit/scheduler/test_notify: $(B)/tests/unit/scheduler/test_notify.o \
-	$(B)/scheduler/notify.o $(B)/libtz.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka
+	$(B)/scheduler/notify.o $(LIBTZ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka $(LDLIBS)
 
-$(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libtz.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ)
+$(B)/tools/tzdump: $(B)/tools/tzdump.o $(LIBTZ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS)
 
-$(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libengine.a $(B)/libtz.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3
+$(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libengine.a $(LIBTZ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3 $(LDLIBS)
 
 check: all $(UNIT_TESTS) $(TOOLS)
 	tests/run $(B)
@@ -152,31 +185,103 @@ bench: deps
 	python3 tests/bench/bench_feed.py $(B)
 
 # Sanitized binaries are slower: the 100 ms bound of preview answers is
-# checked in the normal build; here it only catches hangs.
-asan: deps
-	BELFRY_PREVIEW_LIMIT_MS=2000 $(MAKE) B=build-asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \
-	  LDFLAGS='-fsanitize=address,undefined' check
+# checked in the normal build; here it only catches hangs.  Undefined
+# behaviour stops the test like a memory error does.
+ASAN_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+asan: deps fuzz-deps
+	BELFRY_PREVIEW_LIMIT_MS=2000 $(MAKE) B=build-asan OPT='-O1 -g' \
+	  SAN='$(ASAN_SAN)' check
 
+# ---- fuzzing (docs/operations.md, "Fuzzing") ----
+#
+# One libFuzzer harness per target in tests/fuzz/fuzz_TARGET.c, built with
+# clang into build-fuzz/fuzz/TARGET and run in process under ASan + UBSan
+# on a working corpus build-fuzz/corpus/TARGET seeded from the repo's
+# tests/fuzz/corpus/TARGET.  Findings land in build-fuzz/findings/.
+FUZZ_TARGETS = api recur config template jsonpos
+FUZZ_TIME  ?= 60
+FUZZ_SMOKE_TIME ?= 20
+FUZZ_SAN   = -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
+# The api target links the daemon's objects but belfryd.c (its main).
+FUZZ_SCH_OBJS = $(filter-out $(B)/scheduler/belfryd.o,$(SCH_OBJS))
+
+fuzz-build: fuzz-deps
+	$(MAKE) B=build-fuzz CC=clang OPT='-O1 -g' SAN='$(FUZZ_SAN)' fuzzers
+
+fuzz: fuzz-build
+	tests/fuzz/run build-fuzz $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	tests/fuzz/run build-fuzz $(FUZZ_SMOKE_TIME) $(FUZZ_TARGETS)
+
+# Internal: the harnesses and the zone rules they load (make fuzz-build).
+fuzzers: $(FUZZ_TARGETS:%=$(B)/fuzz/%) $(ICU_RES)
+
+$(B)/tests/fuzz/fuzz_api.o: ALL_CFLAGS += \
+	-DFUZZ_CONFIG_DIR='"$(CURDIR)/tests/fuzz/config"'
+
+$(B)/fuzz/api: $(B)/tests/fuzz/fuzz_api.o $(FUZZ_SCH_OBJS) $(B)/libengine.a \
+	$(LIBTZ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_D) \
+	  $(LDLIBS)
+
+$(B)/fuzz/%: $(B)/tests/fuzz/fuzz_%.o $(B)/libengine.a $(LIBTZ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_TZ) -lsqlite3 \
+	  $(LDLIBS)
+
+# Where make install puts belfry: the files, then the directories it may
+# leave empty.  Directories shared with other software (bin, the man
+# sections, the systemd unit directory) are removed only inside a DESTDIR.
+INST_BIN   = $(DESTDIR)$(PREFIX)/bin
+INST_SHARE = $(DESTDIR)$(PREFIX)/share
+INST_ETC   = $(DESTDIR)/etc/belfry
+INST_UNIT  = $(DESTDIR)/lib/systemd/system
+INST_FILES = $(INST_BIN)/belfryd $(INST_BIN)/belfryctl \
+	$(INST_SHARE)/belfry/icu/zoneinfo64.res \
+	$(INST_SHARE)/man/man1/belfryctl.1 $(INST_SHARE)/man/man5/belfry.conf.5 \
+	$(INST_SHARE)/man/man8/belfryd.8 $(INST_UNIT)/belfry.service
+INST_CONFIG = configs/belfry.conf configs/workflows/*.json \
+	configs/schedules/*.json
+INST_OWN_DIRS = $(INST_SHARE)/belfry/icu $(INST_SHARE)/belfry \
+	$(INST_ETC)/workflows $(INST_ETC)/schedules $(INST_ETC)
+INST_SHARED_DIRS = $(INST_BIN) $(INST_SHARE)/man/man1 $(INST_SHARE)/man/man5 \
+	$(INST_SHARE)/man/man8 $(INST_UNIT)
+
+# Existing configuration files are never overwritten.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/belfry/icu \
-	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
-	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)/etc/belfry/workflows \
-	  $(DESTDIR)/etc/belfry/schedules \
-	  $(DESTDIR)/lib/systemd/system
-	install -m 755 $(B)/belfryd $(B)/belfryctl $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(ICU_RES) $(DESTDIR)$(PREFIX)/share/belfry/icu/
-	install -m 644 scheduler/belfryctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 644 scheduler/belfry.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	install -m 644 scheduler/belfryd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(INST_BIN) $(INST_SHARE)/belfry/icu $(INST_SHARE)/man/man1 \
+	  $(INST_SHARE)/man/man5 $(INST_SHARE)/man/man8 $(INST_ETC)/workflows \
+	  $(INST_ETC)/schedules $(INST_UNIT)
+	install -m 755 $(B)/belfryd $(B)/belfryctl $(INST_BIN)/
+	install -m 644 $(ICU_RES) $(INST_SHARE)/belfry/icu/
+	install -m 644 scheduler/belfryctl.1 $(INST_SHARE)/man/man1/
+	install -m 644 scheduler/belfry.conf.5 $(INST_SHARE)/man/man5/
+	install -m 644 scheduler/belfryd.8 $(INST_SHARE)/man/man8/
 	sed 's#/usr/local/bin#$(PREFIX)/bin#' configs/belfry.service \
-	  > $(DESTDIR)/lib/systemd/system/belfry.service
-	test -e $(DESTDIR)/etc/belfry/belfry.conf || \
-	  install -m 644 configs/belfry.conf $(DESTDIR)/etc/belfry/
-	for f in configs/workflows/*.json configs/schedules/*.json; do \
-	  d=$(DESTDIR)/etc/belfry/$${f#configs/}; \
+	  > $(INST_UNIT)/belfry.service
+	for f in $(INST_CONFIG); do \
+	  d=$(INST_ETC)/$${f#configs/}; \
 	  test -e $$d || install -D -m 644 $$f $$d; done
 
+# A configuration file is removed only while it is as installed.
+uninstall:
+	rm -f $(INST_FILES)
+	@for f in $(INST_CONFIG); do \
+	  d=$(INST_ETC)/$${f#configs/}; \
+	  if cmp -s $$f $$d; then rm -f $$d; \
+	  elif [ -e $$d ]; then echo "kept $$d: changed since make install"; \
+	  fi; done
+	@for d in $(INST_OWN_DIRS); do rmdir $$d 2>/dev/null || true; done
+	@top='$(DESTDIR)'; if [ -n "$$top" ]; then \
+	  for d in $(INST_SHARED_DIRS) $(INST_SHARE) $(DESTDIR)/etc; do \
+	    while [ $${#d} -gt $${#top} ] && rmdir $$d 2>/dev/null; do \
+	      d=$${d%/*}; done; done; fi
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

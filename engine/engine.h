@@ -1,7 +1,8 @@
 /*
- * engine: belfry's workflow engine -- the store (SQLite), configuration
- * (belfry.conf and workflows/NAME.json), recipients (users, objects, tenants,
- * subscriptions, preferences), triggers, runs, steps and messages.
+ * engine: belfry's workflow engine -- configuration (belfry.conf and
+ * workflows/NAME.json), recipients (users, objects, tenants,
+ * subscriptions, preferences), triggers, runs, steps and messages, kept
+ * through the storage interface of engine/store/ (SQLite).
  *
  * Clock model: the engine never reads the clock.  Every operation that
  * needs the time takes `now` (seconds since the epoch, UTC) from the
@@ -10,7 +11,8 @@
  * Transactions: the caller brackets work with eng_begin()/eng_commit() so
  * that many API requests share one transaction and one fsync (group
  * commit).  Each request runs inside eng_request_begin()/_end(), a
- * savepoint, so a failing request rolls back alone.
+ * savepoint, so a failing request rolls back alone; a request in which a
+ * store operation failed rolls back whatever its handler returned.
  *
  * Replies are jansson values in Knock's JSON shapes; a returned json_t * is
  * a new reference the caller must json_decref().  Errors return an enum
@@ -43,7 +45,7 @@ enum eng_status {
 struct eng;
 struct eng_config;
 
-/* ---- configuration (engine/config.c) ---- */
+/* ---- configuration (engine/config/, engine/workflow/) ---- */
 
 /* A channel from belfry.conf. */
 struct eng_channel {
@@ -84,6 +86,7 @@ const char *eng_config_origin(const struct eng_config *c, size_t i);
 const char *eng_config_tls_certificate(const struct eng_config *c);
 const char *eng_config_tls_key(const struct eng_config *c);
 size_t eng_config_workflow_count(const struct eng_config *c);
+size_t eng_config_source_count(const struct eng_config *c);
 int eng_config_has_workflow(const struct eng_config *c, const char *key);
 
 /*
@@ -137,9 +140,26 @@ int eng_begin(struct eng *e, char **cause);
 int eng_commit(struct eng *e, char **cause);
 void eng_rollback(struct eng *e);
 void eng_request_begin(struct eng *e);
-void eng_request_end(struct eng *e, int ok);
-int eng_wal_pages(const struct eng *e);
-int eng_checkpoint(struct eng *e, char **cause);
+/* 1 when the request's work was kept, 0 when it was rolled back. */
+int eng_request_end(struct eng *e, int ok);
+
+/*
+ * The store's deferred maintenance (SQLite: copying its log into the
+ * database), run by the owner between bursts: none is due, it is due
+ * (run it when nothing waits), or urgent (run it even with requests
+ * waiting).  eng_maintain runs it, outside a transaction.
+ */
+enum eng_maint { ENG_MAINT_NONE, ENG_MAINT_DUE, ENG_MAINT_URGENT };
+enum eng_maint eng_maint_due(const struct eng *e);
+int eng_maintain(struct eng *e, char **cause);
+
+/* A gauge the store reports of itself, for /metrics. */
+struct eng_gauge {
+	const char *name, *help;
+	uint64_t value;
+};
+size_t eng_store_gauges(const struct eng *e, struct eng_gauge *out,
+    size_t max);
 
 /* ---- recipients (engine/recipients.c) ---- */
 
@@ -175,7 +195,7 @@ enum eng_status eng_prefs_put(struct eng *e, const char *user,
 enum eng_status eng_prefs_get(struct eng *e, const char *user,
     const char *set, json_t **reply, char **cause);
 
-/* ---- triggers and runs (engine/trigger.c) ---- */
+/* ---- triggers and runs (engine/run/, engine/messages/runs.c) ---- */
 
 /* POST /v1/workflows/{key}/trigger: reply {"workflow_run_id": uuid}. */
 enum eng_status eng_trigger(struct eng *e, const char *workflow,
@@ -191,7 +211,7 @@ enum eng_status eng_runs_list(struct eng *e, json_t *query, json_t **reply,
 enum eng_status eng_run_get(struct eng *e, const char *id, json_t **reply,
     char **cause);
 
-/* ---- messages and feeds (engine/messages.c) ---- */
+/* ---- messages and feeds (engine/messages/) ---- */
 
 enum eng_status eng_feed_get(struct eng *e, const char *user,
     const char *channel, json_t *query, json_t **reply, char **cause);
@@ -243,7 +263,7 @@ enum eng_status eng_feed_bulk(struct eng *e, const char *channel,
     const char *status, json_t *body, int64_t now, json_t **reply,
     char **cause);
 
-/* ---- schedules (engine/schedules.c) ---- */
+/* ---- schedules (engine/schedules/) ---- */
 
 /*
  * POST /v1/schedules: one schedule per recipient (an object's schedule is
@@ -291,7 +311,38 @@ enum eng_status eng_schedule_preview(struct eng *e, const char *id,
  */
 int eng_schedules_sync(struct eng *e, int64_t now, char **cause);
 
-/* ---- idempotency (engine/store.c) ---- */
+/* ---- sources (engine/sources.c) ---- */
+
+/*
+ * POST /sources/{key}/v1/{call} (call: batch, track, identify, group,
+ * page, screen, alias): the events of body, each deduplicated by its
+ * messageId, mapped as the source's file says, applied and logged, in
+ * the caller's request.  Reply {"success": true}.  An event that cannot
+ * be applied is logged as failed, never an error of the request; only a
+ * store failure (ENG_INTERNAL), an unknown source or a batch without a
+ * "batch" array is.
+ */
+enum eng_status eng_source_receive(struct eng *e, const char *key,
+    const char *call, json_t *body, int64_t now, json_t **reply,
+    char **cause);
+
+/* Whether wk is one of the write keys of source key in c. */
+int eng_source_authorized(const struct eng_config *c, const char *key,
+    const char *wk);
+
+/* GET /v1/sources: the sources in force with their counts by outcome. */
+enum eng_status eng_sources_list(struct eng *e, json_t **reply,
+    char **cause);
+
+/* GET /v1/sources/{key}/events (query: after, page_size, outcome). */
+enum eng_status eng_source_events(struct eng *e, const char *key,
+    json_t *query, json_t **reply, char **cause);
+
+/* Call f(arg, source, outcome, n) for every source's count of events. */
+void eng_source_counts(struct eng *e,
+    void (*f)(void *, const char *, const char *, int64_t), void *arg);
+
+/* ---- idempotency (engine/lifecycle.c) ---- */
 
 /* A stored reply for key within 24 h: 1 with *status and *body set, 0 if none. */
 int eng_idem_get(struct eng *e, const char *key, int64_t now, int *status,

@@ -1,128 +1,60 @@
 /*
- * Private to engine/: the engine's state, the store's statements, and the
- * helpers the engine's files share.
+ * Private to engine/: the engine's state and the helpers the engine's
+ * files share.
  */
 #ifndef BELFRY_ENGINE_INT_H
 #define BELFRY_ENGINE_INT_H
 
-#include <sqlite3.h>
-
 #include "engine/engine.h"
-
-/* Prepared statements, prepared once at open (engine/store.c). */
-enum eng_stmt {
-	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE,
-	ST_ROLLBACK_TO,
-	ST_USER_GET, ST_USER_PUT, ST_USER_DEL,
-	ST_OBJ_GET, ST_OBJ_PUT, ST_OBJ_DEL,
-	ST_TENANT_GET, ST_TENANT_PUT, ST_TENANT_STUB,
-	ST_SUB_PUT, ST_SUB_DEL, ST_SUB_LIST, ST_SUB_GET,
-	ST_PREF_GET, ST_PREF_PUT,
-	ST_RUN_INS, ST_RUN_GET, ST_RUN_BY_CK,
-	ST_RRUN_INS, ST_RRUN_GET, ST_RRUN_LIST, ST_RRUN_BY_SCHED, ST_RRUN_UPD, ST_RRUN_LOAD,
-	ST_RRUN_OPEN,
-	ST_RUN_IDX, ST_RUN_NEXT_IDX,
-	ST_FAN_INS, ST_FAN_HEAD, ST_FAN_AFTER, ST_FAN_DEL, ST_FAN_DROP, ST_SEEN_INS, ST_SEEN_DROP, ST_CANCEL_INS, ST_CANCEL_GET,
-	ST_CANCEL_SWEEP,
-	ST_WAIT_INS, ST_WAIT_DEL, ST_WAIT_DUE, ST_WAIT_NEXT,
-	ST_BATCH_FIND, ST_BATCH_INS, ST_BATCH_GET, ST_BATCH_SET,
-	ST_BATCH_CLOSE, ST_BATCH_DEL,
-	ST_ITEM_INS, ST_ITEM_LIST, ST_ITEM_DEL, ST_ITEM_COUNT, ST_ITEM_DROP,
-	ST_THR_COUNT, ST_THR_INS, ST_THR_GC, ST_THR_SWEEP,
-	ST_MSG_INS, ST_MSG_GET, ST_MSG_MARK, ST_MSG_STATUS, ST_MSG_WALK,
-	ST_MSG_COUNTS, ST_FEED_HEADS, ST_FEED_PUSH, ST_HEAD_GET, ST_HEAD_PUT, ST_HEADS_UPTO,
-	ST_DLV_INS, ST_DLV_DUE, ST_DLV_TAKE, ST_DLV_DEL, ST_DLV_RETRY,
-	ST_DLV_NEXT, ST_DLV_RESET, ST_DLV_GET,
-	ST_IDEM_GET, ST_IDEM_PUT, ST_IDEM_GC,
-	ST_SCHED_INS, ST_SCHED_GET, ST_SCHED_UPD, ST_SCHED_DEL, ST_SCHED_NEXT,
-	ST_SCHED_DUE, ST_SCHED_FIRED, ST_SCHED_LIST, ST_SCHED_BY_WF,
-	ST_SCHED_BY_RCPT, ST_SCHED_BY_PARENT, ST_SCHED_CHILD_DEL,
-	ST_SCHED_CFG_LIST, ST_SCHED_CFG_ROWS, ST_SCHED_CFG_DEL,
-	ST_SCHED_KIDS_DEL, ST_SCHED_RCPT_KIDS_DEL, ST_SCHED_RCPT_DEL, ST_SCHED_WORKFLOWS,
-	ST_COUNT
-};
+#include "engine/json.h"
+#include "engine/store/store.h"
 
 /* A run numbers its recipients below this (rruns keys, public ids). */
 #define ENG_RUN_RCPTS_MAX ((int64_t)1 << 24)
 
+/* How deeply requests may nest (a schedule's fire inside the due pass). */
+#define ENG_DEPTH_MAX 8
+
 struct eng {
-	sqlite3 *db;
-	sqlite3_stmt *st[ST_COUNT];
+	struct store *store;
 	struct eng_config *cfg;
+	const struct eng_rcpt_hooks *hooks; /* told of recipient changes */
 	uint64_t idkey[4];      /* key of the id derivation (ids.c) */
 	struct eng_stats stats;
-	int in_txn;
 	int has_prefs;          /* whether any recipient preference set exists */
 	char *logs;             /* log channel lines, printed at commit */
-	size_t logs_len, logs_mark;
+	size_t logs_len;
 	int64_t *fired;         /* due instants of fires, for eng_fired_take */
 	size_t nfired;
-	struct eng_rcache *rcache; /* parsed recurrences (schedules.c) */
-	int wal_pages;          /* log pages since the last checkpoint */
+	/* What each open request may take back: logs, fires and pushes. */
+	struct {
+		size_t logs_len, nfired, npushes;
+	} mark[ENG_DEPTH_MAX];
+	size_t depth;
+	struct eng_rcache *rcache; /* parsed recurrences (schedules/) */
 	int64_t next_sweep;     /* engine time of the next eng_sweep */
-	int64_t msg_seq;        /* the last message seq given (eng_feed_push) */
-	struct eng_heads *heads; /* feed heads written behind (heads.c) */
-	int64_t swapped;        /* what belfry_swap() last replaced */
-	struct eng_push *pushes; /* feeds that got messages (pushes.c) */
-	size_t npushes, pushes_cap, pushes_mark;
+	struct eng_push *pushes; /* changes to feeds (messages/pushes.c) */
+	size_t npushes, pushes_cap;
 	int pushes_all;         /* more than ENG_PUSHES_MAX: every feed */
 };
 
-/* engine/jsonout.c: whether any string, key or value, inside v has s. */
-int eng_json_mentions(json_t *v, const char *s);
-
-/* engine/jsonout.c: compact JSON text of v into out (see there). */
-size_t eng_json_write(json_t *v, char *out, size_t len);
-
-/* engine/jsonout.c: JSON text built piece by piece, s[0..len) (no NUL). */
-struct eng_text {
-	char *s;
-	size_t len, cap;
-};
-void eng_text_add(struct eng_text *t, const char *p, size_t n);
-void eng_text_string(struct eng_text *t, const char *s);
-void eng_text_value(struct eng_text *t, json_t *v);
-void eng_text_int(struct eng_text *t, int64_t v);
-size_t eng_decimal(int64_t v, char *out);
-
-/* engine/walbuf.c: the VFS that gathers log writes (NULL: unavailable). */
-const char *eng_walbuf_vfs(void);
-
-/* engine/heads.c: the heads of the feed chains, written behind. */
-void eng_heads_init(struct eng *e, int64_t upto);
-int64_t eng_feed_push(struct eng *e, const char *rcpt, const char *channel,
-    int64_t *seq);
-void eng_heads_swap(sqlite3_context *ctx, int argc, sqlite3_value **argv);
-int64_t eng_feed_head(struct eng *e, const char *rcpt, const char *channel);
-void eng_heads_each(struct eng *e, const char *rcpt, const char *channel,
-    void (*f)(void *, const char *, int64_t), void *arg);
-int eng_heads_flush(struct eng *e, int force);
-void eng_heads_mark(struct eng *e);
-void eng_heads_rollback(struct eng *e, int all);
-int eng_heads_stale(struct eng *e);
-void eng_heads_recovered(struct eng *e, int64_t upto);
-void eng_heads_committed(struct eng *e);
-void eng_heads_free(struct eng *e);
-
-/* engine/store.c: delete expired rows (see there), called by eng_run_due. */
+/* engine/dispatch.c: delete expired rows (see there), by eng_run_due. */
 void eng_sweep(struct eng *e, int64_t now);
 #define ENG_SWEEP_EVERY 60
 #define ENG_SWEEP_MAX 5000
 
-/* Log size at which a commit checkpoints by itself (4 KiB pages). */
-#define ENG_WAL_HARD 8192
-
 /* How many fired instants are kept between eng_fired_take calls. */
 #define ENG_FIRED_MAX 65536
 
-/* engine/pushes.c: what changed in feeds, until taken. */
+/* engine/messages/pushes.c: what changed in feeds, until taken. */
 #define ENG_PUSHES_MAX 65536
 void eng_push_note(struct eng *e, const char *rcpt, const char *channel,
     const char *tenant, int mark);
 void eng_pushes_truncate(struct eng *e, size_t keep);
 
-/* engine/store.c: queue a log channel line until the commit. */
-void eng_log_line(struct eng *e, const char *line);
+/* engine/txn.c: queue a log channel line until the commit. */
+void eng_log_line(struct eng *e, int pri, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* What a compiled step does. */
 enum eng_step_kind {
@@ -138,8 +70,9 @@ struct eng_branch {
 };
 
 /*
- * A workflow step (engine/config.c).  Branches are compiled to jumps, so
- * a workflow is a flat program and a run's position is an index into it.
+ * A workflow step (engine/workflow/compile.c).  Branches are compiled to
+ * jumps, so a workflow is a flat program and a run's position is an index
+ * into it.
  */
 struct eng_template;
 
@@ -176,7 +109,7 @@ struct eng_step {
 	json_t *def;             /* the step's JSON */
 };
 
-/* A workflow (engine/config.c). */
+/* A workflow (engine/workflow/). */
 struct eng_workflow {
 	char *key;
 	char *name;
@@ -186,6 +119,40 @@ struct eng_workflow {
 	size_t nsteps;
 	int override_preferences; /* send whatever the recipient's preferences */
 	int needs_recipient;     /* mentions "recipient" or batches in its zone */
+};
+
+/* What a source's event mapping does (engine/sources/). */
+enum eng_src_action { ENG_SRC_TRIGGER, ENG_SRC_CANCEL };
+
+/*
+ * One entry of a source's "events": the track events it applies to (by
+ * name, when its conditions on event.* hold) and the trigger or cancel it
+ * makes, its fields taken from dotted paths into the event (NULL: unset).
+ */
+struct eng_srcmap {
+	char *event;
+	enum eng_src_action action;
+	char *workflow;
+	char *recipients, *actor, *data, *tenant, *ckey;
+	json_t *conditions;      /* NULL for none */
+};
+
+/* What a source's group calls upsert. */
+enum eng_src_group { ENG_SRC_GROUP_NONE, ENG_SRC_GROUP_TENANT,
+	ENG_SRC_GROUP_OBJECT };
+
+/* A source: CONFIG_DIR/sources/NAME.json (engine/sources/file.c). */
+struct eng_srcdef {
+	char *key;
+	char *type;              /* "segment" or "rudderstack" */
+	char **write_keys;
+	size_t n_write_keys;
+	int identify;            /* identify calls upsert users */
+	enum eng_src_group group;
+	char *group_collection;  /* ENG_SRC_GROUP_OBJECT's collection */
+	int group_subscribe;     /* and the user subscribes to the object */
+	struct eng_srcmap *maps;
+	size_t nmaps;
 };
 
 struct eng_config {
@@ -210,32 +177,32 @@ struct eng_config {
 	size_t n_workflows;
 	json_t *schedules;       /* schedules/ files: checked defs with "id" */
 	json_t *schedule_files;  /* schedule id -> the file defining it */
+	struct eng_srcdef *sources;
+	size_t n_sources;
 };
 
-/* engine/config.c */
+/* engine/workflow/: a workflow (a source) by key, a duration's seconds. */
 const struct eng_workflow *eng_workflow_find(const struct eng_config *c,
+    const char *key);
+const struct eng_srcdef *eng_srcdef_find(const struct eng_config *c,
     const char *key);
 int64_t eng_duration(json_t *v);
 
-/* engine/jsonpos.c: line and column of the value at a path in JSON text. */
+/* engine/workflow/jsonpos.c: line and column of a path's value in JSON. */
 int eng_jsonpos(const char *text, const char *path, int *line, int *col);
 
-/* engine/store.c */
-sqlite3_stmt *eng_stmt(struct eng *e, enum eng_stmt s);
-int eng_step_done(struct eng *e, sqlite3_stmt *st);
-json_t *eng_json_col(sqlite3_stmt *st, int col);
+/* engine/jsonout.c: RFC 3339 UTC text of an instant. */
 void eng_iso(int64_t t, char *buf, size_t len);
-void eng_bind_json(sqlite3_stmt *st, int col, json_t *v);
 
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
 enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3,
-	ENG_ID_SCHED = 4 };
+	ENG_ID_SCHED = 4, ENG_ID_SRCEVT = 5 };
 void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
     uint64_t b, char out[37]);
 int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,
     uint64_t *a, uint64_t *b);
 
-/* A workflow run's context while its recipient runs advance (run.c). */
+/* A workflow run's context while its recipient runs advance (engine/run/). */
 struct eng_run {
 	const struct eng_workflow *w;
 	int64_t seq, now;
@@ -259,10 +226,14 @@ int eng_run_recipient(struct eng *e, struct eng_run *r, int64_t idx,
 int eng_run_load(struct eng *e, int64_t seq, int64_t now, struct eng_run *r);
 int eng_wait(struct eng *e, int64_t due, int kind, int64_t a, int64_t b);
 
-/* Kinds of waits (run.c). */
+/* engine/run/: resume a recipient run, close a batch (the dispatcher's). */
+int eng_run_resume(struct eng *e, int64_t seq, int64_t idx, int64_t now);
+int eng_batch_close(struct eng *e, int64_t id, int64_t now);
+
+/* Kinds of waits (engine/run/). */
 enum { ENG_WAIT_RESUME = 1, ENG_WAIT_BATCH = 2, ENG_WAIT_FANOUT = 3 };
 
-/* engine/trigger.c: one chunk of a run's subscriber fan-out. */
+/* engine/run/fanout.c: one chunk of a run's subscriber fan-out. */
 int eng_fanout_chunk(struct eng *e, int64_t seq, int64_t now);
 
 /* Where a run came from: "api", or "schedule" with the fire it is. */
@@ -275,17 +246,27 @@ enum eng_status eng_trigger_start(struct eng *e, const char *workflow,
     json_t *body, int64_t now, const struct eng_source *src, int64_t *seq,
     char **cause);
 
-/* engine/schedules.c */
+/* engine/schedules/: due fires, the parse cache, definitions' checks. */
 int64_t eng_sched_next_due(struct eng *e);
 void eng_sched_cache_free(struct eng *e);
 int eng_sched_run_due(struct eng *e, int64_t now, int max);
-void eng_sched_rezone(struct eng *e, const char *rcpt, int64_t now);
-int eng_sched_rcpt_deleted(struct eng *e, const char *rcpt);
-void eng_sched_sub_added(struct eng *e, const char *obj, const char *rcpt,
-    int64_t now);
-void eng_sched_sub_removed(struct eng *e, const char *obj, const char *rcpt);
 int eng_sched_def_check(const struct eng_config *c, json_t *def,
     const char **field, char **cause);
+
+/*
+ * What recipients.c tells of changes to recipients, to whoever registered
+ * (engine/schedules/hooks.c, at open): a recipient's zone changed, a
+ * recipient was deleted (0 or -1), a subscription came or went.
+ */
+struct eng_rcpt_hooks {
+	void (*rezoned)(struct eng *e, const char *rcpt, int64_t now);
+	int (*deleted)(struct eng *e, const char *rcpt);
+	void (*subscribed)(struct eng *e, const char *obj, const char *rcpt,
+	    int64_t now);
+	void (*unsubscribed)(struct eng *e, const char *obj,
+	    const char *rcpt);
+};
+extern const struct eng_rcpt_hooks eng_sched_hooks;
 
 /* engine/recipients.c */
 int eng_recipient_valid_id(const char *id);
@@ -298,7 +279,10 @@ enum eng_status eng_identify(struct eng *e, json_t *inline_rcpt, int64_t now,
 json_t *eng_rcpt_ref(const char *key);
 json_t *eng_rcpt_entity(struct eng *e, const char *key);
 
-/* engine/markdown.c: Markdown to escaped HTML for feed blocks. */
+/* engine/sources/: how long the source event log keeps an event. */
+#define ENG_SRC_KEEP (7 * 86400)
+
+/* engine/messages/markdown.c: Markdown to escaped HTML for feed blocks. */
 char *eng_markdown_html(const char *md);
 
 #endif

@@ -4,7 +4,8 @@
  * (keys in insertion order, '"', '\\' and control characters escaped,
  * everything else as is), with strings copied in runs and no callback
  * per piece, so it costs less than json_dumpb.  Every stored run event,
- * message body and recipient record goes through it (eng_bind_json).
+ * message body and recipient record goes through it (the store binds
+ * JSON with it).
  */
 #include <stdio.h>
 #include <string.h>
@@ -273,4 +274,11 @@ eng_json_dumps(json_t *v, size_t flags)
 	}
 	s[n] = '\0';
 	return s;
+}
+
+/* RFC 3339 UTC text of an instant. */
+void
+eng_iso(int64_t t, char *buf, size_t len)
+{
+	tz_instant_format(t, buf, len);
 }

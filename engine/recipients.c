@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
-#include "engine/preferences.h"
+#include "engine/workflow/preferences.h"
 
 #define RCPT_MAX_SUBS 100
 
@@ -103,41 +103,24 @@ rcpt_merge(json_t *dst, json_t *src)
 	}
 }
 
-/* Add created_at/updated_at from the row's columns 1 and 2. */
+/* Add created_at/updated_at from a record's times. */
 static void
-rcpt_times(json_t *o, sqlite3_stmt *st)
+rcpt_times(json_t *o, const struct store_times *t)
 {
 	char buf[32];
 
-	eng_iso(sqlite3_column_int64(st, 1), buf, sizeof buf);
+	eng_iso(t->created, buf, sizeof buf);
 	json_object_set_new(o, "created_at", json_string(buf));
-	eng_iso(sqlite3_column_int64(st, 2), buf, sizeof buf);
+	eng_iso(t->updated, buf, sizeof buf);
 	json_object_set_new(o, "updated_at", json_string(buf));
 }
 
 /* The stored props of a user or object (new reference) or NULL. */
 static json_t *
 rcpt_props(struct eng *e, const char *collection, const char *id,
-    sqlite3_stmt **row)
+    struct store_times *t)
 {
-	sqlite3_stmt *st;
-	json_t *props = NULL;
-
-	if (collection == NULL) {
-		st = eng_stmt(e, ST_USER_GET);
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	} else {
-		st = eng_stmt(e, ST_OBJ_GET);
-		sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	}
-	if (sqlite3_step(st) == SQLITE_ROW)
-		props = eng_json_col(st, 0);
-	if (row != NULL && props != NULL)
-		*row = st;
-	else
-		sqlite3_reset(st);
-	return props;
+	return store_recipient_get(e->store, collection, id, t);
 }
 
 /*
@@ -196,17 +179,11 @@ rcpt_inline_prefs(struct eng *e, const char *key, json_t *prefs, int64_t now,
 {
 	const char *set;
 	json_t *v;
-	sqlite3_stmt *st;
 
 	json_object_foreach(prefs, set, v) {
 		if (eng_pref_check(v, cause) != 0)
 			return ENG_INVALID;
-		st = eng_stmt(e, ST_PREF_PUT);
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, set, -1, SQLITE_STATIC);
-		eng_bind_json(st, 3, v);
-		sqlite3_bind_int64(st, 4, now);
-		if (eng_step_done(e, st) != 0)
+		if (store_prefs_put(e->store, key, set, v, now) != 0)
 			return ENG_INTERNAL;
 		e->has_prefs = 1;
 	}
@@ -219,7 +196,6 @@ rcpt_upsert(struct eng *e, const char *collection, const char *id,
     json_t *body, int64_t now, char **cause)
 {
 	json_t *props, *copy, *prefs;
-	sqlite3_stmt *st;
 	char *key;
 	enum eng_status rc;
 	int rezone;
@@ -256,20 +232,9 @@ rcpt_upsert(struct eng *e, const char *collection, const char *id,
 	    json_object_get(props, "timezone"));
 	rcpt_merge(props, copy);
 	json_decref(copy);
-	if (collection == NULL) {
-		st = eng_stmt(e, ST_USER_PUT);
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		eng_bind_json(st, 2, props);
-		sqlite3_bind_int64(st, 3, now);
-	} else {
-		st = eng_stmt(e, ST_OBJ_PUT);
-		sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-		eng_bind_json(st, 3, props);
-		sqlite3_bind_int64(st, 4, now);
-	}
+	rc = store_recipient_put(e->store, collection, id, props, now) == 0 ?
+	    ENG_OK : ENG_INTERNAL;
 	json_decref(props);
-	rc = eng_step_done(e, st) == 0 ? ENG_OK : ENG_INTERNAL;
 	if (rc == ENG_OK && prefs != NULL) {
 		key = eng_rcpt_key(collection, id);
 		rc = rcpt_inline_prefs(e, key, prefs, now, cause);
@@ -279,7 +244,7 @@ rcpt_upsert(struct eng *e, const char *collection, const char *id,
 	if (rc == ENG_OK && rezone) {
 		/* Their pending schedule fires move with them, at once. */
 		key = eng_rcpt_key(collection, id);
-		eng_sched_rezone(e, key, now);
+		e->hooks->rezoned(e, key, now);
 		free(key);
 	}
 	return rc;
@@ -298,8 +263,8 @@ eng_identify(struct eng *e, json_t *r, int64_t now, char **cause)
 static enum eng_status
 rcpt_user_reply(struct eng *e, const char *id, json_t **reply, char **cause)
 {
-	sqlite3_stmt *st = NULL;
-	json_t *p = rcpt_props(e, NULL, id, &st);
+	struct store_times t;
+	json_t *p = rcpt_props(e, NULL, id, &t);
 
 	if (p == NULL) {
 		*cause = xasprintf("user \"%.64s\" not found", id);
@@ -307,8 +272,7 @@ rcpt_user_reply(struct eng *e, const char *id, json_t **reply, char **cause)
 	}
 	json_object_set_new(p, "__typename", json_string("User"));
 	json_object_set_new(p, "id", json_string(id));
-	rcpt_times(p, st);
-	sqlite3_reset(st);
+	rcpt_times(p, &t);
 	*reply = p;
 	return ENG_OK;
 }
@@ -334,16 +298,15 @@ eng_user_get(struct eng *e, const char *id, json_t **reply, char **cause)
 enum eng_status
 eng_user_delete(struct eng *e, const char *id, char **cause)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_USER_DEL);
+	int rc = store_recipient_delete(e->store, NULL, id);
 
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (eng_step_done(e, st) != 0)
+	if (rc < 0)
 		return ENG_INTERNAL;
-	if (sqlite3_changes(e->db) == 0) {
+	if (rc == 0) {
 		*cause = xasprintf("user \"%.64s\" not found", id);
 		return ENG_NOT_FOUND;
 	}
-	return eng_sched_rcpt_deleted(e, id) != 0 ? ENG_INTERNAL : ENG_OK;
+	return e->hooks->deleted(e, id) != 0 ? ENG_INTERNAL : ENG_OK;
 }
 
 /* The reply shape of an object. */
@@ -351,8 +314,8 @@ static enum eng_status
 rcpt_object_reply(struct eng *e, const char *coll, const char *id,
     json_t **reply, char **cause)
 {
-	sqlite3_stmt *st = NULL;
-	json_t *p = rcpt_props(e, coll, id, &st), *o;
+	struct store_times t;
+	json_t *p = rcpt_props(e, coll, id, &t), *o;
 
 	if (p == NULL) {
 		*cause = xasprintf("object %.64s/%.64s not found", coll, id);
@@ -360,8 +323,7 @@ rcpt_object_reply(struct eng *e, const char *coll, const char *id,
 	}
 	o = json_pack("{s:s, s:s, s:s, s:o}", "__typename", "Object", "id", id,
 	    "collection", coll, "properties", p);
-	rcpt_times(o, st);
-	sqlite3_reset(st);
+	rcpt_times(o, &t);
 	*reply = o;
 	return ENG_OK;
 }
@@ -418,21 +380,18 @@ enum eng_status
 eng_object_delete(struct eng *e, const char *collection, const char *id,
     char **cause)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_OBJ_DEL);
 	char *key;
-	int rc;
+	int rc = store_recipient_delete(e->store, collection, id);
 
-	sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	if (eng_step_done(e, st) != 0)
+	if (rc < 0)
 		return ENG_INTERNAL;
-	if (sqlite3_changes(e->db) == 0) {
+	if (rc == 0) {
 		*cause = xasprintf("object %.64s/%.64s not found", collection,
 		    id);
 		return ENG_NOT_FOUND;
 	}
 	key = eng_rcpt_key(collection, id);
-	rc = eng_sched_rcpt_deleted(e, key);
+	rc = e->hooks->deleted(e, key);
 	free(key);
 	return rc != 0 ? ENG_INTERNAL : ENG_OK;
 }
@@ -441,21 +400,16 @@ eng_object_delete(struct eng *e, const char *collection, const char *id,
 static enum eng_status
 rcpt_tenant_reply(struct eng *e, const char *id, json_t **reply, char **cause)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_TENANT_GET);
-	json_t *p = NULL;
+	struct store_times t;
+	json_t *p = store_tenant_get(e->store, id, &t);
 
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		p = eng_json_col(st, 0);
 	if (p == NULL) {
-		sqlite3_reset(st);
 		*cause = xasprintf("tenant \"%.64s\" not found", id);
 		return ENG_NOT_FOUND;
 	}
 	json_object_set_new(p, "__typename", json_string("Tenant"));
 	json_object_set_new(p, "id", json_string(id));
-	rcpt_times(p, st);
-	sqlite3_reset(st);
+	rcpt_times(p, &t);
 	*reply = p;
 	return ENG_OK;
 }
@@ -465,8 +419,7 @@ enum eng_status
 eng_tenant_put(struct eng *e, const char *id, json_t *body, int64_t now,
     json_t **reply, char **cause)
 {
-	sqlite3_stmt *st;
-	json_t *props = NULL, *copy, *ps;
+	json_t *props, *copy, *ps;
 
 	if (!eng_recipient_valid_id(id) || !json_is_object(body)) {
 		*cause = xstrdup(json_is_object(body) ? "bad tenant id" :
@@ -477,25 +430,18 @@ eng_tenant_put(struct eng *e, const char *id, json_t *body, int64_t now,
 	    "preference_set");
 	if (ps != NULL && !json_is_null(ps) && eng_pref_check(ps, cause) != 0)
 		return ENG_INVALID;
-	st = eng_stmt(e, ST_TENANT_GET);
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		props = eng_json_col(st, 0);
-	sqlite3_reset(st);
-	if (props == NULL)
+	if ((props = store_tenant_get(e->store, id, NULL)) == NULL)
 		props = json_object();
 	copy = json_deep_copy(body);
 	json_object_del(copy, "id");
 	json_object_del(copy, "__typename");
 	rcpt_merge(props, copy);
 	json_decref(copy);
-	st = eng_stmt(e, ST_TENANT_PUT);
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	eng_bind_json(st, 2, props);
-	sqlite3_bind_int64(st, 3, now);
-	json_decref(props);
-	if (eng_step_done(e, st) != 0)
+	if (store_tenant_put(e->store, id, props, now) != 0) {
+		json_decref(props);
 		return ENG_INTERNAL;
+	}
+	json_decref(props);
 	return rcpt_tenant_reply(e, id, reply, cause);
 }
 
@@ -580,7 +526,6 @@ eng_subs_add(struct eng *e, const char *collection, const char *id,
     json_t *body, int64_t now, json_t **reply, char **cause)
 {
 	json_t *rs, *r, *props, *out;
-	sqlite3_stmt *st;
 	char *key, *obj;
 	size_t i;
 
@@ -603,20 +548,14 @@ eng_subs_add(struct eng *e, const char *collection, const char *id,
 			json_decref(out);
 			return ENG_INVALID;
 		}
-		st = eng_stmt(e, ST_SUB_PUT);
-		sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, props ? eng_json_dumps(props,
-		    JSON_COMPACT | JSON_ENCODE_ANY) : xstrdup("null"), -1, free);
-		sqlite3_bind_int64(st, 5, now);
-		if (eng_step_done(e, st) != 0) {
+		if (store_sub_put(e->store, collection, id, key, props,
+		    now) != 0) {
 			free(key);
 			json_decref(out);
 			return ENG_INTERNAL;
 		}
 		obj = eng_rcpt_key(collection, id);
-		eng_sched_sub_added(e, obj, key, now);
+		e->hooks->subscribed(e, obj, key, now);
 		free(obj);
 		json_array_append_new(out, rcpt_sub_json(e, collection, id,
 		    key, json_incref(props), now, now));
@@ -632,7 +571,7 @@ eng_subs_remove(struct eng *e, const char *collection, const char *id,
     json_t *body, json_t **reply, char **cause)
 {
 	json_t *rs, *r, *out;
-	sqlite3_stmt *st;
+	struct store_sub sub;
 	char *key, *obj;
 	size_t i;
 	int rc;
@@ -645,23 +584,13 @@ eng_subs_remove(struct eng *e, const char *collection, const char *id,
 			json_decref(out);
 			return ENG_INVALID;
 		}
-		st = eng_stmt(e, ST_SUB_GET);
-		sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
+		if (store_sub_get(e->store, collection, id, key, &sub))
 			json_array_append_new(out, rcpt_sub_json(e,
-			    collection, id, key, eng_json_col(st, 0),
-			    sqlite3_column_int64(st, 1),
-			    sqlite3_column_int64(st, 2)));
-		sqlite3_reset(st);
-		st = eng_stmt(e, ST_SUB_DEL);
-		sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
-		rc = eng_step_done(e, st);
+			    collection, id, key, sub.props, sub.inserted,
+			    sub.updated));
+		rc = store_sub_delete(e->store, collection, id, key);
 		obj = eng_rcpt_key(collection, id);
-		eng_sched_sub_removed(e, obj, key);
+		e->hooks->unsubscribed(e, obj, key);
 		free(obj);
 		free(key);
 		if (rc != 0) {
@@ -680,35 +609,27 @@ eng_subs_list(struct eng *e, const char *collection, const char *id,
 {
 	const char *after = json_string_value(json_object_get(query, "after"));
 	const char *ps = json_string_value(json_object_get(query, "page_size"));
-	int size = ps ? atoi(ps) : 50, n = 0;
+	int size = ps ? atoi(ps) : 50, n, i;
 	json_t *entries = json_array();
-	sqlite3_stmt *st;
-	char *last = NULL;
+	struct store_sub subs[50];
 
 	(void)cause;
 	if (size < 1 || size > 50)
 		size = 50;
-	st = eng_stmt(e, ST_SUB_LIST);
-	sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, after ? after : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, size);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *rcpt = (const char *)sqlite3_column_text(st, 0);
-
+	n = (int)store_subs_page(e->store, collection, id, after ? after : "",
+	    (size_t)size, subs);
+	for (i = 0; i < n; i++) {
 		json_array_append_new(entries, rcpt_sub_json(e, collection,
-		    id, rcpt, eng_json_col(st, 1), sqlite3_column_int64(st, 2),
-		    sqlite3_column_int64(st, 3)));
-		free(last);
-		last = xstrdup(rcpt);
-		n++;
+		    id, subs[i].rcpt, subs[i].props, subs[i].inserted,
+		    subs[i].updated));
+		subs[i].props = NULL;   /* taken by rcpt_sub_json */
 	}
-	sqlite3_reset(st);
 	*reply = json_pack("{s:o, s:{s:s, s:o, s:n, s:i}}", "entries",
 	    entries, "page_info", "__typename", "PageInfo", "after",
-	    n == size && last ? json_string(last) : json_null(), "before",
-	    "page_size", size);
-	free(last);
+	    n == size && n > 0 ? json_string(subs[n - 1].rcpt) : json_null(),
+	    "before", "page_size", size);
+	for (i = 0; i < n; i++)
+		store_sub_clear(&subs[i]);
 	return ENG_OK;
 }
 
@@ -736,7 +657,6 @@ enum eng_status
 eng_prefs_put(struct eng *e, const char *user, const char *set, json_t *body,
     int64_t now, json_t **reply, char **cause)
 {
-	sqlite3_stmt *st;
 	json_t *copy;
 
 	if (!eng_recipient_valid_id(user) || !eng_recipient_valid_id(set)) {
@@ -750,12 +670,7 @@ eng_prefs_put(struct eng *e, const char *user, const char *set, json_t *body,
 		json_decref(copy);
 		return ENG_INVALID;
 	}
-	st = eng_stmt(e, ST_PREF_PUT);
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, set, -1, SQLITE_STATIC);
-	eng_bind_json(st, 3, copy);
-	sqlite3_bind_int64(st, 4, now);
-	if (eng_step_done(e, st) != 0) {
+	if (store_prefs_put(e->store, user, set, copy, now) != 0) {
 		json_decref(copy);
 		return ENG_INTERNAL;
 	}
@@ -770,15 +685,9 @@ enum eng_status
 eng_prefs_get(struct eng *e, const char *user, const char *set,
     json_t **reply, char **cause)
 {
-	sqlite3_stmt *st = eng_stmt(e, ST_PREF_GET);
-	json_t *body = NULL;
+	json_t *body = store_prefs_get(e->store, user, set);
 
 	(void)cause;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, set, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		body = eng_json_col(st, 0);
-	sqlite3_reset(st);
 	*reply = rcpt_prefs_json(set, body);
 	json_decref(body);
 	return ENG_OK;

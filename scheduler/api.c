@@ -27,6 +27,7 @@
 #define FEED_QUERY "after before page_size tenant has_tenant archived " \
 	"status source workflow_categories[] trigger_data mode " \
 	"inserted_at.gte inserted_at.lte inserted_at.gt inserted_at.lt"
+#define SOURCE SCH_ROUTE_SOURCE
 
 const struct sch_route sch_routes[] = {
 	/* api_users.c */
@@ -115,6 +116,25 @@ const struct sch_route sch_routes[] = {
 	    NULL, "workflow status recipient schedule_id after page_size" },
 	{ GET, "/v1/workflow_recipient_runs/{id}", api_messages_run_get, 0,
 	    NULL, NULL },
+
+	/* api_sources.c: Segment's tracking API, then the views */
+	{ POST, "/sources/{key}/v1/batch", api_sources_receive, SOURCE,
+	    "batch", NULL },
+	{ POST, "/sources/{key}/v1/track", api_sources_receive, SOURCE,
+	    "track", NULL },
+	{ POST, "/sources/{key}/v1/identify", api_sources_receive, SOURCE,
+	    "identify", NULL },
+	{ POST, "/sources/{key}/v1/group", api_sources_receive, SOURCE,
+	    "group", NULL },
+	{ POST, "/sources/{key}/v1/page", api_sources_receive, SOURCE,
+	    "page", NULL },
+	{ POST, "/sources/{key}/v1/screen", api_sources_receive, SOURCE,
+	    "screen", NULL },
+	{ POST, "/sources/{key}/v1/alias", api_sources_receive, SOURCE,
+	    "alias", NULL },
+	{ GET, "/v1/sources", api_sources_list, 0, NULL, NULL },
+	{ GET, "/v1/sources/{key}/events", api_sources_events, 0, NULL,
+	    "after page_size outcome" },
 
 	/* api_admin.c */
 	{ GET, "/admin/status", api_admin_status, INLINE, NULL, NULL },

@@ -1,6 +1,6 @@
 /*
  * Admin routes: GET /admin/status, POST /admin/reload, GET /metrics
- * (Prometheus text format) and POST /admin/clock (only with
+ * (Prometheus text format, with the source events by source and outcome) and POST /admin/clock (only with
  * --virtual-clock).  Reload and clock are served on the Unix socket only.
  */
 #include <stdio.h>
@@ -56,6 +56,8 @@ api_admin_status(struct sch_req *r, json_t **reply, char **cause)
 	if (s->http_tcp != NULL)
 		json_object_set_new(*reply, "listen_port",
 		    json_integer(s->listen_port));
+	json_object_set_new(*reply, "sources", json_integer((json_int_t)
+	    eng_config_source_count(eng_config(s->eng))));
 	return ENG_OK;
 }
 
@@ -95,6 +97,15 @@ api_admin_metric(FILE *f, const char *name, const char *type,
 	    type, name, (unsigned long long)v);
 }
 
+/* One source's count of events with an outcome, as a sample line. */
+static void
+api_admin_source_count(void *arg, const char *source, const char *outcome,
+    int64_t n)
+{
+	fprintf(arg, "belfry_source_events_total{source=\"%s\",outcome=\"%s\"}"
+	    " %lld\n", source, outcome, (long long)n);
+}
+
 /* GET /metrics: Prometheus text exposition format 0.0.4. */
 enum eng_status
 api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
@@ -104,8 +115,9 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	    "60", "+Inf" };
 	struct sch *s = r->s;
 	struct eng_stats st;
+	struct eng_gauge g[8];
 	char *buf = NULL;
-	size_t len = 0, i;
+	size_t len = 0, i, ng;
 	FILE *f;
 
 	_Static_assert(sizeof buckets / sizeof buckets[0] == SCH_LATE_BUCKETS,
@@ -134,9 +146,9 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	api_admin_metric(f, "belfry_checkpoints_total", "counter",
 	    "Log checkpoints run between bursts of work.",
 	    s->counters.checkpoints);
-	api_admin_metric(f, "belfry_wal_pages", "gauge",
-	    "Pages in the write-ahead log since its last checkpoint.",
-	    (uint64_t)eng_wal_pages(s->eng));
+	ng = eng_store_gauges(s->eng, g, sizeof g / sizeof g[0]);
+	for (i = 0; i < ng; i++)
+		api_admin_metric(f, g[i].name, "gauge", g[i].help, g[i].value);
 	api_admin_metric(f, "belfry_commits_total", "counter",
 	    "Transactions committed by this process (request flushes and "
 	    "clock passes).",
@@ -172,6 +184,10 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	    st.fires_skipped);
 	api_admin_metric(f, "belfry_schedule_fires_failed_total", "counter",
 	    "Schedule fires whose trigger failed.", st.fires_failed);
+	fprintf(f, "# HELP belfry_source_events_total Events received from "
+	    "sources, by source and outcome.\n# TYPE belfry_source_events_total"
+	    " counter\n");
+	eng_source_counts(s->eng, api_admin_source_count, f);
 	fprintf(f, "# HELP belfry_fire_lateness_seconds How late schedule "
 	    "fires ran after their due instant (at their commit).\n# TYPE "
 	    "belfry_fire_lateness_seconds histogram\n");

@@ -37,6 +37,7 @@ static int ctl_method(int, char **, char **);
 static int ctl_trigger(int, char **, char **);
 static int ctl_schedules(int, char **, char **);
 static int ctl_runs(int, char **, char **);
+static int ctl_sources(int, char **, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", "[-s SOCKET] status", ctl_status, 0 },
@@ -52,6 +53,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    ctl_schedules, CTL_TZ },
 	{ "runs", "[-s SOCKET] runs [--schedule ID] [--workflow KEY] "
 	    "[--recipient ID]", ctl_runs, 0 },
+	{ "sources", "[-s SOCKET] sources [KEY [--outcome OUTCOME]]",
+	    ctl_sources, 0 },
 	{ "check", "check -c CONFIG_DIR", ctl_check, CTL_TZ },
 	{ "preview", "preview (--rrule RULE | --repeats JSON) --dtstart "
 	    "YYYY-MM-DDTHH:MM:SS --tz ZONE [--count N] [--after "
@@ -749,6 +752,78 @@ ctl_runs(int argc, char **argv, char **cause)
 		json_decref(j);
 	} while (after != NULL);
 	free(q);
+	return 0;
+}
+
+/* A string member of o for a table cell ("-" when absent). */
+static const char *
+ctl_cell(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v != NULL ? v : "-";
+}
+
+/*
+ * belfryctl sources: each source with its events counted by outcome;
+ * belfryctl sources KEY [--outcome O]: the source's newest events (one
+ * page of 50) with their outcome and the run or the reason.
+ */
+static int
+ctl_sources(int argc, char **argv, char **cause)
+{
+	static const char *const outs[] = { "triggered", "cancelled",
+		"identified", "grouped", "duplicate", "unmapped", "failed" };
+	char *path, *key, *o = NULL;
+	json_t *j, *e, *c;
+	size_t i, k;
+
+	if (argc == 1) {
+		if ((j = ctl_get_json("/v1/sources", cause)) == NULL)
+			return -1;
+		printf("%-20s %-12s", "KEY", "TYPE");
+		for (k = 0; k < 7; k++)
+			printf(" %10s", outs[k]);
+		printf("\n");
+		json_array_foreach(json_object_get(j, "items"), i, e) {
+			printf("%-20s %-12s", ctl_cell(e, "key"),
+			    ctl_cell(e, "type"));
+			c = json_object_get(e, "counts");
+			for (k = 0; k < 7; k++)
+				printf(" %10lld", (long long)json_integer_value(
+				    json_object_get(c, outs[k])));
+			printf("\n");
+		}
+		json_decref(j);
+		return 0;
+	}
+	if (argc != 2 && !(argc == 4 && strcmp(argv[2], "--outcome") == 0)) {
+		*cause = xstrdup("usage: belfryctl sources [KEY [--outcome "
+		    "OUTCOME]]");
+		return -1;
+	}
+	key = client_path_escape(argv[1]);
+	if (argc == 4)
+		o = client_path_escape(argv[3]);
+	path = xasprintf("/v1/sources/%s/events%s%s", key, o ? "?outcome=" :
+	    "", o ? o : "");
+	free(key);
+	free(o);
+	j = ctl_get_json(path, cause);
+	free(path);
+	if (j == NULL)
+		return -1;
+	printf("%-20s %-9s %-24s %-10s %-36s %s\n", "RECEIVED", "TYPE",
+	    "EVENT", "OUTCOME", "MESSAGE_ID", "RUN / DETAIL");
+	json_array_foreach(json_object_get(j, "items"), i, e) {
+		printf("%-20s %-9s %-24s %-10s %-36s %s\n",
+		    ctl_cell(e, "received_at"), ctl_cell(e, "type"),
+		    ctl_cell(e, "event"), ctl_cell(e, "outcome"),
+		    ctl_cell(e, "message_id"), json_is_string(json_object_get(e,
+		    "workflow_run_id")) ? ctl_cell(e, "workflow_run_id") :
+		    ctl_cell(e, "detail"));
+	}
+	json_decref(j);
 	return 0;
 }
 

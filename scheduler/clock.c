@@ -37,16 +37,15 @@
 #define CLOCK_MAX_SLEEP 60
 
 /*
- * Housekeeping between bursts: once the log holds CLOCK_CKPT_PAGES pages,
- * copy it into the database when nothing is due within
- * CLOCK_CKPT_QUIET_MS (and, below 4 x CLOCK_CKPT_PAGES, no requests are
- * waiting), looking again every CLOCK_CKPT_RETRY_MS; the engine's own
- * limit (ENG_WAL_HARD) bounds the wait.  So this work runs between
- * bursts, not on the commit that a second's fires wait for.
+ * Housekeeping between bursts: once the store has maintenance due (SQLite:
+ * its log is long enough to copy into the database), run it when nothing
+ * is due within CLOCK_MAINT_QUIET_MS (and, unless it is urgent, no
+ * requests are waiting), looking again every CLOCK_MAINT_RETRY_MS; the
+ * store's own limit bounds the wait.  So this work runs between bursts,
+ * not on the commit that a second's fires wait for.
  */
-#define CLOCK_CKPT_PAGES 1000
-#define CLOCK_CKPT_QUIET_MS 250
-#define CLOCK_CKPT_RETRY_MS 50
+#define CLOCK_MAINT_QUIET_MS 250
+#define CLOCK_MAINT_RETRY_MS 50
 
 const double sch_late_bounds[SCH_LATE_BUCKETS] = { 0.001, 0.005, 0.01,
 	0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 5, 10, 60, 1e300 };
@@ -81,17 +80,17 @@ clock_init(struct sch *s)
 	return 0;
 }
 
-/* Look again CLOCK_CKPT_RETRY_MS from now (unless already armed). */
+/* Look again CLOCK_MAINT_RETRY_MS from now (unless already armed). */
 static void
 clock_housekeep_arm(struct sch *s)
 {
-	struct timeval tv = { 0, CLOCK_CKPT_RETRY_MS * 1000 };
+	struct timeval tv = { 0, CLOCK_MAINT_RETRY_MS * 1000 };
 
 	if (!s->stopping && !evtimer_pending(s->housekeep_ev, NULL))
 		evtimer_add(s->housekeep_ev, &tv);
 }
 
-/* Whether work is due within CLOCK_CKPT_QUIET_MS. */
+/* Whether work is due within CLOCK_MAINT_QUIET_MS. */
 static int
 clock_due_soon(struct sch *s)
 {
@@ -102,25 +101,25 @@ clock_due_soon(struct sch *s)
 		return due <= s->vnow;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return due < INT64_MAX && (due - (int64_t)ts.tv_sec) * 1000 -
-	    ts.tv_nsec / 1000000 < CLOCK_CKPT_QUIET_MS;
+	    ts.tv_nsec / 1000000 < CLOCK_MAINT_QUIET_MS;
 }
 
 /* Whether housekeeping has work (see the top of the file). */
 static int
 clock_housekeep_due(struct sch *s)
 {
-	return eng_wal_pages(s->eng) >= CLOCK_CKPT_PAGES;
+	return eng_maint_due(s->eng) != ENG_MAINT_NONE;
 }
 
-/* Checkpoint if due. */
+/* Run the store's maintenance if due. */
 static void
 clock_housekeep(struct sch *s)
 {
 	char *cause = NULL;
 
-	if (eng_wal_pages(s->eng) < CLOCK_CKPT_PAGES)
+	if (eng_maint_due(s->eng) == ENG_MAINT_NONE)
 		return;
-	if (eng_checkpoint(s->eng, &cause) != 0) {
+	if (eng_maintain(s->eng, &cause) != 0) {
 		log_warnx("%s", cause);
 		free(cause);
 		return;
@@ -139,7 +138,7 @@ clock_housekeep_cb(evutil_socket_t fd, short events, void *arg)
 	if (s->stopping)
 		return;
 	if (clock_due_soon(s) || (!TAILQ_EMPTY(&s->batch) &&
-	    eng_wal_pages(s->eng) < 4 * CLOCK_CKPT_PAGES)) {
+	    eng_maint_due(s->eng) != ENG_MAINT_URGENT)) {
 		clock_housekeep_arm(s);
 		return;
 	}

@@ -233,6 +233,25 @@ route_find(struct sch_req *r, int method, const char *path, int tcp,
 }
 
 /*
+ * Free a request record and what it holds: the parameters route_find
+ * decoded, the body, query and answer (not a transport's request).
+ */
+void
+route_req_free(struct sch_req *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nparam; i++)
+		free(r->param[i]);
+	free(r->user);
+	json_decref(r->body);
+	json_decref(r->query);
+	json_decref(r->reply);
+	free(r->raw);
+	free(r);
+}
+
+/*
  * Check that every parameter of query is one rt accepts: a word of
  * rt->query names a parameter exactly ("status" does not accept
  * "status[]"), and a word ending in '*' accepts every name it begins

@@ -57,18 +57,6 @@
  */
 #define SCH_FD_RESERVE (SCH_MAX_INFLIGHT + 64)
 
-/* ---- log.c ---- */
-
-void log_init(int debug);
-void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
-void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
-void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
-void fatal(const char *, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-void fatalx(const char *, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-
 /* ---- the daemon's state (belfryd.c) ---- */
 
 struct event_base;
@@ -166,9 +154,15 @@ int sch_reload(struct sch *s, char **cause);
 #define SCH_ROUTE_INLINE 0x02 /* runs at once, outside the batch */
 #define SCH_ROUTE_LOCAL  0x04 /* Unix socket only (404 over TCP) */
 #define SCH_ROUTE_ASYNC  0x08 /* the handler replies later (server_finish) */
-#define SCH_ROUTE_PUBLIC 0x10 /* public API keys may use it too */
-#define SCH_ROUTE_USER   0x20 /* {id}, the first parameter, is the user */
-#define SCH_ROUTE_UPGRADE 0x40 /* a websocket (ws.c takes the connection) */
+/*
+ * A source's tracking route: authenticated by the route's own check
+ * (api_sources_admit: a source write key) instead of an API key, its body
+ * read by api_sources_body instead of as a JSON object.
+ */
+#define SCH_ROUTE_SOURCE 0x10
+#define SCH_ROUTE_PUBLIC 0x20 /* public API keys may use it too */
+#define SCH_ROUTE_USER   0x40 /* {id}, the first parameter, is the user */
+#define SCH_ROUTE_UPGRADE 0x80 /* a websocket (ws.c takes the connection) */
 
 #define SCH_MAX_PARAMS 4
 
@@ -307,6 +301,7 @@ int route_query_check(const struct sch_route *rt, json_t *query,
     char **cause);
 const struct sch_route *route_find(struct sch_req *r, int method,
     const char *path, int tcp, int *status, char *allow, size_t allowlen);
+void route_req_free(struct sch_req *r);
 
 /* ---- route handlers (api_*.c) ---- */
 
@@ -357,6 +352,20 @@ enum eng_status api_messages_batch(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_bulk(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_runs_list(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_run_get(struct sch_req *, json_t **, char **);
+
+/*
+ * api_sources.c.  admit: whether r's head carries a write key of the
+ * source in its path; body: r's body (len bytes of data) decoded, within
+ * Segment's limits, parsed into r->body.  Both: 0, or -1 with the error's
+ * *status, *code and *cause for the reply.
+ */
+int api_sources_admit(struct sch_req *r, int *status, const char **code,
+    char **cause);
+int api_sources_body(struct sch_req *r, const char *data, size_t len,
+    int *status, const char **code, char **cause);
+enum eng_status api_sources_receive(struct sch_req *, json_t **, char **);
+enum eng_status api_sources_list(struct sch_req *, json_t **, char **);
+enum eng_status api_sources_events(struct sch_req *, json_t **, char **);
 
 enum eng_status api_admin_status(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_reload(struct sch_req *, json_t **, char **);

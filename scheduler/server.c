@@ -2,7 +2,8 @@
  * The admin API server: the Unix socket and the optional loopback TCP
  * listener (their connections and HTTP framing are http.c's), the central
  * checks every request passes before its handler (shutdown, the Unix
- * peer, the API key, route, method, body size, JSON), and group commit.
+ * peer, the API key or a source's write key, route, method, body size,
+ * JSON), and group commit.
  *
  * A request's life: server_head() checks its head before any of its body
  * is read; server_request() parses the body and, unless its route runs
@@ -173,16 +174,9 @@ server_answer_500(struct sch_req *r, const char *why)
 static void
 server_req_free(struct sch_req *r)
 {
-	size_t i, big = r->body_bytes > SCH_TRIM_BODY;
+	int big = r->body_bytes > SCH_TRIM_BODY;
 
-	for (i = 0; i < r->nparam; i++)
-		free(r->param[i]);
-	free(r->user);
-	json_decref(r->body);
-	json_decref(r->query);
-	json_decref(r->reply);
-	free(r->raw);
-	free(r);
+	route_req_free(r);
 	if (big)
 		malloc_trim(0);
 }
@@ -244,8 +238,19 @@ static int
 server_body(struct sch_req *r, char *body, size_t len)
 {
 	json_error_t jerr;
-	char msg[300];
+	char msg[300], *cause;
+	const char *code;
+	int status, rc;
 
+	if (r->route->flags & SCH_ROUTE_SOURCE) {
+		rc = api_sources_body(r, body, len, &status, &code, &cause);
+		free(body);
+		if (rc == 0)
+			return 0;
+		server_reply_error(r->conn, status, code, cause, 0);
+		free(cause);
+		return -1;
+	}
 	if (!(r->route->flags & SCH_ROUTE_BODY) || len == 0) {
 		free(body);
 		if (r->route->flags & SCH_ROUTE_BODY)
@@ -392,7 +397,7 @@ server_head(struct sch *s, struct http_conn *c, int tcp,
 {
 	struct sch_req *r;
 	char allow[64], hdr[80], msg[300], *cause;
-	const char *origin;
+	const char *origin, *code;
 	int status;
 
 	if (s->stopping) {
@@ -419,7 +424,15 @@ server_head(struct sch *s, struct http_conn *c, int tcp,
 	r->route = route_find(r, h->method, h->path, tcp, &status, allow,
 	    sizeof allow);
 	r->query = route_query(h->query);
-	if (tcp && server_auth(s, c, r) != 0) {
+	if (r->route != NULL && (r->route->flags & SCH_ROUTE_SOURCE)) {
+		/* A source's route: its own write keys, not an API key. */
+		if (api_sources_admit(r, &status, &code, &cause) != 0) {
+			server_reply_error(c, status, code, cause, HTTP_CLOSE);
+			free(cause);
+			server_req_free(r);
+			return -1;
+		}
+	} else if (tcp && server_auth(s, c, r) != 0) {
 		server_req_free(r);
 		return -1;
 	}
@@ -739,9 +752,10 @@ server_start(struct sch *s, char **cause)
 	ws_init(s);
 	if (s->listen != NULL) {
 		if (eng_config_api_key_count(eng_config(s->eng)) == 0 &&
-		    eng_config_public_key_count(eng_config(s->eng)) == 0)
-			log_warnx("listen %s: no api_keys or public_api_keys "
-			    "configured, so no TCP listener", s->listen);
+		    eng_config_public_key_count(eng_config(s->eng)) == 0 &&
+		    eng_config_source_count(eng_config(s->eng)) == 0)
+			log_warnx("listen %s: no api_keys, public_api_keys or "
+			    "sources configured, so no TCP listener", s->listen);
 		else if (server_tcp_addr(s->listen, s->tls != NULL, &ss,
 		    &sslen, cause) != 0)
 			return -1;

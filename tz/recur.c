@@ -788,8 +788,9 @@ recur_check_values(const char *text, char **cause)
 	const struct recur_part *p;
 	const char *q, *v, *end;
 	size_t i, n;
-	long x, a;
+	long x;
 	char *e;
+	int ok;
 
 	for (q = text; *q != '\0'; q += *q == ';') {
 		n = strcspn(q, "=;");
@@ -812,17 +813,22 @@ recur_check_values(const char *text, char **cause)
 				    q + n + 1);
 				return -1;
 			}
-			a = p->neg && x < 0 ? -x : x;
-			if (a < p->lo || a > p->hi) {
+			/* No negation: x may be LONG_MIN (an overflow). */
+			if (p->neg && x < 0)
+				ok = x >= -(long)p->hi && x <= -(long)p->lo;
+			else
+				ok = x >= p->lo && x <= p->hi;
+			if (!ok) {
+				/* The value as written: strtol clamps. */
 				if (p->neg)
-					*cause = xasprintf("%s=%ld is out of "
+					*cause = xasprintf("%s=%.*s is out of "
 					    "range (-%d..-%d or %d..%d)",
-					    p->name, x, p->hi, p->lo, p->lo,
-					    p->hi);
+					    p->name, (int)(e - v), v, p->hi,
+					    p->lo, p->lo, p->hi);
 				else
-					*cause = xasprintf("%s=%ld is out of "
-					    "range (%d..%d)", p->name, x, p->lo,
-					    p->hi);
+					*cause = xasprintf("%s=%.*s is out of "
+					    "range (%d..%d)", p->name,
+					    (int)(e - v), v, p->lo, p->hi);
 				return -1;
 			}
 		}

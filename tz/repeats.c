@@ -7,44 +7,53 @@
  * "hourly" every hour at minute 0.  The days of a weekly rule and the day
  * of a monthly one left out follow DTSTART as RFC 5545 says.
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "tz/tz.h"
 
-/* A growable string. */
+/*
+ * One entry's rule text.  Each value is listed once (repeats_ints drops
+ * repeated ones), so the longest rule -- every day, every day of the
+ * month, hour and minute -- is about 410 bytes: it always fits.
+ */
 struct repeats_buf {
 	char s[512];
 	size_t len;
 };
 
-/* Append formatted text to b (rules are short; overflow is truncation). */
+/* Append formatted text to b. */
 static void __attribute__((format(printf, 2, 3)))
 repeats_add(struct repeats_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
-	if (b->len >= sizeof b->s)
-		return;
 	va_start(ap, fmt);
 	n = vsnprintf(b->s + b->len, sizeof b->s - b->len, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		b->len += (size_t)n;
+	assert(n >= 0 && (size_t)n < sizeof b->s - b->len);
+	b->len += (size_t)n;
 }
 
-/* Append ";NAME=v1,v2" for an integer or array of integers in [lo, hi]. */
+/*
+ * Append ";NAME=v1,v2" for an integer or array of integers in [lo, hi]
+ * (hi at most 63), each value once: a repeated one says nothing more.
+ */
 static int
 repeats_ints(struct repeats_buf *b, const char *name, const char *key,
     json_t *v, int lo, int hi, char **cause)
 {
+	uint64_t seen = 0;
+	json_int_t x;
 	json_t *e;
-	size_t i, n;
+	size_t i, n, k = 0;
 
 	n = json_is_array(v) ? json_array_size(v) : 1;
 	if (n == 0 || n > 60) {
@@ -61,8 +70,11 @@ repeats_ints(struct repeats_buf *b, const char *name, const char *key,
 			    "%d..%d or an array of them", key, lo, hi);
 			return -1;
 		}
-		repeats_add(b, "%s%d", i ? "," : "",
-		    (int)json_integer_value(e));
+		x = json_integer_value(e);
+		if (seen & (UINT64_C(1) << x))
+			continue;
+		seen |= UINT64_C(1) << x;
+		repeats_add(b, "%s%d", k++ ? "," : "", (int)x);
 	}
 	return 0;
 }

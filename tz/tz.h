@@ -19,6 +19,8 @@
 #define BELFRY_TZ_H
 
 #include <stddef.h>
+
+#include "common/common.h"
 #include <stdint.h>
 
 /* A local wall time (no zone).  month is 1-12 (not ICU's 0-11). */
@@ -207,15 +209,5 @@ int tz_recur_next_skips(struct tz_recur *r, struct tz_zone *z, enum tz_gap gap,
  * 0).
  */
 char *tz_repeats_to_rrule(const char *json, char **cause);
-
-/*
- * Allocation helpers that abort on failure, shared by every module (tz/ is
- * the bottom of the dependency chain).  Free with free().
- */
-void *xmalloc(size_t n);
-void *xcalloc(size_t nmemb, size_t size);
-void *xreallocarray(void *ptr, size_t nmemb, size_t size);
-char *xstrdup(const char *s);
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

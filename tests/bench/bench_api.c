@@ -6,8 +6,10 @@
  *   bench_api SOCKET CONNS SECONDS METHOD PATH [BODY]
  *
  * Prints "ok=N errors=M seconds=S rate=R" (R = ok replies per second).
- * BODY may contain "%d", replaced by a per-request counter (modulo
- * BENCH_API_MOD when that is set: the same recipients over and over).
+ * BODY (up to 1 MiB once filled in) may contain "%d", replaced by a
+ * per-request counter (modulo BENCH_API_MOD when that is set: the same
+ * recipients over and over).  BENCH_API_HEADER, when set, is one more
+ * header line sent with each request ("Authorization: Basic ...").
  */
 #include <errno.h>
 #include <poll.h>
@@ -27,7 +29,9 @@ struct conn {
 	size_t len;
 };
 
-static const char *method, *path, *bodyfmt;
+#define BODYMAX (1 << 20)
+
+static const char *method, *path, *bodyfmt, *header;
 static long counter, modulo;
 
 /* Monotonic seconds. */
@@ -80,15 +84,16 @@ fill(char *out, size_t len, const char *fmt, long n)
 static void
 send_req(struct conn *c)
 {
-	char body[8192], req[9000];
+	static char body[BODYMAX], req[BODYMAX + 4096];
 	int n, b = 0;
 
 	if (bodyfmt != NULL)
 		b = fill(body, sizeof body, bodyfmt, modulo > 0 ?
 		    counter++ % modulo : counter++);
 	n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: belfry\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-	    method, path, b, b ? body : "");
+	    "%s%sContent-Type: application/json\r\nContent-Length: %d\r\n"
+	    "\r\n%s", method, path, header ? header : "", header ? "\r\n" :
+	    "", b, b ? body : "");
 	if (write(c->fd, req, (size_t)n) != n) {
 		perror("write");
 		exit(1);
@@ -140,6 +145,7 @@ main(int argc, char **argv)
 	bodyfmt = argc > 6 ? argv[6] : NULL;
 	if (getenv("BENCH_API_MOD") != NULL)
 		modulo = atol(getenv("BENCH_API_MOD"));
+	header = getenv("BENCH_API_HEADER");
 	cs = calloc((size_t)n, sizeof *cs);
 	for (i = 0; i < n; i++) {
 		cs[i].fd = dial(argv[1]);

@@ -228,7 +228,8 @@ main(int argc, char **argv)
 			fires += ran;
 		}
 		/* Between bursts, as belfryd's housekeeping timer does. */
-		if (eng_wal_pages(e) >= 1000 && eng_checkpoint(e, &cause) != 0)
+		if (eng_maint_due(e) != ENG_MAINT_NONE &&
+		    eng_maintain(e, &cause) != 0)
 			fprintf(stderr, "%s\n", cause);
 	}
 	printf("schedules: resident memory after the minute: %.1f MiB "

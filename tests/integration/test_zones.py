@@ -3,7 +3,7 @@
 
     python3 tests/integration/test_zones.py [TZDUMP]
 
-Runs TZDUMP (default build/tests/tools/tzdump; its rules come from
+Runs TZDUMP (default build/tools/tzdump; its rules come from
 $BELFRY_TZDATA_DIR, default build/icu beside it) and holds every zone the
 system lists (every Zone and Link of /usr/share/zoneinfo/tzdata.zi) against
 Python's zoneinfo, an independent implementation reading the same TZif
@@ -222,13 +222,13 @@ def compare_zone(name, dump, py, problems, counts):
 def main():
     t0 = time.monotonic()
     tzdump = sys.argv[1] if len(sys.argv) > 1 else \
-        "build/tests/tools/tzdump"
+        "build/tools/tzdump"
     if not os.access(tzdump, os.X_OK):
         print("test_zones: no tzdump at %s (make %s)" % (tzdump, tzdump))
         return 1
     env = dict(os.environ)
     env.setdefault("BELFRY_TZDATA_DIR", os.path.join(
-        os.path.dirname(os.path.abspath(tzdump)), "..", "..", "icu"))
+        os.path.dirname(os.path.abspath(tzdump)), "..", "icu"))
     problems, zone_problems = [], {}
     version, names = system_zones()
     if not zoneinfo.TZPATH or zoneinfo.TZPATH[0] != ZONEINFO:

@@ -16,6 +16,10 @@
 #include <cmocka.h>
 
 #include "engine/engine_int.h"
+#include "engine/store/sqlite_int.h"
+
+/* The SQLite backend's handle, for a white-box look (tests only). */
+#define DB(e) ((e)->store->db)
 
 static char tmpdir[] = "/tmp/belfry-engine-XXXXXX";
 
@@ -106,12 +110,15 @@ test_json_write(void **state)
 	json_object_set_new(a, "b-after-z", json_true());
 	expect_same_json(a);
 	assert_int_equal(eng_json_write(json_null(), s, 0), 4);
-	/* Integers around every power of ten, both signs. */
-	for (p = 1, c = 0; c < 19; c++, p *= 10) {
+	/* Integers around every power of ten up to 10^18, both signs (the
+	 * loop stops before 10^19, which does not fit). */
+	for (p = 1, c = 0;; p *= 10) {
 		expect_same_json(json_integer(p - 1));
 		expect_same_json(json_integer(p));
 		expect_same_json(json_integer(-p));
 		expect_same_json(json_integer(-p + 1));
+		if (++c == 19)
+			break;
 	}
 }
 
@@ -156,12 +163,12 @@ test_log_writes(void **state)
 	assert_int_equal(sqlite3_status64(SQLITE_STATUS_MALLOC_COUNT, &cur,
 	    &hi, 0), SQLITE_OK);
 	assert_int_equal(cur, 0);
-	assert_int_equal(sqlite3_exec(e->db, "CREATE TABLE t(k INTEGER"
+	assert_int_equal(sqlite3_exec(DB(e), "CREATE TABLE t(k INTEGER"
 	    " PRIMARY KEY, v BLOB)", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(eng_begin(e, &cause), 0);
 	before = write_calls();
 	for (i = 0; i < 100; i++) {
-		assert_int_equal(sqlite3_prepare_v2(e->db, "INSERT INTO t"
+		assert_int_equal(sqlite3_prepare_v2(DB(e), "INSERT INTO t"
 		    " VALUES(?1, randomblob(3000))", -1, &st, NULL),
 		    SQLITE_OK);
 		sqlite3_bind_int(st, 1, i);
@@ -172,8 +179,8 @@ test_log_writes(void **state)
 	writes = write_calls() - before;
 	/* 100+ frames of 4 KiB + 24 bytes: 4 gathered writes of 124 KiB. */
 	assert_true(writes >= 3 && writes <= 8);
-	assert_int_equal(eng_checkpoint(e, &cause), 0);
-	assert_int_equal(sqlite3_exec(e->db, "UPDATE t SET v = 'x' WHERE"
+	assert_int_equal(eng_maintain(e, &cause), 0);
+	assert_int_equal(sqlite3_exec(DB(e), "UPDATE t SET v = 'x' WHERE"
 	    " k = 7", NULL, NULL, NULL), SQLITE_OK);
 	eng_close(e);
 
@@ -387,6 +394,11 @@ test_config_errors(void **state)
 	expect_config_error("belfry.conf:2:23: unknown time zone \"Mars/Base\"");
 	put_file("belfry.conf", "{\"socket\": }");
 	expect_config_error("belfry.conf:1:");
+	/* Columns count from 1, also before a line's first character. */
+	put_file("belfry.conf", "");
+	expect_config_error("belfry.conf:1:1: ");
+	put_file("belfry.conf", "{\n");
+	expect_config_error("belfry.conf:2:1: ");
 	put_file("belfry.conf", conf);
 	put_file("workflows/bad.json", "{\"key\": \"w\", \"steps\": [\n"
 	    "  {\"ref\": \"a\", \"type\": \"channel\", \"channel\": \"in-app\","

@@ -16,8 +16,8 @@
 #include <jansson.h>
 
 #include "tz/tz.h"
-#include "engine/conditions.h"
-#include "engine/preferences.h"
+#include "engine/workflow/conditions.h"
+#include "engine/workflow/preferences.h"
 
 #define NITEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,5 +1,5 @@
 /*
- * engine/schedules.c: creating, firing (on explicit instants), catch-up,
+ * engine/schedules/: creating, firing (on explicit instants), catch-up,
  * time zone changes, object fan-out, updates and config sync, on a real
  * SQLite file.
  */

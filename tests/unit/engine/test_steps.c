@@ -1,5 +1,5 @@
 /*
- * engine/run.c: delay, batch, throttle, branch, cancellation and
+ * engine/run/: delay, batch, throttle, branch, cancellation and
  * subscriber fan-out, driven with explicit instants (the engine never
  * reads the clock), on a real SQLite file.
  */
@@ -16,6 +16,10 @@
 #include <cmocka.h>
 
 #include "engine/engine_int.h"
+#include "engine/store/sqlite_int.h"
+
+/* The SQLite backend's handle, for a white-box look (tests only). */
+#define DB(e) ((e)->store->db)
 
 static char dir[] = "/tmp/belfry-steps-XXXXXX";
 static struct eng *e;
@@ -177,7 +181,7 @@ static char *
 walk(const char *rcpt, const char *channel, const char *q, int n, int ids)
 {
 	json_t *query, *reply, *items, *it, *after;
-	char *cause = NULL, *out = xstrdup(""), size[8];
+	char *cause = NULL, *out = xstrdup(""), size[16];
 	const char *v;
 	size_t i;
 	int pages;
@@ -252,7 +256,7 @@ count_rows(const char *table)
 	int64_t n = -1;
 
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-	if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(DB(e), sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
@@ -264,7 +268,8 @@ count_rows(const char *table)
 static void
 exec_sql(const char *sql)
 {
-	assert_int_equal(sqlite3_exec(e->db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(DB(e), sql, NULL, NULL, NULL),
+	    SQLITE_OK);
 }
 
 /* Run every due item up to `to`, in time order, as the scheduler does. */
@@ -302,7 +307,7 @@ stored_events(int64_t run, int64_t idx, char **text)
 	json_error_t err;
 	json_t *v;
 
-	assert_int_equal(sqlite3_prepare_v2(e->db, "SELECT events FROM rruns"
+	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT events FROM rruns"
 	    " WHERE id = ?1 << 24 | ?2", -1, &st, NULL), SQLITE_OK);
 	sqlite3_bind_int64(st, 1, run);
 	sqlite3_bind_int64(st, 2, idx);
@@ -337,7 +342,7 @@ test_trigger_dedupe(void **state)
 	    " \"collection\": \"teams\"}]}", list);
 	free(list);
 	assert_int_equal(count_rows("rruns"), 601);
-	assert_int_equal(sqlite3_prepare_v2(e->db, "SELECT id & 16777215,"
+	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT id & 16777215,"
 	    " rcpt FROM rruns ORDER BY id", -1, &st, NULL), SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		t = n < 600 ? xasprintf("a%d", n) : xstrdup("teams/a1");
@@ -828,7 +833,7 @@ walk_reference(const char *rcpt, const char *channel, const char *where)
 	sql = xasprintf("SELECT m.seq FROM messages m WHERE m.rcpt = ?1 AND"
 	    " (?2 IS NULL OR m.channel = ?2) AND %s ORDER BY m.seq DESC",
 	    where);
-	assert_int_equal(sqlite3_prepare_v2(e->db, sql, -1, &st, NULL),
+	assert_int_equal(sqlite3_prepare_v2(DB(e), sql, -1, &st, NULL),
 	    SQLITE_OK);
 	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
 	if (channel != NULL)
@@ -855,7 +860,7 @@ test_feed_walk(void **state)
 {
 	static const char *channels[] = { "feed", "feed2", NULL };
 	static const char *marks[] = { "read", "seen", "archived" };
-	char rcpt[8], *want, *got, *sql, *id;
+	char rcpt[16], *want, *got, *sql, *id;
 	json_t *reply, *q;
 	char *cause = NULL;
 	unsigned seed = 12345;
@@ -871,7 +876,7 @@ test_feed_walk(void **state)
 		    (seed >> 20) % 3 == 0 ? ", \"tenant\": \"t1\"" :
 		    (seed >> 20) % 3 == 1 ? ", \"tenant\": \"t2\"" : "");
 	}
-	assert_int_equal(sqlite3_prepare_v2(e->db, "SELECT seq FROM messages"
+	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT seq FROM messages"
 	    " ORDER BY seq", -1, &st, NULL), SQLITE_OK);
 	for (n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
 		seed = seed * 1103515245u + 12345u;
@@ -915,7 +920,7 @@ test_feed_walk(void **state)
 			    " IS NULL) FROM messages WHERE rcpt = '%s' AND"
 			    " channel = '%s' AND archived_at IS NULL", rcpt,
 			    channels[c]);
-			assert_int_equal(sqlite3_prepare_v2(e->db, sql, -1, &st,
+			assert_int_equal(sqlite3_prepare_v2(DB(e), sql, -1, &st,
 			    NULL), SQLITE_OK);
 			assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 			assert_int_equal(json_integer_value(json_object_get(
@@ -955,7 +960,7 @@ test_feed_rollback(void **state)
 	eng_request_end(e, 0);
 	expect_pages("u1", NULL, "{}", "later 1");
 	expect_pages("u2", NULL, "{}", "");
-	assert_int_equal(eng_heads_flush(e, 1), 0);
+	assert_int_equal(sqlite_heads_flush(e->store, 1), 0);
 	assert_int_equal(count_rows("feed_heads"), 1);
 	trigger("two", 1002, "{\"recipients\": [\"u1\"], \"data\": {\"n\":"
 	    " 2}}");
@@ -976,11 +981,85 @@ test_feed_rollback(void **state)
 	json_decref(q);
 }
 
+/*
+ * Requests nest: a request rolled back after a nested one was kept takes
+ * the nested one's messages back too, and the held heads with them, so
+ * the feed goes on from the messages that stayed.
+ */
+static void
+test_feed_nested_rollback(void **state)
+{
+	(void)state;
+	later_now(1000, "\"u1\"", 1);
+	later_now(1001, "\"u1\"", 2);     /* the chain is held from here */
+	eng_request_begin(e);
+	later_now(1002, "\"u1\"", 3);
+	eng_request_begin(e);
+	later_now(1003, "\"u1\"", 4);
+	eng_request_end(e, 1);
+	expect_pages("u1", NULL, "{}", "later 4|later 3|later 2|later 1");
+	eng_request_end(e, 0);
+	expect_pages("u1", NULL, "{}", "later 2|later 1");
+	later_now(1004, "\"u1\"", 5);
+	expect_pages("u1", NULL, "{}", "later 5|later 2|later 1");
+	assert_int_equal(sqlite_heads_flush(e->store, 1), 0);
+	expect_feed("u1", "later 5|later 2|later 1");
+}
+
+/*
+ * A store operation that fails inside a request marks it: the request
+ * rolls back at its end even though its handler ignored the failure and
+ * asked to keep its work.
+ */
+static void
+test_sticky_failure(void **state)
+{
+	json_t *body = json_pack("{s:s}", "name", "Nine"), *reply = NULL;
+	char *cause = NULL;
+	uint64_t errors;
+	struct eng_stats st;
+
+	(void)state;
+	exec_sql("CREATE TEMP TRIGGER idem_fails BEFORE INSERT ON idempotency"
+	    " BEGIN SELECT RAISE(ABORT, 'the disk is full'); END");
+	eng_stats(e, &st);
+	errors = st.errors;
+	eng_request_begin(e);
+	assert_int_equal(eng_user_put(e, "u9", body, 1000, &reply, &cause),
+	    ENG_OK);
+	json_decref(reply);
+	json_decref(body);
+	eng_idem_put(e, "k1", 200, "{}", 1000);   /* fails; ignored */
+	eng_request_end(e, 1);
+	eng_stats(e, &st);
+	assert_int_equal(st.errors, errors + 1);
+	assert_int_equal(eng_user_get(e, "u9", &reply, &cause), ENG_NOT_FOUND);
+	free(cause);
+	cause = NULL;
+	/* The next request is not marked by the last one's failure. */
+	exec_sql("DROP TRIGGER idem_fails");
+	eng_request_begin(e);
+	eng_idem_put(e, "k1", 200, "{}", 1000);
+	eng_request_end(e, 1);
+	assert_int_equal(count_rows("idempotency"), 1);
+}
+
+/* Back to schema 10: no source tables. */
+static void
+to_schema_10(sqlite3 *db)
+{
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE source_events;"
+	    " DROP TABLE source_counts; DROP TABLE source_runs;"
+	    " UPDATE meta SET v = '10' WHERE k = 'version'", NULL, NULL, NULL),
+	    SQLITE_OK);
+}
+
 /* Back to schema 9: schedules without per_sub, skip_reason, last_error. */
 static void
 to_schema_9(sqlite3 *db, int unused)
 {
 	(void)unused;
+	to_schema_10(db);
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE schedules DROP COLUMN"
 	    " per_sub; ALTER TABLE schedules DROP COLUMN skip_reason;"
 	    " ALTER TABLE schedules DROP COLUMN last_error;"
@@ -1055,7 +1134,7 @@ reopen_from(void (*f)(sqlite3 *, int), int arg)
 	sqlite3 *db;
 
 	assert_int_equal(eng_commit(e, &cause), 0);
-	path = xstrdup(sqlite3_db_filename(e->db, "main"));
+	path = xstrdup(sqlite3_db_filename(DB(e), "main"));
 	eng_close(e);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	f(db, arg);
@@ -1156,7 +1235,7 @@ heads_upto(void)
 	sqlite3_stmt *st;
 	int64_t v;
 
-	assert_int_equal(sqlite3_prepare_v2(e->db, "SELECT CAST(v AS"
+	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT CAST(v AS"
 	    " INTEGER) FROM meta WHERE k = 'heads_upto'", -1, &st, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -1172,7 +1251,7 @@ exact_heads(const char *pattern)
 	sqlite3_stmt *st;
 	int64_t n;
 
-	assert_int_equal(sqlite3_prepare_v2(e->db, "SELECT count(*) FROM"
+	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT count(*) FROM"
 	    " feed_heads f JOIN (SELECT rcpt, channel, max(seq) AS top FROM"
 	    " messages GROUP BY rcpt, channel) m ON m.rcpt = f.rcpt AND"
 	    " m.channel = f.channel WHERE f.rcpt LIKE ?1 AND f.head = m.top",
@@ -1278,7 +1357,7 @@ test_heads_lost_transaction(void **state)
 static char *
 crash_image(void)
 {
-	char *path = xstrdup(sqlite3_db_filename(e->db, "main")), *cmd, *img;
+	char *path = xstrdup(sqlite3_db_filename(DB(e), "main")), *cmd, *img;
 
 	img = xasprintf("%s.crash", path);
 	cmd = xasprintf("cp %s %s && cp %s-wal %s-wal", path, img, path, img);
@@ -1653,6 +1732,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_feed_chains, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_feed_rollback, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_feed_nested_rollback,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sticky_failure, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_feed_walk, setup,
 		    teardown),

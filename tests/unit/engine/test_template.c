@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "tz/tz.h"
-#include "engine/template.h"
+#include "engine/workflow/template.h"
 
 /* The context most cases render against. */
 static const char *ctx_text =

@@ -15,6 +15,11 @@
 
 #include "tz/tz.h"
 
+/* Ten, fifty and sixty copies of a JSON value, comma-separated. */
+#define R10(v) v "," v "," v "," v "," v "," v "," v "," v "," v "," v
+#define R50(v) R10(v) "," R10(v) "," R10(v) "," R10(v) "," R10(v)
+#define R60(v) R10(v) "," R50(v)
+
 /* Load the generated rules once for the whole file. */
 static int
 setup(void **state)
@@ -112,6 +117,11 @@ test_bad_rules(void **state)
 		{ "FREQ=YEARLY;UNTIL=2027-01-01", "UNTIL=2027-01-01 is not" },
 		{ "FREQ=YEARLY;UNTIL=20270101T0000", "UNTIL=20270101T0000 is" },
 		{ "FREQ=YEARLY;UNTIL=20270101T000000+01", "UNTIL" },
+		/* Values beyond a long are named as written (strtol clamps). */
+		{ "FREQ=YEARLY;BYYEARDAY=-99999999999999999999",
+		    "BYYEARDAY=-99999999999999999999 is out of range" },
+		{ "FREQ=DAILY;BYHOUR=99999999999999999999",
+		    "BYHOUR=99999999999999999999 is out of range" },
 	};
 	struct tz_wall w;
 	char *cause;
@@ -432,6 +442,11 @@ test_repeats(void **state)
 		    "FREQ=HOURLY;BYMINUTE=0;BYSECOND=0" },
 		{ "[{\"frequency\":\"daily\",\"minutes\":45}]",
 		    "FREQ=DAILY;BYHOUR=0;BYMINUTE=45;BYSECOND=0" },
+		/* A value listed again is listed once: 60 of each fit. */
+		{ "[{\"frequency\":\"monthly\",\"day_of_month\":[" R60("31")
+		    "],\"hours\":[" R60("23") "],\"minutes\":[" R10("8") "," R50("59")
+		    "]}]", "FREQ=MONTHLY;BYMONTHDAY=31;BYHOUR=23;"
+		    "BYMINUTE=8,59;BYSECOND=0" },
 	};
 	static const char *bad[][2] = {
 		{ "not json", "invalid JSON" },

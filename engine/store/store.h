@@ -1,0 +1,666 @@
+/*
+ * engine/store: the storage interface of the engine.
+ *
+ * The engine keeps its state through these operations, which speak the
+ * domain's language (runs, recipient runs, feeds, waits, schedules,
+ * deliveries) in domain types (structs, jansson values, 64-bit integer
+ * keys), never in statements or columns.  A backend implements them over
+ * its own data model: engine/store/sqlite*.c over one SQLite file, with
+ * designs of its own (feed chains, held heads, a gathering VFS, an
+ * exclusive lock) that nothing above sees.  docs/architecture.md ("The
+ * store interface") maps every operation onto PostgreSQL too.
+ *
+ * Transactions: store_begin()/store_commit() bracket a group of requests
+ * that share one durable commit; store_request_begin()/_end() bracket one
+ * request inside it (a savepoint), so that a failing request rolls back
+ * alone.  Requests nest (a schedule's fire inside the due pass) and
+ * open only inside a transaction.
+ *
+ * Failures: an operation that fails returns -1 (or its "nothing" answer,
+ * as documented) and marks the innermost open request as failed; that
+ * request then rolls back at its end whatever its caller says (sticky),
+ * so an ignored return value never keeps half a request.
+ *
+ * Ownership: strings and jansson values an operation returns (in structs
+ * or directly) are the caller's, freed with the matching *_clear or
+ * free()/json_decref(); arguments are borrowed for the call.
+ */
+#ifndef BELFRY_STORE_H
+#define BELFRY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* "No value": a nullable integer or instant that is absent. */
+#define STORE_NONE INT64_MIN
+
+struct store;
+
+/* ---- lifecycle (engine/store/sqlite.c) ---- */
+
+/*
+ * Open the store at path, creating or migrating it.  check is "quick",
+ * "full" or "off": how thoroughly an existing store is checked before
+ * anything is written to it.  A store that belongs to another
+ * application, is damaged, or is in use by another process is refused
+ * untouched: NULL with *cause.
+ */
+struct store *store_open(const char *path, const char *check, char **cause);
+
+/* Close the store (the held state is written out first). */
+void store_close(struct store *s);
+
+/* The store's random key of the public id derivation (ids.c). */
+void store_idkey(const struct store *s, uint64_t key[4]);
+
+/* How many operations have failed since the open. */
+uint64_t store_errors(const struct store *s);
+
+/* ---- transactions ---- */
+
+/* Start the group transaction; -1 with *cause. */
+int store_begin(struct store *s, char **cause);
+
+/* Commit it durably; -1 with *cause (then it is rolled back). */
+int store_commit(struct store *s, char **cause);
+
+/* Abandon it. */
+void store_rollback(struct store *s);
+
+/* Whether a transaction is open. */
+int store_in_txn(const struct store *s);
+
+/* Open a request inside the transaction (requests nest). */
+void store_request_begin(struct store *s);
+
+/*
+ * Close the innermost request, keeping its work if ok and none of its
+ * operations failed; 1 when it was kept, 0 when it was rolled back.
+ */
+int store_request_end(struct store *s, int ok);
+
+/* ---- maintenance ---- */
+
+/*
+ * How pressing the store's deferred maintenance is: none; due (run it
+ * when nothing else is waiting); urgent (run it even with requests
+ * waiting).  The owner runs it between bursts with store_maintain.
+ */
+enum store_maint {
+	STORE_MAINT_NONE, STORE_MAINT_DUE, STORE_MAINT_URGENT
+};
+enum store_maint store_maint_due(const struct store *s);
+
+/* Run the deferred maintenance now, outside a transaction; -1 with *cause. */
+int store_maintain(struct store *s, char **cause);
+
+/* A gauge of the backend's own, for /metrics. */
+struct store_gauge {
+	const char *name, *help;
+	uint64_t value;
+};
+
+/* Fill out with up to max of the backend's gauges; their count. */
+size_t store_gauges(const struct store *s, struct store_gauge *out,
+    size_t max);
+
+/*
+ * Delete what no longer matters, at most max rows of each kind: replies
+ * made before idem_before, throttle hits expired at now, and cancel
+ * tombstones that no pending fan-out can meet; 0 or -1.
+ */
+int store_sweep(struct store *s, int64_t now, int64_t idem_before, int max);
+
+/* ---- idempotency (engine/store/sqlite_idempotency.c) ---- */
+
+/* The reply stored under key: 1 with *status, *body and *created, or 0. */
+int store_idem_get(struct store *s, const char *key, int *status,
+    char **body, int64_t *created);
+
+/* Store (or replace) the reply under key, made at now; 0 or -1. */
+int store_idem_put(struct store *s, const char *key, int status,
+    const char *body, int64_t now);
+
+/* ---- outgoing deliveries (engine/store/sqlite_deliveries.c) ---- */
+
+/* A delivery taken to be performed (url and body: the caller's to free). */
+struct store_delivery {
+	int64_t msg;             /* the message's key */
+	char *url, *body;
+	int attempt;             /* 1 for the first */
+};
+
+/* Queue message msg's delivery of body to url, due at due; 0 or -1. */
+int store_delivery_add(struct store *s, int64_t msg, int64_t due,
+    const char *url, const char *body);
+
+/*
+ * Take up to max deliveries due at now, earliest first, into out: each is
+ * in flight (no other take returns it) until it is dropped or retried,
+ * or the store is opened again.  Their count.
+ */
+size_t store_deliveries_take(struct store *s, int64_t now, size_t max,
+    struct store_delivery *out);
+
+/* The attempts made at message msg's delivery, or -1 if it has none. */
+int store_delivery_attempts(struct store *s, int64_t msg);
+
+/* Forget message msg's delivery (done, or given up); 0 or -1. */
+int store_delivery_drop(struct store *s, int64_t msg);
+
+/* Make message msg's delivery due again at due, noting err; 0 or -1. */
+int store_delivery_retry(struct store *s, int64_t msg, int64_t due,
+    const char *err);
+
+/* When the earliest delivery not in flight is due, or INT64_MAX. */
+int64_t store_delivery_next(struct store *s);
+
+/* ---- workflow runs and recipient runs (engine/store/sqlite_runs.c) ---- */
+
+/*
+ * A workflow run.  Written: the strings and values are the caller's,
+ * borrowed.  Read: they are held by the struct (owned), freed with
+ * store_run_clear.
+ */
+struct store_run {
+	const char *workflow, *actor, *tenant, *ckey, *source;
+	json_t *data, *settings;   /* settings: NULL for none */
+	int64_t inserted;
+	int64_t sched, fire_at;    /* the schedule fire, or STORE_NONE */
+	int64_t next_idx;          /* read: the fan-out's next index */
+	char *owned;
+};
+void store_run_clear(struct store_run *r);
+
+/* Append workflow run r; its new key (keys increase), or -1. */
+int64_t store_run_add(struct store *s, const struct store_run *r);
+
+/* Workflow run seq into *r: 1, or 0 if there is none. */
+int store_run_get(struct store *s, int64_t seq, struct store_run *r);
+
+/* The keys of workflow's runs with cancellation key ck (oldest first). */
+size_t store_runs_by_ckey(struct store *s, const char *workflow,
+    const char *ck, int64_t **out);
+
+/* Set the index that run seq's next recipient run gets; 0 or -1. */
+int store_run_set_next(struct store *s, int64_t seq, int64_t idx);
+
+/*
+ * A recipient run, keyed by (run, idx).  Written: events_text and
+ * events_len give its events (a JSON array's text), the rest is the
+ * caller's, borrowed.  Read: events is parsed, and everything is held by
+ * the struct (store_rrun_clear frees it).  wait_at and batch are 0 when
+ * the run waits for no delay and is in no batch.
+ */
+struct store_rrun {
+	int64_t run, idx;
+	const char *rcpt, *status;
+	const char *events_text;
+	size_t events_len;
+	json_t *events;
+	int64_t pc;
+	json_t *tdata, *sub;       /* NULL for none */
+	int64_t wait_at, batch;
+	int errors;
+	int64_t inserted, updated;
+	char *owned;
+};
+void store_rrun_clear(struct store_rrun *rr);
+
+/* Add recipient run rr at now; 0 or -1. */
+int store_rrun_add(struct store *s, const struct store_rrun *rr,
+    int64_t now);
+
+/* Write rr's status, events, pc, wait_at and batch at now; 0 or -1. */
+int store_rrun_update(struct store *s, const struct store_rrun *rr,
+    int64_t now);
+
+/* Recipient run (run, idx) into *rr: 1, or 0 if there is none. */
+int store_rrun_get(struct store *s, int64_t run, int64_t idx,
+    struct store_rrun *rr);
+
+/* A recipient run of a run that may still be cancelled. */
+struct store_pending {
+	int64_t idx;
+	char *rcpt;
+};
+void store_pending_free(struct store_pending *p, size_t n);
+
+/* Run seq's recipient runs that are paused or batched, into *out. */
+size_t store_rruns_pending(struct store *s, int64_t seq,
+    struct store_pending **out);
+
+/* Which recipient runs a list shows (NULL strings: any). */
+struct store_rrun_filter {
+	int64_t before_run, before_idx;  /* keys below (run, idx) */
+	const char *workflow, *status, *rcpt;
+	int64_t sched;                   /* a schedule's fires, or STORE_NONE */
+};
+
+/* A listed recipient run with its workflow run's fields (not data). */
+struct store_rrun_row {
+	struct store_rrun rr;            /* holds both: store_rrun_clear */
+	struct store_run run;
+};
+
+/* Up to max recipient runs matching f, newest first, into out. */
+size_t store_rruns_list(struct store *s, const struct store_rrun_filter *f,
+    size_t max, struct store_rrun_row *out);
+
+/* ---- fan-out and cancels (engine/store/sqlite_runs.c) ---- */
+
+/* A queued fan-out job: an object whose subscribers remain to reach. */
+struct store_fanout {
+	int64_t job;
+	char *obj;                       /* "collection/id" */
+	int level;
+	char *after;                     /* the last subscriber key reached */
+	json_t *tdata;
+};
+void store_fanout_clear(struct store_fanout *f);
+
+/* Queue object obj's subscribers (at level) for run seq; 0 or -1. */
+int store_fanout_push(struct store *s, int64_t seq, const char *obj,
+    int level, json_t *tdata);
+
+/* Run seq's first job into *out (unless NULL): 1, or 0 when none remain. */
+int store_fanout_head(struct store *s, int64_t seq,
+    struct store_fanout *out);
+
+/* Note that a job reached subscriber key after; 0 or -1. */
+int store_fanout_advance(struct store *s, int64_t seq, int64_t job,
+    const char *after);
+
+/* Remove a finished job; 0 or -1. */
+int store_fanout_pop(struct store *s, int64_t seq, int64_t job);
+
+/* End run seq's fan-out: its jobs and whom it reached go; 0 or -1. */
+int store_fanout_end(struct store *s, int64_t seq);
+
+/* Run seq reaches rcpt: 1 the first time, 0 when it did before, or -1. */
+int store_fanout_reached(struct store *s, int64_t seq, const char *rcpt);
+
+/*
+ * A cancel tombstone: workflow's key ck, covering its runs up to upto,
+ * for the recipient keys of rcpts (an object of keys; NULL: all).
+ */
+int store_cancel_add(struct store *s, const char *workflow, const char *ck,
+    int64_t upto, json_t *rcpts);
+
+/* The tombstones covering run seq: an array of their sets (null: all). */
+json_t *store_cancels(struct store *s, const char *workflow, const char *ck,
+    int64_t seq);
+
+/* ---- the step machine's state (engine/store/sqlite_steps.c) ---- */
+
+/* A wait: work of kind on (a, b) due at due. */
+struct store_wait {
+	int64_t due;
+	int kind;
+	int64_t a, b;
+};
+
+/* Add a wait (one already there stays one); 0 or -1. */
+int store_wait_put(struct store *s, const struct store_wait *w);
+
+/* Remove a wait (none there: nothing happens); 0 or -1. */
+int store_wait_del(struct store *s, const struct store_wait *w);
+
+/* Up to max waits due at or before now, earliest first, into out. */
+size_t store_waits_due(struct store *s, int64_t now, size_t max,
+    struct store_wait *out);
+
+/* When the earliest wait is due, or INT64_MAX. */
+int64_t store_wait_next(struct store *s);
+
+/* A batch: its carrier (a recipient run at step pc) and its window. */
+struct store_batch {
+	int64_t id;
+	int open;                        /* still takes activities */
+	int64_t run, idx, pc;
+	int64_t closes, hard;            /* hard: the latest it may close */
+};
+
+/* The open batch of key bkey into *b (id, closes, hard): 1, or 0. */
+int store_batch_find(struct store *s, const char *bkey,
+    struct store_batch *b);
+
+/* Open a batch of key bkey as *b describes, at now; its id, or -1. */
+int64_t store_batch_open(struct store *s, const char *bkey,
+    const struct store_batch *b, int64_t now);
+
+/* Batch id into *b (all but hard): 1, or 0 if there is none. */
+int store_batch_get(struct store *s, int64_t id, struct store_batch *b);
+
+/* Set batch id's close and its carrier; 0 or -1. */
+int store_batch_set(struct store *s, int64_t id, int64_t closes,
+    int64_t run, int64_t idx);
+
+/* Close batch id to new activities; 0 or -1. */
+int store_batch_close(struct store *s, int64_t id);
+
+/* Delete batch id and its activities; 0 or -1. */
+int store_batch_drop(struct store *s, int64_t id);
+
+/* An activity of a batch (read: held by the struct, store_item_clear). */
+struct store_item {
+	int64_t run, idx;
+	const char *actor;               /* recipient key or NULL */
+	json_t *data;
+	int64_t inserted;
+	char *owned;
+};
+void store_item_clear(struct store_item *it);
+
+/* Add an activity to batch id; 0 or -1. */
+int store_batch_add(struct store *s, int64_t id, const struct store_item *it);
+
+/*
+ * Up to max of batch id's activities, in arrival order, into *out (an
+ * array from malloc, each item to clear); their count.
+ */
+size_t store_batch_items(struct store *s, int64_t id, size_t max,
+    struct store_item **out);
+
+/* How many activities batch id holds. */
+int64_t store_batch_count(struct store *s, int64_t id);
+
+/* Take recipient run (run, idx)'s activity out of batch id; 0 or -1. */
+int store_batch_remove(struct store *s, int64_t id, int64_t run,
+    int64_t idx);
+
+/* How many hits throttle key has after since (older ones are forgotten). */
+int64_t store_throttle_count(struct store *s, const char *key, int64_t since);
+
+/* A hit on throttle key at `at` by (run, idx), counted until expires. */
+int store_throttle_hit(struct store *s, const char *key, int64_t at,
+    int64_t run, int64_t idx, int64_t expires);
+
+/* ---- schedules (engine/store/sqlite_schedules.c) ---- */
+
+/*
+ * A schedule row: one recipient's (or a per-subscriber template's, which
+ * never fires, or one of its children, which name it as parent).  Strings
+ * are malloc'd and owned (NULL for none), freed with store_sched_clear;
+ * integers are STORE_NONE when unset.
+ */
+struct store_sched {
+	int64_t seq, parent;
+	char *workflow, *rcpt, *actor, *tenant, *data, *repeats, *rule;
+	char *exdates, *dtstart, *timezone, *gap, *overlap, *source;
+	char *config_id, *def;
+	int64_t start_at, catchup, ending_at, next, last, skipped;
+	int64_t last_skipped, inserted, updated;
+	int paused, per_sub;
+	char *skip_reason, *last_error;
+};
+void store_sched_clear(struct store_sched *sc);
+
+/* Row seq into *sc: 1, or 0 if there is none. */
+int store_sched_get(struct store *s, int64_t seq, struct store_sched *sc);
+
+/*
+ * Insert sc (seq 0: it gets a key never given before) or update its
+ * definition and its next fire (not its fire history); 0 or -1.
+ */
+int store_sched_save(struct store *s, struct store_sched *sc);
+
+/* Delete row seq and its children; 0 or -1. */
+int store_sched_delete(struct store *s, int64_t seq);
+
+/* Delete template parent's children, or its child for rcpt; 0 or -1. */
+int store_sched_delete_children(struct store *s, int64_t parent);
+int store_sched_delete_child(struct store *s, int64_t parent,
+    const char *rcpt);
+
+/* Delete rcpt's rows that no config file defines, and their children. */
+int store_sched_delete_rcpt(struct store *s, const char *rcpt);
+
+/* Delete the rows of config schedule config_id; 0 or -1. */
+int store_sched_delete_config(struct store *s, const char *config_id);
+
+/* The earliest next fire of any row, or INT64_MAX. */
+int64_t store_sched_next(struct store *s);
+
+/* Up to max rows due at or before now, earliest first, into out. */
+size_t store_sched_due(struct store *s, int64_t now, size_t max,
+    struct store_sched *out);
+
+/* What handling a row's due occurrences did. */
+struct store_fire {
+	int64_t next;            /* the next fire, or STORE_NONE */
+	int64_t fired;           /* the occurrence fired, or STORE_NONE */
+	int64_t skipped;         /* occurrences skipped (added to the count) */
+	int64_t last_skipped;    /* the latest skipped, or STORE_NONE */
+	const char *reason;      /* why they were skipped, or NULL */
+	const char *error;       /* why the fire failed, or NULL */
+};
+
+/*
+ * Record f on row seq: its next fire; its last fire unless none fired;
+ * its skips; its error (set when the fire failed, cleared when one
+ * succeeded); 0 or -1.
+ */
+int store_sched_fired(struct store *s, int64_t seq,
+    const struct store_fire *f);
+
+/* Which rows a list shows (NULL and STORE_NONE: any). */
+struct store_sched_filter {
+	const char *workflow, *rcpt;
+	int64_t parent;          /* a template's children */
+	int64_t after;           /* keys above it */
+	int top;                 /* only rows that are no template's child */
+	json_t *rcpts;           /* an array of recipient keys (any of them) */
+	const char *tenant;
+};
+
+/* Up to max rows matching f, by key, into out; their count. */
+size_t store_sched_list(struct store *s, const struct store_sched_filter *f,
+    size_t max, struct store_sched *out);
+
+/* The workflows the rows name, with their row counts: {key: rows}. */
+json_t *store_sched_workflows(struct store *s);
+
+/* The config schedules stored, with their definitions: {id: text}. */
+json_t *store_sched_configs(struct store *s);
+
+/* Config schedule config_id's top-level rows: {rcpt: seq}. */
+json_t *store_sched_config_rows(struct store *s, const char *config_id);
+
+/* ---- messages and feeds (engine/store/sqlite_messages.c) ---- */
+
+/*
+ * A message.  Written: the caller's strings and values, borrowed (seq,
+ * the engagement times, workflow, actor and data are not read).  Read:
+ * held by the struct, freed with store_message_clear; the workflow run's
+ * workflow, actor and data come with it.  Engagement times are
+ * STORE_NONE when unset.
+ */
+struct store_message {
+	int64_t seq, run, idx;
+	const char *step_ref, *channel, *rcpt, *tenant, *status;
+	json_t *body;
+	int64_t seen, read, archived, interacted;
+	int64_t inserted, updated;
+	const char *workflow, *actor;
+	json_t *data;
+	char *owned;
+};
+void store_message_clear(struct store_message *m);
+
+/*
+ * Append message m (inserted at m->inserted) to its recipient's feed on
+ * its channel; its key (keys increase), or -1.
+ */
+int64_t store_message_add(struct store *s, const struct store_message *m);
+
+/* Message seq into *m: 1, or 0 if there is none. */
+int store_message_get(struct store *s, int64_t seq, struct store_message *m);
+
+/*
+ * Set (at now) or clear message seq's engagement what ("seen", "read",
+ * "archived" or "interacted"): 1, 0 if there is no such message, or -1.
+ */
+int store_message_mark(struct store *s, int64_t seq, const char *what,
+    int set, int64_t now);
+
+/* Set message seq's delivery status at now; 0 or -1. */
+int store_message_status(struct store *s, int64_t seq, const char *status,
+    int64_t now);
+
+/* Which messages of a feed a page shows. */
+enum store_feed_archived {
+	STORE_ARCHIVED_INCLUDE, STORE_ARCHIVED_EXCLUDE, STORE_ARCHIVED_ONLY
+};
+enum store_feed_status {
+	STORE_STATUS_ALL, STORE_STATUS_UNREAD, STORE_STATUS_READ,
+	STORE_STATUS_UNSEEN, STORE_STATUS_SEEN
+};
+struct store_feed_filter {
+	int64_t before;          /* keys below it (INT64_MAX: all) */
+	const char *tenant;      /* that tenant's messages, or NULL */
+	int has_tenant;          /* only messages with a tenant */
+	enum store_feed_archived archived;
+	enum store_feed_status status;
+};
+
+/*
+ * Up to max of rcpt's messages on channel (NULL: on every channel) that
+ * pass f, newest first, into out; their count.
+ */
+size_t store_feed_page(struct store *s, const char *rcpt,
+    const char *channel, const struct store_feed_filter *f, size_t max,
+    struct store_message *out);
+
+/* A feed's counts, archived messages left out. */
+struct store_feed_counts {
+	int64_t total, unread, unseen;
+};
+
+/* The counts of rcpt's feed on channel, tenant filtered as in a page. */
+void store_feed_count(struct store *s, const char *rcpt, const char *channel,
+    const char *tenant, int has_tenant, struct store_feed_counts *out);
+
+/* ---- recipients (engine/store/sqlite_recipients.c) ---- */
+
+/* When a stored record was created and last updated. */
+struct store_times {
+	int64_t created, updated;
+};
+
+/*
+ * A user's (collection NULL) or an object's properties, or NULL when it
+ * is unknown; *t (unless NULL) gets its times.
+ */
+json_t *store_recipient_get(struct store *s, const char *collection,
+    const char *id, struct store_times *t);
+
+/* Store a user's or an object's properties at now; 0 or -1. */
+int store_recipient_put(struct store *s, const char *collection,
+    const char *id, json_t *props, int64_t now);
+
+/* Delete a user or an object: 1, 0 if there was none, or -1. */
+int store_recipient_delete(struct store *s, const char *collection,
+    const char *id);
+
+/* A tenant's properties, or NULL; *t (unless NULL) gets its times. */
+json_t *store_tenant_get(struct store *s, const char *id,
+    struct store_times *t);
+int store_tenant_put(struct store *s, const char *id, json_t *props,
+    int64_t now);
+
+/* Create tenant id with no properties unless it exists; 0 or -1. */
+int store_tenant_stub(struct store *s, const char *id, int64_t now);
+
+/* A subscription to an object: its subscriber's recipient key and more. */
+struct store_sub {
+	char *rcpt;
+	json_t *props;           /* NULL for null */
+	int64_t inserted, updated;
+};
+void store_sub_clear(struct store_sub *sub);
+
+/* Subscribe rcpt to object coll/obj with props (may be NULL); 0 or -1. */
+int store_sub_put(struct store *s, const char *coll, const char *obj,
+    const char *rcpt, json_t *props, int64_t now);
+int store_sub_delete(struct store *s, const char *coll, const char *obj,
+    const char *rcpt);
+
+/* rcpt's subscription to coll/obj into *out (its rcpt unset): 1, or 0. */
+int store_sub_get(struct store *s, const char *coll, const char *obj,
+    const char *rcpt, struct store_sub *out);
+
+/*
+ * Up to max subscriptions to coll/obj whose recipient keys sort after
+ * `after` ("" for the first page), in that order, into out; their count.
+ */
+size_t store_subs_page(struct store *s, const char *coll, const char *obj,
+    const char *after, size_t max, struct store_sub *out);
+
+/* rcpt's preference set called set, or NULL. */
+json_t *store_prefs_get(struct store *s, const char *rcpt, const char *set);
+int store_prefs_put(struct store *s, const char *rcpt, const char *set,
+    json_t *body, int64_t now);
+
+/* Whether any recipient preference set is stored. */
+int store_prefs_exist(struct store *s);
+
+/* ---- source events (engine/store/sqlite_sources.c) ---- */
+
+/*
+ * An event a source sent, as the log keeps it.  Written: the strings are
+ * the caller's, borrowed (NULL: none) and key is ignored.  Read: they are
+ * held by the struct (store_source_event_clear frees them).
+ */
+struct store_source_event {
+	int64_t key;               /* read: the log's key (keys increase) */
+	const char *source, *message_id, *type, *event;
+	const char *outcome, *detail;
+	int64_t run;               /* the run it triggered, or STORE_NONE */
+	const char *timestamp;     /* the event's own, as it was sent */
+	int64_t received;
+	char *owned;
+};
+void store_source_event_clear(struct store_source_event *ev);
+
+/* Whether source's log has message id msgid received at since or later. */
+int store_source_seen(struct store *s, const char *source, const char *msgid,
+    int64_t since);
+
+/* Append ev to the log; 0 or -1. */
+int store_source_event_add(struct store *s,
+    const struct store_source_event *ev);
+
+/*
+ * Up to max of source's logged events with keys below `before`, newest
+ * first, of outcome (NULL: any), into out; their count.
+ */
+size_t store_source_events_page(struct store *s, const char *source,
+    int64_t before, const char *outcome, size_t max,
+    struct store_source_event *out);
+
+/* Add n to source's count of events with outcome; 0 or -1. */
+int store_source_count_add(struct store *s, const char *source,
+    const char *outcome, int64_t n);
+
+/* Call f(arg, source, outcome, n) for every count, by source and outcome. */
+void store_source_counts(struct store *s,
+    void (*f)(void *, const char *, const char *, int64_t), void *arg);
+
+/*
+ * Remember that run came from ev (its source, event, message_id and
+ * timestamp; kept as long as the run); 0 or -1.
+ */
+int store_source_run_put(struct store *s, int64_t run,
+    const struct store_source_event *ev);
+
+/* The source event run came from into *ev (those four fields): 1, or 0. */
+int store_source_run_get(struct store *s, int64_t run,
+    struct store_source_event *ev);
+
+/* Delete up to max of the oldest log entries received before `before`. */
+int store_source_sweep(struct store *s, int64_t before, int max);
+
+#endif

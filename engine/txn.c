@@ -1,0 +1,132 @@
+/*
+ * The group transaction and its requests, and the log channel lines that
+ * wait for the commit.
+ *
+ * Requests nest (a schedule's fire runs in its own request inside the due
+ * pass): each open request keeps a mark of what it may take back (the
+ * queued log lines, the fires it recorded and the changes to feeds it
+ * noted for the live push), so the marks form a stack
+ * as the store's savepoints do.
+ */
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+
+/* Start the group transaction. */
+int
+eng_begin(struct eng *e, char **cause)
+{
+	assert(e->depth == 0);
+	return store_begin(e->store, cause);
+}
+
+/*
+ * Queue a log line at priority pri (LOG_PRI_*): it is logged when the
+ * transaction that made it commits, and dropped if the work rolls back.
+ * The queue holds each line as its priority digit, the text and '\n'.
+ */
+void
+eng_log_line(struct eng *e, int pri, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+	size_t n;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		line = NULL;
+	va_end(ap);
+	if (line == NULL)
+		return;
+	for (n = 0; line[n] != '\0'; n++)
+		if (line[n] == '\n')
+			line[n] = ' ';
+	e->logs = xreallocarray(e->logs, e->logs_len + n + 3, 1);
+	e->logs[e->logs_len++] = (char)('0' + pri % 10);
+	memcpy(e->logs + e->logs_len, line, n);
+	e->logs_len += n;
+	e->logs[e->logs_len++] = '\n';
+	e->logs[e->logs_len] = '\0';
+	free(line);
+}
+
+/* Log the queued lines (eng_log_line) through the log facility. */
+static void
+eng_logs_write(struct eng *e)
+{
+	char *p = e->logs, *nl;
+
+	for (; p != NULL && *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		*nl = '\0';
+		log_emit(p[0] - '0', p + 1);
+	}
+}
+
+/* Forget queued log lines after position len. */
+static void
+eng_logs_truncate(struct eng *e, size_t len)
+{
+	e->logs_len = len;
+	if (e->logs != NULL)
+		e->logs[len] = '\0';
+}
+
+/* Commit the group transaction (durably), then write its log lines. */
+int
+eng_commit(struct eng *e, char **cause)
+{
+	assert(e->depth == 0);
+	if (store_commit(e->store, cause) != 0) {
+		eng_rollback(e);
+		return -1;
+	}
+	if (e->logs_len > 0)
+		eng_logs_write(e);
+	eng_logs_truncate(e, 0);
+	return 0;
+}
+
+/* Abandon the group transaction (and any request open in it). */
+void
+eng_rollback(struct eng *e)
+{
+	e->depth = 0;
+	eng_logs_truncate(e, 0);
+	e->nfired = 0;
+	eng_pushes_truncate(e, 0);
+	store_rollback(e->store);
+}
+
+/* Open a request: a savepoint, and a mark of what it may take back. */
+void
+eng_request_begin(struct eng *e)
+{
+	assert(e->depth < ENG_DEPTH_MAX);
+	e->mark[e->depth].logs_len = e->logs_len;
+	e->mark[e->depth].nfired = e->nfired;
+	e->mark[e->depth].npushes = e->npushes;
+	e->depth++;
+	store_request_begin(e->store);
+}
+
+/*
+ * Close the innermost request, keeping its work only if ok and none of
+ * its store operations failed (the store's mark is sticky); 1 if kept.
+ */
+int
+eng_request_end(struct eng *e, int ok)
+{
+	assert(e->depth > 0);
+	e->depth--;
+	if (store_request_end(e->store, ok))
+		return 1;
+	eng_logs_truncate(e, e->mark[e->depth].logs_len);
+	e->nfired = e->mark[e->depth].nfired;
+	eng_pushes_truncate(e, e->mark[e->depth].npushes);
+	return 0;
+}
