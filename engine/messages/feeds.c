@@ -140,12 +140,13 @@ msg_mark(struct eng *e, int64_t seq, const char *what, int set,
 }
 
 /*
- * A status of Knock's batch and bulk routes (seen, unseen, read, unread,
+ * A status of Knock's status routes (seen, unseen, read, unread,
  * archived, unarchived, interacted) as an engagement and whether it is
- * set; -1 when it is none of them.
+ * set; -1 with *cause when it is none of them.
  */
 static int
-msg_status_of(const char *status, const char **what, int *set)
+msg_status_of(const char *status, const char **what, int *set,
+    char **cause)
 {
 	static const struct {
 		const char *status, *what;
@@ -164,7 +165,35 @@ msg_status_of(const char *status, const char **what, int *set)
 			*set = map[i].set;
 			return 0;
 		}
+	*cause = xasprintf("unknown status \"%.32s\": seen, unseen, read, "
+	    "unread, archived, unarchived or interacted", status);
 	return -1;
+}
+
+/*
+ * Whether v, body member key, is an array of 1 to max strings; -1 with
+ * *cause naming what it should hold.
+ */
+static int
+msg_strings(json_t *v, const char *key, size_t max, const char *what,
+    char **cause)
+{
+	json_t *x;
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > max) {
+		*cause = xasprintf("\"%s\" must be an array of 1 to %zu %s",
+		    key, max, what);
+		return -1;
+	}
+	json_array_foreach(v, i, x)
+		if (!json_is_string(x)) {
+			*cause = xasprintf("\"%s\"[%zu] is not a string", key,
+			    i);
+			return -1;
+		}
+	return 0;
 }
 
 /* See engine.h: one message's status, PUT or DELETE. */
@@ -177,11 +206,8 @@ eng_message_mark(struct eng *e, const char *id, const char *status,
 	uint64_t seq, b;
 	int on;
 
-	if (msg_status_of(status, &what, &on) != 0) {
-		*cause = xasprintf("unknown engagement status \"%.32s\"",
-		    status);
+	if (msg_status_of(status, &what, &on, cause) != 0)
 		return ENG_NOT_FOUND;
-	}
 	if (eng_id_parse(e, ENG_ID_MSG, id, &seq, &b) != 0 ||
 	    seq > INT64_MAX) {
 		*cause = xasprintf("message \"%.64s\" not found", id);
@@ -214,24 +240,11 @@ eng_messages_batch(struct eng *e, const char *status, json_t *body,
 	int set;
 	char *ignored;
 
-	if (msg_status_of(status, &what, &set) != 0) {
-		*cause = xasprintf("unknown status \"%.32s\": seen, unseen, "
-		    "read, unread, archived, unarchived or interacted",
-		    status);
+	if (msg_status_of(status, &what, &set, cause) != 0)
 		return ENG_NOT_FOUND;
-	}
-	if (!json_is_array(ids) || json_array_size(ids) == 0 ||
-	    json_array_size(ids) > MSG_BATCH_MAX) {
-		*cause = xasprintf("\"message_ids\" must be an array of 1 to "
-		    "%d message ids", MSG_BATCH_MAX);
+	if (msg_strings(ids, "message_ids", MSG_BATCH_MAX, "message ids",
+	    cause) != 0)
 		return ENG_INVALID;
-	}
-	json_array_foreach(ids, i, v)
-		if (!json_is_string(v)) {
-			*cause = xasprintf("\"message_ids\"[%zu] is not a "
-			    "string", i);
-			return ENG_INVALID;
-		}
 	*reply = json_array();
 	json_array_foreach(ids, i, v) {
 		id = json_string_value(v);
@@ -836,24 +849,11 @@ eng_feed_bulk(struct eng *e, const char *channel, const char *status,
 		*cause = xasprintf("no in-app feed channel \"%.64s\"", channel);
 		return ENG_NOT_FOUND;
 	}
-	if (msg_status_of(status, &what, &set) != 0) {
-		*cause = xasprintf("unknown status \"%.32s\": seen, unseen, "
-		    "read, unread, archived, unarchived or interacted",
-		    status);
+	if (msg_status_of(status, &what, &set, cause) != 0)
 		return ENG_NOT_FOUND;
-	}
-	if (!json_is_array(users) || json_array_size(users) == 0 ||
-	    json_array_size(users) > MSG_BULK_USERS) {
-		*cause = xasprintf("\"user_ids\" must be an array of 1 to %d "
-		    "user ids", MSG_BULK_USERS);
+	if (msg_strings(users, "user_ids", MSG_BULK_USERS, "user ids",
+	    cause) != 0)
 		return ENG_INVALID;
-	}
-	json_array_foreach(users, i, u)
-		if (!json_is_string(u)) {
-			*cause = xasprintf("\"user_ids\"[%zu] is not a string",
-			    i);
-			return ENG_INVALID;
-		}
 	if ((q = msg_bulk_query(body, cause)) == NULL)
 		return ENG_INVALID;
 	if ((rc = msg_extra_parse(q, &x, cause)) != ENG_OK) {

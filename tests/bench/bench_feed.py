@@ -28,7 +28,6 @@ import json
 import os
 import resource
 import signal
-import socket
 import statistics
 import struct
 import subprocess
@@ -36,20 +35,16 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "integration"))
+from test_daemon import free_port  # noqa: E402
+
 B = sys.argv[1] if len(sys.argv) > 1 else "build"
 SECS = float(os.environ.get("BENCH_SECONDS", "3"))
 N = int(os.environ.get("BENCH_SOCKETS", "1000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 PK = "pk_bench_feed_public"
 SK = "sk_bench_feed_server"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Sock:

@@ -24,35 +24,11 @@ set -u
 B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 FEED=$ROOT/tests/feed
-BIN=$(cd "$B" 2>/dev/null && pwd)/belfryd
 OUT=$(cd "$B" 2>/dev/null && pwd)/test-output/feed
 KEY=sk_test_belfry_feed_$$
 PK=pk_test_belfry_feed_$$
-WAIT=10
-
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-show_log() {
-	echo "--- belfryd log ($tmp/belfryd.log)"
-	sed 's/^/    /' "$tmp/belfryd.log" 2>/dev/null
-	echo "---"
-}
-
-abort() {
-	echo "FAIL $1"
-	[ -f "$tmp/belfryd.log" ] && show_log
-	echo "feed: 0 passed, 1 failed"
-	exit 1
-}
+LABEL=feed
+. "$ROOT/tests/integration/nodedaemon.sh"
 
 command -v node >/dev/null || abort "node is not installed"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -69,9 +45,6 @@ fi
 echo "# @knocklabs/react $(node -p "require('$FEED/node_modules/@knocklabs/react/package.json').version"), @knocklabs/client $(node -p "require('$FEED/node_modules/@knocklabs/client/package.json').version"), $("$CHROMIUM" --version 2>/dev/null)"
 
 # 2. keys, config and daemon
-free_port() {
-	node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
-}
 port=$(free_port) || abort "could not pick a free port"
 page_port=$(free_port) || abort "could not pick a free port"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
@@ -103,19 +76,7 @@ cat >"$tmp/conf/workflows/comment.json" <<'CONF'
 }
 CONF
 
-"$BIN" -c "$tmp/conf" --socket "$tmp/s" --database "$tmp/db" -v \
-	>"$tmp/belfryd.log" 2>&1 </dev/null &
-pid=$!
-up=0
-for _ in $(seq $((WAIT * 10))); do
-	kill -0 "$pid" 2>/dev/null || break
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		up=1
-		break
-	fi
-	sleep 0.1
-done
-[ "$up" -eq 1 ] || abort "belfryd did not listen on 127.0.0.1:$port"
+daemon_start "$port"
 
 # 3. the browser
 BELFRY_URL=http://127.0.0.1:$port BELFRY_KEY=$KEY BELFRY_PK=$PK \
@@ -130,30 +91,10 @@ pass=${pass:-0}
 fail=${fail:-1}
 
 # 4. SIGTERM: a clean exit
-if kill -0 "$pid" 2>/dev/null; then
-	kill -TERM "$pid"
-	for _ in $(seq $((WAIT * 10))); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "FAIL belfryd did not exit within ${WAIT}s of SIGTERM"
-		fail=$((fail + 1))
-	else
-		wait "$pid"
-		rc=$?
-		pid=
-		if [ "$rc" -ne 0 ]; then
-			echo "FAIL belfryd exited with status $rc on SIGTERM"
-			fail=$((fail + 1))
-		fi
-	fi
-else
-	echo "FAIL belfryd died during the test"
-	pid=
-	fail=$((fail + 1))
+daemon_stop
+if [ "$fail" -ne 0 ] || [ "$pass" -eq 0 ]; then
+	show_log
 fi
-[ "$fail" -ne 0 ] || [ "$pass" -eq 0 ] && show_log
 echo "# screenshots in $OUT"
 echo "feed: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

@@ -53,6 +53,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_schedules as ts  # noqa: E402
 from belfrytest import keep_or_remove  # noqa: E402
+from test_daemon import free_port  # noqa: E402
 
 check = ts.check
 AT = "2026-03-01T00:00:00Z"
@@ -60,14 +61,6 @@ NOW = 1772323200  # AT in seconds
 SK = "sk_test_feed_server"
 PK = "pk_test_feed_public"
 ORIGIN = "http://127.0.0.1:5173"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def b64url(b):
