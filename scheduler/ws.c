@@ -19,8 +19,11 @@
  *   phx_leave                   -> phx_reply ok, the topic is left
  * and belfry pushes [join_ref, null, topic, "new-message", {event,
  * metadata, data: {ref: {metadata}}, attn: [ref...]}] when a committed
- * transaction gave that feed a message (ws_push(), from txn_run).  The
- * counts are each feed client's, with its tenant filters.
+ * transaction gave that feed a message (ws_push(), from txn_run): at
+ * once, or, within WS_PUSH_GAP of the join's last push, when the gap has
+ * passed (a burst is one push a gap; the client fetches everything newer
+ * than what it has).  The counts are each feed client's, with its tenant
+ * filters, kept between pushes.
  *
  * Who may join: a server key any feed; a public key the feed of its
  * user token's user when user tokens are configured, else any feed (as
@@ -47,6 +50,7 @@
 
 #include <wslay/wslay.h>
 
+#include "scheduler/notify.h"
 #include "scheduler/scheduler.h"
 
 #define WS_MAX_MSG (64 * 1024)
@@ -56,6 +60,7 @@
 #define WS_IDLE_SECS 60
 #define WS_BUCKETS 4096
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define WS_PUSH_GAP 500000         /* usec between two pushes to a join */
 
 struct ws_conn;
 
@@ -80,6 +85,9 @@ struct ws_join {
 	struct ws_ref *refs;     /* the feed clients of its payload */
 	size_t nrefs;
 	uint64_t gen;            /* the push pass that last listed it */
+	uint64_t last;           /* monotonic usec of its last push */
+	int pending;             /* a push waits for WS_PUSH_GAP to pass */
+	TAILQ_ENTRY(ws_join) pending_entry;
 	size_t bucket;
 	TAILQ_ENTRY(ws_join) conn_entry;
 	TAILQ_ENTRY(ws_join) hub_entry;
@@ -110,11 +118,14 @@ struct ws_hub {
 	TAILQ_HEAD(, ws_conn) dirty; /* given pushes in this pass */
 	size_t nconns;
 	uint64_t gen;
+	struct ws_joins pending;     /* joins whose push waits */
+	struct event *timer;         /* armed while pending is not empty */
 	struct ws_joins buckets[WS_BUCKETS];
 };
 
 static void ws_close(struct ws_conn *);
 static void ws_flush(struct ws_conn *);
+static void ws_pending_cb(evutil_socket_t, short, void *);
 
 /* See scheduler.h: the hub of s's websockets, empty. */
 void
@@ -125,6 +136,9 @@ ws_init(struct sch *s)
 
 	h->s = s;
 	TAILQ_INIT(&h->conns);
+	TAILQ_INIT(&h->pending);
+	if ((h->timer = evtimer_new(s->base, ws_pending_cb, s)) == NULL)
+		fatalx("cannot create the push timer");
 	TAILQ_INIT(&h->dirty);
 	for (i = 0; i < WS_BUCKETS; i++)
 		TAILQ_INIT(&h->buckets[i]);
@@ -209,6 +223,8 @@ ws_leave(struct ws_join *j)
 
 	TAILQ_REMOVE(&w->joins, j, conn_entry);
 	TAILQ_REMOVE(&w->hub->buckets[j->bucket], j, hub_entry);
+	if (j->pending)
+		TAILQ_REMOVE(&w->hub->pending, j, pending_entry);
 	w->njoins--;
 	json_decref(j->join_ref);
 	for (i = 0; i < j->nrefs; i++) {
@@ -644,6 +660,7 @@ ws_notify(struct sch *s, struct ws_join *j)
 	    j->join_ref, j->topic, "new-message", "event", "new-message",
 	    "metadata", meta, "data", data, "attn", attn));
 	s->counters.pushes++;
+	j->last = sch_notify_monotonic_usec();
 	if (!j->conn->dirty) {
 		j->conn->dirty = 1;
 		TAILQ_INSERT_TAIL(&s->ws->dirty, j->conn, dirty_entry);
@@ -679,6 +696,78 @@ ws_change(struct sch *s, struct ws_join *j, const struct eng_push *p,
 	(*list)[(*n)++] = j;
 }
 
+/* Send what the sockets given pushes have queued. */
+static void
+ws_flush_dirty(struct ws_hub *h)
+{
+	struct ws_conn *w;
+
+	while ((w = TAILQ_FIRST(&h->dirty)) != NULL) {
+		TAILQ_REMOVE(&h->dirty, w, dirty_entry);
+		w->dirty = 0;
+		ws_flush(w);
+	}
+}
+
+/*
+ * Push to join j now, or, within WS_PUSH_GAP of its last push, once the
+ * gap has passed (a burst of messages to one feed is one push a gap,
+ * with the counts of when it leaves; the client fetches all that is new).
+ */
+static void
+ws_push_join(struct sch *s, struct ws_join *j, uint64_t now)
+{
+	struct ws_hub *h = s->ws;
+	struct timeval tv;
+	uint64_t wait;
+
+	if (j->pending)
+		return;
+	if (now - j->last >= WS_PUSH_GAP) {
+		ws_notify(s, j);
+		return;
+	}
+	j->pending = 1;
+	TAILQ_INSERT_TAIL(&h->pending, j, pending_entry);
+	if (!evtimer_pending(h->timer, NULL)) {
+		wait = WS_PUSH_GAP - (now - j->last);
+		tv.tv_sec = (time_t)(wait / 1000000);
+		tv.tv_usec = (suseconds_t)(wait % 1000000);
+		evtimer_add(h->timer, &tv);
+	}
+}
+
+/* The pending pushes' timer: send those whose gap has passed. */
+static void
+ws_pending_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct sch *s = arg;
+	struct ws_hub *h = s->ws;
+	struct ws_join *j, *next;
+	uint64_t now = sch_notify_monotonic_usec(), wait = WS_PUSH_GAP;
+	struct timeval tv;
+
+	(void)fd;
+	(void)events;
+	for (j = TAILQ_FIRST(&h->pending); j != NULL; j = next) {
+		next = TAILQ_NEXT(j, pending_entry);
+		if (now - j->last < WS_PUSH_GAP) {
+			if (WS_PUSH_GAP - (now - j->last) < wait)
+				wait = WS_PUSH_GAP - (now - j->last);
+			continue;
+		}
+		TAILQ_REMOVE(&h->pending, j, pending_entry);
+		j->pending = 0;
+		ws_notify(s, j);
+	}
+	ws_flush_dirty(h);
+	if (!TAILQ_EMPTY(&h->pending)) {
+		tv.tv_sec = 0;
+		tv.tv_usec = (suseconds_t)wait;
+		evtimer_add(h->timer, &tv);
+	}
+}
+
 /*
  * See scheduler.h: after a commit, apply the engine's changes to feeds
  * to the sockets that joined them, and push new-message to those that got
@@ -693,6 +782,7 @@ ws_push(struct sch *s)
 	struct eng_push *p;
 	struct ws_conn *w;
 	size_t n, i, nl = 0, cap = 0;
+	uint64_t now;
 	int all;
 
 	n = eng_pushes_take(s->eng, &p, &all);
@@ -714,15 +804,11 @@ ws_push(struct sch *s)
 					ws_change(s, j, &p[i], &list, &nl,
 					    &cap);
 	eng_pushes_free(p, n);
+	now = sch_notify_monotonic_usec();
 	for (i = 0; i < nl; i++)
-		ws_notify(s, list[i]);
+		ws_push_join(s, list[i], now);
 	free(list);
-	/* Each socket reached sends what it was given. */
-	while ((w = TAILQ_FIRST(&h->dirty)) != NULL) {
-		TAILQ_REMOVE(&h->dirty, w, dirty_entry);
-		w->dirty = 0;
-		ws_flush(w);
-	}
+	ws_flush_dirty(h);
 }
 
 /* See scheduler.h: close every websocket (at shutdown). */
@@ -735,6 +821,7 @@ ws_stop(struct sch *s)
 		return;
 	while ((w = TAILQ_FIRST(&s->ws->conns)) != NULL)
 		ws_close(w);
+	event_free(s->ws->timer);
 	free(s->ws);
 	s->ws = NULL;
 }
