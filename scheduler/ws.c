@@ -61,6 +61,7 @@
 #define WS_BUCKETS 4096
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_PUSH_GAP 500000         /* usec between two pushes to a join */
+#define WS_PUSH_TICK 50000         /* usec between looks at waiting ones */
 
 struct ws_conn;
 
@@ -718,8 +719,7 @@ static void
 ws_push_join(struct sch *s, struct ws_join *j, uint64_t now)
 {
 	struct ws_hub *h = s->ws;
-	struct timeval tv;
-	uint64_t wait;
+	struct timeval tick = { 0, WS_PUSH_TICK };
 
 	if (j->pending)
 		return;
@@ -729,43 +729,37 @@ ws_push_join(struct sch *s, struct ws_join *j, uint64_t now)
 	}
 	j->pending = 1;
 	TAILQ_INSERT_TAIL(&h->pending, j, pending_entry);
-	if (!evtimer_pending(h->timer, NULL)) {
-		wait = WS_PUSH_GAP - (now - j->last);
-		tv.tv_sec = (time_t)(wait / 1000000);
-		tv.tv_usec = (suseconds_t)(wait % 1000000);
-		evtimer_add(h->timer, &tv);
-	}
+	if (!evtimer_pending(h->timer, NULL))
+		evtimer_add(h->timer, &tick);
 }
 
-/* The pending pushes' timer: send those whose gap has passed. */
+/*
+ * The waiting pushes' timer, every WS_PUSH_TICK while some wait: send
+ * those whose gap has passed (a push waits at most a tick longer than
+ * its gap; the list is looked at a bounded number of times a second).
+ */
 static void
 ws_pending_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct sch *s = arg;
 	struct ws_hub *h = s->ws;
 	struct ws_join *j, *next;
-	uint64_t now = sch_notify_monotonic_usec(), wait = WS_PUSH_GAP;
-	struct timeval tv;
+	uint64_t now = sch_notify_monotonic_usec();
+	struct timeval tick = { 0, WS_PUSH_TICK };
 
 	(void)fd;
 	(void)events;
 	for (j = TAILQ_FIRST(&h->pending); j != NULL; j = next) {
 		next = TAILQ_NEXT(j, pending_entry);
-		if (now - j->last < WS_PUSH_GAP) {
-			if (WS_PUSH_GAP - (now - j->last) < wait)
-				wait = WS_PUSH_GAP - (now - j->last);
+		if (now - j->last < WS_PUSH_GAP)
 			continue;
-		}
 		TAILQ_REMOVE(&h->pending, j, pending_entry);
 		j->pending = 0;
 		ws_notify(s, j);
 	}
 	ws_flush_dirty(h);
-	if (!TAILQ_EMPTY(&h->pending)) {
-		tv.tv_sec = 0;
-		tv.tv_usec = (suseconds_t)wait;
-		evtimer_add(h->timer, &tv);
-	}
+	if (!TAILQ_EMPTY(&h->pending))
+		evtimer_add(h->timer, &tick);
 }
 
 /*
