@@ -23,8 +23,8 @@ CC       ?= cc
 # Debian 12 packages the build and the tests need (apt-get names).
 DEB_PKGS = gcc make pkg-config libevent-dev libical-dev libjansson-dev \
 	libsqlite3-dev libicu-dev icu-devtools uuid-dev libcmocka-dev tzdata \
-	python3 python3-dateutil curl zlib1g-dev libssl-dev libwslay-dev \
-	openssl chromium
+	python3 python3-dateutil curl zlib1g-dev libcurl4-openssl-dev libssl-dev \
+	openssl python3-aiosmtpd libwslay-dev chromium
 
 # Debian 12 packages make fuzz and make asan need besides DEB_PKGS.
 FUZZ_PKGS = clang libclang-rt-14-dev
@@ -61,11 +61,13 @@ CTL_OBJS = $(CTL_SRCS:%.c=$(B)/%.o)
 SCH_SRCS = scheduler/belfryd.c scheduler/server.c \
 	scheduler/http.c scheduler/route.c scheduler/api.c \
 	$(wildcard scheduler/api_*.c) scheduler/clock.c scheduler/txn.c \
-	scheduler/webhook.c scheduler/notify.c scheduler/auth.c \
-	scheduler/tls.c scheduler/ws.c
+	scheduler/outbound.c scheduler/webhook.c scheduler/email.c \
+	scheduler/notify.c scheduler/auth.c scheduler/tls.c scheduler/ws.c
 SCH_OBJS = $(SCH_SRCS:%.c=$(B)/%.o)
+# The engine signs webhooks with libcrypto's HMAC-SHA256.
+LDLIBS_E = -lsqlite3 -lcrypto
 LDLIBS_D = $(shell pkg-config --libs libevent libevent_openssl jansson \
-	libssl libcrypto 2>/dev/null) -lwslay -lsqlite3 -lz
+	libcurl libssl 2>/dev/null) $(LDLIBS_E) -lwslay -lz
 
 ICU_RES  = $(B)/icu/zoneinfo64.res
 
@@ -74,7 +76,8 @@ UNIT_TESTS = $(B)/tests/unit/tz/test_tz $(B)/tests/unit/tz/test_recur \
 	$(B)/tests/unit/scheduler/test_notify
 TOOLS      = $(B)/tools/tzdump $(B)/tests/bench/bench_recur \
 	$(B)/tests/bench/bench_engine $(B)/tests/bench/bench_api \
-	$(B)/tests/bench/bench_sqlite $(B)/tests/bench/bench_schedules
+	$(B)/tests/bench/bench_sqlite $(B)/tests/bench/bench_schedules \
+	$(B)/tests/bench/bench_curl
 MAN        = scheduler/belfryd.8 scheduler/belfryctl.1 scheduler/belfry.conf.5
 
 .SECONDARY:
@@ -115,7 +118,7 @@ $(B)/libengine.a: $(ENG_OBJS)
 	rm -f $@; ar rcs $@ $^
 
 $(B)/belfryctl: $(CTL_OBJS) $(B)/libengine.a $(LIBTZ)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3 $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_E) $(LDLIBS)
 
 $(B)/belfryd: $(SCH_OBJS) $(B)/libengine.a $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_D) $(LDLIBS)
@@ -132,8 +135,12 @@ $(ICU_RES): $(B)/belfry-tzgen /usr/share/zoneinfo/tzdata.zi
 $(B)/tests/unit/tz/%: $(B)/tests/unit/tz/%.o $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka $(LDLIBS)
 
-$(B)/tests/unit/engine/%: $(B)/tests/unit/engine/%.o $(B)/libengine.a $(LIBTZ)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3 -lcmocka $(LDLIBS)
+$(B)/tests/unit/engine/fixture.o: ALL_CFLAGS += \
+	-DFIXTURE_DIR='"$(CURDIR)/tests/unit/engine/fixtures"'
+
+$(B)/tests/unit/engine/%: $(B)/tests/unit/engine/%.o \
+	$(B)/tests/unit/engine/fixture.o $(B)/libengine.a $(LIBTZ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_E) -lcmocka $(LDLIBS)
 
 $(B)/tests/unit/scheduler/test_notify: $(B)/tests/unit/scheduler/test_notify.o \
 	$(B)/scheduler/notify.o $(LIBTZ)
@@ -143,7 +150,12 @@ $(B)/tools/tzdump: $(B)/tools/tzdump.o $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS)
 
 $(B)/tests/bench/%: $(B)/tests/bench/%.o $(B)/libengine.a $(LIBTZ)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lsqlite3 $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_E) $(LDLIBS)
+
+# The raw libcurl multi baseline of the outgoing delivery benchmark.
+$(B)/tests/bench/bench_curl: $(B)/tests/bench/bench_curl.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ \
+	  $(shell pkg-config --libs libevent libcurl 2>/dev/null) $(LDLIBS)
 
 check: all $(UNIT_TESTS) $(TOOLS)
 	tests/run $(B)
@@ -182,6 +194,7 @@ bench: deps
 	python3 tests/bench/bench_fire_lateness.py $(B) \
 	  $${BENCH_SCHEDULES_DUE:-100000}
 	tests/bench/bench_daemon.sh $(B)
+	python3 tests/bench/bench_outbound.py $(B)
 	python3 tests/bench/bench_feed.py $(B)
 
 # Sanitized binaries are slower: the 100 ms bound of preview answers is
@@ -190,7 +203,7 @@ bench: deps
 ASAN_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
 asan: deps fuzz-deps
-	BELFRY_PREVIEW_LIMIT_MS=2000 $(MAKE) B=build-asan OPT='-O1 -g' \
+	BELFRY_PREVIEW_LIMIT_MS=2000 BELFRY_LATENCY_SCALE=4 $(MAKE) B=build-asan OPT='-O1 -g' \
 	  SAN='$(ASAN_SAN)' check
 
 # ---- fuzzing (docs/operations.md, "Fuzzing") ----
@@ -230,7 +243,7 @@ $(B)/fuzz/api: $(B)/tests/fuzz/fuzz_api.o $(FUZZ_SCH_OBJS) $(B)/libengine.a \
 
 $(B)/fuzz/%: $(B)/tests/fuzz/fuzz_%.o $(B)/libengine.a $(LIBTZ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_TZ) -lsqlite3 \
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_TZ) $(LDLIBS_E) \
 	  $(LDLIBS)
 
 # Where make install puts belfry: the files, then the directories it may

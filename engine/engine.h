@@ -18,8 +18,9 @@
  * a new reference the caller must json_decref().  Errors return an enum
  * eng_status and set *cause (caller frees) to a message for the human.
  *
- * The engine never includes libevent and does no network I/O: HTTP webhook
- * deliveries are queued (eng_delivery_*) for the caller to perform.
+ * The engine never includes libevent and does no network I/O: webhook
+ * and email deliveries are queued (eng_delivery_*) for the caller to
+ * perform, and their attempts recorded.
  */
 #ifndef BELFRY_ENGINE_H
 #define BELFRY_ENGINE_H
@@ -47,12 +48,41 @@ struct eng_config;
 
 /* ---- configuration (engine/config/, engine/workflow/) ---- */
 
+/* How an email channel uses STARTTLS (belfry.conf's "starttls"). */
+enum eng_starttls {
+	ENG_STARTTLS_REQUIRED, /* refuse a server that does not offer it */
+	ENG_STARTTLS_OPTIONAL, /* use it when offered */
+	ENG_STARTTLS_NEVER
+};
+
+struct eng_template;
+
 /* A channel from belfry.conf. */
 struct eng_channel {
 	char *name;
-	char *type;      /* "in_app_feed", "http" or "log" */
-	char *url;       /* http only */
+	char *type;      /* "in_app_feed", "http", "email" or "log" */
+	char *url;       /* http: the URL; email: smtp_url */
+	/* http */
+	char *method;    /* POST (default), PUT, PATCH or DELETE */
+	json_t *headers; /* {name: template text}, or NULL */
+	struct eng_template **header_parts; /* headers' values, parsed */
+	unsigned char *secret; /* signing_secret's key, or NULL */
+	size_t secret_len;
+	/* email */
+	char *from;      /* "Name <addr>" or "addr", as configured */
+	char *from_addr; /* its address */
+	char *username, *password; /* NULL: no AUTH */
+	enum eng_starttls starttls;
+	char *list_unsubscribe; /* template text, or NULL */
+	struct eng_template *list_unsubscribe_part;
+	/* http and email */
+	char *ca_file;   /* NULL: the system's CAs */
+	int max_sessions; /* requests or SMTP sessions at once */
+	double max_per_second; /* deliveries started per second; 0: any */
 };
+
+/* Whether channel type type delivers through the network (http, email). */
+int eng_channel_outgoing(const char *type);
 
 /*
  * Load CONFIG_DIR/belfry.conf and CONFIG_DIR/workflows/NAME.json.  NULL with
@@ -88,6 +118,11 @@ const char *eng_config_tls_key(const struct eng_config *c);
 size_t eng_config_workflow_count(const struct eng_config *c);
 size_t eng_config_source_count(const struct eng_config *c);
 int eng_config_has_workflow(const struct eng_config *c, const char *key);
+
+/* The configuration's channels: their count, and the i-th of them. */
+size_t eng_config_channel_count(const struct eng_config *c);
+const struct eng_channel *eng_config_channel(const struct eng_config *c,
+    size_t i);
 
 /*
  * Parse a TCP listener's "HOST:PORT" (HOST an IPv4 address, a bracketed
@@ -364,30 +399,106 @@ int64_t eng_next_due(struct eng *e);
  */
 int eng_run_due(struct eng *e, int64_t now);
 
-/* An HTTP delivery the caller must perform. */
+/*
+ * A delivery the caller must perform: an HTTP request (url http:// or
+ * https://) or an email (url "mailto:ADDRESS", body the whole message),
+ * on the channel of that name in the configuration in force.
+ */
 struct eng_delivery {
 	int64_t id;          /* the delivery's handle */
+	char *channel;
 	char *url;
-	char *body;          /* rendered JSON */
-	char *message_id;    /* also the Idempotency-Key */
+	json_t *headers;     /* http: the rendered headers {name: value} */
+	char *body;          /* rendered JSON, or the email's MIME text */
+	char *message_id;    /* also the Idempotency-Key and webhook-id */
 	int attempt;         /* 1 for the first try */
 };
 
 /*
- * Take up to max deliveries due at now (marking them in flight); fills out
- * and returns the count.  Free each with eng_delivery_free.
+ * Take up to max deliveries on channel due at now (marking them in
+ * flight); fills out and returns the count.  Free each with
+ * eng_delivery_free.
  */
-size_t eng_delivery_take(struct eng *e, int64_t now, struct eng_delivery *out,
-    size_t max);
+size_t eng_delivery_take(struct eng *e, const char *channel, int64_t now,
+    struct eng_delivery *out, size_t max);
 void eng_delivery_free(struct eng_delivery *d);
 
+/* What an attempt came to. */
+enum eng_attempt_result {
+	ENG_ATTEMPT_OK,      /* delivered (http) or accepted (email) */
+	ENG_ATTEMPT_RETRY,   /* failed: try again later */
+	ENG_ATTEMPT_FAILED   /* refused for good (an SMTP 5xx) */
+};
+
 /*
- * Record a delivery's outcome: ok marks the message delivered; otherwise
- * it is retried with exponential backoff and jitter, up to 8 attempts,
- * then marked undelivered.  err (may be NULL) says what failed.
+ * One attempt at a delivery, as the caller saw it: request and response
+ * in Knock's delivery log shapes ({method, url, host, path, query,
+ * headers, body} and {status, headers, body}; response NULL when none
+ * came), borrowed for the call.
  */
-void eng_delivery_done(struct eng *e, int64_t id, int ok, const char *err,
-    int64_t now);
+struct eng_attempt {
+	int64_t id;          /* the delivery's handle */
+	const char *channel; /* the delivery's channel */
+	enum eng_attempt_result result;
+	const char *error;   /* what failed, NULL when ok */
+	int64_t at;          /* when it started */
+	int64_t duration_us;
+	json_t *request, *response;
+};
+
+/* What a delivery came to after an attempt was recorded. */
+enum eng_delivery_state {
+	ENG_DELIVERY_DONE,       /* delivered or sent */
+	ENG_DELIVERY_RETRYING,   /* due again at *next */
+	ENG_DELIVERY_UNDELIVERED /* given up, or refused for good */
+};
+
+/*
+ * Record an attempt (a delivery log) and its outcome: ok marks the
+ * message delivered (an email sent); a retry is due again with
+ * exponential backoff and jitter, up to 8 attempts, then the message is
+ * undelivered; a refusal makes it undelivered at once.  *next (unless
+ * NULL) gets when it is next due.
+ */
+enum eng_delivery_state eng_delivery_done(struct eng *e,
+    const struct eng_attempt *a, int64_t now, int64_t *next);
+
+/*
+ * Give up the deliveries queued on channels the configuration in force
+ * does not have (or no longer sends on): their messages are undelivered,
+ * with the reason.  Run inside a transaction after eng_set_config.
+ */
+void eng_deliveries_sync(struct eng *e, int64_t now);
+
+/*
+ * GET /v1/messages/{id}/delivery_logs (after, page_size): the message's
+ * attempts, newest first, as Knock's MessageDeliveryLog.
+ */
+enum eng_status eng_message_delivery_logs(struct eng *e, const char *id,
+    json_t *query, json_t **reply, char **cause);
+
+/*
+ * GET /admin/deliveries (failed, after, page_size): every message's
+ * attempts, newest first, each with its message_id.
+ */
+enum eng_status eng_deliveries_list(struct eng *e, json_t *query,
+    json_t **reply, char **cause);
+
+/* ---- webhook signatures (engine/messages/sign.c) ---- */
+
+/*
+ * Parse a Standard Webhooks secret, "whsec_" and the base64 of 24 to 64
+ * bytes, into *key (the caller's to free) and *len; -1 with *cause.
+ */
+int eng_webhook_secret(const char *text, unsigned char **key, size_t *len,
+    char **cause);
+
+/*
+ * The webhook-signature header of a delivery: "v1," and the base64 of
+ * HMAC-SHA256(key, "ID.TS.BODY"); the caller frees it.
+ */
+char *eng_webhook_signature(const unsigned char *key, size_t keylen,
+    const char *id, int64_t ts, const char *body, size_t bodylen);
 
 /*
  * Take up to max due instants of the schedule fires made since the last

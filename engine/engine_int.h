@@ -83,9 +83,9 @@ struct eng_step {
 	json_t *conditions;      /* step conditions (channel steps) */
 	/* channel */
 	struct eng_channel *channel;
-	json_t *template;        /* {"markdown"|"text"|"body"|"subject"|
+	json_t *template;        /* {"markdown"|"text"|"html"|"body"|"subject"|
 				    "action_url": ..., "buttons": [...]} */
-	struct eng_template *parts[5]; /* its strings parsed, in key order */
+	struct eng_template *parts[6]; /* its strings parsed, in key order */
 	struct eng_template **buttons; /* each button's label and action */
 	size_t nbuttons;
 	/* delay, batch, throttle: a fixed duration or a data path */
@@ -196,7 +196,7 @@ void eng_iso(int64_t t, char *buf, size_t len);
 
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
 enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3,
-	ENG_ID_SCHED = 4, ENG_ID_SRCEVT = 5 };
+	ENG_ID_SCHED = 4, ENG_ID_SRCEVT = 5, ENG_ID_LOG = 6, ENG_ID_ENV = 7 };
 void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
     uint64_t b, char out[37]);
 int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,
@@ -284,5 +284,51 @@ json_t *eng_rcpt_entity(struct eng *e, const char *key);
 
 /* engine/messages/markdown.c: Markdown to escaped HTML for feed blocks. */
 char *eng_markdown_html(const char *md);
+
+/* engine/base64.c: RFC 4648 base64 with padding. */
+char *eng_base64_encode(const unsigned char *in, size_t len);
+int eng_base64_decode(const char *in, unsigned char **out, size_t *len);
+
+/* engine/messages/mime.c: an email to build from a step's rendered parts. */
+struct eng_mail {
+	const char *from;        /* "Name <addr>" or "addr" */
+	const char *to;          /* the recipient's address */
+	const char *to_name;     /* their name, or NULL */
+	const char *subject;
+	const char *html, *text; /* either may be NULL */
+	const char *message_id;  /* the message's public id */
+	const char *list_unsubscribe; /* the header's value, or NULL */
+	int64_t date;
+};
+
+/* Whether addr is an address SMTP takes (local@domain, ASCII). */
+int eng_mail_valid(const char *addr);
+
+/*
+ * Split "Name <addr>" or "addr" into *name (NULL when none) and *addr,
+ * the caller's to free; -1 unless the address is valid.
+ */
+int eng_mail_parse(const char *spec, char **name, char **addr);
+
+/* The message's RFC 5322 text, CRLF lines (free it); NULL: bad from. */
+char *eng_mime_build(const struct eng_mail *m);
+
+/* engine/messages/htmltext.c: plain text from HTML (free it). */
+char *eng_html_text(const char *html);
+
+/* engine/messages/deliveries.c: queue message seq's delivery (a step's). */
+int eng_delivery_queue(struct eng *e, const struct eng_step *s,
+    int64_t seq, json_t *content, json_t *ctx, json_t *recipient,
+    int64_t now);
+
+/*
+ * engine/messages/deliveries.c: why channel step s cannot reach
+ * recipient (no email, ...), or NULL when it can.
+ */
+const char *eng_delivery_unreachable(const struct eng_step *s,
+    json_t *recipient);
+
+/* engine/messages/deliveries.c: a Message's delivery state, or NULL. */
+json_t *eng_delivery_state(struct eng *e, int64_t seq, const char *channel);
 
 #endif

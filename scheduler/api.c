@@ -88,6 +88,8 @@ const struct sch_route sch_routes[] = {
 	    BODY | PUBLIC, NULL, NULL },
 	{ POST, "/v1/channels/{channel}/messages/bulk/{status}",
 	    api_messages_bulk, BODY | PUBLIC, NULL, NULL },
+	{ GET, "/v1/messages/{id}/delivery_logs", api_messages_delivery_logs,
+	    0, NULL, "after page_size" },
 	{ PUT, "/v1/messages/{id}/seen", api_messages_mark, BODY | PUBLIC,
 	    "seen", NULL },
 	{ PUT, "/v1/messages/{id}/read", api_messages_mark, BODY | PUBLIC,
@@ -144,6 +146,8 @@ const struct sch_route sch_routes[] = {
 	{ GET, "/admin/schedules/workflows", api_admin_sched_workflows, LOCAL,
 	    NULL, NULL },
 	{ POST, "/admin/clock", api_admin_clock, ASYNC | LOCAL | BODY, NULL, NULL },
+	{ GET, "/admin/deliveries", api_admin_deliveries, 0, NULL,
+	    "failed after page_size" },
 };
 
 const size_t sch_nroutes = sizeof sch_routes / sizeof sch_routes[0];

@@ -1,7 +1,8 @@
 /*
  * Admin routes: GET /admin/status, POST /admin/reload, GET /metrics
- * (Prometheus text format, with the source events by source and outcome) and POST /admin/clock (only with
- * --virtual-clock).  Reload and clock are served on the Unix socket only.
+ * (Prometheus text format, with the source events by source and outcome),
+ * GET /admin/deliveries and POST /admin/clock (only with --virtual-clock).
+ * Reload and clock are served on the Unix socket only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,11 +139,9 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	api_admin_metric(f, "belfry_errors_total", "counter",
 	    "Errors recorded by the engine.", st.errors);
 	api_admin_metric(f, "belfry_deliveries_failed_total",
-	    "counter", "Webhook deliveries that ended undelivered.",
+	    "counter", "Webhook and email deliveries that ended undelivered.",
 	    st.deliveries_failed);
-	api_admin_metric(f, "belfry_webhook_attempts_total",
-	    "counter", "Webhook delivery attempts started by this process.",
-	    s->counters.deliveries);
+	outbound_metrics(s, f);
 	api_admin_metric(f, "belfry_checkpoints_total", "counter",
 	    "Log checkpoints run between bursts of work.",
 	    s->counters.checkpoints);
@@ -166,7 +165,8 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	api_admin_metric(f, "belfry_queue_depth", "gauge",
 	    "Pending due work items.", st.queue_depth);
 	api_admin_metric(f, "belfry_deliveries_in_flight",
-	    "gauge", "Webhook requests in flight.", s->inflight);
+	    "gauge", "Webhook requests and email sessions in flight.",
+	    s->inflight);
 	fprintf(f, "# HELP belfry_http_requests_total API replies by status "
 	    "code.\n# TYPE belfry_http_requests_total counter\n");
 	for (i = 100; i < 600; i++) {
@@ -202,6 +202,16 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	r->raw = buf;
 	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	return ENG_OK;
+}
+
+/*
+ * GET /admin/deliveries (failed, after, page_size): the delivery attempts
+ * of every message, newest first.
+ */
+enum eng_status
+api_admin_deliveries(struct sch_req *r, json_t **reply, char **cause)
+{
+	return eng_deliveries_list(r->s->eng, r->query, reply, cause);
 }
 
 /*

@@ -2,6 +2,7 @@
  * Messages and workflow recipient runs: GET /v1/messages/{id},
  * PUT/DELETE /v1/messages/{id}/{status}, POST /v1/messages/batch/{status},
  * POST /v1/channels/{channel}/messages/bulk/{status},
+ * GET /v1/messages/{id}/delivery_logs,
  * GET /v1/workflow_recipient_runs[/{id}].  With a public key the
  * messages must be the request's user's (r->user; any user's when user
  * tokens are not configured, as the feed then is anyone's to read).
@@ -15,6 +16,14 @@ enum eng_status
 api_messages_get(struct sch_req *r, json_t **reply, char **cause)
 {
 	return eng_message_get(r->s->eng, r->param[0], reply, cause);
+}
+
+/* GET /v1/messages/{id}/delivery_logs: its delivery attempts. */
+enum eng_status
+api_messages_delivery_logs(struct sch_req *r, json_t **reply, char **cause)
+{
+	return eng_message_delivery_logs(r->s->eng, r->param[0], r->query,
+	    reply, cause);
 }
 
 /* PUT /v1/messages/{id}/{status}: set the engagement timestamp. */

@@ -1,7 +1,8 @@
 /*
  * belfryctl: the client.  Admin commands (status, reload, get, post, put,
- * delete, trigger) talk to belfryd over its admin socket; offline commands
- * (check, preview, tzinfo) work without a daemon.  Each command is an
+ * delete, trigger, schedules, runs, deliveries, sources) talk to belfryd
+ * over its admin socket; offline commands (check, preview, tzinfo) work
+ * without a daemon.  Each command is an
  * entry in ctl_cmds.
  *
  * Exit status: 0 on success (a 2xx answer), 1 on failure (an error answer,
@@ -37,6 +38,7 @@ static int ctl_method(int, char **, char **);
 static int ctl_trigger(int, char **, char **);
 static int ctl_schedules(int, char **, char **);
 static int ctl_runs(int, char **, char **);
+static int ctl_deliveries(int, char **, char **);
 static int ctl_sources(int, char **, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
@@ -53,6 +55,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    ctl_schedules, CTL_TZ },
 	{ "runs", "[-s SOCKET] runs [--schedule ID] [--workflow KEY] "
 	    "[--recipient ID]", ctl_runs, 0 },
+	{ "deliveries", "[-s SOCKET] deliveries [--failed] [--message ID]",
+	    ctl_deliveries, 0 },
 	{ "sources", "[-s SOCKET] sources [KEY [--outcome OUTCOME]]",
 	    ctl_sources, 0 },
 	{ "check", "check -c CONFIG_DIR", ctl_check, CTL_TZ },
@@ -752,6 +756,74 @@ ctl_runs(int argc, char **argv, char **cause)
 		json_decref(j);
 	} while (after != NULL);
 	free(q);
+	return 0;
+}
+
+/*
+ * belfryctl deliveries [--failed] [--message ID]: delivery attempts,
+ * newest first: every message's (only the failed ones with --failed),
+ * or one message's.
+ */
+static int
+ctl_deliveries(int argc, char **argv, char **cause)
+{
+	char *base = NULL, *after = NULL, *path, *esc;
+	const char *err;
+	json_t *j, *e, *v;
+	int failed = 0, all, a;
+	size_t i;
+
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--failed") == 0 && !failed)
+			failed = 1;
+		else if (strcmp(argv[a], "--message") == 0 && a + 1 < argc &&
+		    base == NULL) {
+			esc = client_path_escape(argv[++a]);
+			base = xasprintf("/v1/messages/%s/delivery_logs?", esc);
+			free(esc);
+		} else {
+			free(base);
+			*cause = xstrdup("usage: belfryctl deliveries [--failed] "
+			    "[--message ID]");
+			return -1;
+		}
+	}
+	if ((all = base == NULL))
+		base = xstrdup("/admin/deliveries?");
+	printf("%-20s %-36s %-16s %7s %-6s %6s %s\n", "TIME", "MESSAGE",
+	    "CHANNEL", "ATTEMPT", "RESULT", "MS", "ERROR");
+	do {
+		path = xasprintf("%spage_size=50%s%s%s", base, failed && all ?
+		    "&failed=true" : "", after ? "&after=" : "", after ? after :
+		    "");
+		free(after);
+		after = NULL;
+		j = ctl_get_json(path, cause);
+		free(path);
+		if (j == NULL) {
+			free(base);
+			return -1;
+		}
+		json_array_foreach(json_object_get(j, "items"), i, e) {
+			err = json_string_value(json_object_get(e, "error"));
+			if (failed && err == NULL)
+				continue;
+			printf("%-20s %-36s %-16s %7lld %-6s %6lld %s\n",
+			    json_string_value(json_object_get(e,
+			    "inserted_at")), json_string_value(
+			    json_object_get(e, "message_id")),
+			    json_string_value(json_object_get(e, "channel_id")),
+			    (long long)json_integer_value(json_object_get(e,
+			    "attempt")), json_string_value(json_object_get(e,
+			    "result")), (long long)json_integer_value(
+			    json_object_get(e, "duration_ms")), err ? err : "-");
+		}
+		v = json_object_get(json_object_get(j, "page_info"), "after");
+		if (json_is_string(v))
+			after = xstrdup(json_string_value(v));
+		json_decref(j);
+	} while (after != NULL);
+	free(base);
 	return 0;
 }
 

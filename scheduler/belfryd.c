@@ -17,7 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/dns.h>
 #include <event2/event.h>
 
 #include <openssl/evp.h>
@@ -93,10 +92,11 @@ belfryd_orphans(struct sch *s)
 
 /*
  * Bring the configuration's schedules into the store (each in its own
- * savepoint, so one that fails leaves the others synced).
+ * savepoint, so one that fails leaves the others synced), and give up
+ * the deliveries of channels it no longer has.
  */
 static void
-belfryd_sync_schedules(struct sch *s)
+belfryd_sync(struct sch *s)
 {
 	char *cause = NULL;
 
@@ -110,6 +110,9 @@ belfryd_sync_schedules(struct sch *s)
 		free(cause);
 		cause = NULL;
 	}
+	eng_request_begin(s->eng);
+	eng_deliveries_sync(s->eng, sch_now(s));
+	eng_request_end(s->eng, 1);
 	if (eng_commit(s->eng, &cause) != 0) {
 		log_warnx("schedules: commit: %s", cause);
 		free(cause);
@@ -186,7 +189,7 @@ sch_reload(struct sch *s, char **cause)
 		log_warnx("reload: listen changed: restart to use it");
 	eng_set_config(s->eng, c);
 	http_limits(s);
-	belfryd_sync_schedules(s);
+	belfryd_sync(s);
 	log_info("reloaded: %zu workflows", eng_config_workflow_count(c));
 	belfryd_status(s, "reloaded");
 	clock_rearm(s);
@@ -363,7 +366,7 @@ main(int argc, char **argv)
 	    eng_config_database_check(c), &cause)) == NULL)
 		fatalx("database %s: %s", s->database, cause);
 	eng_set_config(s->eng, c);
-	belfryd_sync_schedules(s);
+	belfryd_sync(s);
 
 	/*
 	 * poll(2), not epoll, unless browsers are served: http.c stops
@@ -382,10 +385,8 @@ main(int argc, char **argv)
 	    event_base_priority_init(s->base, 3) != 0)
 		fatalx("cannot create the event loop");
 	event_config_free(ecfg);
-	s->dns = evdns_base_new(s->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (s->dns == NULL)
-		log_warnx("no DNS resolver: webhook hosts must be addresses");
+	if (outbound_init(s, &cause) != 0)
+		fatalx("%s", cause);
 	s->started = sch_now(s);
 	s->started_mono = sch_notify_monotonic_usec();
 	if (clock_init(s) != 0)
@@ -417,6 +418,7 @@ main(int argc, char **argv)
 	event_base_dispatch(s->base);
 
 	server_stop(s);
+	outbound_free(s);
 	eng_close(s->eng);
 	EVP_PKEY_free(s->token_key);
 	tls_free(s->tls);
@@ -428,8 +430,6 @@ main(int argc, char **argv)
 	event_free(s->sig_int);
 	if (s->watchdog_ev != NULL)
 		event_free(s->watchdog_ev);
-	if (s->dns != NULL)
-		evdns_base_free(s->dns, 0);
 	event_base_free(s->base);
 	tz_shutdown();
 	log_info("stopped");

@@ -5,7 +5,7 @@
  * only POST /admin/clock moves.  One timer (s->due_ev) is armed for
  * eng_next_due(), the earliest due work of any kind, and re-armed after
  * every flush and every clock change.  When it fires the due work runs in
- * one transaction and the webhook deliveries it made due start.
+ * one transaction and the deliveries it made due start.
  *
  * A due instant whose run makes no progress (the engine still reports it
  * but runs nothing, e.g. every delivery slot is busy) is remembered in
@@ -368,6 +368,18 @@ clock_advance_start(struct sch_req *r)
 	TAILQ_INSERT_TAIL(&s->advances, r, entry);
 	evtimer_del(s->due_ev);
 	event_active(s->advance_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * Look for due work again at once, as after a change: a delivery channel
+ * may start more (outbound.c), so a stalled instant is not stalled now.
+ */
+void
+clock_wake(struct sch *s)
+{
+	s->stalled_due = INT64_MIN;
+	clock_rearm(s);
+	clock_advance_kick(s);
 }
 
 /* Let a waiting advance go on (after a flush). */

@@ -1417,8 +1417,8 @@ http_limits(struct sch *s)
 		cap = room > 1 ? room : 1;
 		log_warnx("max_connections %d lowered to %d per listener: the "
 		    "open-file limit is %d, %d of them kept for the "
-		    "database, webhooks and the rest (raise LimitNOFILE= or "
-		    "ulimit -n)", want, cap, s->nofile, SCH_FD_RESERVE);
+		    "database, outgoing deliveries and the rest (raise "
+		    "LimitNOFILE= or ulimit -n)", want, cap, s->nofile, SCH_FD_RESERVE);
 	}
 	for (i = 0; i < 2; i++) {
 		if (ls[i] == NULL)

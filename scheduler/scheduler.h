@@ -1,8 +1,9 @@
 /*
  * scheduler: belfryd, the daemon around the engine -- one libevent loop,
  * the admin API (HTTP/1.1 + JSON on a Unix socket and an optional loopback
- * TCP port), group commit, the clock and the timer, webhook deliveries,
- * signals and systemd notification.  belfryctl's client lives here too.
+ * TCP port), group commit, the clock and the timer, outgoing deliveries
+ * (webhooks and email through libcurl), signals and systemd notification.
+ * belfryctl's client lives here too.
  *
  * Clock model: sch_now() is the only clock the daemon reads.  It is the
  * wall clock, or, when belfryd was started with --virtual-clock, a virtual
@@ -25,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -47,13 +49,14 @@
  */
 #define SCH_MAX_BATCH 4096
 
-/* At most this many webhook deliveries are in flight at once. */
-#define SCH_MAX_INFLIGHT 64
+/* At most this many deliveries (all channels) are taken at once. */
+#define SCH_MAX_INFLIGHT 256
 
 /*
  * Descriptors kept out of the listeners' share of the open-file limit:
- * the webhooks in flight, and the database, its log, DNS, the notify
- * socket, config files being read, stdio and the loop's own.
+ * the connections libcurl may keep (CURLMOPT_MAXCONNECTS, outbound.c),
+ * and the database, its log, DNS, the notify socket, config files being
+ * read, stdio and the loop's own.
  */
 #define SCH_FD_RESERVE (SCH_MAX_INFLIGHT + 64)
 
@@ -61,7 +64,6 @@
 
 struct event_base;
 struct event;
-struct evdns_base;
 struct sch_req;
 struct http_conn;
 struct http_listener;
@@ -69,11 +71,18 @@ struct evp_pkey_st;              /* OpenSSL's EVP_PKEY */
 struct ssl_ctx_st;               /* OpenSSL's SSL_CTX */
 struct ws_hub;
 
-/* A webhook outcome waiting to be recorded by the next flush. */
+/*
+ * A delivery attempt's outcome waiting to be recorded by the next flush
+ * (outbound_record); everything in it is its own.
+ */
 struct sch_outcome {
-	int64_t id;
-	int ok;
-	char *err;
+	int64_t id;                  /* the delivery's handle */
+	char *channel, *message_id;
+	int attempt;
+	enum eng_attempt_result result;
+	char *error;                 /* NULL when ok */
+	int64_t at, duration_us;
+	json_t *request, *response;
 	TAILQ_ENTRY(sch_outcome) entry;
 };
 TAILQ_HEAD(sch_outcomes, sch_outcome);
@@ -86,7 +95,6 @@ extern const double sch_late_bounds[SCH_LATE_BUCKETS]; /* last: +Inf */
 /* Counters kept by the scheduler itself (the engine keeps the rest). */
 struct sch_counters {
 	uint64_t http[600];      /* replies by status code */
-	uint64_t deliveries;     /* webhook attempts started */
 	uint64_t commits;        /* transactions committed (txn_run) */
 	uint64_t checkpoints;    /* log checkpoints run by the timer */
 	uint64_t batched;        /* API requests in those transactions */
@@ -95,10 +103,12 @@ struct sch_counters {
 	double late_sum;
 };
 
+struct outbound;
+
 struct sch {
 	struct event_base *base;
-	struct evdns_base *dns;
 	struct eng *eng;
+	struct outbound *outbound; /* outgoing deliveries (outbound.c) */
 
 	char *config_dir;
 	char *opt_socket;        /* command-line overrides, or NULL */
@@ -133,9 +143,9 @@ struct sch {
 
 	struct sch_reqs batch;       /* parsed requests waiting for a flush */
 	size_t nbatch;
-	struct sch_outcomes outcomes; /* webhook results waiting for a flush */
+	struct sch_outcomes outcomes; /* delivery results waiting for a flush */
 	struct sch_reqs advances;    /* POST /admin/clock waiting to finish */
-	size_t inflight;             /* webhook requests in flight */
+	size_t inflight;             /* deliveries taken, not yet recorded */
 	int stopping;
 
 	struct sch_counters counters;
@@ -352,6 +362,8 @@ enum eng_status api_messages_batch(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_bulk(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_runs_list(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_run_get(struct sch_req *, json_t **, char **);
+enum eng_status api_messages_delivery_logs(struct sch_req *, json_t **,
+    char **);
 
 /*
  * api_sources.c.  admit: whether r's head carries a write key of the
@@ -371,6 +383,7 @@ enum eng_status api_admin_status(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_reload(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_metrics(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_clock(struct sch_req *, json_t **, char **);
+enum eng_status api_admin_deliveries(struct sch_req *, json_t **, char **);
 
 /* ---- the one transaction driver (txn.c) ---- */
 
@@ -385,14 +398,20 @@ void clock_fired(struct sch *s);
 void clock_catch_up(struct sch *s);
 void clock_advance_start(struct sch_req *r);
 void clock_advance_kick(struct sch *s);
+void clock_wake(struct sch *s);
 int clock_parse_target(struct sch *s, json_t *body, int64_t *target,
     char **cause);
 
-/* ---- webhooks (webhook.c) ---- */
+/* ---- outgoing deliveries (outbound.c, webhook.c, email.c) ---- */
 
-size_t webhook_take(struct sch *s, int64_t now, struct eng_delivery *out,
+int outbound_init(struct sch *s, char **cause);
+void outbound_free(struct sch *s);
+size_t outbound_take(struct sch *s, int64_t now, struct eng_delivery *out,
     size_t max);
-void webhook_start(struct sch *s, struct eng_delivery *d);
+void outbound_start(struct sch *s, struct eng_delivery *d);
+void outbound_record(struct sch *s, struct sch_outcome *o, int64_t now);
+void outbound_outcome_free(struct sch_outcome *o);
+void outbound_metrics(struct sch *s, FILE *f);
 
 /* ---- belfryctl's HTTP client over the Unix socket (client.c) ---- */
 

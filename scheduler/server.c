@@ -524,7 +524,7 @@ server_kick(struct sch *s)
 }
 
 /*
- * The flush: every queued request, webhook outcome and the work due now
+ * The flush: every queued request, delivery outcome and the work due now
  * in one transaction (txn_run), then the replies.
  */
 static void
@@ -555,8 +555,7 @@ server_flush(struct sch *s)
 	}
 	while ((o = TAILQ_FIRST(&outs)) != NULL) {
 		TAILQ_REMOVE(&outs, o, entry);
-		free(o->err);
-		free(o);
+		outbound_outcome_free(o);
 	}
 rearm:
 	if (s->stopping)

@@ -7,11 +7,11 @@
  * due work runs, or what a failed commit means.
  *
  * One transaction: each queued request in its own savepoint (a failing
- * request rolls back alone), the recorded webhook outcomes, the work due
+ * request rolls back alone), the recorded delivery outcomes, the work due
  * now in a savepoint of its own, the deliveries that work made due; then
  * one durable commit.  Only after the commit are replies sent (by the
  * caller), deliveries started and new messages pushed to the feeds' open
- * websockets (ws_push), so an answer, a webhook or a push never speaks
+ * websockets (ws_push), so an answer, a delivery or a push never speaks
  * for work that was lost.
  */
 #include <stdlib.h>
@@ -50,14 +50,14 @@ txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
 	}
 	now = sch_now(s);
 	TAILQ_FOREACH(o, outs, entry)
-		eng_delivery_done(s->eng, o->id, o->ok, o->err, now);
+		outbound_record(s, o, now);
 	if (!s->stopping && eng_next_due(s->eng) <= now) {
 		eng_request_begin(s->eng);
 		ran = eng_run_due(s->eng, now);
 		eng_request_end(s->eng, 1);
 	}
 	if (!s->stopping)
-		nd = webhook_take(s, now, d, SCH_MAX_INFLIGHT);
+		nd = outbound_take(s, now, d, SCH_MAX_INFLIGHT);
 	if (eng_commit(s->eng, &cause) != 0) {
 		log_warnx("commit: %s", cause != NULL ? cause : "failed");
 		eng_rollback(s->eng);
@@ -71,7 +71,7 @@ txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
 	TAILQ_FOREACH(r, batch, entry)
 		s->counters.batched++;
 	for (i = 0; i < nd; i++) {
-		webhook_start(s, &d[i]);
+		outbound_start(s, &d[i]);
 		eng_delivery_free(&d[i]);
 	}
 	return (ran > 0 ? ran : 0) + (int)nd;

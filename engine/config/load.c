@@ -1,9 +1,10 @@
 /*
- * The configuration loader: CONFIG_DIR/belfry.conf,
- * CONFIG_DIR/workflows/NAME.json (compiled by engine/workflow/),
- * CONFIG_DIR/schedules/NAME.json (checked by engine/schedules/) and
- * CONFIG_DIR/sources/NAME.json (checked by engine/sources/), read with
- * jansson into the model of engine/workflow/model.c.
+ * The configuration loader: CONFIG_DIR/belfry.conf (its channels in
+ * channels.c), CONFIG_DIR/workflows/NAME.json (compiled by
+ * engine/workflow/), CONFIG_DIR/schedules/NAME.json (checked by
+ * engine/schedules/) and CONFIG_DIR/sources/NAME.json (checked by
+ * engine/sources/), read with jansson into the model of
+ * engine/workflow/model.c.
  */
 #include <sys/socket.h>
 
@@ -180,98 +181,6 @@ cfg_tls(const struct cfg_file *f, json_t *root, struct eng_config *c,
 		    "the PEM file of the private key");
 	c->tls_cert = xstrdup(cert);
 	c->tls_key = xstrdup(key);
-	return 0;
-}
-
-/*
- * Whether url is what webhook deliveries can send to: http://HOST[:PORT]
- * [/PATH], HOST a name, an IPv4 address or a bracketed IPv6 one, PORT
- * 1..65535; 0 or -1 with *cause.
- */
-static int
-cfg_http_url(const char *url, char **cause)
-{
-	const char *h, *end, *p;
-	char *e;
-	long port;
-
-	if (url == NULL || strncmp(url, "http://", 7) != 0 || url[7] == '\0')
-		goto bad;
-	h = url + 7;
-	if (*h == '[') {
-		if ((end = strchr(h, ']')) == NULL || end == h + 1)
-			goto bad;
-		end++;
-	} else {
-		end = h + strcspn(h, ":/?#");
-		if (end == h)
-			goto bad;
-		for (p = h; p < end; p++)
-			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' &&
-			    *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-			    *p == '-' || *p == '.' || *p == '_'))
-				goto bad;
-	}
-	if (*end == ':') {
-		errno = 0;
-		port = strtol(end + 1, &e, 10);
-		if (end[1] < '0' || end[1] > '9' || errno != 0 || port < 1 ||
-		    port > 65535 || (*e != '\0' && *e != '/' && *e != '?')) {
-			*cause = xstrdup("the port must be 1..65535");
-			return -1;
-		}
-		end = e;
-	}
-	if (*end != '\0' && *end != '/' && *end != '?')
-		goto bad;
-	return 0;
-bad:
-	*cause = xstrdup("an http channel needs \"url\": "
-	    "\"http://HOST[:PORT]/PATH\"");
-	return -1;
-}
-
-/* The channels of belfry.conf. */
-static int
-cfg_channels(const struct cfg_file *f, json_t *o, struct eng_config *c,
-    char **cause)
-{
-	static const char *const keys[] = { "type", "url", NULL };
-	const char *name, *type, *url;
-	struct eng_channel *ch;
-	char path[512], *msg;
-	json_t *v;
-
-	if (!json_is_object(o))
-		return cfg_error(f, "channels", cause, "\"channels\" must be "
-		    "an object of channel name -> {\"type\": ...}");
-	c->channels = xcalloc(json_object_size(o), sizeof *c->channels);
-	json_object_foreach(o, name, v) {
-		cfg_fmt(path, sizeof path, "channels.%s", name);
-		if (!json_is_object(v))
-			return cfg_error(f, path, cause, "channel \"%s\" must "
-			    "be an object", name);
-		if (cfg_keys(f, path, v, keys, cause) != 0)
-			return -1;
-		type = json_string_value(json_object_get(v, "type"));
-		if (type == NULL || (strcmp(type, "in_app_feed") != 0 &&
-		    strcmp(type, "http") != 0 && strcmp(type, "log") != 0))
-			return cfg_error(f, path, cause, "channel \"%s\": "
-			    "\"type\" must be in_app_feed, http or log", name);
-		url = json_string_value(json_object_get(v, "url"));
-		if (strcmp(type, "http") == 0 && cfg_http_url(url, &msg) != 0) {
-			cfg_fmt(path, sizeof path, "channels.%s%s", name,
-			    json_object_get(v, "url") ? ".url" : "");
-			cfg_error(f, path, cause, "channel \"%s\": %s", name,
-			    msg);
-			free(msg);
-			return -1;
-		}
-		ch = &c->channels[c->n_channels++];
-		ch->name = xstrdup(name);
-		ch->type = xstrdup(type);
-		ch->url = url ? xstrdup(url) : NULL;
-	}
 	return 0;
 }
 

@@ -9,8 +9,8 @@
 
 #include "engine/messages/msg_int.h"
 
-/* A nullable instant as JSON. */
-static json_t *
+/* A nullable instant as JSON (null for STORE_NONE). */
+json_t *
 msg_time(int64_t t)
 {
 	char buf[32];
@@ -49,12 +49,13 @@ msg_categories(struct eng *e, const char *key)
 
 /*
  * The Message shape of m, taking its body (the rendered content, without
- * the batch details stored with it) and its run's data.
+ * the batch details stored with it) and its run's data; a message that
+ * goes out by http or email with its delivery's state.
  */
 static json_t *
 msg_json(struct eng *e, struct store_message *m)
 {
-	json_t *content = m->body, *data = m->data;
+	json_t *content = m->body, *data = m->data, *j, *d;
 	char id[37], run[37], rrun[37];
 
 	m->body = m->data = NULL;
@@ -65,7 +66,7 @@ msg_json(struct eng *e, struct store_message *m)
 	eng_id_format(e, ENG_ID_RUN, (uint64_t)m->run, 0, run);
 	eng_id_format(e, ENG_ID_RRUN, (uint64_t)m->run, (uint64_t)m->idx,
 	    rrun);
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o,"
+	j = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o,"
 	    " s:o, s:o, s:n, s:n, s:o, s:o, s:{s:s, s:s, s:s, s:o, s:s, s:s,"
 	    " s:s}, s:o, s:o, s:o}",
 	    "__typename", "Message", "id", id,
@@ -90,6 +91,9 @@ msg_json(struct eng *e, struct store_message *m)
 	    "data", data ? data : json_object(),
 	    "content", content,
 	    "engagement_statuses", msg_engagement(m));
+	if ((d = eng_delivery_state(e, m->seq, m->channel)) != NULL)
+		json_object_set_new(j, "delivery", d);
+	return j;
 }
 
 /* GET /v1/messages/{id}. */

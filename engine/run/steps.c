@@ -210,14 +210,35 @@ run_render(const struct eng_step *s, json_t *ctx)
 			continue;
 		}
 		out = eng_template_run(s->parts[i++], ctx, strcmp(k, "body") ==
-		    0 ? ENG_TEMPLATE_JSON : ENG_TEMPLATE_TEXT);
+		    0 ? ENG_TEMPLATE_JSON : strcmp(k, "html") == 0 ?
+		    ENG_TEMPLATE_HTML : ENG_TEMPLATE_TEXT);
 		json_object_set_new(body, k, json_string(out));
 		free(out);
 	}
 	return body;
 }
 
-/* A channel step: conditions, preferences, then the message. */
+/*
+ * Whether channel step s cannot reach the recipient (an email step and a
+ * recipient without an email): then the step is skipped with the reason
+ * in the run's events.
+ */
+static int
+run_unreachable(struct rrun *rr, const struct eng_step *s, int64_t now)
+{
+	const char *why = eng_delivery_unreachable(s, rr->recipient);
+
+	if (why == NULL)
+		return 0;
+	run_event(&rr->events, "step_skipped", "skipped", s, json_pack(
+	    "{s:s, s:s}", "reason", "channel_data", "message", why), now);
+	return 1;
+}
+
+/*
+ * A channel step: conditions, the recipient's channel data, preferences,
+ * then the message.
+ */
 static int
 run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
     const struct eng_step *s, json_t *ctx)
@@ -237,6 +258,8 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 		    "condition", (json_int_t)failed), r->now);
 		return 0;
 	}
+	if (run_unreachable(rr, s, r->now))
+		return 0;
 	if (rr->prefs == NULL && !r->w->override_preferences)
 		rr->prefs = run_prefs(e, r, rr->rcpt);
 	if (!r->w->override_preferences && json_object_size(rr->prefs) > 0 &&
@@ -253,7 +276,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	/* A message sent after a batch keeps what the feed shows of it. */
 	if (rr->batch != NULL)
 		json_object_set(body, "$batch", rr->batch);
-	status = strcmp(ch->type, "http") == 0 ? "queued" : "delivered";
+	status = eng_channel_outgoing(ch->type) ? "queued" : "delivered";
 	memset(&m, 0, sizeof m);
 	m.run = r->seq;
 	m.idx = rr->idx;
@@ -268,9 +291,9 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 		json_decref(body);
 		return -1;
 	}
-	if (strcmp(ch->type, "http") == 0) {
-		if (store_delivery_add(e->store, seq, r->now, ch->url,
-		    json_string_value(json_object_get(body, "body"))) != 0) {
+	if (eng_channel_outgoing(ch->type)) {
+		if (eng_delivery_queue(e, s, seq, body, ctx, rr->recipient,
+		    r->now) != 0) {
 			json_decref(body);
 			return -1;
 		}

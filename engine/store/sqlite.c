@@ -31,7 +31,7 @@
 #include "engine/store/sqlite_int.h"
 #include "tz/tz.h"
 
-#define STORE_SQLITE_VERSION 11
+#define STORE_SQLITE_VERSION 12
 
 /* PRAGMA application_id of a belfry database: "BLFY". */
 #define STORE_SQLITE_APP_ID 0x424c4659
@@ -238,6 +238,28 @@ static const char *sqlite_migrations[STORE_SQLITE_VERSION] = {
 	    " WITHOUT ROWID;"
 	    "CREATE TABLE source_runs(run_seq INTEGER PRIMARY KEY, source TEXT"
 	    " NOT NULL, event TEXT, message_id TEXT, timestamp TEXT);",
+	/*
+	 * A delivery names its channel (taken channel by channel, so that
+	 * one channel's limits never hold another's back) and keeps the
+	 * headers rendered for it; every attempt is kept with its request,
+	 * response and error (sqlite_attempts.c).
+	 */
+	[11] = "ALTER TABLE deliveries ADD COLUMN channel TEXT NOT NULL"
+	    " DEFAULT '';"
+	    "ALTER TABLE deliveries ADD COLUMN headers TEXT;"
+	    "UPDATE deliveries SET channel = coalesce((SELECT m.channel FROM"
+	    " messages m WHERE m.seq = deliveries.message_seq), '');"
+	    "CREATE INDEX deliveries_by_channel ON deliveries(channel,"
+	    " inflight, due_at);"
+	    "CREATE TABLE delivery_attempts(id INTEGER PRIMARY KEY,"
+	    " message_seq INTEGER NOT NULL, attempt INTEGER NOT NULL,"
+	    " channel TEXT NOT NULL, at INTEGER NOT NULL, duration_us INTEGER"
+	    " NOT NULL, result INTEGER NOT NULL, request TEXT NOT NULL,"
+	    " response TEXT, error TEXT);"
+	    "CREATE INDEX delivery_attempts_by_message ON"
+	    " delivery_attempts(message_seq, id);"
+	    "CREATE INDEX delivery_attempts_failed ON delivery_attempts(id)"
+	    " WHERE result != 0;",
 };
 
 /*
@@ -280,6 +302,7 @@ static const struct sqlite_sql *const sqlite_parts[PARTS] = {
 	[PART_MESSAGES] = &sqlite_messages_sql,
 	[PART_SCHEDULES] = &sqlite_schedules_sql,
 	[PART_SOURCES] = &sqlite_sources_sql,
+	[PART_ATTEMPTS] = &sqlite_attempts_sql,
 };
 
 /*

@@ -125,24 +125,29 @@ int store_idem_put(struct store *s, const char *key, int status,
 
 /* ---- outgoing deliveries (engine/store/sqlite_deliveries.c) ---- */
 
-/* A delivery taken to be performed (url and body: the caller's to free). */
+/* A delivery taken to be performed (cleared with store_delivery_clear). */
 struct store_delivery {
 	int64_t msg;             /* the message's key */
 	char *url, *body;
+	json_t *headers;         /* NULL when none */
 	int attempt;             /* 1 for the first */
 };
-
-/* Queue message msg's delivery of body to url, due at due; 0 or -1. */
-int store_delivery_add(struct store *s, int64_t msg, int64_t due,
-    const char *url, const char *body);
+void store_delivery_clear(struct store_delivery *d);
 
 /*
- * Take up to max deliveries due at now, earliest first, into out: each is
- * in flight (no other take returns it) until it is dropped or retried,
- * or the store is opened again.  Their count.
+ * Queue message msg's delivery on channel of body to url with headers
+ * (may be NULL), due at due; 0 or -1.
  */
-size_t store_deliveries_take(struct store *s, int64_t now, size_t max,
-    struct store_delivery *out);
+int store_delivery_add(struct store *s, int64_t msg, int64_t due,
+    const char *channel, const char *url, json_t *headers, const char *body);
+
+/*
+ * Take up to max deliveries on channel due at now, earliest first, into
+ * out: each is in flight (no other take returns it) until it is dropped
+ * or retried, or the store is opened again.  Their count.
+ */
+size_t store_deliveries_take(struct store *s, const char *channel,
+    int64_t now, size_t max, struct store_delivery *out);
 
 /* The attempts made at message msg's delivery, or -1 if it has none. */
 int store_delivery_attempts(struct store *s, int64_t msg);
@@ -156,6 +161,49 @@ int store_delivery_retry(struct store *s, int64_t msg, int64_t due,
 
 /* When the earliest delivery not in flight is due, or INT64_MAX. */
 int64_t store_delivery_next(struct store *s);
+
+/* The channels that have deliveries queued: a new array of names. */
+json_t *store_delivery_channels(struct store *s);
+
+/*
+ * Whether message msg has a delivery queued: 1 with *due (when it is next
+ * due) and *inflight, or 0.
+ */
+int store_delivery_get(struct store *s, int64_t msg, int64_t *due,
+    int *inflight);
+
+/* ---- delivery attempts (engine/store/sqlite_attempts.c) ---- */
+
+/* One recorded attempt at a delivery (cleared with store_attempt_clear). */
+struct store_attempt {
+	int64_t id;              /* given by store_attempt_add */
+	int64_t msg;             /* the message's key */
+	int attempt;             /* 1 for the first */
+	char *channel;
+	int64_t at, duration_us;
+	int result;              /* 0 ok, 1 to be retried, 2 refused */
+	json_t *request;
+	json_t *response;        /* NULL when none came */
+	char *error;             /* NULL when ok */
+};
+void store_attempt_clear(struct store_attempt *a);
+
+/* Record attempt a (its id is given); 0 or -1. */
+int store_attempt_add(struct store *s, const struct store_attempt *a);
+
+/*
+ * Up to max attempts with ids below before (INT64_MAX: from the newest),
+ * newest first, into out: message msg's, or every message's when msg is
+ * STORE_NONE; only the failed ones if failed.  Their count.
+ */
+size_t store_attempts_page(struct store *s, int64_t msg, int failed,
+    int64_t before, size_t max, struct store_attempt *out);
+
+/*
+ * How many attempts message msg has had, and the error of its newest
+ * failed one into *last_error (NULL when none; the caller frees it).
+ */
+int store_attempts_summary(struct store *s, int64_t msg, char **last_error);
 
 /* ---- workflow runs and recipient runs (engine/store/sqlite_runs.c) ---- */
 

@@ -100,8 +100,8 @@ cfg_step_channel(const struct cfg_file *f, const char *path, json_t *o,
 	cfg_fmt(p, sizeof p, "%s.template", path);
 	if (t == NULL || !json_is_object(t) || json_object_size(t) == 0)
 		return cfg_error(f, t ? p : path, cause, "step \"%s\": needs "
-		    "\"template\": {\"markdown\"|\"text\"|\"body\"|"
-		    "\"subject\": \"...\"}", s->ref);
+		    "\"template\": {\"markdown\"|\"text\"|\"html\"|"
+		    "\"body\"|\"subject\": \"...\"}", s->ref);
 	json_object_foreach(t, k, v) {
 		cfg_fmt(p, sizeof p, "%s.template.%s", path, k);
 		if (strcmp(k, "buttons") == 0) {
@@ -110,8 +110,8 @@ cfg_step_channel(const struct cfg_file *f, const char *path, json_t *o,
 			continue;
 		}
 		if (strcmp(k, "markdown") != 0 && strcmp(k, "text") != 0 &&
-		    strcmp(k, "body") != 0 && strcmp(k, "subject") != 0 &&
-		    strcmp(k, "action_url") != 0)
+		    strcmp(k, "html") != 0 && strcmp(k, "body") != 0 &&
+		    strcmp(k, "subject") != 0 && strcmp(k, "action_url") != 0)
 			return cfg_error(f, p, cause, "step \"%s\": unknown "
 			    "template part \"%s\"", s->ref, k);
 		if (!json_is_string(v))
@@ -129,6 +129,12 @@ cfg_step_channel(const struct cfg_file *f, const char *path, json_t *o,
 	    json_object_get(t, "body") == NULL)
 		return cfg_error(f, path, cause, "step \"%s\": an http channel "
 		    "step needs \"template\": {\"body\": \"...\"}", s->ref);
+	if (strcmp(s->channel->type, "email") == 0 &&
+	    (json_object_get(t, "subject") == NULL || (json_object_get(t,
+	    "html") == NULL && json_object_get(t, "text") == NULL)))
+		return cfg_error(f, path, cause, "step \"%s\": an email channel "
+		    "step needs \"template\": {\"subject\": \"...\", "
+		    "\"html\" and/or \"text\": \"...\"}", s->ref);
 	s->template = json_incref(t);
 	return 0;
 }
@@ -557,7 +563,9 @@ cfg_workflow(struct cfg_file *f, struct eng_config *c, char **cause)
 	/* Without either, a run never reads its recipient's record. */
 	w->needs_recipient = eng_json_mentions(root, "recipient");
 	for (i = 0; rc == 0 && i < w->nsteps; i++)
-		w->needs_recipient |= w->steps[i].window_rule != NULL;
+		w->needs_recipient |= w->steps[i].window_rule != NULL ||
+		    (w->steps[i].kind == STEP_CHANNEL &&
+		    strcmp(w->steps[i].channel->type, "email") == 0);
 out:
 	json_decref(root);
 	return rc;

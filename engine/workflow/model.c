@@ -76,11 +76,8 @@ eng_config_free(struct eng_config *c)
 		free(d->group_collection);
 	}
 	free(c->sources);
-	for (i = 0; i < c->n_channels; i++) {
-		free(c->channels[i].name);
-		free(c->channels[i].type);
-		free(c->channels[i].url);
-	}
+	for (i = 0; i < c->n_channels; i++)
+		cfg_channel_clear(&c->channels[i]);
 	free(c->channels);
 	for (i = 0; i < c->n_api_keys; i++)
 		free(c->api_keys[i]);
@@ -268,6 +265,20 @@ size_t
 eng_config_workflow_count(const struct eng_config *c)
 {
 	return c->n_workflows;
+}
+
+/* How many channels belfry.conf defines. */
+size_t
+eng_config_channel_count(const struct eng_config *c)
+{
+	return c->n_channels;
+}
+
+/* Channel i of belfry.conf. */
+const struct eng_channel *
+eng_config_channel(const struct eng_config *c, size_t i)
+{
+	return i < c->n_channels ? &c->channels[i] : NULL;
 }
 
 /* Whether configuration c has workflow key. */

@@ -144,7 +144,7 @@ struct template_buf {
 	size_t len;
 	size_t cap;
 	size_t limit;
-	int json; /* escape writes as JSON string contents */
+	enum eng_template_mode mode; /* how writes are escaped */
 	int full; /* a write did not fit */
 };
 
@@ -594,11 +594,12 @@ template_free(struct template *t)
 
 /* Start an empty buffer holding at most limit bytes. */
 static void
-template_buf_init(struct template_buf *b, size_t limit, int json)
+template_buf_init(struct template_buf *b, size_t limit,
+    enum eng_template_mode mode)
 {
 	memset(b, 0, sizeof *b);
 	b->limit = limit;
-	b->json = json;
+	b->mode = mode;
 }
 
 /* Make room for n more bytes and a terminating NUL. */
@@ -737,6 +738,33 @@ template_put_text(struct template_buf *b, const char *p, size_t n)
 	b->full = 1;
 }
 
+/*
+ * Append text with HTML's special characters as character references
+ * (NUL bytes are dropped); a reference is written whole or not at all.
+ */
+static void
+template_put_html(struct template_buf *b, const char *p, size_t n)
+{
+	const char *esc;
+	size_t k;
+
+	while (n > 0 && !b->full) {
+		for (k = 0; k < n && p[k] != '\0' && p[k] != '&' &&
+		    p[k] != '<' && p[k] != '>' && p[k] != '"' && p[k] != '\'';
+		    k++)
+			;
+		template_put_text(b, p, k);
+		if (k == n)
+			return;
+		esc = p[k] == '&' ? "&amp;" : p[k] == '<' ? "&lt;" :
+		    p[k] == '>' ? "&gt;" : p[k] == '"' ? "&quot;" :
+		    p[k] == '\'' ? "&#39;" : "";
+		template_buf_raw(b, esc, strlen(esc));
+		p += k + 1;
+		n -= k + 1;
+	}
+}
+
 /* Append text as the buffer's mode says (NUL bytes are dropped in text). */
 static void
 template_put(struct template_buf *b, const char *p, size_t n)
@@ -745,7 +773,11 @@ template_put(struct template_buf *b, const char *p, size_t n)
 	char tmp[8];
 	size_t k, used;
 
-	if (b->json) {
+	if (b->mode == ENG_TEMPLATE_HTML) {
+		template_put_html(b, p, n);
+		return;
+	}
+	if (b->mode == ENG_TEMPLATE_JSON) {
 		while (n > 0 && !b->full) {
 			k = template_unit(p, n, &used, tmp);
 			if (template_buf_raw(b, tmp, k) == -1)
@@ -963,7 +995,7 @@ static void
 template_work_buf(struct template_render *r, struct template_buf *b)
 {
 	template_buf_init(b, r->work < ENG_TEMPLATE_MAX_OUTPUT ? r->work :
-	    ENG_TEMPLATE_MAX_OUTPUT, 0);
+	    ENG_TEMPLATE_MAX_OUTPUT, ENG_TEMPLATE_TEXT);
 }
 
 /* Finish a filter's buffer: charge it and make it v's value. */
@@ -1277,8 +1309,7 @@ template_render(const struct template *t, json_t *ctx,
 	r.t = t;
 	r.ctx = ctx;
 	r.work = TEMPLATE_WORK_MAX;
-	template_buf_init(&out, ENG_TEMPLATE_MAX_OUTPUT,
-	    mode == ENG_TEMPLATE_JSON);
+	template_buf_init(&out, ENG_TEMPLATE_MAX_OUTPUT, mode);
 	template_buf_reserve(&out, 0);
 	memset(&v, 0, sizeof v);
 	for (i = 0; i < t->nnode; i++) {

@@ -21,7 +21,9 @@
  * booleans as true/false, arrays and objects as compact JSON.  In
  * ENG_TEMPLATE_JSON mode every inserted value is further escaped as the
  * contents of a JSON string, so a template that is valid JSON with its
- * expressions inside strings stays valid JSON whatever the data holds.
+ * expressions inside strings stays valid JSON whatever the data holds;
+ * in ENG_TEMPLATE_HTML mode its HTML special characters become character
+ * references, so data cannot add markup to an email's HTML.
  *
  * Bounds: a template is at most ENG_TEMPLATE_MAX_SIZE bytes with at most
  * ENG_TEMPLATE_MAX_EXPRS expressions; the output is at most
@@ -41,8 +43,9 @@
 
 /* How inserted values are written. */
 enum eng_template_mode {
-	ENG_TEMPLATE_TEXT, /* as they are (email, SMS, chat text) */
-	ENG_TEMPLATE_JSON  /* escaped as JSON string contents (webhook body) */
+	ENG_TEMPLATE_TEXT, /* as they are (email text, SMS, chat text) */
+	ENG_TEMPLATE_JSON, /* escaped as JSON string contents (webhook body) */
+	ENG_TEMPLATE_HTML  /* & < > " ' as character references (email html) */
 };
 
 /*

@@ -31,6 +31,11 @@ json_t *cfg_keyed(struct cfg_file *f, const char *const *allowed,
 int cfg_strings(const struct cfg_file *f, json_t *v, const char *key,
     char **cause);
 
+/* engine/config/channels.c: belfry.conf's channels into c; one's end. */
+int cfg_channels(const struct cfg_file *f, json_t *o, struct eng_config *c,
+    char **cause);
+void cfg_channel_clear(struct eng_channel *ch);
+
 /* compile.c: one workflows/NAME.json file into c's workflows. */
 int cfg_workflow(struct cfg_file *f, struct eng_config *c, char **cause);
 

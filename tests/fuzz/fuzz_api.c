@@ -269,18 +269,43 @@ out:
 	route_req_free(r);
 }
 
-/* Take the deliveries due at now and report them done or failed. */
+/*
+ * Take the deliveries due at now on each outgoing channel and record an
+ * attempt at each: delivered, to be retried or refused for good, by its
+ * handle.
+ */
 static void
 fuzz_deliveries(int64_t now)
 {
+	static const enum eng_attempt_result results[] = { ENG_ATTEMPT_OK,
+		ENG_ATTEMPT_RETRY, ENG_ATTEMPT_FAILED };
+	const struct eng_config *c = eng_config(fuzz_sch.eng);
+	const struct eng_channel *ch;
 	struct eng_delivery d[SCH_MAX_INFLIGHT];
-	size_t n, i;
+	struct eng_attempt a;
+	size_t n, i, k;
 
-	n = eng_delivery_take(fuzz_sch.eng, now, d, SCH_MAX_INFLIGHT);
-	for (i = 0; i < n; i++) {
-		eng_delivery_done(fuzz_sch.eng, d[i].id, d[i].id % 2 == 0,
-		    d[i].id % 2 == 0 ? NULL : "fuzz: refused", now);
-		eng_delivery_free(&d[i]);
+	for (k = 0; k < eng_config_channel_count(c); k++) {
+		ch = eng_config_channel(c, k);
+		if (!eng_channel_outgoing(ch->type))
+			continue;
+		n = eng_delivery_take(fuzz_sch.eng, ch->name, now, d,
+		    SCH_MAX_INFLIGHT);
+		for (i = 0; i < n; i++) {
+			memset(&a, 0, sizeof a);
+			a.id = d[i].id;
+			a.channel = ch->name;
+			a.result = results[(uint64_t)d[i].id % 3];
+			a.error = a.result == ENG_ATTEMPT_OK ? NULL :
+			    "fuzz: refused";
+			a.at = now;
+			a.request = json_pack("{s:s, s:s, s:s}", "method", "POST",
+			    "url", d[i].url != NULL ? d[i].url : "", "body",
+			    d[i].body != NULL ? d[i].body : "");
+			eng_delivery_done(fuzz_sch.eng, &a, now, NULL);
+			json_decref(a.request);
+			eng_delivery_free(&d[i]);
+		}
 	}
 }
 

@@ -2,14 +2,21 @@
 
 Checks counts checks and prints the closing line that tests/run reads;
 UnixConnection speaks HTTP over the daemon's admin socket; keep_or_remove
-ends a test's temporary directory.
+ends a test's temporary directory; make_ca makes a private CA and a
+server certificate with openssl; free_port finds a loopback port.
 """
 
 import http.client
 import os
 import shutil
 import socket
+import subprocess
 import sys
+
+
+# How much slower than a plain build this one runs: make asan sets
+# BELFRY_LATENCY_SCALE, and the tests' latency and CPU bounds stretch by it.
+SCALE = float(os.environ.get("BELFRY_LATENCY_SCALE", "1"))
 
 
 class Checks:
@@ -61,3 +68,39 @@ def keep_or_remove(tmp, failed, logs):
         print("---- %s (kept in %s)" % (os.path.basename(path), tmp))
         with open(path, errors="replace") as f:
             sys.stdout.write(f.read()[-20000:])
+
+
+def make_ca(tmp):
+    """A private CA and a certificate it signed for 127.0.0.1 and
+    localhost, made with openssl in tmp: (ca.pem, server.pem,
+    server.key)."""
+    ca = os.path.join(tmp, "ca.pem")
+    cakey = os.path.join(tmp, "ca.key")
+    cert = os.path.join(tmp, "server.pem")
+    key = os.path.join(tmp, "server.key")
+    csr = os.path.join(tmp, "server.csr")
+    ext = os.path.join(tmp, "server.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+          "-nodes"]
+    for args in (
+            ["req", "-x509"] + ec + ["-keyout", cakey, "-out", ca, "-days",
+                                     "2", "-subj", "/CN=belfry test CA"],
+            ["req"] + ec + ["-keyout", key, "-out", csr, "-subj",
+                            "/CN=localhost"],
+            ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
+             "-CAcreateserial", "-out", cert, "-days", "2", "-extfile",
+             ext]):
+        subprocess.run(["openssl"] + args, check=True,
+                       capture_output=True)
+    return ca, cert, key
+
+
+def free_port():
+    """A loopback TCP port nothing listens on (for a server to take)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

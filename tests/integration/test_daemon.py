@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from belfrytest import Checks, keep_or_remove  # noqa: E402
+from belfrytest import Checks, free_port, keep_or_remove  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -44,15 +44,6 @@ SHIPPED = len([f for f in os.listdir(os.path.join(ROOT, "configs",
 API_KEY = "sk_test_0123456789"
 
 check = Checks()
-
-
-def free_port():
-    """A TCP port that was free a moment ago."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Reply:

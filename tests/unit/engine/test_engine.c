@@ -425,8 +425,10 @@ test_trigger_feed(void **state)
 	char *cause = NULL, path[512];
 	struct eng_config *c;
 	struct eng_delivery d[4];
+	struct eng_attempt a;
 	json_t *body, *reply = NULL, *q, *blk;
 	struct eng *e;
+	int64_t next;
 	size_t n;
 
 	(void)state;
@@ -499,11 +501,19 @@ test_trigger_feed(void **state)
 
 	/* One webhook for u1 (u2 opted out), with the JSON-escaped body. */
 	assert_int_equal(eng_next_due(e), 1000);
-	n = eng_delivery_take(e, 1000, d, 4);
+	n = eng_delivery_take(e, "hook", 1000, d, 4);
 	assert_int_equal(n, 1);
 	assert_string_equal(d[0].body, "{\"c\": \"c\\\"1\"}");
-	eng_delivery_done(e, d[0].id, 0, "refused", 1000);
-	assert_true(eng_next_due(e) > 1000 && eng_next_due(e) <= 1018);
+	memset(&a, 0, sizeof a);
+	a.id = d[0].id;
+	a.channel = "hook";
+	a.result = ENG_ATTEMPT_RETRY;
+	a.error = "refused";
+	a.at = 1000;
+	assert_int_equal(eng_delivery_done(e, &a, 1000, &next),
+	    ENG_DELIVERY_RETRYING);
+	assert_true(next > 1000 && next <= 1018);
+	assert_int_equal(eng_next_due(e), next);
 	eng_delivery_free(&d[0]);
 	assert_int_equal(eng_commit(e, &cause), 0);
 	eng_close(e);

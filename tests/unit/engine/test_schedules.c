@@ -16,69 +16,34 @@
 #include <cmocka.h>
 
 #include "engine/engine_int.h"
+#include "tests/unit/engine/fixture.h"
 
 static char dir[] = "/tmp/belfry-sched-XXXXXX";
 static struct eng *e;
-static int dbn;
 static json_t *kept;     /* bodies lent to the engine, freed at teardown */
-
-static const char *conf =
-    "{\"default_timezone\": \"UTC\", \"channels\": {"
-    "\"feed\": {\"type\": \"in_app_feed\"}}}";
-
-static const char *workflow =
-    "{\"key\": \"ping\", \"steps\": [{\"ref\": \"f\", \"type\": \"channel\","
-    " \"channel\": \"feed\", \"template\": {\"markdown\": \"ping\"}}]}";
 
 /* Write text to dir/name (NULL text: remove it). */
 static void
 put(const char *name, const char *text)
 {
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	if (text == NULL) {
-		unlink(path);
-		return;
-	}
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	fixture_put(dir, name, text);
 }
 
-/* A fresh engine on a fresh database for each test. */
+/* A fresh engine on a fresh database for each test (fixture "schedules"). */
 static int
 setup(void **state)
 {
-	char *cause = NULL, path[600];
-	struct eng_config *c;
-
 	(void)state;
-	put("belfry.conf", conf);
-	put("workflows/ping.json", workflow);
 	put("schedules/s.json", NULL);
-	if ((c = eng_config_load(dir, &cause)) == NULL) {
-		fprintf(stderr, "%s\n", cause);
-		return -1;
-	}
-	snprintf(path, sizeof path, "%s/db%d", dir, dbn++);
-	if ((e = eng_open(path, &cause)) == NULL)
-		return -1;
-	eng_set_config(e, c);
-	return eng_begin(e, &cause);
+	return (e = fixture_open("schedules", dir)) != NULL ? 0 : -1;
 }
 
 /* Close the engine. */
 static int
 teardown(void **state)
 {
-	char *cause = NULL;
-
 	(void)state;
-	eng_commit(e, &cause);
-	eng_close(e);
+	fixture_close(e);
 	json_decref(kept);
 	kept = NULL;
 	return 0;
@@ -941,6 +906,7 @@ test_workflow_gone(void **state)
 {
 	struct eng_stats st;
 	json_t *w, *s;
+	char *text;
 
 	(void)state;
 	json_decref(create(at("2026-03-01T00:00:00Z"), js("{\"workflow\":"
@@ -965,7 +931,9 @@ test_workflow_gone(void **state)
 	    "next_occurrence_at")), "2026-03-03T09:00:00Z");
 	json_decref(s);
 	/* The workflow back: the next fire succeeds and clears the error. */
-	put("workflows/ping.json", workflow);
+	text = fixture_read("schedules", "workflows/ping.json");
+	put("workflows/ping.json", text);
+	free(text);
 	put("workflows/other.json", NULL);
 	reload("[]", at("2026-03-02T12:00:00Z"));
 	advance(at("2026-03-03T12:00:00Z"));

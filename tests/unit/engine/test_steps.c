@@ -17,6 +17,7 @@
 
 #include "engine/engine_int.h"
 #include "engine/store/sqlite_int.h"
+#include "tests/unit/engine/fixture.h"
 
 /* The SQLite backend's handle, for a white-box look (tests only). */
 #define DB(e) ((e)->store->db)
@@ -24,116 +25,27 @@
 static char dir[] = "/tmp/belfry-steps-XXXXXX";
 static struct eng *e;
 
-static const char *conf =
-    "{\"default_timezone\": \"UTC\", \"channels\": {"
-    "\"feed\": {\"type\": \"in_app_feed\"},"
-    " \"feed2\": {\"type\": \"in_app_feed\"}}}";
-
-/* Workflows under test, one file each. */
-static const char *workflows[][2] = {
-	{ "delay", "{\"key\": \"delay\", \"steps\": ["
-	    "{\"ref\": \"d\", \"type\": \"delay\", \"duration\": {\"minutes\": 5}},"
-	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
-	    " \"template\": {\"markdown\": \"later {{ data.n }}\"}}]}" },
-	{ "dyn", "{\"key\": \"dyn\", \"steps\": ["
-	    "{\"ref\": \"d\", \"type\": \"delay\", \"duration_key\": \"data.wait\"},"
-	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
-	    " \"template\": {\"markdown\": \"dyn\"}}]}" },
-	{ "batch", "{\"key\": \"batch\", \"steps\": ["
-	    "{\"ref\": \"b\", \"type\": \"batch\", \"window\": {\"seconds\": 300},"
-	    " \"batch_key\": \"post\", \"max_activities\": 3},"
-	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
-	    " \"template\": {\"markdown\": \"{{ total_activities }} by "
-	    "{{ total_actors }} on {{ data.post }}\"}}]}" },
-	{ "rule", "{\"key\": \"rule\", \"steps\": ["
-	    "{\"ref\": \"b\", \"type\": \"batch\", \"window_rule\":"
-	    " {\"frequency\": \"daily\", \"hours\": 9}},"
-	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
-	    " \"template\": {\"markdown\": \"digest {{ total_activities }}\"}}]}" },
-	{ "throttle", "{\"key\": \"throttle\", \"steps\": ["
-	    "{\"ref\": \"t\", \"type\": \"throttle\", \"window\": 60,"
-	    " \"threshold\": 1},"
-	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
-	    " \"template\": {\"markdown\": \"t\"}}]}" },
-	{ "branch", "{\"key\": \"branch\", \"steps\": ["
-	    "{\"ref\": \"br\", \"type\": \"branch\", \"branches\": ["
-	    " {\"name\": \"big\", \"conditions\": [{\"variable\": \"data.n\","
-	    "  \"operator\": \"greater_than\", \"argument\": 10}], \"steps\": ["
-	    "  {\"ref\": \"f1\", \"type\": \"channel\", \"channel\": \"feed\","
-	    "   \"template\": {\"markdown\": \"big\"}}]},"
-	    " {\"name\": \"other\", \"default\": true, \"steps\": ["
-	    "  {\"ref\": \"f2\", \"type\": \"channel\", \"channel\": \"feed\","
-	    "   \"template\": {\"markdown\": \"small\"}}]}]},"
-	    "{\"ref\": \"after\", \"type\": \"channel\", \"channel\": \"feed\","
-	    " \"template\": {\"markdown\": \"after\"}}]}" },
-	{ "override", "{\"key\": \"override\", \"override_preferences\": true,"
-	    " \"steps\": [{\"ref\": \"f\", \"type\": \"channel\", \"channel\":"
-	    " \"feed\", \"template\": {\"markdown\": \"must\"}}]}" },
-	{ "two", "{\"key\": \"two\", \"steps\": ["
-	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
-	    " \"template\": {\"markdown\": \"one {{ data.n }}\"}},"
-	    "{\"ref\": \"g\", \"type\": \"channel\", \"channel\": \"feed2\","
-	    " \"template\": {\"markdown\": \"two {{ data.n }}\"}}]}" },
-	{ "odd", "{\"key\": \"odd\", \"steps\": ["
-	    "{\"ref\": \"d\", \"type\": \"delay\", \"duration\": 60},"
-	    "{\"ref\": \"f-1.x_\", \"type\": \"channel\","
-	    " \"channel\": \"feed\", \"template\": {\"markdown\": \"odd\"}}]}" },
-	{ "fan", "{\"key\": \"fan\", \"steps\": ["
-	    "{\"ref\": \"f\", \"type\": \"channel\", \"channel\": \"feed\","
-	    " \"template\": {\"markdown\": \"to {{ recipient.id }} as "
-	    "{{ recipient.subscription.properties.role }}\"}}]}" },
-};
-
 /* Write text to dir/name. */
 static void
 put(const char *name, const char *text)
 {
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	fixture_put(dir, name, text);
 }
 
-/* A fresh engine on a fresh database for each test. */
+/* A fresh engine on a fresh database for each test (fixture "steps"). */
 static int
 setup(void **state)
 {
-	char *cause = NULL, path[600];
-	struct eng_config *c;
-	static int n;
-	size_t i;
-
 	(void)state;
-	put("belfry.conf", conf);
-	for (i = 0; i < sizeof workflows / sizeof workflows[0]; i++) {
-		snprintf(path, sizeof path, "workflows/%s.json",
-		    workflows[i][0]);
-		put(path, workflows[i][1]);
-	}
-	if ((c = eng_config_load(dir, &cause)) == NULL) {
-		fprintf(stderr, "%s\n", cause);
-		return -1;
-	}
-	snprintf(path, sizeof path, "%s/db%d", dir, n++);
-	if ((e = eng_open(path, &cause)) == NULL)
-		return -1;
-	eng_set_config(e, c);
-	return eng_begin(e, &cause);
+	return (e = fixture_open("steps", dir)) != NULL ? 0 : -1;
 }
 
 /* Close the engine. */
 static int
 teardown(void **state)
 {
-	char *cause = NULL;
-
 	(void)state;
-	eng_commit(e, &cause);
-	eng_close(e);
+	fixture_close(e);
 	return 0;
 }
 
@@ -1044,10 +956,24 @@ test_sticky_failure(void **state)
 	assert_int_equal(count_rows("idempotency"), 1);
 }
 
+/* Back to schema 11: deliveries without channel and headers, no attempts. */
+static void
+to_schema_11(sqlite3 *db, int unused)
+{
+	(void)unused;
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX deliveries_by_channel;"
+	    " ALTER TABLE deliveries DROP COLUMN channel;"
+	    " ALTER TABLE deliveries DROP COLUMN headers;"
+	    " DROP TABLE delivery_attempts;"
+	    " UPDATE meta SET v = '11' WHERE k = 'version'", NULL, NULL, NULL),
+	    SQLITE_OK);
+}
+
 /* Back to schema 10: no source tables. */
 static void
 to_schema_10(sqlite3 *db)
 {
+	to_schema_11(db, 0);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE source_events;"
 	    " DROP TABLE source_counts; DROP TABLE source_runs;"
 	    " UPDATE meta SET v = '10' WHERE k = 'version'", NULL, NULL, NULL),
