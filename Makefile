@@ -24,7 +24,7 @@ CC       ?= cc
 DEB_PKGS = gcc make pkg-config libevent-dev libical-dev libjansson-dev \
 	libsqlite3-dev libicu-dev icu-devtools uuid-dev libcmocka-dev tzdata \
 	python3 python3-dateutil curl zlib1g-dev libcurl4-openssl-dev libssl-dev \
-	openssl python3-aiosmtpd
+	openssl python3-aiosmtpd libwslay-dev chromium
 
 # Debian 12 packages make fuzz and make asan need besides DEB_PKGS.
 FUZZ_PKGS = clang libclang-rt-14-dev
@@ -62,12 +62,12 @@ SCH_SRCS = scheduler/belfryd.c scheduler/server.c \
 	scheduler/http.c scheduler/route.c scheduler/api.c \
 	$(wildcard scheduler/api_*.c) scheduler/clock.c scheduler/txn.c \
 	scheduler/outbound.c scheduler/webhook.c scheduler/email.c \
-	scheduler/notify.c
+	scheduler/notify.c scheduler/auth.c scheduler/tls.c scheduler/ws.c
 SCH_OBJS = $(SCH_SRCS:%.c=$(B)/%.o)
 # The engine signs webhooks with libcrypto's HMAC-SHA256.
 LDLIBS_E = -lsqlite3 -lcrypto
-LDLIBS_D = $(shell pkg-config --libs libevent jansson libcurl 2>/dev/null) \
-	$(LDLIBS_E) -lz
+LDLIBS_D = $(shell pkg-config --libs libevent libevent_openssl jansson \
+	libcurl libssl 2>/dev/null) $(LDLIBS_E) -lwslay -lz
 
 ICU_RES  = $(B)/icu/zoneinfo64.res
 
@@ -195,6 +195,7 @@ bench: deps
 	  $${BENCH_SCHEDULES_DUE:-100000}
 	tests/bench/bench_daemon.sh $(B)
 	python3 tests/bench/bench_outbound.py $(B)
+	python3 tests/bench/bench_feed.py $(B)
 
 # Sanitized binaries are slower: the 100 ms bound of preview answers is
 # checked in the normal build; here it only catches hangs.  Undefined

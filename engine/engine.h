@@ -39,7 +39,8 @@ enum eng_status {
 	ENG_NOT_FOUND,   /* 404 */
 	ENG_NO_WORKFLOW, /* 404 workflow_missing */
 	ENG_INTERNAL,    /* 500: the store failed */
-	ENG_CONFLICT     /* 409: the resource belongs to a config file */
+	ENG_CONFLICT,    /* 409: the resource belongs to a config file */
+	ENG_FORBIDDEN    /* 403: not the caller's to touch */
 };
 
 struct eng;
@@ -103,6 +104,17 @@ int eng_config_idle_timeout(const struct eng_config *c);
 int eng_config_max_connections(const struct eng_config *c);
 size_t eng_config_api_key_count(const struct eng_config *c);
 const char *eng_config_api_key(const struct eng_config *c, size_t i);
+/* public_api_keys: keys a browser may hold (user-scoped routes only). */
+size_t eng_config_public_key_count(const struct eng_config *c);
+const char *eng_config_public_key(const struct eng_config *c, size_t i);
+/* user_token_public_key: the PEM file that verifies user tokens, or NULL. */
+const char *eng_config_user_token_key(const struct eng_config *c);
+/* allowed_origins: the browser origins CORS lets in. */
+size_t eng_config_origin_count(const struct eng_config *c);
+const char *eng_config_origin(const struct eng_config *c, size_t i);
+/* tls: the TCP listener's certificate and key files (NULL: no TLS). */
+const char *eng_config_tls_certificate(const struct eng_config *c);
+const char *eng_config_tls_key(const struct eng_config *c);
 size_t eng_config_workflow_count(const struct eng_config *c);
 size_t eng_config_source_count(const struct eng_config *c);
 int eng_config_has_workflow(const struct eng_config *c, const char *key);
@@ -113,12 +125,14 @@ const struct eng_channel *eng_config_channel(const struct eng_config *c,
     size_t i);
 
 /*
- * Parse a TCP listener's "HOST:PORT" (HOST 127.x.y.z, [::1] or localhost;
- * PORT 0..65535) into host (an address without brackets) and *port; -1
- * with *cause.  The one check of belfry.conf's listen and --listen.
+ * Parse a TCP listener's "HOST:PORT" (HOST an IPv4 address, a bracketed
+ * IPv6 one or localhost; PORT 0..65535) into host (an address without
+ * brackets) and *port; -1 with *cause.  Without tls only loopback
+ * addresses are allowed.  The one check of belfry.conf's listen and
+ * --listen.
  */
-int eng_listen_parse(const char *listen, char *host, size_t hostlen,
-    int *port, char **cause);
+int eng_listen_parse(const char *listen, int tls, char *host,
+    size_t hostlen, int *port, char **cause);
 
 /* ---- JSON (engine/jsonpool.c, engine/jsonout.c) ---- */
 
@@ -241,9 +255,48 @@ enum eng_status eng_user_messages(struct eng *e, const char *user,
 enum eng_status eng_message_get(struct eng *e, const char *id,
     json_t **reply, char **cause);
 
-/* PUT (set=1) or DELETE (set=0) seen|read|archived|interacted. */
+/* A feed's counts, archived messages left out. */
+struct eng_feed_counts {
+	int64_t total, unread, unseen;
+};
+
+/*
+ * The counts of rcpt's feed on channel, filtered by tenant (NULL: any)
+ * and has_tenant as a page is.
+ */
+void eng_feed_counts(struct eng *e, const char *rcpt, const char *channel,
+    const char *tenant, int has_tenant, struct eng_feed_counts *out);
+
+/* Whether channel is one of configuration c's in-app feed channels. */
+int eng_config_is_feed(const struct eng_config *c, const char *channel);
+
+/*
+ * PUT (set=1) or DELETE (set=0) /v1/messages/{id}/{status}, status one
+ * of seen, unseen, read, unread, archived, unarchived, interacted (PUT
+ * unread is DELETE read); owner (NULL: anyone) must be its recipient.
+ * Interacted marks it read too.
+ */
 enum eng_status eng_message_mark(struct eng *e, const char *id,
-    const char *what, int set, int64_t now, json_t **reply, char **cause);
+    const char *status, int set, const char *owner, int64_t now,
+    json_t **reply, char **cause);
+
+/*
+ * POST /v1/messages/batch/{status} {message_ids}: the messages updated
+ * (those of owner's, when owner is not NULL).
+ */
+enum eng_status eng_messages_batch(struct eng *e, const char *status,
+    json_t *body, const char *owner, int64_t now, json_t **reply,
+    char **cause);
+
+/*
+ * POST /v1/channels/{channel}/messages/bulk/{status}: the feed messages
+ * of body's user_ids (at most 100) that pass its filters
+ * (engagement_status, archived, has_tenant, tenants, trigger_data) get
+ * status; a BulkOperation, completed.
+ */
+enum eng_status eng_feed_bulk(struct eng *e, const char *channel,
+    const char *status, json_t *body, int64_t now, json_t **reply,
+    char **cause);
 
 /* ---- schedules (engine/schedules/) ---- */
 
@@ -454,6 +507,27 @@ char *eng_webhook_signature(const unsigned char *key, size_t keylen,
  * them).  At most 65536 are kept between takes.
  */
 size_t eng_fired_take(struct eng *e, int64_t *out, size_t max);
+
+/*
+ * A change to a feed: a new message (mark 0; tenant: its tenant or NULL)
+ * or an engagement change of one of its messages (mark 1: its counts
+ * moved), by recipient and channel.
+ */
+struct eng_push {
+	char *rcpt;
+	char *channel;
+	char *tenant;
+	int mark;
+};
+
+/*
+ * Take the changes to feeds in committed work since the last take (one
+ * entry per message or change, oldest first) into *out, to free with
+ * eng_pushes_free; their count.  *all is set when there were too many to
+ * list: then any feed may have changed in any way.
+ */
+size_t eng_pushes_take(struct eng *e, struct eng_push **out, int *all);
+void eng_pushes_free(struct eng_push *p, size_t n);
 
 /* Counters for /metrics. */
 struct eng_stats {

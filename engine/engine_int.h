@@ -26,13 +26,16 @@ struct eng {
 	size_t logs_len;
 	int64_t *fired;         /* due instants of fires, for eng_fired_take */
 	size_t nfired;
-	/* What each open request may take back: logs_len and nfired. */
+	/* What each open request may take back: logs, fires and pushes. */
 	struct {
-		size_t logs_len, nfired;
+		size_t logs_len, nfired, npushes;
 	} mark[ENG_DEPTH_MAX];
 	size_t depth;
 	struct eng_rcache *rcache; /* parsed recurrences (schedules/) */
 	int64_t next_sweep;     /* engine time of the next eng_sweep */
+	struct eng_push *pushes; /* changes to feeds (messages/pushes.c) */
+	size_t npushes, pushes_cap;
+	int pushes_all;         /* more than ENG_PUSHES_MAX: every feed */
 };
 
 /* engine/dispatch.c: delete expired rows (see there), by eng_run_due. */
@@ -42,6 +45,12 @@ void eng_sweep(struct eng *e, int64_t now);
 
 /* How many fired instants are kept between eng_fired_take calls. */
 #define ENG_FIRED_MAX 65536
+
+/* engine/messages/pushes.c: what changed in feeds, until taken. */
+#define ENG_PUSHES_MAX 65536
+void eng_push_note(struct eng *e, const char *rcpt, const char *channel,
+    const char *tenant, int mark);
+void eng_pushes_truncate(struct eng *e, size_t keep);
 
 /* engine/txn.c: queue a log channel line until the commit. */
 void eng_log_line(struct eng *e, int pri, const char *fmt, ...)
@@ -74,8 +83,11 @@ struct eng_step {
 	json_t *conditions;      /* step conditions (channel steps) */
 	/* channel */
 	struct eng_channel *channel;
-	json_t *template;        /* {"markdown"|"text"|"html"|"body"|"subject"} */
-	struct eng_template *parts[5]; /* its values parsed, in its key order */
+	json_t *template;        /* {"markdown"|"text"|"html"|"body"|"subject"|
+				    "action_url": ..., "buttons": [...]} */
+	struct eng_template *parts[6]; /* its strings parsed, in key order */
+	struct eng_template **buttons; /* each button's label and action */
+	size_t nbuttons;
 	/* delay, batch, throttle: a fixed duration or a data path */
 	int64_t duration;
 	char *duration_key;      /* data path: seconds, {unit: n} or ISO time */
@@ -151,6 +163,12 @@ struct eng_config {
 	int max_connections;     /* per listener */
 	char **api_keys;
 	size_t n_api_keys;
+	char **public_keys;      /* public_api_keys: browser keys */
+	size_t n_public_keys;
+	char *user_token_key;    /* user_token_public_key: a PEM file, or NULL */
+	char **origins;          /* allowed_origins */
+	size_t n_origins;
+	char *tls_cert, *tls_key; /* tls: certificate and key files, or NULL */
 	struct eng_channel *channels;
 	size_t n_channels;
 	json_t *default_prefs;   /* PreferenceSet or NULL */

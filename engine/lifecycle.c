@@ -41,6 +41,8 @@ eng_close(struct eng *e)
 	store_close(e->store);
 	eng_config_free(e->cfg);
 	free(e->logs);
+	eng_pushes_truncate(e, 0);
+	free(e->pushes);
 	free(e->fired);
 	eng_sched_cache_free(e);
 	free(e);

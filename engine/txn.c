@@ -4,7 +4,8 @@
  *
  * Requests nest (a schedule's fire runs in its own request inside the due
  * pass): each open request keeps a mark of what it may take back (the
- * queued log lines and the fires it recorded), so the marks form a stack
+ * queued log lines, the fires it recorded and the changes to feeds it
+ * noted for the live push), so the marks form a stack
  * as the store's savepoints do.
  */
 #include <assert.h>
@@ -97,6 +98,7 @@ eng_rollback(struct eng *e)
 	e->depth = 0;
 	eng_logs_truncate(e, 0);
 	e->nfired = 0;
+	eng_pushes_truncate(e, 0);
 	store_rollback(e->store);
 }
 
@@ -107,6 +109,7 @@ eng_request_begin(struct eng *e)
 	assert(e->depth < ENG_DEPTH_MAX);
 	e->mark[e->depth].logs_len = e->logs_len;
 	e->mark[e->depth].nfired = e->nfired;
+	e->mark[e->depth].npushes = e->npushes;
 	e->depth++;
 	store_request_begin(e->store);
 }
@@ -124,5 +127,6 @@ eng_request_end(struct eng *e, int ok)
 		return 1;
 	eng_logs_truncate(e, e->mark[e->depth].logs_len);
 	e->nfired = e->mark[e->depth].nfired;
+	eng_pushes_truncate(e, e->mark[e->depth].npushes);
 	return 0;
 }

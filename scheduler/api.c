@@ -19,21 +19,31 @@
 #define INLINE SCH_ROUTE_INLINE
 #define LOCAL SCH_ROUTE_LOCAL
 #define ASYNC SCH_ROUTE_ASYNC
+#define PUBLIC SCH_ROUTE_PUBLIC
+#define USER (SCH_ROUTE_PUBLIC | SCH_ROUTE_USER)
+#define UPGRADE SCH_ROUTE_UPGRADE
+
+/* What Knock's browser client sends on feed requests. */
+#define FEED_QUERY "after before page_size tenant has_tenant archived " \
+	"status source workflow_categories[] trigger_data mode " \
+	"inserted_at.gte inserted_at.lte inserted_at.gt inserted_at.lt"
 #define SOURCE SCH_ROUTE_SOURCE
 
 const struct sch_route sch_routes[] = {
 	/* api_users.c */
-	{ PUT, "/v1/users/{id}", api_users_put, BODY, NULL, NULL },
-	{ GET, "/v1/users/{id}", api_users_get, 0, NULL, NULL },
+	{ PUT, "/v1/users/{id}", api_users_put, BODY | USER, NULL, NULL },
+	{ GET, "/v1/users/{id}", api_users_get, USER, NULL, NULL },
 	{ DELETE, "/v1/users/{id}", api_users_delete, 0, NULL, NULL },
-	{ PUT, "/v1/users/{id}/preferences/{set}", api_users_prefs_put, BODY,
-	    NULL, NULL },
-	{ GET, "/v1/users/{id}/preferences/{set}", api_users_prefs_get, 0,
+	{ PUT, "/v1/users/{id}/preferences/{set}", api_users_prefs_put,
+	    BODY | USER, NULL, NULL },
+	{ GET, "/v1/users/{id}/preferences/{set}", api_users_prefs_get, USER,
 	    NULL, NULL },
 	{ GET, "/v1/users/{id}/messages", api_users_messages, 0, NULL,
 	    "after page_size channel_id tenant has_tenant archived status" },
-	{ GET, "/v1/users/{id}/feeds/{channel}", api_users_feed, 0, NULL,
-	    "after page_size tenant has_tenant archived status" },
+	{ GET, "/v1/users/{id}/feeds/{channel}", api_users_feed, USER, NULL,
+	    FEED_QUERY },
+	{ GET, "/v1/users/{id}/feeds/{channel}/settings",
+	    api_users_feed_settings, USER, NULL, NULL },
 
 	/* api_objects.c */
 	{ PUT, "/v1/objects/{collection}/{id}", api_objects_put, BODY, NULL, NULL },
@@ -74,18 +84,36 @@ const struct sch_route sch_routes[] = {
 
 	/* api_messages.c */
 	{ GET, "/v1/messages/{id}", api_messages_get, 0, NULL, NULL },
+	{ POST, "/v1/messages/batch/{status}", api_messages_batch,
+	    BODY | PUBLIC, NULL, NULL },
+	{ POST, "/v1/channels/{channel}/messages/bulk/{status}",
+	    api_messages_bulk, BODY | PUBLIC, NULL, NULL },
 	{ GET, "/v1/messages/{id}/delivery_logs", api_messages_delivery_logs,
 	    0, NULL, "after page_size" },
-	{ PUT, "/v1/messages/{id}/seen", api_messages_mark, BODY, "seen", NULL },
-	{ PUT, "/v1/messages/{id}/read", api_messages_mark, BODY, "read", NULL },
-	{ PUT, "/v1/messages/{id}/archived", api_messages_mark, BODY,
+	{ PUT, "/v1/messages/{id}/seen", api_messages_mark, BODY | PUBLIC,
+	    "seen", NULL },
+	{ PUT, "/v1/messages/{id}/read", api_messages_mark, BODY | PUBLIC,
+	    "read", NULL },
+	{ PUT, "/v1/messages/{id}/archived", api_messages_mark, BODY | PUBLIC,
 	    "archived", NULL },
-	{ PUT, "/v1/messages/{id}/interacted", api_messages_mark, BODY,
-	    "interacted", NULL },
-	{ DELETE, "/v1/messages/{id}/seen", api_messages_unmark, 0, "seen", NULL },
-	{ DELETE, "/v1/messages/{id}/read", api_messages_unmark, 0, "read", NULL },
-	{ DELETE, "/v1/messages/{id}/archived", api_messages_unmark, 0,
+	{ PUT, "/v1/messages/{id}/interacted", api_messages_mark,
+	    BODY | PUBLIC, "interacted", NULL },
+	{ PUT, "/v1/messages/{id}/unseen", api_messages_mark, BODY | PUBLIC,
+	    "unseen", NULL },
+	{ PUT, "/v1/messages/{id}/unread", api_messages_mark, BODY | PUBLIC,
+	    "unread", NULL },
+	{ PUT, "/v1/messages/{id}/unarchived", api_messages_mark,
+	    BODY | PUBLIC, "unarchived", NULL },
+	{ DELETE, "/v1/messages/{id}/seen", api_messages_unmark, PUBLIC,
+	    "seen", NULL },
+	{ DELETE, "/v1/messages/{id}/read", api_messages_unmark, PUBLIC,
+	    "read", NULL },
+	{ DELETE, "/v1/messages/{id}/archived", api_messages_unmark, PUBLIC,
 	    "archived", NULL },
+
+	/* ws.c takes it over (no handler): Phoenix's socket parameters */
+	{ GET, "/ws/v1/websocket", NULL, UPGRADE | PUBLIC, NULL,
+	    "api_key user_token vsn branch_slug" },
 	{ GET, "/v1/workflow_recipient_runs", api_messages_runs_list, 0,
 	    NULL, "workflow status recipient schedule_id after page_size" },
 	{ GET, "/v1/workflow_recipient_runs/{id}", api_messages_run_get, 0,

@@ -152,6 +152,10 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	    "Transactions committed by this process (request flushes and "
 	    "clock passes).",
 	    s->counters.commits);
+	api_admin_metric(f, "belfry_websockets", "gauge",
+	    "Open websockets of the real-time feed.", (uint64_t)ws_count(s));
+	api_admin_metric(f, "belfry_feed_pushes_total", "counter",
+	    "new-message pushes sent to websockets.", s->counters.pushes);
 	api_admin_metric(f, "belfry_batched_requests_total", "counter",
 	    "API requests committed in those transactions.",
 	    s->counters.batched);

@@ -1,9 +1,14 @@
 /*
  * Messages and workflow recipient runs: GET /v1/messages/{id},
- * PUT/DELETE /v1/messages/{id}/{seen|read|archived|interacted},
+ * PUT/DELETE /v1/messages/{id}/{status}, POST /v1/messages/batch/{status},
+ * POST /v1/channels/{channel}/messages/bulk/{status},
  * GET /v1/messages/{id}/delivery_logs,
- * GET /v1/workflow_recipient_runs[/{id}].
+ * GET /v1/workflow_recipient_runs[/{id}].  With a public key the
+ * messages must be the request's user's (r->user; any user's when user
+ * tokens are not configured, as the feed then is anyone's to read).
  */
+#include <string.h>
+
 #include "scheduler/scheduler.h"
 
 /* GET /v1/messages/{id}. */
@@ -26,7 +31,7 @@ enum eng_status
 api_messages_mark(struct sch_req *r, json_t **reply, char **cause)
 {
 	return eng_message_mark(r->s->eng, r->param[0], r->route->arg, 1,
-	    r->now, reply, cause);
+	    r->user, r->now, reply, cause);
 }
 
 /* DELETE /v1/messages/{id}/{status}: clear it. */
@@ -34,6 +39,35 @@ enum eng_status
 api_messages_unmark(struct sch_req *r, json_t **reply, char **cause)
 {
 	return eng_message_mark(r->s->eng, r->param[0], r->route->arg, 0,
+	    r->user, r->now, reply, cause);
+}
+
+/* POST /v1/messages/batch/{status} {message_ids}: the messages updated. */
+enum eng_status
+api_messages_batch(struct sch_req *r, json_t **reply, char **cause)
+{
+	return eng_messages_batch(r->s->eng, r->param[0], r->body, r->user,
+	    r->now, reply, cause);
+}
+
+/*
+ * POST /v1/channels/{channel}/messages/bulk/{status}: "mark all" of a
+ * feed; a public key only for one user, its token's when it has one.
+ */
+enum eng_status
+api_messages_bulk(struct sch_req *r, json_t **reply, char **cause)
+{
+	json_t *users = json_object_get(r->body, "user_ids");
+	const char *u = json_string_value(json_array_get(users, 0));
+
+	if (r->pub && (json_array_size(users) != 1 || u == NULL ||
+	    (r->user != NULL && strcmp(u, r->user) != 0))) {
+		r->code = "user_token_mismatch";
+		*cause = xstrdup("with a public API key, \"user_ids\" must "
+		    "be the one user of the user token");
+		return ENG_FORBIDDEN;
+	}
+	return eng_feed_bulk(r->s->eng, r->param[0], r->param[1], r->body,
 	    r->now, reply, cause);
 }
 

@@ -52,6 +52,22 @@ api_users_messages(struct sch_req *r, json_t **reply, char **cause)
 	    cause);
 }
 
+/*
+ * GET /v1/users/{id}/feeds/{channel}/settings: what the feed's UI must
+ * show (Knock's branding flag; belfry asks for none).
+ */
+enum eng_status
+api_users_feed_settings(struct sch_req *r, json_t **reply, char **cause)
+{
+	if (!eng_config_is_feed(eng_config(r->s->eng), r->param[1])) {
+		*cause = xasprintf("no in-app feed channel \"%.64s\"",
+		    r->param[1]);
+		return ENG_NOT_FOUND;
+	}
+	*reply = json_pack("{s:{s:b}}", "features", "branding_required", 0);
+	return ENG_OK;
+}
+
 /* GET /v1/users/{id}/feeds/{channel}: entries and meta counts. */
 enum eng_status
 api_users_feed(struct sch_req *r, json_t **reply, char **cause)

@@ -19,6 +19,8 @@
 
 #include <event2/event.h>
 
+#include <openssl/evp.h>
+
 #include "scheduler/notify.h"
 #include "scheduler/scheduler.h"
 
@@ -118,6 +120,38 @@ belfryd_sync(struct sch *s)
 	belfryd_orphans(s);
 }
 
+/*
+ * Load what configuration c names outside itself -- the user token key
+ * and the TLS certificate -- and put them in force; -1 with *cause (the
+ * ones in force stay).  TLS is turned on or off only by a restart: the
+ * listener was opened with or without it.
+ */
+static int
+belfryd_files(struct sch *s, const struct eng_config *c, int reload,
+    char **cause)
+{
+	EVP_PKEY *key;
+	struct ssl_ctx_st *tls;
+
+	if (auth_load(c, &key, cause) != 0)
+		return -1;
+	if (tls_load(c, &tls, cause) != 0) {
+		EVP_PKEY_free(key);
+		return -1;
+	}
+	EVP_PKEY_free(s->token_key);
+	s->token_key = key;
+	if (reload && (tls == NULL) != (s->tls == NULL)) {
+		log_warnx("reload: tls %s: restart to use it", tls != NULL ?
+		    "added" : "removed");
+		tls_free(tls);
+		return 0;
+	}
+	tls_free(s->tls);
+	s->tls = tls;
+	return 0;
+}
+
 /* Re-read the configuration; the old one stays on error. */
 int
 sch_reload(struct sch *s, char **cause)
@@ -131,6 +165,13 @@ sch_reload(struct sch *s, char **cause)
 		log_warnx("reload failed, keeping the configuration in force: "
 		    "%s", *cause);
 		sch_notify("READY=1\nSTATUS=reload failed: %s", *cause);
+		return -1;
+	}
+	if (belfryd_files(s, c, 1, cause) != 0) {
+		log_warnx("reload failed, keeping the configuration in force: "
+		    "%s", *cause);
+		sch_notify("READY=1\nSTATUS=reload failed: %s", *cause);
+		eng_config_free(c);
 		return -1;
 	}
 	v = eng_config_socket(c);
@@ -319,6 +360,8 @@ main(int argc, char **argv)
 	if ((c = eng_config_load(s->config_dir, &cause)) == NULL)
 		fatalx("%s", cause);
 	belfryd_paths(s, c);
+	if (belfryd_files(s, c, 0, &cause) != 0)
+		fatalx("%s", cause);
 	if ((s->eng = eng_open_checked(s->database,
 	    eng_config_database_check(c), &cause)) == NULL)
 		fatalx("database %s: %s", s->database, cause);
@@ -326,15 +369,18 @@ main(int argc, char **argv)
 	belfryd_sync(s);
 
 	/*
-	 * poll(2), not epoll: http.c stops reading a connection while its
-	 * request runs and starts again after the reply, a batch later, which
-	 * costs epoll two epoll_ctl calls per request; poll takes the set of
-	 * descriptors anew each pass instead.  That suits belfryd's clients,
-	 * a few application servers on a local socket; it is epoll that
-	 * would suit many idle connections.
+	 * poll(2), not epoll, unless browsers are served: http.c stops
+	 * reading a connection while its request runs and starts again after
+	 * the reply, a batch later, which costs epoll two epoll_ctl calls per
+	 * request; poll takes the set of descriptors anew each pass instead.
+	 * That suits a few application servers on a local socket.  With
+	 * public_api_keys there are browsers' websockets, mostly idle and
+	 * many, and poll's pass over all of them costs more than epoll's
+	 * calls (docs/performance.md); the choice is made at start.
 	 */
 	if ((ecfg = event_config_new()) == NULL ||
-	    event_config_avoid_method(ecfg, "epoll") != 0 ||
+	    (eng_config_public_key_count(c) == 0 &&
+	    event_config_avoid_method(ecfg, "epoll") != 0) ||
 	    (s->base = event_base_new_with_config(ecfg)) == NULL ||
 	    event_base_priority_init(s->base, 3) != 0)
 		fatalx("cannot create the event loop");
@@ -374,6 +420,8 @@ main(int argc, char **argv)
 	server_stop(s);
 	outbound_free(s);
 	eng_close(s->eng);
+	EVP_PKEY_free(s->token_key);
+	tls_free(s->tls);
 	event_free(s->due_ev);
 	event_free(s->advance_ev);
 	event_free(s->housekeep_ev);

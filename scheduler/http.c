@@ -74,8 +74,11 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+
+#include <openssl/ssl.h>
 
 #include "scheduler/notify.h"
 #include "scheduler/scheduler.h"
@@ -126,6 +129,7 @@ struct http_conn {
 	int version;              /* 10 or 11 */
 	int unread;               /* the request's body is not all read */
 	int in_process, dying;    /* inside http_process; close after it */
+	int tls;                  /* bev is a TLS filter over the socket */
 	int cred;                 /* uid and gid are the Unix peer's */
 	uid_t uid;
 	gid_t gid;
@@ -922,12 +926,13 @@ http_write_cb(struct bufferevent *bev, void *arg)
 		http_sent(c);
 }
 
-/* End of file or an error on c: close it. */
+/* End of file or an error on c: close it (a TLS handshake done: go on). */
 static void
 http_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
-	(void)what;
+	if (what == BEV_EVENT_CONNECTED)
+		return;
 	http_conn_close(arg);
 }
 
@@ -1009,6 +1014,9 @@ http_write_now(struct http_conn *c)
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	int n, rc = 0;
 
+	/* Under TLS the bytes must go through the filter. */
+	if (c->tls)
+		return evbuffer_get_length(out) > 0 ? 1 : 0;
 	evbuffer_unfreeze(out, 1);
 	while (evbuffer_get_length(out) > 0) {
 		n = evbuffer_write(out, bufferevent_getfd(c->bev));
@@ -1050,6 +1058,7 @@ http_send(struct http_conn *c, int status, const char *ctype,
 {
 	struct evbuffer *out;
 	struct sch *s = c->l->s;
+	const char *origin;
 
 	if (status >= 100 && status < 600)
 		s->counters.http[status]++;
@@ -1074,6 +1083,11 @@ http_send(struct http_conn *c, int status, const char *ctype,
 	}
 	if (headers != NULL)
 		evbuffer_add(out, headers, strlen(headers));
+	if (c->l->tcp && c->nfield > 0 &&
+	    (origin = http_header(c, "Origin")) != NULL &&
+	    auth_origin(s, origin))
+		evbuffer_add_printf(out, "Access-Control-Allow-Origin: %s\r\n"
+		    "Vary: Origin\r\n", origin);
 	if (!c->keep)
 		evbuffer_add(out, "Connection: close\r\n", 19);
 	else if (c->version == 10)
@@ -1182,13 +1196,44 @@ http_conn_close(struct http_conn *c)
 		event_free(c->timer);
 		c->bev = NULL;
 		c->timer = NULL;
-		l->nconn--;
-		if (l->paused == 1 && l->nconn < l->max)
-			http_resume(l);
+		http_release(l);
 		if (c->state == HTTP_BUSY)
 			return;
 	}
 	http_conn_free(c);
+}
+
+/*
+ * See scheduler.h: hand c's bufferevent (with the input it holds) to its
+ * new owner, who calls http_release(*l) when it closes it; c is forgotten
+ * (at once, or on the way out of http_process) but stays counted against
+ * its listener's max_connections until then.
+ */
+struct bufferevent *
+http_detach(struct http_conn *c, struct http_listener **l)
+{
+	struct bufferevent *bev = c->bev;
+
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	event_free(c->timer);
+	c->timer = NULL;
+	c->bev = NULL;
+	*l = c->l;
+	if (c->in_process)
+		c->dying = 1;
+	else
+		http_conn_free(c);
+	return bev;
+}
+
+/* See scheduler.h: a connection taken with http_detach() has closed. */
+void
+http_release(struct http_listener *l)
+{
+	l->nconn--;
+	if (l->paused == 1 && l->nconn < l->max)
+		http_resume(l);
 }
 
 /* Set up a connection on the accepted socket fd. */
@@ -1198,6 +1243,7 @@ http_accept(struct http_listener *l, int fd)
 	struct http_conn *c = xcalloc(1, sizeof *c);
 	struct ucred cred;
 	socklen_t len = sizeof cred;
+	SSL *ssl;
 	int on = 1;
 
 	c->l = l;
@@ -1209,7 +1255,17 @@ http_accept(struct http_listener *l, int fd)
 	}
 	if (l->tcp)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-	c->bev = bufferevent_socket_new(l->s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (l->tcp && l->s->tls != NULL) {
+		if ((ssl = SSL_new(l->s->tls)) == NULL)
+			fatalx("SSL_new failed");
+		c->bev = bufferevent_openssl_socket_new(l->s->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+		c->tls = 1;
+	} else
+		c->bev = bufferevent_socket_new(l->s->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(l->s->base, http_timer_cb, c);
 	if (c->bev == NULL || c->timer == NULL)
 		fatalx("cannot set up a connection");

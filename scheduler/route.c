@@ -243,6 +243,7 @@ route_req_free(struct sch_req *r)
 
 	for (i = 0; i < r->nparam; i++)
 		free(r->param[i]);
+	free(r->user);
 	json_decref(r->body);
 	json_decref(r->query);
 	json_decref(r->reply);

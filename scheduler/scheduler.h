@@ -67,6 +67,9 @@ struct event;
 struct sch_req;
 struct http_conn;
 struct http_listener;
+struct evp_pkey_st;              /* OpenSSL's EVP_PKEY */
+struct ssl_ctx_st;               /* OpenSSL's SSL_CTX */
+struct ws_hub;
 
 /*
  * A delivery attempt's outcome waiting to be recorded by the next flush
@@ -95,6 +98,7 @@ struct sch_counters {
 	uint64_t commits;        /* transactions committed (txn_run) */
 	uint64_t checkpoints;    /* log checkpoints run by the timer */
 	uint64_t batched;        /* API requests in those transactions */
+	uint64_t pushes;         /* new-message pushes to websockets */
 	uint64_t late[SCH_LATE_BUCKETS]; /* fire lateness, cumulative */
 	double late_sum;
 };
@@ -117,6 +121,9 @@ struct sch {
 
 	struct http_listener *http_unix;
 	struct http_listener *http_tcp; /* NULL: no TCP listener */
+	struct evp_pkey_st *token_key; /* verifies user tokens, or NULL */
+	struct ssl_ctx_st *tls;  /* the TCP listener's TLS, or NULL */
+	struct ws_hub *ws;       /* the open websockets (ws.c) */
 	int nofile;              /* the open-file limit (soft) in force */
 
 	int64_t started;         /* sch_now() at start-up */
@@ -163,6 +170,9 @@ int sch_reload(struct sch *s, char **cause);
  * read by api_sources_body instead of as a JSON object.
  */
 #define SCH_ROUTE_SOURCE 0x10
+#define SCH_ROUTE_PUBLIC 0x20 /* public API keys may use it too */
+#define SCH_ROUTE_USER   0x40 /* {id}, the first parameter, is the user */
+#define SCH_ROUTE_UPGRADE 0x80 /* a websocket (ws.c takes the connection) */
 
 #define SCH_MAX_PARAMS 4
 
@@ -188,6 +198,8 @@ struct sch_req {
 	struct http_conn *conn;      /* NULL: not from a connection */
 	const struct sch_route *route;
 	int tcp;                     /* arrived on the TCP listener */
+	int pub;                     /* with a public API key */
+	char *user;                  /* pub: the user it acts for, or NULL */
 	char *param[SCH_MAX_PARAMS]; /* decoded path parameters */
 	size_t nparam;
 	json_t *body;                /* the JSON body, or NULL */
@@ -245,6 +257,18 @@ void server_request(struct sch_req *r, char *body, size_t len);
 /* Its connection ended before the body arrived: forget it. */
 void server_drop(struct sch_req *r);
 
+/* ---- keys, user tokens and origins (auth.c) ---- */
+
+enum auth_kind { AUTH_NONE, AUTH_SERVER, AUTH_PUBLIC };
+
+enum auth_kind auth_key(struct sch *s, const char *key);
+const char *auth_bearer(struct http_conn *c);
+int auth_origin(struct sch *s, const char *origin);
+int auth_load(const struct eng_config *c, struct evp_pkey_st **out,
+    char **cause);
+int auth_token(struct sch *s, const char *tok, int64_t now, char **user,
+    const char **code, char **cause);
+
 /* ---- the HTTP/1.1 server side (http.c) ---- */
 
 /* Reply flags. */
@@ -260,6 +284,23 @@ int http_peer(const struct http_conn *c, uid_t *uid, gid_t *gid);
 int http_peer_in_group(const struct http_conn *c, gid_t g);
 void http_send(struct http_conn *c, int status, const char *ctype,
     const char *body, size_t len, const char *headers, int flags);
+struct bufferevent *http_detach(struct http_conn *c,
+    struct http_listener **l);
+void http_release(struct http_listener *l);
+
+/* ---- TLS on the TCP listener (tls.c) ---- */
+
+int tls_load(const struct eng_config *c, struct ssl_ctx_st **out,
+    char **cause);
+void tls_free(struct ssl_ctx_st *ctx);
+
+/* ---- websockets: Knock's real-time feed (ws.c) ---- */
+
+void ws_init(struct sch *s);
+void ws_upgrade(struct sch_req *r, int body);
+void ws_push(struct sch *s);
+void ws_stop(struct sch *s);
+size_t ws_count(const struct sch *s);
 
 /* ---- routing without a transport (route.c) ---- */
 
@@ -286,6 +327,8 @@ enum eng_status api_users_prefs_put(struct sch_req *, json_t **, char **);
 enum eng_status api_users_prefs_get(struct sch_req *, json_t **, char **);
 enum eng_status api_users_messages(struct sch_req *, json_t **, char **);
 enum eng_status api_users_feed(struct sch_req *, json_t **, char **);
+enum eng_status api_users_feed_settings(struct sch_req *, json_t **,
+    char **);
 
 enum eng_status api_objects_put(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_get(struct sch_req *, json_t **, char **);
@@ -315,6 +358,8 @@ enum eng_status api_workflows_cancel(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_get(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_mark(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_unmark(struct sch_req *, json_t **, char **);
+enum eng_status api_messages_batch(struct sch_req *, json_t **, char **);
+enum eng_status api_messages_bulk(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_runs_list(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_run_get(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_delivery_logs(struct sch_req *, json_t **,

@@ -108,6 +108,9 @@ server_status_of(enum eng_status st, const char **code)
 	case ENG_CONFLICT:
 		*code = "conflict";
 		return 409;
+	case ENG_FORBIDDEN:
+		*code = "forbidden";
+		return 403;
 	case ENG_INTERNAL:
 		break;
 	}
@@ -227,44 +230,6 @@ server_finish(struct sch_req *r, enum eng_status st, json_t *reply,
 	server_send(r);
 }
 
-/* Compare a presented key with a configured one in constant time. */
-static int
-server_key_equal(const char *given, const char *key)
-{
-	size_t lg = strlen(given), lk = strlen(key), i;
-	unsigned char diff = 0;
-
-	/* Time depends only on the length of what the client sent. */
-	diff |= (unsigned char)(lg != lk);
-	for (i = 0; i < lg; i++)
-		diff |= (unsigned char)given[i] ^
-		    (unsigned char)(lk ? key[i % lk] : 0);
-	if (lk == 0)
-		diff |= 1;
-	return diff == 0;
-}
-
-/* Whether the request carries "Authorization: Bearer KEY" of a known key. */
-static int
-server_authorized(struct sch *s, struct http_conn *conn)
-{
-	const struct eng_config *c = eng_config(s->eng);
-	const char *h;
-	size_t i, n;
-	int ok = 0;
-
-	h = http_header(conn, "Authorization");
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
-		return 0;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	n = c != NULL ? eng_config_api_key_count(c) : 0;
-	for (i = 0; i < n; i++)
-		ok |= server_key_equal(h, eng_config_api_key(c, i));
-	return ok;
-}
-
 /*
  * Parse r's body (len bytes; freed here) if its route takes one; 0, or
  * -1 after replying with the error.
@@ -326,6 +291,105 @@ server_peer_ok(struct http_conn *c)
 	    http_peer_in_group(c, getegid());
 }
 
+/* What a CORS preflight allows: methods, request headers, seconds. */
+#define SERVER_CORS_METHODS "GET, POST, PUT, DELETE, OPTIONS"
+#define SERVER_CORS_HEADERS "authorization, content-type, accept, " \
+	"x-knock-client, x-knock-user-token, x-knock-branch, idempotency-key"
+#define SERVER_CORS_MAX_AGE 7200
+
+/*
+ * Answer a CORS preflight from origin, before any key is asked for:
+ * 204 with what may be sent (http_send adds the Allow-Origin line), or
+ * 403 for an origin that allowed_origins does not list.
+ */
+static void
+server_preflight(struct sch *s, struct http_conn *c, const char *origin)
+{
+	char hdr[512];
+
+	if (!auth_origin(s, origin)) {
+		server_reply_error(c, 403, "origin_not_allowed", "this origin "
+		    "is not one of allowed_origins", 0);
+		return;
+	}
+	snprintf(hdr, sizeof hdr, "Access-Control-Allow-Methods: %s\r\n"
+	    "Access-Control-Allow-Headers: %s\r\n"
+	    "Access-Control-Max-Age: %d\r\n", SERVER_CORS_METHODS,
+	    SERVER_CORS_HEADERS, SERVER_CORS_MAX_AGE);
+	http_send(c, 204, NULL, NULL, 0, hdr, 0);
+}
+
+/*
+ * The TCP listener's key check of r (its route may be NULL: not found):
+ * a server key may do everything; a public key only what its route
+ * allows public keys, for one user -- the user token's (which must be
+ * there and verify when user_token_public_key is set, and must name the
+ * user in the path), else the user in the path.  A websocket brings its
+ * key and token as the query's api_key and user_token.  0, or -1 after
+ * answering.
+ */
+static int
+server_auth(struct sch *s, struct http_conn *c, struct sch_req *r)
+{
+	const struct sch_route *rt = r->route;
+	int upgrade = rt != NULL && (rt->flags & SCH_ROUTE_UPGRADE);
+	const char *key = auth_bearer(c), *tok, *who, *code;
+	char msg[300], *cause = NULL, *user = NULL;
+	int status;
+
+	if (upgrade && key == NULL)
+		key = json_string_value(json_object_get(r->query, "api_key"));
+	switch (auth_key(s, key)) {
+	case AUTH_NONE:
+		/* Closed without reading a byte of its body. */
+		server_reply_error(c, 401, "authentication_required", "a valid "
+		    "API key is required: Authorization: Bearer <key>",
+		    HTTP_CLOSE);
+		return -1;
+	case AUTH_SERVER:
+		return 0;
+	case AUTH_PUBLIC:
+		break;
+	}
+	r->pub = 1;
+	if (rt == NULL)
+		return 0;
+	if (!(rt->flags & SCH_ROUTE_PUBLIC)) {
+		snprintf(msg, sizeof msg, "a public API key may not use %s "
+		    "%s: it reaches only the feed's user-scoped routes",
+		    route_method_name(rt->method), rt->pattern);
+		server_reply_error(c, 403, "public_key_not_allowed", msg, 0);
+		return -1;
+	}
+	who = (rt->flags & SCH_ROUTE_USER) ? r->param[0] : NULL;
+	if (s->token_key == NULL) {
+		r->user = who != NULL ? xstrdup(who) : NULL;
+		return 0;
+	}
+	tok = upgrade ? json_string_value(json_object_get(r->query,
+	    "user_token")) : http_header(c, "X-Knock-User-Token");
+	if (tok == NULL) {
+		server_reply_error(c, 401, "user_token_required", "a public "
+		    "API key needs a user token here (X-Knock-User-Token: a "
+		    "JWT signed for the user)", 0);
+		return -1;
+	}
+	if ((status = auth_token(s, tok, sch_now(s), &user, &code,
+	    &cause)) != 0) {
+		server_reply_error(c, status, code, cause, 0);
+		free(cause);
+		return -1;
+	}
+	if (who != NULL && strcmp(who, user) != 0) {
+		free(user);
+		server_reply_error(c, 403, "user_token_mismatch", "the user "
+		    "token is for another user", 0);
+		return -1;
+	}
+	r->user = user;
+	return 0;
+}
+
 /* See scheduler.h: the checks of a request's head. */
 int
 server_head(struct sch *s, struct http_conn *c, int tcp,
@@ -333,7 +397,7 @@ server_head(struct sch *s, struct http_conn *c, int tcp,
 {
 	struct sch_req *r;
 	char allow[64], hdr[80], msg[300], *cause;
-	const char *code;
+	const char *origin, *code;
 	int status;
 
 	if (s->stopping) {
@@ -347,12 +411,19 @@ server_head(struct sch *s, struct http_conn *c, int tcp,
 		    "the admin socket", HTTP_CLOSE);
 		return -1;
 	}
+	if (tcp && h->method == EVHTTP_REQ_OPTIONS &&
+	    (origin = http_header(c, "Origin")) != NULL &&
+	    http_header(c, "Access-Control-Request-Method") != NULL) {
+		server_preflight(s, c, origin);
+		return -1;
+	}
 	r = xcalloc(1, sizeof *r);
 	r->s = s;
 	r->conn = c;
 	r->tcp = tcp;
 	r->route = route_find(r, h->method, h->path, tcp, &status, allow,
 	    sizeof allow);
+	r->query = route_query(h->query);
 	if (r->route != NULL && (r->route->flags & SCH_ROUTE_SOURCE)) {
 		/* A source's route: its own write keys, not an API key. */
 		if (api_sources_admit(r, &status, &code, &cause) != 0) {
@@ -361,11 +432,7 @@ server_head(struct sch *s, struct http_conn *c, int tcp,
 			server_req_free(r);
 			return -1;
 		}
-	} else if (tcp && !server_authorized(s, c)) {
-		/* Closed without reading a byte of its body. */
-		server_reply_error(c, 401, "authentication_required", "a valid "
-		    "API key is required: Authorization: Bearer <key>",
-		    HTTP_CLOSE);
+	} else if (tcp && server_auth(s, c, r) != 0) {
 		server_req_free(r);
 		return -1;
 	}
@@ -385,7 +452,6 @@ server_head(struct sch *s, struct http_conn *c, int tcp,
 		server_req_free(r);
 		return -1;
 	}
-	r->query = route_query(h->query);
 	if (r->query == NULL) {
 		server_reply_error(c, 400, "invalid_request", "the query "
 		    "string does not decode to UTF-8 text", 0);
@@ -396,6 +462,11 @@ server_head(struct sch *s, struct http_conn *c, int tcp,
 		server_reply_error(c, 422, "invalid_params", cause, 0);
 		free(cause);
 		server_req_free(r);
+		return -1;
+	}
+	if (r->route->flags & SCH_ROUTE_UPGRADE) {
+		/* Answered, and the connection taken, by ws.c. */
+		ws_upgrade(r, h->body);
 		return -1;
 	}
 	*out = r;
@@ -596,10 +667,11 @@ server_unix_socket(const char *path, char **cause)
 
 /*
  * The TCP listener's "HOST:PORT", checked by eng_listen_parse (as
- * belfry.conf's listen is), into ss and *sslen; -1 with *cause.
+ * belfry.conf's listen is; tls: with TLS), into ss and *sslen; -1 with
+ * *cause.
  */
 static int
-server_tcp_addr(const char *listen_at, struct sockaddr_storage *ss,
+server_tcp_addr(const char *listen_at, int tls, struct sockaddr_storage *ss,
     socklen_t *sslen, char **cause)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
@@ -607,7 +679,8 @@ server_tcp_addr(const char *listen_at, struct sockaddr_storage *ss,
 	char host[64];
 	int port;
 
-	if (eng_listen_parse(listen_at, host, sizeof host, &port, cause) != 0)
+	if (eng_listen_parse(listen_at, tls, host, sizeof host, &port,
+	    cause) != 0)
 		return -1;
 	memset(ss, 0, sizeof *ss);
 	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
@@ -675,12 +748,15 @@ server_start(struct sch *s, char **cause)
 		fatalx("event_new failed");
 	event_priority_set(s->flush_ev, 2);
 
+	ws_init(s);
 	if (s->listen != NULL) {
 		if (eng_config_api_key_count(eng_config(s->eng)) == 0 &&
+		    eng_config_public_key_count(eng_config(s->eng)) == 0 &&
 		    eng_config_source_count(eng_config(s->eng)) == 0)
-			log_warnx("listen %s: no api_keys or sources configured, "
-			    "so no TCP listener", s->listen);
-		else if (server_tcp_addr(s->listen, &ss, &sslen, cause) != 0)
+			log_warnx("listen %s: no api_keys, public_api_keys or "
+			    "sources configured, so no TCP listener", s->listen);
+		else if (server_tcp_addr(s->listen, s->tls != NULL, &ss,
+		    &sslen, cause) != 0)
 			return -1;
 		else
 			tcp = 1;
@@ -698,8 +774,8 @@ server_start(struct sch *s, char **cause)
 			return -1;
 		}
 		s->http_tcp = http_listen(s, fd, 1, s->listen);
-		log_info("listening on %s (port %d)", s->listen,
-		    s->listen_port);
+		log_info("listening on %s (port %d%s)", s->listen,
+		    s->listen_port, s->tls != NULL ? ", TLS" : "");
 	}
 	http_limits(s);
 	return 0;
@@ -719,6 +795,7 @@ void
 server_stop(struct sch *s)
 {
 	server_close_listeners(s);
+	ws_stop(s);
 	http_listener_free(s->http_tcp);
 	http_listener_free(s->http_unix);
 	s->http_tcp = s->http_unix = NULL;

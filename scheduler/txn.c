@@ -10,7 +10,8 @@
  * request rolls back alone), the recorded delivery outcomes, the work due
  * now in a savepoint of its own, the deliveries that work made due; then
  * one durable commit.  Only after the commit are replies sent (by the
- * caller) and deliveries started, so an answer or a delivery never speaks
+ * caller), deliveries started and new messages pushed to the feeds' open
+ * websockets (ws_push), so an answer, a delivery or a push never speaks
  * for work that was lost.
  */
 #include <stdlib.h>
@@ -65,6 +66,7 @@ txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
 		goto failed;
 	}
 	clock_fired(s);
+	ws_push(s);
 	s->counters.commits++;
 	TAILQ_FOREACH(r, batch, entry)
 		s->counters.batched++;

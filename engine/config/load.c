@@ -42,14 +42,15 @@ cfg_int(const struct cfg_file *f, json_t *o, const char *key, int min,
 
 /* See engine.h. */
 int
-eng_listen_parse(const char *listen, char *host, size_t hostlen, int *port,
-    char **cause)
+eng_listen_parse(const char *listen, int tls, char *host, size_t hostlen,
+    int *port, char **cause)
 {
 	unsigned char addr[16];
 	char buf[64], *end;
 	const char *colon = strrchr(listen, ':');
 	size_t n;
 	long p;
+	int loop;
 
 	if (colon == NULL || (n = (size_t)(colon - listen)) >= sizeof buf)
 		goto bad;
@@ -65,31 +66,122 @@ eng_listen_parse(const char *listen, char *host, size_t hostlen, int *port,
 	}
 	if (strcmp(buf, "localhost") == 0)
 		snprintf(buf, sizeof buf, "127.0.0.1");
-	if (inet_pton(AF_INET, buf, addr) == 1) {
-		if (addr[0] != 127)
-			goto notloop;
-	} else if (n > 2 && buf[0] == '[' && buf[n - 1] == ']') {
+	if (inet_pton(AF_INET, buf, addr) == 1)
+		loop = addr[0] == 127;
+	else if (n > 2 && buf[0] == '[' && buf[n - 1] == ']') {
 		buf[n - 1] = '\0';
 		memmove(buf, buf + 1, n - 1);
 		if (inet_pton(AF_INET6, buf, addr) != 1)
 			goto bad;
-		if (!IN6_IS_ADDR_LOOPBACK((struct in6_addr *)addr))
-			goto notloop;
+		loop = IN6_IS_ADDR_LOOPBACK((struct in6_addr *)addr);
 	} else
 		goto bad;
+	if (!loop && !tls) {
+		*cause = xasprintf("listen \"%s\": only loopback addresses "
+		    "are allowed without a \"tls\" section", listen);
+		return -1;
+	}
 	if (strlen(buf) >= hostlen)
 		goto bad;
 	snprintf(host, hostlen, "%s", buf);
 	*port = (int)p;
 	return 0;
 bad:
-	*cause = xasprintf("listen \"%s\": expected HOST:PORT with a "
-	    "loopback HOST (127.0.0.1, [::1], localhost)", listen);
+	*cause = xasprintf("listen \"%s\": expected HOST:PORT with an "
+	    "address HOST (127.0.0.1, [::1], localhost; others need "
+	    "\"tls\")", listen);
 	return -1;
-notloop:
-	*cause = xasprintf("listen \"%s\": only loopback addresses are "
-	    "allowed", listen);
-	return -1;
+}
+
+/*
+ * Whether origin is what a browser sends as Origin: http:// or https://,
+ * a host, an optional port, nothing after; 0 or -1.
+ */
+static int
+cfg_origin_ok(const char *origin)
+{
+	const char *h, *p;
+
+	if (strncmp(origin, "http://", 7) == 0)
+		h = origin + 7;
+	else if (strncmp(origin, "https://", 8) == 0)
+		h = origin + 8;
+	else
+		return -1;
+	if (*h == '\0' || *h == ':')
+		return -1;
+	for (p = h; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '.' || *p == ':' || *p == '[' ||
+		    *p == ']'))
+			return -1;
+	return 0;
+}
+
+/*
+ * An optional array of strings at key into *out and *n: each at least
+ * min characters long and, when ok is given, accepted by it (what names
+ * the expected form in the error).
+ */
+static int
+cfg_string_list(const struct cfg_file *f, json_t *root, const char *key,
+    size_t min, int (*ok)(const char *), const char *what, char ***out,
+    size_t *n, char **cause)
+{
+	json_t *v = json_object_get(root, key), *k;
+	char path[64];
+	size_t i;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v))
+		return cfg_error(f, key, cause, "\"%s\" must be an array of "
+		    "strings", key);
+	*out = xcalloc(json_array_size(v) + 1, sizeof **out);
+	json_array_foreach(v, i, k) {
+		cfg_fmt(path, sizeof path, "%s[%zu]", key, i);
+		if (!json_is_string(k) || json_string_length(k) < min ||
+		    (ok != NULL && ok(json_string_value(k)) != 0))
+			return cfg_error(f, path, cause, "%s", what);
+		(*out)[(*n)++] = xstrdup(json_string_value(k));
+	}
+	return 0;
+}
+
+/* Whether a public key is not a server key's form (Knock's sk_). */
+static int
+cfg_public_key_ok(const char *key)
+{
+	return strncmp(key, "sk_", 3) == 0 ? -1 : 0;
+}
+
+/* The optional "tls" section: {"certificate": FILE, "key": FILE}. */
+static int
+cfg_tls(const struct cfg_file *f, json_t *root, struct eng_config *c,
+    char **cause)
+{
+	static const char *const keys[] = { "certificate", "key", NULL };
+	json_t *v = json_object_get(root, "tls");
+	const char *cert, *key;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_object(v))
+		return cfg_error(f, "tls", cause, "\"tls\" must be "
+		    "{\"certificate\": FILE, \"key\": FILE}");
+	if (cfg_keys(f, "tls", v, keys, cause) != 0)
+		return -1;
+	cert = json_string_value(json_object_get(v, "certificate"));
+	key = json_string_value(json_object_get(v, "key"));
+	if (cert == NULL || *cert == '\0')
+		return cfg_error(f, "tls", cause, "\"tls\" needs "
+		    "\"certificate\": the PEM file of the certificate chain");
+	if (key == NULL || *key == '\0')
+		return cfg_error(f, "tls", cause, "\"tls\" needs \"key\": "
+		    "the PEM file of the private key");
+	c->tls_cert = xstrdup(cert);
+	c->tls_key = xstrdup(key);
+	return 0;
 }
 
 /* The rest of belfry.conf after its syntax is known good. */
@@ -99,10 +191,11 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 	static const char *const keys[] = { "socket", "database", "listen",
 		"api_keys", "default_timezone", "channels", "preferences",
 		"database_integrity_check", "header_timeout", "body_timeout",
-		"idle_timeout", "max_connections", NULL };
+		"idle_timeout", "max_connections", "public_api_keys",
+		"user_token_public_key", "allowed_origins", "tls", NULL };
 	char *tzcause = NULL, path[64], host[64];
 	json_t *v, *k;
-	size_t i;
+	size_t i, j;
 	int port;
 
 	if (cfg_keys(f, "", root, keys, cause) != 0 ||
@@ -110,7 +203,9 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 	    cfg_string(f, root, "database", &c->database, cause) != 0 ||
 	    cfg_string(f, root, "listen", &c->listen, cause) != 0 ||
 	    cfg_string(f, root, "default_timezone", &c->default_timezone,
-	    cause) != 0)
+	    cause) != 0 ||
+	    cfg_string(f, root, "user_token_public_key", &c->user_token_key,
+	    cause) != 0 || cfg_tls(f, root, c, cause) != 0)
 		return -1;
 	if ((v = json_object_get(root, "database_integrity_check")) != NULL) {
 		if (!json_is_string(v) || (strcmp(json_string_value(v),
@@ -131,7 +226,8 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 	    &c->max_connections, "connections per listener", cause) != 0)
 		return -1;
 	if (c->listen != NULL &&
-	    eng_listen_parse(c->listen, host, sizeof host, &port, &tzcause)) {
+	    eng_listen_parse(c->listen, c->tls_cert != NULL, host,
+	    sizeof host, &port, &tzcause)) {
 		cfg_error(f, "listen", cause, "%s", tzcause);
 		free(tzcause);
 		return -1;
@@ -142,20 +238,27 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 		free(tzcause);
 		return -1;
 	}
-	if ((v = json_object_get(root, "api_keys")) != NULL) {
-		if (!json_is_array(v))
-			return cfg_error(f, "api_keys", cause, "\"api_keys\" "
-			    "must be an array of strings");
-		c->api_keys = xcalloc(json_array_size(v), sizeof *c->api_keys);
-		json_array_foreach(v, i, k) {
-			cfg_fmt(path, sizeof path, "api_keys[%zu]", i);
-			if (!json_is_string(k) || json_string_length(k) < 8)
-				return cfg_error(f, path, cause, "an API key "
-				    "must be a string of 8 or more characters");
-			c->api_keys[c->n_api_keys++] =
-			    xstrdup(json_string_value(k));
-		}
-	}
+	if (cfg_string_list(f, root, "api_keys", 8, NULL, "an API key must be "
+	    "a string of 8 or more characters", &c->api_keys, &c->n_api_keys,
+	    cause) != 0 ||
+	    cfg_string_list(f, root, "public_api_keys", 8, cfg_public_key_ok,
+	    "a public API key must be a string of 8 or more characters, "
+	    "not an sk_ key", &c->public_keys, &c->n_public_keys,
+	    cause) != 0 ||
+	    cfg_string_list(f, root, "allowed_origins", 1, cfg_origin_ok,
+	    "an allowed origin must be http:// or https:// and a host with "
+	    "an optional port, in lower case, without a path",
+	    &c->origins, &c->n_origins, cause) != 0)
+		return -1;
+	for (i = 0; i < c->n_public_keys; i++)
+		for (j = 0; j < c->n_api_keys; j++)
+			if (strcmp(c->public_keys[i], c->api_keys[j]) == 0) {
+				cfg_fmt(path, sizeof path,
+				    "public_api_keys[%zu]", i);
+				return cfg_error(f, path, cause, "a key "
+				    "cannot be both a public and a server "
+				    "key");
+			}
 	if ((v = json_object_get(root, "channels")) != NULL &&
 	    cfg_channels(f, v, c, cause) != 0)
 		return -1;

@@ -113,31 +113,162 @@ eng_message_get(struct eng *e, const char *id, json_t **reply, char **cause)
 	return ENG_OK;
 }
 
-/* PUT/DELETE /v1/messages/{id}/{seen|read|archived|interacted}. */
-enum eng_status
-eng_message_mark(struct eng *e, const char *id, const char *what, int set,
-    int64_t now, json_t **reply, char **cause)
+/*
+ * Set (set) or clear engagement what ("seen", "read", "archived" or
+ * "interacted") of message seq, of owner's (NULL: anyone's), and note the
+ * change for the live push; interacted also marks it read, as Knock
+ * does.  ENG_OK, ENG_NOT_FOUND when there is no such message of owner's,
+ * or ENG_INTERNAL.
+ */
+static enum eng_status
+msg_mark(struct eng *e, int64_t seq, const char *what, int set,
+    const char *owner, int64_t now)
 {
-	uint64_t seq, b;
-	int rc;
+	struct store_message m;
+	enum eng_status rc = ENG_OK;
 
-	if (strcmp(what, "seen") != 0 && strcmp(what, "read") != 0 &&
-	    strcmp(what, "archived") != 0 && strcmp(what, "interacted") != 0) {
-		*cause = xasprintf("unknown engagement status \"%.32s\"", what);
+	if (!store_message_get(e->store, seq, &m))
 		return ENG_NOT_FOUND;
+	if (owner != NULL && strcmp(m.rcpt, owner) != 0)
+		rc = ENG_NOT_FOUND;
+	else if (store_message_mark(e->store, seq, what, set, now) < 0)
+		rc = ENG_INTERNAL;
+	else {
+		/* The feed's counts moved: open sockets must count anew. */
+		eng_push_note(e, m.rcpt, m.channel, NULL, 1);
+		if (set && strcmp(what, "interacted") == 0)
+			rc = msg_mark(e, seq, "read", 1, NULL, now);
 	}
-	if (eng_id_parse(e, ENG_ID_MSG, id, &seq, &b) != 0) {
+	store_message_clear(&m);
+	return rc;
+}
+
+/*
+ * A status of Knock's status routes (seen, unseen, read, unread,
+ * archived, unarchived, interacted) as an engagement and whether it is
+ * set; -1 with *cause when it is none of them.
+ */
+static int
+msg_status_of(const char *status, const char **what, int *set,
+    char **cause)
+{
+	static const struct {
+		const char *status, *what;
+		int set;
+	} map[] = {
+		{ "seen", "seen", 1 }, { "unseen", "seen", 0 },
+		{ "read", "read", 1 }, { "unread", "read", 0 },
+		{ "archived", "archived", 1 }, { "unarchived", "archived", 0 },
+		{ "interacted", "interacted", 1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(status, map[i].status) == 0) {
+			*what = map[i].what;
+			*set = map[i].set;
+			return 0;
+		}
+	*cause = xasprintf("unknown status \"%.32s\": seen, unseen, read, "
+	    "unread, archived, unarchived or interacted", status);
+	return -1;
+}
+
+/*
+ * Whether v, body member key, is an array of 1 to max strings; -1 with
+ * *cause naming what it should hold.
+ */
+static int
+msg_strings(json_t *v, const char *key, size_t max, const char *what,
+    char **cause)
+{
+	json_t *x;
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > max) {
+		*cause = xasprintf("\"%s\" must be an array of 1 to %zu %s",
+		    key, max, what);
+		return -1;
+	}
+	json_array_foreach(v, i, x)
+		if (!json_is_string(x)) {
+			*cause = xasprintf("\"%s\"[%zu] is not a string", key,
+			    i);
+			return -1;
+		}
+	return 0;
+}
+
+/* See engine.h: one message's status, PUT or DELETE. */
+enum eng_status
+eng_message_mark(struct eng *e, const char *id, const char *status,
+    int set, const char *owner, int64_t now, json_t **reply, char **cause)
+{
+	const char *what;
+	enum eng_status rc;
+	uint64_t seq, b;
+	int on;
+
+	if (msg_status_of(status, &what, &on, cause) != 0)
+		return ENG_NOT_FOUND;
+	if (eng_id_parse(e, ENG_ID_MSG, id, &seq, &b) != 0 ||
+	    seq > INT64_MAX) {
 		*cause = xasprintf("message \"%.64s\" not found", id);
 		return ENG_NOT_FOUND;
 	}
-	if ((rc = store_message_mark(e->store, (int64_t)seq, what, set,
-	    now)) < 0)
-		return ENG_INTERNAL;
-	if (rc == 0) {
+	rc = msg_mark(e, (int64_t)seq, what, set ? on : !on, owner, now);
+	if (rc == ENG_NOT_FOUND)
 		*cause = xasprintf("message \"%.64s\" not found", id);
-		return ENG_NOT_FOUND;
-	}
+	if (rc != ENG_OK)
+		return rc;
 	return eng_message_get(e, id, reply, cause);
+}
+
+#define MSG_BATCH_MAX 1000
+
+/*
+ * See engine.h: POST /v1/messages/batch/{status} {message_ids}: the
+ * messages updated, in the order given; ids that are not messages (of
+ * owner's, when owner is set) are left out.
+ */
+enum eng_status
+eng_messages_batch(struct eng *e, const char *status, json_t *body,
+    const char *owner, int64_t now, json_t **reply, char **cause)
+{
+	json_t *ids = json_object_get(body, "message_ids"), *v, *m;
+	const char *what, *id;
+	enum eng_status rc;
+	uint64_t seq, b;
+	size_t i;
+	int set;
+	char *ignored;
+
+	if (msg_status_of(status, &what, &set, cause) != 0)
+		return ENG_NOT_FOUND;
+	if (msg_strings(ids, "message_ids", MSG_BATCH_MAX, "message ids",
+	    cause) != 0)
+		return ENG_INVALID;
+	*reply = json_array();
+	json_array_foreach(ids, i, v) {
+		id = json_string_value(v);
+		if (eng_id_parse(e, ENG_ID_MSG, id, &seq, &b) != 0 ||
+		    seq > INT64_MAX)
+			continue;
+		rc = msg_mark(e, (int64_t)seq, what, set, owner, now);
+		if (rc == ENG_INTERNAL) {
+			json_decref(*reply);
+			*reply = NULL;
+			*cause = xstrdup("the store failed");
+			return rc;
+		}
+		ignored = NULL;
+		if (rc == ENG_OK && eng_message_get(e, id, &m, &ignored) ==
+		    ENG_OK)
+			json_array_append_new(*reply, m);
+		free(ignored);
+	}
+	return ENG_OK;
 }
 
 /* Page size from a query: 1..50, default 50, -1 when it is not that. */
@@ -228,6 +359,15 @@ msg_feed_item(struct eng *e, json_t *m, json_t *batch)
 	json_object_foreach(c, k, v) {
 		int md = strcmp(k, "markdown") == 0;
 
+		if (strcmp(k, "buttons") == 0) {
+			/* Knock's feed block of action buttons. */
+			json_array_append_new(blocks, json_pack("{s:s, s:s, s:s,"
+			    " s:O}", "__typename", "ButtonSetContentBlock",
+			    "name", "actions", "type", "button_set", "buttons",
+			    v));
+			continue;
+		}
+
 		html = md ? eng_markdown_html(json_string_value(v)) : NULL;
 		json_array_append_new(blocks, json_pack("{s:s, s:s, s:O, s:s,"
 		    " s:s}", "__typename", "ContentBlock", "name",
@@ -281,60 +421,320 @@ msg_feed_item(struct eng *e, json_t *m, json_t *batch)
 	json_object_update_missing(it, m);
 	json_object_del(it, "content");
 	json_object_set_new(it, "__typename", json_string("FeedItem"));
+	/* The page cursors are message ids. */
+	json_object_set(it, "__cursor", json_object_get(m, "id"));
 	return it;
 }
 
-/* The in-app channel called name, or NULL. */
-static const struct eng_channel *
-msg_feed_channel(struct eng *e, const char *name)
+/*
+ * An ISO 8601 UTC instant as browsers write it (YYYY-MM-DDTHH:MM:SS,
+ * optional fraction, Z) into *t; -1 when it is not one.
+ */
+static int
+msg_instant(const char *v, int64_t *t)
 {
+	char buf[21];
+	const char *p = v + 19;
+
+	if (strlen(v) < 20)
+		return -1;
+	memcpy(buf, v, 19);
+	memcpy(buf + 19, "Z", 2);
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	if (strcmp(p, "Z") != 0)
+		return -1;
+	return tz_instant_parse(buf, t);
+}
+
+/* Filters of a feed query checked on each row, beyond the walk's own. */
+struct msg_extra {
+	const char *source;      /* the workflow key, or NULL */
+	json_t *categories;      /* any of these workflow categories */
+	json_t *trigger;         /* data has each key = value */
+	int64_t gte, lte, gt, lt; /* inserted_at bounds */
+};
+
+/* The extra filters of query q into *x; ENG_INVALID with *cause. */
+static enum eng_status
+msg_extra_parse(json_t *q, struct msg_extra *x, char **cause)
+{
+	static const char *const ops[] = { "inserted_at.gte",
+		"inserted_at.lte", "inserted_at.gt", "inserted_at.lt" };
+	int64_t *bound[4];
+	const char *td = json_string_value(json_object_get(q,
+	    "trigger_data")), *v;
+	json_t *cat = json_object_get(q, "workflow_categories[]");
 	size_t i;
 
-	for (i = 0; i < e->cfg->n_channels; i++)
-		if (strcmp(e->cfg->channels[i].name, name) == 0 &&
-		    strcmp(e->cfg->channels[i].type, "in_app_feed") == 0)
-			return &e->cfg->channels[i];
-	return NULL;
+	memset(x, 0, sizeof *x);
+	bound[0] = &x->gte;
+	bound[1] = &x->lte;
+	bound[2] = &x->gt;
+	bound[3] = &x->lt;
+	x->gte = x->gt = INT64_MIN;
+	x->lte = x->lt = INT64_MAX;
+	x->source = json_string_value(json_object_get(q, "source"));
+	if (json_array_size(cat) > 0)
+		x->categories = cat;
+	for (i = 0; i < 4; i++)
+		if ((v = json_string_value(json_object_get(q, ops[i]))) !=
+		    NULL && msg_instant(v, bound[i]) != 0) {
+			*cause = xasprintf("\"%s\" must be an ISO 8601 UTC "
+			    "instant (2026-12-02T10:00:00Z)", ops[i]);
+			return ENG_INVALID;
+		}
+	if (td != NULL) {
+		x->trigger = json_loads(td, 0, NULL);
+		if (!json_is_object(x->trigger)) {
+			json_decref(x->trigger);
+			x->trigger = NULL;
+			*cause = xstrdup("\"trigger_data\" must be a JSON "
+			    "object of keys and values");
+			return ENG_INVALID;
+		}
+	}
+	return ENG_OK;
+}
+
+/* Whether message m passes x. */
+static int
+msg_extra_pass(struct eng *e, const struct store_message *m,
+    const struct msg_extra *x)
+{
+	const char *wf = m->workflow;
+	int64_t at = m->inserted;
+	const struct eng_workflow *w;
+	json_t *v, *c;
+	const char *k;
+	size_t i, j;
+	int ok = 1;
+
+	if (at < x->gte || at > x->lte || at <= x->gt || at >= x->lt)
+		return 0;
+	if (x->source != NULL && (wf == NULL || strcmp(wf, x->source) != 0))
+		return 0;
+	if (x->categories != NULL) {
+		ok = 0;
+		w = wf != NULL ? eng_workflow_find(e->cfg, wf) : NULL;
+		json_array_foreach(x->categories, i, v)
+			json_array_foreach(w != NULL ? w->categories : NULL,
+			    j, c)
+				ok |= json_equal(v, c);
+		if (!ok)
+			return 0;
+	}
+	if (x->trigger != NULL)
+		json_object_foreach(x->trigger, k, v)
+			ok &= json_equal(json_object_get(m->data, k), v);
+	return ok;
+}
+
+/*
+ * A FeedItem cut down to Knock's compact mode: no activities, at most
+ * one actor, data without nested arrays and objects.
+ */
+static void
+msg_compact(json_t *it)
+{
+	json_t *actors = json_object_get(it, "actors"), *data, *v;
+	const char *k;
+	void *tmp;
+
+	json_object_del(it, "activities");
+	json_object_del(it, "total_activities");
+	while (json_array_size(actors) > 1)
+		json_array_remove(actors, json_array_size(actors) - 1);
+	data = json_object_get(it, "data");
+	if (json_is_object(data)) {
+		data = json_deep_copy(data);
+		json_object_foreach_safe(data, tmp, k, v)
+			if (json_is_object(v) || json_is_array(v))
+				json_object_del(data, k);
+		json_object_set_new(it, "data", data);
+	}
+}
+
+/* How many messages a walk reads from the store at a time. */
+#define MSG_CHUNK 50
+
+/*
+ * A walk down rcpt's messages (on channel, or every channel) that pass
+ * the store filter f and the extra filters x, newest first, from below
+ * f->before down to (not including) stop: each passing message is handed
+ * to visit (which takes it, to clear) until visit returns nonzero.
+ */
+static void
+msg_walk(struct eng *e, const char *rcpt, const char *channel,
+    struct store_feed_filter *f, const struct msg_extra *x, int64_t stop,
+    int (*visit)(struct eng *, struct store_message *, void *), void *arg)
+{
+	struct store_message chunk[MSG_CHUNK];
+	size_t n, i;
+	int done = 0;
+
+	while (!done) {
+		n = store_feed_page(e->store, rcpt, channel, f, MSG_CHUNK,
+		    chunk);
+		for (i = 0; i < n; i++) {
+			if (done || chunk[i].seq <= stop) {
+				done = 1;
+				store_message_clear(&chunk[i]);
+				continue;
+			}
+			f->before = chunk[i].seq;
+			if (!msg_extra_pass(e, &chunk[i], x))
+				store_message_clear(&chunk[i]);
+			else
+				done = visit(e, &chunk[i], arg);
+		}
+		if (n < MSG_CHUNK)
+			break;
+	}
+}
+
+/* What msg_list's visits gather: entries, or a ring of the last ones. */
+struct msg_gather {
+	json_t *entries;
+	json_t **ring;          /* with a before cursor */
+	size_t size, seen;
+	int feed, compact;
+};
+
+/* Make message m (taken) an entry of g; 1 once a page is full. */
+static int
+msg_gather(struct eng *e, struct store_message *m, void *arg)
+{
+	struct msg_gather *g = arg;
+	json_t *batch = NULL, *j, *it;
+
+	if (g->feed)
+		batch = json_incref(json_object_get(m->body, "$batch"));
+	j = msg_json(e, m);
+	store_message_clear(m);
+	it = g->feed ? msg_feed_item(e, j, batch) : json_incref(j);
+	if (g->compact)
+		msg_compact(it);
+	json_decref(batch);
+	json_decref(j);
+	if (g->ring != NULL) {
+		json_decref(g->ring[g->seen % g->size]);
+		g->ring[g->seen++ % g->size] = it;
+		return 0;
+	}
+	json_array_append_new(g->entries, it);
+	return json_array_size(g->entries) == g->size;
 }
 
 /*
  * Messages of rcpt (optionally on one channel) as entries + cursor,
- * newest first across channels, as Messages or (feed) FeedItems.
+ * newest first across channels, as Messages or (feed) FeedItems.  With a
+ * "before" cursor the page is the entries just above it (the walk stops
+ * at the cursor, keeping a ring of the page's size).
  */
 static enum eng_status
 msg_list(struct eng *e, const char *rcpt, const char *channel, json_t *q,
     int feed, json_t **entries, json_t **page, char **cause)
 {
-	int size = msg_page_size(q);
-	struct store_message page_of[50];
+	const char *before = json_string_value(json_object_get(q, "before"));
+	const char *mode = json_string_value(json_object_get(q, "mode"));
+	struct msg_gather g;
 	struct store_feed_filter f;
+	struct msg_extra x;
 	enum eng_status rc;
-	json_t *m, *last, *batch;
-	size_t n, i;
+	json_t *first, *last;
+	int size = msg_page_size(q);
+	int64_t stop = 0, after;
+	uint64_t bseq, b;
+	size_t i;
 
 	if (size < 0) {
 		*cause = xstrdup("\"page_size\" must be an integer 1..50");
 		return ENG_INVALID;
 	}
+	if (mode != NULL && strcmp(mode, "compact") != 0 &&
+	    strcmp(mode, "rich") != 0) {
+		*cause = xstrdup("\"mode\" must be compact or rich");
+		return ENG_INVALID;
+	}
+	if (before != NULL) {
+		if (json_object_get(q, "after") != NULL) {
+			*cause = xstrdup("\"before\" and \"after\" cannot both "
+			    "be given");
+			return ENG_INVALID;
+		}
+		if (eng_id_parse(e, ENG_ID_MSG, before, &bseq, &b) != 0 ||
+		    bseq > INT64_MAX) {
+			*cause = xstrdup("bad \"before\" cursor");
+			return ENG_INVALID;
+		}
+		stop = (int64_t)bseq;
+	}
 	if ((rc = msg_filters(e, q, &f, cause)) != ENG_OK)
 		return rc;
-	n = store_feed_page(e->store, rcpt, channel, &f, (size_t)size,
-	    page_of);
-	*entries = json_array();
-	for (i = 0; i < n; i++) {
-		batch = feed ? json_incref(json_object_get(page_of[i].body,
-		    "$batch")) : NULL;
-		m = msg_json(e, &page_of[i]);
-		json_array_append_new(*entries, feed ?
-		    msg_feed_item(e, m, batch) : json_incref(m));
-		json_decref(batch);
-		json_decref(m);
-		store_message_clear(&page_of[i]);
+	if ((rc = msg_extra_parse(q, &x, cause)) != ENG_OK) {
+		json_decref(x.trigger);
+		return rc;
+	}
+	memset(&g, 0, sizeof g);
+	g.entries = json_array();
+	g.size = (size_t)size;
+	g.feed = feed;
+	g.compact = feed && mode != NULL && strcmp(mode, "compact") == 0;
+	if (before != NULL)
+		g.ring = xcalloc(g.size, sizeof *g.ring);
+	after = f.before;
+	msg_walk(e, rcpt, channel, &f, &x, stop, msg_gather, &g);
+	json_decref(x.trigger);
+	*entries = g.entries;
+	if (g.ring != NULL) {
+		/* The last size entries seen, newest first. */
+		for (i = g.seen > g.size ? g.seen - g.size : 0; i < g.seen;
+		    i++)
+			json_array_append_new(*entries, g.ring[i % g.size]);
+		free(g.ring);
+		first = json_array_get(*entries, 0);
+		last = json_array_get(*entries, json_array_size(*entries) - 1);
+		*page = msg_page_info(last ? json_string_value(
+		    json_object_get(last, "id")) : NULL, 1, size);
+		if (g.seen > g.size)
+			json_object_set(*page, "before", json_object_get(first,
+			    "id"));
+		return ENG_OK;
 	}
 	last = json_array_get(*entries, json_array_size(*entries) - 1);
 	*page = msg_page_info(last ? json_string_value(json_object_get(last,
-	    "id")) : NULL, (int)n == size, size);
+	    "id")) : NULL, json_array_size(*entries) == g.size, size);
+	if (after != INT64_MAX && (first = json_array_get(*entries, 0)))
+		json_object_set(*page, "before", json_object_get(first, "id"));
 	return ENG_OK;
+}
+
+/* See engine.h: the counts of rcpt's feed on channel. */
+void
+eng_feed_counts(struct eng *e, const char *rcpt, const char *channel,
+    const char *tenant, int has_tenant, struct eng_feed_counts *out)
+{
+	struct store_feed_counts c;
+
+	store_feed_count(e->store, rcpt, channel, tenant, has_tenant, &c);
+	out->total = c.total;
+	out->unread = c.unread;
+	out->unseen = c.unseen;
+}
+
+/* See engine.h: whether channel is an in-app feed channel of c. */
+int
+eng_config_is_feed(const struct eng_config *c, const char *channel)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_channels; i++)
+		if (strcmp(c->channels[i].name, channel) == 0 &&
+		    strcmp(c->channels[i].type, "in_app_feed") == 0)
+			return 1;
+	return 0;
 }
 
 /* GET /v1/users/{id}/feeds/{channel}. */
@@ -346,24 +746,156 @@ eng_feed_get(struct eng *e, const char *user, const char *channel,
 	    "tenant"));
 	const char *ht = json_string_value(json_object_get(query,
 	    "has_tenant"));
-	struct store_feed_counts c;
+	struct eng_feed_counts c;
 	json_t *entries, *page;
 	enum eng_status rc;
 
-	if (msg_feed_channel(e, channel) == NULL) {
+	if (!eng_config_is_feed(e->cfg, channel)) {
 		*cause = xasprintf("no in-app feed channel \"%.64s\"", channel);
 		return ENG_NOT_FOUND;
 	}
 	if ((rc = msg_list(e, user, channel, query, 1, &entries, &page,
 	    cause)) != ENG_OK)
 		return rc;
-	store_feed_count(e->store, user, channel, tenant, ht && strcmp(ht,
-	    "true") == 0, &c);
+	eng_feed_counts(e, user, channel, tenant, ht && strcmp(ht, "true") ==
+	    0, &c);
 	*reply = json_pack("{s:o, s:{s:s, s:I, s:I, s:I}, s:o, s:o}",
 	    "entries", entries, "meta", "__typename", "FeedMetadata",
 	    "total_count", (json_int_t)c.total, "unread_count",
 	    (json_int_t)c.unread, "unseen_count", (json_int_t)c.unseen,
 	    "page_info", page, "vars", json_object());
+	return ENG_OK;
+}
+
+#define MSG_BULK_USERS 100
+
+/* The seqs a bulk walk collects. */
+struct msg_seqs {
+	int64_t *seq;
+	size_t n, cap;
+};
+
+/* Collect message m's seq (m taken); never stops the walk. */
+static int
+msg_collect(struct eng *e, struct store_message *m, void *arg)
+{
+	struct msg_seqs *ss = arg;
+
+	(void)e;
+	if (ss->n == ss->cap)
+		ss->seq = xreallocarray(ss->seq, ss->cap = ss->cap ?
+		    ss->cap * 2 : 64, sizeof *ss->seq);
+	ss->seq[ss->n++] = m->seq;
+	store_message_clear(m);
+	return 0;
+}
+
+/*
+ * The bulk body's filters as a feed query: engagement_status as status,
+ * archived, has_tenant, tenants (at most one) as tenant, trigger_data.
+ * NULL with *cause.
+ */
+static json_t *
+msg_bulk_query(json_t *body, char **cause)
+{
+	json_t *q = json_object(), *v;
+	const char *es, *ar;
+
+	es = json_string_value(json_object_get(body, "engagement_status"));
+	ar = json_string_value(json_object_get(body, "archived"));
+	if (es != NULL)
+		json_object_set_new(q, "status", json_string(es));
+	if (ar != NULL)
+		json_object_set_new(q, "archived", json_string(ar));
+	if (json_is_true(json_object_get(body, "has_tenant")))
+		json_object_set_new(q, "has_tenant", json_string("true"));
+	v = json_object_get(body, "tenants");
+	if (json_array_size(v) > 1 || (v != NULL && !json_is_null(v) &&
+	    !json_is_array(v)) || (json_array_size(v) == 1 &&
+	    !json_is_string(json_array_get(v, 0)))) {
+		json_decref(q);
+		*cause = xstrdup("\"tenants\" must be an array of at most one "
+		    "tenant id");
+		return NULL;
+	}
+	if (json_array_size(v) == 1)
+		json_object_set(q, "tenant", json_array_get(v, 0));
+	if ((v = json_object_get(body, "trigger_data")) != NULL &&
+	    !json_is_null(v)) {
+		if (!json_is_string(v)) {
+			json_decref(q);
+			*cause = xstrdup("\"trigger_data\" must be a JSON "
+			    "object as a string");
+			return NULL;
+		}
+		json_object_set(q, "trigger_data", v);
+	}
+	return q;
+}
+
+/* See engine.h: POST /v1/channels/{channel}/messages/bulk/{status}. */
+enum eng_status
+eng_feed_bulk(struct eng *e, const char *channel, const char *status,
+    json_t *body, int64_t now, json_t **reply, char **cause)
+{
+	json_t *users = json_object_get(body, "user_ids"), *u, *q;
+	struct store_feed_filter f;
+	struct msg_seqs ss;
+	struct msg_extra x;
+	enum eng_status rc;
+	const char *what;
+	int64_t done = 0;
+	char at[32];
+	size_t i, k;
+	int set;
+
+	if (!eng_config_is_feed(e->cfg, channel)) {
+		*cause = xasprintf("no in-app feed channel \"%.64s\"", channel);
+		return ENG_NOT_FOUND;
+	}
+	if (msg_status_of(status, &what, &set, cause) != 0)
+		return ENG_NOT_FOUND;
+	if (msg_strings(users, "user_ids", MSG_BULK_USERS, "user ids",
+	    cause) != 0)
+		return ENG_INVALID;
+	if ((q = msg_bulk_query(body, cause)) == NULL)
+		return ENG_INVALID;
+	if ((rc = msg_extra_parse(q, &x, cause)) != ENG_OK) {
+		json_decref(x.trigger);
+		json_decref(q);
+		return rc;
+	}
+	json_array_foreach(users, i, u) {
+		if ((rc = msg_filters(e, q, &f, cause)) != ENG_OK)
+			break;
+		memset(&ss, 0, sizeof ss);
+		msg_walk(e, json_string_value(u), channel, &f, &x, 0,
+		    msg_collect, &ss);
+		for (k = 0; k < ss.n && rc == ENG_OK; k++) {
+			rc = msg_mark(e, ss.seq[k], what, set, NULL, now);
+			if (rc == ENG_NOT_FOUND)
+				rc = ENG_OK;
+			else if (rc == ENG_OK)
+				done++;
+		}
+		free(ss.seq);
+		if (rc != ENG_OK) {
+			*cause = xstrdup("the store failed");
+			break;
+		}
+	}
+	json_decref(x.trigger);
+	json_decref(q);
+	if (rc != ENG_OK)
+		return rc;
+	eng_iso(now, at, sizeof at);
+	*reply = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:s, s:s,"
+	    " s:s, s:s}", "__typename", "BulkOperation", "name",
+	    status, "status", "completed", "estimated_total_rows",
+	    (json_int_t)done, "processed_rows", (json_int_t)done,
+	    "success_count", (json_int_t)done, "error_count", 0,
+	    "inserted_at", at, "started_at", at, "completed_at", at,
+	    "updated_at", at);
 	return ENG_OK;
 }
 

@@ -173,6 +173,28 @@ run_ctx(struct eng_run *r, struct rrun *rr)
 	return json_incref(ctx);
 }
 
+/* A template's buttons (defs, their JSON) rendered: [{name, label, action}]. */
+static json_t *
+run_buttons(const struct eng_step *s, json_t *defs, json_t *ctx)
+{
+	json_t *out = json_array(), *b;
+	char *label, *action;
+	size_t i;
+
+	json_array_foreach(defs, i, b) {
+		label = eng_template_run(s->buttons[2 * i], ctx,
+		    ENG_TEMPLATE_TEXT);
+		action = eng_template_run(s->buttons[2 * i + 1], ctx,
+		    ENG_TEMPLATE_TEXT);
+		json_array_append_new(out, json_pack("{s:O, s:s, s:s}", "name",
+		    json_object_get(b, "name"), "label", label, "action",
+		    action));
+		free(label);
+		free(action);
+	}
+	return out;
+}
+
 /* Render every part of a step's template into a message body object. */
 static json_t *
 run_render(const struct eng_step *s, json_t *ctx)
@@ -183,6 +205,10 @@ run_render(const struct eng_step *s, json_t *ctx)
 	char *out;
 
 	json_object_foreach(s->template, k, v) {
+		if (strcmp(k, "buttons") == 0) {
+			json_object_set_new(body, k, run_buttons(s, v, ctx));
+			continue;
+		}
 		out = eng_template_run(s->parts[i++], ctx, strcmp(k, "body") ==
 		    0 ? ENG_TEMPLATE_JSON : strcmp(k, "html") == 0 ?
 		    ENG_TEMPLATE_HTML : ENG_TEMPLATE_TEXT);
@@ -271,7 +297,10 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 			json_decref(body);
 			return -1;
 		}
-	} else if (strcmp(ch->type, "log") == 0) {
+		e->stats.queue_depth++;
+	} else if (strcmp(ch->type, "in_app_feed") == 0)
+		eng_push_note(e, rr->rcpt, ch->name, r->tenant_id, 0);
+	else if (strcmp(ch->type, "log") == 0) {
 		txt = json_string_value(json_object_get(body, "text"));
 		if (txt == NULL)
 			txt = json_string_value(json_object_get(body,

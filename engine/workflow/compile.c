@@ -23,6 +23,57 @@ cfg_channel(struct eng_config *c, const char *name)
 	return NULL;
 }
 
+#define CFG_MAX_BUTTONS 3
+
+/*
+ * A channel step's "buttons" (the feed's action buttons): 1 to 3 of
+ * {"name", "label", "action"}, label and action templates, parsed into
+ * s->buttons (label, action of each in turn).
+ */
+static int
+cfg_buttons(const struct cfg_file *f, const char *path, json_t *v,
+    struct eng_step *s, char **cause)
+{
+	static const char *const keys[] = { "name", "label", "action", NULL };
+	static const char *const parts[] = { "label", "action" };
+	char p[512], *tc = NULL;
+	json_t *b, *t;
+	size_t i, j;
+
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > CFG_MAX_BUTTONS)
+		return cfg_error(f, path, cause, "step \"%s\": \"buttons\" "
+		    "must be 1 to %d of {\"name\", \"label\", \"action\"}",
+		    s->ref, CFG_MAX_BUTTONS);
+	s->buttons = xcalloc(2 * json_array_size(v), sizeof *s->buttons);
+	json_array_foreach(v, i, b) {
+		cfg_fmt(p, sizeof p, "%s[%zu]", path, i);
+		if (!json_is_object(b))
+			return cfg_error(f, p, cause, "step \"%s\": a button "
+			    "is {\"name\", \"label\", \"action\"}", s->ref);
+		if (cfg_keys(f, p, b, keys, cause) != 0)
+			return -1;
+		if (!json_is_string(json_object_get(b, "name")))
+			return cfg_error(f, p, cause, "step \"%s\": a button "
+			    "needs \"name\"", s->ref);
+		for (j = 0; j < 2; j++) {
+			t = json_object_get(b, parts[j]);
+			if (!json_is_string(t))
+				return cfg_error(f, p, cause, "step \"%s\": a "
+				    "button needs \"%s\"", s->ref, parts[j]);
+			if ((s->buttons[s->nbuttons] = eng_template_parse(
+			    json_string_value(t), &tc)) == NULL) {
+				cfg_error(f, p, cause, "step \"%s\": %s",
+				    s->ref, tc);
+				free(tc);
+				return -1;
+			}
+			s->nbuttons++;
+		}
+	}
+	return 0;
+}
+
 /* One channel step of a workflow. */
 static int
 cfg_step_channel(const struct cfg_file *f, const char *path, json_t *o,
@@ -53,9 +104,14 @@ cfg_step_channel(const struct cfg_file *f, const char *path, json_t *o,
 		    "\"body\"|\"subject\": \"...\"}", s->ref);
 	json_object_foreach(t, k, v) {
 		cfg_fmt(p, sizeof p, "%s.template.%s", path, k);
+		if (strcmp(k, "buttons") == 0) {
+			if (cfg_buttons(f, p, v, s, cause) != 0)
+				return -1;
+			continue;
+		}
 		if (strcmp(k, "markdown") != 0 && strcmp(k, "text") != 0 &&
 		    strcmp(k, "html") != 0 && strcmp(k, "body") != 0 &&
-		    strcmp(k, "subject") != 0)
+		    strcmp(k, "subject") != 0 && strcmp(k, "action_url") != 0)
 			return cfg_error(f, p, cause, "step \"%s\": unknown "
 			    "template part \"%s\"", s->ref, k);
 		if (!json_is_string(v))

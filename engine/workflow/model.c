@@ -30,6 +30,9 @@ eng_config_free(struct eng_config *c)
 			for (k = 0; k < sizeof st->parts / sizeof st->parts[0];
 			    k++)
 				eng_template_free(st->parts[k]);
+			for (k = 0; k < st->nbuttons; k++)
+				eng_template_free(st->buttons[k]);
+			free(st->buttons);
 			json_decref(st->conditions);
 			json_decref(st->def);
 			free(st->duration_key);
@@ -79,6 +82,15 @@ eng_config_free(struct eng_config *c)
 	for (i = 0; i < c->n_api_keys; i++)
 		free(c->api_keys[i]);
 	free(c->api_keys);
+	for (i = 0; i < c->n_public_keys; i++)
+		free(c->public_keys[i]);
+	free(c->public_keys);
+	for (i = 0; i < c->n_origins; i++)
+		free(c->origins[i]);
+	free(c->origins);
+	free(c->user_token_key);
+	free(c->tls_cert);
+	free(c->tls_key);
 	json_decref(c->default_prefs);
 	json_decref(c->schedules);
 	json_decref(c->schedule_files);
@@ -197,6 +209,55 @@ const char *
 eng_config_api_key(const struct eng_config *c, size_t i)
 {
 	return i < c->n_api_keys ? c->api_keys[i] : NULL;
+}
+
+/* How many public API keys belfry.conf lists. */
+size_t
+eng_config_public_key_count(const struct eng_config *c)
+{
+	return c->n_public_keys;
+}
+
+/* Public API key i. */
+const char *
+eng_config_public_key(const struct eng_config *c, size_t i)
+{
+	return i < c->n_public_keys ? c->public_keys[i] : NULL;
+}
+
+/* belfry.conf's user_token_public_key (a PEM file's path), or NULL. */
+const char *
+eng_config_user_token_key(const struct eng_config *c)
+{
+	return c->user_token_key;
+}
+
+/* How many allowed origins belfry.conf lists. */
+size_t
+eng_config_origin_count(const struct eng_config *c)
+{
+	return c->n_origins;
+}
+
+/* Allowed origin i. */
+const char *
+eng_config_origin(const struct eng_config *c, size_t i)
+{
+	return i < c->n_origins ? c->origins[i] : NULL;
+}
+
+/* The tls section's certificate file, or NULL. */
+const char *
+eng_config_tls_certificate(const struct eng_config *c)
+{
+	return c->tls_cert;
+}
+
+/* The tls section's key file, or NULL. */
+const char *
+eng_config_tls_key(const struct eng_config *c)
+{
+	return c->tls_key;
 }
 
 /* How many workflows are loaded. */

@@ -7,8 +7,9 @@
  *
  * Prints "ok=N errors=M seconds=S rate=R" (R = ok replies per second).
  * BODY (up to 1 MiB once filled in) may contain "%d", replaced by a
- * per-request counter.  BENCH_API_HEADER, when set, is one more header
- * line sent with each request ("Authorization: Basic ...").
+ * per-request counter (modulo BENCH_API_MOD when that is set: the same
+ * recipients over and over).  BENCH_API_HEADER, when set, is one more
+ * header line sent with each request ("Authorization: Basic ...").
  */
 #include <errno.h>
 #include <poll.h>
@@ -31,7 +32,7 @@ struct conn {
 #define BODYMAX (1 << 20)
 
 static const char *method, *path, *bodyfmt, *header;
-static long counter;
+static long counter, modulo;
 
 /* Monotonic seconds. */
 static double
@@ -87,7 +88,8 @@ send_req(struct conn *c)
 	int n, b = 0;
 
 	if (bodyfmt != NULL)
-		b = fill(body, sizeof body, bodyfmt, counter++);
+		b = fill(body, sizeof body, bodyfmt, modulo > 0 ?
+		    counter++ % modulo : counter++);
 	n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: belfry\r\n"
 	    "%s%sContent-Type: application/json\r\nContent-Length: %d\r\n"
 	    "\r\n%s", method, path, header ? header : "", header ? "\r\n" :
@@ -141,6 +143,8 @@ main(int argc, char **argv)
 	method = argv[4];
 	path = argv[5];
 	bodyfmt = argc > 6 ? argv[6] : NULL;
+	if (getenv("BENCH_API_MOD") != NULL)
+		modulo = atol(getenv("BENCH_API_MOD"));
 	header = getenv("BENCH_API_HEADER");
 	cs = calloc((size_t)n, sizeof *cs);
 	for (i = 0; i < n; i++) {

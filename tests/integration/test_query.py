@@ -52,7 +52,7 @@ def main():
               "none" in msg, msg)
         refused(d, "/v1/messages/x?include=all", "include")
         # List routes list what they take.
-        msg = refused(d, "/v1/users/u1/feeds/feed?source=tick", "source")
+        msg = refused(d, "/v1/users/u1/feeds/feed?include=all", "include")
         check("lists what the feed takes", "page_size" in msg and
               "archived" in msg, msg)
         refused(d, "/v1/schedules?before=abc", "before")

@@ -23,35 +23,9 @@ set -u
 B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SDK=$ROOT/tests/sdk
-BIN=$(cd "$B" 2>/dev/null && pwd)/belfryd
 KEY=sk_test_belfry_sdk_$$
-WAIT=10 # seconds to wait for the listener and for the exit on SIGTERM
-
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# Print the daemon's log (on failure).
-show_log() {
-	echo "--- belfryd log ($tmp/belfryd.log)"
-	sed 's/^/    /' "$tmp/belfryd.log" 2>/dev/null
-	echo "---"
-}
-
-# Give up before any test ran: one failure, with the reason.
-abort() {
-	echo "FAIL $1"
-	[ -f "$tmp/belfryd.log" ] && show_log
-	echo "sdk: 0 passed, 1 failed"
-	exit 1
-}
+LABEL=sdk
+. "$ROOT/tests/integration/nodedaemon.sh"
 
 command -v node >/dev/null || abort "node is not installed"
 [ -x "$BIN" ] || abort "no daemon $B/belfryd (run make first)"
@@ -66,8 +40,7 @@ sdk_version=$(node -p "require('$SDK/node_modules/@knocklabs/node/package.json')
 echo "# @knocklabs/node $sdk_version, node $(node --version)"
 
 # 2. config and daemon
-port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})") ||
-	abort "could not pick a free port"
+port=$(free_port) || abort "could not pick a free port"
 mkdir -p "$tmp/conf/workflows"
 cat >"$tmp/conf/belfry.conf" <<EOF
 {
@@ -95,24 +68,7 @@ cat >"$tmp/conf/workflows/sdk-comment.json" <<'EOF'
 }
 EOF
 
-"$BIN" -c "$tmp/conf" --socket "$tmp/s" --database "$tmp/db" \
-	--listen "127.0.0.1:$port" -v >"$tmp/belfryd.log" 2>&1 </dev/null &
-pid=$!
-
-up=0
-for _ in $(seq $((WAIT * 10))); do
-	kill -0 "$pid" 2>/dev/null || break
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		up=1
-		break
-	fi
-	sleep 0.1
-done
-if [ "$up" -ne 1 ]; then
-	kill -0 "$pid" 2>/dev/null && abort "belfryd did not listen on 127.0.0.1:$port within ${WAIT}s"
-	wait "$pid"
-	abort "belfryd exited with status $? before listening"
-fi
+daemon_start "$port"
 
 # 3. the SDK tests
 BELFRY_URL=http://127.0.0.1:$port BELFRY_KEY=$KEY \
@@ -129,30 +85,7 @@ if [ "$node_rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
 fi
 
 # 4. SIGTERM: a clean exit
-if kill -0 "$pid" 2>/dev/null; then
-	kill -TERM "$pid"
-	for _ in $(seq $((WAIT * 10))); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "FAIL belfryd did not exit within ${WAIT}s of SIGTERM"
-		fail=$((fail + 1))
-	else
-		wait "$pid"
-		rc=$?
-		pid=
-		if [ "$rc" -ne 0 ]; then
-			echo "FAIL belfryd exited with status $rc on SIGTERM"
-			fail=$((fail + 1))
-		fi
-	fi
-else
-	wait "$pid"
-	echo "FAIL belfryd died during the tests (status $?)"
-	pid=
-	fail=$((fail + 1))
-fi
+daemon_stop
 
 if [ "$fail" -ne 0 ] || [ "$pass" -eq 0 ]; then
 	show_log

@@ -705,7 +705,7 @@ test_feed_chains(void **state)
 	    json_object_get(reply, "entries"), 1), "id")));
 	json_decref(reply);
 	json_decref(q);
-	assert_int_equal(eng_message_mark(e, id, "read", 1, 1100, &reply,
+	assert_int_equal(eng_message_mark(e, id, "read", 1, NULL, 1100, &reply,
 	    &cause), ENG_OK);
 	json_decref(reply);
 	free(id);
@@ -799,7 +799,7 @@ test_feed_walk(void **state)
 		    0), 0, id);
 		reply = NULL;
 		assert_int_equal(eng_message_mark(e, id, marks[(seed >> 12) %
-		    3], 1, 2000, &reply, &cause), ENG_OK);
+		    3], 1, NULL, 2000, &reply, &cause), ENG_OK);
 		json_decref(reply);
 		free(id);
 	}
