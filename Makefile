@@ -73,7 +73,7 @@ ICU_RES  = $(B)/icu/zoneinfo64.res
 
 UNIT_TESTS = $(B)/tests/unit/tz/test_tz $(B)/tests/unit/tz/test_recur \
 	$(patsubst %.c,$(B)/%,$(wildcard tests/unit/engine/test_*.c)) \
-	$(B)/tests/unit/scheduler/test_notify
+	$(B)/tests/unit/scheduler/test_notify $(B)/tests/unit/scheduler/test_route
 TOOLS      = $(B)/tools/tzdump $(B)/tests/bench/bench_recur \
 	$(B)/tests/bench/bench_engine $(B)/tests/bench/bench_api \
 	$(B)/tests/bench/bench_sqlite $(B)/tests/bench/bench_schedules \
@@ -145,6 +145,10 @@ $(B)/tests/unit/engine/%: $(B)/tests/unit/engine/%.o \
 $(B)/tests/unit/scheduler/test_notify: $(B)/tests/unit/scheduler/test_notify.o \
 	$(B)/scheduler/notify.o $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka $(LDLIBS)
+
+$(B)/tests/unit/scheduler/test_route: $(B)/tests/unit/scheduler/test_route.o \
+	$(B)/scheduler/route.o $(B)/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LDLIBS)
 
 $(B)/tools/tzdump: $(B)/tools/tzdump.o $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS)

@@ -61,6 +61,17 @@ xstrdup(const char *s)
 	return p;
 }
 
+/* strndup that never returns NULL. */
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (p == NULL)
+		xmalloc_fail(n + 1);
+	return p;
+}
+
 /* asprintf that never fails; returns the new string. */
 char *
 xasprintf(const char *fmt, ...)

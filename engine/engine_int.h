@@ -279,6 +279,12 @@ enum eng_status eng_identify(struct eng *e, json_t *inline_rcpt, int64_t now,
 json_t *eng_rcpt_ref(const char *key);
 json_t *eng_rcpt_entity(struct eng *e, const char *key);
 
+/* engine/query.c: list queries as scheduler/route.c normalises them. */
+json_t *eng_query_list(json_t *q, const char *name);
+const char *eng_query_sub(json_t *q, const char *name, const char *field);
+int eng_query_page_size(json_t *q, int def, int max, int *out,
+    char **cause);
+
 /* engine/sources/: how long the source event log keeps an event. */
 #define ENG_SRC_KEEP (7 * 86400)
 

@@ -25,8 +25,7 @@
 
 /* What Knock's browser client sends on feed requests. */
 #define FEED_QUERY "after before page_size tenant has_tenant archived " \
-	"status source workflow_categories[] trigger_data mode " \
-	"inserted_at.gte inserted_at.lte inserted_at.gt inserted_at.lt"
+	"status source workflow_categories[] trigger_data mode inserted_at"
 #define SOURCE SCH_ROUTE_SOURCE
 
 const struct sch_route sch_routes[] = {

@@ -115,25 +115,116 @@ nomatch:
 }
 
 /*
- * Add parameter k = v (taking v) to a query object: a name ending in "[]"
- * (Knock's SDK sends arrays as recipients[]=a&recipients[]=b) collects
- * its values into an array, any other name keeps its last value.
+ * The element of array a that field f of element index idx (-1: "[]",
+ * no index) goes into: with an index, the element that index named
+ * first; without, the last element unless it already has f.
+ */
+static json_t *
+route_query_elem(json_t *a, json_t *idx, long n, const char *f)
+{
+	size_t i, len = json_array_size(a);
+	json_t *el;
+
+	if (n >= 0) {
+		for (i = 0; i < len; i++)
+			if (json_integer_value(json_array_get(idx, i)) == n &&
+			    json_is_object(json_array_get(a, i)))
+				return json_array_get(a, i);
+	} else if (len > 0) {
+		el = json_array_get(a, len - 1);
+		if (json_is_object(el) && json_object_get(el, f) == NULL &&
+		    json_integer_value(json_array_get(idx, len - 1)) == -1)
+			return el;
+	}
+	el = json_object();
+	json_array_append_new(a, el);
+	json_array_append_new(idx, json_integer(n));
+	return el;
+}
+
+/*
+ * Add parameter k = v (taking v) to query object o, normalised as qs
+ * (Knock's SDK) writes arrays and objects: "k[]" and "k[N]" append v to
+ * the array "k[]", "k[][f]" and "k[N][f]" set f of an element of it (a
+ * repeated f starts a new element, an index names one), "k[f]" and "k.f"
+ * set f of the object "k"; any other name keeps its last value.  idx
+ * holds, per "k[]" array, the index each element came with (-1: none).
  */
 static void
-route_query_add(json_t *o, const char *k, json_t *v)
+route_query_add(json_t *o, json_t *idx, const char *k, json_t *v)
 {
-	size_t n = strlen(k);
-	json_t *a;
+	const char *br = strchr(k, '['), *dot = strchr(k, '.'), *f, *end;
+	char *base, *name, *field;
+	json_t *a, *ix, *el;
+	long n = -1;
 
-	if (n < 2 || strcmp(k + n - 2, "[]") != 0) {
+	if (br == NULL && dot == NULL) {
 		json_object_set_new(o, k, v);
 		return;
 	}
-	if (!json_is_array(a = json_object_get(o, k))) {
-		a = json_array();
-		json_object_set_new(o, k, a);
+	if (br == NULL || (dot != NULL && dot < br)) {
+		if (dot == k || dot[1] == '\0') {
+			json_object_set_new(o, k, v);
+			return;
+		}
+		base = xstrndup(k, (size_t)(dot - k));
+		if (!json_is_object(el = json_object_get(o, base))) {
+			el = json_object();
+			json_object_set_new(o, base, el);
+		}
+		json_object_set_new(el, dot + 1, v);
+		free(base);
+		return;
 	}
-	json_array_append_new(a, v);
+	end = strchr(br, ']');
+	if (br == k || end == NULL || (end[1] != '\0' && end[1] != '[')) {
+		json_object_set_new(o, k, v);
+		return;
+	}
+	base = xstrndup(k, (size_t)(br - k));
+	field = xstrndup(br + 1, (size_t)(end - br - 1));
+	for (f = field; *f >= '0' && *f <= '9'; f++)
+		;
+	if (*f == '\0' && f - field <= 6)
+		n = *field != '\0' ? atol(field) : -1;
+	else {
+		/* k[f]: one level of object */
+		if (end[1] == '\0') {
+			if (!json_is_object(el = json_object_get(o, base))) {
+				el = json_object();
+				json_object_set_new(o, base, el);
+			}
+			json_object_set_new(el, field, v);
+		} else
+			json_object_set_new(o, k, v);
+		free(base);
+		free(field);
+		return;
+	}
+	name = xasprintf("%s[]", base);
+	if (!json_is_array(a = json_object_get(o, name))) {
+		a = json_array();
+		json_object_set_new(o, name, a);
+	}
+	if (!json_is_array(ix = json_object_get(idx, name))) {
+		ix = json_array();
+		json_object_set_new(idx, name, ix);
+	}
+	free(field);
+	field = NULL;
+	if (end[1] == '[' && (f = strchr(end + 2, ']')) != NULL &&
+	    f[1] == '\0' && f > end + 2) {
+		field = xstrndup(end + 2, (size_t)(f - end - 2));
+		el = route_query_elem(a, ix, n, field);
+		json_object_set_new(el, field, v);
+	} else if (end[1] == '\0') {
+		json_array_append_new(a, v);
+		json_array_append_new(ix, json_integer(-2));
+	} else
+		json_object_set_new(o, k, v);
+	free(field);
+	free(name);
+	free(base);
 }
 
 /*
@@ -143,7 +234,7 @@ route_query_add(json_t *o, const char *k, json_t *v)
 json_t *
 route_query(const char *q)
 {
-	json_t *o = json_object(), *v;
+	json_t *o = json_object(), *idx = json_object(), *v;
 	const char *part, *end, *eq;
 	char *k, *val;
 
@@ -160,10 +251,11 @@ route_query(const char *q)
 			free(k);
 			free(val);
 			json_decref(o);
+			json_decref(idx);
 			return NULL;
 		}
 		if (*k != '\0')
-			route_query_add(o, k, v);
+			route_query_add(o, idx, k, v);
 		else
 			json_decref(v);
 		free(k);
@@ -171,6 +263,7 @@ route_query(const char *q)
 		if (*end == '&')
 			end++;
 	}
+	json_decref(idx);
 	return o;
 }
 
@@ -254,7 +347,8 @@ route_req_free(struct sch_req *r)
 /*
  * Check that every parameter of query is one rt accepts: a word of
  * rt->query names a parameter exactly ("status" does not accept
- * "status[]"), and a word ending in '*' accepts every name it begins
+ * "status[]"; "status[]" accepts a single "status" too), and a word
+ * ending in '*' accepts every name it begins
  * ("recipients*": recipients, recipients[], recipients[0][id]).  0, or -1
  * with *cause naming the first parameter that is not accepted.
  */
@@ -269,7 +363,8 @@ route_query_check(const struct sch_route *rt, json_t *query, char **cause)
 		n = strlen(k);
 		for (w = list; *w != '\0'; w += wl + strspn(w + wl, " ")) {
 			wl = strcspn(w, " ");
-			if (wl == n && memcmp(w, k, n) == 0)
+			if ((wl == n || (wl == n + 2 && memcmp(w + n, "[]",
+			    2) == 0)) && memcmp(w, k, n) == 0)
 				break;
 			if (wl > 0 && w[wl - 1] == '*' && n >= wl - 1 &&
 			    memcmp(w, k, wl - 1) == 0)

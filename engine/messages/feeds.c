@@ -434,10 +434,11 @@ static int
 msg_instant(const char *v, int64_t *t)
 {
 	char buf[21];
-	const char *p = v + 19;
+	const char *p;
 
-	if (strlen(v) < 20)
+	if (v == NULL || strlen(v) < 20)
 		return -1;
+	p = v + 19;
 	memcpy(buf, v, 19);
 	memcpy(buf + 19, "Z", 2);
 	if (*p == '.')
@@ -456,16 +457,19 @@ struct msg_extra {
 	int64_t gte, lte, gt, lt; /* inserted_at bounds */
 };
 
-/* The extra filters of query q into *x; ENG_INVALID with *cause. */
+/*
+ * The extra filters of query q into *x; ENG_INVALID with *cause.
+ * inserted_at comes as inserted_at[gte]=... or inserted_at.gte=...
+ * (route.c makes both an object).
+ */
 static enum eng_status
 msg_extra_parse(json_t *q, struct msg_extra *x, char **cause)
 {
-	static const char *const ops[] = { "inserted_at.gte",
-		"inserted_at.lte", "inserted_at.gt", "inserted_at.lt" };
+	static const char *const ops[] = { "gte", "lte", "gt", "lt" };
 	int64_t *bound[4];
-	const char *td = json_string_value(json_object_get(q,
-	    "trigger_data")), *v;
+	json_t *td = json_object_get(q, "trigger_data"), *ins, *v;
 	json_t *cat = json_object_get(q, "workflow_categories[]");
+	const char *k;
 	size_t i;
 
 	memset(x, 0, sizeof *x);
@@ -478,15 +482,31 @@ msg_extra_parse(json_t *q, struct msg_extra *x, char **cause)
 	x->source = json_string_value(json_object_get(q, "source"));
 	if (json_array_size(cat) > 0)
 		x->categories = cat;
-	for (i = 0; i < 4; i++)
-		if ((v = json_string_value(json_object_get(q, ops[i]))) !=
-		    NULL && msg_instant(v, bound[i]) != 0) {
-			*cause = xasprintf("\"%s\" must be an ISO 8601 UTC "
-			    "instant (2026-12-02T10:00:00Z)", ops[i]);
+	if ((ins = json_object_get(q, "inserted_at")) != NULL &&
+	    !json_is_object(ins)) {
+		*cause = xstrdup("\"inserted_at\" takes gte, lte, gt or lt "
+		    "(inserted_at.gte=... or inserted_at[gte]=...)");
+		return ENG_INVALID;
+	}
+	json_object_foreach(ins, k, v) {
+		for (i = 0; i < 4 && strcmp(k, ops[i]) != 0; i++)
+			;
+		if (i == 4) {
+			*cause = xasprintf("unknown query parameter "
+			    "\"inserted_at.%s\": it takes gte, lte, gt or lt",
+			    k);
 			return ENG_INVALID;
 		}
+		if (msg_instant(json_string_value(v), bound[i]) != 0) {
+			*cause = xasprintf("\"inserted_at.%s\" must be an "
+			    "ISO 8601 UTC instant (2026-12-02T10:00:00Z)", k);
+			return ENG_INVALID;
+		}
+	}
 	if (td != NULL) {
-		x->trigger = json_loads(td, 0, NULL);
+		if (json_is_string(td))
+			x->trigger = json_loads(json_string_value(td), 0,
+			    NULL);
 		if (!json_is_object(x->trigger)) {
 			json_decref(x->trigger);
 			x->trigger = NULL;

@@ -182,55 +182,34 @@ eng_schedules_delete(struct eng *e, json_t *body, json_t **reply,
 
 /*
  * The recipient keys of a list query's "recipients" filter, as a JSON
- * array (NULL when there is none, with *rc ENG_OK): Knock's SDK sends
- * user ids as recipients[]=u1&recipients[]=u2 and object references as
- * recipients[0][id]=..&recipients[0][collection]=.. (and ids among them as
- * recipients[1]=u1).
+ * array (NULL when there is none, with *rc ENG_OK): user ids and
+ * {id, collection} object references, as route.c normalises
+ * recipients[]=u1, recipients[][id]=..&recipients[][collection]=.. and
+ * recipients[0][id]=...
  */
 static json_t *
 sched_filter_rcpts(json_t *q, enum eng_status *rc, char **cause)
 {
-	json_t *keys = json_array(), *v, *x;
-	const char *k, *id, *coll;
-	char name[48], *text;
+	json_t *keys = json_array(), *v = eng_query_list(q, "recipients"), *x;
+	const char *id;
+	char *text;
 	size_t i;
-	int n;
 
 	*rc = ENG_OK;
-	v = json_object_get(q, "recipients[]");
-	if (v == NULL)
-		v = json_object_get(q, "recipients");
-	if (json_is_string(v))
-		json_array_append_new(keys, json_string(json_string_value(v)));
-	else
-		json_array_foreach(v, i, x)
-			json_array_append(keys, x);
-	for (n = 0; n < 1000; n++) {
-		snprintf(name, sizeof name, "recipients[%d]", n);
-		id = json_string_value(json_object_get(q, name));
-		if (id != NULL) {
-			json_array_append_new(keys, json_string(id));
-			continue;
-		}
-		snprintf(name, sizeof name, "recipients[%d][id]", n);
-		id = json_string_value(json_object_get(q, name));
-		snprintf(name, sizeof name, "recipients[%d][collection]", n);
-		coll = json_string_value(json_object_get(q, name));
-		if (id == NULL)
-			break;
-		text = eng_rcpt_key(coll, id);
-		json_array_append_new(keys, json_string(text));
-		free(text);
-	}
-	json_array_foreach(keys, i, x) {
-		k = json_string_value(x);
-		if (k == NULL || *k == '\0') {
+	json_array_foreach(v, i, x) {
+		id = json_is_object(x) ? json_string_value(json_object_get(x,
+		    "id")) : json_string_value(x);
+		if (id == NULL || *id == '\0') {
 			json_decref(keys);
 			*cause = xstrdup("\"recipients\": expected recipient ids "
 			    "or {id, collection} references");
 			*rc = ENG_INVALID;
 			return NULL;
 		}
+		text = eng_rcpt_key(json_string_value(json_object_get(x,
+		    "collection")), id);
+		json_array_append_new(keys, json_string(text));
+		free(text);
 	}
 	if (json_array_size(keys) == 0) {
 		json_decref(keys);
