@@ -65,6 +65,8 @@ const struct sch_route sch_routes[] = {
 	    NULL, NULL },
 	{ POST, "/v1/workflows/{key}/cancel", api_workflows_cancel, BODY,
 	    NULL, NULL },
+	{ POST, "/v1/notify", api_notify, BODY, NULL, NULL },
+	{ POST, "/v1/notify/cancel", api_notify_cancel, BODY, NULL, NULL },
 
 	/* api_schedules.c */
 	{ POST, "/v1/schedules", api_schedules_create, BODY, NULL, NULL },
@@ -114,7 +116,8 @@ const struct sch_route sch_routes[] = {
 	{ GET, "/ws/v1/websocket", NULL, UPGRADE | PUBLIC, NULL,
 	    "api_key user_token vsn branch_slug" },
 	{ GET, "/v1/workflow_recipient_runs", api_messages_runs_list, 0,
-	    NULL, "workflow status recipient schedule_id after page_size" },
+	    NULL, "workflow status[] tenant has_errors starting_at ending_at recipient"
+	    " schedule_id after before page_size" },
 	{ GET, "/v1/workflow_recipient_runs/{id}", api_messages_run_get, 0,
 	    NULL, NULL },
 

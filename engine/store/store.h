@@ -280,10 +280,17 @@ void store_pending_free(struct store_pending *p, size_t n);
 size_t store_rruns_pending(struct store *s, int64_t seq,
     struct store_pending **out);
 
-/* Which recipient runs a list shows (NULL strings: any). */
+/*
+ * Which recipient runs a list shows (NULL and STORE_NONE: any): keys
+ * below the cursor (run, idx), or above it when backward.
+ */
 struct store_rrun_filter {
-	int64_t before_run, before_idx;  /* keys below (run, idx) */
-	const char *workflow, *status, *rcpt;
+	int64_t cur_run, cur_idx;
+	int backward;
+	const char *workflow, *rcpt, *tenant;
+	json_t *statuses;                /* an array of statuses, or NULL */
+	int64_t has_errors;              /* 0, 1, or STORE_NONE */
+	int64_t start, end;              /* inserted_at bounds (inclusive) */
 	int64_t sched;                   /* a schedule's fires, or STORE_NONE */
 };
 

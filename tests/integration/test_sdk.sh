@@ -68,6 +68,13 @@ cat >"$tmp/conf/workflows/sdk-comment.json" <<'EOF'
 }
 EOF
 
+# runs: workflows of tests/sdk/runs.test.mjs (one in-app step; a delay
+# before it, so that runs pause and may be cancelled)
+echo '{"key": "runs-feed", "name": "Runs feed", "steps": [{"ref": "feed", "type": "channel", "channel": "in-app", "template": {"markdown": "runs {{ data.n }}"}}]}' \
+	>"$tmp/conf/workflows/runs-feed.json"
+echo '{"key": "runs-delay", "name": "Runs delay", "steps": [{"ref": "wait", "type": "delay", "duration": {"seconds": 3600}}, {"ref": "feed", "type": "channel", "channel": "in-app", "template": {"markdown": "later {{ data.n }}"}}]}' \
+	>"$tmp/conf/workflows/runs-delay.json"
+
 daemon_start "$port"
 
 # 3. the SDK tests
