@@ -214,6 +214,7 @@ struct eng_run {
 	const char *tenant_id;   /* inside tenant */
 	json_t *tenant_prefs;    /* inside tenant, or NULL */
 	int skip_delay;
+	int sandbox;             /* settings.sandbox_mode: only feeds deliver */
 	json_t *subscriber_filter; /* inside settings, or NULL */
 	json_t *settings;        /* owned */
 	json_t *ctx;             /* template context shared by recipients */

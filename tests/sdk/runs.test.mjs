@@ -1,13 +1,16 @@
 // Workflow recipient runs and Knock's legacy notify routes through Knock's
 // official Node SDK, against the daemon tests/integration/test_sdk.sh starts
-// (its "# runs:" block adds the workflows "runs-feed", one in-app step, and
-// "runs-delay", an hour's delay before one).
+// (its "# runs:" block adds the workflows "runs-feed", one in-app step,
+// "runs-delay", an hour's delay before one, and "runs-sandbox", an in-app
+// step and one on the http channel "runs-hook", which posts to the receiver
+// this file serves on RUNS_HOOK_PORT).
 //
 // Every filter test makes runs the filter must leave out, so dropping the
 // filter fails the test.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import Knock, { UnprocessableEntityError } from '@knocklabs/node';
 
 const knock = new Knock({ apiKey: process.env.BELFRY_KEY, baseURL: process.env.BELFRY_URL });
@@ -180,4 +183,47 @@ test('POST /v1/notify/cancel cancels by the body\'s name and cancellation key', 
   const rs = await all({ workflow: 'runs-delay', recipient: U2 });
   assert.equal(rs.find((r) => r.workflow_run_id === res.result_id).status, 'cancelled');
   assert.equal(rs.find((r) => r.workflow_run_id === other.result_id).status, 'paused');
+});
+
+test('settings.sandbox_mode: the feed has the message, the http channel receives nothing', T, async () => {
+  const bodies = [];
+  const srv = http.createServer((req, res) => {
+    let b = '';
+    req.on('data', (c) => { b += c; });
+    req.on('end', () => { bodies.push(b); res.end('ok'); });
+  });
+  await new Promise((r) => srv.listen(Number(process.env.RUNS_HOOK_PORT), '127.0.0.1', r));
+  try {
+    const sand = await knock.workflows.trigger('runs-sandbox', {
+      recipients: [U2], data: { n: `s7-${run}` }, settings: { sandbox_mode: true },
+    });
+    const real = await knock.workflows.trigger('runs-sandbox', {
+      recipients: [U2], data: { n: `s8-${run}` },
+    });
+    // The trigger without sandbox mode reaches the receiver: it listens.
+    const end = Date.now() + 10_000;
+    while (!bodies.some((b) => b.includes(`s8-${run}`))) {
+      assert.ok(Date.now() < end, `no delivery to the receiver: ${JSON.stringify(bodies)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(!bodies.some((b) => b.includes(`s7-${run}`)), JSON.stringify(bodies));
+    const items = (await knock.users.feeds.listItems(U2, 'in-app')).getPaginatedItems();
+    const text = items.map((m) => m.blocks.map((b) => b.rendered).join()).join('|');
+    assert.ok(text.includes(`sandbox s7-${run}`), text);
+    assert.ok(text.includes(`sandbox s8-${run}`), text);
+    const rs = await all({ workflow: 'runs-sandbox', recipient: U2 });
+    const sr = await knock.workflowRecipientRuns.get(rs.find((r) => r.workflow_run_id === sand.workflow_run_id).id);
+    const skip = sr.events.find((ev) => ev.step_ref === 'hook');
+    assert.equal(skip.event, 'step_skipped');
+    assert.equal(skip.data.reason, 'sandbox_mode');
+    assert.equal(typeof skip.data.message_id, 'string');
+    assert.ok(sr.events.some((ev) => ev.step_ref === 'feed' && ev.event === 'message_sent'));
+    const rr = await knock.workflowRecipientRuns.get(rs.find((r) => r.workflow_run_id === real.workflow_run_id).id);
+    assert.ok(rr.events.some((ev) => ev.step_ref === 'hook' && ev.event === 'message_sent'));
+    await assert.rejects(knock.workflows.trigger('runs-sandbox', {
+      recipients: [U2], settings: { sandbox_mode: 'yes' },
+    }), UnprocessableEntityError);
+  } finally {
+    srv.close();
+  }
 });
