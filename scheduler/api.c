@@ -73,15 +73,15 @@ const struct sch_route sch_routes[] = {
 	{ PUT, "/v1/schedules", api_schedules_update, BODY, NULL, NULL },
 	{ DELETE, "/v1/schedules", api_schedules_delete, BODY, NULL, NULL },
 	{ GET, "/v1/schedules", api_schedules_list, 0, NULL,
-	    "workflow recipient recipients* tenant after page_size" },
+	    "workflow recipient recipients* tenant after before page_size" },
 	{ GET, "/v1/schedules/{id}", api_schedules_get, 0, NULL, NULL },
 	{ GET, "/v1/schedules/{id}/preview", api_schedules_preview, 0, NULL,
 	    "count" },
 	{ GET, "/v1/users/{id}/schedules", api_schedules_user, 0, NULL,
-	    "workflow recipients* tenant after page_size" },
+	    "workflow recipients* tenant after before page_size" },
 	{ GET, "/v1/objects/{collection}/{id}/schedules",
 	    api_schedules_object, 0, NULL,
-	    "workflow recipients* tenant after page_size" },
+	    "workflow recipients* tenant after before page_size" },
 
 	/* api_messages.c */
 	{ GET, "/v1/messages/{id}", api_messages_get, 0, NULL, NULL },

@@ -234,9 +234,9 @@ eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 	uint64_t run = INT64_MAX >> 24, idx = 0;
 	json_t *entries, *first, *last;
 	struct store_rrun_filter f;
-	struct store_rrun_row rows[50];
+	struct store_rrun_row rows[51];
 	char *keep = NULL;
-	int size, n, i;
+	int size, n, i, k, more;
 
 	memset(&f, 0, sizeof f);
 	if (eng_query_page_size(q, 50, 50, &size, cause) != 0)
@@ -259,27 +259,32 @@ eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 	f.cur_run = (int64_t)run;
 	f.cur_idx = (int64_t)idx;
 	f.backward = before != NULL;
-	n = (int)store_rruns_list(e->store, &f, (size_t)size, rows);
+	/* One more than a page says whether there is more beyond it. */
+	n = (int)store_rruns_list(e->store, &f, (size_t)size + 1, rows);
 	free(keep);
+	if ((more = n > size)) {
+		n = size;
+		store_rrun_clear(&rows[f.backward ? 0 : n].rr);
+	}
 	entries = json_array();
 	for (i = 0; i < n; i++) {
-		json_array_append_new(entries, runs_json(e, &rows[i].rr,
-		    &rows[i].run));
-		store_rrun_clear(&rows[i].rr);
+		k = f.backward && more ? i + 1 : i;
+		json_array_append_new(entries, runs_json(e, &rows[k].rr,
+		    &rows[k].run));
+		store_rrun_clear(&rows[k].rr);
 	}
 	first = json_array_get(entries, 0);
 	last = json_array_get(entries, json_array_size(entries) - 1);
 	/*
-	 * Forwards, a full page has more after its last; backwards, a full
-	 * page more before its first; and a page reached by a cursor has
-	 * neighbours on the side it came from.
+	 * The side a page was paged towards has a cursor if there is more;
+	 * the side it came from (a cursor's) always has one.
 	 */
 	*reply = json_pack("{s:o, s:{s:s, s:o, s:o, s:i}}", "items", entries,
 	    "page_info", "__typename", "PageInfo", "after",
-	    last && (before != NULL || n == size) ? json_string(
+	    last && (before != NULL || more) ? json_string(
 	    json_string_value(json_object_get(last, "id"))) : json_null(),
-	    "before", first && (after != NULL || (before != NULL &&
-	    n == size)) ? json_string(json_string_value(json_object_get(first,
-	    "id"))) : json_null(), "page_size", size);
+	    "before", first && (after != NULL || (before != NULL && more)) ?
+	    json_string(json_string_value(json_object_get(first, "id"))) :
+	    json_null(), "page_size", size);
 	return ENG_OK;
 }

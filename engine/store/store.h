@@ -505,7 +505,8 @@ int store_sched_fired(struct store *s, int64_t seq,
 struct store_sched_filter {
 	const char *workflow, *rcpt;
 	int64_t parent;          /* a template's children */
-	int64_t after;           /* keys above it */
+	int64_t after;           /* keys above it (backward: below) */
+	int backward;
 	int top;                 /* only rows that are no template's child */
 	json_t *rcpts;           /* an array of recipient keys (any of them) */
 	const char *tenant;

@@ -116,6 +116,7 @@ test('workflowRecipientRuns.list: after and before page through the runs', T, as
   const back = await knock.workflowRecipientRuns.list({ ...q, before: p2.body.page_info.before });
   assert.deepEqual(back.getPaginatedItems().map((r) => r.id), [a[0].id]);
   assert.equal(back.body.page_info.after, a[0].id);
+  assert.equal(back.body.page_info.before, null);
   const three = ours(await all(q));
   assert.equal(three.length, 3);
   assert.deepEqual(three.slice(0, 2).map((r) => r.id), [a[0].id, b[0].id]);
@@ -226,4 +227,31 @@ test('settings.sandbox_mode: the feed has the message, the http channel receives
   } finally {
     srv.close();
   }
+});
+
+test('users.listSchedules and schedules.list page back with before', T, async () => {
+  const user = `runs-sched-${run}`;
+  for (let i = 0; i < 3; i++) {
+    await knock.schedules.create({
+      workflow: 'runs-feed', recipients: [user], repeats: [{ frequency: 'daily', hours: 9 + i }],
+    });
+  }
+  const p1 = await knock.users.listSchedules(user, { page_size: 1 });
+  const a = p1.getPaginatedItems();
+  assert.equal(a.length, 1);
+  assert.equal(p1.body.page_info.before, null);
+  const p2 = await knock.users.listSchedules(user, { page_size: 1, after: p1.body.page_info.after });
+  const b = p2.getPaginatedItems();
+  assert.equal(b.length, 1);
+  assert.notEqual(b[0].id, a[0].id);
+  const back = await knock.users.listSchedules(user, { page_size: 1, before: p2.body.page_info.before });
+  assert.deepEqual(back.getPaginatedItems().map((x) => x.id), [a[0].id]);
+  assert.equal(back.body.page_info.before, null);
+  assert.equal(back.body.page_info.after, a[0].id);
+  const q = { workflow: 'runs-feed', recipients: [user], page_size: 2 };
+  const s1 = await knock.schedules.list(q);
+  const s2 = await knock.schedules.list({ ...q, after: s1.body.page_info.after });
+  assert.equal(s2.getPaginatedItems().length, 1);
+  const s0 = await knock.schedules.list({ ...q, before: s2.body.page_info.before });
+  assert.deepEqual(s0.getPaginatedItems().map((x) => x.id), s1.getPaginatedItems().map((x) => x.id));
 });
