@@ -286,6 +286,8 @@ json_t *eng_query_list(json_t *q, const char *name);
 const char *eng_query_sub(json_t *q, const char *name, const char *field);
 int eng_query_page_size(json_t *q, int def, int max, int *out,
     char **cause);
+json_t *eng_page_info(const char *first, const char *last, int from_after,
+    int backward, int more, int size);
 
 /* engine/sources/: how long the source event log keeps an event. */
 #define ENG_SRC_KEEP (7 * 86400)

@@ -138,7 +138,7 @@ const struct sch_route sch_routes[] = {
 	    "alias", NULL },
 	{ GET, "/v1/sources", api_sources_list, 0, NULL, NULL },
 	{ GET, "/v1/sources/{key}/events", api_sources_events, 0, NULL,
-	    "after page_size outcome" },
+	    "after before page_size outcome" },
 
 	/* api_admin.c */
 	{ GET, "/admin/status", api_admin_status, INLINE, NULL, NULL },

@@ -59,10 +59,9 @@ runs_events(struct eng *e, int64_t run, int64_t idx, json_t *stored)
 		    (uint64_t)i, id);
 		if ((event = json_string_value(json_object_get(ev, "e"))) ==
 		    NULL) {
-			o = json_deep_copy(ev);
-			json_object_set_new(o, "id", json_string(id));
-			json_object_set_new(o, "__typename",
-			    json_string("WorkflowRecipientRunEvent"));
+			o = json_pack("{s:s, s:s}", "__typename",
+			    "WorkflowRecipientRunEvent", "id", id);
+			json_object_update(o, ev);
 			json_array_append_new(out, o);
 			continue;
 		}
@@ -275,16 +274,9 @@ eng_runs_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 	}
 	first = json_array_get(entries, 0);
 	last = json_array_get(entries, json_array_size(entries) - 1);
-	/*
-	 * The side a page was paged towards has a cursor if there is more;
-	 * the side it came from (a cursor's) always has one.
-	 */
-	*reply = json_pack("{s:o, s:{s:s, s:o, s:o, s:i}}", "items", entries,
-	    "page_info", "__typename", "PageInfo", "after",
-	    last && (before != NULL || more) ? json_string(
-	    json_string_value(json_object_get(last, "id"))) : json_null(),
-	    "before", first && (after != NULL || (before != NULL && more)) ?
-	    json_string(json_string_value(json_object_get(first, "id"))) :
-	    json_null(), "page_size", size);
+	*reply = json_pack("{s:o, s:o}", "items", entries, "page_info",
+	    eng_page_info(json_string_value(json_object_get(first, "id")),
+	    json_string_value(json_object_get(last, "id")), after != NULL,
+	    f.backward, more, size));
 	return ENG_OK;
 }

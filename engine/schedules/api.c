@@ -282,15 +282,9 @@ sched_list(struct eng *e, const char *wf, const char *rcpt, int top,
 	}
 	free(rows);
 	json_decref(f.rcpts);
-	/*
-	 * The side a page was paged towards has a cursor if there is more;
-	 * the side it came from (a cursor's) always has one.
-	 */
-	*reply = json_pack("{s:o, s:{s:s, s:o, s:o, s:i}}", "entries",
-	    entries, "page_info", "__typename", "PageInfo", "after", n > 0 &&
-	    (before != NULL || more) ? json_string(last) : json_null(),
-	    "before", n > 0 && (after != NULL || (before != NULL && more)) ?
-	    json_string(first) : json_null(), "page_size", size);
+	*reply = json_pack("{s:o, s:o}", "entries", entries, "page_info",
+	    eng_page_info(n > 0 ? first : NULL, n > 0 ? last : NULL,
+	    after != NULL, f.backward, more, size));
 	return ENG_OK;
 }
 

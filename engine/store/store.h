@@ -690,11 +690,12 @@ int store_source_event_add(struct store *s,
     const struct store_source_event *ev);
 
 /*
- * Up to max of source's logged events with keys below `before`, newest
- * first, of outcome (NULL: any), into out; their count.
+ * Up to max of source's logged events with keys below cur (backward: the
+ * ones just above it), newest first, of outcome (NULL: any), into out;
+ * their count.
  */
 size_t store_source_events_page(struct store *s, const char *source,
-    int64_t before, const char *outcome, size_t max,
+    int64_t cur, int backward, const char *outcome, size_t max,
     struct store_source_event *out);
 
 /* Add n to source's count of events with outcome; 0 or -1. */
