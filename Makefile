@@ -62,7 +62,8 @@ SCH_SRCS = scheduler/belfryd.c scheduler/server.c \
 	scheduler/http.c scheduler/route.c scheduler/api.c \
 	$(wildcard scheduler/api_*.c) scheduler/clock.c scheduler/txn.c \
 	scheduler/outbound.c scheduler/webhook.c scheduler/email.c \
-	scheduler/notify.c scheduler/auth.c scheduler/tls.c scheduler/ws.c
+	scheduler/notify.c scheduler/auth.c scheduler/tls.c scheduler/ws.c \
+	scheduler/backup.c
 SCH_OBJS = $(SCH_SRCS:%.c=$(B)/%.o)
 # The engine signs webhooks with libcrypto's HMAC-SHA256.
 LDLIBS_E = -lsqlite3 -lcrypto
