@@ -27,12 +27,11 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_schedules as ts  # noqa: E402
-from belfrytest import Checks, UnixConnection, keep_or_remove  # noqa: E402
+from belfrytest import Checks, UnixConnection, run_parts  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 check = Checks()
@@ -90,8 +89,10 @@ def messages_of(d, uid):
             return out
 
 
-def hot_backup(tmp, conf):
+def hot_backup(tmp):
     """Backup under load, then restore by the documented procedure."""
+    conf = os.path.join(tmp, "conf")
+    ts.write_config(conf, tmp)
     d = ts.Daemon(tmp, conf, "2026-01-01T00:00:00Z")
     d2 = None
     try:
@@ -183,15 +184,16 @@ def hot_backup(tmp, conf):
         rid = trigger(UnixConnection(d2.sock), "t0", -1)
         check("the restored daemon takes triggers", rid is not None and
               rid not in runs)
-        return d2
     finally:
         d.stop()
         if d2 is not None:
             d2.stop()
 
 
-def upgrade(tmp, conf):
+def upgrade(tmp):
     """A schema-10 database gets its copy before the migration."""
+    conf = os.path.join(tmp, "conf")
+    ts.write_config(conf, tmp)
     db = os.path.join(tmp, "belfry.db")
     with open(os.path.join(HERE, "fixtures", "schema-v10.sql")) as f:
         sql = f.read()
@@ -234,21 +236,7 @@ def upgrade(tmp, conf):
 
 
 def main():
-    ok = False
-    tmp = tempfile.mkdtemp(prefix="belfry-backup-")
-    logs = []
-    try:
-        for name, f in (("hot", hot_backup), ("upgrade", upgrade)):
-            sub = os.path.join(tmp, name)
-            os.makedirs(sub)
-            conf = os.path.join(sub, "conf")
-            ts.write_config(conf, sub)
-            logs.append(os.path.join(sub, "belfryd.log"))
-            f(sub, conf)
-        ok = check.failed == 0
-    finally:
-        keep_or_remove(tmp, not ok, [x for x in logs if os.path.exists(x)])
-    return check.summary("backup")
+    return run_parts(check, "backup", (("hot", hot_backup), ("upgrade", upgrade)))
 
 
 if __name__ == "__main__":

@@ -22,11 +22,10 @@ Prints failed checks and ends with "retention: N passed, M failed".
 import json
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_schedules as ts  # noqa: E402
-from belfrytest import Checks, keep_or_remove  # noqa: E402
+from belfrytest import Checks, run_parts  # noqa: E402
 
 check = Checks()
 T0 = "2026-03-01T00:00:00Z"
@@ -204,19 +203,7 @@ def keep_all(tmp):
 
 
 def main():
-    ok = False
-    tmp = tempfile.mkdtemp(prefix="belfry-retention-")
-    logs = []
-    try:
-        for name, f in (("retention", retention), ("keep", keep_all)):
-            sub = os.path.join(tmp, name)
-            os.makedirs(sub)
-            logs.append(os.path.join(sub, "belfryd.log"))
-            f(sub)
-        ok = check.failed == 0
-    finally:
-        keep_or_remove(tmp, not ok, [x for x in logs if os.path.exists(x)])
-    return check.summary("retention")
+    return run_parts(check, "retention", (("retention", retention), ("keep", keep_all)))
 
 
 if __name__ == "__main__":
