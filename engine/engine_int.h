@@ -36,12 +36,20 @@ struct eng {
 	struct eng_push *pushes; /* changes to feeds (messages/pushes.c) */
 	size_t npushes, pushes_cap;
 	int pushes_all;         /* more than ENG_PUSHES_MAX: every feed */
+	int64_t retain_next;    /* engine time of the next eng_retain pass */
 };
 
 /* engine/dispatch.c: delete expired rows (see there), by eng_run_due. */
 void eng_sweep(struct eng *e, int64_t now);
 #define ENG_SWEEP_EVERY 60
 #define ENG_SWEEP_MAX 5000
+
+/*
+ * engine/dispatch.c: delete what is older than the retention windows (see
+ * there), at most ENG_RETAIN_MAX rows of each kind a pass; 1 when it ran.
+ */
+int eng_retain(struct eng *e, int64_t now);
+#define ENG_RETAIN_MAX 2000
 
 /* How many fired instants are kept between eng_fired_take calls. */
 #define ENG_FIRED_MAX 65536
@@ -179,6 +187,7 @@ struct eng_config {
 	json_t *schedule_files;  /* schedule id -> the file defining it */
 	struct eng_srcdef *sources;
 	size_t n_sources;
+	int retain_messages_days, retain_runs_days; /* retention; 0: for ever */
 };
 
 /* engine/workflow/: a workflow (a source) by key, a duration's seconds. */

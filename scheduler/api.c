@@ -148,6 +148,8 @@ const struct sch_route sch_routes[] = {
 	{ GET, "/admin/schedules/workflows", api_admin_sched_workflows, LOCAL,
 	    NULL, NULL },
 	{ POST, "/admin/clock", api_admin_clock, ASYNC | LOCAL | BODY, NULL, NULL },
+	{ POST, "/admin/backup", api_admin_backup, ASYNC | LOCAL | BODY, NULL,
+	    NULL },
 	{ GET, "/admin/deliveries", api_admin_deliveries, 0, NULL,
 	    "failed after page_size" },
 };
