@@ -27,15 +27,43 @@
 #define BELFRYD_SOCKET "/run/belfry/admin.sock"
 #define BELFRYD_DATABASE "/var/lib/belfry/belfry.db"
 
-/* Print the usage (on stdout for --help) and exit with status. */
+/* Print the usage (with every option on stdout for --help) and exit. */
 static void __attribute__((noreturn))
 belfryd_usage(int status)
 {
-	fprintf(status == 0 ? stdout : stderr, "usage: belfryd -c CONFIG_DIR "
-	    "[--socket PATH] [--database PATH]\n"
-	    "               [--listen 127.0.0.1:PORT] "
-	    "[--virtual-clock YYYY-MM-DDTHH:MM:SSZ] [-v]\n");
-	exit(status);
+	FILE *f = status == 0 ? stdout : stderr;
+
+	fprintf(f, "usage: belfryd -c CONFIG_DIR [--socket PATH] "
+	    "[--database PATH]\n"
+	    "               [--listen HOST:PORT] "
+	    "[--virtual-clock YYYY-MM-DDTHH:MM:SSZ] [-v]\n"
+	    "       belfryd --version | --help\n");
+	if (status != 0)
+		exit(status);
+	fprintf(f, "\n"
+	    "  -c, --config DIR      the configuration directory (belfry.conf,"
+	    "\n"
+	    "                        workflows/, schedules/, sources/)\n"
+	    "  -s, --socket PATH     the admin socket (default: belfry.conf's "
+	    "socket,\n"
+	    "                        else " BELFRYD_SOCKET ")\n"
+	    "  -d, --database PATH   the SQLite database (default: belfry.conf's"
+	    "\n"
+	    "                        database, else " BELFRYD_DATABASE ")\n"
+	    "  -l, --listen HOST:PORT  the TCP listener (default: belfry.conf's "
+	    "listen;\n"
+	    "                        \"\" for none)\n"
+	    "      --virtual-clock INSTANT  run on a virtual clock starting "
+	    "there, moved\n"
+	    "                        only by POST /admin/clock (tests)\n"
+	    "  -v, --verbose         log debug lines: one per request (method, "
+	    "path,\n"
+	    "                        status, latency)\n"
+	    "  -V, --version         print the version and exit\n"
+	    "  -h, --help            print this help and exit\n"
+	    "\nSignals: SIGHUP reloads the configuration, SIGTERM stops.  "
+	    "See belfryd(8).\n");
+	exit(0);
 }
 
 /* Set the socket, database and listen values: flags beat belfry.conf. */
@@ -302,14 +330,15 @@ belfryd_args(struct sch *s, int argc, char **argv, int *debug)
 		{ "socket", required_argument, NULL, 's' },
 		{ "database", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
-		{ "virtual-clock", required_argument, NULL, 'V' },
+		{ "virtual-clock", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:s:d:l:vh", longopts,
+	while ((ch = getopt_long(argc, argv, "c:s:d:l:vVh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c': belfryd_set(&s->config_dir, optarg); break;
@@ -319,6 +348,9 @@ belfryd_args(struct sch *s, int argc, char **argv, int *debug)
 		case 'v': *debug = 1; break;
 		case 'h': belfryd_usage(0);
 		case 'V':
+			printf("belfryd %s\n", BELFRY_VERSION);
+			exit(0);
+		case 'C':
 			if (tz_instant_parse(optarg, &s->vnow) != 0)
 				fatalx("--virtual-clock \"%s\": expected "
 				    "YYYY-MM-DDTHH:MM:SSZ", optarg);

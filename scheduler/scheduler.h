@@ -32,7 +32,7 @@
 
 #include "engine/engine.h"
 
-#define BELFRY_VERSION "0.3.0"
+/* BELFRY_VERSION: the VERSION file, given by the Makefile (-D). */
 
 /* Request bodies larger than this get 413 request_too_large. */
 #define SCH_MAX_BODY (10 * 1024 * 1024)
