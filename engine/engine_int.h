@@ -36,7 +36,14 @@ struct eng {
 	struct eng_push *pushes; /* changes to feeds (messages/pushes.c) */
 	size_t npushes, pushes_cap;
 	int pushes_all;         /* more than ENG_PUSHES_MAX: every feed */
+	struct eng_count *counts; /* counters by label (counts.c) */
+	size_t ncounts;
 };
+
+/* engine/counts.c: count n of kind for (workflow, channel); free all. */
+void eng_count(struct eng *e, enum eng_count_kind kind, const char *workflow,
+    const char *channel, uint64_t n);
+void eng_counts_free(struct eng *e);
 
 /* engine/dispatch.c: delete expired rows (see there), by eng_run_due. */
 void eng_sweep(struct eng *e, int64_t now);
@@ -165,6 +172,10 @@ struct eng_config {
 	size_t n_api_keys;
 	char **public_keys;      /* public_api_keys: browser keys */
 	size_t n_public_keys;
+	char **metrics_keys;     /* metrics_api_keys: /metrics, /healthz */
+	size_t n_metrics_keys;
+	char *socket_group;      /* the admin socket's group, or NULL */
+	int log_json;            /* log_format "json" */
 	char *user_token_key;    /* user_token_public_key: a PEM file, or NULL */
 	char **origins;          /* allowed_origins */
 	size_t n_origins;

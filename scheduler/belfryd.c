@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -180,6 +181,37 @@ belfryd_files(struct sch *s, const struct eng_config *c, int reload,
 	return 0;
 }
 
+/*
+ * The admin socket's group: socket_group's gid, or (gid_t)-1 for the
+ * daemon's own; fatal at start when the group has gone since the load.
+ */
+static gid_t
+belfryd_socket_gid(const struct eng_config *c)
+{
+	const char *name = eng_config_socket_group(c);
+	struct group *g;
+
+	if (name == NULL)
+		return (gid_t)-1;
+	if ((g = getgrnam(name)) == NULL)
+		fatalx("socket_group \"%s\": no such group", name);
+	return g->gr_gid;
+}
+
+/* Note a failed reload (status, metrics, systemd) and say why. */
+static int
+belfryd_reload_failed(struct sch *s, const char *cause)
+{
+	log_warnx("reload failed, keeping the configuration in force: %s",
+	    cause);
+	sch_notify("READY=1\nSTATUS=reload failed: %s", cause);
+	s->reload_at = sch_now(s);
+	free(s->reload_error);
+	s->reload_error = xstrdup(cause);
+	s->reloads_failed++;
+	return -1;
+}
+
 /* Re-read the configuration; the old one stays on error. */
 int
 sch_reload(struct sch *s, char **cause)
@@ -189,18 +221,11 @@ sch_reload(struct sch *s, char **cause)
 
 	sch_notify_reloading();
 	log_info("reloading %s", s->config_dir);
-	if ((c = eng_config_load(s->config_dir, cause)) == NULL) {
-		log_warnx("reload failed, keeping the configuration in force: "
-		    "%s", *cause);
-		sch_notify("READY=1\nSTATUS=reload failed: %s", *cause);
-		return -1;
-	}
+	if ((c = eng_config_load(s->config_dir, cause)) == NULL)
+		return belfryd_reload_failed(s, *cause);
 	if (belfryd_files(s, c, 1, cause) != 0) {
-		log_warnx("reload failed, keeping the configuration in force: "
-		    "%s", *cause);
-		sch_notify("READY=1\nSTATUS=reload failed: %s", *cause);
 		eng_config_free(c);
-		return -1;
+		return belfryd_reload_failed(s, *cause);
 	}
 	v = eng_config_socket(c);
 	if (s->opt_socket == NULL && v != NULL &&
@@ -215,7 +240,15 @@ sch_reload(struct sch *s, char **cause)
 	if (s->opt_listen == NULL &&
 	    belfryd_differ(eng_config_listen(c), s->listen))
 		log_warnx("reload: listen changed: restart to use it");
+	if (belfryd_differ(eng_config_socket_group(c),
+	    eng_config_socket_group(eng_config(s->eng))))
+		log_warnx("reload: socket_group changed: restart to use it");
+	log_json(eng_config_log_json(c));
 	eng_set_config(s->eng, c);
+	s->reload_at = sch_now(s);
+	free(s->reload_error);
+	s->reload_error = NULL;
+	s->reloads_ok++;
 	http_limits(s);
 	belfryd_sync(s);
 	log_info("reloaded: %zu workflows", eng_config_workflow_count(c));
@@ -391,6 +424,8 @@ main(int argc, char **argv)
 		    tz_rules_version(), tz_data_dir(), tz_system_version());
 	if ((c = eng_config_load(s->config_dir, &cause)) == NULL)
 		fatalx("%s", cause);
+	log_json(eng_config_log_json(c));
+	s->socket_gid = belfryd_socket_gid(c);
 	belfryd_paths(s, c);
 	if (belfryd_files(s, c, 0, &cause) != 0)
 		fatalx("%s", cause);
@@ -472,5 +507,6 @@ main(int argc, char **argv)
 	free(s->socket_path);
 	free(s->database);
 	free(s->listen);
+	free(s->reload_error);
 	return 0;
 }

@@ -106,6 +106,23 @@ struct store_gauge {
 size_t store_gauges(const struct store *s, struct store_gauge *out,
     size_t max);
 
+/* Whether the store answers a cheap query now: 0, or -1 with *cause. */
+int store_ping(struct store *s, char **cause);
+
+/* What the store holds, for status pages and metrics. */
+struct store_figures {
+	int schema_version;      /* the schema in use */
+	int64_t bytes;           /* the database's size */
+	int64_t schedules;       /* stored schedules */
+	int64_t messages;        /* stored messages; -1 when not counted */
+};
+
+/*
+ * Fill out; messages: count the messages too (that reads an index of
+ * every message, so /metrics leaves it out).
+ */
+void store_figures(struct store *s, int messages, struct store_figures *out);
+
 /*
  * Delete what no longer matters, at most max rows of each kind: replies
  * made before idem_before, throttle hits expired at now, and cancel
