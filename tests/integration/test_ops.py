@@ -64,29 +64,7 @@ def tcp(port, method, path, key=None):
 
 def start(tmp, conf, args=(), env=None):
     """belfryd (virtual clock) with extra args and environment."""
-    old = os.environ.copy()
-    os.environ.update(env or {})
-    try:
-        d = ts.Daemon.__new__(ts.Daemon)
-        d.sock = os.path.join(tmp, "belfryd.sock")
-        d.log = os.path.join(tmp, "belfryd.log")
-        d.logf = open(d.log, "ab")
-        e = dict(os.environ)
-        e.pop("NOTIFY_SOCKET", None)
-        d.proc = subprocess.Popen(
-            [ts.BELFRYD, "-c", conf, "--socket", d.sock, "--database",
-             os.path.join(tmp, "belfry.db"), "--virtual-clock",
-             "2026-01-01T00:00:00Z"] + list(args),
-            stdout=d.logf, stderr=d.logf, env=e)
-        d.conn = None
-        for _ in range(400):
-            if d.proc.poll() is not None or os.path.exists(d.sock):
-                break
-            subprocess.run(["sleep", "0.05"])
-        return d
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    return ts.Daemon(tmp, conf, "2026-01-01T00:00:00Z", args, env)
 
 
 def versions():
@@ -121,6 +99,17 @@ def main_daemon(tmp, logs):
         "listen": "127.0.0.1:%d" % port, "api_keys_file": keys,
         "metrics_api_keys": [MKEY], "log_format": "json",
         "socket_group": group})
+    # A webhook channel nothing answers on: its attempts are retried.
+    with open(os.path.join(conf, "belfry.conf")) as f:
+        c = json.load(f)
+    c["channels"]["hook"] = {"type": "http", "url": "http://127.0.0.1:%d/"
+                             % free_port()}
+    with open(os.path.join(conf, "belfry.conf"), "w") as f:
+        json.dump(c, f)
+    with open(os.path.join(conf, "workflows", "hooked.json"), "w") as f:
+        json.dump({"key": "hooked", "steps": [
+            {"ref": "h", "type": "channel", "channel": "hook",
+             "template": {"body": "{\"x\": 1}"}}]}, f)
     d = start(tmp, conf, ["-v"])
     logs.append(d.log)
     try:
@@ -148,9 +137,21 @@ def main_daemon(tmp, logs):
         st, j = d.req("POST", "/v1/workflows/ping/trigger",
                       {"recipients": ["u1", "u2"]})
         check("trigger", st == 200, j)
-        st, text = tcp(port, "GET", "/metrics", MKEY)
+        st, j = d.req("POST", "/v1/workflows/hooked/trigger",
+                      {"recipients": ["u3"]})
+        check("trigger hooked", st == 200, j)
+        retried = 'belfry_channel_deliveries_total{channel="hook",' \
+            'result="retried"} 1'
+        for _ in range(200):
+            st, text = tcp(port, "GET", "/metrics", MKEY)
+            if not isinstance(text, str) or retried in text:
+                break
+            subprocess.run(["sleep", "0.05"])
         check("metrics key on /metrics", st == 200 and isinstance(text, str),
               st)
+        check("deliveries by channel and result", retried in text and
+              'belfry_channel_deliveries_total{channel="hook",result='
+              '"delivered"} 0' in text, text[-2000:])
         text = text if isinstance(text, str) else ""
         for line in ('belfry_workflow_runs_total{workflow="ping"} 2',
                      'belfry_workflow_messages_total{workflow="ping",'
@@ -176,7 +177,7 @@ def main_daemon(tmp, logs):
               mode.st_gid == grp.getgrnam(group).gr_gid, mode.st_gid)
         # Status: store figures; a reload's time and result.
         st, j = d.req("GET", "/admin/status")
-        check("status figures", st == 200 and j["messages"] == 2 and
+        check("status figures", st == 200 and j["messages"] == 3 and
               j["schedules"] == 0 and j["schema_version"] > 0 and
               j["database_bytes"] > 0 and j["last_reload"] is None, j)
         os.chmod(keys, 0o644)
