@@ -547,10 +547,9 @@ struct eng_figures {
 	int schema_version;      /* the database schema in use */
 	int64_t bytes;           /* the database's size */
 	int64_t schedules;       /* stored schedules */
-	int64_t messages;        /* stored messages; -1 when not counted */
+	int64_t messages_created; /* messages made (the newest one's number) */
 };
-/* messages: count the messages too (it reads an index of all of them). */
-void eng_figures(struct eng *e, int messages, struct eng_figures *out);
+void eng_figures(struct eng *e, struct eng_figures *out);
 
 /*
  * Counters by label (engine/counts.c): recipient runs by workflow

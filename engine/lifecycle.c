@@ -58,15 +58,15 @@ eng_ping(struct eng *e, char **cause)
 
 /* See engine.h. */
 void
-eng_figures(struct eng *e, int messages, struct eng_figures *out)
+eng_figures(struct eng *e, struct eng_figures *out)
 {
 	struct store_figures f;
 
-	store_figures(e->store, messages, &f);
+	store_figures(e->store, &f);
 	out->schema_version = f.schema_version;
 	out->bytes = f.bytes;
 	out->schedules = f.schedules;
-	out->messages = f.messages;
+	out->messages_created = f.messages_created;
 }
 
 /* Install a configuration (the engine owns it from now on). */

@@ -190,7 +190,7 @@ api_metrics_ops(struct sch *s, FILE *f)
 	api_admin_metric(f, "belfry_last_reload_success", "gauge",
 	    "Whether the last reload worked (1 before any).",
 	    s->reload_error == NULL);
-	eng_figures(s->eng, 0, &fig);
+	eng_figures(s->eng, &fig);
 	api_admin_metric(f, "belfry_schedules", "gauge", "Stored schedules.",
 	    (uint64_t)fig.schedules);
 	api_admin_metric(f, "belfry_database_bytes", "gauge", "The database "
@@ -211,7 +211,7 @@ api_metrics_status(struct sch *s)
 	json_t *j, *last = json_null();
 	char at[32];
 
-	eng_figures(s->eng, 1, &fig);
+	eng_figures(s->eng, &fig);
 	if (s->reload_at != 0) {
 		tz_instant_format(s->reload_at, at, sizeof at);
 		last = json_pack("{s:s, s:s}", "at", at, "result",
@@ -224,7 +224,7 @@ api_metrics_status(struct sch *s)
 	    "schema_version", fig.schema_version,
 	    "database_bytes", (json_int_t)fig.bytes,
 	    "schedules", (json_int_t)fig.schedules,
-	    "messages", (json_int_t)fig.messages,
+	    "messages_created", (json_int_t)fig.messages_created,
 	    "last_reload", last,
 	    "reloads", "ok", (json_int_t)s->reloads_ok,
 	    "failed", (json_int_t)s->reloads_failed,

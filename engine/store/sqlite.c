@@ -278,8 +278,7 @@ const char *const sqlite_heads_recover =
 /* The statements of this file. */
 enum {
 	CORE_BEGIN, CORE_COMMIT, CORE_ROLLBACK, CORE_SAVEPOINT, CORE_RELEASE,
-	CORE_ROLLBACK_TO, CORE_PING, CORE_BYTES, CORE_SCHEDULES, CORE_MESSAGES,
-	CORE_COUNT
+	CORE_ROLLBACK_TO, CORE_PING, CORE_BYTES, CORE_SCHEDULES, CORE_COUNT
 };
 static const char *const core_sql[CORE_COUNT] = {
 	[CORE_BEGIN] = "BEGIN IMMEDIATE",
@@ -293,7 +292,6 @@ static const char *const core_sql[CORE_COUNT] = {
 	[CORE_BYTES] = "SELECT page_count * page_size FROM pragma_page_count(),"
 	    " pragma_page_size()",
 	[CORE_SCHEDULES] = "SELECT count(*) FROM schedules",
-	[CORE_MESSAGES] = "SELECT count(*) FROM messages",
 };
 const struct sqlite_sql sqlite_core_sql = { core_sql, CORE_COUNT };
 
@@ -624,15 +622,14 @@ store_ping(struct store *s, char **cause)
 
 /* See store.h: the schema version, size and counts. */
 void
-store_figures(struct store *s, int messages, struct store_figures *out)
+store_figures(struct store *s, struct store_figures *out)
 {
 	out->schema_version = STORE_SQLITE_VERSION;
 	out->bytes = sqlite_scalar(s, sqlite_stmt(s, PART_CORE, CORE_BYTES),
 	    0);
 	out->schedules = sqlite_scalar(s, sqlite_stmt(s, PART_CORE,
 	    CORE_SCHEDULES), 0);
-	out->messages = messages ? sqlite_scalar(s, sqlite_stmt(s, PART_CORE,
-	    CORE_MESSAGES), 0) : -1;
+	out->messages_created = s->msg_seq;
 }
 
 /* Prepare every part's statements; -1 with *cause. */

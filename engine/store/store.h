@@ -114,14 +114,11 @@ struct store_figures {
 	int schema_version;      /* the schema in use */
 	int64_t bytes;           /* the database's size */
 	int64_t schedules;       /* stored schedules */
-	int64_t messages;        /* stored messages; -1 when not counted */
+	int64_t messages_created; /* the newest message's number */
 };
 
-/*
- * Fill out; messages: count the messages too (that reads an index of
- * every message, so /metrics leaves it out).
- */
-void store_figures(struct store *s, int messages, struct store_figures *out);
+/* Fill out, without reading every message (a count of them would). */
+void store_figures(struct store *s, struct store_figures *out);
 
 /*
  * Delete what no longer matters, at most max rows of each kind: replies

@@ -177,7 +177,7 @@ def main_daemon(tmp, logs):
               mode.st_gid == grp.getgrnam(group).gr_gid, mode.st_gid)
         # Status: store figures; a reload's time and result.
         st, j = d.req("GET", "/admin/status")
-        check("status figures", st == 200 and j["messages"] == 3 and
+        check("status figures", st == 200 and j["messages_created"] == 3 and
               j["schedules"] == 0 and j["schema_version"] > 0 and
               j["database_bytes"] > 0 and j["last_reload"] is None, j)
         os.chmod(keys, 0o644)
