@@ -16,6 +16,10 @@
 # CFLAGS, LDFLAGS and LDLIBS given on the command line are added to the
 # project's own flags (ALL_CFLAGS, ALL_LDFLAGS), never instead of them.
 
+# The one version string of both programs (belfryd --version, belfryctl
+# --version, /admin/status, belfry_build_info, the User-Agent).
+VERSION := $(shell cat VERSION)
+
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 B        ?= build
@@ -25,7 +29,11 @@ CC       ?= cc
 DEB_PKGS = gcc make pkg-config libevent-dev libical-dev libjansson-dev \
 	libsqlite3-dev libicu-dev icu-devtools uuid-dev libcmocka-dev tzdata \
 	python3 python3-dateutil curl zlib1g-dev libcurl4-openssl-dev libssl-dev \
-	openssl python3-aiosmtpd libwslay-dev chromium
+	openssl python3-aiosmtpd libwslay-dev chromium $(TEST_PKGS)
+
+# Debian 12 packages only the tests use: promtool checks /metrics
+# (tests/integration/test_ops.py).
+TEST_PKGS = prometheus
 
 # Debian 12 packages make fuzz and make asan need besides DEB_PKGS.
 FUZZ_PKGS = clang libclang-rt-14-dev
@@ -40,7 +48,8 @@ endif
 OPT      ?= -O2 -g
 # Sanitizer flags, for compiling and linking (make asan, make fuzz).
 SAN      ?=
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -MMD -MP -I. \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DBELFRY_VERSION='"$(VERSION)"' \
+	$(OPT) $(SAN) $(WARN) -MMD -MP -I. \
 	$(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LDLIBS_TZ = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lm
@@ -106,7 +115,7 @@ deps:
 fuzz-deps: deps
 	$(call deb_install,$(FUZZ_PKGS))
 
-$(B)/%.o: %.c
+$(B)/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -109,6 +109,16 @@ size_t eng_config_public_key_count(const struct eng_config *c);
 const char *eng_config_public_key(const struct eng_config *c, size_t i);
 /* user_token_public_key: the PEM file that verifies user tokens, or NULL. */
 const char *eng_config_user_token_key(const struct eng_config *c);
+/*
+ * metrics_api_keys (and the metrics_api_keys credential): keys that reach
+ * only GET /metrics and GET /healthz.
+ */
+size_t eng_config_metrics_key_count(const struct eng_config *c);
+const char *eng_config_metrics_key(const struct eng_config *c, size_t i);
+/* socket_group: the admin socket's group (NULL: the daemon's own). */
+const char *eng_config_socket_group(const struct eng_config *c);
+/* log_format "json": one JSON object a log line. */
+int eng_config_log_json(const struct eng_config *c);
 /* allowed_origins: the browser origins CORS lets in. */
 size_t eng_config_origin_count(const struct eng_config *c);
 const char *eng_config_origin(const struct eng_config *c, size_t i);
@@ -543,6 +553,30 @@ struct eng_push {
  */
 size_t eng_pushes_take(struct eng *e, struct eng_push **out, int *all);
 void eng_pushes_free(struct eng_push *p, size_t n);
+
+/* Whether the store answers a cheap query (GET /healthz): 0, or -1. */
+int eng_ping(struct eng *e, char **cause);
+
+/* What the store holds (GET /admin/status, /metrics). */
+struct eng_figures {
+	int schema_version;      /* the database schema in use */
+	int64_t bytes;           /* the database's size */
+	int64_t schedules;       /* stored schedules */
+	int64_t messages_created; /* messages made (the newest one's number) */
+};
+void eng_figures(struct eng *e, struct eng_figures *out);
+
+/*
+ * Counters by label (engine/counts.c): recipient runs by workflow
+ * (channel ""), messages by workflow and channel, delivery outcomes by
+ * channel (workflow "").  eng_counts calls f(arg, workflow, channel, n)
+ * for each pair, n indexed by enum eng_count_kind.
+ */
+enum eng_count_kind { ENG_COUNT_RUNS, ENG_COUNT_MESSAGES,
+	ENG_COUNT_DELIVERED, ENG_COUNT_UNDELIVERED, ENG_COUNT_RETRIED,
+	ENG_COUNT_KINDS };
+void eng_counts(struct eng *e, void (*f)(void *, const char *, const char *,
+    const uint64_t *), void *arg);
 
 /* Counters for /metrics. */
 struct eng_stats {

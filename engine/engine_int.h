@@ -37,7 +37,14 @@ struct eng {
 	size_t npushes, pushes_cap;
 	int pushes_all;         /* more than ENG_PUSHES_MAX: every feed */
 	int64_t retain_next;    /* engine time of the next eng_retain pass */
+	struct eng_count *counts; /* counters by label (counts.c) */
+	size_t ncounts;
 };
+
+/* engine/counts.c: count n of kind for (workflow, channel); free all. */
+void eng_count(struct eng *e, enum eng_count_kind kind, const char *workflow,
+    const char *channel, uint64_t n);
+void eng_counts_free(struct eng *e);
 
 /* engine/dispatch.c: delete expired rows (see there), by eng_run_due. */
 void eng_sweep(struct eng *e, int64_t now);
@@ -173,6 +180,10 @@ struct eng_config {
 	size_t n_api_keys;
 	char **public_keys;      /* public_api_keys: browser keys */
 	size_t n_public_keys;
+	char **metrics_keys;     /* metrics_api_keys: /metrics, /healthz */
+	size_t n_metrics_keys;
+	char *socket_group;      /* the admin socket's group, or NULL */
+	int log_json;            /* log_format "json" */
 	char *user_token_key;    /* user_token_public_key: a PEM file, or NULL */
 	char **origins;          /* allowed_origins */
 	size_t n_origins;

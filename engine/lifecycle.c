@@ -45,7 +45,28 @@ eng_close(struct eng *e)
 	free(e->pushes);
 	free(e->fired);
 	eng_sched_cache_free(e);
+	eng_counts_free(e);
 	free(e);
+}
+
+/* See engine.h. */
+int
+eng_ping(struct eng *e, char **cause)
+{
+	return store_ping(e->store, cause);
+}
+
+/* See engine.h. */
+void
+eng_figures(struct eng *e, struct eng_figures *out)
+{
+	struct store_figures f;
+
+	store_figures(e->store, &f);
+	out->schema_version = f.schema_version;
+	out->bytes = f.bytes;
+	out->schedules = f.schedules;
+	out->messages_created = f.messages_created;
 }
 
 /* Install a configuration (the engine owns it from now on). */

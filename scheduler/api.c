@@ -22,6 +22,8 @@
 #define PUBLIC SCH_ROUTE_PUBLIC
 #define USER (SCH_ROUTE_PUBLIC | SCH_ROUTE_USER)
 #define UPGRADE SCH_ROUTE_UPGRADE
+#define OPEN SCH_ROUTE_OPEN
+#define METRICS SCH_ROUTE_METRICS
 
 /* What Knock's browser client sends on feed requests. */
 #define FEED_QUERY "after before page_size tenant has_tenant archived " \
@@ -144,7 +146,10 @@ const struct sch_route sch_routes[] = {
 	{ GET, "/admin/status", api_admin_status, INLINE, NULL, NULL },
 	{ POST, "/admin/reload", api_admin_reload, INLINE | LOCAL | BODY,
 	    NULL, NULL },
-	{ GET, "/metrics", api_admin_metrics, INLINE, NULL, NULL },
+	{ GET, "/metrics", api_admin_metrics, INLINE | METRICS, NULL, NULL },
+	/* api_metrics.c */
+	{ GET, "/healthz", api_metrics_healthz, INLINE | OPEN | METRICS, NULL,
+	    NULL },
 	{ GET, "/admin/schedules/workflows", api_admin_sched_workflows, LOCAL,
 	    NULL, NULL },
 	{ POST, "/admin/clock", api_admin_clock, ASYNC | LOCAL | BODY, NULL, NULL },

@@ -60,6 +60,7 @@ api_admin_status(struct sch_req *r, json_t **reply, char **cause)
 		    json_integer(s->listen_port));
 	json_object_set_new(*reply, "sources", json_integer((json_int_t)
 	    eng_config_source_count(eng_config(s->eng))));
+	json_object_update_new(*reply, api_metrics_status(s));
 	return ENG_OK;
 }
 
@@ -91,7 +92,7 @@ api_admin_sched_workflows(struct sch_req *r, json_t **reply, char **cause)
 }
 
 /* Append a counter or gauge with its HELP and TYPE lines. */
-static void
+void
 api_admin_metric(FILE *f, const char *name, const char *type,
     const char *help, uint64_t v)
 {
@@ -151,6 +152,7 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 	    "counter", "Webhook and email deliveries that ended undelivered.",
 	    st.deliveries_failed);
 	outbound_metrics(s, f);
+	api_metrics_ops(s, f);
 	api_admin_metric(f, "belfry_checkpoints_total", "counter",
 	    "Log checkpoints run between bursts of work.",
 	    s->counters.checkpoints);

@@ -1,5 +1,7 @@
 /*
- * Who may use the TCP listener: server keys (api_keys, everything), public
+ * Who may use the TCP listener: server keys (api_keys, api_keys_file and
+ * the api_keys credential: everything), metrics keys (metrics_api_keys:
+ * GET /metrics and GET /healthz only), public
  * keys (public_api_keys, the user-scoped routes a browser's feed uses),
  * user tokens (Knock's enhanced security: an RS256 JWT that names the user
  * in "sub", verified with the PEM public key of user_token_public_key),
@@ -48,7 +50,7 @@ auth_key(struct sch *s, const char *key)
 {
 	const struct eng_config *c = eng_config(s->eng);
 	size_t i, n;
-	int server = 0, pub = 0;
+	int server = 0, pub = 0, metrics = 0;
 
 	if (key == NULL || c == NULL)
 		return AUTH_NONE;
@@ -58,7 +60,11 @@ auth_key(struct sch *s, const char *key)
 	n = eng_config_public_key_count(c);
 	for (i = 0; i < n; i++)
 		pub |= auth_key_equal(key, eng_config_public_key(c, i));
-	return server ? AUTH_SERVER : pub ? AUTH_PUBLIC : AUTH_NONE;
+	n = eng_config_metrics_key_count(c);
+	for (i = 0; i < n; i++)
+		metrics |= auth_key_equal(key, eng_config_metrics_key(c, i));
+	return server ? AUTH_SERVER : pub ? AUTH_PUBLIC : metrics ?
+	    AUTH_METRICS : AUTH_NONE;
 }
 
 /* See scheduler.h: the key of "Authorization: Bearer KEY", or NULL. */

@@ -80,15 +80,51 @@ static const char *ctl_socket;
 /* Set when a command fails by the daemon's answer (exit 1, message out). */
 static int ctl_answered;
 
+/* --json: error answers are printed as the daemon sent them. */
+static int ctl_json;
+
 /* Print the usage of every command. */
 static void
 ctl_usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: belfryctl COMMAND [ARGS]\n");
+	fprintf(f, "usage: belfryctl [-s SOCKET] [--json] COMMAND [ARGS]\n");
 	for (i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++)
 		fprintf(f, "  belfryctl %s\n", ctl_cmds[i].usage);
+	fprintf(f, "  belfryctl help | --help | --version\n");
+}
+
+/* belfryctl help: what the options and commands do, on stdout. */
+static void
+ctl_help(void)
+{
+	ctl_usage(stdout);
+	printf("\n"
+	    "  -s, --socket PATH  belfryd's admin socket (default: "
+	    "$BELFRY_SOCKET, else\n"
+	    "                     " CTL_SOCKET ")\n"
+	    "  --json             print error answers as the daemon's JSON, "
+	    "not its message\n"
+	    "  --version          print the version and exit\n"
+	    "\n"
+	    "  status      what belfryd runs, since when, on which rules\n"
+	    "  reload      re-read the configuration (errors one a line)\n"
+	    "  get, post, put, delete  one API request (PATH: /v1/..., "
+	    "/admin/...)\n"
+	    "  trigger     trigger a workflow for recipients\n"
+	    "  schedules   every schedule with its next fire, like "
+	    "list-timers\n"
+	    "  runs        workflow recipient runs, newest first\n"
+	    "  deliveries  webhook and email delivery attempts\n"
+	    "  sources     sources and their events\n"
+	    "  check       check a configuration directory offline\n"
+	    "  preview     the next occurrences of a rule (--tz: the system "
+	    "zone,\n"
+	    "              --dtstart: now) or of a stored schedule\n"
+	    "  tzinfo      the zone rules in use and a zone's offsets\n"
+	    "\nExit status: 0 success, 1 failure, 2 usage error.  See "
+	    "belfryctl(1).\n");
 }
 
 /* Print a body with exactly one trailing newline (nothing if empty). */
@@ -105,8 +141,31 @@ ctl_print(FILE *f, const char *body)
 }
 
 /*
+ * Print an error answer on stderr: its message and code (the body as
+ * sent with --json, or when it is not a Knock error body); sets
+ * ctl_answered.
+ */
+static void
+ctl_error(int status, const char *reply)
+{
+	json_t *j = ctl_json ? NULL : json_loads(reply, 0, NULL);
+	const char *m = json_string_value(json_object_get(j, "message"));
+	const char *code = json_string_value(json_object_get(j, "code"));
+
+	if (m != NULL)
+		fprintf(stderr, "belfryctl: %s (HTTP %d%s%s)\n", m, status,
+		    code != NULL ? ", " : "", code != NULL ? code : "");
+	else if (reply[0] == '\0')
+		fprintf(stderr, "belfryctl: HTTP %d\n", status);
+	else
+		ctl_print(stderr, reply);
+	json_decref(j);
+	ctl_answered = 1;
+}
+
+/*
  * Send one request and print the answer: the body on stdout for a 2xx,
- * on stderr otherwise (then -1 with ctl_answered set).
+ * the error on stderr otherwise (then -1 with ctl_answered set).
  */
 static int
 ctl_send(const char *method, const char *path, const char *body,
@@ -123,12 +182,8 @@ ctl_send(const char *method, const char *path, const char *body,
 		free(reply);
 		return 0;
 	}
-	if (reply[0] == '\0')
-		fprintf(stderr, "belfryctl: HTTP %d\n", status);
-	else
-		ctl_print(stderr, reply);
+	ctl_error(status, reply);
 	free(reply);
-	ctl_answered = 1;
 	return -1;
 }
 
@@ -183,7 +238,7 @@ ctl_reload(int argc, char **argv, char **cause)
 		free(reply);
 		return 0;
 	}
-	j = json_loads(reply, 0, NULL);
+	j = ctl_json ? NULL : json_loads(reply, 0, NULL);
 	m = json_object_get(j, "message");
 	if (json_is_string(m))
 		ctl_print(stderr, json_string_value(m));
@@ -233,7 +288,7 @@ static int
 ctl_method(int argc, char **argv, char **cause)
 {
 	const char *method;
-	char *body = NULL;
+	char *body = NULL, *path;
 	int rc;
 
 	if (strcmp(argv[0], "get") == 0)
@@ -245,7 +300,7 @@ ctl_method(int argc, char **argv, char **cause)
 	else
 		method = "DELETE";
 	if (argc < 2 || argc > 3 || (argc == 3 && *method == 'G') ||
-	    argv[1][0] != '/') {
+	    argv[1][0] == '\0') {
 		*cause = xasprintf("usage: belfryctl %s PATH%s", argv[0],
 		    *method == 'G' ? "" : " [JSON|-]");
 		return -1;
@@ -253,7 +308,10 @@ ctl_method(int argc, char **argv, char **cause)
 	if (argc == 3)
 		body = strcmp(argv[2], "-") == 0 ? ctl_stdin() :
 		    xstrdup(argv[2]);
-	rc = ctl_send(method, argv[1], body, cause);
+	/* "v1/users/u1" means "/v1/users/u1". */
+	path = argv[1][0] == '/' ? xstrdup(argv[1]) : xasprintf("/%s", argv[1]);
+	rc = ctl_send(method, path, body, cause);
+	free(path);
 	free(body);
 	return rc;
 }
@@ -273,7 +331,7 @@ ctl_trigger(int argc, char **argv, char **cause)
 	const char *recipients = NULL, *key;
 	json_t *body = json_object(), *list, *data;
 	json_error_t jerr;
-	char *copy, *id, *save = NULL, *path, *text, *esc;
+	char *copy, *id, *end, *save = NULL, *path, *text, *esc;
 	int ch, rc = -1;
 
 	opterr = 0;
@@ -321,10 +379,22 @@ ctl_trigger(int argc, char **argv, char **cause)
 	key = argv[optind];
 	list = json_array();
 	copy = xstrdup(recipients);
+	/* "a, b" is "a,b": spaces around each id are not part of it. */
 	for (id = strtok_r(copy, ",", &save); id != NULL;
-	    id = strtok_r(NULL, ",", &save))
-		json_array_append_new(list, json_string(id));
+	    id = strtok_r(NULL, ",", &save)) {
+		id += strspn(id, " \t");
+		end = id + strlen(id);
+		while (end > id && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*id != '\0')
+			json_array_append_new(list, json_string(id));
+	}
 	free(copy);
+	if (json_array_size(list) == 0) {
+		json_decref(list);
+		*cause = xstrdup("trigger: --recipients names no recipient");
+		goto out;
+	}
 	json_object_set_new(body, "recipients", list);
 	esc = client_path_escape(key);
 	path = xasprintf("/v1/workflows/%s/trigger", esc);
@@ -497,11 +567,41 @@ ctl_preview_args(int argc, char **argv, struct ctl_preview_opts *o,
 		*cause = xstrdup("preview: give one of --rrule or --repeats");
 		return -1;
 	}
-	if (o->dtstart == NULL || o->zone == NULL) {
-		*cause = xstrdup("preview: --dtstart and --tz are required");
-		return -1;
-	}
 	return 0;
+}
+
+/*
+ * The system's time zone: $TZ (a zone name, with or without ':'), else
+ * the zone /etc/localtime links to, else /etc/timezone's, else UTC.
+ */
+static const char *
+ctl_system_zone(char *buf, size_t len)
+{
+	const char *tz = getenv("TZ"), *p;
+	ssize_t n;
+	FILE *f;
+
+	if (tz != NULL && *tz == ':')
+		tz++;
+	if (tz != NULL && tz_zone_valid(tz))
+		return tz;
+	if ((n = readlink("/etc/localtime", buf, len - 1)) > 0) {
+		buf[n] = '\0';
+		if ((p = strstr(buf, "zoneinfo/")) != NULL &&
+		    tz_zone_valid(p + 9))
+			return p + 9;
+	}
+	if ((f = fopen("/etc/timezone", "r")) != NULL) {
+		if (fgets(buf, (int)len, f) != NULL) {
+			buf[strcspn(buf, "\n")] = '\0';
+			if (tz_zone_valid(buf)) {
+				fclose(f);
+				return buf;
+			}
+		}
+		fclose(f);
+	}
+	return "UTC";
 }
 
 /* GET path from the daemon as JSON; NULL with *cause (or the answer out). */
@@ -516,9 +616,8 @@ ctl_get_json(const char *path, char **cause)
 	    cause) != 0)
 		return NULL;
 	if (status != 200) {
-		ctl_print(stderr, reply);
+		ctl_error(status, reply);
 		free(reply);
-		ctl_answered = 1;
 		return NULL;
 	}
 	j = json_loads(reply, 0, NULL);
@@ -742,7 +841,7 @@ ctl_runs(int argc, char **argv, char **cause)
 	char *q = xstrdup(""), *after = NULL, *path, *x, *esc, rc_buf[300];
 	json_t *j, *e, *src, *at;
 	size_t i, k;
-	int a;
+	int a, after_first = 0;
 
 	for (a = 1; a < argc; a += 2) {
 		for (k = 0; k < 3 && strcmp(argv[a], opts[k][0]) != 0; k++)
@@ -759,8 +858,6 @@ ctl_runs(int argc, char **argv, char **cause)
 		free(q);
 		q = x;
 	}
-	printf("%-36s %-20s %-24s %-10s %-20s %s\n", "ID", "WORKFLOW",
-	    "RECIPIENT", "STATUS", "SCHEDULED", "INSERTED");
 	do {
 		path = xasprintf("/v1/workflow_recipient_runs?page_size=50%s%s%s",
 		    q, after ? "&after=" : "", after ? after : "");
@@ -772,6 +869,11 @@ ctl_runs(int argc, char **argv, char **cause)
 			free(q);
 			return -1;
 		}
+		/* The heading once the daemon has answered. */
+		if (after_first++ == 0)
+			printf("%-36s %-20s %-24s %-10s %-20s %s\n", "ID",
+			    "WORKFLOW", "RECIPIENT", "STATUS", "SCHEDULED",
+			    "INSERTED");
 		json_array_foreach(json_object_get(j, "items"), i, e) {
 			src = json_object_get(e, "trigger_source");
 			at = json_object_get(src, "scheduled_at");
@@ -806,7 +908,7 @@ ctl_deliveries(int argc, char **argv, char **cause)
 	char *base = NULL, *after = NULL, *path, *esc;
 	const char *err;
 	json_t *j, *e, *v;
-	int failed = 0, all, a;
+	int failed = 0, all, a, after_first = 0;
 	size_t i;
 
 	for (a = 1; a < argc; a++) {
@@ -826,8 +928,6 @@ ctl_deliveries(int argc, char **argv, char **cause)
 	}
 	if ((all = base == NULL))
 		base = xstrdup("/admin/deliveries?");
-	printf("%-20s %-36s %-16s %7s %-6s %6s %s\n", "TIME", "MESSAGE",
-	    "CHANNEL", "ATTEMPT", "RESULT", "MS", "ERROR");
 	do {
 		path = xasprintf("%spage_size=50%s%s%s", base, failed && all ?
 		    "&failed=true" : "", after ? "&after=" : "", after ? after :
@@ -840,6 +940,11 @@ ctl_deliveries(int argc, char **argv, char **cause)
 			free(base);
 			return -1;
 		}
+		/* The heading once the daemon has answered. */
+		if (after_first++ == 0)
+			printf("%-20s %-36s %-16s %7s %-6s %6s %s\n", "TIME",
+			    "MESSAGE", "CHANNEL", "ATTEMPT", "RESULT", "MS",
+			    "ERROR");
 		json_array_foreach(json_object_get(j, "items"), i, e) {
 			err = json_string_value(json_object_get(e, "error"));
 			if (failed && err == NULL)
@@ -943,7 +1048,7 @@ ctl_preview(int argc, char **argv, char **cause)
 	struct tz_recur *r = NULL;
 	struct tz_zone *z;
 	struct tz_wall ds, first;
-	char *rule = NULL, buf[32], local[48];
+	char *rule = NULL, buf[32], local[48], zbuf[256];
 	int64_t after, t;
 	int i, rc = -1;
 
@@ -951,7 +1056,9 @@ ctl_preview(int argc, char **argv, char **cause)
 		return -1;
 	if (o.schedule != NULL)
 		return ctl_preview_schedule(&o, cause);
-	if (tz_wall_parse(o.dtstart, &ds) != 0) {
+	if (o.zone == NULL)
+		o.zone = ctl_system_zone(zbuf, sizeof zbuf);
+	if (o.dtstart != NULL && tz_wall_parse(o.dtstart, &ds) != 0) {
 		*cause = xasprintf("bad --dtstart \"%s\" (expected a local "
 		    "time YYYY-MM-DDTHH:MM:SS)", o.dtstart);
 		return -1;
@@ -963,6 +1070,11 @@ ctl_preview(int argc, char **argv, char **cause)
 	}
 	if ((z = tz_zone_get(o.zone, cause)) == NULL)
 		return -1;
+	/* No --dtstart: now, as the zone's wall time. */
+	if (o.dtstart == NULL && tz_to_wall(z, (int64_t)time(NULL), &ds) != 0) {
+		*cause = xstrdup("preview: cannot tell the local time now");
+		return -1;
+	}
 	if (o.repeats != NULL &&
 	    (rule = tz_repeats_to_rrule(o.repeats, cause)) == NULL)
 		return -1;
@@ -1082,7 +1194,14 @@ main(int argc, char **argv)
 	if (ctl_socket == NULL || *ctl_socket == '\0')
 		ctl_socket = CTL_SOCKET;
 	while (argc >= 2 && (strcmp(argv[1], "-s") == 0 ||
-	    strcmp(argv[1], "--socket") == 0)) {
+	    strcmp(argv[1], "--socket") == 0 ||
+	    strcmp(argv[1], "--json") == 0)) {
+		if (strcmp(argv[1], "--json") == 0) {
+			ctl_json = 1;
+			argc--;
+			argv++;
+			continue;
+		}
 		if (argc < 3) {
 			ctl_usage(stderr);
 			return 2;
@@ -1091,10 +1210,19 @@ main(int argc, char **argv)
 		argc -= 2;
 		argv += 2;
 	}
-	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0) {
-		ctl_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
+	if (argc < 2) {
+		ctl_usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		ctl_help();
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("belfryctl %s\n", BELFRY_VERSION);
+		return 0;
 	}
 	for (i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++) {
 		cmd = &ctl_cmds[i];

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -27,15 +28,43 @@
 #define BELFRYD_SOCKET "/run/belfry/admin.sock"
 #define BELFRYD_DATABASE "/var/lib/belfry/belfry.db"
 
-/* Print the usage (on stdout for --help) and exit with status. */
+/* Print the usage (with every option on stdout for --help) and exit. */
 static void __attribute__((noreturn))
 belfryd_usage(int status)
 {
-	fprintf(status == 0 ? stdout : stderr, "usage: belfryd -c CONFIG_DIR "
-	    "[--socket PATH] [--database PATH]\n"
-	    "               [--listen 127.0.0.1:PORT] "
-	    "[--virtual-clock YYYY-MM-DDTHH:MM:SSZ] [-v]\n");
-	exit(status);
+	FILE *f = status == 0 ? stdout : stderr;
+
+	fprintf(f, "usage: belfryd -c CONFIG_DIR [--socket PATH] "
+	    "[--database PATH]\n"
+	    "               [--listen HOST:PORT] "
+	    "[--virtual-clock YYYY-MM-DDTHH:MM:SSZ] [-v]\n"
+	    "       belfryd --version | --help\n");
+	if (status != 0)
+		exit(status);
+	fprintf(f, "\n"
+	    "  -c, --config DIR      the configuration directory (belfry.conf,"
+	    "\n"
+	    "                        workflows/, schedules/, sources/)\n"
+	    "  -s, --socket PATH     the admin socket (default: belfry.conf's "
+	    "socket,\n"
+	    "                        else " BELFRYD_SOCKET ")\n"
+	    "  -d, --database PATH   the SQLite database (default: belfry.conf's"
+	    "\n"
+	    "                        database, else " BELFRYD_DATABASE ")\n"
+	    "  -l, --listen HOST:PORT  the TCP listener (default: belfry.conf's "
+	    "listen;\n"
+	    "                        \"\" for none)\n"
+	    "      --virtual-clock INSTANT  run on a virtual clock starting "
+	    "there, moved\n"
+	    "                        only by POST /admin/clock (tests)\n"
+	    "  -v, --verbose         log debug lines: one per request (method, "
+	    "path,\n"
+	    "                        status, latency)\n"
+	    "  -V, --version         print the version and exit\n"
+	    "  -h, --help            print this help and exit\n"
+	    "\nSignals: SIGHUP reloads the configuration, SIGTERM stops.  "
+	    "See belfryd(8).\n");
+	exit(0);
 }
 
 /* Set the socket, database and listen values: flags beat belfry.conf. */
@@ -152,6 +181,37 @@ belfryd_files(struct sch *s, const struct eng_config *c, int reload,
 	return 0;
 }
 
+/*
+ * The admin socket's group: socket_group's gid, or (gid_t)-1 for the
+ * daemon's own; fatal at start when the group has gone since the load.
+ */
+static gid_t
+belfryd_socket_gid(const struct eng_config *c)
+{
+	const char *name = eng_config_socket_group(c);
+	struct group *g;
+
+	if (name == NULL)
+		return (gid_t)-1;
+	if ((g = getgrnam(name)) == NULL)
+		fatalx("socket_group \"%s\": no such group", name);
+	return g->gr_gid;
+}
+
+/* Note a failed reload (status, metrics, systemd) and say why. */
+static int
+belfryd_reload_failed(struct sch *s, const char *cause)
+{
+	log_warnx("reload failed, keeping the configuration in force: %s",
+	    cause);
+	sch_notify("READY=1\nSTATUS=reload failed: %s", cause);
+	s->reload_at = sch_now(s);
+	free(s->reload_error);
+	s->reload_error = xstrdup(cause);
+	s->reloads_failed++;
+	return -1;
+}
+
 /* Re-read the configuration; the old one stays on error. */
 int
 sch_reload(struct sch *s, char **cause)
@@ -161,18 +221,11 @@ sch_reload(struct sch *s, char **cause)
 
 	sch_notify_reloading();
 	log_info("reloading %s", s->config_dir);
-	if ((c = eng_config_load(s->config_dir, cause)) == NULL) {
-		log_warnx("reload failed, keeping the configuration in force: "
-		    "%s", *cause);
-		sch_notify("READY=1\nSTATUS=reload failed: %s", *cause);
-		return -1;
-	}
+	if ((c = eng_config_load(s->config_dir, cause)) == NULL)
+		return belfryd_reload_failed(s, *cause);
 	if (belfryd_files(s, c, 1, cause) != 0) {
-		log_warnx("reload failed, keeping the configuration in force: "
-		    "%s", *cause);
-		sch_notify("READY=1\nSTATUS=reload failed: %s", *cause);
 		eng_config_free(c);
-		return -1;
+		return belfryd_reload_failed(s, *cause);
 	}
 	v = eng_config_socket(c);
 	if (s->opt_socket == NULL && v != NULL &&
@@ -187,7 +240,15 @@ sch_reload(struct sch *s, char **cause)
 	if (s->opt_listen == NULL &&
 	    belfryd_differ(eng_config_listen(c), s->listen))
 		log_warnx("reload: listen changed: restart to use it");
+	if (belfryd_differ(eng_config_socket_group(c),
+	    eng_config_socket_group(eng_config(s->eng))))
+		log_warnx("reload: socket_group changed: restart to use it");
+	log_json(eng_config_log_json(c));
 	eng_set_config(s->eng, c);
+	s->reload_at = sch_now(s);
+	free(s->reload_error);
+	s->reload_error = NULL;
+	s->reloads_ok++;
 	http_limits(s);
 	belfryd_sync(s);
 	log_info("reloaded: %zu workflows", eng_config_workflow_count(c));
@@ -303,14 +364,15 @@ belfryd_args(struct sch *s, int argc, char **argv, int *debug)
 		{ "socket", required_argument, NULL, 's' },
 		{ "database", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
-		{ "virtual-clock", required_argument, NULL, 'V' },
+		{ "virtual-clock", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:s:d:l:vh", longopts,
+	while ((ch = getopt_long(argc, argv, "c:s:d:l:vVh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c': belfryd_set(&s->config_dir, optarg); break;
@@ -320,6 +382,9 @@ belfryd_args(struct sch *s, int argc, char **argv, int *debug)
 		case 'v': *debug = 1; break;
 		case 'h': belfryd_usage(0);
 		case 'V':
+			printf("belfryd %s\n", BELFRY_VERSION);
+			exit(0);
+		case 'C':
 			if (tz_instant_parse(optarg, &s->vnow) != 0)
 				fatalx("--virtual-clock \"%s\": expected "
 				    "YYYY-MM-DDTHH:MM:SSZ", optarg);
@@ -360,6 +425,8 @@ main(int argc, char **argv)
 		    tz_rules_version(), tz_data_dir(), tz_system_version());
 	if ((c = eng_config_load(s->config_dir, &cause)) == NULL)
 		fatalx("%s", cause);
+	log_json(eng_config_log_json(c));
+	s->socket_gid = belfryd_socket_gid(c);
 	belfryd_paths(s, c);
 	if (belfryd_files(s, c, 0, &cause) != 0)
 		fatalx("%s", cause);
@@ -441,5 +508,6 @@ main(int argc, char **argv)
 	free(s->socket_path);
 	free(s->database);
 	free(s->listen);
+	free(s->reload_error);
 	return 0;
 }

@@ -139,6 +139,7 @@ struct http_conn {
 	size_t len, cap;
 	size_t head_bytes;        /* header block bytes so far */
 	int have_line;            /* the request line is in */
+	uint64_t t0;              /* monotonic usec when it came (for -v) */
 	uint32_t target_at, path_at, query_at; /* query_at 0: none */
 	int method;
 	struct http_field field[HTTP_MAX_FIELDS];
@@ -172,6 +173,7 @@ static void http_process(struct http_conn *);
 static void http_conn_close(struct http_conn *);
 static void http_sent(struct http_conn *);
 static int http_write_now(struct http_conn *);
+static void http_log_request(const struct http_conn *, int);
 
 /* The methods belfry knows (EVHTTP_REQ_* numbers, as route.c uses). */
 static const struct {
@@ -746,6 +748,7 @@ http_read_head(struct http_conn *c)
 		}
 		if (n > 0) {
 			c->have_line = 1;
+			c->t0 = sch_notify_monotonic_usec();
 			c->head_bytes = 0;
 			if (http_request_line(c, at) != 0)
 				return 1;
@@ -1062,6 +1065,8 @@ http_send(struct http_conn *c, int status, const char *ctype,
 
 	if (status >= 100 && status < 600)
 		s->counters.http[status]++;
+	if (log_debug_on() && c->have_line)
+		http_log_request(c, status);
 	if (c->bev == NULL) {
 		/* Closed while server.c had its request. */
 		http_conn_close(c);
@@ -1098,6 +1103,24 @@ http_send(struct http_conn *c, int status, const char *ctype,
 	c->state = HTTP_WRITING;
 	bufferevent_disable(c->bev, EV_READ);
 	http_write(c);
+}
+
+/*
+ * The -v line of a reply: method, path (never the query, which may hold
+ * a websocket's api_key), status and the time since the request line.
+ */
+static void
+http_log_request(const struct http_conn *c, int status)
+{
+	char code[8], ms[32];
+
+	snprintf(code, sizeof code, "%d", status);
+	snprintf(ms, sizeof ms, "%.3f", (double)(sch_notify_monotonic_usec() -
+	    c->t0) / 1000.0);
+	log_fields(LOG_PRI_DEBUG, "request", "method",
+	    route_method_name(c->method), "path", c->buf + c->path_at,
+	    "status", code, "ms", ms, "listener", c->l->tcp ? "tcp" : "unix",
+	    (const char *)NULL);
 }
 
 /* See scheduler.h: the value of request header name, or NULL. */

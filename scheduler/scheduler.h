@@ -32,7 +32,7 @@
 
 #include "engine/engine.h"
 
-#define BELFRY_VERSION "0.3.0"
+/* BELFRY_VERSION: the VERSION file, given by the Makefile (-D). */
 
 /* Request bodies larger than this get 413 request_too_large. */
 #define SCH_MAX_BODY (10 * 1024 * 1024)
@@ -126,6 +126,12 @@ struct sch {
 	struct ws_hub *ws;       /* the open websockets (ws.c) */
 	int nofile;              /* the open-file limit (soft) in force */
 
+	gid_t socket_gid;        /* socket_group's, or (gid_t)-1 */
+	/* The last reload (POST /admin/reload, SIGHUP), for status/metrics. */
+	int64_t reload_at;       /* sch_now() of it; 0: none yet */
+	char *reload_error;      /* why it failed, NULL when it worked */
+	uint64_t reloads_ok, reloads_failed;
+
 	int64_t started;         /* sch_now() at start-up */
 	uint64_t started_mono;   /* monotonic microseconds at start-up */
 	int virtual_clock;
@@ -189,6 +195,8 @@ void backup_stop(struct sch *s);
 #define SCH_ROUTE_PUBLIC 0x20 /* public API keys may use it too */
 #define SCH_ROUTE_USER   0x40 /* {id}, the first parameter, is the user */
 #define SCH_ROUTE_UPGRADE 0x80 /* a websocket (ws.c takes the connection) */
+#define SCH_ROUTE_OPEN   0x100 /* no key needed on TCP (GET /healthz) */
+#define SCH_ROUTE_METRICS 0x200 /* metrics_api_keys may use it too */
 
 #define SCH_MAX_PARAMS 4
 
@@ -275,7 +283,7 @@ void server_drop(struct sch_req *r);
 
 /* ---- keys, user tokens and origins (auth.c) ---- */
 
-enum auth_kind { AUTH_NONE, AUTH_SERVER, AUTH_PUBLIC };
+enum auth_kind { AUTH_NONE, AUTH_SERVER, AUTH_PUBLIC, AUTH_METRICS };
 
 enum auth_kind auth_key(struct sch *s, const char *key);
 const char *auth_bearer(struct http_conn *c);
@@ -403,6 +411,14 @@ enum eng_status api_admin_metrics(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_clock(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_backup(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_deliveries(struct sch_req *, json_t **, char **);
+
+void api_admin_metric(FILE *f, const char *name, const char *type,
+    const char *help, uint64_t v);
+
+/* api_metrics.c: GET /healthz; /metrics' process and store families. */
+enum eng_status api_metrics_healthz(struct sch_req *, json_t **, char **);
+void api_metrics_ops(struct sch *s, FILE *f);
+json_t *api_metrics_status(struct sch *s);
 
 /* ---- the one transaction driver (txn.c) ---- */
 

@@ -199,8 +199,6 @@ server_send(struct sch_req *r)
 		len = strlen(body);
 	} else if (r->reply != NULL)
 		body = server_json_text(r->reply, &len);
-	log_debug("%s -> %d", r->route != NULL ? r->route->pattern : "?",
-	    r->status);
 	http_send(r->conn, r->status, r->content_type, body, len,
 	    r->replayed ? "idempotent-replayed: true\r\n" : NULL, 0);
 	free(body);
@@ -276,19 +274,21 @@ server_body(struct sch_req *r, char *body, size_t len)
 /*
  * Whether the peer of a Unix-socket connection may use the admin API:
  * root, the daemon's own user, or a process that has the daemon's group
- * as its primary or a supplementary group (the socket is mode 0660; this
- * re-checks what the file mode granted).
+ * or socket_group as its primary or a supplementary group (the socket is
+ * mode 0660; this re-checks what the file mode granted).
  */
 static int
-server_peer_ok(struct http_conn *c)
+server_peer_ok(struct sch *s, struct http_conn *c)
 {
+	gid_t sg = s->socket_gid;
 	uid_t uid;
 	gid_t gid;
 
 	if (http_peer(c, &uid, &gid) != 0)
 		return 0;
 	return uid == 0 || uid == geteuid() || gid == getegid() ||
-	    http_peer_in_group(c, getegid());
+	    http_peer_in_group(c, getegid()) || (sg != (gid_t)-1 &&
+	    (gid == sg || http_peer_in_group(c, sg)));
 }
 
 /* What a CORS preflight allows: methods, request headers, seconds. */
@@ -339,6 +339,8 @@ server_auth(struct sch *s, struct http_conn *c, struct sch_req *r)
 
 	if (upgrade && key == NULL)
 		key = json_string_value(json_object_get(r->query, "api_key"));
+	if (rt != NULL && (rt->flags & SCH_ROUTE_OPEN))
+		return 0;
 	switch (auth_key(s, key)) {
 	case AUTH_NONE:
 		/* Closed without reading a byte of its body. */
@@ -348,6 +350,13 @@ server_auth(struct sch *s, struct http_conn *c, struct sch_req *r)
 		return -1;
 	case AUTH_SERVER:
 		return 0;
+	case AUTH_METRICS:
+		if (rt != NULL && (rt->flags & SCH_ROUTE_METRICS))
+			return 0;
+		server_reply_error(c, 403, "metrics_key_not_allowed", "a "
+		    "metrics API key reaches only GET /metrics and GET "
+		    "/healthz", 0);
+		return -1;
 	case AUTH_PUBLIC:
 		break;
 	}
@@ -405,7 +414,7 @@ server_head(struct sch *s, struct http_conn *c, int tcp,
 		    "down", HTTP_CLOSE);
 		return -1;
 	}
-	if (!tcp && !server_peer_ok(c)) {
+	if (!tcp && !server_peer_ok(s, c)) {
 		log_warnx("refused an admin socket peer without credentials");
 		server_reply_error(c, 403, "forbidden", "this user may not use "
 		    "the admin socket", HTTP_CLOSE);
@@ -590,11 +599,12 @@ server_flush_now(struct sch *s)
 /*
  * Create the Unix socket at path safely: refuse a path that exists and is
  * not a socket, or a socket that something answers on; remove a stale
- * socket; bind under a umask that makes it mode 0660.  The listening fd,
- * or -1 with *cause.
+ * socket; bind under a umask that makes it mode 0660, owned by group
+ * (socket_group; (gid_t)-1: the daemon's).  The listening fd, or -1 with
+ * *cause.
  */
 static int
-server_unix_socket(const char *path, char **cause)
+server_unix_socket(const char *path, gid_t group, char **cause)
 {
 	struct sockaddr_un sun;
 	struct stat st;
@@ -656,7 +666,8 @@ server_unix_socket(const char *path, char **cause)
 		return -1;
 	}
 	umask(old);
-	if (chmod(path, 0660) != 0 || listen(fd, SOMAXCONN) != 0) {
+	if ((group != (gid_t)-1 && chown(path, (uid_t)-1, group) != 0) ||
+	    chmod(path, 0660) != 0 || listen(fd, SOMAXCONN) != 0) {
 		*cause = xasprintf("%s: %s", sun.sun_path, strerror(errno));
 		close(fd);
 		unlink(path);
@@ -752,6 +763,7 @@ server_start(struct sch *s, char **cause)
 	if (s->listen != NULL) {
 		if (eng_config_api_key_count(eng_config(s->eng)) == 0 &&
 		    eng_config_public_key_count(eng_config(s->eng)) == 0 &&
+		    eng_config_metrics_key_count(eng_config(s->eng)) == 0 &&
 		    eng_config_source_count(eng_config(s->eng)) == 0)
 			log_warnx("listen %s: no api_keys, public_api_keys or "
 			    "sources configured, so no TCP listener", s->listen);
@@ -762,7 +774,8 @@ server_start(struct sch *s, char **cause)
 			tcp = 1;
 	}
 
-	if ((fd = server_unix_socket(s->socket_path, cause)) == -1)
+	if ((fd = server_unix_socket(s->socket_path, s->socket_gid, cause)) ==
+	    -1)
 		return -1;
 	s->http_unix = http_listen(s, fd, 0, s->socket_path);
 	log_info("listening on %s", s->socket_path);

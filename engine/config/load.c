@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 
 #include <dirent.h>
+#include <grp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +211,35 @@ cfg_retention(const struct cfg_file *f, json_t *root, struct eng_config *c,
 	return 0;
 }
 
+/*
+ * belfry.conf's socket_group (a group that exists) and log_format
+ * ("text" or "json").
+ */
+static int
+cfg_ops(const struct cfg_file *f, json_t *root, struct eng_config *c,
+    char **cause)
+{
+	char *fmt = NULL;
+
+	if (cfg_string(f, root, "socket_group", &c->socket_group,
+	    cause) != 0 || cfg_string(f, root, "log_format", &fmt, cause) != 0)
+		return -1;
+	if (c->socket_group != NULL && getgrnam(c->socket_group) == NULL) {
+		free(fmt);
+		return cfg_error(f, "socket_group", cause, "socket_group "
+		    "\"%s\": no such group", c->socket_group);
+	}
+	if (fmt != NULL && strcmp(fmt, "json") != 0 &&
+	    strcmp(fmt, "text") != 0) {
+		free(fmt);
+		return cfg_error(f, "log_format", cause, "\"log_format\" must "
+		    "be \"text\" or \"json\"");
+	}
+	c->log_json = fmt != NULL && strcmp(fmt, "json") == 0;
+	free(fmt);
+	return 0;
+}
+
 /* The rest of belfry.conf after its syntax is known good. */
 static int
 cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
@@ -219,7 +249,8 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 		"database_integrity_check", "header_timeout", "body_timeout",
 		"idle_timeout", "max_connections", "public_api_keys",
 		"user_token_public_key", "allowed_origins", "tls", "retention",
-		NULL };
+		"api_keys_file", "metrics_api_keys", "socket_group",
+		"log_format", NULL };
 	char *tzcause = NULL, path[64], host[64];
 	json_t *v, *k;
 	size_t i, j;
@@ -277,7 +308,12 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 	    cfg_string_list(f, root, "allowed_origins", 1, cfg_origin_ok,
 	    "an allowed origin must be http:// or https:// and a host with "
 	    "an optional port, in lower case, without a path",
-	    &c->origins, &c->n_origins, cause) != 0)
+	    &c->origins, &c->n_origins, cause) != 0 ||
+	    cfg_string_list(f, root, "metrics_api_keys", 8, NULL, "a metrics "
+	    "API key must be a string of 8 or more characters",
+	    &c->metrics_keys, &c->n_metrics_keys, cause) != 0 ||
+	    cfg_key_sources(f, root, c, cause) != 0 ||
+	    cfg_ops(f, root, c, cause) != 0)
 		return -1;
 	for (i = 0; i < c->n_public_keys; i++)
 		for (j = 0; j < c->n_api_keys; j++)

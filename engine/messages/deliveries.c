@@ -247,11 +247,14 @@ eng_delivery_done(struct eng *e, const struct eng_attempt *a, int64_t now,
 			e->stats.queue_depth--;
 		if (!ok)
 			e->stats.deliveries_failed++;
+		eng_count(e, ok ? ENG_COUNT_DELIVERED : ENG_COUNT_UNDELIVERED,
+		    NULL, a->channel, 1);
 		return ok ? ENG_DELIVERY_DONE : ENG_DELIVERY_UNDELIVERED;
 	}
 	delay = 15LL << (attempts - 1);
 	delay += (delay * ((int64_t)(random() % 41) - 20)) / 100;
 	store_delivery_retry(e->store, a->id, now + delay, a->error);
+	eng_count(e, ENG_COUNT_RETRIED, NULL, a->channel, 1);
 	if (next != NULL)
 		*next = now + delay;
 	return ENG_DELIVERY_RETRYING;

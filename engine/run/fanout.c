@@ -172,6 +172,7 @@ eng_fanout_chunk(struct eng *e, int64_t seq, int64_t now)
 		store_fanout_advance(e->store, seq, jseq, job.after);
 	store_run_set_next(e->store, seq, idx);
 	e->stats.runs += (uint64_t)n;
+	eng_count(e, ENG_COUNT_RUNS, r.w->key, NULL, (uint64_t)n);
 done:
 	/* More to do: come back at once; done: forget what was reached. */
 	if (!json_is_true(stop) && rc == 0 && store_fanout_head(e->store, seq,

@@ -327,6 +327,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	json_decref(body);
 	r->messages++;
 	e->stats.messages++;
+	eng_count(e, ENG_COUNT_MESSAGES, r->w->key, ch->name, 1);
 	/* The message's id is derived from its seq when read (runs_events). */
 	run_event_start(&rr->events, "message_sent", "ok", s);
 	eng_text_add(&rr->events, ",\"d\":{\"m\":", 10);

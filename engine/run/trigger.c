@@ -405,6 +405,7 @@ eng_trigger_start(struct eng *e, const char *workflow, json_t *body,
 	*seq = t.seq;
 	e->stats.triggers++;
 	e->stats.runs += (uint64_t)idx;
+	eng_count(e, ENG_COUNT_RUNS, t.w->key, NULL, (uint64_t)idx);
 out:
 	trig_rcpts_free(rs, n);
 	eng_run_clear(&t);

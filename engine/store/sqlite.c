@@ -278,7 +278,7 @@ const char *const sqlite_heads_recover =
 /* The statements of this file. */
 enum {
 	CORE_BEGIN, CORE_COMMIT, CORE_ROLLBACK, CORE_SAVEPOINT, CORE_RELEASE,
-	CORE_ROLLBACK_TO, CORE_COUNT
+	CORE_ROLLBACK_TO, CORE_PING, CORE_BYTES, CORE_SCHEDULES, CORE_COUNT
 };
 static const char *const core_sql[CORE_COUNT] = {
 	[CORE_BEGIN] = "BEGIN IMMEDIATE",
@@ -287,6 +287,11 @@ static const char *const core_sql[CORE_COUNT] = {
 	[CORE_SAVEPOINT] = "SAVEPOINT req",
 	[CORE_RELEASE] = "RELEASE req",
 	[CORE_ROLLBACK_TO] = "ROLLBACK TO req",
+	/* store_ping and store_figures: a store-wide overview. */
+	[CORE_PING] = "SELECT count(*) FROM meta",
+	[CORE_BYTES] = "SELECT page_count * page_size FROM pragma_page_count(),"
+	    " pragma_page_size()",
+	[CORE_SCHEDULES] = "SELECT count(*) FROM schedules",
 };
 const struct sqlite_sql sqlite_core_sql = { core_sql, CORE_COUNT };
 
@@ -600,6 +605,33 @@ store_gauges(const struct store *s, struct store_gauge *out, size_t max)
 	out[0].help = "Pages in the write-ahead log since its last checkpoint.";
 	out[0].value = (uint64_t)s->wal_pages;
 	return 1;
+}
+
+/* See store.h: a query that reads the database file's first pages. */
+int
+store_ping(struct store *s, char **cause)
+{
+	sqlite3_stmt *st = sqlite_stmt(s, PART_CORE, CORE_PING);
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		*cause = sqlite_cause(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* See store.h: the schema version, size and counts. */
+void
+store_figures(struct store *s, struct store_figures *out)
+{
+	out->schema_version = STORE_SQLITE_VERSION;
+	out->bytes = sqlite_scalar(s, sqlite_stmt(s, PART_CORE, CORE_BYTES),
+	    0);
+	out->schedules = sqlite_scalar(s, sqlite_stmt(s, PART_CORE,
+	    CORE_SCHEDULES), 0);
+	out->messages_created = s->msg_seq;
 }
 
 /* Prepare every part's statements; -1 with *cause. */

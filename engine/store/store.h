@@ -106,6 +106,20 @@ struct store_gauge {
 size_t store_gauges(const struct store *s, struct store_gauge *out,
     size_t max);
 
+/* Whether the store answers a cheap query now: 0, or -1 with *cause. */
+int store_ping(struct store *s, char **cause);
+
+/* What the store holds, for status pages and metrics. */
+struct store_figures {
+	int schema_version;      /* the schema in use */
+	int64_t bytes;           /* the database's size */
+	int64_t schedules;       /* stored schedules */
+	int64_t messages_created; /* the newest message's number */
+};
+
+/* Fill out, without reading every message (a count of them would). */
+void store_figures(struct store *s, struct store_figures *out);
+
 /*
  * Delete what no longer matters, at most max rows of each kind: replies
  * made before idem_before, throttle hits expired at now, and cancel

@@ -85,6 +85,10 @@ eng_config_free(struct eng_config *c)
 	for (i = 0; i < c->n_public_keys; i++)
 		free(c->public_keys[i]);
 	free(c->public_keys);
+	for (i = 0; i < c->n_metrics_keys; i++)
+		free(c->metrics_keys[i]);
+	free(c->metrics_keys);
+	free(c->socket_group);
 	for (i = 0; i < c->n_origins; i++)
 		free(c->origins[i]);
 	free(c->origins);
@@ -223,6 +227,34 @@ const char *
 eng_config_public_key(const struct eng_config *c, size_t i)
 {
 	return i < c->n_public_keys ? c->public_keys[i] : NULL;
+}
+
+/* How many metrics API keys there are (belfry.conf, credentials). */
+size_t
+eng_config_metrics_key_count(const struct eng_config *c)
+{
+	return c->n_metrics_keys;
+}
+
+/* Metrics API key i. */
+const char *
+eng_config_metrics_key(const struct eng_config *c, size_t i)
+{
+	return i < c->n_metrics_keys ? c->metrics_keys[i] : NULL;
+}
+
+/* belfry.conf's socket_group, or NULL. */
+const char *
+eng_config_socket_group(const struct eng_config *c)
+{
+	return c->socket_group;
+}
+
+/* Whether belfry.conf's log_format is "json". */
+int
+eng_config_log_json(const struct eng_config *c)
+{
+	return c->log_json;
 }
 
 /* belfry.conf's user_token_public_key (a PEM file's path), or NULL. */

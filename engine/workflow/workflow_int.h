@@ -36,6 +36,13 @@ int cfg_channels(const struct cfg_file *f, json_t *o, struct eng_config *c,
     char **cause);
 void cfg_channel_clear(struct eng_channel *ch);
 
+/*
+ * engine/config/keys.c: the keys of api_keys_file and of the systemd
+ * credentials into c (after belfry.conf's lists are read); 0 or -1.
+ */
+int cfg_key_sources(const struct cfg_file *f, json_t *root,
+    struct eng_config *c, char **cause);
+
 /* compile.c: one workflows/NAME.json file into c's workflows. */
 int cfg_workflow(struct cfg_file *f, struct eng_config *c, char **cause);
 

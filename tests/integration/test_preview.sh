@@ -256,7 +256,6 @@ expect_error "bad --dtstart 2026-02-30T09:00:00" "${R[@]}" --dtstart 2026-02-30T
 expect_error "bad --dtstart 2026-02-29T09:00:00 (not a leap year)" "${R[@]}" --dtstart 2026-02-29T09:00:00 "${Z[@]}"
 expect_error "bad --dtstart '2026-03-08 09:00'" "${R[@]}" --dtstart '2026-03-08 09:00' "${Z[@]}"
 expect_error "bad --dtstart 2026-03-08T24:00:00" "${R[@]}" --dtstart 2026-03-08T24:00:00 "${Z[@]}"
-expect_error "missing --dtstart" "${R[@]}" "${Z[@]}"
 
 expect_error "bad --count 0" "${R[@]}" "${D[@]}" "${Z[@]}" --count 0
 expect_error "bad --count -1" "${R[@]}" "${D[@]}" "${Z[@]}" --count -1

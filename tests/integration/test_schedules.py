@@ -56,18 +56,19 @@ check = Checks()
 
 
 class Daemon:
-    """belfryd on a private socket, database and config, virtual clock."""
+    """belfryd on a private socket, database and config, virtual clock;
+    args: more options, env: more environment."""
 
-    def __init__(self, tmp, conf, at):
+    def __init__(self, tmp, conf, at, args=(), env=None):
         self.sock = os.path.join(tmp, "belfryd.sock")
         self.log = os.path.join(tmp, "belfryd.log")
         self.logf = open(self.log, "ab")
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         env.pop("NOTIFY_SOCKET", None)
         self.proc = subprocess.Popen(
             [BELFRYD, "-c", conf, "--socket", self.sock, "--database",
-             os.path.join(tmp, "belfry.db"), "--virtual-clock", at],
-            stdout=self.logf, stderr=self.logf, env=env)
+             os.path.join(tmp, "belfry.db"), "--virtual-clock", at] +
+            list(args), stdout=self.logf, stderr=self.logf, env=env)
         deadline = time.time() + 20
         while time.time() < deadline and self.proc.poll() is None:
             try:
