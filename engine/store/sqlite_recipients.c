@@ -18,7 +18,8 @@ enum {
 	RCPT_SUB_PUT, RCPT_SUB_DEL, RCPT_SUB_LIST, RCPT_SUB_GET,
 	RCPT_PREF_GET, RCPT_PREF_PUT, RCPT_PREF_ANY,
 	RCPT_USER_FWD, RCPT_USER_BACK, RCPT_OBJ_FWD, RCPT_OBJ_BACK,
-	RCPT_TENANT_FWD, RCPT_TENANT_BACK, RCPT_TENANT_DEL, RCPT_CREATED,
+	RCPT_TENANT_FWD, RCPT_TENANT_BACK, RCPT_TENANT_DEL, RCPT_USER_CREATED, RCPT_OBJ_CREATED,
+	RCPT_TENANT_CREATED,
 	RCPT_SUB_OF, RCPT_CD_GET, RCPT_CD_PUT, RCPT_CD_DEL, RCPT_PREF_LIST,
 	RCPT_PREF_DEL, RCPT_MERGE_CD, RCPT_MERGE_PREF, RCPT_MERGE_SUB,
 	RCPT_DROP_CD, RCPT_DROP_PREF, RCPT_DROP_SUB,
@@ -81,7 +82,12 @@ static const char *const rcpt_sql[RCPT_COUNT] = {
 	    " tenants WHERE id < ?1 AND (?3 IS NULL OR id = ?3) AND (?4 IS NULL"
 	    " OR json_extract(props, '$.name') = ?4) ORDER BY id DESC LIMIT ?2",
 	[RCPT_TENANT_DEL] = "DELETE FROM tenants WHERE id = ?1",
-	[RCPT_CREATED] = "UPDATE users SET created_at = ?2 WHERE id = ?1",
+	[RCPT_USER_CREATED] = "UPDATE users SET created_at = ?2 WHERE id ="
+	    " ?1",
+	[RCPT_OBJ_CREATED] = "UPDATE objects SET created_at = ?2 WHERE id ="
+	    " ?1 AND collection = ?3",
+	[RCPT_TENANT_CREATED] = "UPDATE tenants SET created_at = ?2 WHERE id"
+	    " = ?1",
 	[RCPT_SUB_OF] = "SELECT collection || '/' || object_id AS k, props,"
 	    " inserted_at, updated_at FROM subscriptions WHERE rcpt = ?1 AND"
 	    " k > ?2 ORDER BY k LIMIT ?3",
@@ -365,14 +371,19 @@ store_tenant_delete(struct store *s, const char *id)
 	return sqlite_changed(s, st);
 }
 
-/* Set user id's creation time to at; 0 or -1. */
+/* Set a recipient's creation time (an identify's created_at); 0 or -1. */
 int
-store_user_created(struct store *s, const char *id, int64_t at)
+store_recipient_created(struct store *s, enum store_rcpt_kind kind,
+    const char *collection, const char *id, int64_t at)
 {
-	sqlite3_stmt *st = rcpt_stmt(s, RCPT_CREATED);
+	static const int stmts[] = { RCPT_USER_CREATED, RCPT_OBJ_CREATED,
+		RCPT_TENANT_CREATED };
+	sqlite3_stmt *st = rcpt_stmt(s, stmts[kind]);
 
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, at);
+	if (kind == STORE_RCPT_OBJECTS)
+		sqlite3_bind_text(st, 3, collection, -1, SQLITE_STATIC);
 	return sqlite_done(s, st);
 }
 

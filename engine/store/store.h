@@ -658,9 +658,6 @@ int store_prefs_exist(struct store *s);
 /* Delete tenant id: 1, 0 if there was none, or -1. */
 int store_tenant_delete(struct store *s, const char *id);
 
-/* Set user id's creation time (an identify's created_at); 0 or -1. */
-int store_user_created(struct store *s, const char *id, int64_t at);
-
 /* Which recipients a page lists. */
 enum store_rcpt_kind { STORE_RCPT_USERS, STORE_RCPT_OBJECTS,
 	STORE_RCPT_TENANTS };
@@ -678,6 +675,10 @@ struct store_rcpt_row {
 	struct store_times t;
 };
 void store_rcpt_row_clear(struct store_rcpt_row *row);
+
+/* Set a user's, an object's or a tenant's creation time; 0 or -1. */
+int store_recipient_created(struct store *s, enum store_rcpt_kind kind,
+    const char *collection, const char *id, int64_t at);
 
 /*
  * Up to max recipients matching f, in id order (a before page: the ones
