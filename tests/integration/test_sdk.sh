@@ -68,6 +68,19 @@ cat >"$tmp/conf/workflows/sdk-comment.json" <<'EOF'
 }
 EOF
 
+# recipients: a commercial workflow (commercial_subscribed false opts out)
+cat >"$tmp/conf/workflows/rc-promo.json" <<'EOF'
+{
+  "key": "rc-promo",
+  "name": "Promotion",
+  "commercial": true,
+  "steps": [
+    {"ref": "feed", "type": "channel", "channel": "in-app",
+     "template": {"markdown": "a promotion"}}
+  ]
+}
+EOF
+
 daemon_start "$port"
 
 # 3. the SDK tests

@@ -257,3 +257,17 @@ test('tenants.list filters by tenant_id and name; tenants.delete', T, async () =
   await assert.rejects(knock.tenants.get(t1), NotFoundError);
   await assert.rejects(knock.tenants.delete(t1), NotFoundError);
 });
+
+test('commercial_subscribed false stops a commercial workflow, not others', T, async () => {
+  const out = id('unsub');
+  const control = id('sub');
+  for (const u of [out, control]) await knock.users.update(u, { name: u });
+  await knock.users.setPreferences(out, 'default', { commercial_subscribed: false });
+  await knock.workflows.trigger('rc-promo', { recipients: [out, control] });
+  assert.equal((await feedOf(control, 1)).length, 1, 'the subscribed user got it');
+  assert.equal((await feedOf(out, 1)).length, 0, 'the unsubscribed user did not');
+  await knock.workflows.trigger('sdk-comment', {
+    recipients: [out], data: { comment_id: 'c', post_id: 'p', excerpt: 'e' },
+  });
+  assert.equal((await feedOf(out, 1)).length, 1, 'a workflow that is not commercial still sends');
+});
