@@ -293,18 +293,16 @@ store_sub_get(struct store *s, const char *coll, const char *obj,
 	return found;
 }
 
-/* Up to max subscriptions to coll/obj after recipient key after. */
-size_t
-store_subs_page(struct store *s, const char *coll, const char *obj,
-    const char *after, size_t max, struct store_sub *out)
+/*
+ * Read up to max subscription rows of st (key, props, inserted, updated)
+ * into out, then reset st; their count.
+ */
+static size_t
+rcpt_sub_rows(struct store *s, sqlite3_stmt *st, size_t max,
+    struct store_sub *out)
 {
-	sqlite3_stmt *st = rcpt_stmt(s, RCPT_SUB_LIST);
 	size_t n = 0;
 
-	sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, obj, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, after, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (int64_t)max);
 	while (n < max && sqlite_row(s, st)) {
 		out[n].rcpt = sqlite_text(st, 0);
 		out[n].props = sqlite_json(st, 1);
@@ -314,6 +312,20 @@ store_subs_page(struct store *s, const char *coll, const char *obj,
 	}
 	sqlite3_reset(st);
 	return n;
+}
+
+/* Up to max subscriptions to coll/obj after recipient key after. */
+size_t
+store_subs_page(struct store *s, const char *coll, const char *obj,
+    const char *after, size_t max, struct store_sub *out)
+{
+	sqlite3_stmt *st = rcpt_stmt(s, RCPT_SUB_LIST);
+
+	sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, obj, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, after, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (int64_t)max);
+	return rcpt_sub_rows(s, st, max, out);
 }
 
 /* Free what a subscription holds. */
@@ -448,20 +460,11 @@ store_subs_of(struct store *s, const char *rcpt, const char *after,
     size_t max, struct store_sub *out)
 {
 	sqlite3_stmt *st = rcpt_stmt(s, RCPT_SUB_OF);
-	size_t n = 0;
 
 	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, after, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (int64_t)max);
-	while (n < max && sqlite_row(s, st)) {
-		out[n].rcpt = sqlite_text(st, 0);
-		out[n].props = sqlite_json(st, 1);
-		out[n].inserted = sqlite3_column_int64(st, 2);
-		out[n].updated = sqlite3_column_int64(st, 3);
-		n++;
-	}
-	sqlite3_reset(st);
-	return n;
+	return rcpt_sub_rows(s, st, max, out);
 }
 
 /* Bind (rcpt, channel) as ?1, ?2 of statement i and return it. */
