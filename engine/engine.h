@@ -255,6 +255,45 @@ enum eng_status eng_prefs_put(struct eng *e, const char *user,
 enum eng_status eng_prefs_get(struct eng *e, const char *user,
     const char *set, json_t **reply, char **cause);
 
+/*
+ * Recipients' lists, channel data, preference sets and merges
+ * (engine/recipients.c).  collection NULL names a user.
+ */
+enum eng_status eng_users_list(struct eng *e, json_t *query, json_t **reply,
+    char **cause);
+enum eng_status eng_objects_list(struct eng *e, const char *collection,
+    json_t *query, json_t **reply, char **cause);
+enum eng_status eng_tenants_list(struct eng *e, json_t *query,
+    json_t **reply, char **cause);
+enum eng_status eng_tenant_delete(struct eng *e, const char *id,
+    char **cause);
+enum eng_status eng_channel_data_get(struct eng *e, const char *collection,
+    const char *id, const char *channel, json_t **reply, char **cause);
+enum eng_status eng_channel_data_put(struct eng *e, const char *collection,
+    const char *id, const char *channel, json_t *body, int64_t now,
+    json_t **reply, char **cause);
+enum eng_status eng_channel_data_delete(struct eng *e,
+    const char *collection, const char *id, const char *channel,
+    char **cause);
+enum eng_status eng_prefs_list(struct eng *e, const char *collection,
+    const char *id, json_t **reply, char **cause);
+enum eng_status eng_prefs_delete(struct eng *e, const char *collection,
+    const char *id, const char *set, char **cause);
+/* An object's set: GET with body NULL, else PUT. */
+enum eng_status eng_object_prefs(struct eng *e, const char *collection,
+    const char *id, const char *set, json_t *body, int64_t now,
+    json_t **reply, char **cause);
+/* PUT .../preferences/{set}/{section}[/{key}] (key NULL: the section). */
+enum eng_status eng_prefs_put_key(struct eng *e, const char *user,
+    const char *set, const char *section, const char *key, json_t *body,
+    int64_t now, json_t **reply, char **cause);
+enum eng_status eng_user_subs(struct eng *e, const char *id, json_t *query,
+    json_t **reply, char **cause);
+enum eng_status eng_object_messages(struct eng *e, const char *collection,
+    const char *id, json_t *query, json_t **reply, char **cause);
+enum eng_status eng_user_merge(struct eng *e, const char *id, json_t *body,
+    int64_t now, json_t **reply, char **cause);
+
 /* ---- triggers and runs (engine/run/, engine/messages/runs.c) ---- */
 
 /* POST /v1/workflows/{key}/trigger: reply {"workflow_run_id": uuid}. */

@@ -133,6 +133,7 @@ struct eng_workflow {
 	struct eng_step *steps;
 	size_t nsteps;
 	int override_preferences; /* send whatever the recipient's preferences */
+	int commercial;           /* commercial_subscribed false opts out */
 	int needs_recipient;     /* mentions "recipient" or batches in its zone */
 };
 

@@ -163,41 +163,212 @@ rcpt_check_user(json_t *body, char **cause)
 		    json_string_value(v));
 		return ENG_INVALID;
 	}
-	v = json_object_get(body, "preferences");
-	if (v != NULL && !json_is_object(v)) {
+	return ENG_OK;
+}
+
+/* The PreferenceSet reply for a stored body (or the empty set). */
+static json_t *
+rcpt_prefs_json(const char *set, json_t *body)
+{
+	json_t *o = json_object();
+	static const char *keys[] = { "workflows", "categories",
+		"channel_types", "channels", "commercial_subscribed" };
+	size_t i;
+
+	json_object_set_new(o, "__typename", json_string("PreferenceSet"));
+	json_object_set_new(o, "id", json_string(set));
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		json_t *v = body ? json_object_get(body, keys[i]) : NULL;
+
+		json_object_set(o, keys[i], v ? v : json_null());
+	}
+	return o;
+}
+
+/*
+ * Store preference set `set` of recipient key from body, replacing the
+ * stored one or, with "__persistence_strategy__": "merge", merged into
+ * it; *reply (unless reply is NULL) gets the stored PreferenceSet.
+ */
+static enum eng_status
+rcpt_prefs_store(struct eng *e, const char *key, const char *set,
+    json_t *body, int64_t now, json_t **reply, char **cause)
+{
+	const char *strategy;
+	json_t *copy, *old;
+
+	if (!eng_recipient_valid_id(set)) {
+		*cause = xstrdup("a preference set id must be 1..256 "
+		    "characters without '/' or '#'");
+		return ENG_INVALID;
+	}
+	copy = json_deep_copy(body);
+	json_object_del(copy, "__typename");
+	json_object_del(copy, "id");
+	if (eng_pref_check(copy, cause) != 0) {
+		json_decref(copy);
+		return ENG_INVALID;
+	}
+	strategy = json_string_value(json_object_get(copy,
+	    "__persistence_strategy__"));
+	if (strategy != NULL && strcmp(strategy, "merge") == 0 &&
+	    (old = store_prefs_get(e->store, key, set)) != NULL) {
+		json_object_del(copy, "__persistence_strategy__");
+		rcpt_merge(old, copy);
+		json_decref(copy);
+		copy = old;
+	}
+	json_object_del(copy, "__persistence_strategy__");
+	if (store_prefs_put(e->store, key, set, copy, now) != 0) {
+		json_decref(copy);
+		return ENG_INTERNAL;
+	}
+	e->has_prefs = 1;
+	if (reply != NULL)
+		*reply = rcpt_prefs_json(set, copy);
+	json_decref(copy);
+	return ENG_OK;
+}
+
+/*
+ * The data of a channel data request {"data": {...}} on channel, checked:
+ * the channel must be configured (borrowed; NULL with *cause).
+ */
+static json_t *
+rcpt_cd_check(struct eng *e, const char *channel, json_t *body,
+    enum eng_status *rc, char **cause)
+{
+	json_t *data = json_object_get(body, "data");
+	size_t i, n = eng_config_channel_count(e->cfg);
+
+	for (i = 0; i < n; i++)
+		if (strcmp(eng_config_channel(e->cfg, i)->name, channel) == 0)
+			break;
+	if (i == n) {
+		*cause = xasprintf("no channel \"%.64s\" in belfry.conf",
+		    channel);
+		*rc = ENG_NOT_FOUND;
+		return NULL;
+	}
+	if (!json_is_object(data)) {
+		*cause = xasprintf("channel data for \"%.64s\": \"data\" must "
+		    "be an object", channel);
+		*rc = ENG_INVALID;
+		return NULL;
+	}
+	return data;
+}
+
+/*
+ * Check the inline "channel_data" (channel -> {"data"}) and
+ * "preferences" (set id -> PreferenceSet) of an identify before anything
+ * is stored.
+ */
+static enum eng_status
+rcpt_inline_check(struct eng *e, json_t *cdata, json_t *prefs, char **cause)
+{
+	enum eng_status rc = ENG_INVALID;
+	const char *k;
+	json_t *v;
+
+	if (cdata != NULL && !json_is_null(cdata) && !json_is_object(cdata)) {
+		*cause = xstrdup("\"channel_data\" must be an object of "
+		    "channel -> {\"data\": ...}");
+		return ENG_INVALID;
+	}
+	json_object_foreach(cdata, k, v)
+		if (rcpt_cd_check(e, k, v, &rc, cause) == NULL)
+			return ENG_INVALID;
+	if (prefs != NULL && !json_is_null(prefs) && !json_is_object(prefs)) {
 		*cause = xstrdup("\"preferences\" must be an object of set "
 		    "id -> PreferenceSet");
 		return ENG_INVALID;
 	}
-	return ENG_OK;
-}
-
-/* Store preference sets given inline with an identify. */
-static enum eng_status
-rcpt_inline_prefs(struct eng *e, const char *key, json_t *prefs, int64_t now,
-    char **cause)
-{
-	const char *set;
-	json_t *v;
-
-	json_object_foreach(prefs, set, v) {
+	json_object_foreach(prefs, k, v)
 		if (eng_pref_check(v, cause) != 0)
 			return ENG_INVALID;
-		if (store_prefs_put(e->store, key, set, v, now) != 0)
-			return ENG_INTERNAL;
-		e->has_prefs = 1;
-	}
 	return ENG_OK;
 }
 
-/* Upsert (deep merge) a user or object; *out gets the stored props. */
+/* Store the checked inline channel data and preference sets of key. */
+static enum eng_status
+rcpt_inline_apply(struct eng *e, const char *key, json_t *cdata,
+    json_t *prefs, int64_t now, char **cause)
+{
+	enum eng_status rc = ENG_OK;
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(cdata, k, v)
+		if (store_channel_data_put(e->store, key, k, json_object_get(v,
+		    "data"), now) != 0)
+			return ENG_INTERNAL;
+	json_object_foreach(prefs, k, v)
+		if ((rc = rcpt_prefs_store(e, key, k, v, now, NULL,
+		    cause)) != ENG_OK)
+			return rc;
+	return rc;
+}
+
+/*
+ * Take an identify's "created_at" (an RFC 3339 time, or null) into *at
+ * (-1 when there is none); 0, or -1 with *cause.
+ */
+static int
+rcpt_created_at(json_t *body, int64_t *at, char **cause)
+{
+	json_t *v = json_object_get(body, "created_at");
+
+	*at = -1;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || tz_rfc3339_parse(json_string_value(v),
+	    at) != 0) {
+		*cause = xstrdup("\"created_at\" must be an RFC 3339 "
+		    "date-time");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Split an identify's body into the properties to merge (a new copy,
+ * *cdata and *prefs taken out of it as new references or NULL), checking
+ * created_at (*at), channel data and preferences.
+ */
+static json_t *
+rcpt_split(struct eng *e, json_t *body, json_t **cdata, json_t **prefs,
+    int64_t *at, enum eng_status *rc, char **cause)
+{
+	json_t *copy;
+
+	*rc = ENG_INVALID;
+	if (rcpt_created_at(body, at, cause) != 0 || (*rc =
+	    rcpt_inline_check(e, json_object_get(body, "channel_data"),
+	    json_object_get(body, "preferences"), cause)) != ENG_OK)
+		return NULL;
+	copy = json_deep_copy(body);
+	json_object_del(copy, "id");
+	json_object_del(copy, "collection");
+	json_object_del(copy, "__typename");
+	json_object_del(copy, "created_at");
+	json_object_del(copy, "updated_at");
+	*cdata = json_incref(json_object_get(copy, "channel_data"));
+	json_object_del(copy, "channel_data");
+	*prefs = json_incref(json_object_get(copy, "preferences"));
+	json_object_del(copy, "preferences");
+	return copy;
+}
+
+/* Upsert (deep merge) a user or object with its inline data. */
 static enum eng_status
 rcpt_upsert(struct eng *e, const char *collection, const char *id,
     json_t *body, int64_t now, char **cause)
 {
-	json_t *props, *copy, *prefs;
+	json_t *props, *copy, *prefs, *cdata;
 	char *key;
 	enum eng_status rc;
+	int64_t at;
 	int rezone;
 
 	if (!eng_recipient_valid_id(id)) {
@@ -216,14 +387,9 @@ rcpt_upsert(struct eng *e, const char *collection, const char *id,
 	}
 	if (collection == NULL && (rc = rcpt_check_user(body, cause)) != ENG_OK)
 		return rc;
-	copy = json_deep_copy(body);
-	json_object_del(copy, "id");
-	json_object_del(copy, "collection");
-	json_object_del(copy, "__typename");
-	json_object_del(copy, "created_at");
-	json_object_del(copy, "updated_at");
-	prefs = json_incref(json_object_get(copy, "preferences"));
-	json_object_del(copy, "preferences");
+	if ((copy = rcpt_split(e, body, &cdata, &prefs, &at, &rc,
+	    cause)) == NULL)
+		return rc;
 	props = rcpt_props(e, collection, id, NULL);
 	if (props == NULL)
 		props = json_object();
@@ -232,21 +398,20 @@ rcpt_upsert(struct eng *e, const char *collection, const char *id,
 	    json_object_get(props, "timezone"));
 	rcpt_merge(props, copy);
 	json_decref(copy);
-	rc = store_recipient_put(e->store, collection, id, props, now) == 0 ?
+	rc = store_recipient_put(e->store, collection, id, props, now) == 0 &&
+	    (at < 0 || store_recipient_created(e->store, collection ?
+	    STORE_RCPT_OBJECTS : STORE_RCPT_USERS, collection, id, at) == 0) ?
 	    ENG_OK : ENG_INTERNAL;
 	json_decref(props);
-	if (rc == ENG_OK && prefs != NULL) {
-		key = eng_rcpt_key(collection, id);
-		rc = rcpt_inline_prefs(e, key, prefs, now, cause);
-		free(key);
-	}
+	key = eng_rcpt_key(collection, id);
+	if (rc == ENG_OK)
+		rc = rcpt_inline_apply(e, key, cdata, prefs, now, cause);
 	json_decref(prefs);
-	if (rc == ENG_OK && rezone) {
-		/* Their pending schedule fires move with them, at once. */
-		key = eng_rcpt_key(collection, id);
+	json_decref(cdata);
+	/* Their pending schedule fires move with them, at once. */
+	if (rc == ENG_OK && rezone)
 		e->hooks->rezoned(e, key, now);
-		free(key);
-	}
+	free(key);
 	return rc;
 }
 
@@ -419,7 +584,10 @@ enum eng_status
 eng_tenant_put(struct eng *e, const char *id, json_t *body, int64_t now,
     json_t **reply, char **cause)
 {
-	json_t *props, *copy, *ps;
+	json_t *props, *copy, *ps, *cdata, *prefs;
+	enum eng_status rc;
+	int64_t at;
+	char *key;
 
 	if (!eng_recipient_valid_id(id) || !json_is_object(body)) {
 		*cause = xstrdup(json_is_object(body) ? "bad tenant id" :
@@ -430,19 +598,25 @@ eng_tenant_put(struct eng *e, const char *id, json_t *body, int64_t now,
 	    "preference_set");
 	if (ps != NULL && !json_is_null(ps) && eng_pref_check(ps, cause) != 0)
 		return ENG_INVALID;
+	if ((copy = rcpt_split(e, body, &cdata, &prefs, &at, &rc,
+	    cause)) == NULL)
+		return rc;
 	if ((props = store_tenant_get(e->store, id, NULL)) == NULL)
 		props = json_object();
-	copy = json_deep_copy(body);
-	json_object_del(copy, "id");
-	json_object_del(copy, "__typename");
 	rcpt_merge(props, copy);
 	json_decref(copy);
-	if (store_tenant_put(e->store, id, props, now) != 0) {
-		json_decref(props);
-		return ENG_INTERNAL;
-	}
+	rc = store_tenant_put(e->store, id, props, now) == 0 && (at < 0 ||
+	    store_recipient_created(e->store, STORE_RCPT_TENANTS, NULL, id,
+	    at) == 0) ? ENG_OK : ENG_INTERNAL;
 	json_decref(props);
-	return rcpt_tenant_reply(e, id, reply, cause);
+	/* A tenant's channel data and sets are kept as Knock's: $tenants/id. */
+	key = eng_rcpt_key("$tenants", id);
+	if (rc == ENG_OK)
+		rc = rcpt_inline_apply(e, key, cdata, prefs, now, cause);
+	free(key);
+	json_decref(cdata);
+	json_decref(prefs);
+	return rc != ENG_OK ? rc : rcpt_tenant_reply(e, id, reply, cause);
 }
 
 /* GET /v1/tenants/{id}. */
@@ -602,82 +776,16 @@ eng_subs_remove(struct eng *e, const char *collection, const char *id,
 	return ENG_OK;
 }
 
-/* GET /v1/objects/{c}/{id}/subscriptions (query: after, page_size). */
-enum eng_status
-eng_subs_list(struct eng *e, const char *collection, const char *id,
-    json_t *query, json_t **reply, char **cause)
-{
-	const char *after = json_string_value(json_object_get(query, "after"));
-	const char *ps = json_string_value(json_object_get(query, "page_size"));
-	int size = ps ? atoi(ps) : 50, n, i;
-	json_t *entries = json_array();
-	struct store_sub subs[50];
-
-	(void)cause;
-	if (size < 1 || size > 50)
-		size = 50;
-	n = (int)store_subs_page(e->store, collection, id, after ? after : "",
-	    (size_t)size, subs);
-	for (i = 0; i < n; i++) {
-		json_array_append_new(entries, rcpt_sub_json(e, collection,
-		    id, subs[i].rcpt, subs[i].props, subs[i].inserted,
-		    subs[i].updated));
-		subs[i].props = NULL;   /* taken by rcpt_sub_json */
-	}
-	*reply = json_pack("{s:o, s:{s:s, s:o, s:n, s:i}}", "entries",
-	    entries, "page_info", "__typename", "PageInfo", "after",
-	    n == size && n > 0 ? json_string(subs[n - 1].rcpt) : json_null(),
-	    "before", "page_size", size);
-	for (i = 0; i < n; i++)
-		store_sub_clear(&subs[i]);
-	return ENG_OK;
-}
-
-/* The PreferenceSet reply for a stored body (or the empty set). */
-static json_t *
-rcpt_prefs_json(const char *set, json_t *body)
-{
-	json_t *o = json_object();
-	static const char *keys[] = { "workflows", "categories",
-		"channel_types", "channels" };
-	size_t i;
-
-	json_object_set_new(o, "__typename", json_string("PreferenceSet"));
-	json_object_set_new(o, "id", json_string(set));
-	for (i = 0; i < 4; i++) {
-		json_t *v = body ? json_object_get(body, keys[i]) : NULL;
-
-		json_object_set(o, keys[i], v ? v : json_null());
-	}
-	return o;
-}
-
 /* PUT /v1/users/{id}/preferences/{set}. */
 enum eng_status
 eng_prefs_put(struct eng *e, const char *user, const char *set, json_t *body,
     int64_t now, json_t **reply, char **cause)
 {
-	json_t *copy;
-
-	if (!eng_recipient_valid_id(user) || !eng_recipient_valid_id(set)) {
-		*cause = xstrdup("bad user or preference set id");
+	if (!eng_recipient_valid_id(user)) {
+		*cause = xstrdup("bad user id");
 		return ENG_INVALID;
 	}
-	copy = json_deep_copy(body);
-	json_object_del(copy, "__typename");
-	json_object_del(copy, "id");
-	if (eng_pref_check(copy, cause) != 0) {
-		json_decref(copy);
-		return ENG_INVALID;
-	}
-	if (store_prefs_put(e->store, user, set, copy, now) != 0) {
-		json_decref(copy);
-		return ENG_INTERNAL;
-	}
-	e->has_prefs = 1;
-	*reply = rcpt_prefs_json(set, copy);
-	json_decref(copy);
-	return ENG_OK;
+	return rcpt_prefs_store(e, user, set, body, now, reply, cause);
 }
 
 /* GET /v1/users/{id}/preferences/{set}. */
@@ -690,5 +798,596 @@ eng_prefs_get(struct eng *e, const char *user, const char *set,
 	(void)cause;
 	*reply = rcpt_prefs_json(set, body);
 	json_decref(body);
+	return ENG_OK;
+}
+
+/* A listed recipient's reply shape, by kind (takes row's props). */
+static json_t *
+rcpt_row_json(enum store_rcpt_kind kind, const char *coll,
+    struct store_rcpt_row *row)
+{
+	static const char *const types[] = { "User", "Object", "Tenant" };
+	json_t *o;
+
+	if (kind == STORE_RCPT_OBJECTS) {
+		o = json_pack("{s:s, s:s, s:s, s:o}", "__typename", "Object",
+		    "id", row->id, "collection", coll, "properties",
+		    row->props);
+	} else {
+		o = row->props;
+		json_object_set_new(o, "__typename", json_string(types[kind]));
+		json_object_set_new(o, "id", json_string(row->id));
+	}
+	row->props = NULL;
+	rcpt_times(o, &row->t);
+	return o;
+}
+
+/* Whether query q's include[] names preferences. */
+static int
+rcpt_include_prefs(json_t *q)
+{
+	json_t *inc = eng_query_list(q, "include"), *v;
+	size_t i;
+
+	json_array_foreach(inc, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v),
+		    "preferences") == 0)
+			return 1;
+	return 0;
+}
+
+/* Add "preferences" (set id -> PreferenceSet) of key to entity o. */
+static void
+rcpt_add_prefs(struct eng *e, json_t *o, const char *key)
+{
+	json_t *sets = store_prefs_list(e->store, key), *out = json_object();
+	const char *set;
+	json_t *v;
+
+	json_object_foreach(sets, set, v)
+		json_object_set_new(out, set, rcpt_prefs_json(set, v));
+	json_decref(sets);
+	json_object_set_new(o, "preferences", out);
+}
+
+/*
+ * A page of f's recipients in Knock's list shape (entries, page_info)
+ * from query q's after, before and page_size.
+ */
+static enum eng_status
+rcpt_list(struct eng *e, struct store_rcpt_filter *f, json_t *q,
+    json_t **reply, char **cause)
+{
+	struct store_rcpt_row rows[51];
+	json_t *entries = json_array(), *o;
+	int size, more, i, first;
+	size_t n;
+	char *key;
+
+	if (eng_query_page_size(q, 50, 50, &size, cause) != 0) {
+		json_decref(entries);
+		return ENG_INVALID;
+	}
+	f->after = json_string_value(json_object_get(q, "after"));
+	f->before = json_string_value(json_object_get(q, "before"));
+	if (f->after != NULL && f->before != NULL) {
+		*cause = xstrdup("\"before\" and \"after\" cannot both be "
+		    "given");
+		json_decref(entries);
+		return ENG_INVALID;
+	}
+	n = store_recipients_page(e->store, f, (size_t)size + 1, rows);
+	more = n > (size_t)size;
+	/* The extra row is beyond the page: the last, or going back the first. */
+	first = more && f->before != NULL ? 1 : 0;
+	for (i = first; i < (int)n - (more && f->before == NULL); i++) {
+		key = f->kind == STORE_RCPT_TENANTS ? eng_rcpt_key("$tenants",
+		    rows[i].id) : eng_rcpt_key(f->collection, rows[i].id);
+		o = rcpt_row_json(f->kind, f->collection, &rows[i]);
+		if (rcpt_include_prefs(q))
+			rcpt_add_prefs(e, o, key);
+		free(key);
+		json_array_append_new(entries, o);
+	}
+	o = json_pack("{s:s, s:n, s:n, s:i}", "__typename", "PageInfo",
+	    "after", "before", "page_size", size);
+	if (json_array_size(entries) > 0) {
+		if (f->before != NULL || more)
+			json_object_set(o, "after", json_object_get(
+			    json_array_get(entries, json_array_size(entries) -
+			    1), "id"));
+		if (f->after != NULL || (f->before != NULL && more))
+			json_object_set(o, "before", json_object_get(
+			    json_array_get(entries, 0), "id"));
+	}
+	for (i = 0; i < (int)n; i++)
+		store_rcpt_row_clear(&rows[i]);
+	*reply = json_pack("{s:o, s:o}", "entries", entries, "page_info", o);
+	return ENG_OK;
+}
+
+/* GET /v1/users. */
+enum eng_status
+eng_users_list(struct eng *e, json_t *query, json_t **reply, char **cause)
+{
+	struct store_rcpt_filter f = { .kind = STORE_RCPT_USERS };
+
+	return rcpt_list(e, &f, query, reply, cause);
+}
+
+/* GET /v1/objects/{collection}. */
+enum eng_status
+eng_objects_list(struct eng *e, const char *collection, json_t *query,
+    json_t **reply, char **cause)
+{
+	struct store_rcpt_filter f = { .kind = STORE_RCPT_OBJECTS };
+
+	f.collection = collection;
+	return rcpt_list(e, &f, query, reply, cause);
+}
+
+/* GET /v1/tenants (query: tenant_id, name, paging). */
+enum eng_status
+eng_tenants_list(struct eng *e, json_t *query, json_t **reply, char **cause)
+{
+	struct store_rcpt_filter f = { .kind = STORE_RCPT_TENANTS };
+
+	f.id = json_string_value(json_object_get(query, "tenant_id"));
+	f.name = json_string_value(json_object_get(query, "name"));
+	return rcpt_list(e, &f, query, reply, cause);
+}
+
+/* DELETE /v1/tenants/{id}. */
+enum eng_status
+eng_tenant_delete(struct eng *e, const char *id, char **cause)
+{
+	int rc = store_tenant_delete(e->store, id);
+
+	if (rc < 0)
+		return ENG_INTERNAL;
+	if (rc == 0) {
+		*cause = xasprintf("tenant \"%.64s\" not found", id);
+		return ENG_NOT_FOUND;
+	}
+	return ENG_OK;
+}
+
+/*
+ * The rcpt key of user id (collection NULL) or object collection/id that
+ * must exist; NULL with *rc and *cause otherwise.
+ */
+static char *
+rcpt_existing(struct eng *e, const char *collection, const char *id,
+    enum eng_status *rc, char **cause)
+{
+	json_t *p = rcpt_props(e, collection, id, NULL);
+
+	if (p == NULL) {
+		*cause = collection == NULL ? xasprintf("user \"%.64s\" not "
+		    "found", id) : xasprintf("object %.64s/%.64s not found",
+		    collection, id);
+		*rc = ENG_NOT_FOUND;
+		return NULL;
+	}
+	json_decref(p);
+	return eng_rcpt_key(collection, id);
+}
+
+/* The ChannelData shape. */
+static json_t *
+rcpt_cd_json(const char *channel, json_t *data)
+{
+	return json_pack("{s:s, s:s, s:O}", "__typename", "ChannelData",
+	    "channel_id", channel, "data", data);
+}
+
+/* GET .../channel_data/{channel} of a user (collection NULL) or object. */
+enum eng_status
+eng_channel_data_get(struct eng *e, const char *collection, const char *id,
+    const char *channel, json_t **reply, char **cause)
+{
+	enum eng_status rc = ENG_OK;
+	char *key = rcpt_existing(e, collection, id, &rc, cause);
+	int64_t upd;
+	json_t *data;
+
+	if (key == NULL)
+		return rc;
+	data = store_channel_data_get(e->store, key, channel, &upd);
+	free(key);
+	if (data == NULL) {
+		*cause = xasprintf("no channel data for channel \"%.64s\"",
+		    channel);
+		return ENG_NOT_FOUND;
+	}
+	*reply = rcpt_cd_json(channel, data);
+	json_decref(data);
+	return ENG_OK;
+}
+
+/* PUT .../channel_data/{channel} ({"data": {...}}). */
+enum eng_status
+eng_channel_data_put(struct eng *e, const char *collection, const char *id,
+    const char *channel, json_t *body, int64_t now, json_t **reply,
+    char **cause)
+{
+	enum eng_status rc = ENG_OK;
+	char *key = rcpt_existing(e, collection, id, &rc, cause);
+	json_t *data;
+
+	if (key == NULL)
+		return rc;
+	if ((data = rcpt_cd_check(e, channel, body, &rc, cause)) == NULL) {
+		free(key);
+		return rc;
+	}
+	rc = store_channel_data_put(e->store, key, channel, data, now) == 0 ?
+	    ENG_OK : ENG_INTERNAL;
+	free(key);
+	if (rc == ENG_OK)
+		*reply = rcpt_cd_json(channel, data);
+	return rc;
+}
+
+/* DELETE .../channel_data/{channel}: 204. */
+enum eng_status
+eng_channel_data_delete(struct eng *e, const char *collection,
+    const char *id, const char *channel, char **cause)
+{
+	enum eng_status rc = ENG_OK;
+	char *key = rcpt_existing(e, collection, id, &rc, cause);
+	int n;
+
+	if (key == NULL)
+		return rc;
+	n = store_channel_data_delete(e->store, key, channel);
+	free(key);
+	if (n < 0)
+		return ENG_INTERNAL;
+	if (n == 0) {
+		*cause = xasprintf("no channel data for channel \"%.64s\"",
+		    channel);
+		return ENG_NOT_FOUND;
+	}
+	return ENG_OK;
+}
+
+/* GET .../preferences: every set of the recipient, an array. */
+enum eng_status
+eng_prefs_list(struct eng *e, const char *collection, const char *id,
+    json_t **reply, char **cause)
+{
+	enum eng_status rc = ENG_OK;
+	char *key = rcpt_existing(e, collection, id, &rc, cause);
+	json_t *sets, *v, *out;
+	const char *set;
+
+	if (key == NULL)
+		return rc;
+	sets = store_prefs_list(e->store, key);
+	free(key);
+	out = json_array();
+	json_object_foreach(sets, set, v)
+		json_array_append_new(out, rcpt_prefs_json(set, v));
+	json_decref(sets);
+	*reply = out;
+	return ENG_OK;
+}
+
+/* DELETE .../preferences/{set}: 204. */
+enum eng_status
+eng_prefs_delete(struct eng *e, const char *collection, const char *id,
+    const char *set, char **cause)
+{
+	enum eng_status rc = ENG_OK;
+	char *key = rcpt_existing(e, collection, id, &rc, cause);
+	int n;
+
+	if (key == NULL)
+		return rc;
+	n = store_prefs_delete(e->store, key, set);
+	free(key);
+	if (n < 0)
+		return ENG_INTERNAL;
+	if (n == 0) {
+		*cause = xasprintf("no preference set \"%.64s\"", set);
+		return ENG_NOT_FOUND;
+	}
+	return ENG_OK;
+}
+
+/* GET/PUT an object's preference set. */
+enum eng_status
+eng_object_prefs(struct eng *e, const char *collection, const char *id,
+    const char *set, json_t *body, int64_t now, json_t **reply, char **cause)
+{
+	enum eng_status rc = ENG_OK;
+	char *key = rcpt_existing(e, collection, id, &rc, cause);
+	json_t *stored;
+
+	if (key == NULL)
+		return rc;
+	if (body != NULL) {
+		rc = rcpt_prefs_store(e, key, set, body, now, reply, cause);
+	} else {
+		stored = store_prefs_get(e->store, key, set);
+		*reply = rcpt_prefs_json(set, stored);
+		json_decref(stored);
+	}
+	free(key);
+	return rc;
+}
+
+/*
+ * PUT /v1/users/{id}/preferences/{set}/{section}[/{key}]: with a key, one
+ * setting ({"subscribed": bool} or a setting object) of section
+ * (categories, channel_types, workflows) merged into the stored set; with
+ * none, the whole section replaced by the body.
+ */
+enum eng_status
+eng_prefs_put_key(struct eng *e, const char *user, const char *set,
+    const char *section, const char *key, json_t *body, int64_t now,
+    json_t **reply, char **cause)
+{
+	json_t *stored, *sec, *v = json_object_get(body, "subscribed");
+	enum eng_status rc;
+
+	if (!eng_recipient_valid_id(user)) {
+		*cause = xstrdup("bad user id");
+		return ENG_INVALID;
+	}
+	if ((stored = store_prefs_get(e->store, user, set)) == NULL)
+		stored = json_object();
+	if (key == NULL) {
+		json_object_set(stored, section, body);
+	} else {
+		if (!json_is_object(sec = json_object_get(stored, section))) {
+			sec = json_object();
+			json_object_set_new(stored, section, sec);
+		}
+		json_object_set(sec, key, json_is_boolean(v) &&
+		    json_object_size(body) == 1 ? v : body);
+	}
+	rc = rcpt_prefs_store(e, user, set, stored, now, reply, cause);
+	json_decref(stored);
+	return rc;
+}
+
+/*
+ * Subscriptions of recipient key to objects (Knock's mode=recipient and a
+ * user's list): those to the objects[] of q, or a page after q's after.
+ */
+static enum eng_status
+rcpt_subs_of(struct eng *e, const char *key, json_t *q, json_t **reply,
+    char **cause)
+{
+	json_t *objs = eng_query_list(q, "objects"), *entries = json_array(),
+	    *r, *o;
+	const char *after = json_string_value(json_object_get(q, "after"));
+	struct store_sub subs[51];
+	char *okey, *slash;
+	int size, inc = rcpt_include_prefs(q);
+	size_t i, n = 0;
+
+	if (eng_query_page_size(q, 50, 50, &size, cause) != 0) {
+		json_decref(entries);
+		return ENG_INVALID;
+	}
+	if (objs != NULL) {
+		json_array_foreach(objs, i, r) {
+			if ((okey = eng_rcpt_ref_key(r, cause)) == NULL ||
+			    strchr(okey, '/') == NULL) {
+				free(okey);
+				if (*cause == NULL)
+					*cause = xstrdup("\"objects\" must be "
+					    "{id, collection} references");
+				json_decref(entries);
+				return ENG_INVALID;
+			}
+			slash = strchr(okey, '/');
+			*slash = '\0';
+			if (n < 50 && store_sub_get(e->store, okey, slash + 1,
+			    key, &subs[n])) {
+				*slash = '/';
+				subs[n++].rcpt = okey;
+			} else
+				free(okey);
+		}
+	} else
+		n = store_subs_of(e->store, key, after ? after : "",
+		    (size_t)size + 1, subs);
+	for (i = 0; i < n && i < (size_t)size; i++) {
+		slash = strchr(subs[i].rcpt, '/');
+		*slash = '\0';
+		o = rcpt_sub_json(e, subs[i].rcpt, slash + 1, key,
+		    subs[i].props, subs[i].inserted, subs[i].updated);
+		subs[i].props = NULL;   /* taken by rcpt_sub_json */
+		*slash = '/';
+		if (inc)
+			rcpt_add_prefs(e, json_object_get(o, "recipient"), key);
+		json_array_append_new(entries, o);
+	}
+	*reply = json_pack("{s:o, s:{s:s, s:o, s:n, s:i}}", "entries",
+	    entries, "page_info", "__typename", "PageInfo", "after",
+	    n > (size_t)size ? json_string(subs[size - 1].rcpt) : json_null(),
+	    "before", "page_size", size);
+	for (i = 0; i < n; i++)
+		store_sub_clear(&subs[i]);
+	return ENG_OK;
+}
+
+/* GET /v1/users/{id}/subscriptions. */
+enum eng_status
+eng_user_subs(struct eng *e, const char *id, json_t *query, json_t **reply,
+    char **cause)
+{
+	enum eng_status rc = ENG_OK;
+	char *key = rcpt_existing(e, NULL, id, &rc, cause);
+
+	if (key == NULL)
+		return rc;
+	rc = rcpt_subs_of(e, key, query, reply, cause);
+	free(key);
+	return rc;
+}
+
+/* GET /v1/objects/{collection}/{id}/messages: as a user's. */
+enum eng_status
+eng_object_messages(struct eng *e, const char *collection, const char *id,
+    json_t *query, json_t **reply, char **cause)
+{
+	char *key = eng_rcpt_key(collection, id);
+	enum eng_status rc = eng_user_messages(e, key, query, reply, cause);
+
+	free(key);
+	return rc;
+}
+
+/*
+ * POST /v1/users/{id}/merge {"from_user_id"}: the from-user's properties
+ * (the user's win), channel data and preference sets it lacks, and its
+ * subscriptions become the user's; then the from-user is deleted.
+ */
+enum eng_status
+eng_user_merge(struct eng *e, const char *id, json_t *body, int64_t now,
+    json_t **reply, char **cause)
+{
+	const char *from = json_string_value(json_object_get(body,
+	    "from_user_id"));
+	json_t *fp, *ip;
+	struct store_sub subs[50], had;
+	char *after = xstrdup("");
+	enum eng_status rc;
+	size_t n, i;
+
+	if (from == NULL || !eng_recipient_valid_id(from) || strcmp(from,
+	    id) == 0) {
+		free(after);
+		*cause = xstrdup("\"from_user_id\" must name another user");
+		return ENG_INVALID;
+	}
+	if ((ip = rcpt_props(e, NULL, id, NULL)) == NULL ||
+	    (fp = rcpt_props(e, NULL, from, NULL)) == NULL) {
+		*cause = xasprintf("user \"%.64s\" not found", ip ? from : id);
+		json_decref(ip);
+		free(after);
+		return ENG_NOT_FOUND;
+	}
+	rcpt_merge(fp, ip);
+	json_decref(ip);
+	rc = store_recipient_put(e->store, NULL, id, fp, now) == 0 ? ENG_OK :
+	    ENG_INTERNAL;
+	json_decref(fp);
+	/* Object schedules follow the subscriptions that move. */
+	while (rc == ENG_OK && (n = store_subs_of(e->store, from, after, 50,
+	    subs)) > 0) {
+		for (i = 0; i < n; i++) {
+			char *slash = strchr(subs[i].rcpt, '/');
+
+			*slash = '\0';
+			if (!store_sub_get(e->store, subs[i].rcpt, slash + 1,
+			    id, &had)) {
+				*slash = '/';
+				e->hooks->subscribed(e, subs[i].rcpt, id, now);
+			}
+			*slash = '/';
+			store_sub_clear(&had);
+			e->hooks->unsubscribed(e, subs[i].rcpt, from);
+		}
+		free(after);
+		after = xstrdup(subs[n - 1].rcpt);
+		for (i = 0; i < n; i++)
+			store_sub_clear(&subs[i]);
+	}
+	free(after);
+	if (rc == ENG_OK && store_recipient_merge(e->store, from, id) != 0)
+		rc = ENG_INTERNAL;
+	if (rc == ENG_OK)
+		rc = eng_user_delete(e, from, cause);
+	return rc != ENG_OK ? rc : rcpt_user_reply(e, id, reply, cause);
+}
+
+/* An object's subscriptions from the recipients[] of q (at most 50). */
+static enum eng_status
+rcpt_subs_to(struct eng *e, const char *collection, const char *id,
+    json_t *rs, int inc, json_t **reply, char **cause)
+{
+	json_t *entries = json_array(), *r, *o;
+	struct store_sub sub;
+	char *key;
+	size_t i;
+
+	json_array_foreach(rs, i, r) {
+		if ((key = eng_rcpt_ref_key(r, cause)) == NULL) {
+			json_decref(entries);
+			return ENG_INVALID;
+		}
+		if (i < 50 && store_sub_get(e->store, collection, id, key,
+		    &sub)) {
+			o = rcpt_sub_json(e, collection, id, key, sub.props,
+			    sub.inserted, sub.updated);
+			if (inc)
+				rcpt_add_prefs(e, json_object_get(o,
+				    "recipient"), key);
+			json_array_append_new(entries, o);
+		}
+		free(key);
+	}
+	*reply = json_pack("{s:o, s:{s:s, s:n, s:n, s:i}}", "entries",
+	    entries, "page_info", "__typename", "PageInfo", "after",
+	    "before", "page_size", 50);
+	return ENG_OK;
+}
+
+/*
+ * GET /v1/objects/{c}/{id}/subscriptions: mode=object (the default) its
+ * subscribers (those of recipients[], or a page after "after"),
+ * mode=recipient the objects it subscribes to; include[]=preferences.
+ */
+enum eng_status
+eng_subs_list(struct eng *e, const char *collection, const char *id,
+    json_t *query, json_t **reply, char **cause)
+{
+	const char *after = json_string_value(json_object_get(query, "after"));
+	const char *mode = json_string_value(json_object_get(query, "mode"));
+	json_t *entries, *rs = eng_query_list(query, "recipients"), *o;
+	int size, n, i, inc = rcpt_include_prefs(query);
+	struct store_sub subs[50];
+	enum eng_status rc;
+	char *key;
+
+	if (mode != NULL && strcmp(mode, "recipient") == 0) {
+		key = eng_rcpt_key(collection, id);
+		rc = rcpt_subs_of(e, key, query, reply, cause);
+		free(key);
+		return rc;
+	}
+	if (mode != NULL && strcmp(mode, "object") != 0) {
+		*cause = xstrdup("\"mode\" must be object or recipient");
+		return ENG_INVALID;
+	}
+	if (rs != NULL)
+		return rcpt_subs_to(e, collection, id, rs, inc, reply, cause);
+	if (eng_query_page_size(query, 50, 50, &size, cause) != 0)
+		return ENG_INVALID;
+	entries = json_array();
+	n = (int)store_subs_page(e->store, collection, id, after ? after : "",
+	    (size_t)size, subs);
+	for (i = 0; i < n; i++) {
+		o = rcpt_sub_json(e, collection, id, subs[i].rcpt,
+		    subs[i].props, subs[i].inserted, subs[i].updated);
+		subs[i].props = NULL;   /* taken by rcpt_sub_json */
+		if (inc)
+			rcpt_add_prefs(e, json_object_get(o, "recipient"),
+			    subs[i].rcpt);
+		json_array_append_new(entries, o);
+	}
+	*reply = json_pack("{s:o, s:{s:s, s:o, s:n, s:i}}", "entries",
+	    entries, "page_info", "__typename", "PageInfo", "after",
+	    n == size && n > 0 ? json_string(subs[n - 1].rcpt) : json_null(),
+	    "before", "page_size", size);
+	for (i = 0; i < n; i++)
+		store_sub_clear(&subs[i]);
 	return ENG_OK;
 }

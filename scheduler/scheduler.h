@@ -373,6 +373,23 @@ enum eng_status api_schedules_get(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_sched_workflows(struct sch_req *, json_t **,
     char **);
 
+/* api_recipients.c: what users and objects share, lists and merges. */
+enum eng_status api_rcpt_cd_get(struct sch_req *, json_t **, char **);
+enum eng_status api_rcpt_cd_put(struct sch_req *, json_t **, char **);
+enum eng_status api_rcpt_cd_delete(struct sch_req *, json_t **, char **);
+enum eng_status api_rcpt_prefs_list(struct sch_req *, json_t **, char **);
+enum eng_status api_rcpt_prefs_delete(struct sch_req *, json_t **, char **);
+enum eng_status api_users_prefs_key(struct sch_req *, json_t **, char **);
+enum eng_status api_users_list(struct sch_req *, json_t **, char **);
+enum eng_status api_users_merge(struct sch_req *, json_t **, char **);
+enum eng_status api_users_subs(struct sch_req *, json_t **, char **);
+enum eng_status api_objects_list(struct sch_req *, json_t **, char **);
+enum eng_status api_objects_prefs_get(struct sch_req *, json_t **, char **);
+enum eng_status api_objects_prefs_put(struct sch_req *, json_t **, char **);
+enum eng_status api_objects_messages(struct sch_req *, json_t **, char **);
+enum eng_status api_tenants_list(struct sch_req *, json_t **, char **);
+enum eng_status api_tenants_delete(struct sch_req *, json_t **, char **);
+
 enum eng_status api_tenants_put(struct sch_req *, json_t **, char **);
 enum eng_status api_tenants_get(struct sch_req *, json_t **, char **);
 

@@ -236,6 +236,24 @@ run_unreachable(struct rrun *rr, const struct eng_step *s, int64_t now)
 }
 
 /*
+ * Whether the recipient's default set says commercial_subscribed false
+ * (Knock's commercial unsubscribe; a conditions object is not evaluated).
+ */
+static int
+run_unsubscribed(struct eng *e, struct rrun *rr)
+{
+	json_t *set;
+	int out;
+
+	if (!e->has_prefs || (set = run_pref_set(e, rr->rcpt,
+	    "default")) == NULL)
+		return 0;
+	out = json_is_false(json_object_get(set, "commercial_subscribed"));
+	json_decref(set);
+	return out;
+}
+
+/*
  * A channel step: conditions, the recipient's channel data, preferences,
  * then the message; in sandbox mode a message outside the feed is kept
  * as not_sent and the step is skipped with the reason sandbox_mode.
@@ -262,6 +280,12 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	}
 	if (run_unreachable(rr, s, r->now))
 		return 0;
+	if (r->w->commercial && run_unsubscribed(e, rr)) {
+		run_event(&rr->events, "step_skipped", "skipped", s,
+		    json_pack("{s:s, s:s}", "reason", "preferences", "rule",
+		    "commercial_subscribed=false"), r->now);
+		return 0;
+	}
 	if (rr->prefs == NULL && !r->w->override_preferences)
 		rr->prefs = run_prefs(e, r, rr->rcpt);
 	if (!r->w->override_preferences && json_object_size(rr->prefs) > 0 &&

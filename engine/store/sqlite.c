@@ -31,7 +31,7 @@
 #include "engine/store/sqlite_int.h"
 #include "tz/tz.h"
 
-#define STORE_SQLITE_VERSION 12
+#define STORE_SQLITE_VERSION 14
 
 /* PRAGMA application_id of a belfry database: "BLFY". */
 #define STORE_SQLITE_APP_ID 0x424c4659
@@ -260,6 +260,15 @@ static const char *sqlite_migrations[STORE_SQLITE_VERSION] = {
 	    " delivery_attempts(message_seq, id);"
 	    "CREATE INDEX delivery_attempts_failed ON delivery_attempts(id)"
 	    " WHERE result != 0;",
+	/*
+	 * Recipients' channel data (one row a recipient key and channel
+	 * name), and subscriptions found by their subscriber (a user's
+	 * subscriptions, an object's own).
+	 */
+	[13] = "CREATE TABLE channel_data(rcpt TEXT NOT NULL, channel TEXT NOT"
+	    " NULL, data TEXT NOT NULL, updated_at INTEGER NOT NULL,"
+	    " PRIMARY KEY(rcpt, channel)) WITHOUT ROWID;"
+	    "CREATE INDEX subscriptions_by_rcpt ON subscriptions(rcpt);",
 };
 
 /*

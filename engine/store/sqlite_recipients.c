@@ -17,6 +17,12 @@ enum {
 	RCPT_TENANT_GET, RCPT_TENANT_PUT, RCPT_TENANT_STUB,
 	RCPT_SUB_PUT, RCPT_SUB_DEL, RCPT_SUB_LIST, RCPT_SUB_GET,
 	RCPT_PREF_GET, RCPT_PREF_PUT, RCPT_PREF_ANY,
+	RCPT_USER_FWD, RCPT_USER_BACK, RCPT_OBJ_FWD, RCPT_OBJ_BACK,
+	RCPT_TENANT_FWD, RCPT_TENANT_BACK, RCPT_TENANT_DEL, RCPT_USER_CREATED, RCPT_OBJ_CREATED,
+	RCPT_TENANT_CREATED,
+	RCPT_SUB_OF, RCPT_CD_GET, RCPT_CD_PUT, RCPT_CD_DEL, RCPT_PREF_LIST,
+	RCPT_PREF_DEL, RCPT_MERGE_CD, RCPT_MERGE_PREF, RCPT_MERGE_SUB,
+	RCPT_DROP_CD, RCPT_DROP_PREF, RCPT_DROP_SUB,
 	RCPT_COUNT
 };
 static const char *const rcpt_sql[RCPT_COUNT] = {
@@ -59,6 +65,57 @@ static const char *const rcpt_sql[RCPT_COUNT] = {
 	    " updated_at) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(rcpt, set_id) DO"
 	    " UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
 	[RCPT_PREF_ANY] = "SELECT EXISTS(SELECT 1 FROM preferences)",
+	/* Pages: ?1 the cursor ('' for the first), ?2 the limit, ?3 more. */
+	[RCPT_USER_FWD] = "SELECT id, props, created_at, updated_at FROM users"
+	    " WHERE id > ?1 ORDER BY id LIMIT ?2",
+	[RCPT_USER_BACK] = "SELECT id, props, created_at, updated_at FROM"
+	    " users WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+	[RCPT_OBJ_FWD] = "SELECT id, props, created_at, updated_at FROM"
+	    " objects WHERE collection = ?3 AND id > ?1 ORDER BY id LIMIT ?2",
+	[RCPT_OBJ_BACK] = "SELECT id, props, created_at, updated_at FROM"
+	    " objects WHERE collection = ?3 AND id < ?1 ORDER BY id DESC"
+	    " LIMIT ?2",
+	[RCPT_TENANT_FWD] = "SELECT id, props, created_at, updated_at FROM"
+	    " tenants WHERE id > ?1 AND (?3 IS NULL OR id = ?3) AND (?4 IS NULL"
+	    " OR json_extract(props, '$.name') = ?4) ORDER BY id LIMIT ?2",
+	[RCPT_TENANT_BACK] = "SELECT id, props, created_at, updated_at FROM"
+	    " tenants WHERE id < ?1 AND (?3 IS NULL OR id = ?3) AND (?4 IS NULL"
+	    " OR json_extract(props, '$.name') = ?4) ORDER BY id DESC LIMIT ?2",
+	[RCPT_TENANT_DEL] = "DELETE FROM tenants WHERE id = ?1",
+	[RCPT_USER_CREATED] = "UPDATE users SET created_at = ?2 WHERE id ="
+	    " ?1",
+	[RCPT_OBJ_CREATED] = "UPDATE objects SET created_at = ?2 WHERE id ="
+	    " ?1 AND collection = ?3",
+	[RCPT_TENANT_CREATED] = "UPDATE tenants SET created_at = ?2 WHERE id"
+	    " = ?1",
+	[RCPT_SUB_OF] = "SELECT collection || '/' || object_id AS k, props,"
+	    " inserted_at, updated_at FROM subscriptions WHERE rcpt = ?1 AND"
+	    " k > ?2 ORDER BY k LIMIT ?3",
+	[RCPT_CD_GET] = "SELECT data, updated_at FROM channel_data WHERE rcpt"
+	    " = ?1 AND channel = ?2",
+	[RCPT_CD_PUT] = "INSERT INTO channel_data(rcpt, channel, data,"
+	    " updated_at) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(rcpt, channel) DO"
+	    " UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+	[RCPT_CD_DEL] = "DELETE FROM channel_data WHERE rcpt = ?1 AND channel"
+	    " = ?2",
+	[RCPT_PREF_LIST] = "SELECT set_id, body FROM preferences WHERE rcpt ="
+	    " ?1 ORDER BY set_id",
+	[RCPT_PREF_DEL] = "DELETE FROM preferences WHERE rcpt = ?1 AND set_id"
+	    " = ?2",
+	/* A merge: what the first recipient has and the second lacks. */
+	[RCPT_MERGE_CD] = "INSERT OR IGNORE INTO channel_data(rcpt, channel,"
+	    " data, updated_at) SELECT ?2, channel, data, updated_at FROM"
+	    " channel_data WHERE rcpt = ?1",
+	[RCPT_MERGE_PREF] = "INSERT OR IGNORE INTO preferences(rcpt, set_id,"
+	    " body, updated_at) SELECT ?2, set_id, body, updated_at FROM"
+	    " preferences WHERE rcpt = ?1",
+	[RCPT_MERGE_SUB] = "INSERT OR IGNORE INTO subscriptions(collection,"
+	    " object_id, rcpt, props, inserted_at, updated_at) SELECT"
+	    " collection, object_id, ?2, props, inserted_at, updated_at FROM"
+	    " subscriptions WHERE rcpt = ?1",
+	[RCPT_DROP_CD] = "DELETE FROM channel_data WHERE rcpt = ?1",
+	[RCPT_DROP_PREF] = "DELETE FROM preferences WHERE rcpt = ?1",
+	[RCPT_DROP_SUB] = "DELETE FROM subscriptions WHERE rcpt = ?1",
 };
 const struct sqlite_sql sqlite_recipients_sql = { rcpt_sql, RCPT_COUNT };
 
@@ -236,18 +293,16 @@ store_sub_get(struct store *s, const char *coll, const char *obj,
 	return found;
 }
 
-/* Up to max subscriptions to coll/obj after recipient key after. */
-size_t
-store_subs_page(struct store *s, const char *coll, const char *obj,
-    const char *after, size_t max, struct store_sub *out)
+/*
+ * Read up to max subscription rows of st (key, props, inserted, updated)
+ * into out, then reset st; their count.
+ */
+static size_t
+rcpt_sub_rows(struct store *s, sqlite3_stmt *st, size_t max,
+    struct store_sub *out)
 {
-	sqlite3_stmt *st = rcpt_stmt(s, RCPT_SUB_LIST);
 	size_t n = 0;
 
-	sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, obj, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, after, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (int64_t)max);
 	while (n < max && sqlite_row(s, st)) {
 		out[n].rcpt = sqlite_text(st, 0);
 		out[n].props = sqlite_json(st, 1);
@@ -257,6 +312,20 @@ store_subs_page(struct store *s, const char *coll, const char *obj,
 	}
 	sqlite3_reset(st);
 	return n;
+}
+
+/* Up to max subscriptions to coll/obj after recipient key after. */
+size_t
+store_subs_page(struct store *s, const char *coll, const char *obj,
+    const char *after, size_t max, struct store_sub *out)
+{
+	sqlite3_stmt *st = rcpt_stmt(s, RCPT_SUB_LIST);
+
+	sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, obj, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, after, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (int64_t)max);
+	return rcpt_sub_rows(s, st, max, out);
 }
 
 /* Free what a subscription holds. */
@@ -302,4 +371,194 @@ int
 store_prefs_exist(struct store *s)
 {
 	return sqlite_scalar(s, rcpt_stmt(s, RCPT_PREF_ANY), 0) != 0;
+}
+
+/* Delete tenant id: 1, 0 if there was none, or -1. */
+int
+store_tenant_delete(struct store *s, const char *id)
+{
+	sqlite3_stmt *st = rcpt_stmt(s, RCPT_TENANT_DEL);
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	return sqlite_changed(s, st);
+}
+
+/* Set a recipient's creation time (an identify's created_at); 0 or -1. */
+int
+store_recipient_created(struct store *s, enum store_rcpt_kind kind,
+    const char *collection, const char *id, int64_t at)
+{
+	static const int stmts[] = { RCPT_USER_CREATED, RCPT_OBJ_CREATED,
+		RCPT_TENANT_CREATED };
+	sqlite3_stmt *st = rcpt_stmt(s, stmts[kind]);
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, at);
+	if (kind == STORE_RCPT_OBJECTS)
+		sqlite3_bind_text(st, 3, collection, -1, SQLITE_STATIC);
+	return sqlite_done(s, st);
+}
+
+/*
+ * Up to max users, objects of a collection or tenants (by f->kind) after
+ * f->after or, going back, before f->before, in id order either way, into
+ * out; their count.
+ */
+size_t
+store_recipients_page(struct store *s, const struct store_rcpt_filter *f,
+    size_t max, struct store_rcpt_row *out)
+{
+	static const int fwd[] = { RCPT_USER_FWD, RCPT_OBJ_FWD,
+		RCPT_TENANT_FWD };
+	static const int back[] = { RCPT_USER_BACK, RCPT_OBJ_BACK,
+		RCPT_TENANT_BACK };
+	int rev = f->before != NULL;
+	sqlite3_stmt *st = rcpt_stmt(s, rev ? back[f->kind] : fwd[f->kind]);
+	struct store_rcpt_row tmp;
+	size_t n = 0, i;
+
+	sqlite3_bind_text(st, 1, rev ? f->before : f->after ? f->after : "",
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	if (f->kind == STORE_RCPT_OBJECTS)
+		sqlite3_bind_text(st, 3, f->collection, -1, SQLITE_STATIC);
+	if (f->kind == STORE_RCPT_TENANTS) {
+		sqlite3_bind_text(st, 3, f->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, f->name, -1, SQLITE_STATIC);
+	}
+	while (n < max && sqlite_row(s, st)) {
+		out[n].id = sqlite_text(st, 0);
+		out[n].props = sqlite_json(st, 1);
+		out[n].t.created = sqlite3_column_int64(st, 2);
+		out[n].t.updated = sqlite3_column_int64(st, 3);
+		n++;
+	}
+	sqlite3_reset(st);
+	for (i = 0; rev && i < n / 2; i++) {
+		tmp = out[i];
+		out[i] = out[n - 1 - i];
+		out[n - 1 - i] = tmp;
+	}
+	return n;
+}
+
+/* Free what a listed recipient holds. */
+void
+store_rcpt_row_clear(struct store_rcpt_row *row)
+{
+	free(row->id);
+	json_decref(row->props);
+	memset(row, 0, sizeof *row);
+}
+
+/*
+ * Up to max of rcpt's subscriptions, the objects' keys (in out[].rcpt)
+ * sorting after `after`, in that order; their count.
+ */
+size_t
+store_subs_of(struct store *s, const char *rcpt, const char *after,
+    size_t max, struct store_sub *out)
+{
+	sqlite3_stmt *st = rcpt_stmt(s, RCPT_SUB_OF);
+
+	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, after, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)max);
+	return rcpt_sub_rows(s, st, max, out);
+}
+
+/* Bind (rcpt, channel) as ?1, ?2 of statement i and return it. */
+static sqlite3_stmt *
+rcpt_cd_stmt(struct store *s, int i, const char *rcpt, const char *channel)
+{
+	sqlite3_stmt *st = rcpt_stmt(s, i);
+
+	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
+	return st;
+}
+
+/* rcpt's channel data on channel (*updated its time), or NULL. */
+json_t *
+store_channel_data_get(struct store *s, const char *rcpt,
+    const char *channel, int64_t *updated)
+{
+	sqlite3_stmt *st = rcpt_cd_stmt(s, RCPT_CD_GET, rcpt, channel);
+	json_t *v = NULL;
+
+	if (sqlite_row(s, st)) {
+		v = sqlite_json(st, 0);
+		*updated = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return v;
+}
+
+/* Store rcpt's channel data on channel; 0 or -1. */
+int
+store_channel_data_put(struct store *s, const char *rcpt,
+    const char *channel, json_t *data, int64_t now)
+{
+	sqlite3_stmt *st = rcpt_cd_stmt(s, RCPT_CD_PUT, rcpt, channel);
+
+	sqlite_bind_json(st, 3, data);
+	sqlite3_bind_int64(st, 4, now);
+	return sqlite_done(s, st);
+}
+
+/* Delete rcpt's channel data on channel: 1, 0 if there was none, or -1. */
+int
+store_channel_data_delete(struct store *s, const char *rcpt,
+    const char *channel)
+{
+	return sqlite_changed(s, rcpt_cd_stmt(s, RCPT_CD_DEL, rcpt, channel));
+}
+
+/* rcpt's preference sets: a new object of set id -> body. */
+json_t *
+store_prefs_list(struct store *s, const char *rcpt)
+{
+	sqlite3_stmt *st = rcpt_stmt(s, RCPT_PREF_LIST);
+	json_t *out = json_object();
+
+	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
+	while (sqlite_row(s, st))
+		json_object_set_new(out, (const char *)sqlite3_column_text(st,
+		    0), sqlite_json(st, 1));
+	sqlite3_reset(st);
+	return out;
+}
+
+/* Delete rcpt's preference set: 1, 0 if there was none, or -1. */
+int
+store_prefs_delete(struct store *s, const char *rcpt, const char *set)
+{
+	return sqlite_changed(s, rcpt_cd_stmt(s, RCPT_PREF_DEL, rcpt, set));
+}
+
+/*
+ * Move what recipient from has and into lacks (channel data by channel,
+ * preference sets by id, subscriptions by object) to into, then drop
+ * from's; 0 or -1.
+ */
+int
+store_recipient_merge(struct store *s, const char *from, const char *into)
+{
+	static const int moves[] = { RCPT_MERGE_CD, RCPT_MERGE_PREF,
+		RCPT_MERGE_SUB };
+	static const int drops[] = { RCPT_DROP_CD, RCPT_DROP_PREF,
+		RCPT_DROP_SUB };
+	sqlite3_stmt *st;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		st = rcpt_cd_stmt(s, moves[i], from, into);
+		if (sqlite_done(s, st) != 0)
+			return -1;
+		st = rcpt_stmt(s, drops[i]);
+		sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+		if (sqlite_done(s, st) != 0)
+			return -1;
+	}
+	return 0;
 }

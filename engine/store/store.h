@@ -677,6 +677,67 @@ int store_prefs_put(struct store *s, const char *rcpt, const char *set,
 /* Whether any recipient preference set is stored. */
 int store_prefs_exist(struct store *s);
 
+/* Delete tenant id: 1, 0 if there was none, or -1. */
+int store_tenant_delete(struct store *s, const char *id);
+
+/* Which recipients a page lists. */
+enum store_rcpt_kind { STORE_RCPT_USERS, STORE_RCPT_OBJECTS,
+	STORE_RCPT_TENANTS };
+struct store_rcpt_filter {
+	enum store_rcpt_kind kind;
+	const char *collection;  /* objects: their collection */
+	const char *after;       /* ids above (NULL: from the first) */
+	const char *before;      /* or ids below, nearest first */
+	const char *id, *name;   /* tenants: only this id / name (or NULL) */
+};
+/* A listed recipient, freed with store_rcpt_row_clear. */
+struct store_rcpt_row {
+	char *id;
+	json_t *props;
+	struct store_times t;
+};
+void store_rcpt_row_clear(struct store_rcpt_row *row);
+
+/* Set a user's, an object's or a tenant's creation time; 0 or -1. */
+int store_recipient_created(struct store *s, enum store_rcpt_kind kind,
+    const char *collection, const char *id, int64_t at);
+
+/*
+ * Up to max recipients matching f, in id order (a before page: the ones
+ * just below it), into out; their count.
+ */
+size_t store_recipients_page(struct store *s,
+    const struct store_rcpt_filter *f, size_t max,
+    struct store_rcpt_row *out);
+
+/*
+ * Up to max of rcpt's own subscriptions, with the objects' keys in
+ * out[].rcpt, sorting after `after` ("" first), in that order; the count.
+ */
+size_t store_subs_of(struct store *s, const char *rcpt, const char *after,
+    size_t max, struct store_sub *out);
+
+/* rcpt's channel data on channel (*updated: its time), or NULL. */
+json_t *store_channel_data_get(struct store *s, const char *rcpt,
+    const char *channel, int64_t *updated);
+int store_channel_data_put(struct store *s, const char *rcpt,
+    const char *channel, json_t *data, int64_t now);
+/* Delete rcpt's channel data on channel: 1, 0 if there was none, or -1. */
+int store_channel_data_delete(struct store *s, const char *rcpt,
+    const char *channel);
+
+/* rcpt's preference sets: a new object of set id -> body. */
+json_t *store_prefs_list(struct store *s, const char *rcpt);
+/* Delete rcpt's preference set: 1, 0 if there was none, or -1. */
+int store_prefs_delete(struct store *s, const char *rcpt, const char *set);
+
+/*
+ * A user merge: channel data, preference sets and subscriptions of
+ * recipient from that into lacks become into's; from's go.  0 or -1.
+ */
+int store_recipient_merge(struct store *s, const char *from,
+    const char *into);
+
 /* ---- source events (engine/store/sqlite_sources.c) ---- */
 
 /*

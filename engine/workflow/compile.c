@@ -518,7 +518,7 @@ cfg_workflow(struct cfg_file *f, struct eng_config *c, char **cause)
 {
 	static const char *const keys[] = { "key", "name", "categories",
 		"data_required", "steps", "description", "override_preferences",
-		NULL };
+		"commercial", NULL };
 	struct eng_workflow *w;
 	json_t *root, *v;
 	const char *key;
@@ -552,6 +552,13 @@ cfg_workflow(struct cfg_file *f, struct eng_config *c, char **cause)
 		json_decref(w->data_required);
 		w->data_required = json_incref(v);
 	}
+	v = json_object_get(root, "commercial");
+	if (v != NULL && !json_is_boolean(v)) {
+		cfg_error(f, "commercial", cause,
+		    "\"commercial\" must be true or false");
+		goto out;
+	}
+	w->commercial = json_is_true(v);
 	v = json_object_get(root, "override_preferences");
 	if (v != NULL && !json_is_boolean(v)) {
 		cfg_error(f, "override_preferences", cause,

@@ -38,7 +38,8 @@
  * A null section counts as absent.
  *
  * Checking.  The top level may hold workflows, categories, channel_types
- * and channels (objects, or null); "id" and "__typename" (found in a GET's
+ * and channels (objects, or null), commercial_subscribed (a boolean or
+ * {conditions}, or null: kept and shown, not consulted, see docs/api.md); "id" and "__typename" (found in a GET's
  * reply) are ignored, and "__persistence_strategy__" must be "merge" or
  * "replace" (the API applies it).  Any other key, an unknown channel type,
  * an empty name, a value that is neither a boolean nor an object, an
@@ -239,6 +240,10 @@ eng_pref_check(json_t *set, char **cause)
 		} else if (strcmp(key, "channel_types") == 0) {
 			if (!json_is_null(v) &&
 			    pref_check_types(v, key, cause) != 0)
+				return -1;
+		} else if (strcmp(key, "commercial_subscribed") == 0) {
+			if (!json_is_null(v) &&
+			    pref_check_setting(v, key, cause) != 0)
 				return -1;
 		} else if (strcmp(key, "__persistence_strategy__") == 0) {
 			s = json_string_value(v);

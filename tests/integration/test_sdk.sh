@@ -83,6 +83,19 @@ echo '{"key": "runs-feed", "name": "Runs feed", "steps": [{"ref": "feed", "type"
 echo '{"key": "runs-delay", "name": "Runs delay", "steps": [{"ref": "wait", "type": "delay", "duration": {"seconds": 3600}}, {"ref": "feed", "type": "channel", "channel": "in-app", "template": {"markdown": "later {{ data.n }}"}}]}' \
 	>"$tmp/conf/workflows/runs-delay.json"
 
+# recipients: a commercial workflow (commercial_subscribed false opts out)
+cat >"$tmp/conf/workflows/rc-promo.json" <<'EOF'
+{
+  "key": "rc-promo",
+  "name": "Promotion",
+  "commercial": true,
+  "steps": [
+    {"ref": "feed", "type": "channel", "channel": "in-app",
+     "template": {"markdown": "a promotion"}}
+  ]
+}
+EOF
+
 daemon_start "$port"
 
 # 3. the SDK tests

@@ -476,7 +476,9 @@ test_deliveries_migration(void **state)
 	path = xstrdup(sqlite3_db_filename(e->store->db, "main"));
 	eng_close(e);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP INDEX deliveries_by_channel;"
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE channel_data;"
+	    " DROP INDEX subscriptions_by_rcpt;"
+	    " DROP INDEX deliveries_by_channel;"
 	    " ALTER TABLE deliveries DROP COLUMN channel;"
 	    " ALTER TABLE deliveries DROP COLUMN headers;"
 	    " DROP TABLE delivery_attempts;"

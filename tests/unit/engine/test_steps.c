@@ -962,11 +962,22 @@ test_sticky_failure(void **state)
 	assert_int_equal(count_rows("idempotency"), 1);
 }
 
+/* Back to schema 12: no channel data, no subscriptions by subscriber. */
+static void
+to_schema_12(sqlite3 *db)
+{
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE channel_data;"
+	    " DROP INDEX subscriptions_by_rcpt;"
+	    " UPDATE meta SET v = '12' WHERE k = 'version'", NULL, NULL, NULL),
+	    SQLITE_OK);
+}
+
 /* Back to schema 11: deliveries without channel and headers, no attempts. */
 static void
 to_schema_11(sqlite3 *db, int unused)
 {
 	(void)unused;
+	to_schema_12(db);
 	assert_int_equal(sqlite3_exec(db, "DROP INDEX deliveries_by_channel;"
 	    " ALTER TABLE deliveries DROP COLUMN channel;"
 	    " ALTER TABLE deliveries DROP COLUMN headers;"
