@@ -298,6 +298,24 @@ enum eng_status eng_feed_bulk(struct eng *e, const char *channel,
     const char *status, json_t *body, int64_t now, json_t **reply,
     char **cause);
 
+/* ---- bulk operations (engine/bulk/) ---- */
+
+/*
+ * Start bulk operation name ("users.identify", "users.delete",
+ * "users.set_preferences", "objects.set", "objects.delete",
+ * "objects.add_subscriptions", "objects.delete_subscriptions",
+ * "tenants.set", "schedules.create") over body's items (at most 1000);
+ * arg is the collection of an objects.* operation, else NULL.  Reply the
+ * BulkOperation, queued; its items run as due work (eng_run_due).
+ */
+enum eng_status eng_bulk_start(struct eng *e, const char *name,
+    const char *arg, json_t *body, int64_t now, json_t **reply,
+    char **cause);
+
+/* GET /v1/bulk_operations/{id}: the BulkOperation and its progress. */
+enum eng_status eng_bulk_get(struct eng *e, const char *id, json_t **reply,
+    char **cause);
+
 /* ---- schedules (engine/schedules/) ---- */
 
 /*

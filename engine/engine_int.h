@@ -196,7 +196,8 @@ void eng_iso(int64_t t, char *buf, size_t len);
 
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
 enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3,
-	ENG_ID_SCHED = 4, ENG_ID_SRCEVT = 5, ENG_ID_LOG = 6, ENG_ID_ENV = 7 };
+	ENG_ID_SCHED = 4, ENG_ID_SRCEVT = 5, ENG_ID_LOG = 6, ENG_ID_ENV = 7,
+	ENG_ID_BULK = 8 };
 void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
     uint64_t b, char out[37]);
 int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,
@@ -231,10 +232,17 @@ int eng_run_resume(struct eng *e, int64_t seq, int64_t idx, int64_t now);
 int eng_batch_close(struct eng *e, int64_t id, int64_t now);
 
 /* Kinds of waits (engine/run/). */
-enum { ENG_WAIT_RESUME = 1, ENG_WAIT_BATCH = 2, ENG_WAIT_FANOUT = 3 };
+enum { ENG_WAIT_RESUME = 1, ENG_WAIT_BATCH = 2, ENG_WAIT_FANOUT = 3,
+	ENG_WAIT_BULK = 4 };
 
 /* engine/run/fanout.c: one chunk of a run's subscriber fan-out. */
 int eng_fanout_chunk(struct eng *e, int64_t seq, int64_t now);
+
+/*
+ * engine/bulk/bulk.c: one pass over bulk operation seq's next items
+ * (queueing the next pass while items remain); 0.
+ */
+int eng_bulk_chunk(struct eng *e, int64_t seq, int64_t now);
 
 /* Where a run came from: "api", or "schedule" with the fire it is. */
 struct eng_source {

@@ -81,6 +81,27 @@ const struct sch_route sch_routes[] = {
 	    api_schedules_object, 0, NULL,
 	    "workflow recipients* tenant after page_size" },
 
+	/* api_bulk.c: each route's arg is its operation's name */
+	{ POST, "/v1/users/bulk/identify", api_bulk_start, BODY,
+	    "users.identify", NULL },
+	{ POST, "/v1/users/bulk/delete", api_bulk_start, BODY,
+	    "users.delete", NULL },
+	{ POST, "/v1/users/bulk/preferences", api_bulk_start, BODY,
+	    "users.set_preferences", NULL },
+	{ POST, "/v1/objects/{collection}/bulk/set", api_bulk_start, BODY,
+	    "objects.set", NULL },
+	{ POST, "/v1/objects/{collection}/bulk/delete", api_bulk_start, BODY,
+	    "objects.delete", NULL },
+	{ POST, "/v1/objects/{collection}/bulk/subscriptions/add",
+	    api_bulk_start, BODY, "objects.add_subscriptions", NULL },
+	{ POST, "/v1/objects/{collection}/bulk/subscriptions/delete",
+	    api_bulk_start, BODY, "objects.delete_subscriptions", NULL },
+	{ POST, "/v1/tenants/bulk/set", api_bulk_start, BODY, "tenants.set",
+	    NULL },
+	{ POST, "/v1/schedules/bulk/create", api_bulk_start, BODY,
+	    "schedules.create", NULL },
+	{ GET, "/v1/bulk_operations/{id}", api_bulk_get, 0, NULL, NULL },
+
 	/* api_messages.c */
 	{ GET, "/v1/messages/{id}", api_messages_get, 0, NULL, NULL },
 	{ POST, "/v1/messages/batch/{status}", api_messages_batch,

@@ -337,6 +337,10 @@ enum eng_status api_objects_subs_add(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_subs_remove(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_subs_list(struct sch_req *, json_t **, char **);
 
+/* api_bulk.c */
+enum eng_status api_bulk_start(struct sch_req *, json_t **, char **);
+enum eng_status api_bulk_get(struct sch_req *, json_t **, char **);
+
 /* api_schedules.c */
 enum eng_status api_schedules_create(struct sch_req *, json_t **, char **);
 enum eng_status api_schedules_update(struct sch_req *, json_t **, char **);

@@ -31,7 +31,7 @@
 #include "engine/store/sqlite_int.h"
 #include "tz/tz.h"
 
-#define STORE_SQLITE_VERSION 12
+#define STORE_SQLITE_VERSION 13
 
 /* PRAGMA application_id of a belfry database: "BLFY". */
 #define STORE_SQLITE_APP_ID 0x424c4659
@@ -260,6 +260,18 @@ static const char *sqlite_migrations[STORE_SQLITE_VERSION] = {
 	    " delivery_attempts(message_seq, id);"
 	    "CREATE INDEX delivery_attempts_failed ON delivery_attempts(id)"
 	    " WHERE result != 0;",
+	/*
+	 * Bulk operations (sqlite_bulk.c): one row per operation with its
+	 * progress, and its input items not yet processed, by index.
+	 */
+	[12] = "CREATE TABLE bulk_ops(seq INTEGER PRIMARY KEY, name TEXT NOT"
+	    " NULL, arg TEXT, args TEXT, status TEXT NOT NULL, total INTEGER NOT NULL,"
+	    " processed INTEGER NOT NULL, success INTEGER NOT NULL, errors"
+	    " INTEGER NOT NULL, error_items TEXT NOT NULL, inserted_at INTEGER"
+	    " NOT NULL, updated_at INTEGER NOT NULL, started_at INTEGER,"
+	    " completed_at INTEGER, failed_at INTEGER);"
+	    "CREATE TABLE bulk_items(op INTEGER NOT NULL, idx INTEGER NOT NULL,"
+	    " item TEXT NOT NULL, PRIMARY KEY(op, idx)) WITHOUT ROWID;",
 };
 
 /*
@@ -303,6 +315,7 @@ static const struct sqlite_sql *const sqlite_parts[PARTS] = {
 	[PART_SCHEDULES] = &sqlite_schedules_sql,
 	[PART_SOURCES] = &sqlite_sources_sql,
 	[PART_ATTEMPTS] = &sqlite_attempts_sql,
+	[PART_BULK] = &sqlite_bulk_sql,
 };
 
 /*

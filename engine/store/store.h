@@ -711,4 +711,44 @@ int store_source_run_get(struct store *s, int64_t run,
 /* Delete up to max of the oldest log entries received before `before`. */
 int store_source_sweep(struct store *s, int64_t before, int max);
 
+/* ---- bulk operations (engine/store/sqlite_bulk.c) ---- */
+
+/*
+ * A bulk operation's row.  Read: the strings and JSON are the struct's
+ * (store_bulk_clear frees them).  Instants are STORE_NONE when unset.
+ */
+struct store_bulk {
+	int64_t seq;
+	char *name, *arg, *status;
+	int64_t total, processed, success, errors;
+	json_t *error_items;     /* array */
+	int64_t inserted, updated, started, completed, failed;
+};
+void store_bulk_clear(struct store_bulk *b);
+
+/*
+ * Record operation name (arg: its collection, preference set... or NULL)
+ * queued at now with items (an array, each element kept as an item, in
+ * order); its seq, or -1.
+ */
+int64_t store_bulk_add(struct store *s, const char *name, const char *arg,
+    json_t *args, json_t *items, int64_t now);
+
+/* Operation seq into *out (and its args, unless NULL): 1, or 0. */
+int store_bulk_get(struct store *s, int64_t seq, struct store_bulk *out,
+    json_t **args);
+
+/* Write b's status, counts, error items and instants; 0 or -1. */
+int store_bulk_put(struct store *s, const struct store_bulk *b);
+
+/*
+ * Up to max of operation seq's items not yet taken, in order, into out
+ * (the caller's to json_decref); their count.
+ */
+size_t store_bulk_items(struct store *s, int64_t seq, size_t max,
+    json_t **out);
+
+/* Forget operation seq's items before index upto (from 0); 0 or -1. */
+int store_bulk_items_drop(struct store *s, int64_t seq, int64_t upto);
+
 #endif
