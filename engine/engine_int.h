@@ -36,6 +36,8 @@ struct eng {
 	struct eng_push *pushes; /* changes to feeds (messages/pushes.c) */
 	size_t npushes, pushes_cap;
 	int pushes_all;         /* more than ENG_PUSHES_MAX: every feed */
+	/* Bulk items run in engine second bulk_sec (engine/bulk/). */
+	int64_t bulk_sec, bulk_rows;
 };
 
 /* engine/dispatch.c: delete expired rows (see there), by eng_run_due. */
@@ -161,6 +163,7 @@ struct eng_config {
 	char *db_check;          /* database_integrity_check, or NULL */
 	int header_timeout, body_timeout, idle_timeout; /* seconds */
 	int max_connections;     /* per listener */
+	int bulk_rate;           /* bulk_rows_per_second; 0: unpaced */
 	char **api_keys;
 	size_t n_api_keys;
 	char **public_keys;      /* public_api_keys: browser keys */

@@ -6,7 +6,10 @@
  * as the single call.  A pass deletes the items it ran and records their
  * progress in one transaction, and queues the next pass while items
  * remain, so a restart resumes after the last committed pass: no item is
- * lost, none is applied twice.  A failing item rolls back alone (its own
+ * lost, none is applied twice.  With bulk_rows_per_second, the items of
+ * all operations run at most that many per second of engine time: a pass
+ * that reaches the budget queues the next one a second later (on the
+ * virtual clock, when the clock moves).  A failing item rolls back alone (its own
  * request) and is counted with an error item; only the first
  * ENG_BULK_ERRORS_MAX are listed.
  */
@@ -337,11 +340,12 @@ int
 eng_bulk_chunk(struct eng *e, int64_t seq, int64_t now)
 {
 	json_t *items[ENG_BULK_CHUNK], *args = NULL;
+	int64_t rate = e->cfg != NULL ? e->cfg->bulk_rate : 0;
 	const struct bulk_kind *k;
 	struct store_bulk b;
 	enum eng_status st;
+	size_t n, i, max;
 	char *cause;
-	size_t n, i;
 	int kept;
 
 	if (!store_bulk_get(e->store, seq, &b, &args))
@@ -352,9 +356,25 @@ eng_bulk_chunk(struct eng *e, int64_t seq, int64_t now)
 		store_bulk_clear(&b);
 		return 0;
 	}
+	max = ENG_BULK_CHUNK;
+	if (rate > 0) {
+		if (e->bulk_sec != now) {
+			e->bulk_sec = now;
+			e->bulk_rows = 0;
+		}
+		if (e->bulk_rows >= rate) {
+			eng_wait(e, now + 1, ENG_WAIT_BULK, seq, 0);
+			json_decref(args);
+			store_bulk_clear(&b);
+			return 0;
+		}
+		if (rate - e->bulk_rows < (int64_t)max)
+			max = (size_t)(rate - e->bulk_rows);
+	}
 	if (b.started == STORE_NONE)
 		b.started = now;
-	n = store_bulk_items(e->store, seq, ENG_BULK_CHUNK, items);
+	n = store_bulk_items(e->store, seq, max, items);
+	e->bulk_rows += (int64_t)n;
 	for (i = 0; i < n; i++) {
 		cause = NULL;
 		eng_request_begin(e);
@@ -371,12 +391,13 @@ eng_bulk_chunk(struct eng *e, int64_t seq, int64_t now)
 	b.processed += (int64_t)n;
 	b.updated = now;
 	free(b.status);
-	if (n < ENG_BULK_CHUNK || b.processed >= b.total) {
+	if (n < max || b.processed >= b.total) {
 		b.status = xstrdup("completed");
 		b.completed = now;
 	} else {
 		b.status = xstrdup("processing");
-		eng_wait(e, now, ENG_WAIT_BULK, seq, 0);
+		eng_wait(e, rate > 0 && e->bulk_rows >= rate ? now + 1 : now,
+		    ENG_WAIT_BULK, seq, 0);
 	}
 	store_bulk_items_drop(e->store, seq, b.processed);
 	store_bulk_put(e->store, &b);
