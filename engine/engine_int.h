@@ -196,6 +196,7 @@ int eng_jsonpos(const char *text, const char *path, int *line, int *col);
 
 /* engine/jsonout.c: RFC 3339 UTC text of an instant. */
 void eng_iso(int64_t t, char *buf, size_t len);
+json_t *eng_iso_json(int64_t t);
 
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
 enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3,

@@ -193,18 +193,6 @@ bulk_kind(const char *name)
 	return NULL;
 }
 
-/* An instant for the reply, or JSON null for STORE_NONE. */
-static json_t *
-bulk_instant(int64_t t)
-{
-	char buf[32];
-
-	if (t == STORE_NONE)
-		return json_null();
-	eng_iso(t, buf, sizeof buf);
-	return json_string(buf);
-}
-
 /* The BulkOperation shape of row b. */
 static json_t *
 bulk_json(struct eng *e, const struct store_bulk *b)
@@ -219,10 +207,10 @@ bulk_json(struct eng *e, const struct store_bulk *b)
 	    (json_int_t)b->total, "processed_rows", (json_int_t)b->processed,
 	    "success_count", (json_int_t)b->success, "error_count",
 	    (json_int_t)b->errors, "error_items", b->error_items,
-	    "inserted_at", bulk_instant(b->inserted), "updated_at",
-	    bulk_instant(b->updated), "started_at", bulk_instant(b->started),
-	    "completed_at", bulk_instant(b->completed), "failed_at",
-	    bulk_instant(b->failed), "progress_path", path);
+	    "inserted_at", eng_iso_json(b->inserted), "updated_at",
+	    eng_iso_json(b->updated), "started_at", eng_iso_json(b->started),
+	    "completed_at", eng_iso_json(b->completed), "failed_at",
+	    eng_iso_json(b->failed), "progress_path", path);
 }
 
 /*

@@ -127,16 +127,6 @@ store_bulk_get(struct store *s, int64_t seq, struct store_bulk *out,
 	return found;
 }
 
-/* Bind a nullable instant. */
-static void
-bulk_bind_instant(sqlite3_stmt *st, int col, int64_t v)
-{
-	if (v == STORE_NONE)
-		sqlite3_bind_null(st, col);
-	else
-		sqlite3_bind_int64(st, col, v);
-}
-
 /* Write an operation's progress (see store.h). */
 int
 store_bulk_put(struct store *s, const struct store_bulk *b)
@@ -150,9 +140,9 @@ store_bulk_put(struct store *s, const struct store_bulk *b)
 	sqlite3_bind_int64(st, 5, b->errors);
 	sqlite_bind_json(st, 6, b->error_items);
 	sqlite3_bind_int64(st, 7, b->updated);
-	bulk_bind_instant(st, 8, b->started);
-	bulk_bind_instant(st, 9, b->completed);
-	bulk_bind_instant(st, 10, b->failed);
+	sqlite_bind_int(st, 8, b->started);
+	sqlite_bind_int(st, 9, b->completed);
+	sqlite_bind_int(st, 10, b->failed);
 	return sqlite_done(s, st);
 }
 
