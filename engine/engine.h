@@ -292,7 +292,7 @@ enum eng_status eng_messages_batch(struct eng *e, const char *status,
  * POST /v1/channels/{channel}/messages/bulk/{status}: the feed messages
  * of body's user_ids (at most 100) that pass its filters
  * (engagement_status, archived, has_tenant, tenants, trigger_data) get
- * status; a BulkOperation, completed.
+ * status; a BulkOperation (engine/bulk/), queued, one item per user.
  */
 enum eng_status eng_feed_bulk(struct eng *e, const char *channel,
     const char *status, json_t *body, int64_t now, json_t **reply,

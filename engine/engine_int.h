@@ -346,6 +346,17 @@ int eng_delivery_queue(struct eng *e, const struct eng_step *s,
 const char *eng_delivery_unreachable(const struct eng_step *s,
     json_t *recipient);
 
+/*
+ * engine/messages/feeds.c: the parts of a feed's "mark all" (POST
+ * /v1/channels/{channel}/messages/bulk/{status}): its body's check, and
+ * one of its users' messages marked (a bulk operation's item).
+ */
+enum eng_status eng_feed_bulk_check(struct eng *e, const char *channel,
+    const char *status, json_t *body, char **cause);
+enum eng_status eng_feed_bulk_user(struct eng *e, const char *channel,
+    const char *status, json_t *body, const char *user, int64_t now,
+    char **cause);
+
 /* engine/messages/deliveries.c: a Message's delivery state, or NULL. */
 json_t *eng_delivery_state(struct eng *e, int64_t seq, const char *channel);
 

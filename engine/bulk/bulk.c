@@ -166,6 +166,18 @@ bulk_schedule_create(struct eng *e, const char *arg, json_t *args,
 	return bulk_noreply(st, reply);
 }
 
+/*
+ * channels.update_message_status: one user's messages of a feed's "mark
+ * all", args its body with the status as "action".
+ */
+static enum eng_status
+bulk_feed_user(struct eng *e, const char *arg, json_t *args, json_t *item,
+    int64_t now, char **cause)
+{
+	return eng_feed_bulk_user(e, arg, json_string_value(json_object_get(
+	    args, "action")), args, json_string_value(item), now, cause);
+}
+
 static const struct bulk_kind bulk_kinds[] = {
 	{ "users.identify", "users", 0, 1, NULL, bulk_user_identify },
 	{ "users.delete", "user_ids", 1, 0, NULL, bulk_user_delete },
@@ -179,6 +191,8 @@ static const struct bulk_kind bulk_kinds[] = {
 	    bulk_subs_delete },
 	{ "tenants.set", "tenants", 0, 1, NULL, bulk_tenant_set },
 	{ "schedules.create", "schedules", 0, 0, NULL, bulk_schedule_create },
+	{ "channels.update_message_status", "user_ids", 1, 0, NULL,
+	    bulk_feed_user },
 };
 
 /* The kind called name, or NULL. */
@@ -244,6 +258,29 @@ bulk_check(const struct bulk_kind *k, json_t *items, char **cause)
 	return ENG_OK;
 }
 
+/*
+ * Record operation k on arg with args and body's items, due at once, and
+ * reply it queued.
+ */
+static enum eng_status
+bulk_record(struct eng *e, const struct bulk_kind *k, const char *arg,
+    json_t *args, json_t *body, int64_t now, json_t **reply, char **cause)
+{
+	struct store_bulk b;
+	int64_t seq;
+
+	seq = store_bulk_add(e->store, k->name, arg, args, json_object_get(body,
+	    k->key), now);
+	if (seq < 0 || eng_wait(e, now, ENG_WAIT_BULK, seq, 0) != 0 ||
+	    !store_bulk_get(e->store, seq, &b, NULL)) {
+		*cause = xstrdup("the store failed");
+		return ENG_INTERNAL;
+	}
+	*reply = bulk_json(e, &b);
+	store_bulk_clear(&b);
+	return ENG_OK;
+}
+
 /* See engine.h: start bulk operation name. */
 enum eng_status
 eng_bulk_start(struct eng *e, const char *name, const char *arg,
@@ -251,9 +288,7 @@ eng_bulk_start(struct eng *e, const char *name, const char *arg,
 {
 	const struct bulk_kind *k = bulk_kind(name);
 	json_t *args = NULL;
-	struct store_bulk b;
 	enum eng_status st;
-	int64_t seq;
 
 	assert(k != NULL);
 	if (!json_is_object(body)) {
@@ -274,16 +309,26 @@ eng_bulk_start(struct eng *e, const char *name, const char *arg,
 		if (arg == NULL)
 			arg = "default";
 	}
-	seq = store_bulk_add(e->store, name, arg, args, json_object_get(body,
-	    k->key), now);
-	if (seq < 0 || eng_wait(e, now, ENG_WAIT_BULK, seq, 0) != 0 ||
-	    !store_bulk_get(e->store, seq, &b, NULL)) {
-		*cause = xstrdup("the store failed");
-		return ENG_INTERNAL;
-	}
-	*reply = bulk_json(e, &b);
-	store_bulk_clear(&b);
-	return ENG_OK;
+	return bulk_record(e, k, arg, args, body, now, reply, cause);
+}
+
+/* See engine.h: POST /v1/channels/{channel}/messages/bulk/{status}. */
+enum eng_status
+eng_feed_bulk(struct eng *e, const char *channel, const char *status,
+    json_t *body, int64_t now, json_t **reply, char **cause)
+{
+	enum eng_status st;
+	json_t *args;
+
+	if ((st = eng_feed_bulk_check(e, channel, status, body, cause)) !=
+	    ENG_OK)
+		return st;
+	args = json_deep_copy(body);
+	json_object_set_new(args, "action", json_string(status));
+	st = bulk_record(e, bulk_kind("channels.update_message_status"),
+	    channel, args, body, now, reply, cause);
+	json_decref(args);
+	return st;
 }
 
 /* See engine.h: GET /v1/bulk_operations/{id}. */
@@ -318,7 +363,7 @@ bulk_error(struct store_bulk *b, const struct bulk_kind *k, json_t *item,
 	    json_object_get(item, "recipient") ? json_object_get(item,
 	    "recipient") : json_null(), "error", cause != NULL ? cause :
 	    "failed");
-	if (strncmp(k->name, "objects.", 8) == 0 && b->arg != NULL)
+	if (strncmp(k->name, "objects.", 8) == 0)
 		json_object_set_new(ei, "collection", json_string(b->arg));
 	json_array_append_new(b->error_items, ei);
 }

@@ -157,3 +157,22 @@ test('a bulk call beyond 1000 items or with a wrong body is a 422', T, async () 
   await assert.rejects(knock.users.bulk.delete({ user_ids: [1] }), (err) => err.status === 422);
   await gone(knock.bulkOperations.get('00000000-0000-4000-8000-000000000000'));
 });
+
+test('channels.bulk.updateMessageStatus marks the named users\' feeds only', T, async () => {
+  const [a, b] = [`bulk-feed-a-${run}`, `bulk-feed-b-${run}`];
+  for (let i = 0; i < 2; i++)
+    await knock.workflows.trigger('sdk-comment', {
+      recipients: [a, b], data: { comment_id: `c${i}`, post_id: 'p', excerpt: 'e' },
+    });
+  const unread = async (u) => {
+    const page = await knock.users.feeds.listItems(u, 'in-app');
+    return page.body.meta.unread_count;
+  };
+  assert.equal(await unread(a), 2);
+  const op = await done(await knock.channels.bulk.updateMessageStatus('in-app', 'read', { user_ids: [a] }));
+  assert.equal(op.name, 'channels.update_message_status');
+  assert.equal(op.estimated_total_rows, 1);
+  assert.equal(op.success_count, 1);
+  assert.equal(await unread(a), 0);
+  assert.equal(await unread(b), 2);
+});
