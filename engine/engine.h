@@ -215,6 +215,9 @@ enum eng_status eng_tenant_put(struct eng *e, const char *id, json_t *body,
     int64_t now, json_t **reply, char **cause);
 enum eng_status eng_tenant_get(struct eng *e, const char *id, json_t **reply,
     char **cause);
+/* DELETE /v1/tenants/{id}: the tenant's record (messages keep its id). */
+enum eng_status eng_tenant_delete(struct eng *e, const char *id,
+    char **cause);
 
 /* POST (add or update), DELETE (remove) and GET an object's subscriptions. */
 enum eng_status eng_subs_add(struct eng *e, const char *collection,
@@ -304,13 +307,20 @@ enum eng_status eng_feed_bulk(struct eng *e, const char *channel,
  * Start bulk operation name ("users.identify", "users.delete",
  * "users.set_preferences", "objects.set", "objects.delete",
  * "objects.add_subscriptions", "objects.delete_subscriptions",
- * "tenants.set", "schedules.create") over body's items (at most 1000);
+ * "tenants.set", "tenants.delete", "schedules.create") over body's items (at most 1000);
  * arg is the collection of an objects.* operation, else NULL.  Reply the
  * BulkOperation, queued; its items run as due work (eng_run_due).
  */
 enum eng_status eng_bulk_start(struct eng *e, const char *name,
     const char *arg, json_t *body, int64_t now, json_t **reply,
     char **cause);
+
+/*
+ * POST /v1/tenants/bulk/delete: tenants.delete over the query's
+ * tenant_ids (as scheduler/route.c normalises them).
+ */
+enum eng_status eng_bulk_tenants_delete(struct eng *e, json_t *query,
+    int64_t now, json_t **reply, char **cause);
 
 /* GET /v1/bulk_operations/{id}: the BulkOperation and its progress. */
 enum eng_status eng_bulk_get(struct eng *e, const char *id, json_t **reply,

@@ -452,6 +452,21 @@ eng_tenant_get(struct eng *e, const char *id, json_t **reply, char **cause)
 	return rcpt_tenant_reply(e, id, reply, cause);
 }
 
+/* DELETE /v1/tenants/{id}. */
+enum eng_status
+eng_tenant_delete(struct eng *e, const char *id, char **cause)
+{
+	int rc = store_tenant_delete(e->store, id);
+
+	if (rc < 0)
+		return ENG_INTERNAL;
+	if (rc == 0) {
+		*cause = xasprintf("tenant \"%.64s\" not found", id);
+		return ENG_NOT_FOUND;
+	}
+	return ENG_OK;
+}
+
 /*
  * The rcpt key of a subscription recipient (a user id string, an {id,
  * collection} reference or an inline recipient, which is identified).

@@ -59,6 +59,7 @@ const struct sch_route sch_routes[] = {
 	/* api_tenants.c */
 	{ PUT, "/v1/tenants/{id}", api_tenants_put, BODY, NULL, NULL },
 	{ GET, "/v1/tenants/{id}", api_tenants_get, 0, NULL, NULL },
+	{ DELETE, "/v1/tenants/{id}", api_tenants_delete, 0, NULL, NULL },
 
 	/* api_workflows.c */
 	{ POST, "/v1/workflows/{key}/trigger", api_workflows_trigger, BODY,
@@ -98,6 +99,8 @@ const struct sch_route sch_routes[] = {
 	    api_bulk_start, BODY, "objects.delete_subscriptions", NULL },
 	{ POST, "/v1/tenants/bulk/set", api_bulk_start, BODY, "tenants.set",
 	    NULL },
+	{ POST, "/v1/tenants/bulk/delete", api_bulk_tenants_delete, 0, NULL,
+	    "tenant_ids[]" },
 	{ POST, "/v1/schedules/bulk/create", api_bulk_start, BODY,
 	    "schedules.create", NULL },
 	{ GET, "/v1/bulk_operations/{id}", api_bulk_get, 0, NULL, NULL },

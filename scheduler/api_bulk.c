@@ -17,6 +17,14 @@ api_bulk_start(struct sch_req *r, json_t **reply, char **cause)
 	    r->param[0] : NULL, r->body, r->now, reply, cause);
 }
 
+/* POST /v1/tenants/bulk/delete: the ids come in the query. */
+enum eng_status
+api_bulk_tenants_delete(struct sch_req *r, json_t **reply, char **cause)
+{
+	return eng_bulk_tenants_delete(r->s->eng, r->query, r->now, reply,
+	    cause);
+}
+
 /* GET /v1/bulk_operations/{id}. */
 enum eng_status
 api_bulk_get(struct sch_req *r, json_t **reply, char **cause)

@@ -340,6 +340,8 @@ enum eng_status api_objects_subs_list(struct sch_req *, json_t **, char **);
 /* api_bulk.c */
 enum eng_status api_bulk_start(struct sch_req *, json_t **, char **);
 enum eng_status api_bulk_get(struct sch_req *, json_t **, char **);
+enum eng_status api_bulk_tenants_delete(struct sch_req *, json_t **,
+    char **);
 
 /* api_schedules.c */
 enum eng_status api_schedules_create(struct sch_req *, json_t **, char **);
@@ -355,6 +357,7 @@ enum eng_status api_admin_sched_workflows(struct sch_req *, json_t **,
 
 enum eng_status api_tenants_put(struct sch_req *, json_t **, char **);
 enum eng_status api_tenants_get(struct sch_req *, json_t **, char **);
+enum eng_status api_tenants_delete(struct sch_req *, json_t **, char **);
 
 enum eng_status api_workflows_trigger(struct sch_req *, json_t **, char **);
 enum eng_status api_workflows_cancel(struct sch_req *, json_t **, char **);

@@ -141,6 +141,17 @@ bulk_tenant_set(struct eng *e, const char *arg, json_t *args, json_t *item,
 	    json_object_get(item, "id")), item, now, &reply, cause), reply);
 }
 
+/* tenants.delete: DELETE /v1/tenants/{id}. */
+static enum eng_status
+bulk_tenant_delete(struct eng *e, const char *arg, json_t *args,
+    json_t *item, int64_t now, char **cause)
+{
+	(void)arg;
+	(void)args;
+	(void)now;
+	return eng_tenant_delete(e, json_string_value(item), cause);
+}
+
 /*
  * schedules.create: POST /v1/schedules with the item's one "recipient"
  * as its recipients.
@@ -190,6 +201,7 @@ static const struct bulk_kind bulk_kinds[] = {
 	{ "objects.delete_subscriptions", "subscriptions", 0, 1, NULL,
 	    bulk_subs_delete },
 	{ "tenants.set", "tenants", 0, 1, NULL, bulk_tenant_set },
+	{ "tenants.delete", "tenant_ids", 1, 0, NULL, bulk_tenant_delete },
 	{ "schedules.create", "schedules", 0, 0, NULL, bulk_schedule_create },
 	{ "channels.update_message_status", "user_ids", 1, 0, NULL,
 	    bulk_feed_user },
@@ -328,6 +340,22 @@ eng_feed_bulk(struct eng *e, const char *channel, const char *status,
 	st = bulk_record(e, bulk_kind("channels.update_message_status"),
 	    channel, args, body, now, reply, cause);
 	json_decref(args);
+	return st;
+}
+
+/* See engine.h: POST /v1/tenants/bulk/delete?tenant_ids[]=... */
+enum eng_status
+eng_bulk_tenants_delete(struct eng *e, json_t *query, int64_t now,
+    json_t **reply, char **cause)
+{
+	json_t *ids = eng_query_list(query, "tenant_ids"), *body;
+	enum eng_status st;
+
+	body = json_pack("{s:O}", "tenant_ids", ids != NULL ? ids :
+	    json_null());
+	st = eng_bulk_start(e, "tenants.delete", NULL, body, now, reply,
+	    cause);
+	json_decref(body);
 	return st;
 }
 

@@ -17,9 +17,11 @@ enum {
 	RCPT_TENANT_GET, RCPT_TENANT_PUT, RCPT_TENANT_STUB,
 	RCPT_SUB_PUT, RCPT_SUB_DEL, RCPT_SUB_LIST, RCPT_SUB_GET,
 	RCPT_PREF_GET, RCPT_PREF_PUT, RCPT_PREF_ANY,
+	RCPT_TENANT_DEL,
 	RCPT_COUNT
 };
 static const char *const rcpt_sql[RCPT_COUNT] = {
+	[RCPT_TENANT_DEL] = "DELETE FROM tenants WHERE id = ?1",
 	[RCPT_USER_GET] = "SELECT props, created_at, updated_at FROM users"
 	    " WHERE id = ?1",
 	[RCPT_USER_PUT] = "INSERT INTO users(id, props, created_at, updated_at)"
@@ -167,6 +169,16 @@ store_tenant_put(struct store *s, const char *id, json_t *props, int64_t now)
 	sqlite_bind_json(st, 2, props);
 	sqlite3_bind_int64(st, 3, now);
 	return sqlite_done(s, st);
+}
+
+/* Delete tenant id: 1, 0 if there was none, or -1. */
+int
+store_tenant_delete(struct store *s, const char *id)
+{
+	sqlite3_stmt *st = rcpt_stmt(s, RCPT_TENANT_DEL);
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	return sqlite_changed(s, st);
 }
 
 /* Create tenant id with no properties unless it exists; 0 or -1. */

@@ -619,6 +619,9 @@ json_t *store_tenant_get(struct store *s, const char *id,
 int store_tenant_put(struct store *s, const char *id, json_t *props,
     int64_t now);
 
+/* Delete tenant id: 1, 0 if there was none, or -1. */
+int store_tenant_delete(struct store *s, const char *id);
+
 /* Create tenant id with no properties unless it exists; 0 or -1. */
 int store_tenant_stub(struct store *s, const char *id, int64_t now);
 

@@ -176,3 +176,16 @@ test('channels.bulk.updateMessageStatus marks the named users\' feeds only', T, 
   assert.equal(await unread(a), 0);
   assert.equal(await unread(b), 2);
 });
+
+test('tenants.bulk.delete deletes the tenants of the query\'s tenant_ids only', T, async () => {
+  const [a, b, keep] = ['a', 'b', 'keep'].map((x) => `bulk-td-${x}-${run}`);
+  for (const id of [a, b, keep]) await knock.tenants.set(id, { name: id });
+  const op = await done(await knock.tenants.bulk.delete({ tenant_ids: [a, b] }));
+  assert.equal(op.name, 'tenants.delete');
+  assert.equal(op.success_count, 2);
+  await gone(knock.tenants.get(a));
+  await gone(knock.tenants.get(b));
+  assert.equal((await knock.tenants.get(keep)).name, keep);
+  await knock.tenants.delete(keep);
+  await gone(knock.tenants.get(keep));
+});
