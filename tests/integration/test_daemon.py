@@ -659,7 +659,7 @@ def run_tests(tmp, conf, d, port, others):
     error_shape("404 unknown route", r, 404, "not_found")
     r = req("GET", "/v1/users/u1/")
     error_shape("404 trailing slash", r, 404, "not_found")
-    r = req("DELETE", "/v1/tenants/t1")
+    r = req("POST", "/v1/tenants/t1")
     error_shape("405 known path, other method", r, 405,
                 "method_not_allowed")
     check("405 Allow header", "GET" in r.headers.get("allow", "") and

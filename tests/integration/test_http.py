@@ -758,7 +758,7 @@ def keepalive(d):
         data += req("GET", "/v1/users/p%d" % i)
         data += req("GET", "/admin/status")
         want += [("P%d" % i), ("P%d" % i), None]
-    data += req("DELETE", "/v1/tenants/t")
+    data += req("POST", "/v1/tenants/t")
     c = Conn(d, tcp=False)
     c.send(data)
     got = []

@@ -476,7 +476,8 @@ test_deliveries_migration(void **state)
 	path = xstrdup(sqlite3_db_filename(e->store->db, "main"));
 	eng_close(e);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP INDEX deliveries_by_channel;"
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE bulk_items;"
+	    " DROP TABLE bulk_ops; DROP INDEX deliveries_by_channel;"
 	    " ALTER TABLE deliveries DROP COLUMN channel;"
 	    " ALTER TABLE deliveries DROP COLUMN headers;"
 	    " DROP TABLE delivery_attempts;"

@@ -956,12 +956,14 @@ test_sticky_failure(void **state)
 	assert_int_equal(count_rows("idempotency"), 1);
 }
 
-/* Back to schema 11: deliveries without channel and headers, no attempts. */
+/* Back to schema 11: no bulk operations, deliveries without channel and
+ * headers, no attempts. */
 static void
 to_schema_11(sqlite3 *db, int unused)
 {
 	(void)unused;
-	assert_int_equal(sqlite3_exec(db, "DROP INDEX deliveries_by_channel;"
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE bulk_items;"
+	    " DROP TABLE bulk_ops; DROP INDEX deliveries_by_channel;"
 	    " ALTER TABLE deliveries DROP COLUMN channel;"
 	    " ALTER TABLE deliveries DROP COLUMN headers;"
 	    " DROP TABLE delivery_attempts;"
