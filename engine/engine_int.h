@@ -201,7 +201,7 @@ json_t *eng_iso_json(int64_t t);
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
 enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3,
 	ENG_ID_SCHED = 4, ENG_ID_SRCEVT = 5, ENG_ID_LOG = 6, ENG_ID_ENV = 7,
-	ENG_ID_BULK = 8 };
+	ENG_ID_EVENT = 8, ENG_ID_BULK = 9 };
 void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
     uint64_t b, char out[37]);
 int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,
@@ -218,6 +218,7 @@ struct eng_run {
 	const char *tenant_id;   /* inside tenant */
 	json_t *tenant_prefs;    /* inside tenant, or NULL */
 	int skip_delay;
+	int sandbox;             /* settings.sandbox_mode: only feeds deliver */
 	json_t *subscriber_filter; /* inside settings, or NULL */
 	json_t *settings;        /* owned */
 	json_t *ctx;             /* template context shared by recipients */
@@ -296,6 +297,8 @@ json_t *eng_query_list(json_t *q, const char *name);
 const char *eng_query_sub(json_t *q, const char *name, const char *field);
 int eng_query_page_size(json_t *q, int def, int max, int *out,
     char **cause);
+json_t *eng_page_info(const char *first, const char *last, int from_after,
+    int backward, int more, int size);
 
 /* engine/sources/: how long the source event log keeps an event. */
 #define ENG_SRC_KEEP (7 * 86400)

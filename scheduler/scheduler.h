@@ -361,6 +361,8 @@ enum eng_status api_tenants_delete(struct sch_req *, json_t **, char **);
 
 enum eng_status api_workflows_trigger(struct sch_req *, json_t **, char **);
 enum eng_status api_workflows_cancel(struct sch_req *, json_t **, char **);
+enum eng_status api_notify(struct sch_req *, json_t **, char **);
+enum eng_status api_notify_cancel(struct sch_req *, json_t **, char **);
 
 enum eng_status api_messages_get(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_mark(struct sch_req *, json_t **, char **);

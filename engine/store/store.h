@@ -280,10 +280,17 @@ void store_pending_free(struct store_pending *p, size_t n);
 size_t store_rruns_pending(struct store *s, int64_t seq,
     struct store_pending **out);
 
-/* Which recipient runs a list shows (NULL strings: any). */
+/*
+ * Which recipient runs a list shows (NULL and STORE_NONE: any): keys
+ * below the cursor (run, idx), or above it when backward.
+ */
 struct store_rrun_filter {
-	int64_t before_run, before_idx;  /* keys below (run, idx) */
-	const char *workflow, *status, *rcpt;
+	int64_t cur_run, cur_idx;
+	int backward;
+	const char *workflow, *rcpt, *tenant;
+	json_t *statuses;                /* an array of statuses, or NULL */
+	int64_t has_errors;              /* 0, 1, or STORE_NONE */
+	int64_t start, end;              /* inserted_at bounds (inclusive) */
 	int64_t sched;                   /* a schedule's fires, or STORE_NONE */
 };
 
@@ -498,7 +505,8 @@ int store_sched_fired(struct store *s, int64_t seq,
 struct store_sched_filter {
 	const char *workflow, *rcpt;
 	int64_t parent;          /* a template's children */
-	int64_t after;           /* keys above it */
+	int64_t after;           /* keys above it (backward: below) */
+	int backward;
 	int top;                 /* only rows that are no template's child */
 	json_t *rcpts;           /* an array of recipient keys (any of them) */
 	const char *tenant;
@@ -685,11 +693,12 @@ int store_source_event_add(struct store *s,
     const struct store_source_event *ev);
 
 /*
- * Up to max of source's logged events with keys below `before`, newest
- * first, of outcome (NULL: any), into out; their count.
+ * Up to max of source's logged events with keys below cur (backward: the
+ * ones just above it), newest first, of outcome (NULL: any), into out;
+ * their count.
  */
 size_t store_source_events_page(struct store *s, const char *source,
-    int64_t before, const char *outcome, size_t max,
+    int64_t cur, int backward, const char *outcome, size_t max,
     struct store_source_event *out);
 
 /* Add n to source's count of events with outcome; 0 or -1. */
