@@ -138,8 +138,10 @@ eng_run_due(struct eng *e, int64_t now)
 			eng_run_resume(e, w[i].a, w[i].b, w[i].due);
 		else if (w[i].kind == ENG_WAIT_BATCH)
 			eng_batch_close(e, w[i].a, w[i].due);
-		else
+		else if (w[i].kind == ENG_WAIT_FANOUT)
 			eng_fanout_chunk(e, w[i].a, w[i].due);
+		else if (w[i].kind == ENG_WAIT_BULK)
+			eng_bulk_chunk(e, w[i].a, now);
 	}
 	eng_sweep(e, now);
 	n += (size_t)eng_retain(e, now);

@@ -240,6 +240,9 @@ enum eng_status eng_tenant_put(struct eng *e, const char *id, json_t *body,
     int64_t now, json_t **reply, char **cause);
 enum eng_status eng_tenant_get(struct eng *e, const char *id, json_t **reply,
     char **cause);
+/* DELETE /v1/tenants/{id}: the tenant's record (messages keep its id). */
+enum eng_status eng_tenant_delete(struct eng *e, const char *id,
+    char **cause);
 
 /* POST (add or update), DELETE (remove) and GET an object's subscriptions. */
 enum eng_status eng_subs_add(struct eng *e, const char *collection,
@@ -265,8 +268,6 @@ enum eng_status eng_objects_list(struct eng *e, const char *collection,
     json_t *query, json_t **reply, char **cause);
 enum eng_status eng_tenants_list(struct eng *e, json_t *query,
     json_t **reply, char **cause);
-enum eng_status eng_tenant_delete(struct eng *e, const char *id,
-    char **cause);
 enum eng_status eng_channel_data_get(struct eng *e, const char *collection,
     const char *id, const char *channel, json_t **reply, char **cause);
 enum eng_status eng_channel_data_put(struct eng *e, const char *collection,
@@ -356,10 +357,35 @@ enum eng_status eng_messages_batch(struct eng *e, const char *status,
  * POST /v1/channels/{channel}/messages/bulk/{status}: the feed messages
  * of body's user_ids (at most 100) that pass its filters
  * (engagement_status, archived, has_tenant, tenants, trigger_data) get
- * status; a BulkOperation, completed.
+ * status; a BulkOperation (engine/bulk/), queued, one item per user.
  */
 enum eng_status eng_feed_bulk(struct eng *e, const char *channel,
     const char *status, json_t *body, int64_t now, json_t **reply,
+    char **cause);
+
+/* ---- bulk operations (engine/bulk/) ---- */
+
+/*
+ * Start bulk operation name ("users.identify", "users.delete",
+ * "users.set_preferences", "objects.set", "objects.delete",
+ * "objects.add_subscriptions", "objects.delete_subscriptions",
+ * "tenants.set", "tenants.delete", "schedules.create") over body's items (at most 1000);
+ * arg is the collection of an objects.* operation, else NULL.  Reply the
+ * BulkOperation, queued; its items run as due work (eng_run_due).
+ */
+enum eng_status eng_bulk_start(struct eng *e, const char *name,
+    const char *arg, json_t *body, int64_t now, json_t **reply,
+    char **cause);
+
+/*
+ * POST /v1/tenants/bulk/delete: tenants.delete over the query's
+ * tenant_ids (as scheduler/route.c normalises them).
+ */
+enum eng_status eng_bulk_tenants_delete(struct eng *e, json_t *query,
+    int64_t now, json_t **reply, char **cause);
+
+/* GET /v1/bulk_operations/{id}: the BulkOperation and its progress. */
+enum eng_status eng_bulk_get(struct eng *e, const char *id, json_t **reply,
     char **cause);
 
 /* ---- schedules (engine/schedules/) ---- */

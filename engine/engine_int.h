@@ -39,6 +39,8 @@ struct eng {
 	int64_t retain_next;    /* engine time of the next eng_retain pass */
 	struct eng_count *counts; /* counters by label (counts.c) */
 	size_t ncounts;
+	/* Bulk items run in engine second bulk_sec (engine/bulk/). */
+	int64_t bulk_sec, bulk_rows;
 };
 
 /* engine/counts.c: count n of kind for (workflow, channel); free all. */
@@ -177,6 +179,7 @@ struct eng_config {
 	char *db_check;          /* database_integrity_check, or NULL */
 	int header_timeout, body_timeout, idle_timeout; /* seconds */
 	int max_connections;     /* per listener */
+	int bulk_rate;           /* bulk_rows_per_second; 0: unpaced */
 	char **api_keys;
 	size_t n_api_keys;
 	char **public_keys;      /* public_api_keys: browser keys */
@@ -214,11 +217,12 @@ int eng_jsonpos(const char *text, const char *path, int *line, int *col);
 
 /* engine/jsonout.c: RFC 3339 UTC text of an instant. */
 void eng_iso(int64_t t, char *buf, size_t len);
+json_t *eng_iso_json(int64_t t);
 
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
 enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3,
 	ENG_ID_SCHED = 4, ENG_ID_SRCEVT = 5, ENG_ID_LOG = 6, ENG_ID_ENV = 7,
-	ENG_ID_EVENT = 8 };
+	ENG_ID_EVENT = 8, ENG_ID_BULK = 9 };
 void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
     uint64_t b, char out[37]);
 int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,
@@ -254,10 +258,17 @@ int eng_run_resume(struct eng *e, int64_t seq, int64_t idx, int64_t now);
 int eng_batch_close(struct eng *e, int64_t id, int64_t now);
 
 /* Kinds of waits (engine/run/). */
-enum { ENG_WAIT_RESUME = 1, ENG_WAIT_BATCH = 2, ENG_WAIT_FANOUT = 3 };
+enum { ENG_WAIT_RESUME = 1, ENG_WAIT_BATCH = 2, ENG_WAIT_FANOUT = 3,
+	ENG_WAIT_BULK = 4 };
 
 /* engine/run/fanout.c: one chunk of a run's subscriber fan-out. */
 int eng_fanout_chunk(struct eng *e, int64_t seq, int64_t now);
+
+/*
+ * engine/bulk/bulk.c: one pass over bulk operation seq's next items
+ * (queueing the next pass while items remain); 0.
+ */
+int eng_bulk_chunk(struct eng *e, int64_t seq, int64_t now);
 
 /* Where a run came from: "api", or "schedule" with the fire it is. */
 struct eng_source {
@@ -358,6 +369,17 @@ int eng_delivery_queue(struct eng *e, const struct eng_step *s,
  */
 const char *eng_delivery_unreachable(const struct eng_step *s,
     json_t *recipient);
+
+/*
+ * engine/messages/feeds.c: the parts of a feed's "mark all" (POST
+ * /v1/channels/{channel}/messages/bulk/{status}): its body's check, and
+ * one of its users' messages marked (a bulk operation's item).
+ */
+enum eng_status eng_feed_bulk_check(struct eng *e, const char *channel,
+    const char *status, json_t *body, char **cause);
+enum eng_status eng_feed_bulk_user(struct eng *e, const char *channel,
+    const char *status, json_t *body, const char *user, int64_t now,
+    char **cause);
 
 /* engine/messages/deliveries.c: a Message's delivery state, or NULL. */
 json_t *eng_delivery_state(struct eng *e, int64_t seq, const char *channel);

@@ -282,3 +282,15 @@ eng_iso(int64_t t, char *buf, size_t len)
 {
 	tz_instant_format(t, buf, len);
 }
+
+/* An instant as a JSON string, or JSON null for STORE_NONE. */
+json_t *
+eng_iso_json(int64_t t)
+{
+	char buf[32];
+
+	if (t == STORE_NONE)
+		return json_null();
+	eng_iso(t, buf, sizeof buf);
+	return json_string(buf);
+}

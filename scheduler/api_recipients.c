@@ -142,11 +142,3 @@ api_tenants_list(struct sch_req *r, json_t **reply, char **cause)
 {
 	return eng_tenants_list(r->s->eng, r->query, reply, cause);
 }
-
-/* DELETE /v1/tenants/{id}: 204. */
-enum eng_status
-api_tenants_delete(struct sch_req *r, json_t **reply, char **cause)
-{
-	(void)reply;
-	return eng_tenant_delete(r->s->eng, r->param[0], cause);
-}

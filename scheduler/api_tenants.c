@@ -1,4 +1,4 @@
-/* Tenants: PUT/GET /v1/tenants/{id}. */
+/* Tenants: PUT/GET/DELETE /v1/tenants/{id}. */
 #include "scheduler/scheduler.h"
 
 /* PUT /v1/tenants/{id}. */
@@ -14,4 +14,12 @@ enum eng_status
 api_tenants_get(struct sch_req *r, json_t **reply, char **cause)
 {
 	return eng_tenant_get(r->s->eng, r->param[0], reply, cause);
+}
+
+/* DELETE /v1/tenants/{id}: 204. */
+enum eng_status
+api_tenants_delete(struct sch_req *r, json_t **reply, char **cause)
+{
+	(void)reply;
+	return eng_tenant_delete(r->s->eng, r->param[0], cause);
 }

@@ -361,6 +361,12 @@ enum eng_status api_objects_subs_add(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_subs_remove(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_subs_list(struct sch_req *, json_t **, char **);
 
+/* api_bulk.c */
+enum eng_status api_bulk_start(struct sch_req *, json_t **, char **);
+enum eng_status api_bulk_get(struct sch_req *, json_t **, char **);
+enum eng_status api_bulk_tenants_delete(struct sch_req *, json_t **,
+    char **);
+
 /* api_schedules.c */
 enum eng_status api_schedules_create(struct sch_req *, json_t **, char **);
 enum eng_status api_schedules_update(struct sch_req *, json_t **, char **);
@@ -388,10 +394,10 @@ enum eng_status api_objects_prefs_get(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_prefs_put(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_messages(struct sch_req *, json_t **, char **);
 enum eng_status api_tenants_list(struct sch_req *, json_t **, char **);
-enum eng_status api_tenants_delete(struct sch_req *, json_t **, char **);
 
 enum eng_status api_tenants_put(struct sch_req *, json_t **, char **);
 enum eng_status api_tenants_get(struct sch_req *, json_t **, char **);
+enum eng_status api_tenants_delete(struct sch_req *, json_t **, char **);
 
 enum eng_status api_workflows_trigger(struct sch_req *, json_t **, char **);
 enum eng_status api_workflows_cancel(struct sch_req *, json_t **, char **);

@@ -250,7 +250,7 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 		"idle_timeout", "max_connections", "public_api_keys",
 		"user_token_public_key", "allowed_origins", "tls", "retention",
 		"api_keys_file", "metrics_api_keys", "socket_group",
-		"log_format", NULL };
+		"log_format", "bulk_rows_per_second", NULL };
 	char *tzcause = NULL, path[64], host[64];
 	json_t *v, *k;
 	size_t i, j;
@@ -281,7 +281,9 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 	    cfg_int(f, root, "idle_timeout", 1, 3600, &c->idle_timeout,
 	    "seconds", cause) != 0 ||
 	    cfg_int(f, root, "max_connections", 1, 1000000,
-	    &c->max_connections, "connections per listener", cause) != 0)
+	    &c->max_connections, "connections per listener", cause) != 0 ||
+	    cfg_int(f, root, "bulk_rows_per_second", 0, 100000000,
+	    &c->bulk_rate, "rows a second (0: unpaced)", cause) != 0)
 		return -1;
 	if (cfg_retention(f, root, c, cause) != 0)
 		return -1;

@@ -853,20 +853,18 @@ msg_bulk_query(json_t *body, char **cause)
 	return q;
 }
 
-/* See engine.h: POST /v1/channels/{channel}/messages/bulk/{status}. */
+/*
+ * See engine_int.h: whether body is a good "mark all" of status on feed
+ * channel (ENG_NOT_FOUND: no such channel or status).
+ */
 enum eng_status
-eng_feed_bulk(struct eng *e, const char *channel, const char *status,
-    json_t *body, int64_t now, json_t **reply, char **cause)
+eng_feed_bulk_check(struct eng *e, const char *channel, const char *status,
+    json_t *body, char **cause)
 {
-	json_t *users = json_object_get(body, "user_ids"), *u, *q;
-	struct store_feed_filter f;
-	struct msg_seqs ss;
-	struct msg_extra x;
+	json_t *users = json_object_get(body, "user_ids"), *q;
 	enum eng_status rc;
+	struct msg_extra x;
 	const char *what;
-	int64_t done = 0;
-	char at[32];
-	size_t i, k;
 	int set;
 
 	if (!eng_config_is_feed(e->cfg, channel)) {
@@ -880,43 +878,49 @@ eng_feed_bulk(struct eng *e, const char *channel, const char *status,
 		return ENG_INVALID;
 	if ((q = msg_bulk_query(body, cause)) == NULL)
 		return ENG_INVALID;
-	if ((rc = msg_extra_parse(q, &x, cause)) != ENG_OK) {
-		json_decref(x.trigger);
-		json_decref(q);
-		return rc;
-	}
-	json_array_foreach(users, i, u) {
-		if ((rc = msg_filters(e, q, &f, cause)) != ENG_OK)
-			break;
+	rc = msg_extra_parse(q, &x, cause);
+	json_decref(x.trigger);
+	json_decref(q);
+	return rc;
+}
+
+/*
+ * See engine_int.h: give status to the feed messages of user on channel
+ * that pass body's filters (checked by eng_feed_bulk_check).
+ */
+enum eng_status
+eng_feed_bulk_user(struct eng *e, const char *channel, const char *status,
+    json_t *body, const char *user, int64_t now, char **cause)
+{
+	struct store_feed_filter f;
+	enum eng_status rc;
+	struct msg_seqs ss;
+	struct msg_extra x;
+	const char *what;
+	json_t *q;
+	size_t k;
+	int set;
+
+	if (msg_status_of(status, &what, &set, cause) != 0)
+		return ENG_NOT_FOUND;
+	if ((q = msg_bulk_query(body, cause)) == NULL)
+		return ENG_INVALID;
+	if ((rc = msg_extra_parse(q, &x, cause)) == ENG_OK &&
+	    (rc = msg_filters(e, q, &f, cause)) == ENG_OK) {
 		memset(&ss, 0, sizeof ss);
-		msg_walk(e, json_string_value(u), channel, &f, &x, 0,
-		    msg_collect, &ss);
+		msg_walk(e, user, channel, &f, &x, 0, msg_collect, &ss);
 		for (k = 0; k < ss.n && rc == ENG_OK; k++) {
 			rc = msg_mark(e, ss.seq[k], what, set, NULL, now);
 			if (rc == ENG_NOT_FOUND)
 				rc = ENG_OK;
-			else if (rc == ENG_OK)
-				done++;
 		}
 		free(ss.seq);
-		if (rc != ENG_OK) {
+		if (rc != ENG_OK)
 			*cause = xstrdup("the store failed");
-			break;
-		}
 	}
 	json_decref(x.trigger);
 	json_decref(q);
-	if (rc != ENG_OK)
-		return rc;
-	eng_iso(now, at, sizeof at);
-	*reply = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:s, s:s,"
-	    " s:s, s:s}", "__typename", "BulkOperation", "name",
-	    status, "status", "completed", "estimated_total_rows",
-	    (json_int_t)done, "processed_rows", (json_int_t)done,
-	    "success_count", (json_int_t)done, "error_count", 0,
-	    "inserted_at", at, "started_at", at, "completed_at", at,
-	    "updated_at", at);
-	return ENG_OK;
+	return rc;
 }
 
 /* GET /v1/users/{id}/messages (query: channel_id, page_size, after...). */

@@ -261,6 +261,18 @@ static const char *sqlite_migrations[STORE_SQLITE_VERSION] = {
 	    "CREATE INDEX delivery_attempts_failed ON delivery_attempts(id)"
 	    " WHERE result != 0;",
 	/*
+	 * Bulk operations (sqlite_bulk.c): one row per operation with its
+	 * progress, and its input items not yet processed, by index.
+	 */
+	[12] = "CREATE TABLE bulk_ops(seq INTEGER PRIMARY KEY, name TEXT NOT"
+	    " NULL, arg TEXT, args TEXT, status TEXT NOT NULL, total INTEGER NOT NULL,"
+	    " processed INTEGER NOT NULL, success INTEGER NOT NULL, errors"
+	    " INTEGER NOT NULL, error_items TEXT NOT NULL, inserted_at INTEGER"
+	    " NOT NULL, updated_at INTEGER NOT NULL, started_at INTEGER,"
+	    " completed_at INTEGER, failed_at INTEGER);"
+	    "CREATE TABLE bulk_items(op INTEGER NOT NULL, idx INTEGER NOT NULL,"
+	    " item TEXT NOT NULL, PRIMARY KEY(op, idx)) WITHOUT ROWID;",
+	/*
 	 * Recipients' channel data (one row a recipient key and channel
 	 * name), and subscriptions found by their subscriber (a user's
 	 * subscriptions, an object's own).
@@ -319,6 +331,7 @@ static const struct sqlite_sql *const sqlite_parts[PARTS] = {
 	[PART_ATTEMPTS] = &sqlite_attempts_sql,
 	[PART_RETAIN] = &sqlite_retain_sql,
 	[PART_RETAIN_MSG] = &sqlite_retain_msg_sql,
+	[PART_BULK] = &sqlite_bulk_sql,
 };
 
 /*

@@ -29,6 +29,7 @@ enum sqlite_part {
 	PART_ATTEMPTS,   /* sqlite_attempts.c */
 	PART_RETAIN,     /* sqlite_retain.c */
 	PART_RETAIN_MSG, /* sqlite_retain.c: what goes with a message */
+	PART_BULK,       /* sqlite_bulk.c */
 	PARTS
 };
 
@@ -45,6 +46,7 @@ extern const struct sqlite_sql sqlite_messages_sql, sqlite_schedules_sql;
 extern const struct sqlite_sql sqlite_sources_sql;
 extern const struct sqlite_sql sqlite_attempts_sql;
 extern const struct sqlite_sql sqlite_retain_sql, sqlite_retain_msg_sql;
+extern const struct sqlite_sql sqlite_bulk_sql;
 
 /* How deeply requests may nest (savepoints). */
 #define STORE_DEPTH_MAX 8

@@ -641,6 +641,7 @@ json_t *store_tenant_get(struct store *s, const char *id,
 int store_tenant_put(struct store *s, const char *id, json_t *props,
     int64_t now);
 
+
 /* Create tenant id with no properties unless it exists; 0 or -1. */
 int store_tenant_stub(struct store *s, const char *id, int64_t now);
 
@@ -844,5 +845,45 @@ struct store_retained {
  */
 int store_retain(struct store *s, int64_t msg_cut, int64_t run_cut, int max,
     struct store_retained *out, int64_t *msg_oldest, int64_t *run_oldest);
+
+/* ---- bulk operations (engine/store/sqlite_bulk.c) ---- */
+
+/*
+ * A bulk operation's row.  Read: the strings and JSON are the struct's
+ * (store_bulk_clear frees them).  Instants are STORE_NONE when unset.
+ */
+struct store_bulk {
+	int64_t seq;
+	char *name, *arg, *status;
+	int64_t total, processed, success, errors;
+	json_t *error_items;     /* array */
+	int64_t inserted, updated, started, completed, failed;
+};
+void store_bulk_clear(struct store_bulk *b);
+
+/*
+ * Record operation name (arg: its collection, preference set... or NULL)
+ * queued at now with items (an array, each element kept as an item, in
+ * order); its seq, or -1.
+ */
+int64_t store_bulk_add(struct store *s, const char *name, const char *arg,
+    json_t *args, json_t *items, int64_t now);
+
+/* Operation seq into *out (and its args, unless NULL): 1, or 0. */
+int store_bulk_get(struct store *s, int64_t seq, struct store_bulk *out,
+    json_t **args);
+
+/* Write b's status, counts, error items and instants; 0 or -1. */
+int store_bulk_put(struct store *s, const struct store_bulk *b);
+
+/*
+ * Up to max of operation seq's items not yet taken, in order, into out
+ * (the caller's to json_decref); their count.
+ */
+size_t store_bulk_items(struct store *s, int64_t seq, size_t max,
+    json_t **out);
+
+/* Forget operation seq's items before index upto (from 0); 0 or -1. */
+int store_bulk_items_drop(struct store *s, int64_t seq, int64_t upto);
 
 #endif

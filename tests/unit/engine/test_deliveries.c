@@ -478,6 +478,7 @@ test_deliveries_migration(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE channel_data;"
 	    " DROP INDEX subscriptions_by_rcpt;"
+	    " DROP TABLE bulk_items; DROP TABLE bulk_ops;"
 	    " DROP INDEX deliveries_by_channel;"
 	    " ALTER TABLE deliveries DROP COLUMN channel;"
 	    " ALTER TABLE deliveries DROP COLUMN headers;"

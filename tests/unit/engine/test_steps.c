@@ -962,12 +962,16 @@ test_sticky_failure(void **state)
 	assert_int_equal(count_rows("idempotency"), 1);
 }
 
-/* Back to schema 12: no channel data, no subscriptions by subscriber. */
+/*
+ * Back to schema 12: no channel data, no subscriptions by subscriber, no
+ * bulk operations.
+ */
 static void
 to_schema_12(sqlite3 *db)
 {
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE channel_data;"
 	    " DROP INDEX subscriptions_by_rcpt;"
+	    " DROP TABLE bulk_items; DROP TABLE bulk_ops;"
 	    " UPDATE meta SET v = '12' WHERE k = 'version'", NULL, NULL, NULL),
 	    SQLITE_OK);
 }
