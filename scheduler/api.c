@@ -25,7 +25,13 @@
 
 /* What Knock's browser client sends on feed requests. */
 #define FEED_QUERY "after before page_size tenant has_tenant archived " \
-	"status source workflow_categories[] trigger_data mode inserted_at"
+	"status source workflow_categories[] trigger_data mode inserted_at " \
+	"exclude"
+/* Knock's filters of a messages list. */
+#define MESSAGES_QUERY "after before page_size tenant has_tenant " \
+	"archived channel_id status[] engagement_status[] message_ids[] " \
+	"source workflow_categories[] workflow_run_id " \
+	"workflow_recipient_run_id trigger_data inserted_at"
 #define SOURCE SCH_ROUTE_SOURCE
 
 const struct sch_route sch_routes[] = {
@@ -38,7 +44,7 @@ const struct sch_route sch_routes[] = {
 	{ GET, "/v1/users/{id}/preferences/{set}", api_users_prefs_get, USER,
 	    NULL, NULL },
 	{ GET, "/v1/users/{id}/messages", api_users_messages, 0, NULL,
-	    "after page_size channel_id tenant has_tenant archived status" },
+	    MESSAGES_QUERY },
 	{ GET, "/v1/users/{id}/feeds/{channel}", api_users_feed, USER, NULL,
 	    FEED_QUERY },
 	{ GET, "/v1/users/{id}/feeds/{channel}/settings",
@@ -82,7 +88,16 @@ const struct sch_route sch_routes[] = {
 	    "workflow recipients* tenant after page_size" },
 
 	/* api_messages.c */
+	{ GET, "/v1/messages", api_messages_list, 0, NULL, MESSAGES_QUERY },
+	{ GET, "/v1/messages/batch/content", api_messages_batch_content, 0,
+	    NULL, "message_ids[]" },
 	{ GET, "/v1/messages/{id}", api_messages_get, 0, NULL, NULL },
+	{ GET, "/v1/messages/{id}/content", api_messages_content, 0, NULL,
+	    NULL },
+	{ GET, "/v1/messages/{id}/activities", api_messages_activities, 0,
+	    NULL, "after before page_size trigger_data" },
+	{ GET, "/v1/messages/{id}/events", api_messages_events, 0, NULL,
+	    "after before page_size" },
 	{ POST, "/v1/messages/batch/{status}", api_messages_batch,
 	    BODY | PUBLIC, NULL, NULL },
 	{ POST, "/v1/channels/{channel}/messages/bulk/{status}",

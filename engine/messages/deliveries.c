@@ -28,18 +28,6 @@
 /* A logged request body is kept up to this many bytes. */
 #define DLV_LOG_BODY (16 * 1024)
 
-/* The channel called name in the configuration in force, or NULL. */
-static const struct eng_channel *
-dlv_channel(struct eng *e, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < e->cfg->n_channels; i++)
-		if (strcmp(e->cfg->channels[i].name, name) == 0)
-			return &e->cfg->channels[i];
-	return NULL;
-}
-
 /* See engine_int.h. */
 const char *
 eng_delivery_unreachable(const struct eng_step *s, json_t *recipient)
@@ -214,9 +202,11 @@ enum eng_delivery_state
 eng_delivery_done(struct eng *e, const struct eng_attempt *a, int64_t now,
     int64_t *next)
 {
-	const struct eng_channel *ch = dlv_channel(e, a->channel);
+	const struct eng_channel *ch = msg_channel(e, a->channel);
 	int attempts = store_delivery_attempts(e->store, a->id);
 	struct store_attempt sa;
+	const char *status;
+	char type[32];
 	int64_t delay;
 	int ok = a->result == ENG_ATTEMPT_OK;
 
@@ -240,9 +230,11 @@ eng_delivery_done(struct eng *e, const struct eng_attempt *a, int64_t now,
 	if (ok || a->result == ENG_ATTEMPT_FAILED ||
 	    attempts >= DLV_MAX_ATTEMPTS) {
 		store_delivery_drop(e->store, a->id);
-		store_message_status(e->store, a->id, !ok ? "undelivered" :
-		    ch != NULL && strcmp(ch->type, "email") == 0 ? "sent" :
-		    "delivered", now);
+		status = !ok ? "undelivered" : ch != NULL &&
+		    strcmp(ch->type, "email") == 0 ? "sent" : "delivered";
+		snprintf(type, sizeof type, "message.%s", status);
+		store_message_status(e->store, a->id, status, now);
+		msg_event(e, a->id, type, NULL, now);
 		if (e->stats.queue_depth > 0)
 			e->stats.queue_depth--;
 		if (!ok)
@@ -291,7 +283,7 @@ eng_deliveries_sync(struct eng *e, int64_t now)
 
 	json_array_foreach(names, i, v) {
 		name = json_string_value(v);
-		ch = dlv_channel(e, name);
+		ch = msg_channel(e, name);
 		if (ch != NULL && eng_channel_outgoing(ch->type))
 			continue;
 		why = xasprintf("channel \"%s\" is %s", name, ch == NULL ?
@@ -307,7 +299,7 @@ eng_deliveries_sync(struct eng *e, int64_t now)
 json_t *
 eng_delivery_state(struct eng *e, int64_t seq, const char *channel)
 {
-	const struct eng_channel *ch = dlv_channel(e, channel);
+	const struct eng_channel *ch = msg_channel(e, channel);
 	char *last = NULL;
 	int64_t due = STORE_NONE;
 	int inflight = 0, n;
