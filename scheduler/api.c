@@ -103,7 +103,7 @@ const struct sch_route sch_routes[] = {
 	{ POST, "/v1/channels/{channel}/messages/bulk/{status}",
 	    api_messages_bulk, BODY | PUBLIC, NULL, NULL },
 	{ GET, "/v1/messages/{id}/delivery_logs", api_messages_delivery_logs,
-	    0, NULL, "after page_size" },
+	    0, NULL, "after before page_size" },
 	{ PUT, "/v1/messages/{id}/seen", api_messages_mark, BODY | PUBLIC,
 	    "seen", NULL },
 	{ PUT, "/v1/messages/{id}/read", api_messages_mark, BODY | PUBLIC,

@@ -140,7 +140,7 @@ msg_http_content(struct eng *e, const struct eng_channel *ch,
 
 /* Message m's MessageContent, by its channel's type. */
 static json_t *
-msg_content_json(struct eng *e, const struct store_message *m)
+msg_content_json(struct eng *e, struct store_message *m)
 {
 	const struct eng_channel *ch = msg_channel(e, m->channel);
 	const char *type = ch != NULL ? ch->type : "in_app_feed";
@@ -161,9 +161,10 @@ msg_content_json(struct eng *e, const struct store_message *m)
 	    msg_time(m->inserted), "data", data);
 }
 
-/* See engine.h. */
+/* See msg_int.h: message id in the shape shape makes of it. */
 enum eng_status
-eng_message_content(struct eng *e, const char *id, json_t **reply,
+msg_reply(struct eng *e, const char *id,
+    json_t *(*shape)(struct eng *, struct store_message *), json_t **reply,
     char **cause)
 {
 	struct store_message m;
@@ -171,9 +172,17 @@ eng_message_content(struct eng *e, const char *id, json_t **reply,
 
 	if ((rc = msg_load(e, id, &m, cause)) != ENG_OK)
 		return rc;
-	*reply = msg_content_json(e, &m);
+	*reply = shape(e, &m);
 	store_message_clear(&m);
 	return ENG_OK;
+}
+
+/* See engine.h. */
+enum eng_status
+eng_message_content(struct eng *e, const char *id, json_t **reply,
+    char **cause)
+{
+	return msg_reply(e, id, msg_content_json, reply, cause);
 }
 
 /* See engine.h: the ids that are no message's are left out. */
@@ -204,12 +213,8 @@ eng_messages_batch_content(struct eng *e, json_t *query, json_t **reply,
 	return ENG_OK;
 }
 
-/*
- * A page of items (each with an "id"; newest first) for query q's
- * after, before and page_size, as {items, page_info}; takes items.
- * ENG_INVALID with *cause for a cursor that is none of theirs.
- */
-static enum eng_status
+/* See msg_int.h: a page of items, in memory. */
+enum eng_status
 msg_items_page(json_t *items, json_t *q, json_t **reply, char **cause)
 {
 	const char *after = json_string_value(json_object_get(q, "after"));

@@ -103,14 +103,7 @@ msg_json(struct eng *e, struct store_message *m)
 enum eng_status
 eng_message_get(struct eng *e, const char *id, json_t **reply, char **cause)
 {
-	struct store_message m;
-	enum eng_status rc;
-
-	if ((rc = msg_load(e, id, &m, cause)) != ENG_OK)
-		return rc;
-	*reply = msg_json(e, &m);
-	store_message_clear(&m);
-	return ENG_OK;
+	return msg_reply(e, id, msg_json, reply, cause);
 }
 
 /* When message m's engagement what was set, or STORE_NONE. */
