@@ -8,7 +8,8 @@
 #   make fuzz     each libFuzzer harness for FUZZ_TIME seconds (default 60),
 #                 in build-fuzz/; make fuzz-smoke: each briefly, failing on
 #                 any finding
-#   make install  into $(DESTDIR)$(PREFIX) (config into $(DESTDIR)/etc/belfry)
+#   make install  into $(DESTDIR)$(PREFIX): a production config into
+#                 $(DESTDIR)$(SYSCONFDIR), the unit into $(DESTDIR)$(UNITDIR)
 #   make uninstall  what make install put there (edited config files stay)
 #   make clean    remove the build directories
 #
@@ -62,7 +63,8 @@ SCH_SRCS = scheduler/belfryd.c scheduler/server.c \
 	scheduler/http.c scheduler/route.c scheduler/api.c \
 	$(wildcard scheduler/api_*.c) scheduler/clock.c scheduler/txn.c \
 	scheduler/outbound.c scheduler/webhook.c scheduler/email.c \
-	scheduler/notify.c scheduler/auth.c scheduler/tls.c scheduler/ws.c
+	scheduler/notify.c scheduler/auth.c scheduler/tls.c scheduler/ws.c \
+	scheduler/backup.c
 SCH_OBJS = $(SCH_SRCS:%.c=$(B)/%.o)
 # The engine signs webhooks with libcrypto's HMAC-SHA256.
 LDLIBS_E = -lsqlite3 -lcrypto
@@ -252,50 +254,84 @@ $(B)/fuzz/%: $(B)/tests/fuzz/fuzz_%.o $(B)/libengine.a $(LIBTZ)
 	  $(LDLIBS)
 
 # Where make install puts belfry: the files, then the directories it may
-# leave empty.  Directories shared with other software (bin, the man
-# sections, the systemd unit directory) are removed only inside a DESTDIR.
+# leave empty.  Directories shared with other software (bin, libexec, the
+# man sections, the doc and unit directories) are removed only inside a
+# DESTDIR.  The production config (configs/production/belfry.conf: no
+# listener, no keys, no workflows or schedules, retention 90 days) goes to
+# SYSCONFDIR, mode 0640 (group belfry when that group exists, so that the
+# unit's User=belfry reads it: docs/operations.md, "Install"); the example
+# config of configs/ to DOCDIR/examples; the unit to UNITDIR, where its
+# header says.
+SYSCONFDIR ?= /etc/belfry
+UNITDIR    ?= /etc/systemd/system
+LIBEXECDIR ?= $(PREFIX)/libexec/belfry
+DATADIR    ?= $(PREFIX)/share/belfry
+DOCDIR     ?= $(PREFIX)/share/doc/belfry
 INST_BIN   = $(DESTDIR)$(PREFIX)/bin
 INST_SHARE = $(DESTDIR)$(PREFIX)/share
-INST_ETC   = $(DESTDIR)/etc/belfry
-INST_UNIT  = $(DESTDIR)/lib/systemd/system
+INST_DATA  = $(DESTDIR)$(DATADIR)
+INST_LIBEXEC = $(DESTDIR)$(LIBEXECDIR)
+INST_DOC   = $(DESTDIR)$(DOCDIR)
+INST_ETC   = $(DESTDIR)$(SYSCONFDIR)
+INST_UNIT  = $(DESTDIR)$(UNITDIR)
 INST_FILES = $(INST_BIN)/belfryd $(INST_BIN)/belfryctl \
-	$(INST_SHARE)/belfry/icu/zoneinfo64.res \
+	$(INST_DATA)/icu/zoneinfo64.res $(INST_LIBEXEC)/belfry-tzgen \
+	$(INST_LIBEXEC)/belfry-update-zones \
 	$(INST_SHARE)/man/man1/belfryctl.1 $(INST_SHARE)/man/man5/belfry.conf.5 \
-	$(INST_SHARE)/man/man8/belfryd.8 $(INST_UNIT)/belfry.service
-INST_CONFIG = configs/belfry.conf configs/workflows/*.json \
+	$(INST_SHARE)/man/man8/belfryd.8 $(INST_UNIT)/belfry.service \
+	$(INST_DOC)/operations.md
+INST_EXAMPLES = configs/belfry.conf configs/workflows/*.json \
 	configs/schedules/*.json
-INST_OWN_DIRS = $(INST_SHARE)/belfry/icu $(INST_SHARE)/belfry \
+INST_OWN_DIRS = $(INST_DATA)/icu $(INST_DATA) $(INST_LIBEXEC) \
+	$(INST_DOC)/examples/workflows $(INST_DOC)/examples/schedules \
+	$(INST_DOC)/examples $(INST_DOC) \
 	$(INST_ETC)/workflows $(INST_ETC)/schedules $(INST_ETC)
 INST_SHARED_DIRS = $(INST_BIN) $(INST_SHARE)/man/man1 $(INST_SHARE)/man/man5 \
-	$(INST_SHARE)/man/man8 $(INST_UNIT)
+	$(INST_SHARE)/man/man8 $(INST_UNIT) $(dir $(INST_LIBEXEC)) \
+	$(dir $(INST_DOC))
+# The group that may read the config: belfry's, when it exists.
+INST_GROUP = $(shell getent group belfry >/dev/null 2>&1 && echo '-g belfry')
 
-# Existing configuration files are never overwritten.
+# An existing belfry.conf is never overwritten.
 install: all
-	install -d $(INST_BIN) $(INST_SHARE)/belfry/icu $(INST_SHARE)/man/man1 \
-	  $(INST_SHARE)/man/man5 $(INST_SHARE)/man/man8 $(INST_ETC)/workflows \
-	  $(INST_ETC)/schedules $(INST_UNIT)
+	install -d $(INST_BIN) $(INST_DATA)/icu $(INST_LIBEXEC) \
+	  $(INST_SHARE)/man/man1 $(INST_SHARE)/man/man5 $(INST_SHARE)/man/man8 \
+	  $(INST_DOC)/examples/workflows $(INST_DOC)/examples/schedules \
+	  $(INST_UNIT)
+	install -d $(INST_ETC)/workflows $(INST_ETC)/schedules
 	install -m 755 $(B)/belfryd $(B)/belfryctl $(INST_BIN)/
-	install -m 644 $(ICU_RES) $(INST_SHARE)/belfry/icu/
+	install -m 644 $(ICU_RES) $(INST_DATA)/icu/
+	install -m 755 $(B)/belfry-tzgen $(INST_LIBEXEC)/
+	sed -e 's#@LIBEXECDIR@#$(LIBEXECDIR)#' -e 's#@DATADIR@#$(DATADIR)#' \
+	  tools/belfry-update-zones.sh > $(INST_LIBEXEC)/belfry-update-zones
+	chmod 755 $(INST_LIBEXEC)/belfry-update-zones
 	install -m 644 scheduler/belfryctl.1 $(INST_SHARE)/man/man1/
 	install -m 644 scheduler/belfry.conf.5 $(INST_SHARE)/man/man5/
 	install -m 644 scheduler/belfryd.8 $(INST_SHARE)/man/man8/
-	sed 's#/usr/local/bin#$(PREFIX)/bin#' configs/belfry.service \
+	install -m 644 docs/operations.md $(INST_DOC)/
+	sed -e 's#/usr/local/bin#$(PREFIX)/bin#' \
+	  -e 's#/etc/systemd/system#$(UNITDIR)#' \
+	  -e 's#/etc/belfry#$(SYSCONFDIR)#' configs/belfry.service \
 	  > $(INST_UNIT)/belfry.service
-	for f in $(INST_CONFIG); do \
-	  d=$(INST_ETC)/$${f#configs/}; \
-	  test -e $$d || install -D -m 644 $$f $$d; done
+	chmod 644 $(INST_UNIT)/belfry.service
+	for f in $(INST_EXAMPLES); do \
+	  install -m 644 $$f $(INST_DOC)/examples/$${f#configs/}; done
+	test -e $(INST_ETC)/belfry.conf || install -m 640 $(INST_GROUP) \
+	  configs/production/belfry.conf $(INST_ETC)/belfry.conf
 
-# A configuration file is removed only while it is as installed.
+# The config is removed only while it is as installed.
 uninstall:
 	rm -f $(INST_FILES)
-	@for f in $(INST_CONFIG); do \
-	  d=$(INST_ETC)/$${f#configs/}; \
-	  if cmp -s $$f $$d; then rm -f $$d; \
-	  elif [ -e $$d ]; then echo "kept $$d: changed since make install"; \
-	  fi; done
+	for f in $(INST_EXAMPLES); do \
+	  rm -f $(INST_DOC)/examples/$${f#configs/}; done
+	@if cmp -s configs/production/belfry.conf $(INST_ETC)/belfry.conf; then \
+	  rm -f $(INST_ETC)/belfry.conf; \
+	elif [ -e $(INST_ETC)/belfry.conf ]; then \
+	  echo "kept $(INST_ETC)/belfry.conf: changed since make install"; fi
 	@for d in $(INST_OWN_DIRS); do rmdir $$d 2>/dev/null || true; done
 	@top='$(DESTDIR)'; if [ -n "$$top" ]; then \
 	  for d in $(INST_SHARED_DIRS) $(INST_SHARE) $(DESTDIR)/etc; do \
+	    d=$${d%/}; \
 	    while [ $${#d} -gt $${#top} ] && rmdir $$d 2>/dev/null; do \
 	      d=$${d%/*}; done; done; fi
 

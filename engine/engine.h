@@ -188,6 +188,21 @@ enum eng_maint { ENG_MAINT_NONE, ENG_MAINT_DUE, ENG_MAINT_URGENT };
 enum eng_maint eng_maint_due(const struct eng *e);
 int eng_maintain(struct eng *e, char **cause);
 
+/*
+ * A hot backup (engine/lifecycle.c over the store's): begun, stepped
+ * between transactions in bounded steps, finished.  The copy is complete
+ * and consistent on its own, written to PATH.tmp and renamed to PATH
+ * once complete.  step: 1 when complete, 0 when pages remain, -1 with
+ * *cause; finish: 0, or -1 with *cause (when not NULL), freeing b.
+ */
+struct eng_backup;
+struct eng_backup *eng_backup_begin(struct eng *e, const char *path,
+    char **cause);
+int eng_backup_step(struct eng_backup *b, int pages, char **cause);
+void eng_backup_progress(const struct eng_backup *b, int64_t *done,
+    int64_t *total);
+int eng_backup_finish(struct eng_backup *b, char **cause);
+
 /* A gauge the store reports of itself, for /metrics. */
 struct eng_gauge {
 	const char *name, *help;
@@ -554,6 +569,9 @@ struct eng_stats {
 	uint64_t triggers, runs, messages, errors, deliveries_failed;
 	uint64_t queue_depth;
 	uint64_t fires, fires_skipped, fires_failed;
+	/* Deleted by retention (eng_retain), by kind. */
+	uint64_t retained_messages, retained_deliveries, retained_attempts;
+	uint64_t retained_runs, retained_rruns;
 };
 void eng_stats(struct eng *e, struct eng_stats *s);
 

@@ -36,12 +36,20 @@ struct eng {
 	struct eng_push *pushes; /* changes to feeds (messages/pushes.c) */
 	size_t npushes, pushes_cap;
 	int pushes_all;         /* more than ENG_PUSHES_MAX: every feed */
+	int64_t retain_next;    /* engine time of the next eng_retain pass */
 };
 
 /* engine/dispatch.c: delete expired rows (see there), by eng_run_due. */
 void eng_sweep(struct eng *e, int64_t now);
 #define ENG_SWEEP_EVERY 60
 #define ENG_SWEEP_MAX 5000
+
+/*
+ * engine/dispatch.c: delete what is older than the retention windows (see
+ * there), at most ENG_RETAIN_MAX rows of each kind a pass; 1 when it ran.
+ */
+int eng_retain(struct eng *e, int64_t now);
+#define ENG_RETAIN_MAX 2000
 
 /* How many fired instants are kept between eng_fired_take calls. */
 #define ENG_FIRED_MAX 65536
@@ -179,6 +187,7 @@ struct eng_config {
 	json_t *schedule_files;  /* schedule id -> the file defining it */
 	struct eng_srcdef *sources;
 	size_t n_sources;
+	int retain_messages_days, retain_runs_days; /* retention; 0: for ever */
 };
 
 /* engine/workflow/: a workflow (a source) by key, a duration's seconds. */
@@ -197,7 +206,7 @@ void eng_iso(int64_t t, char *buf, size_t len);
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
 enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3,
 	ENG_ID_SCHED = 4, ENG_ID_SRCEVT = 5, ENG_ID_LOG = 6, ENG_ID_ENV = 7,
-	ENG_ID_MSGEVT = 8, ENG_ID_ACT = 9 };
+	ENG_ID_EVENT = 8, ENG_ID_MSGEVT = 9, ENG_ID_ACT = 10 };
 void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
     uint64_t b, char out[37]);
 int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,
@@ -214,6 +223,7 @@ struct eng_run {
 	const char *tenant_id;   /* inside tenant */
 	json_t *tenant_prefs;    /* inside tenant, or NULL */
 	int skip_delay;
+	int sandbox;             /* settings.sandbox_mode: only feeds deliver */
 	json_t *subscriber_filter; /* inside settings, or NULL */
 	json_t *settings;        /* owned */
 	json_t *ctx;             /* template context shared by recipients */
@@ -285,6 +295,8 @@ json_t *eng_query_list(json_t *q, const char *name);
 const char *eng_query_sub(json_t *q, const char *name, const char *field);
 int eng_query_page_size(json_t *q, int def, int max, int *out,
     char **cause);
+json_t *eng_page_info(const char *first, const char *last, int from_after,
+    int backward, int more, int size);
 
 /* engine/sources/: how long the source event log keeps an event. */
 #define ENG_SRC_KEEP (7 * 86400)

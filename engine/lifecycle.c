@@ -54,6 +54,8 @@ eng_set_config(struct eng *e, struct eng_config *c)
 {
 	eng_config_free(e->cfg);
 	e->cfg = c;
+	/* The windows may have changed: look again at the next pass. */
+	e->retain_next = 0;
 }
 
 /* The configuration in force. */
@@ -82,6 +84,35 @@ int
 eng_maintain(struct eng *e, char **cause)
 {
 	return store_maintain(e->store, cause);
+}
+
+/* Start a hot backup to path (see engine.h). */
+struct eng_backup *
+eng_backup_begin(struct eng *e, const char *path, char **cause)
+{
+	return (struct eng_backup *)store_backup_begin(e->store, path, cause);
+}
+
+/* Copy up to pages more pages of a backup. */
+int
+eng_backup_step(struct eng_backup *b, int pages, char **cause)
+{
+	return store_backup_step((struct store_backup *)b, pages, cause);
+}
+
+/* A backup's pages copied and the database's pages. */
+void
+eng_backup_progress(const struct eng_backup *b, int64_t *done,
+    int64_t *total)
+{
+	store_backup_progress((const struct store_backup *)b, done, total);
+}
+
+/* End a backup: renamed into place when complete, else removed. */
+int
+eng_backup_finish(struct eng_backup *b, char **cause)
+{
+	return store_backup_finish((struct store_backup *)b, cause);
 }
 
 /* The store's own gauges for /metrics; their count. */

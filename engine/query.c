@@ -63,3 +63,21 @@ eng_query_page_size(json_t *q, int def, int max, int *out, char **cause)
 	*out = (int)n;
 	return 0;
 }
+
+/*
+ * Knock's page_info of a page of size whose first and last entries have
+ * ids first and last (NULL for an empty page), reached with an "after"
+ * cursor (from_after) or a "before" one (backward) or none, with more
+ * entries beyond it in the direction it was paged: the side paged
+ * towards has a cursor if there is more, the side a cursor came from
+ * always has one.
+ */
+json_t *
+eng_page_info(const char *first, const char *last, int from_after,
+    int backward, int more, int size)
+{
+	return json_pack("{s:s, s:s?, s:s?, s:i}", "__typename", "PageInfo",
+	    "after", last != NULL && (backward || more) ? last : NULL,
+	    "before", first != NULL && (from_after || (backward && more)) ?
+	    first : NULL, "page_size", size);
+}

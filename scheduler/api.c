@@ -71,21 +71,23 @@ const struct sch_route sch_routes[] = {
 	    NULL, NULL },
 	{ POST, "/v1/workflows/{key}/cancel", api_workflows_cancel, BODY,
 	    NULL, NULL },
+	{ POST, "/v1/notify", api_notify, BODY, NULL, NULL },
+	{ POST, "/v1/notify/cancel", api_notify_cancel, BODY, NULL, NULL },
 
 	/* api_schedules.c */
 	{ POST, "/v1/schedules", api_schedules_create, BODY, NULL, NULL },
 	{ PUT, "/v1/schedules", api_schedules_update, BODY, NULL, NULL },
 	{ DELETE, "/v1/schedules", api_schedules_delete, BODY, NULL, NULL },
 	{ GET, "/v1/schedules", api_schedules_list, 0, NULL,
-	    "workflow recipient recipients* tenant after page_size" },
+	    "workflow recipient recipients* tenant after before page_size" },
 	{ GET, "/v1/schedules/{id}", api_schedules_get, 0, NULL, NULL },
 	{ GET, "/v1/schedules/{id}/preview", api_schedules_preview, 0, NULL,
 	    "count" },
 	{ GET, "/v1/users/{id}/schedules", api_schedules_user, 0, NULL,
-	    "workflow recipients* tenant after page_size" },
+	    "workflow recipients* tenant after before page_size" },
 	{ GET, "/v1/objects/{collection}/{id}/schedules",
 	    api_schedules_object, 0, NULL,
-	    "workflow recipients* tenant after page_size" },
+	    "workflow recipients* tenant after before page_size" },
 
 	/* api_messages.c */
 	{ GET, "/v1/messages", api_messages_list, 0, NULL, MESSAGES_QUERY },
@@ -129,7 +131,8 @@ const struct sch_route sch_routes[] = {
 	{ GET, "/ws/v1/websocket", NULL, UPGRADE | PUBLIC, NULL,
 	    "api_key user_token vsn branch_slug" },
 	{ GET, "/v1/workflow_recipient_runs", api_messages_runs_list, 0,
-	    NULL, "workflow status recipient schedule_id after page_size" },
+	    NULL, "workflow status[] tenant has_errors starting_at ending_at recipient"
+	    " schedule_id after before page_size" },
 	{ GET, "/v1/workflow_recipient_runs/{id}", api_messages_run_get, 0,
 	    NULL, NULL },
 
@@ -150,7 +153,7 @@ const struct sch_route sch_routes[] = {
 	    "alias", NULL },
 	{ GET, "/v1/sources", api_sources_list, 0, NULL, NULL },
 	{ GET, "/v1/sources/{key}/events", api_sources_events, 0, NULL,
-	    "after page_size outcome" },
+	    "after before page_size outcome" },
 
 	/* api_admin.c */
 	{ GET, "/admin/status", api_admin_status, INLINE, NULL, NULL },
@@ -160,6 +163,8 @@ const struct sch_route sch_routes[] = {
 	{ GET, "/admin/schedules/workflows", api_admin_sched_workflows, LOCAL,
 	    NULL, NULL },
 	{ POST, "/admin/clock", api_admin_clock, ASYNC | LOCAL | BODY, NULL, NULL },
+	{ POST, "/admin/backup", api_admin_backup, ASYNC | LOCAL | BODY, NULL,
+	    NULL },
 	{ GET, "/admin/deliveries", api_admin_deliveries, 0, NULL,
 	    "failed after page_size" },
 };

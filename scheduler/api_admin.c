@@ -1,8 +1,9 @@
 /*
  * Admin routes: GET /admin/status, POST /admin/reload, GET /metrics
  * (Prometheus text format, with the source events by source and outcome),
- * GET /admin/deliveries and POST /admin/clock (only with --virtual-clock).
- * Reload and clock are served on the Unix socket only.
+ * GET /admin/deliveries, POST /admin/clock (only with --virtual-clock) and
+ * POST /admin/backup.  Reload, clock and backup are served on the Unix
+ * socket only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,14 @@ api_admin_source_count(void *arg, const char *source, const char *outcome,
 	    " %lld\n", source, outcome, (long long)n);
 }
 
+/* One kind's count of rows deleted by retention, as a sample line. */
+static void
+api_admin_retained(FILE *f, const char *kind, uint64_t n)
+{
+	fprintf(f, "belfry_retention_deleted_total{kind=\"%s\"} %llu\n", kind,
+	    (unsigned long long)n);
+}
+
 /* GET /metrics: Prometheus text exposition format 0.0.4. */
 enum eng_status
 api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
@@ -177,6 +186,14 @@ api_admin_metrics(struct sch_req *r, json_t **reply, char **cause)
 			fprintf(f, "belfry_http_requests_total{code=\"%zu\"} "
 			    "%llu\n", i, (unsigned long long)n);
 	}
+	fprintf(f, "# HELP belfry_retention_deleted_total Rows deleted by "
+	    "retention, by kind.\n# TYPE belfry_retention_deleted_total "
+	    "counter\n");
+	api_admin_retained(f, "messages", st.retained_messages);
+	api_admin_retained(f, "deliveries", st.retained_deliveries);
+	api_admin_retained(f, "delivery_attempts", st.retained_attempts);
+	api_admin_retained(f, "runs", st.retained_runs);
+	api_admin_retained(f, "recipient_runs", st.retained_rruns);
 	api_admin_metric(f, "belfry_schedule_fires_total", "counter",
 	    "Schedule occurrences fired.", st.fires);
 	api_admin_metric(f, "belfry_schedule_fires_skipped_total", "counter",
@@ -232,4 +249,22 @@ api_admin_clock(struct sch_req *r, json_t **reply, char **cause)
 		return ENG_INVALID;
 	clock_advance_start(r);
 	return ENG_OK;
+}
+
+/*
+ * POST /admin/backup {"path": FILE}: a hot copy of the database to FILE
+ * (absolute), answered with its size once complete (backup.c).
+ */
+enum eng_status
+api_admin_backup(struct sch_req *r, json_t **reply, char **cause)
+{
+	json_t *path = json_object_get(r->body, "path");
+
+	(void)reply;
+	if (!json_is_string(path) || json_string_length(path) == 0) {
+		*cause = xstrdup("path: expected the backup file's absolute "
+		    "path");
+		return ENG_INVALID;
+	}
+	return backup_start(r, json_string_value(path), cause);
 }

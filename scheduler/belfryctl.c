@@ -1,6 +1,6 @@
 /*
  * belfryctl: the client.  Admin commands (status, reload, get, post, put,
- * delete, trigger, schedules, runs, deliveries, sources) talk to belfryd
+ * delete, trigger, schedules, runs, deliveries, sources, backup) talk to belfryd
  * over its admin socket; offline commands (check, preview, tzinfo) work
  * without a daemon.  Each command is an
  * entry in ctl_cmds.
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "scheduler/scheduler.h"
 #include "tz/tz.h"
@@ -40,6 +41,7 @@ static int ctl_schedules(int, char **, char **);
 static int ctl_runs(int, char **, char **);
 static int ctl_deliveries(int, char **, char **);
 static int ctl_sources(int, char **, char **);
+static int ctl_backup(int, char **, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", "[-s SOCKET] status", ctl_status, 0 },
@@ -59,6 +61,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    ctl_deliveries, 0 },
 	{ "sources", "[-s SOCKET] sources [KEY [--outcome OUTCOME]]",
 	    ctl_sources, 0 },
+	{ "backup", "[-s SOCKET] backup FILE", ctl_backup, 0 },
 	{ "check", "check -c CONFIG_DIR", ctl_check, CTL_TZ },
 	{ "preview", "preview (--rrule RULE | --repeats JSON) --dtstart "
 	    "YYYY-MM-DDTHH:MM:SS --tz ZONE [--count N] [--after "
@@ -190,6 +193,39 @@ ctl_reload(int argc, char **argv, char **cause)
 	free(reply);
 	ctl_answered = 1;
 	return -1;
+}
+
+/*
+ * belfryctl backup FILE: POST /admin/backup with FILE made absolute; the
+ * answer comes once the copy is complete.
+ */
+static int
+ctl_backup(int argc, char **argv, char **cause)
+{
+	char cwd[4096], *path, *body;
+	json_t *j;
+	int rc;
+
+	if (argc != 2 || argv[1][0] == '\0') {
+		*cause = xstrdup("usage: belfryctl backup FILE");
+		return -1;
+	}
+	if (argv[1][0] == '/')
+		path = xstrdup(argv[1]);
+	else if (getcwd(cwd, sizeof cwd) != NULL)
+		path = xasprintf("%s/%s", cwd, argv[1]);
+	else {
+		*cause = xstrdup("backup: cannot tell the current directory; "
+		    "give FILE as an absolute path");
+		return -1;
+	}
+	j = json_pack("{s:s}", "path", path);
+	body = eng_json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	rc = ctl_send("POST", "/admin/backup", body, cause);
+	free(body);
+	free(path);
+	return rc;
 }
 
 /* belfryctl get|post|put|delete PATH [JSON]: one request. */

@@ -229,6 +229,7 @@ belfryd_sigterm(evutil_socket_t sig, short events, void *arg)
 		event_del(s->watchdog_ev);
 	/* The batch queued so far still commits and is answered. */
 	server_flush_now(s);
+	backup_stop(s);
 	while ((r = TAILQ_FIRST(&s->advances)) != NULL) {
 		TAILQ_REMOVE(&s->advances, r, entry);
 		r->code = "unavailable";

@@ -149,6 +149,7 @@ struct sch {
 	int stopping;
 
 	struct sch_counters counters;
+	struct sch_backup *backup;   /* the backup in progress, or NULL */
 };
 
 /* The clock: wall time, or the virtual instant. */
@@ -156,6 +157,21 @@ int64_t sch_now(const struct sch *s);
 
 /* Re-read the configuration; -1 with *cause (the old one stays). */
 int sch_reload(struct sch *s, char **cause);
+
+/* ---- hot backups (backup.c) ---- */
+
+struct sch_backup;
+
+/*
+ * Start copying the database to path for r, which is answered when the
+ * copy is complete (ENG_OK: r is the backup's now); an error status with
+ * *cause when it cannot start.
+ */
+enum eng_status backup_start(struct sch_req *r, const char *path,
+    char **cause);
+
+/* Abandon the backup in progress at shutdown, answering its request. */
+void backup_stop(struct sch *s);
 
 /* ---- the API server (server.c) ---- */
 
@@ -354,6 +370,8 @@ enum eng_status api_tenants_get(struct sch_req *, json_t **, char **);
 
 enum eng_status api_workflows_trigger(struct sch_req *, json_t **, char **);
 enum eng_status api_workflows_cancel(struct sch_req *, json_t **, char **);
+enum eng_status api_notify(struct sch_req *, json_t **, char **);
+enum eng_status api_notify_cancel(struct sch_req *, json_t **, char **);
 
 enum eng_status api_messages_get(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_list(struct sch_req *, json_t **, char **);
@@ -390,6 +408,7 @@ enum eng_status api_admin_status(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_reload(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_metrics(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_clock(struct sch_req *, json_t **, char **);
+enum eng_status api_admin_backup(struct sch_req *, json_t **, char **);
 enum eng_status api_admin_deliveries(struct sch_req *, json_t **, char **);
 
 /* ---- the one transaction driver (txn.c) ---- */

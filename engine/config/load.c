@@ -184,6 +184,32 @@ cfg_tls(const struct cfg_file *f, json_t *root, struct eng_config *c,
 	return 0;
 }
 
+/*
+ * The optional "retention" section: {"messages_days": N, "runs_days": N},
+ * each from 1 day to 100 years; a kind left out is kept for ever.
+ */
+static int
+cfg_retention(const struct cfg_file *f, json_t *root, struct eng_config *c,
+    char **cause)
+{
+	static const char *const keys[] = { "messages_days", "runs_days",
+		NULL };
+	json_t *v = json_object_get(root, "retention");
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_object(v))
+		return cfg_error(f, "retention", cause, "\"retention\" must be "
+		    "{\"messages_days\": N, \"runs_days\": N}");
+	if (cfg_keys(f, "retention", v, keys, cause) != 0 ||
+	    cfg_int(f, v, "messages_days", 1, 36500, &c->retain_messages_days,
+	    "days", cause) != 0 ||
+	    cfg_int(f, v, "runs_days", 1, 36500, &c->retain_runs_days, "days",
+	    cause) != 0)
+		return -1;
+	return 0;
+}
+
 /* The rest of belfry.conf after its syntax is known good. */
 static int
 cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
@@ -192,7 +218,8 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 		"api_keys", "default_timezone", "channels", "preferences",
 		"database_integrity_check", "header_timeout", "body_timeout",
 		"idle_timeout", "max_connections", "public_api_keys",
-		"user_token_public_key", "allowed_origins", "tls", NULL };
+		"user_token_public_key", "allowed_origins", "tls", "retention",
+		NULL };
 	char *tzcause = NULL, path[64], host[64];
 	json_t *v, *k;
 	size_t i, j;
@@ -224,6 +251,8 @@ cfg_conf(struct cfg_file *f, json_t *root, struct eng_config *c, char **cause)
 	    "seconds", cause) != 0 ||
 	    cfg_int(f, root, "max_connections", 1, 1000000,
 	    &c->max_connections, "connections per listener", cause) != 0)
+		return -1;
+	if (cfg_retention(f, root, c, cause) != 0)
 		return -1;
 	if (c->listen != NULL &&
 	    eng_listen_parse(c->listen, c->tls_cert != NULL, host,

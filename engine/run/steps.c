@@ -237,7 +237,8 @@ run_unreachable(struct rrun *rr, const struct eng_step *s, int64_t now)
 
 /*
  * A channel step: conditions, the recipient's channel data, preferences,
- * then the message.
+ * then the message; in sandbox mode a message outside the feed is kept
+ * as not_sent and the step is skipped with the reason sandbox_mode.
  */
 static int
 run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
@@ -250,6 +251,7 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	json_t *body;
 	int64_t seq;
 	size_t failed;
+	int sandbox;
 
 	if (s->conditions != NULL && !eng_cond_eval(s->conditions, ctx,
 	    &failed)) {
@@ -276,7 +278,9 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	/* A message sent after a batch keeps what the feed shows of it. */
 	if (rr->batch != NULL)
 		json_object_set(body, "$batch", rr->batch);
-	status = eng_channel_outgoing(ch->type) ? "queued" : "delivered";
+	sandbox = r->sandbox && strcmp(ch->type, "in_app_feed") != 0;
+	status = sandbox ? "not_sent" : eng_channel_outgoing(ch->type) ?
+	    "queued" : "delivered";
 	memset(&m, 0, sizeof m);
 	m.run = r->seq;
 	m.idx = rr->idx;
@@ -290,6 +294,17 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	if ((seq = store_message_add(e->store, &m)) < 0) {
 		json_decref(body);
 		return -1;
+	}
+	if (sandbox) {
+		/* Sandbox mode: the message is kept, never sent. */
+		eng_id_format(e, ENG_ID_MSG, (uint64_t)seq, 0, mid);
+		run_event(&rr->events, "step_skipped", "skipped", s, json_pack(
+		    "{s:s, s:s, s:s}", "reason", "sandbox_mode", "message_id",
+		    mid, "channel", ch->name), r->now);
+		json_decref(body);
+		r->messages++;
+		e->stats.messages++;
+		return 0;
 	}
 	if (eng_channel_outgoing(ch->type)) {
 		if (eng_delivery_queue(e, s, seq, body, ctx, rr->recipient,
@@ -607,6 +622,8 @@ eng_run_load(struct eng *e, int64_t seq, int64_t now, struct eng_run *r)
 	sr.settings = NULL;
 	r->skip_delay = json_is_true(json_object_get(r->settings,
 	    "skip_delay"));
+	r->sandbox = json_is_true(json_object_get(r->settings,
+	    "sandbox_mode"));
 	r->subscriber_filter = json_object_get(r->settings,
 	    "subscriber_filter");
 	if (sr.tenant != NULL)

@@ -146,7 +146,7 @@ trig_tenant(struct eng *e, struct eng_run *t, json_t *v, char **cause)
 	return ENG_OK;
 }
 
-/* Check a trigger's settings: {"skip_delay": bool}. */
+/* Check a trigger's settings: {"skip_delay", "sandbox_mode": bool}. */
 static int
 trig_check_settings(json_t *v, char **cause)
 {
@@ -158,12 +158,13 @@ trig_check_settings(json_t *v, char **cause)
 		return -1;
 	}
 	json_object_foreach(v, k, x) {
-		if (strcmp(k, "skip_delay") != 0) {
+		if (strcmp(k, "skip_delay") != 0 &&
+		    strcmp(k, "sandbox_mode") != 0) {
 			*cause = xasprintf("\"settings.%.64s\" is not "
-			    "supported (only skip_delay)", k);
+			    "supported (only skip_delay and sandbox_mode)", k);
 			return -1;
 		}
-		if (!json_is_boolean(x)) {
+		if (!json_is_boolean(x) && !json_is_null(x)) {
 			*cause = xasprintf("\"settings.%s\" must be true or "
 			    "false", k);
 			return -1;
@@ -371,6 +372,8 @@ eng_trigger_start(struct eng *e, const char *workflow, json_t *body,
 		json_incref(t.data);
 	t.skip_delay = json_is_true(json_object_get(json_object_get(body,
 	    "settings"), "skip_delay"));
+	t.sandbox = json_is_true(json_object_get(json_object_get(body,
+	    "settings"), "sandbox_mode"));
 	if ((rc = trig_actor(e, &t, json_object_get(body, "actor"),
 	    cause)) != ENG_OK ||
 	    (rc = trig_tenant(e, &t, json_object_get(body, "tenant"),

@@ -224,13 +224,14 @@ sched_list(struct eng *e, const char *wf, const char *rcpt, int top,
     json_t *q, json_t **reply, char **cause)
 {
 	const char *after = json_string_value(json_object_get(q, "after"));
+	const char *before = json_string_value(json_object_get(q, "before"));
 	const char *ps = json_string_value(json_object_get(q, "page_size"));
 	json_t *entries = json_array();
 	struct store_sched_filter f;
 	enum eng_status rc;
 	uint64_t a = 0, b;
-	int size = 50, n, i;
-	char last[37] = "";
+	int size = 50, n, i, k, more;
+	char first[37] = "", last[37] = "";
 	struct store_sched *rows;
 
 	if (ps != NULL && ((size = atoi(ps)) < 1 || size > 1000)) {
@@ -238,9 +239,17 @@ sched_list(struct eng *e, const char *wf, const char *rcpt, int top,
 		*cause = xstrdup("\"page_size\" must be an integer 1..1000");
 		return ENG_INVALID;
 	}
-	if (after != NULL && eng_id_parse(e, ENG_ID_SCHED, after, &a, &b)) {
+	if (after != NULL && before != NULL) {
 		json_decref(entries);
-		*cause = xstrdup("bad \"after\" cursor");
+		*cause = xstrdup("give \"after\" or \"before\", not both");
+		return ENG_INVALID;
+	}
+	if ((after != NULL && eng_id_parse(e, ENG_ID_SCHED, after, &a, &b)) ||
+	    (before != NULL && eng_id_parse(e, ENG_ID_SCHED, before, &a,
+	    &b))) {
+		json_decref(entries);
+		*cause = xstrdup(after ? "bad \"after\" cursor" :
+		    "bad \"before\" cursor");
 		return ENG_INVALID;
 	}
 	memset(&f, 0, sizeof f);
@@ -248,6 +257,7 @@ sched_list(struct eng *e, const char *wf, const char *rcpt, int top,
 	f.rcpt = rcpt;
 	f.parent = SCHED_NONE;
 	f.after = (int64_t)a;
+	f.backward = before != NULL;
 	f.top = top;
 	f.tenant = json_string_value(json_object_get(q, "tenant"));
 	if ((f.rcpts = sched_filter_rcpts(q, &rc, cause)) == NULL &&
@@ -255,18 +265,26 @@ sched_list(struct eng *e, const char *wf, const char *rcpt, int top,
 		json_decref(entries);
 		return rc;
 	}
-	rows = xcalloc((size_t)size, sizeof *rows);
-	n = (int)store_sched_list(e->store, &f, (size_t)size, rows);
+	/* One more than a page says whether there is more beyond it. */
+	rows = xcalloc((size_t)size + 1, sizeof *rows);
+	n = (int)store_sched_list(e->store, &f, (size_t)size + 1, rows);
+	if ((more = n > size)) {
+		n = size;
+		store_sched_clear(&rows[f.backward ? 0 : n]);
+	}
 	for (i = 0; i < n; i++) {
-		json_array_append_new(entries, sched_json(e, &rows[i]));
-		eng_id_format(e, ENG_ID_SCHED, (uint64_t)rows[i].seq, 0, last);
-		store_sched_clear(&rows[i]);
+		k = f.backward && more ? i + 1 : i;
+		json_array_append_new(entries, sched_json(e, &rows[k]));
+		eng_id_format(e, ENG_ID_SCHED, (uint64_t)rows[k].seq, 0, last);
+		if (i == 0)
+			memcpy(first, last, sizeof first);
+		store_sched_clear(&rows[k]);
 	}
 	free(rows);
 	json_decref(f.rcpts);
-	*reply = json_pack("{s:o, s:{s:s, s:o, s:n, s:i}}", "entries",
-	    entries, "page_info", "__typename", "PageInfo", "after", n == size ?
-	    json_string(last) : json_null(), "before", "page_size", size);
+	*reply = json_pack("{s:o, s:o}", "entries", entries, "page_info",
+	    eng_page_info(n > 0 ? first : NULL, n > 0 ? last : NULL,
+	    after != NULL, f.backward, more, size));
 	return ENG_OK;
 }
 

@@ -306,33 +306,38 @@ src_event_json(struct eng *e, const char *source,
 	    "timestamp", ev->timestamp, "received_at", at);
 }
 
-/* GET /v1/sources/{key}/events (query: after, page_size, outcome). */
+/*
+ * GET /v1/sources/{key}/events (query: after or before, page_size,
+ * outcome).
+ */
 enum eng_status
 eng_source_events(struct eng *e, const char *key, json_t *q, json_t **reply,
     char **cause)
 {
 	const char *after = json_string_value(json_object_get(q, "after"));
-	const char *ps = json_string_value(json_object_get(q, "page_size"));
+	const char *before = json_string_value(json_object_get(q, "before"));
 	const char *outcome = json_string_value(json_object_get(q, "outcome"));
-	struct store_source_event evs[50];
-	uint64_t before = INT64_MAX, b;
+	struct store_source_event evs[51];
+	uint64_t cur = INT64_MAX, b;
 	json_t *items;
-	long size = 50;
-	char *end, last[37];
-	size_t n, i;
+	char first[37], last[37];
+	size_t n, i, k;
+	int size, more;
 
 	if (eng_srcdef_find(e->cfg, key) == NULL) {
 		*cause = xasprintf("no source \"%.128s\"", key);
 		return ENG_NOT_FOUND;
 	}
-	if (ps != NULL && ((size = strtol(ps, &end, 10)) < 1 || size > 50 ||
-	    *end != '\0' || *ps == '\0')) {
-		*cause = xstrdup("\"page_size\" must be an integer 1..50");
+	if (eng_query_page_size(q, 50, 50, &size, cause) != 0)
+		return ENG_INVALID;
+	if (after != NULL && before != NULL) {
+		*cause = xstrdup("give \"after\" or \"before\", not both");
 		return ENG_INVALID;
 	}
-	if (after != NULL && eng_id_parse(e, ENG_ID_SRCEVT, after, &before,
-	    &b) != 0) {
-		*cause = xstrdup("bad \"after\" cursor");
+	if ((after != NULL || before != NULL) && eng_id_parse(e,
+	    ENG_ID_SRCEVT, after ? after : before, &cur, &b) != 0) {
+		*cause = xstrdup(after ? "bad \"after\" cursor" :
+		    "bad \"before\" cursor");
 		return ENG_INVALID;
 	}
 	for (i = 0; outcome != NULL && i < SRC_OUTCOMES &&
@@ -344,19 +349,25 @@ eng_source_events(struct eng *e, const char *key, json_t *q, json_t **reply,
 		    "failed");
 		return ENG_INVALID;
 	}
-	n = store_source_events_page(e->store, key, (int64_t)before, outcome,
-	    (size_t)size, evs);
+	/* One more than a page says whether there is more beyond it. */
+	n = store_source_events_page(e->store, key, (int64_t)cur,
+	    before != NULL, outcome, (size_t)size + 1, evs);
+	if ((more = n > (size_t)size)) {
+		n = (size_t)size;
+		store_source_event_clear(&evs[before != NULL ? 0 : n]);
+	}
 	items = json_array();
 	for (i = 0; i < n; i++) {
-		json_array_append_new(items, src_event_json(e, key, &evs[i]));
-		if (i == n - 1)
-			eng_id_format(e, ENG_ID_SRCEVT, (uint64_t)evs[i].key, 0,
-			    last);
-		store_source_event_clear(&evs[i]);
+		k = before != NULL && more ? i + 1 : i;
+		json_array_append_new(items, src_event_json(e, key, &evs[k]));
+		eng_id_format(e, ENG_ID_SRCEVT, (uint64_t)evs[k].key, 0, last);
+		if (i == 0)
+			memcpy(first, last, sizeof first);
+		store_source_event_clear(&evs[k]);
 	}
-	*reply = json_pack("{s:o, s:{s:s, s:o, s:n, s:i}}", "items", items,
-	    "page_info", "__typename", "PageInfo", "after", n == (size_t)size ?
-	    json_string(last) : json_null(), "before", "page_size", (int)size);
+	*reply = json_pack("{s:o, s:o}", "items", items, "page_info",
+	    eng_page_info(n > 0 ? first : NULL, n > 0 ? last : NULL,
+	    after != NULL, before != NULL, more, size));
 	return ENG_OK;
 }
 

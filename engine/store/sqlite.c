@@ -315,6 +315,8 @@ static const struct sqlite_sql *const sqlite_parts[PARTS] = {
 	[PART_SCHEDULES] = &sqlite_schedules_sql,
 	[PART_SOURCES] = &sqlite_sources_sql,
 	[PART_ATTEMPTS] = &sqlite_attempts_sql,
+	[PART_RETAIN] = &sqlite_retain_sql,
+	[PART_RETAIN_MSG] = &sqlite_retain_msg_sql,
 };
 
 /*
@@ -635,6 +637,37 @@ sqlite_prepare(struct store *s, char **cause)
 }
 
 /*
+ * Before a migration: copy the database as it is to PATH.vN.bak (N its
+ * schema version), so that the older belfry can be put back with it, and
+ * log where; an existing database already at STORE_SQLITE_VERSION is left
+ * alone.  0, or -1 with *cause (then nothing is migrated).
+ */
+static int
+sqlite_upgrade_backup(struct store *s, const char *path, char **cause)
+{
+	int64_t v = sqlite_count(s, "SELECT CAST(v AS INTEGER) FROM meta"
+	    " WHERE k = 'version'");
+	char *bak, *why = NULL;
+
+	if (v <= 0 || v >= STORE_SQLITE_VERSION)
+		return 0;
+	bak = xasprintf("%s.v%lld.bak", path, (long long)v);
+	if (sqlite_backup_whole(s, bak, &why) != 0) {
+		*cause = xasprintf("schema version %lld needs upgrading to %d, "
+		    "but the copy before it failed (%s): nothing was changed",
+		    (long long)v, STORE_SQLITE_VERSION, why);
+		free(why);
+		free(bak);
+		return -1;
+	}
+	log_info("database %s: schema version %lld upgrades to %d; the "
+	    "database as it was is copied to %s", path, (long long)v,
+	    STORE_SQLITE_VERSION, bak);
+	free(bak);
+	return 0;
+}
+
+/*
  * Open the database, check it, apply the schema, prepare every statement.
  * Nothing is written before the file is known to be belfry's (or empty)
  * and, with check "quick" or "full", undamaged; the schema, the migrations
@@ -685,6 +718,8 @@ store_open(const char *path, const char *check, char **cause)
 	if (sqlite_exec(s, "PRAGMA journal_mode=WAL;"
 	    "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
 	    "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;", cause) != 0)
+		goto fail;
+	if (ours == 1 && sqlite_upgrade_backup(s, path, cause) != 0)
 		goto fail;
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 	if (sqlite_exec(s, "BEGIN IMMEDIATE", cause) != 0)

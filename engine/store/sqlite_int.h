@@ -27,6 +27,8 @@ enum sqlite_part {
 	PART_SCHEDULES,  /* sqlite_schedules.c */
 	PART_SOURCES,    /* sqlite_sources.c */
 	PART_ATTEMPTS,   /* sqlite_attempts.c */
+	PART_RETAIN,     /* sqlite_retain.c */
+	PART_RETAIN_MSG, /* sqlite_retain.c: what goes with a message */
 	PARTS
 };
 
@@ -42,6 +44,7 @@ extern const struct sqlite_sql sqlite_runs_sql, sqlite_steps_sql;
 extern const struct sqlite_sql sqlite_messages_sql, sqlite_schedules_sql;
 extern const struct sqlite_sql sqlite_sources_sql;
 extern const struct sqlite_sql sqlite_attempts_sql;
+extern const struct sqlite_sql sqlite_retain_sql, sqlite_retain_msg_sql;
 
 /* How deeply requests may nest (savepoints). */
 #define STORE_DEPTH_MAX 8
@@ -97,6 +100,9 @@ int sqlite_deliveries_reset(struct store *s);
 /* sqlite_runs.c, sqlite_steps.c: delete spent cancels, old throttle hits. */
 int sqlite_runs_sweep(struct store *s);
 int sqlite_steps_sweep(struct store *s, int64_t now, int max);
+
+/* sqlite_backup.c: copy the store whole to path (before a migration). */
+int sqlite_backup_whole(struct store *s, const char *path, char **cause);
 
 /* sqlite_walbuf.c: the VFS that gathers log writes (NULL: unavailable). */
 const char *sqlite_walbuf_vfs(void);

@@ -21,9 +21,25 @@ enum {
 	RUNS_FAN_PUSH, RUNS_FAN_HEAD, RUNS_FAN_ADVANCE, RUNS_FAN_POP,
 	RUNS_FAN_END, RUNS_SEEN_ADD, RUNS_SEEN_END,
 	RUNS_CANCEL_ADD, RUNS_CANCELS, RUNS_CANCEL_SWEEP,
-	RUNS_LIST, RUNS_BY_SCHED,
+	RUNS_LIST, RUNS_LIST_UP, RUNS_BY_SCHED, RUNS_BY_SCHED_UP,
 	RUNS_COUNT
 };
+
+/* The recipient run lists' sources: all runs, or one schedule's. */
+#define RUNS_ALL "FROM rruns r JOIN runs u ON u.seq = r.id >> 24 WHERE 1"
+#define RUNS_SCHED "FROM runs u JOIN rruns r ON r.id BETWEEN u.seq << 24" \
+	" AND (u.seq << 24 | 16777215) WHERE u.schedule_seq = ?11"
+/* A recipient run list from src, keys cmp the cursor, in order dir. */
+#define RUNS_LIST_SQL(src, cmp, dir) "SELECT r.id >> 24, r.id & 16777215," \
+	" r.rcpt, r.status, r.events, r.error_count, r.inserted_at," \
+	" r.updated_at, u.workflow, u.actor, u.tenant, u.cancellation_key," \
+	" u.source, u.schedule_seq, u.fire_at " src " AND r.id " cmp \
+	" ?1 << 24 | ?2 AND (?3 IS NULL OR u.workflow = ?3) AND (?4 IS NULL" \
+	" OR r.status IN (SELECT value FROM json_each(?4))) AND (?5 IS NULL" \
+	" OR r.rcpt = ?5) AND (?7 IS NULL OR u.tenant = ?7) AND (?8 IS NULL" \
+	" OR (r.error_count > 0) = ?8) AND (?9 IS NULL OR r.inserted_at >=" \
+	" ?9) AND (?10 IS NULL OR r.inserted_at <= ?10) ORDER BY r.id " dir \
+	" LIMIT ?6"
 static const char *const runs_sql[RUNS_COUNT] = {
 	[RUNS_ADD] = "INSERT INTO runs(workflow, actor, tenant, data,"
 	    " cancellation_key, source, inserted_at, settings, schedule_seq,"
@@ -66,25 +82,16 @@ static const char *const runs_sql[RUNS_COUNT] = {
 	[RUNS_CANCEL_SWEEP] = "DELETE FROM cancels WHERE NOT EXISTS(SELECT 1"
 	    " FROM fanout WHERE fanout.run_seq <= cancels.upto)",
 	/*
-	 * The lists: ?1, ?2 the (run, index) to list below, ?3 workflow, ?4
-	 * status, ?5 recipient, ?6 limit, ?7 (RUNS_BY_SCHED) the schedule;
-	 * both give the columns runs_list_read reads.
+	 * The lists: ?1, ?2 the (run, index) cursor, ?3 workflow, ?4 a JSON
+	 * array of statuses, ?5 recipient, ?6 limit, ?7 tenant, ?8 has errors
+	 * (0/1), ?9, ?10 the first and last inserted_at, ?11 (BY_SCHED) the
+	 * schedule; newest first below the cursor, or (_UP) oldest first
+	 * above it; all give the columns runs_list_read reads.
 	 */
-	[RUNS_LIST] = "SELECT r.id >> 24, r.id & 16777215, r.rcpt,"
-	    " r.status, r.events, r.error_count, r.inserted_at, r.updated_at,"
-	    " u.workflow, u.actor, u.tenant, u.cancellation_key, u.source,"
-	    " u.schedule_seq, u.fire_at FROM rruns r JOIN runs u"
-	    " ON u.seq = r.id >> 24 WHERE r.id < ?1 << 24 | ?2 AND"
-	    " (?3 IS NULL OR u.workflow = ?3) AND (?4 IS NULL OR r.status = ?4)"
-	    " AND (?5 IS NULL OR r.rcpt = ?5) ORDER BY r.id DESC LIMIT ?6",
-	[RUNS_BY_SCHED] = "SELECT r.id >> 24, r.id & 16777215, r.rcpt,"
-	    " r.status, r.events, r.error_count, r.inserted_at, r.updated_at,"
-	    " u.workflow, u.actor, u.tenant, u.cancellation_key, u.source,"
-	    " u.schedule_seq, u.fire_at FROM runs u JOIN rruns r ON r.id"
-	    " BETWEEN u.seq << 24 AND (u.seq << 24 | 16777215) WHERE"
-	    " u.schedule_seq = ?7 AND r.id < ?1 << 24 | ?2 AND"
-	    " (?3 IS NULL OR u.workflow = ?3) AND (?4 IS NULL OR r.status = ?4)"
-	    " AND (?5 IS NULL OR r.rcpt = ?5) ORDER BY r.id DESC LIMIT ?6",
+	[RUNS_LIST] = RUNS_LIST_SQL(RUNS_ALL, "<", "DESC"),
+	[RUNS_LIST_UP] = RUNS_LIST_SQL(RUNS_ALL, ">", "ASC"),
+	[RUNS_BY_SCHED] = RUNS_LIST_SQL(RUNS_SCHED, "<", "DESC"),
+	[RUNS_BY_SCHED_UP] = RUNS_LIST_SQL(RUNS_SCHED, ">", "ASC"),
 };
 const struct sqlite_sql sqlite_runs_sql = { runs_sql, RUNS_COUNT };
 
@@ -321,27 +328,40 @@ runs_list_read(sqlite3_stmt *st, struct store_rrun_row *row)
 
 /*
  * Up to max recipient runs matching f, newest first (by key), into out
- * (each freed with store_rrun_clear(&out[i].rr)); their count.
+ * (each freed with store_rrun_clear(&out[i].rr)); their count.  Going
+ * backwards, the ones just above the cursor are taken, still given newest
+ * first.
  */
 size_t
 store_rruns_list(struct store *s, const struct store_rrun_filter *f,
     size_t max, struct store_rrun_row *out)
 {
+	struct store_rrun_row tmp;
 	sqlite3_stmt *st;
-	size_t n = 0;
+	size_t n = 0, i;
 
-	st = runs_stmt(s, f->sched != STORE_NONE ? RUNS_BY_SCHED : RUNS_LIST);
+	st = runs_stmt(s, (f->sched != STORE_NONE ? RUNS_BY_SCHED :
+	    RUNS_LIST) + (f->backward ? 1 : 0));
 	if (f->sched != STORE_NONE)
-		sqlite3_bind_int64(st, 7, f->sched);
-	sqlite3_bind_int64(st, 1, f->before_run);
-	sqlite3_bind_int64(st, 2, f->before_idx);
+		sqlite3_bind_int64(st, 11, f->sched);
+	sqlite3_bind_int64(st, 1, f->cur_run);
+	sqlite3_bind_int64(st, 2, f->cur_idx);
 	sqlite_bind_text(st, 3, f->workflow);
-	sqlite_bind_text(st, 4, f->status);
+	sqlite_bind_json(st, 4, f->statuses);
 	sqlite_bind_text(st, 5, f->rcpt);
 	sqlite3_bind_int64(st, 6, (int64_t)max);
+	sqlite_bind_text(st, 7, f->tenant);
+	sqlite_bind_int(st, 8, f->has_errors);
+	sqlite_bind_int(st, 9, f->start);
+	sqlite_bind_int(st, 10, f->end);
 	while (n < max && sqlite_row(s, st))
 		runs_list_read(st, &out[n++]);
 	sqlite3_reset(st);
+	for (i = 0; f->backward && i < n / 2; i++) {
+		tmp = out[i];
+		out[i] = out[n - 1 - i];
+		out[n - 1 - i] = tmp;
+	}
 	return n;
 }
 

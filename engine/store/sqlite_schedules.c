@@ -21,13 +21,20 @@
 /* The list statements' filters by several recipients and by tenant. */
 #define SCHED_FILTERS " (?7 IS NULL OR rcpt IN (SELECT value FROM" \
 	" json_each(?7))) AND (?8 IS NULL OR tenant = ?8)"
+/* A list led by the indexed term lead, keys cmp ?3, in order dir. */
+#define SCHED_LIST_SQL(lead, cmp, dir) "SELECT " SCHED_COLS " FROM" \
+	" schedules WHERE " lead " AND (?1 IS NULL OR workflow = ?1) AND" \
+	" (?2 IS NULL OR rcpt = ?2) AND (?6 IS NULL OR parent = ?6) AND" \
+	" (?4 = 0 OR parent IS NULL) AND seq " cmp " ?3 AND" SCHED_FILTERS \
+	" ORDER BY seq " dir " LIMIT ?5"
 
 /* The statements of this file. */
 enum {
 	SCHED_ADD, SCHED_GET, SCHED_UPDATE, SCHED_KIDS_DEL, SCHED_WORKFLOWS,
 	SCHED_RCPT_KIDS_DEL, SCHED_RCPT_DEL, SCHED_DEL, SCHED_NEXT,
 	SCHED_DUE, SCHED_FIRED, SCHED_LIST, SCHED_BY_WF, SCHED_BY_RCPT,
-	SCHED_BY_PARENT, SCHED_CHILD_DEL, SCHED_CFG_LIST, SCHED_CFG_ROWS,
+	SCHED_BY_PARENT, SCHED_LIST_DOWN, SCHED_BY_WF_DOWN, SCHED_BY_RCPT_DOWN,
+	SCHED_BY_PARENT_DOWN, SCHED_CHILD_DEL, SCHED_CFG_LIST, SCHED_CFG_ROWS,
 	SCHED_CFG_DEL, SCHED_COUNT
 };
 static const char *const sched_sql[SCHED_COUNT] = {
@@ -70,24 +77,17 @@ static const char *const sched_sql[SCHED_COUNT] = {
 	 * Lists: one statement per indexed filter (an "?1 IS NULL OR" term
 	 * cannot use an index); the same parameters in each: ?1 workflow,
 	 * ?2 rcpt, ?3 after seq, ?4 top-level only, ?5 limit, ?6 parent,
-	 * ?7 a JSON array of rcpts (any of them), ?8 tenant.
+	 * ?7 a JSON array of rcpts (any of them), ?8 tenant; _DOWN: keys
+	 * below ?3, newest first.
 	 */
-	[SCHED_LIST] = "SELECT " SCHED_COLS " FROM schedules WHERE"
-	    " (?1 IS NULL OR workflow = ?1) AND (?2 IS NULL OR rcpt = ?2) AND"
-	    " seq > ?3 AND (?4 = 0 OR parent IS NULL) AND (?6 IS NULL OR"
-	    " parent = ?6) AND" SCHED_FILTERS " ORDER BY seq LIMIT ?5",
-	[SCHED_BY_WF] = "SELECT " SCHED_COLS " FROM schedules WHERE"
-	    " workflow = ?1 AND (?2 IS NULL OR rcpt = ?2) AND seq > ?3 AND"
-	    " (?4 = 0 OR parent IS NULL) AND (?6 IS NULL OR parent = ?6)"
-	    " AND" SCHED_FILTERS " ORDER BY seq LIMIT ?5",
-	[SCHED_BY_RCPT] = "SELECT " SCHED_COLS " FROM schedules WHERE"
-	    " rcpt = ?2 AND (?1 IS NULL OR workflow = ?1) AND seq > ?3 AND"
-	    " (?4 = 0 OR parent IS NULL) AND (?6 IS NULL OR parent = ?6)"
-	    " AND" SCHED_FILTERS " ORDER BY seq LIMIT ?5",
-	[SCHED_BY_PARENT] = "SELECT " SCHED_COLS " FROM schedules WHERE"
-	    " parent = ?6 AND (?1 IS NULL OR workflow = ?1) AND (?2 IS NULL OR"
-	    " rcpt = ?2) AND seq > ?3 AND ?4 = 0 AND" SCHED_FILTERS
-	    " ORDER BY seq LIMIT ?5",
+	[SCHED_LIST] = SCHED_LIST_SQL("1", ">", "ASC"),
+	[SCHED_BY_WF] = SCHED_LIST_SQL("workflow = ?1", ">", "ASC"),
+	[SCHED_BY_RCPT] = SCHED_LIST_SQL("rcpt = ?2", ">", "ASC"),
+	[SCHED_BY_PARENT] = SCHED_LIST_SQL("parent = ?6", ">", "ASC"),
+	[SCHED_LIST_DOWN] = SCHED_LIST_SQL("1", "<", "DESC"),
+	[SCHED_BY_WF_DOWN] = SCHED_LIST_SQL("workflow = ?1", "<", "DESC"),
+	[SCHED_BY_RCPT_DOWN] = SCHED_LIST_SQL("rcpt = ?2", "<", "DESC"),
+	[SCHED_BY_PARENT_DOWN] = SCHED_LIST_SQL("parent = ?6", "<", "DESC"),
 	[SCHED_CHILD_DEL] = "DELETE FROM schedules WHERE parent = ?1 AND"
 	    " rcpt = ?2",
 	[SCHED_CFG_LIST] = "SELECT DISTINCT config_id, def FROM schedules"
@@ -333,24 +333,27 @@ store_sched_fired(struct store *s, int64_t seq, const struct store_fire *f)
 }
 
 /*
- * Up to max rows matching f, by key after f->after, into out: the
- * statement of the most selective indexed filter given.  Their count.
+ * Up to max rows matching f, by key after f->after (or, backward, the
+ * ones just below it, still in key order), into out: the statement of
+ * the most selective indexed filter given.  Their count.
  */
 size_t
 store_sched_list(struct store *s, const struct store_sched_filter *f,
     size_t max, struct store_sched *out)
 {
+	int down = f->backward ? SCHED_LIST_DOWN - SCHED_LIST : 0;
+	struct store_sched tmp;
 	sqlite3_stmt *st;
-	size_t n = 0;
+	size_t n = 0, i;
 
 	if (f->parent != STORE_NONE)
-		st = sched_stmt(s, SCHED_BY_PARENT);
+		st = sched_stmt(s, SCHED_BY_PARENT + down);
 	else if (f->rcpt != NULL)
-		st = sched_stmt(s, SCHED_BY_RCPT);
+		st = sched_stmt(s, SCHED_BY_RCPT + down);
 	else if (f->workflow != NULL)
-		st = sched_stmt(s, SCHED_BY_WF);
+		st = sched_stmt(s, SCHED_BY_WF + down);
 	else
-		st = sched_stmt(s, SCHED_LIST);
+		st = sched_stmt(s, SCHED_LIST + down);
 	sqlite_bind_text(st, 1, f->workflow);
 	sqlite_bind_text(st, 2, f->rcpt);
 	sqlite3_bind_int64(st, 3, f->after);
@@ -362,6 +365,11 @@ store_sched_list(struct store *s, const struct store_sched_filter *f,
 	while (n < max && sqlite_row(s, st))
 		sched_read(st, &out[n++]);
 	sqlite3_reset(st);
+	for (i = 0; f->backward && i < n / 2; i++) {
+		tmp = out[i];
+		out[i] = out[n - 1 - i];
+		out[n - 1 - i] = tmp;
+	}
 	return n;
 }
 

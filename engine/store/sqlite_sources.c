@@ -17,19 +17,24 @@
 
 /* The statements of this file. */
 enum {
-	SRC_SEEN, SRC_ADD, SRC_PAGE, SRC_COUNT_ADD, SRC_COUNTS, SRC_RUN_PUT,
+	SRC_SEEN, SRC_ADD, SRC_PAGE, SRC_PAGE_UP, SRC_COUNT_ADD, SRC_COUNTS,
+	SRC_RUN_PUT,
 	SRC_RUN_GET, SRC_SWEEP, SRC_NSTMT
 };
+/* A page of a source's log: keys cmp the cursor ?2, in order dir. */
+#define SRC_PAGE_SQL(cmp, dir) "SELECT seq, message_id, type, event," \
+	" outcome, detail, run_seq, timestamp, received_at FROM" \
+	" source_events WHERE source = ?1 AND seq " cmp " ?2 AND (?3 IS NULL" \
+	" OR outcome = ?3) ORDER BY seq " dir " LIMIT ?4"
+
 static const char *const src_sql[SRC_NSTMT] = {
 	[SRC_SEEN] = "SELECT EXISTS(SELECT 1 FROM source_events WHERE"
 	    " source = ?1 AND message_id = ?2 AND received_at >= ?3)",
 	[SRC_ADD] = "INSERT INTO source_events(source, message_id, type,"
 	    " event, outcome, detail, run_seq, timestamp, received_at)"
 	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[SRC_PAGE] = "SELECT seq, message_id, type, event, outcome, detail,"
-	    " run_seq, timestamp, received_at FROM source_events WHERE"
-	    " source = ?1 AND seq < ?2 AND (?3 IS NULL OR outcome = ?3)"
-	    " ORDER BY seq DESC LIMIT ?4",
+	[SRC_PAGE] = SRC_PAGE_SQL("<", "DESC"),
+	[SRC_PAGE_UP] = SRC_PAGE_SQL(">", "ASC"),
 	[SRC_COUNT_ADD] = "INSERT INTO source_counts(source, outcome, n)"
 	    " VALUES(?1, ?2, ?3) ON CONFLICT(source, outcome) DO UPDATE SET"
 	    " n = n + excluded.n",
@@ -119,16 +124,17 @@ store_source_event_add(struct store *s, const struct store_source_event *ev)
 
 /* A page of source's log, newest first (see store.h). */
 size_t
-store_source_events_page(struct store *s, const char *source, int64_t before,
-    const char *outcome, size_t max, struct store_source_event *out)
+store_source_events_page(struct store *s, const char *source, int64_t cur,
+    int backward, const char *outcome, size_t max,
+    struct store_source_event *out)
 {
 	static const int cols[] = { 1, 2, 3, 4, 5, 7 };
-	sqlite3_stmt *st = src_stmt(s, SRC_PAGE);
-	struct store_source_event *ev;
-	size_t n = 0;
+	sqlite3_stmt *st = src_stmt(s, backward ? SRC_PAGE_UP : SRC_PAGE);
+	struct store_source_event *ev, tmp;
+	size_t n = 0, i;
 
 	sqlite_bind_text(st, 1, source);
-	sqlite3_bind_int64(st, 2, before);
+	sqlite3_bind_int64(st, 2, cur);
 	sqlite_bind_text(st, 3, outcome);
 	sqlite3_bind_int64(st, 4, (int64_t)max);
 	while (n < max && sqlite_row(s, st)) {
@@ -143,6 +149,11 @@ store_source_events_page(struct store *s, const char *source, int64_t before,
 		ev->received = sqlite3_column_int64(st, 8);
 	}
 	sqlite3_reset(st);
+	for (i = 0; backward && i < n / 2; i++) {
+		tmp = out[i];
+		out[i] = out[n - 1 - i];
+		out[n - 1 - i] = tmp;
+	}
 	return n;
 }
 

@@ -280,10 +280,17 @@ void store_pending_free(struct store_pending *p, size_t n);
 size_t store_rruns_pending(struct store *s, int64_t seq,
     struct store_pending **out);
 
-/* Which recipient runs a list shows (NULL strings: any). */
+/*
+ * Which recipient runs a list shows (NULL and STORE_NONE: any): keys
+ * below the cursor (run, idx), or above it when backward.
+ */
 struct store_rrun_filter {
-	int64_t before_run, before_idx;  /* keys below (run, idx) */
-	const char *workflow, *status, *rcpt;
+	int64_t cur_run, cur_idx;
+	int backward;
+	const char *workflow, *rcpt, *tenant;
+	json_t *statuses;                /* an array of statuses, or NULL */
+	int64_t has_errors;              /* 0, 1, or STORE_NONE */
+	int64_t start, end;              /* inserted_at bounds (inclusive) */
 	int64_t sched;                   /* a schedule's fires, or STORE_NONE */
 };
 
@@ -498,7 +505,8 @@ int store_sched_fired(struct store *s, int64_t seq,
 struct store_sched_filter {
 	const char *workflow, *rcpt;
 	int64_t parent;          /* a template's children */
-	int64_t after;           /* keys above it */
+	int64_t after;           /* keys above it (backward: below) */
+	int backward;
 	int top;                 /* only rows that are no template's child */
 	json_t *rcpts;           /* an array of recipient keys (any of them) */
 	const char *tenant;
@@ -718,11 +726,12 @@ int store_source_event_add(struct store *s,
     const struct store_source_event *ev);
 
 /*
- * Up to max of source's logged events with keys below `before`, newest
- * first, of outcome (NULL: any), into out; their count.
+ * Up to max of source's logged events with keys below cur (backward: the
+ * ones just above it), newest first, of outcome (NULL: any), into out;
+ * their count.
  */
 size_t store_source_events_page(struct store *s, const char *source,
-    int64_t before, const char *outcome, size_t max,
+    int64_t cur, int backward, const char *outcome, size_t max,
     struct store_source_event *out);
 
 /* Add n to source's count of events with outcome; 0 or -1. */
@@ -746,5 +755,55 @@ int store_source_run_get(struct store *s, int64_t run,
 
 /* Delete up to max of the oldest log entries received before `before`. */
 int store_source_sweep(struct store *s, int64_t before, int max);
+
+/* ---- backups (engine/store/sqlite_backup.c) ---- */
+
+/*
+ * A copy of the store being taken in steps, between transactions: the
+ * copy is complete and consistent on its own (with the id key), written
+ * to PATH.tmp and renamed to PATH once complete.
+ */
+struct store_backup;
+
+/* Start copying the store to path; NULL with *cause. */
+struct store_backup *store_backup_begin(struct store *s, const char *path,
+    char **cause);
+
+/*
+ * Copy up to pages more pages (-1: all), outside a transaction: 1 when
+ * the copy is complete, 0 when pages remain, -1 with *cause.
+ */
+int store_backup_step(struct store_backup *b, int pages, char **cause);
+
+/* The pages copied so far and the pages the database has. */
+void store_backup_progress(const struct store_backup *b, int64_t *done,
+    int64_t *total);
+
+/*
+ * End the copy and free b: a complete one is renamed to its path, any
+ * other removed; 0, or -1 with *cause (when cause is not NULL).
+ */
+int store_backup_finish(struct store_backup *b, char **cause);
+
+/* ---- retention (engine/store/sqlite_retain.c) ---- */
+
+/* What retention deleted (added to by store_retain). */
+struct store_retained {
+	uint64_t messages, deliveries, attempts, runs, rruns;
+	uint64_t passed;                 /* expired runs that still wait */
+};
+
+/*
+ * Delete, oldest first and at most max of each, the messages inserted
+ * before msg_cut (with their deliveries and attempts) and the runs
+ * inserted and last changed before run_cut with nothing of them still
+ * waiting (with their recipient runs); STORE_NONE keeps that kind.  The
+ * newest message and the newest run always stay.  *msg_oldest and
+ * *run_oldest: when the oldest row that a later pass may delete was
+ * inserted, or STORE_NONE.  1 when max of a kind went (more may be due),
+ * 0, or -1.
+ */
+int store_retain(struct store *s, int64_t msg_cut, int64_t run_cut, int max,
+    struct store_retained *out, int64_t *msg_oldest, int64_t *run_oldest);
 
 #endif

@@ -104,3 +104,22 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def run_parts(check, label, parts):
+    """Run each (name, f) of parts as f(its own directory in one temporary
+    directory), keeping it and printing the daemons' logs (NAME/belfryd.log)
+    on failure; the exit status of check.summary(label)."""
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="belfry-%s-" % label)
+    logs, ok = [], False
+    try:
+        for name, f in parts:
+            sub = os.path.join(tmp, name)
+            os.makedirs(sub)
+            logs.append(os.path.join(sub, "belfryd.log"))
+            f(sub)
+        ok = check.failed == 0
+    finally:
+        keep_or_remove(tmp, not ok, [x for x in logs if os.path.exists(x)])
+    return check.summary(label)

@@ -289,7 +289,7 @@ def body(d, inbox, plain, sealed):
     ev = events_of(d, "bob")
     skipped = [e for e in ev if e.get("event") == "step_skipped"]
     check("bob's step skipped for want of an email", skipped and
-          skipped[0]["status"] == "skipped" and
+          skipped[0]["status"] == "ok" and
           skipped[0]["data"].get("reason") == "channel_data" and
           "no email" in skipped[0]["data"].get("message", ""), ev)
 

@@ -55,11 +55,11 @@ def main():
         msg = refused(d, "/v1/users/u1/feeds/feed?include=all", "include")
         check("lists what the feed takes", "page_size" in msg and
               "archived" in msg, msg)
-        refused(d, "/v1/schedules?before=abc", "before")
-        refused(d, "/v1/workflow_recipient_runs?status%5B%5D=queued",
-                "status[]")
-        refused(d, "/v1/workflow_recipient_runs?has_errors=true",
-                "has_errors")
+        refused(d, "/v1/schedules?sort=asc", "sort")
+        refused(d, "/v1/workflow_recipient_runs?include=events",
+                "include")
+        refused(d, "/v1/workflow_recipient_runs?step_ref=feed",
+                "step_ref")
         refused(d, "/v1/schedules/x/preview?after=1", "after")
 
         # Honoured parameters still work and still filter.

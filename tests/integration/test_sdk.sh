@@ -68,6 +68,20 @@ cat >"$tmp/conf/workflows/sdk-comment.json" <<'EOF'
 }
 EOF
 
+# runs: workflows of tests/sdk/runs.test.mjs (one in-app step; a delay
+# before it, so that runs pause and may be cancelled; the feed and the http
+# channel runs-hook, which posts to the test's receiver on RUNS_HOOK_PORT)
+RUNS_HOOK_PORT=$(free_port) || abort "could not pick a free port"
+export RUNS_HOOK_PORT
+node -e "const fs = require('fs'), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+c.channels['runs-hook'] = {type: 'http', url: 'http://127.0.0.1:' + process.argv[2] + '/hook'};
+fs.writeFileSync(f, JSON.stringify(c))" "$tmp/conf/belfry.conf" "$RUNS_HOOK_PORT"
+echo '{"key": "runs-sandbox", "name": "Runs sandbox", "steps": [{"ref": "feed", "type": "channel", "channel": "in-app", "template": {"markdown": "sandbox {{ data.n }}"}}, {"ref": "hook", "type": "channel", "channel": "runs-hook", "template": {"body": "sandbox {{ data.n }}"}}]}' \
+	>"$tmp/conf/workflows/runs-sandbox.json"
+echo '{"key": "runs-feed", "name": "Runs feed", "steps": [{"ref": "feed", "type": "channel", "channel": "in-app", "template": {"markdown": "runs {{ data.n }}"}}]}' \
+	>"$tmp/conf/workflows/runs-feed.json"
+echo '{"key": "runs-delay", "name": "Runs delay", "steps": [{"ref": "wait", "type": "delay", "duration": {"seconds": 3600}}, {"ref": "feed", "type": "channel", "channel": "in-app", "template": {"markdown": "later {{ data.n }}"}}]}' \
+	>"$tmp/conf/workflows/runs-delay.json"
 # messages: channels that go out (nothing listens on port 9, so their
 # messages stay queued) and workflows that tell messages apart by source,
 # category and channel.

@@ -346,6 +346,13 @@ def group_and_views(d, port):
     check("events are paged newest first", st == 200 and st2 == 200 and
           len(j["items"]) == 2 and len(j2["items"]) == 2 and
           j["items"][1]["id"] != j2["items"][0]["id"], (j, j2))
+    prv = j2.get("page_info", {}).get("before") if st2 == 200 else None
+    st3, j3 = d.req("GET", "/v1/sources/segment/events?page_size=2&before=" +
+                    str(prv))
+    check("before pages back to the newest events", st3 == 200 and
+          [x["id"] for x in j3["items"]] == [x["id"] for x in j["items"]] and
+          j3["page_info"]["before"] is None and
+          j["page_info"]["before"] is None, (j, j3))
     st, j = d.req("GET", "/v1/sources/nosuch/events")
     check("events of an unknown source: 404", st == 404, (st, j))
 

@@ -965,9 +965,12 @@ test_list_filters(void **state)
 	    2);
 	json_decref(reply);
 	json_decref(q);
-	q = js("{\"workflow\": \"ping\", \"recipients[0][id]\": \"o\", "
-	    "\"recipients[0][collection]\": \"teams\", \"recipients[1]\": "
-	    "\"c\"}");
+	/*
+	 * recipients[0][id]=o&recipients[0][collection]=teams&recipients[1]=c
+	 * as scheduler/route.c normalises it.
+	 */
+	q = js("{\"workflow\": \"ping\", \"recipients[]\": [{\"id\": \"o\","
+	    " \"collection\": \"teams\"}, \"c\"]}");
 	assert_int_equal(eng_schedules_list(e, q, &reply, &cause), ENG_OK);
 	assert_int_equal(json_array_size(json_object_get(reply, "entries")),
 	    2);

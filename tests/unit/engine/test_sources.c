@@ -452,7 +452,7 @@ test_receive(void **state)
 	    " 'fresh'"), 0);
 	assert_int_equal(count(e, "SELECT count(*) FROM users WHERE id ="
 	    " 'ann'"), 1);
-	n = store_source_events_page(e->store, "seg", INT64_MAX, NULL, 10,
+	n = store_source_events_page(e->store, "seg", INT64_MAX, 0, NULL, 10,
 	    evs);
 	assert_int_equal(n, 5);
 	assert_string_equal(evs[0].outcome, "unmapped");

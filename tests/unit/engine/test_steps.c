@@ -294,14 +294,14 @@ expect_text(json_t *o, const char *key, const char *want)
 
 /*
  * Check the events of a run of "odd" (a delay, then a message) in Knock's
- * shape: keys in order, times as RFC 3339, the message's id as the feed
- * shows it.
+ * shape: keys in order, ids of their own, times as RFC 3339, the
+ * message's id as the feed shows it.
  */
 static void
 expect_odd_events(json_t *ev)
 {
-	static const char *keys[] = { "event", "status", "step_ref",
-	    "step_type", "data", "inserted_at" };
+	static const char *keys[] = { "__typename", "id", "event", "status",
+	    "step_ref", "step_type", "data", "inserted_at" };
 	json_t *x, *v, *q = json_object(), *reply = NULL;
 	char *cause = NULL;
 	const char *k;
@@ -312,9 +312,15 @@ expect_odd_events(json_t *ev)
 		j = 0;
 		json_object_foreach(x, k, v)
 			assert_string_equal(k, keys[j++]);
-		assert_int_equal(j, 6);
+		assert_int_equal(j, 8);
 		expect_text(x, "status", "ok");
+		expect_text(x, "__typename", "WorkflowRecipientRunEvent");
+		assert_int_equal(strlen(json_string_value(json_object_get(x,
+		    "id"))), 36);
 	}
+	assert_string_not_equal(json_string_value(json_object_get(
+	    json_array_get(ev, 0), "id")), json_string_value(json_object_get(
+	    json_array_get(ev, 1), "id")));
 	x = json_array_get(ev, 0);
 	expect_text(x, "event", "delayed");
 	expect_text(x, "step_type", "delay");
