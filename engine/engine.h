@@ -315,10 +315,30 @@ enum eng_status eng_run_get(struct eng *e, const char *id, json_t **reply,
 
 enum eng_status eng_feed_get(struct eng *e, const char *user,
     const char *channel, json_t *query, json_t **reply, char **cause);
-enum eng_status eng_user_messages(struct eng *e, const char *user,
+/*
+ * GET /v1/messages (rcpt NULL: every recipient's) or one recipient's
+ * messages, filtered and paged by Knock's list parameters in query.
+ */
+enum eng_status eng_messages_list(struct eng *e, const char *rcpt,
     json_t *query, json_t **reply, char **cause);
 enum eng_status eng_message_get(struct eng *e, const char *id,
     json_t **reply, char **cause);
+
+/* GET /v1/messages/{id}/content: Knock's MessageContent. */
+enum eng_status eng_message_content(struct eng *e, const char *id,
+    json_t **reply, char **cause);
+
+/* GET /v1/messages/batch/content?message_ids[]=...: MessageContents. */
+enum eng_status eng_messages_batch_content(struct eng *e, json_t *query,
+    json_t **reply, char **cause);
+
+/* GET /v1/messages/{id}/activities: the trigger activities, paged. */
+enum eng_status eng_message_activities(struct eng *e, const char *id,
+    json_t *query, json_t **reply, char **cause);
+
+/* GET /v1/messages/{id}/events: its MessageEvents, newest first, paged. */
+enum eng_status eng_message_events(struct eng *e, const char *id,
+    json_t *query, json_t **reply, char **cause);
 
 /* A feed's counts, archived messages left out. */
 struct eng_feed_counts {
@@ -342,8 +362,8 @@ int eng_config_is_feed(const struct eng_config *c, const char *channel);
  * Interacted marks it read too.
  */
 enum eng_status eng_message_mark(struct eng *e, const char *id,
-    const char *status, int set, const char *owner, int64_t now,
-    json_t **reply, char **cause);
+    const char *status, int set, const char *owner, json_t *body,
+    int64_t now, json_t **reply, char **cause);
 
 /*
  * POST /v1/messages/batch/{status} {message_ids}: the messages updated

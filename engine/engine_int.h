@@ -222,7 +222,7 @@ json_t *eng_iso_json(int64_t t);
 /* engine/ids.c: UUID-shaped ids derived from integer keys. */
 enum eng_id_kind { ENG_ID_RUN = 1, ENG_ID_RRUN = 2, ENG_ID_MSG = 3,
 	ENG_ID_SCHED = 4, ENG_ID_SRCEVT = 5, ENG_ID_LOG = 6, ENG_ID_ENV = 7,
-	ENG_ID_EVENT = 8, ENG_ID_BULK = 9 };
+	ENG_ID_EVENT = 8, ENG_ID_BULK = 9, ENG_ID_MSGEVT = 10, ENG_ID_ACT = 11 };
 void eng_id_format(const struct eng *e, enum eng_id_kind kind, uint64_t a,
     uint64_t b, char out[37]);
 int eng_id_parse(const struct eng *e, enum eng_id_kind kind, const char *s,

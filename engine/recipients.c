@@ -1238,7 +1238,7 @@ eng_object_messages(struct eng *e, const char *collection, const char *id,
     json_t *query, json_t **reply, char **cause)
 {
 	char *key = eng_rcpt_key(collection, id);
-	enum eng_status rc = eng_user_messages(e, key, query, reply, cause);
+	enum eng_status rc = eng_messages_list(e, key, query, reply, cause);
 
 	free(key);
 	return rc;

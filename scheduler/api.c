@@ -27,7 +27,13 @@
 
 /* What Knock's browser client sends on feed requests. */
 #define FEED_QUERY "after before page_size tenant has_tenant archived " \
-	"status source workflow_categories[] trigger_data mode inserted_at"
+	"status source workflow_categories[] trigger_data mode inserted_at " \
+	"exclude"
+/* Knock's filters of a messages list. */
+#define MESSAGES_QUERY "after before page_size tenant has_tenant " \
+	"archived channel_id status[] engagement_status[] message_ids[] " \
+	"source workflow_categories[] workflow_run_id " \
+	"workflow_recipient_run_id trigger_data inserted_at"
 #define SOURCE SCH_ROUTE_SOURCE
 
 const struct sch_route sch_routes[] = {
@@ -40,7 +46,7 @@ const struct sch_route sch_routes[] = {
 	{ GET, "/v1/users/{id}/preferences/{set}", api_users_prefs_get, USER,
 	    NULL, NULL },
 	{ GET, "/v1/users/{id}/messages", api_users_messages, 0, NULL,
-	    "after page_size channel_id tenant has_tenant archived status" },
+	    MESSAGES_QUERY },
 	{ GET, "/v1/users/{id}/feeds/{channel}", api_users_feed, USER, NULL,
 	    FEED_QUERY },
 	{ GET, "/v1/users/{id}/feeds/{channel}/settings",
@@ -108,8 +114,7 @@ const struct sch_route sch_routes[] = {
 	{ DELETE, "/v1/objects/{collection}/{id}/preferences/{set}",
 	    api_rcpt_prefs_delete, 0, NULL, NULL },
 	{ GET, "/v1/objects/{collection}/{id}/messages", api_objects_messages,
-	    0, NULL,
-	    "after page_size channel_id tenant has_tenant archived status" },
+	    0, NULL, MESSAGES_QUERY },
 	{ GET, "/v1/tenants", api_tenants_list, 0, NULL,
 	    "after before page_size tenant_id name" },
 	{ DELETE, "/v1/tenants/{id}", api_tenants_delete, 0, NULL, NULL },
@@ -161,13 +166,22 @@ const struct sch_route sch_routes[] = {
 	{ GET, "/v1/bulk_operations/{id}", api_bulk_get, 0, NULL, NULL },
 
 	/* api_messages.c */
+	{ GET, "/v1/messages", api_messages_list, 0, NULL, MESSAGES_QUERY },
+	{ GET, "/v1/messages/batch/content", api_messages_batch_content, 0,
+	    NULL, "message_ids[]" },
 	{ GET, "/v1/messages/{id}", api_messages_get, 0, NULL, NULL },
+	{ GET, "/v1/messages/{id}/content", api_messages_content, 0, NULL,
+	    NULL },
+	{ GET, "/v1/messages/{id}/activities", api_messages_activities, 0,
+	    NULL, "after before page_size trigger_data" },
+	{ GET, "/v1/messages/{id}/events", api_messages_events, 0, NULL,
+	    "after before page_size" },
 	{ POST, "/v1/messages/batch/{status}", api_messages_batch,
 	    BODY | PUBLIC, NULL, NULL },
 	{ POST, "/v1/channels/{channel}/messages/bulk/{status}",
 	    api_messages_bulk, BODY | PUBLIC, NULL, NULL },
 	{ GET, "/v1/messages/{id}/delivery_logs", api_messages_delivery_logs,
-	    0, NULL, "after page_size" },
+	    0, NULL, "after before page_size" },
 	{ PUT, "/v1/messages/{id}/seen", api_messages_mark, BODY | PUBLIC,
 	    "seen", NULL },
 	{ PUT, "/v1/messages/{id}/read", api_messages_mark, BODY | PUBLIC,

@@ -1,8 +1,9 @@
 /*
- * Messages and workflow recipient runs: GET /v1/messages/{id},
+ * Messages and workflow recipient runs: GET /v1/messages[/{id}],
  * PUT/DELETE /v1/messages/{id}/{status}, POST /v1/messages/batch/{status},
  * POST /v1/channels/{channel}/messages/bulk/{status},
- * GET /v1/messages/{id}/delivery_logs,
+ * GET /v1/messages/{id}/{content,activities,events,delivery_logs},
+ * GET /v1/messages/batch/content,
  * GET /v1/workflow_recipient_runs[/{id}].  With a public key the
  * messages must be the request's user's (r->user; any user's when user
  * tokens are not configured, as the feed then is anyone's to read).
@@ -11,11 +12,48 @@
 
 #include "scheduler/scheduler.h"
 
+/* GET /v1/messages: every recipient's messages, filtered. */
+enum eng_status
+api_messages_list(struct sch_req *r, json_t **reply, char **cause)
+{
+	return eng_messages_list(r->s->eng, NULL, r->query, reply, cause);
+}
+
 /* GET /v1/messages/{id}. */
 enum eng_status
 api_messages_get(struct sch_req *r, json_t **reply, char **cause)
 {
 	return eng_message_get(r->s->eng, r->param[0], reply, cause);
+}
+
+/* GET /v1/messages/{id}/content. */
+enum eng_status
+api_messages_content(struct sch_req *r, json_t **reply, char **cause)
+{
+	return eng_message_content(r->s->eng, r->param[0], reply, cause);
+}
+
+/* GET /v1/messages/batch/content?message_ids[]=... */
+enum eng_status
+api_messages_batch_content(struct sch_req *r, json_t **reply, char **cause)
+{
+	return eng_messages_batch_content(r->s->eng, r->query, reply, cause);
+}
+
+/* GET /v1/messages/{id}/activities. */
+enum eng_status
+api_messages_activities(struct sch_req *r, json_t **reply, char **cause)
+{
+	return eng_message_activities(r->s->eng, r->param[0], r->query, reply,
+	    cause);
+}
+
+/* GET /v1/messages/{id}/events. */
+enum eng_status
+api_messages_events(struct sch_req *r, json_t **reply, char **cause)
+{
+	return eng_message_events(r->s->eng, r->param[0], r->query, reply,
+	    cause);
 }
 
 /* GET /v1/messages/{id}/delivery_logs: its delivery attempts. */
@@ -31,7 +69,7 @@ enum eng_status
 api_messages_mark(struct sch_req *r, json_t **reply, char **cause)
 {
 	return eng_message_mark(r->s->eng, r->param[0], r->route->arg, 1,
-	    r->user, r->now, reply, cause);
+	    r->user, r->body, r->now, reply, cause);
 }
 
 /* DELETE /v1/messages/{id}/{status}: clear it. */
@@ -39,7 +77,7 @@ enum eng_status
 api_messages_unmark(struct sch_req *r, json_t **reply, char **cause)
 {
 	return eng_message_mark(r->s->eng, r->param[0], r->route->arg, 0,
-	    r->user, r->now, reply, cause);
+	    r->user, NULL, r->now, reply, cause);
 }
 
 /* POST /v1/messages/batch/{status} {message_ids}: the messages updated. */

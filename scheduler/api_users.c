@@ -48,7 +48,7 @@ api_users_prefs_get(struct sch_req *r, json_t **reply, char **cause)
 enum eng_status
 api_users_messages(struct sch_req *r, json_t **reply, char **cause)
 {
-	return eng_user_messages(r->s->eng, r->param[0], r->query, reply,
+	return eng_messages_list(r->s->eng, r->param[0], r->query, reply,
 	    cause);
 }
 

@@ -405,6 +405,13 @@ enum eng_status api_notify(struct sch_req *, json_t **, char **);
 enum eng_status api_notify_cancel(struct sch_req *, json_t **, char **);
 
 enum eng_status api_messages_get(struct sch_req *, json_t **, char **);
+enum eng_status api_messages_list(struct sch_req *, json_t **, char **);
+enum eng_status api_messages_content(struct sch_req *, json_t **, char **);
+enum eng_status api_messages_batch_content(struct sch_req *, json_t **,
+    char **);
+enum eng_status api_messages_activities(struct sch_req *, json_t **,
+    char **);
+enum eng_status api_messages_events(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_mark(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_unmark(struct sch_req *, json_t **, char **);
 enum eng_status api_messages_batch(struct sch_req *, json_t **, char **);

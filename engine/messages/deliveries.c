@@ -28,18 +28,6 @@
 /* A logged request body is kept up to this many bytes. */
 #define DLV_LOG_BODY (16 * 1024)
 
-/* The channel called name in the configuration in force, or NULL. */
-static const struct eng_channel *
-dlv_channel(struct eng *e, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < e->cfg->n_channels; i++)
-		if (strcmp(e->cfg->channels[i].name, name) == 0)
-			return &e->cfg->channels[i];
-	return NULL;
-}
-
 /* See engine_int.h. */
 const char *
 eng_delivery_unreachable(const struct eng_step *s, json_t *recipient)
@@ -214,9 +202,11 @@ enum eng_delivery_state
 eng_delivery_done(struct eng *e, const struct eng_attempt *a, int64_t now,
     int64_t *next)
 {
-	const struct eng_channel *ch = dlv_channel(e, a->channel);
+	const struct eng_channel *ch = msg_channel(e, a->channel);
 	int attempts = store_delivery_attempts(e->store, a->id);
 	struct store_attempt sa;
+	const char *status;
+	char type[32];
 	int64_t delay;
 	int ok = a->result == ENG_ATTEMPT_OK;
 
@@ -240,9 +230,11 @@ eng_delivery_done(struct eng *e, const struct eng_attempt *a, int64_t now,
 	if (ok || a->result == ENG_ATTEMPT_FAILED ||
 	    attempts >= DLV_MAX_ATTEMPTS) {
 		store_delivery_drop(e->store, a->id);
-		store_message_status(e->store, a->id, !ok ? "undelivered" :
-		    ch != NULL && strcmp(ch->type, "email") == 0 ? "sent" :
-		    "delivered", now);
+		status = !ok ? "undelivered" : ch != NULL &&
+		    strcmp(ch->type, "email") == 0 ? "sent" : "delivered";
+		snprintf(type, sizeof type, "message.%s", status);
+		store_message_status(e->store, a->id, status, now);
+		msg_event(e, a->id, type, NULL, now);
 		if (e->stats.queue_depth > 0)
 			e->stats.queue_depth--;
 		if (!ok)
@@ -294,7 +286,7 @@ eng_deliveries_sync(struct eng *e, int64_t now)
 
 	json_array_foreach(names, i, v) {
 		name = json_string_value(v);
-		ch = dlv_channel(e, name);
+		ch = msg_channel(e, name);
 		if (ch != NULL && eng_channel_outgoing(ch->type))
 			continue;
 		why = xasprintf("channel \"%s\" is %s", name, ch == NULL ?
@@ -310,7 +302,7 @@ eng_deliveries_sync(struct eng *e, int64_t now)
 json_t *
 eng_delivery_state(struct eng *e, int64_t seq, const char *channel)
 {
-	const struct eng_channel *ch = dlv_channel(e, channel);
+	const struct eng_channel *ch = msg_channel(e, channel);
 	char *last = NULL;
 	int64_t due = STORE_NONE;
 	int inflight = 0, n;
@@ -362,12 +354,11 @@ dlv_log_json(struct eng *e, const struct store_attempt *a)
 }
 
 /*
- * A page of attempts (message msg's, or all with STORE_NONE) for query q
- * (after, page_size, and failed when allowed): {"items", "page_info"}.
+ * GET /admin/deliveries: a page of every message's attempts for query q
+ * (after, page_size, failed): {"items", "page_info"}.
  */
-static enum eng_status
-dlv_logs(struct eng *e, int64_t msg, json_t *q, int failed_ok,
-    json_t **reply, char **cause)
+enum eng_status
+eng_deliveries_list(struct eng *e, json_t *q, json_t **reply, char **cause)
 {
 	const char *after = json_string_value(json_object_get(q, "after"));
 	const char *failed = json_string_value(json_object_get(q, "failed"));
@@ -386,15 +377,15 @@ dlv_logs(struct eng *e, int64_t msg, json_t *q, int failed_ok,
 		*cause = xstrdup("bad \"after\" cursor");
 		return ENG_INVALID;
 	}
-	if (failed_ok && failed != NULL) {
+	if (failed != NULL) {
 		if (strcmp(failed, "true") != 0 && strcmp(failed, "false") != 0) {
 			*cause = xstrdup("\"failed\" must be true or false");
 			return ENG_INVALID;
 		}
 		only_failed = strcmp(failed, "true") == 0;
 	}
-	n = store_attempts_page(e->store, msg, only_failed, (int64_t)before,
-	    (size_t)size, a);
+	n = store_attempts_page(e->store, STORE_NONE, only_failed,
+	    (int64_t)before, (size_t)size, a);
 	items = json_array();
 	for (i = 0; i < n; i++) {
 		json_array_append_new(items, dlv_log_json(e, &a[i]));
@@ -407,26 +398,33 @@ dlv_logs(struct eng *e, int64_t msg, json_t *q, int failed_ok,
 	return ENG_OK;
 }
 
-/* GET /v1/messages/{id}/delivery_logs. */
+/*
+ * GET /v1/messages/{id}/delivery_logs: its attempts (a few: deliveries
+ * give up after DLV_MAX_ATTEMPTS), newest first, paged either way.
+ */
 enum eng_status
 eng_message_delivery_logs(struct eng *e, const char *id, json_t *query,
     json_t **reply, char **cause)
 {
+	struct store_message m;
+	struct store_attempt a[50];
 	enum eng_status st;
-	json_t *m = NULL;
-	uint64_t seq, b;
+	int64_t before = INT64_MAX;
+	json_t *items;
+	size_t n, i;
 
-	if ((st = eng_message_get(e, id, &m, cause)) != ENG_OK)
+	if ((st = msg_load(e, id, &m, cause)) != ENG_OK)
 		return st;
-	json_decref(m);
-	eng_id_parse(e, ENG_ID_MSG, id, &seq, &b);
-	return dlv_logs(e, (int64_t)seq, query, 0, reply, cause);
+	items = json_array();
+	do {
+		n = store_attempts_page(e->store, m.seq, 0, before, 50, a);
+		for (i = 0; i < n; i++) {
+			json_array_append_new(items, dlv_log_json(e, &a[i]));
+			before = a[i].id;
+			store_attempt_clear(&a[i]);
+		}
+	} while (n == 50);
+	store_message_clear(&m);
+	return msg_items_page(items, query, reply, cause);
 }
 
-/* GET /admin/deliveries. */
-enum eng_status
-eng_deliveries_list(struct eng *e, json_t *query, json_t **reply,
-    char **cause)
-{
-	return dlv_logs(e, STORE_NONE, query, 1, reply, cause);
-}

@@ -31,7 +31,7 @@
 #include "engine/store/sqlite_int.h"
 #include "tz/tz.h"
 
-#define STORE_SQLITE_VERSION 14
+#define STORE_SQLITE_VERSION 15
 
 /* PRAGMA application_id of a belfry database: "BLFY". */
 #define STORE_SQLITE_APP_ID 0x424c4659
@@ -281,6 +281,18 @@ static const char *sqlite_migrations[STORE_SQLITE_VERSION] = {
 	    " NULL, data TEXT NOT NULL, updated_at INTEGER NOT NULL,"
 	    " PRIMARY KEY(rcpt, channel)) WITHOUT ROWID;"
 	    "CREATE INDEX subscriptions_by_rcpt ON subscriptions(rcpt);",
+	/*
+	 * Messages: the metadata an interaction keeps, the events of their
+	 * lives after they were made (sqlite_messages.c), and a run's
+	 * messages found by index (run_seq only grows, so it appends).
+	 */
+	[14] = "ALTER TABLE messages ADD COLUMN metadata TEXT;"
+	    "CREATE TABLE message_events(id INTEGER PRIMARY KEY, message_seq"
+	    " INTEGER NOT NULL, type TEXT NOT NULL, data TEXT, inserted_at"
+	    " INTEGER NOT NULL);"
+	    "CREATE INDEX message_events_by_message ON"
+	    " message_events(message_seq, id);"
+	    "CREATE INDEX messages_by_run ON messages(run_seq);",
 };
 
 /*

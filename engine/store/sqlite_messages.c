@@ -18,16 +18,43 @@
 /* The statements of this file. */
 enum {
 	MSGS_ADD, MSGS_GET, MSGS_MARK, MSGS_STATUS, MSGS_WALK, MSGS_COUNTS,
-	MSGS_COUNT
+	MSGS_ALL_DOWN, MSGS_ALL_UP, MSGS_RUN_DOWN, MSGS_RUN_UP, MSGS_IDS_DOWN,
+	MSGS_IDS_UP, MSGS_METADATA, MSGS_EVENT_ADD, MSGS_EVENTS, MSGS_COUNT
 };
+
+/* A message's columns (the enum MC_* below), from m and its run u. */
+#define MSGS_COLS "SELECT m.seq, m.run_seq, m.idx, m.step_ref, m.channel," \
+	" m.rcpt, m.tenant, m.status, m.body, m.seen_at, m.read_at," \
+	" m.archived_at, m.interacted_at, m.inserted_at, m.updated_at," \
+	" u.workflow, u.actor, u.data, m.metadata"
+
+/*
+ * Whether message m passes a store_feed_filter bound as ?2 the key it
+ * must be below, ?3 its tenant, ?4 whether it must have a tenant, ?5
+ * archived (enum store_feed_archived), ?6 status (enum
+ * store_feed_status), ?7 the key it must be above, ?8 its channel, ?9 its
+ * run and ?10 a JSON array of the keys it must be one of.
+ */
+#define MSGS_PASSES "m.seq < ?2 AND m.seq > ?7" \
+	" AND (?3 IS NULL OR m.tenant = ?3) AND (?4 = 0 OR m.tenant IS NOT" \
+	" NULL) AND (?5 = 0 OR (?5 = 1 AND m.archived_at IS NULL) OR" \
+	" (?5 = 2 AND m.archived_at IS NOT NULL))" \
+	" AND (?6 = 0 OR (?6 = 1 AND m.read_at IS NULL) OR" \
+	" (?6 = 2 AND m.read_at IS NOT NULL) OR (?6 = 3 AND m.seen_at IS" \
+	" NULL) OR (?6 = 4 AND m.seen_at IS NOT NULL))" \
+	" AND (?8 IS NULL OR m.channel = ?8) AND (?9 = 0 OR m.run_seq = ?9)" \
+	" AND (?10 IS NULL OR m.seq IN (SELECT value FROM json_each(?10)))"
+
+/* Every message that passes, found by driver, ?11 at most, in order. */
+#define MSGS_LIST(driver, order) MSGS_COLS " FROM messages m JOIN runs u" \
+	" ON u.seq = m.run_seq WHERE " driver " AND " MSGS_PASSES \
+	" ORDER BY m.seq " order " LIMIT ?11"
+
 static const char *const msgs_sql[MSGS_COUNT] = {
 	[MSGS_ADD] = "INSERT INTO messages(run_seq, idx, step_ref, channel,"
 	    " rcpt, tenant, status, body, inserted_at, updated_at, prev, seq)"
 	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
-	[MSGS_GET] = "SELECT m.seq, m.run_seq, m.idx, m.step_ref, m.channel,"
-	    " m.rcpt, m.tenant, m.status, m.body, m.seen_at, m.read_at,"
-	    " m.archived_at, m.interacted_at, m.inserted_at, m.updated_at,"
-	    " u.workflow, u.actor, u.data FROM messages m JOIN runs u ON"
+	[MSGS_GET] = MSGS_COLS " FROM messages m JOIN runs u ON"
 	    " u.seq = m.run_seq WHERE m.seq = ?1",
 	[MSGS_MARK] = "UPDATE messages SET seen_at = CASE WHEN ?2 = 'seen'"
 	    " THEN ?3 ELSE seen_at END, read_at = CASE WHEN ?2 = 'read' THEN ?3"
@@ -39,21 +66,9 @@ static const char *const msgs_sql[MSGS_COUNT] = {
 	/*
 	 * One step of a walk down a recipient's chain: the message
 	 * (MSGS_GET's columns), the seq before it, and whether it passes the
-	 * filters: ?2 the cursor (below it), ?3 tenant, ?4 whether a tenant
-	 * is required, ?5 archived (enum store_feed_archived), ?6 status
-	 * (enum store_feed_status).
+	 * filters (MSGS_PASSES).
 	 */
-	[MSGS_WALK] = "SELECT m.seq, m.run_seq, m.idx, m.step_ref,"
-	    " m.channel, m.rcpt, m.tenant, m.status, m.body, m.seen_at,"
-	    " m.read_at, m.archived_at, m.interacted_at, m.inserted_at,"
-	    " m.updated_at, u.workflow, u.actor, u.data, m.prev, m.seq < ?2"
-	    " AND (?3 IS NULL OR m.tenant = ?3 OR (m.tenant IS NULL AND"
-	    " ?4 = 0)) AND (?4 = 0 OR m.tenant IS NOT NULL)"
-	    " AND (?5 = 0 OR (?5 = 1 AND m.archived_at IS NULL) OR"
-	    " (?5 = 2 AND m.archived_at IS NOT NULL))"
-	    " AND (?6 = 0 OR (?6 = 1 AND m.read_at IS NULL) OR"
-	    " (?6 = 2 AND m.read_at IS NOT NULL) OR (?6 = 3 AND m.seen_at IS"
-	    " NULL) OR (?6 = 4 AND m.seen_at IS NOT NULL))"
+	[MSGS_WALK] = MSGS_COLS ", m.prev, " MSGS_PASSES
 	    " FROM messages m JOIN runs u ON u.seq = m.run_seq WHERE"
 	    " m.seq = ?1",
 	/* A chain only goes back in time (m.prev < m.seq): it ends. */
@@ -62,8 +77,25 @@ static const char *const msgs_sql[MSGS_COUNT] = {
 	    " WHERE m.prev < m.seq) SELECT count(*), count(*) FILTER (WHERE"
 	    " m.read_at IS NULL), count(*) FILTER (WHERE m.seen_at IS NULL)"
 	    " FROM w JOIN messages m ON m.seq = w.seq WHERE m.archived_at IS"
-	    " NULL AND (?2 IS NULL OR m.tenant = ?2 OR (m.tenant IS NULL AND"
-	    " ?3 = 0)) AND (?3 = 0 OR m.tenant IS NOT NULL)",
+	    " NULL AND (?2 IS NULL OR m.tenant = ?2)"
+	    " AND (?3 = 0 OR m.tenant IS NOT NULL)",
+	/*
+	 * Every recipient's messages: down or up the table by key, a run's
+	 * through messages_by_run, given keys by key.
+	 */
+	[MSGS_ALL_DOWN] = MSGS_LIST("?1 = ?1", "DESC"),
+	[MSGS_ALL_UP] = MSGS_LIST("?1 = ?1", "ASC"),
+	[MSGS_RUN_DOWN] = MSGS_LIST("m.run_seq = ?1", "DESC"),
+	[MSGS_RUN_UP] = MSGS_LIST("m.run_seq = ?1", "ASC"),
+	[MSGS_IDS_DOWN] = MSGS_LIST("m.seq IN (SELECT value FROM"
+	    " json_each(?1))", "DESC"),
+	[MSGS_IDS_UP] = MSGS_LIST("m.seq IN (SELECT value FROM"
+	    " json_each(?1))", "ASC"),
+	[MSGS_METADATA] = "UPDATE messages SET metadata = ?2 WHERE seq = ?1",
+	[MSGS_EVENT_ADD] = "INSERT INTO message_events(message_seq, type,"
+	    " data, inserted_at) VALUES(?1, ?2, ?3, ?4)",
+	[MSGS_EVENTS] = "SELECT id, type, data, inserted_at FROM"
+	    " message_events WHERE message_seq = ?1 ORDER BY id",
 };
 const struct sqlite_sql sqlite_messages_sql = { msgs_sql, MSGS_COUNT };
 
@@ -71,8 +103,8 @@ const struct sqlite_sql sqlite_messages_sql = { msgs_sql, MSGS_COUNT };
 enum {
 	MC_SEQ, MC_RUN, MC_IDX, MC_REF, MC_CHANNEL, MC_RCPT, MC_TENANT,
 	MC_STATUS, MC_BODY, MC_SEEN, MC_READ, MC_ARCHIVED, MC_INTERACTED,
-	MC_INSERTED, MC_UPDATED, MC_WORKFLOW, MC_ACTOR, MC_DATA, MC_PREV,
-	MC_PASSES
+	MC_INSERTED, MC_UPDATED, MC_WORKFLOW, MC_ACTOR, MC_DATA, MC_METADATA,
+	MC_PREV, MC_PASSES
 };
 
 /* A statement of this file, reset. */
@@ -131,6 +163,7 @@ msgs_read(sqlite3_stmt *st, struct store_message *m)
 	m->inserted = sqlite3_column_int64(st, MC_INSERTED);
 	m->updated = sqlite3_column_int64(st, MC_UPDATED);
 	m->data = sqlite_json(st, MC_DATA);
+	m->metadata = sqlite_json(st, MC_METADATA);
 }
 
 /* Message seq into *m: 1, or 0 if there is none. */
@@ -155,6 +188,7 @@ store_message_clear(struct store_message *m)
 	free(m->owned);
 	json_decref(m->body);
 	json_decref(m->data);
+	json_decref(m->metadata);
 	memset(m, 0, sizeof *m);
 }
 
@@ -187,6 +221,116 @@ store_message_status(struct store *s, int64_t seq, const char *status,
 	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
 	return sqlite_done(s, st);
+}
+
+/* Bind filter f as MSGS_PASSES reads it (?2 to ?10). */
+static void
+msgs_bind_filter(sqlite3_stmt *st, const struct store_feed_filter *f)
+{
+	sqlite3_bind_int64(st, 2, f->before);
+	sqlite_bind_text(st, 3, f->tenant);
+	sqlite3_bind_int(st, 4, f->has_tenant);
+	sqlite3_bind_int(st, 5, (int)f->archived);
+	sqlite3_bind_int(st, 6, (int)f->status);
+	sqlite3_bind_int64(st, 7, f->above);
+	sqlite_bind_text(st, 8, f->channel);
+	sqlite3_bind_int64(st, 9, f->run);
+	sqlite_bind_json(st, 10, f->seqs);
+}
+
+/*
+ * Up to max messages of every recipient that pass f into out, newest
+ * first (oldest first with f->up): down the table from f->before, up it
+ * from f->above, through the run's index for f->run, or by key for
+ * f->seqs.  Their count.
+ */
+size_t
+store_messages_page(struct store *s, const struct store_feed_filter *f,
+    size_t max, struct store_message *out)
+{
+	sqlite3_stmt *st;
+	size_t n = 0;
+	int i = f->seqs != NULL ? MSGS_IDS_DOWN : f->run != 0 ?
+	    MSGS_RUN_DOWN : MSGS_ALL_DOWN;
+
+	/* Each _UP statement follows its _DOWN. */
+	st = msgs_stmt(s, i + (f->up != 0));
+	msgs_bind_filter(st, f);
+	if (f->seqs != NULL)
+		sqlite_bind_json(st, 1, f->seqs);
+	else
+		sqlite3_bind_int64(st, 1, f->run);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)max);
+	while (n < max && sqlite_row(s, st)) {
+		memset(&out[n], 0, sizeof out[n]);
+		msgs_read(st, &out[n++]);
+	}
+	sqlite3_reset(st);
+	return n;
+}
+
+/* Keep metadata (NULL: none) on message seq; 0 or -1. */
+int
+store_message_metadata(struct store *s, int64_t seq, json_t *metadata)
+{
+	sqlite3_stmt *st = msgs_stmt(s, MSGS_METADATA);
+
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite_bind_json(st, 2, metadata);
+	return sqlite_done(s, st);
+}
+
+/* Record event type (with data, or NULL) of message seq at now; 0 or -1. */
+int
+store_message_event_add(struct store *s, int64_t seq, const char *type,
+    json_t *data, int64_t now)
+{
+	sqlite3_stmt *st = msgs_stmt(s, MSGS_EVENT_ADD);
+
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+	sqlite_bind_json(st, 3, data);
+	sqlite3_bind_int64(st, 4, now);
+	return sqlite_done(s, st);
+}
+
+/*
+ * The recorded events of message seq, oldest first, into *out (the
+ * caller's to free with store_message_events_free); their count.
+ */
+size_t
+store_message_events(struct store *s, int64_t seq,
+    struct store_message_event **out)
+{
+	sqlite3_stmt *st = msgs_stmt(s, MSGS_EVENTS);
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	sqlite3_bind_int64(st, 1, seq);
+	while (sqlite_row(s, st)) {
+		if (n == cap)
+			*out = xreallocarray(*out, cap = cap ? cap * 2 : 8,
+			    sizeof **out);
+		(*out)[n].id = sqlite3_column_int64(st, 0);
+		(*out)[n].type = sqlite_text(st, 1);
+		(*out)[n].data = sqlite_json(st, 2);
+		(*out)[n++].at = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_reset(st);
+	return n;
+}
+
+/* Free n events read by store_message_events. */
+void
+store_message_events_free(struct store_message_event *ev, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(ev[i].type);
+		json_decref(ev[i].data);
+	}
+	free(ev);
 }
 
 /* A chain being walked: the seq of its next message (0: done). */
@@ -261,11 +405,7 @@ store_feed_page(struct store *s, const char *rcpt, const char *channel,
 	size_t n = 0, i, top;
 	int64_t prev;
 
-	sqlite3_bind_int64(st, 2, f->before);
-	sqlite_bind_text(st, 3, f->tenant);
-	sqlite3_bind_int(st, 4, f->has_tenant);
-	sqlite3_bind_int(st, 5, (int)f->archived);
-	sqlite3_bind_int(st, 6, (int)f->status);
+	msgs_bind_filter(st, f);
 	sqlite_heads_of(s, rcpt, channel, msgs_head, &cs);
 	c = cs.c;
 	msgs_seek(s, st, rcpt, f->before, c, cs.n);

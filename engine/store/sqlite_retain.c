@@ -55,11 +55,13 @@ const struct sqlite_sql sqlite_retain_sql = { ret_sql, RET_COUNT };
  * and the count each adds to.  Every table keyed by a message's seq
  * belongs here.
  */
-enum { RET_MSG_DELIVERY, RET_MSG_ATTEMPTS, RET_MSG_PARTS };
+enum { RET_MSG_DELIVERY, RET_MSG_ATTEMPTS, RET_MSG_EVENTS, RET_MSG_PARTS };
 static const char *const ret_msg_parts_sql[RET_MSG_PARTS] = {
 	[RET_MSG_DELIVERY] = "DELETE FROM deliveries WHERE message_seq <= ?1",
 	[RET_MSG_ATTEMPTS] = "DELETE FROM delivery_attempts WHERE"
 	    " message_seq <= ?1",
+	/* Counted with their messages. */
+	[RET_MSG_EVENTS] = "DELETE FROM message_events WHERE message_seq <= ?1",
 };
 const struct sqlite_sql sqlite_retain_msg_sql = { ret_msg_parts_sql,
 	RET_MSG_PARTS };
@@ -107,6 +109,8 @@ ret_messages(struct store *s, int64_t cut, int max, struct store_retained *out,
 	if ((k = ret_delete(s, PART_RETAIN_MSG, RET_MSG_ATTEMPTS, hi)) < 0)
 		return -1;
 	out->attempts += (uint64_t)k;
+	if (ret_delete(s, PART_RETAIN_MSG, RET_MSG_EVENTS, hi) < 0)
+		return -1;
 	return n == max;
 }
 

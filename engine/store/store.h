@@ -556,6 +556,7 @@ struct store_message {
 	int64_t inserted, updated;
 	const char *workflow, *actor;
 	json_t *data;
+	json_t *metadata;        /* kept by interacted, or NULL */
 	char *owned;
 };
 void store_message_clear(struct store_message *m);
@@ -590,8 +591,13 @@ enum store_feed_status {
 };
 struct store_feed_filter {
 	int64_t before;          /* keys below it (INT64_MAX: all) */
-	const char *tenant;      /* that tenant's messages, or NULL */
+	int64_t above;           /* keys above it (0: all) */
+	int up;                  /* oldest first (store_messages_page) */
+	const char *tenant;      /* that tenant's messages only, or NULL */
 	int has_tenant;          /* only messages with a tenant */
+	const char *channel;     /* that channel's messages only, or NULL */
+	int64_t run;             /* that workflow run's only, or 0 */
+	json_t *seqs;            /* one of these keys (integers), or NULL */
 	enum store_feed_archived archived;
 	enum store_feed_status status;
 };
@@ -603,6 +609,36 @@ struct store_feed_filter {
 size_t store_feed_page(struct store *s, const char *rcpt,
     const char *channel, const struct store_feed_filter *f, size_t max,
     struct store_message *out);
+
+/*
+ * Up to max messages of every recipient that pass f, newest first (with
+ * f->up oldest first), into out; their count.  Index-backed: by key, by
+ * f->run through the run's index, or by f->seqs.
+ */
+size_t store_messages_page(struct store *s,
+    const struct store_feed_filter *f, size_t max, struct store_message *out);
+
+/* Keep metadata (NULL: none) on message seq; 0 or -1. */
+int store_message_metadata(struct store *s, int64_t seq, json_t *metadata);
+
+/* A recorded message event (type "message.read", ...), read back. */
+struct store_message_event {
+	int64_t id, at;
+	char *type;
+	json_t *data;            /* or NULL */
+};
+
+/* Record event type (with data, or NULL) of message seq at now; 0 or -1. */
+int store_message_event_add(struct store *s, int64_t seq, const char *type,
+    json_t *data, int64_t now);
+
+/*
+ * The recorded events of message seq, oldest first, into *out (free with
+ * store_message_events_free); their count.
+ */
+size_t store_message_events(struct store *s, int64_t seq,
+    struct store_message_event **out);
+void store_message_events_free(struct store_message_event *ev, size_t n);
 
 /* A feed's counts, archived messages left out. */
 struct store_feed_counts {

@@ -813,13 +813,16 @@ def run_tests(tmp, conf, d, port, others):
     check("two feed entries", len((r.json() or {}).get("entries", [])) == 2,
           r)
     r = req("GET", "/v1/users/u1/feeds/in-app?tenant=t1")
-    check("tenant filter keeps untenanted",
-          len((r.json() or {}).get("entries", [])) == 2, r)
+    check("tenant filter: that tenant's only",
+          len((r.json() or {}).get("entries", [])) == 1, r)
     r = req("GET", "/v1/users/u1/feeds/in-app?tenant=t1&has_tenant=true")
     check("has_tenant=true", len((r.json() or {}).get("entries", [])) == 1,
           r)
     r = req("GET", "/v1/users/u1/feeds/in-app?tenant=t-other")
-    check("other tenant sees only untenanted",
+    check("another tenant sees none of them",
+          len((r.json() or {}).get("entries", [])) == 0, r)
+    r = req("GET", "/v1/users/u1/feeds/in-app?has_tenant=true")
+    check("has_tenant=true alone: the tenant's",
           len((r.json() or {}).get("entries", [])) == 1, r)
 
     # engagement

@@ -82,6 +82,46 @@ echo '{"key": "runs-feed", "name": "Runs feed", "steps": [{"ref": "feed", "type"
 	>"$tmp/conf/workflows/runs-feed.json"
 echo '{"key": "runs-delay", "name": "Runs delay", "steps": [{"ref": "wait", "type": "delay", "duration": {"seconds": 3600}}, {"ref": "feed", "type": "channel", "channel": "in-app", "template": {"markdown": "later {{ data.n }}"}}]}' \
 	>"$tmp/conf/workflows/runs-delay.json"
+# messages: channels that go out (nothing listens on port 9, so their
+# messages stay queued) and workflows that tell messages apart by source,
+# category and channel.
+python3 - "$tmp/conf/belfry.conf" <<'EOF'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["channels"]["msgs-mail"] = {"type": "email",
+    "smtp_url": "smtp://127.0.0.1:9", "from": "Belfry <alerts@example.com>"}
+c["channels"]["msgs-hook"] = {"type": "http",
+    "url": "http://127.0.0.1:9/hook"}
+json.dump(c, open(p, "w"))
+EOF
+cat >"$tmp/conf/workflows/msgs-multi.json" <<'EOF'
+{
+  "key": "msgs-multi",
+  "categories": ["msgs-cat"],
+  "steps": [
+    {"ref": "feed", "type": "channel", "channel": "in-app",
+     "template": {"markdown": "**{{ data.n }}** for you",
+                  "buttons": [{"name": "open", "label": "Open",
+                               "action": "/m/{{ data.n }}"}]}},
+    {"ref": "mail", "type": "channel", "channel": "msgs-mail",
+     "template": {"subject": "Note {{ data.n }}",
+                  "html": "<p>Note <b>{{ data.n }}</b></p>"}},
+    {"ref": "hook", "type": "channel", "channel": "msgs-hook",
+     "template": {"body": "{\"n\": \"{{ data.n }}\"}"}}
+  ]
+}
+EOF
+cat >"$tmp/conf/workflows/msgs-other.json" <<'EOF'
+{
+  "key": "msgs-other",
+  "categories": ["other-cat"],
+  "steps": [
+    {"ref": "feed", "type": "channel", "channel": "in-app",
+     "template": {"text": "other {{ data.n }}"}}
+  ]
+}
+EOF
 
 # recipients: a commercial workflow (commercial_subscribed false opts out)
 cat >"$tmp/conf/workflows/rc-promo.json" <<'EOF'

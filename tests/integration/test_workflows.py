@@ -492,6 +492,19 @@ def section_batch():
           sorted(a.get("id") for a in actors) == ["ba1", "ba2"],
           {k: e.get(k) for k in ("total_activities", "total_actors",
                                  "activities", "actors")})
+    # messages.listActivities: the batch's activities, newest first.
+    r = req("GET", "/v1/messages/%s/activities?page_size=2" % e.get("id"))
+    j = r.json() or {}
+    items = j.get("items") or []
+    after = (j.get("page_info") or {}).get("after")
+    r2 = req("GET", "/v1/messages/%s/activities?page_size=2&after=%s" %
+             (e.get("id"), after))
+    items += (r2.json() or {}).get("items") or []
+    check("batch: the message's activities are the batch's, paged",
+          r.status == 200 and [a["data"]["n"] for a in items] == [3, 2, 1]
+          and [a["actor"]["id"] for a in items][1:] == ["ba2", "ba1"] and
+          all(a["recipient"]["id"] == "bf1" for a in items),
+          (r, r2))
     rs = runs("batch-fixed", "bf1")
     statuses = sorted(r.get("status") for r in rs)
     open_statuses = sorted(r.get("status") for r in rs_open)

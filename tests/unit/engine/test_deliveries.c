@@ -483,6 +483,8 @@ test_deliveries_migration(void **state)
 	    " ALTER TABLE deliveries DROP COLUMN channel;"
 	    " ALTER TABLE deliveries DROP COLUMN headers;"
 	    " DROP TABLE delivery_attempts;"
+	    " ALTER TABLE messages DROP COLUMN metadata;"
+	    " DROP INDEX messages_by_run; DROP TABLE message_events;"
 	    " UPDATE meta SET v = '11' WHERE k = 'version'", NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);

@@ -107,7 +107,7 @@ walk(const char *rcpt, const char *channel, const char *q, int n, int ids)
 	for (pages = 0; pages < 1000; pages++) {
 		reply = NULL;
 		assert_int_equal(channel != NULL ? eng_feed_get(e, rcpt,
-		    channel, query, &reply, &cause) : eng_user_messages(e,
+		    channel, query, &reply, &cause) : eng_messages_list(e,
 		    rcpt, query, &reply, &cause), ENG_OK);
 		items = json_object_get(reply, channel ? "entries" : "items");
 		json_array_foreach(items, i, it) {
@@ -711,8 +711,8 @@ test_feed_chains(void **state)
 	    json_object_get(reply, "entries"), 1), "id")));
 	json_decref(reply);
 	json_decref(q);
-	assert_int_equal(eng_message_mark(e, id, "read", 1, NULL, 1100, &reply,
-	    &cause), ENG_OK);
+	assert_int_equal(eng_message_mark(e, id, "read", 1, NULL, NULL, 1100,
+	    &reply, &cause), ENG_OK);
 	json_decref(reply);
 	free(id);
 	assert_int_equal(unread("u1"), 3);
@@ -720,8 +720,8 @@ test_feed_chains(void **state)
 	expect_pages("u1", "feed", "{\"status\": \"unread\", \"page_size\":"
 	    " \"2\"}", "one 2|one 1/later 1");
 	expect_pages("u1", "feed", "{\"status\": \"read\"}", "later 2");
-	expect_pages("u1", NULL, "{\"status\": \"unread\", \"page_size\":"
-	    " \"4\"}", "two 2|one 2|two 1|one 1/later 1");
+	expect_pages("u1", NULL, "{\"engagement_status[]\": [\"unread\"],"
+	    " \"page_size\": \"4\"}", "two 2|one 2|two 1|one 1/later 1");
 }
 
 /* The filter sets the chain walk is checked with, and their SQL. */
@@ -733,9 +733,23 @@ static const char *const walk_queries[][2] = {
 	    "m.seen_at IS NOT NULL" },
 	{ "{\"archived\": \"only\"}", "m.archived_at IS NOT NULL" },
 	{ "{\"tenant\": \"t1\"}", "m.archived_at IS NULL AND"
-	    " (m.tenant = 't1' OR m.tenant IS NULL)" },
-	{ "{\"tenant\": \"t1\", \"has_tenant\": \"true\"}",
-	    "m.archived_at IS NULL AND m.tenant = 't1'" },
+	    " m.tenant = 't1'" },
+	{ "{\"has_tenant\": \"true\"}",
+	    "m.archived_at IS NULL AND m.tenant IS NOT NULL" },
+};
+
+/* The same for a messages list (archived included unless asked). */
+static const char *const walk_list_queries[][2] = {
+	{ "{}", "1" },
+	{ "{\"engagement_status[]\": [\"unread\"]}", "m.read_at IS NULL" },
+	{ "{\"engagement_status[]\": [\"seen\", \"archived\"],"
+	    " \"archived\": \"exclude\"}", "m.seen_at IS NOT NULL AND"
+	    " m.archived_at IS NULL" },
+	{ "{\"archived\": \"only\"}", "m.archived_at IS NOT NULL" },
+	{ "{\"tenant\": \"t1\"}", "m.tenant = 't1'" },
+	{ "{\"has_tenant\": \"true\", \"engagement_status[]\":"
+	    " [\"unarchived\"]}", "m.tenant IS NOT NULL AND"
+	    " m.archived_at IS NULL" },
 };
 
 /*
@@ -778,6 +792,7 @@ test_feed_walk(void **state)
 {
 	static const char *channels[] = { "feed", "feed2", NULL };
 	static const char *marks[] = { "read", "seen", "archived" };
+	const char *const (*qs)[2];
 	char rcpt[16], *want, *got, *sql, *id;
 	json_t *reply, *q;
 	char *cause = NULL;
@@ -805,7 +820,7 @@ test_feed_walk(void **state)
 		    0), 0, id);
 		reply = NULL;
 		assert_int_equal(eng_message_mark(e, id, marks[(seed >> 12) %
-		    3], 1, NULL, 2000, &reply, &cause), ENG_OK);
+		    3], 1, NULL, NULL, 2000, &reply, &cause), ENG_OK);
 		json_decref(reply);
 		free(id);
 	}
@@ -815,15 +830,17 @@ test_feed_walk(void **state)
 		snprintf(rcpt, sizeof rcpt, "u%d", i);
 		for (c = 0; c < 3; c++)
 			for (f = 0; f < 6; f++) {
+				qs = channels[c] ? walk_queries :
+				    walk_list_queries;
 				want = walk_reference(rcpt, channels[c],
-				    walk_queries[f][1]);
-				got = walk(rcpt, channels[c],
-				    walk_queries[f][0], 1 + (i + c + f) % 7, 1);
+				    qs[f][1]);
+				got = walk(rcpt, channels[c], qs[f][0],
+				    1 + (i + c + f) % 7, 1);
 				if (strcmp(want, got) != 0)
 					fail_msg("%s on %s with %s:\n got %s\n"
 					    "want %s", rcpt, channels[c] ?
 					    channels[c] : "every channel",
-					    walk_queries[f][0], got, want);
+					    qs[f][0], got, want);
 				free(want);
 				free(got);
 			}
@@ -887,7 +904,7 @@ test_feed_rollback(void **state)
 	expect_pages("u1", NULL, "{\"page_size\": \"1\"}",
 	    "later 3/two 2/one 2/later 1");
 	assert_int_equal(count_rows("messages WHERE seq BETWEEN 2 AND 5"), 0);
-	assert_int_equal(eng_user_messages(e, "u1", q, &reply, &cause), ENG_OK);
+	assert_int_equal(eng_messages_list(e, "u1", q, &reply, &cause), ENG_OK);
 	first = xstrdup(json_string_value(json_object_get(json_array_get(
 	    json_object_get(reply, "items"), 0), "id")));
 	json_decref(reply);
@@ -964,13 +981,14 @@ test_sticky_failure(void **state)
 
 /*
  * Back to schema 12: no channel data, no subscriptions by subscriber, no
- * bulk operations.
+ * bulk operations, messages without metadata, events or the run index.
  */
 static void
 to_schema_12(sqlite3 *db)
 {
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE channel_data;"
-	    " DROP INDEX subscriptions_by_rcpt;"
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE messages DROP COLUMN"
+	    " metadata; DROP TABLE message_events; DROP INDEX messages_by_run;"
+	    " DROP TABLE channel_data; DROP INDEX subscriptions_by_rcpt;"
 	    " DROP TABLE bulk_items; DROP TABLE bulk_ops;"
 	    " UPDATE meta SET v = '12' WHERE k = 'version'", NULL, NULL, NULL),
 	    SQLITE_OK);
