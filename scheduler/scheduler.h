@@ -336,6 +336,9 @@ enum eng_status api_objects_delete(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_subs_add(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_subs_remove(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_subs_list(struct sch_req *, json_t **, char **);
+enum eng_status api_audiences_add(struct sch_req *, json_t **, char **);
+enum eng_status api_audiences_remove(struct sch_req *, json_t **, char **);
+enum eng_status api_audiences_list(struct sch_req *, json_t **, char **);
 
 /* api_schedules.c */
 enum eng_status api_schedules_create(struct sch_req *, json_t **, char **);

@@ -27,6 +27,7 @@ enum sqlite_part {
 	PART_SCHEDULES,  /* sqlite_schedules.c */
 	PART_SOURCES,    /* sqlite_sources.c */
 	PART_ATTEMPTS,   /* sqlite_attempts.c */
+	PART_AUDIENCES,  /* sqlite_audiences.c */
 	PARTS
 };
 
@@ -42,6 +43,7 @@ extern const struct sqlite_sql sqlite_runs_sql, sqlite_steps_sql;
 extern const struct sqlite_sql sqlite_messages_sql, sqlite_schedules_sql;
 extern const struct sqlite_sql sqlite_sources_sql;
 extern const struct sqlite_sql sqlite_attempts_sql;
+extern const struct sqlite_sql sqlite_audiences_sql;
 
 /* How deeply requests may nest (savepoints). */
 #define STORE_DEPTH_MAX 8
