@@ -46,27 +46,6 @@ aud_member(json_t *v, size_t i, struct aud_req *m, char **cause)
 	return 0;
 }
 
-/* The checked "members" array of a body, or NULL with *cause. */
-static json_t *
-aud_members(json_t *body, char **cause)
-{
-	json_t *ms = json_object_get(body, "members"), *v;
-	struct aud_req m;
-	size_t i;
-
-	if (!json_is_array(ms) || json_array_size(ms) == 0 ||
-	    json_array_size(ms) > AUD_MAX_MEMBERS) {
-		*cause = xasprintf("\"members\" must be an array of 1..%d "
-		    "members", AUD_MAX_MEMBERS);
-		return NULL;
-	}
-	json_array_foreach(ms, i, v) {
-		if (aud_member(v, i, &m, cause) != 0)
-			return NULL;
-	}
-	return ms;
-}
-
 /* Check an audience key; 0 or -1 with *cause. */
 static int
 aud_key(const char *key, char **cause)
@@ -80,6 +59,37 @@ aud_key(const char *key, char **cause)
 }
 
 /*
+ * The checked key and "members" of a request as *n members (the array
+ * the caller's to free, its strings borrowed from body), or NULL with
+ * *cause.
+ */
+static struct aud_req *
+aud_request(const char *key, json_t *body, size_t *n, char **cause)
+{
+	json_t *ms = json_object_get(body, "members"), *v;
+	struct aud_req *m;
+	size_t i;
+
+	if (aud_key(key, cause) != 0)
+		return NULL;
+	if (!json_is_array(ms) || json_array_size(ms) == 0 ||
+	    json_array_size(ms) > AUD_MAX_MEMBERS) {
+		*cause = xasprintf("\"members\" must be an array of 1..%d "
+		    "members", AUD_MAX_MEMBERS);
+		return NULL;
+	}
+	m = xcalloc(json_array_size(ms), sizeof *m);
+	json_array_foreach(ms, i, v) {
+		if (aud_member(v, i, &m[i], cause) != 0) {
+			free(m);
+			return NULL;
+		}
+	}
+	*n = json_array_size(ms);
+	return m;
+}
+
+/*
  * POST /v1/audiences/{key}/members: identify each inline user and add it
  * (query create_audience=false: only to an audience that has members).
  */
@@ -89,28 +99,26 @@ eng_audience_add(struct eng *e, const char *key, json_t *body,
 {
 	const char *create = json_string_value(json_object_get(query,
 	    "create_audience"));
-	struct aud_req m;
-	json_t *ms, *v;
-	size_t i;
+	enum eng_status rc = ENG_OK;
+	struct aud_req *m;
+	size_t i, n;
 
-	if (aud_key(key, cause) != 0 || (ms = aud_members(body, cause)) ==
-	    NULL)
+	if ((m = aud_request(key, body, &n, cause)) == NULL)
 		return ENG_INVALID;
 	if (create != NULL && strcmp(create, "false") == 0 &&
 	    !store_audience_exists(e->store, key)) {
 		*cause = xasprintf("audience \"%.64s\" not found", key);
-		return ENG_NOT_FOUND;
+		rc = ENG_NOT_FOUND;
 	}
-	json_array_foreach(ms, i, v) {
-		aud_member(v, i, &m, cause);
-		if (json_object_size(m.user) > 1 &&
-		    eng_identify(e, m.user, now, cause) != ENG_OK)
-			return ENG_INVALID;
-		if (store_audience_add(e->store, key, m.id, m.tenant,
-		    now) != 0)
-			return ENG_INTERNAL;
+	for (i = 0; rc == ENG_OK && i < n; i++) {
+		if (json_object_size(m[i].user) > 1)
+			rc = eng_identify(e, m[i].user, now, cause);
+		if (rc == ENG_OK && store_audience_add(e->store, key, m[i].id,
+		    m[i].tenant, now) != 0)
+			rc = ENG_INTERNAL;
 	}
-	return ENG_OK;
+	free(m);
+	return rc;
 }
 
 /* DELETE /v1/audiences/{key}/members: remove each (user, tenant). */
@@ -118,19 +126,18 @@ enum eng_status
 eng_audience_remove(struct eng *e, const char *key, json_t *body,
     char **cause)
 {
-	struct aud_req m;
-	json_t *ms, *v;
-	size_t i;
+	enum eng_status rc = ENG_OK;
+	struct aud_req *m;
+	size_t i, n;
 
-	if (aud_key(key, cause) != 0 || (ms = aud_members(body, cause)) ==
-	    NULL)
+	if ((m = aud_request(key, body, &n, cause)) == NULL)
 		return ENG_INVALID;
-	json_array_foreach(ms, i, v) {
-		aud_member(v, i, &m, cause);
-		if (store_audience_remove(e->store, key, m.id, m.tenant) != 0)
-			return ENG_INTERNAL;
-	}
-	return ENG_OK;
+	for (i = 0; rc == ENG_OK && i < n; i++)
+		if (store_audience_remove(e->store, key, m[i].id,
+		    m[i].tenant) != 0)
+			rc = ENG_INTERNAL;
+	free(m);
+	return rc;
 }
 
 /* The cursor of member m. */
