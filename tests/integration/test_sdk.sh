@@ -83,6 +83,14 @@ echo '{"key": "runs-feed", "name": "Runs feed", "steps": [{"ref": "feed", "type"
 echo '{"key": "runs-delay", "name": "Runs delay", "steps": [{"ref": "wait", "type": "delay", "duration": {"seconds": 3600}}, {"ref": "feed", "type": "channel", "channel": "in-app", "template": {"markdown": "later {{ data.n }}"}}]}' \
 	>"$tmp/conf/workflows/runs-delay.json"
 
+# audiences: workflows of tests/sdk/audiences.test.mjs (an in-app step
+# conditioned on membership of the audience "sdk-vip", and one on not
+# being a member)
+echo '{"key": "aud-members", "name": "Audience members", "steps": [{"ref": "feed", "type": "channel", "channel": "in-app", "conditions": [{"variable": "recipient", "operator": "is_audience_member", "argument": "sdk-vip"}], "template": {"markdown": "members {{ data.n }}"}}]}' \
+	>"$tmp/conf/workflows/aud-members.json"
+echo '{"key": "aud-others", "name": "Audience others", "steps": [{"ref": "feed", "type": "channel", "channel": "in-app", "conditions": [{"variable": "recipient", "operator": "is_not_audience_member", "argument": "sdk-vip"}], "template": {"markdown": "others {{ data.n }}"}}]}' \
+	>"$tmp/conf/workflows/aud-others.json"
+
 daemon_start "$port"
 
 # 3. the SDK tests
