@@ -479,7 +479,7 @@ test_deliveries_migration(void **state)
 	assert_int_equal(sqlite3_exec(db, "DROP INDEX deliveries_by_channel;"
 	    " ALTER TABLE deliveries DROP COLUMN channel;"
 	    " ALTER TABLE deliveries DROP COLUMN headers;"
-	    " DROP TABLE delivery_attempts;"
+	    " DROP TABLE delivery_attempts; DROP TABLE audience_members;"
 	    " UPDATE meta SET v = '11' WHERE k = 'version'", NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);

@@ -962,7 +962,10 @@ test_sticky_failure(void **state)
 	assert_int_equal(count_rows("idempotency"), 1);
 }
 
-/* Back to schema 11: deliveries without channel and headers, no attempts. */
+/*
+ * Back to schema 11: deliveries without channel and headers, no attempts
+ * and no audience members.
+ */
 static void
 to_schema_11(sqlite3 *db, int unused)
 {
@@ -970,7 +973,7 @@ to_schema_11(sqlite3 *db, int unused)
 	assert_int_equal(sqlite3_exec(db, "DROP INDEX deliveries_by_channel;"
 	    " ALTER TABLE deliveries DROP COLUMN channel;"
 	    " ALTER TABLE deliveries DROP COLUMN headers;"
-	    " DROP TABLE delivery_attempts;"
+	    " DROP TABLE delivery_attempts; DROP TABLE audience_members;"
 	    " UPDATE meta SET v = '11' WHERE k = 'version'", NULL, NULL, NULL),
 	    SQLITE_OK);
 }
