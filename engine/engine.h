@@ -252,6 +252,16 @@ enum eng_status eng_subs_remove(struct eng *e, const char *collection,
 enum eng_status eng_subs_list(struct eng *e, const char *collection,
     const char *id, json_t *query, json_t **reply, char **cause);
 
+/* ---- audiences (engine/audiences.c) ---- */
+
+/* POST (add, 204), DELETE (remove, 204) and GET an audience's members. */
+enum eng_status eng_audience_add(struct eng *e, const char *key,
+    json_t *body, json_t *query, int64_t now, char **cause);
+enum eng_status eng_audience_remove(struct eng *e, const char *key,
+    json_t *body, char **cause);
+enum eng_status eng_audience_list(struct eng *e, const char *key,
+    json_t *query, json_t **reply, char **cause);
+
 /* PUT/GET /v1/users/{id}/preferences/{set}. */
 enum eng_status eng_prefs_put(struct eng *e, const char *user,
     const char *set, json_t *body, int64_t now, json_t **reply, char **cause);

@@ -313,6 +313,10 @@ enum eng_status eng_identify(struct eng *e, json_t *inline_rcpt, int64_t now,
 json_t *eng_rcpt_ref(const char *key);
 json_t *eng_rcpt_entity(struct eng *e, const char *key);
 
+/* engine/audiences.c: whether rcpt (of a run in tenant or NULL) is in key. */
+int eng_audience_member(struct eng *e, const char *key, const char *rcpt,
+    const char *tenant);
+
 /* engine/query.c: list queries as scheduler/route.c normalises them. */
 json_t *eng_query_list(json_t *q, const char *name);
 const char *eng_query_sub(json_t *q, const char *name, const char *field);

@@ -471,6 +471,8 @@ eng_user_delete(struct eng *e, const char *id, char **cause)
 		*cause = xasprintf("user \"%.64s\" not found", id);
 		return ENG_NOT_FOUND;
 	}
+	if (store_audience_remove_user(e->store, id) != 0)
+		return ENG_INTERNAL;
 	return e->hooks->deleted(e, id) != 0 ? ENG_INTERNAL : ENG_OK;
 }
 

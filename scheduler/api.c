@@ -65,6 +65,14 @@ const struct sch_route sch_routes[] = {
 	    api_objects_subs_list, 0, NULL,
 	    "after page_size mode include[] recipients[] objects[]" },
 
+	/* api_audiences.c */
+	{ POST, "/v1/audiences/{key}/members", api_audiences_add, BODY, NULL,
+	    "create_audience" },
+	{ DELETE, "/v1/audiences/{key}/members", api_audiences_remove, BODY,
+	    NULL, NULL },
+	{ GET, "/v1/audiences/{key}/members", api_audiences_list, 0, NULL,
+	    "after before page_size" },
+
 	/* api_tenants.c */
 	{ PUT, "/v1/tenants/{id}", api_tenants_put, BODY, NULL, NULL },
 	{ GET, "/v1/tenants/{id}", api_tenants_get, 0, NULL, NULL },

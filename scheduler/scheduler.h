@@ -360,6 +360,9 @@ enum eng_status api_objects_delete(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_subs_add(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_subs_remove(struct sch_req *, json_t **, char **);
 enum eng_status api_objects_subs_list(struct sch_req *, json_t **, char **);
+enum eng_status api_audiences_add(struct sch_req *, json_t **, char **);
+enum eng_status api_audiences_remove(struct sch_req *, json_t **, char **);
+enum eng_status api_audiences_list(struct sch_req *, json_t **, char **);
 
 /* api_bulk.c */
 enum eng_status api_bulk_start(struct sch_req *, json_t **, char **);

@@ -235,6 +235,34 @@ run_unreachable(struct rrun *rr, const struct eng_step *s, int64_t now)
 	return 1;
 }
 
+/* What run_cond_eval's audience operators ask about: rr in run r. */
+struct run_aud {
+	struct eng *e;
+	const struct eng_run *r;
+	const struct rrun *rr;
+};
+
+/* Whether the recipient of a run_aud is a member of audience: 1 or 0. */
+static int
+run_member(void *arg, const char *audience)
+{
+	const struct run_aud *a = arg;
+
+	return eng_audience_member(a->e, audience, a->rr->rcpt,
+	    a->r->tenant_id);
+}
+
+/* Evaluate conditions for rr, audience operators asking the store. */
+static int
+run_cond_eval(struct eng *e, const struct eng_run *r, const struct rrun *rr,
+    json_t *conditions, json_t *ctx, size_t *failed)
+{
+	struct run_aud a = { e, r, rr };
+	struct eng_cond_env env = { run_member, &a };
+
+	return eng_cond_eval_env(conditions, ctx, &env, failed);
+}
+
 /*
  * Whether the recipient's default set says commercial_subscribed false
  * (Knock's commercial unsubscribe; a conditions object is not evaluated).
@@ -271,8 +299,8 @@ run_channel(struct eng *e, struct eng_run *r, struct rrun *rr,
 	size_t failed;
 	int sandbox;
 
-	if (s->conditions != NULL && !eng_cond_eval(s->conditions, ctx,
-	    &failed)) {
+	if (s->conditions != NULL && !run_cond_eval(e, r, rr, s->conditions,
+	    ctx, &failed)) {
 		run_event(&rr->events, "step_skipped", "skipped", s,
 		    json_pack("{s:s, s:I}", "reason", "conditions",
 		    "condition", (json_int_t)failed), r->now);
@@ -451,8 +479,8 @@ run_throttle(struct eng *e, struct eng_run *r, struct rrun *rr,
 
 /* A branch step: the pc of the first arm whose conditions hold. */
 static size_t
-run_branch(struct eng_run *r, struct rrun *rr, const struct eng_step *s,
-    json_t *ctx)
+run_branch(struct eng *e, struct eng_run *r, struct rrun *rr,
+    const struct eng_step *s, json_t *ctx)
 {
 	const struct eng_branch *def = NULL, *b;
 	size_t i;
@@ -463,7 +491,7 @@ run_branch(struct eng_run *r, struct rrun *rr, const struct eng_step *s,
 			def = b;
 			continue;
 		}
-		if (eng_cond_eval(b->conditions, ctx, NULL))
+		if (run_cond_eval(e, r, rr, b->conditions, ctx, NULL))
 			break;
 	}
 	b = i < s->nbranches ? &s->branches[i] : def;
@@ -544,7 +572,7 @@ run_advance(struct eng *e, struct eng_run *r, struct rrun *rr, int insert)
 				stop = 1;
 			break;
 		case STEP_BRANCH:
-			rr->pc = run_branch(r, rr, s, ctx);
+			rr->pc = run_branch(e, r, rr, s, ctx);
 			break;
 		case STEP_JUMP:
 			rr->pc = s->target;

@@ -31,7 +31,7 @@
 #include "engine/store/sqlite_int.h"
 #include "tz/tz.h"
 
-#define STORE_SQLITE_VERSION 15
+#define STORE_SQLITE_VERSION 16
 
 /* PRAGMA application_id of a belfry database: "BLFY". */
 #define STORE_SQLITE_APP_ID 0x424c4659
@@ -293,6 +293,16 @@ static const char *sqlite_migrations[STORE_SQLITE_VERSION] = {
 	    "CREATE INDEX message_events_by_message ON"
 	    " message_events(message_seq, id);"
 	    "CREATE INDEX messages_by_run ON messages(run_seq);",
+	/*
+	 * Audiences: a static audience's members, each a user with an
+	 * optional tenant ('' for none), paged in (user, tenant) order and
+	 * found by user when the user is deleted (sqlite_audiences.c).
+	 */
+	[15] = "CREATE TABLE audience_members(audience TEXT NOT NULL, user_id"
+	    " TEXT NOT NULL, tenant TEXT NOT NULL, added_at INTEGER NOT NULL,"
+	    " PRIMARY KEY(audience, user_id, tenant)) WITHOUT ROWID;"
+	    "CREATE INDEX audience_members_by_user ON"
+	    " audience_members(user_id);",
 };
 
 /*
@@ -344,6 +354,7 @@ static const struct sqlite_sql *const sqlite_parts[PARTS] = {
 	[PART_RETAIN] = &sqlite_retain_sql,
 	[PART_RETAIN_MSG] = &sqlite_retain_msg_sql,
 	[PART_BULK] = &sqlite_bulk_sql,
+	[PART_AUDIENCES] = &sqlite_audiences_sql,
 };
 
 /*

@@ -30,6 +30,7 @@ enum sqlite_part {
 	PART_RETAIN,     /* sqlite_retain.c */
 	PART_RETAIN_MSG, /* sqlite_retain.c: what goes with a message */
 	PART_BULK,       /* sqlite_bulk.c */
+	PART_AUDIENCES,  /* sqlite_audiences.c */
 	PARTS
 };
 
@@ -47,6 +48,7 @@ extern const struct sqlite_sql sqlite_sources_sql;
 extern const struct sqlite_sql sqlite_attempts_sql;
 extern const struct sqlite_sql sqlite_retain_sql, sqlite_retain_msg_sql;
 extern const struct sqlite_sql sqlite_bulk_sql;
+extern const struct sqlite_sql sqlite_audiences_sql;
 
 /* How deeply requests may nest (savepoints). */
 #define STORE_DEPTH_MAX 8

@@ -775,6 +775,45 @@ int store_prefs_delete(struct store *s, const char *rcpt, const char *set);
 int store_recipient_merge(struct store *s, const char *from,
     const char *into);
 
+/* ---- audiences (engine/store/sqlite_audiences.c) ---- */
+
+/* A member of an audience: a user, in a tenant or not (NULL). */
+struct store_member {
+	char *user, *tenant;
+	int64_t added;
+};
+void store_member_clear(struct store_member *m);
+
+/* Add user (in tenant, or NULL) to audience at now unless it is; 0/-1. */
+int store_audience_add(struct store *s, const char *audience,
+    const char *user, const char *tenant, int64_t now);
+
+/* Remove user (in tenant, or NULL) from audience; 0 or -1. */
+int store_audience_remove(struct store *s, const char *audience,
+    const char *user, const char *tenant);
+
+/* Remove user from every audience (the user is deleted); 0 or -1. */
+int store_audience_remove_user(struct store *s, const char *user);
+
+/*
+ * Whether user is a member of audience without a tenant or in tenant
+ * (NULL: only a member without one): 1 or 0.
+ */
+int store_audience_has(struct store *s, const char *audience,
+    const char *user, const char *tenant);
+
+/* Whether audience has any member: 1 or 0. */
+int store_audience_exists(struct store *s, const char *audience);
+
+/*
+ * Up to max members of audience whose (user, tenant or "") sort after
+ * (user, tenant) -- ("", "") for the first page -- or, when backward,
+ * before it, nearest first, into out; their count.
+ */
+size_t store_audience_page(struct store *s, const char *audience,
+    const char *user, const char *tenant, int backward, size_t max,
+    struct store_member *out);
+
 /* ---- source events (engine/store/sqlite_sources.c) ---- */
 
 /*

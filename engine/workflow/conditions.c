@@ -38,8 +38,14 @@
  *                     parser below is self-contained.
  *   exists            v is present.
  *   empty             v is missing, null, "", [] or {}.
- * not_equal_to, not_contains, not_exists and not_empty are the exact
- * negations of their positive forms.  So a missing variable makes every
+ *   is_audience_member
+ *                     a string a: the recipient being evaluated is a member
+ *                     of audience a, as the evaluation's environment answers
+ *                     (eng_cond_eval_env); the variable is not read
+ *                     (Knock's is "recipient").  Without an environment no
+ *                     one is a member.
+ * not_equal_to, not_contains, not_exists, not_empty and
+ * is_not_audience_member are the exact negations of their positive forms.  So a missing variable makes every
  * comparison false and every negated one true.
  *
  * Checking refuses a non-array, a non-object entry, a variable that is not
@@ -77,7 +83,9 @@ enum cond_op {
 	COND_TS_BEFORE,
 	COND_TS_AFTER,
 	COND_EMPTY,
-	COND_NOT_EMPTY
+	COND_NOT_EMPTY,
+	COND_MEMBER,
+	COND_NOT_MEMBER
 };
 
 /* What an operator's argument must be. */
@@ -85,7 +93,8 @@ enum cond_argkind {
 	COND_ARG_NONE,   /* absent (null or "" tolerated) */
 	COND_ARG_ANY,    /* any non-null value */
 	COND_ARG_NUMBER, /* a number, a numeric string or a reference */
-	COND_ARG_TIME    /* an RFC 3339 string or a reference */
+	COND_ARG_TIME,   /* an RFC 3339 string or a reference */
+	COND_ARG_STRING  /* a string (an audience key) or a reference */
 };
 
 static const struct cond_opdef {
@@ -107,6 +116,8 @@ static const struct cond_opdef {
 	{ "is_timestamp_after", COND_TS_AFTER, COND_ARG_TIME },
 	{ "empty", COND_EMPTY, COND_ARG_NONE },
 	{ "not_empty", COND_NOT_EMPTY, COND_ARG_NONE },
+	{ "is_audience_member", COND_MEMBER, COND_ARG_STRING },
+	{ "is_not_audience_member", COND_NOT_MEMBER, COND_ARG_STRING },
 };
 
 /* The roots of a workflow's variables, then a source's ("event"). */
@@ -519,9 +530,18 @@ cond_time_cmp(json_t *v, json_t *a, int *cmp)
 	return 0;
 }
 
-/* Whether one condition holds in ctx; a malformed one does not. */
+/* Whether the recipient env evaluates for is a member of audience a. */
 static int
-cond_eval_one(json_t *c, json_t *ctx)
+cond_member(const struct eng_cond_env *env, json_t *a)
+{
+	if (env == NULL || env->member == NULL || !json_is_string(a))
+		return 0;
+	return env->member(env->arg, json_string_value(a)) == 1;
+}
+
+/* Whether one condition holds in ctx and env; a malformed one does not. */
+static int
+cond_eval_one(json_t *c, json_t *ctx, const struct eng_cond_env *env)
 {
 	const struct cond_opdef *def;
 	json_t *var, *op, *arg, *v, *a = NULL;
@@ -576,6 +596,10 @@ cond_eval_one(json_t *c, json_t *ctx)
 		return cond_empty(v);
 	case COND_NOT_EMPTY:
 		return !cond_empty(v);
+	case COND_MEMBER:
+		return cond_member(env, a);
+	case COND_NOT_MEMBER:
+		return !cond_member(env, a);
 	}
 	return 0;
 }
@@ -641,6 +665,12 @@ cond_check_one(json_t *c, size_t i, int event, char **cause)
 		    "a number or a variable", i, name);
 		return -1;
 	}
+	if (def->arg == COND_ARG_STRING && (!json_is_string(arg) ||
+	    json_string_length(arg) == 0)) {
+		*cause = xasprintf("conditions[%zu]: argument of \"%s\" must be "
+		    "an audience key", i, name);
+		return -1;
+	}
 	if (def->arg == COND_ARG_TIME && (!json_is_string(arg) ||
 	    cond_time_parse(json_string_value(arg), &t) != 0)) {
 		*cause = xasprintf("conditions[%zu]: argument of \"%s\" must be "
@@ -686,6 +716,14 @@ eng_cond_check_event(json_t *conditions, char **cause)
 int
 eng_cond_eval(json_t *conditions, json_t *ctx, size_t *failed)
 {
+	return eng_cond_eval_env(conditions, ctx, NULL, failed);
+}
+
+/* eng_cond_eval asking env (may be NULL) about audiences. */
+int
+eng_cond_eval_env(json_t *conditions, json_t *ctx,
+    const struct eng_cond_env *env, size_t *failed)
+{
 	json_t *c;
 	size_t i;
 
@@ -697,7 +735,7 @@ eng_cond_eval(json_t *conditions, json_t *ctx, size_t *failed)
 		return 0;
 	}
 	json_array_foreach(conditions, i, c) {
-		if (!cond_eval_one(c, ctx)) {
+		if (!cond_eval_one(c, ctx, env)) {
 			if (failed != NULL)
 				*failed = i;
 			return 0;

@@ -34,6 +34,19 @@ int eng_cond_check_event(json_t *conditions, char **cause);
  */
 int eng_cond_eval(json_t *conditions, json_t *ctx, size_t *failed);
 
+/*
+ * What an evaluation may ask beyond its context: member(arg, audience)
+ * answers 1 when the recipient evaluated for is a member of audience.
+ */
+struct eng_cond_env {
+	int (*member)(void *arg, const char *audience);
+	void *arg;
+};
+
+/* eng_cond_eval with env (NULL: no one is an audience member). */
+int eng_cond_eval_env(json_t *conditions, json_t *ctx,
+    const struct eng_cond_env *env, size_t *failed);
+
 /* An RFC 3339 date-time (any offset) as seconds since the epoch; 0 or -1. */
 int eng_time_parse(const char *s, int64_t *t);
 

@@ -136,6 +136,14 @@ cat >"$tmp/conf/workflows/rc-promo.json" <<'EOF'
 }
 EOF
 
+# audiences: workflows of tests/sdk/audiences.test.mjs (an in-app step
+# conditioned on membership of the audience "sdk-vip", and one on not
+# being a member)
+echo '{"key": "aud-members", "name": "Audience members", "steps": [{"ref": "feed", "type": "channel", "channel": "in-app", "conditions": [{"variable": "recipient", "operator": "is_audience_member", "argument": "sdk-vip"}], "template": {"markdown": "members {{ data.n }}"}}]}' \
+	>"$tmp/conf/workflows/aud-members.json"
+echo '{"key": "aud-others", "name": "Audience others", "steps": [{"ref": "feed", "type": "channel", "channel": "in-app", "conditions": [{"variable": "recipient", "operator": "is_not_audience_member", "argument": "sdk-vip"}], "template": {"markdown": "others {{ data.n }}"}}]}' \
+	>"$tmp/conf/workflows/aud-others.json"
+
 daemon_start "$port"
 
 # 3. the SDK tests

@@ -482,7 +482,7 @@ test_deliveries_migration(void **state)
 	    " DROP INDEX deliveries_by_channel;"
 	    " ALTER TABLE deliveries DROP COLUMN channel;"
 	    " ALTER TABLE deliveries DROP COLUMN headers;"
-	    " DROP TABLE delivery_attempts;"
+	    " DROP TABLE delivery_attempts; DROP TABLE audience_members;"
 	    " ALTER TABLE messages DROP COLUMN metadata;"
 	    " DROP INDEX messages_by_run; DROP TABLE message_events;"
 	    " UPDATE meta SET v = '11' WHERE k = 'version'", NULL, NULL, NULL),

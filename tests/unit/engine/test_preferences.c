@@ -458,6 +458,70 @@ test_cond_malformed_eval(void **state)
 	json_decref(ctx);
 }
 
+/* An environment whose recipient is in audiences "vip" and "beta" only. */
+static int
+cond_member_vip(void *arg, const char *audience)
+{
+	int *asked = arg;
+
+	(*asked)++;
+	return strcmp(audience, "vip") == 0 || strcmp(audience, "beta") == 0;
+}
+
+/*
+ * is_audience_member asks the environment (the argument a literal key or
+ * a reference); without one no one is a member; is_not_audience_member
+ * is its negation; both are checked like other operators.
+ */
+static void
+test_cond_audience(void **state)
+{
+	static const struct {
+		const char *op, *arg;
+		int want;
+	} rows[] = {
+		{ "is_audience_member", "\"vip\"", 1 },
+		{ "is_audience_member", "\"other\"", 0 },
+		{ "is_not_audience_member", "\"vip\"", 0 },
+		{ "is_not_audience_member", "\"other\"", 1 },
+		{ "is_audience_member", "\"data.aud\"", 1 },
+		{ "is_audience_member", "5", 0 },
+	};
+	json_t *ctx = J("{\"data\": {\"aud\": \"beta\"}, \"recipient\":"
+	    " {\"id\": \"u1\"}}"), *c;
+	int asked = 0;
+	struct eng_cond_env env = { cond_member_vip, &asked };
+	char buf[256], *cause = NULL;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NITEMS(rows); i++) {
+		snprintf(buf, sizeof buf, "[{\"variable\": \"recipient\","
+		    " \"operator\": \"%s\", \"argument\": %s}]", rows[i].op,
+		    rows[i].arg);
+		c = J(buf);
+		if (eng_cond_eval_env(c, ctx, &env, NULL) != rows[i].want)
+			fail_msg("row %zu: %s", i, buf);
+		/* without an environment, no one is a member */
+		assert_int_equal(eng_cond_eval(c, ctx, NULL),
+		    strcmp(rows[i].op, "is_not_audience_member") == 0);
+		assert_int_equal(eng_cond_check(c, &cause),
+		    strcmp(rows[i].arg, "5") == 0 ? -1 : 0);
+		free(cause);
+		cause = NULL;
+		json_decref(c);
+	}
+	assert_int_equal(asked, 5);
+	c = J("[{\"variable\": \"recipient\", \"operator\":"
+	    " \"is_audience_member\"}]");
+	assert_int_equal(eng_cond_check(c, &cause), -1);
+	assert_string_equal(cause, "conditions[0]: operator "
+	    "\"is_audience_member\" needs an argument");
+	free(cause);
+	json_decref(c);
+	json_decref(ctx);
+}
+
 /* A conditions array and the cause eng_cond_check gives (NULL: valid). */
 struct check_row {
 	const char *json;
@@ -1127,6 +1191,7 @@ main(void)
 		cmocka_unit_test(test_cond_and),
 		cmocka_unit_test(test_cond_null_ctx),
 		cmocka_unit_test(test_cond_malformed_eval),
+		cmocka_unit_test(test_cond_audience),
 		cmocka_unit_test(test_cond_check),
 		cmocka_unit_test(test_pref_check),
 		cmocka_unit_test(test_pref_merge_order),

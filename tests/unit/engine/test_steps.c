@@ -981,7 +981,8 @@ test_sticky_failure(void **state)
 
 /*
  * Back to schema 12: no channel data, no subscriptions by subscriber, no
- * bulk operations, messages without metadata, events or the run index.
+ * bulk operations, messages without metadata, events or the run index, no
+ * audience members.
  */
 static void
 to_schema_12(sqlite3 *db)
@@ -990,6 +991,7 @@ to_schema_12(sqlite3 *db)
 	    " metadata; DROP TABLE message_events; DROP INDEX messages_by_run;"
 	    " DROP TABLE channel_data; DROP INDEX subscriptions_by_rcpt;"
 	    " DROP TABLE bulk_items; DROP TABLE bulk_ops;"
+	    " DROP TABLE audience_members;"
 	    " UPDATE meta SET v = '12' WHERE k = 'version'", NULL, NULL, NULL),
 	    SQLITE_OK);
 }
