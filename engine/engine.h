@@ -294,10 +294,13 @@ enum eng_status eng_prefs_delete(struct eng *e, const char *collection,
 enum eng_status eng_object_prefs(struct eng *e, const char *collection,
     const char *id, const char *set, json_t *body, int64_t now,
     json_t **reply, char **cause);
-/* PUT .../preferences/{set}/{section}[/{key}] (key NULL: the section). */
-enum eng_status eng_prefs_put_key(struct eng *e, const char *user,
-    const char *set, const char *section, const char *key, json_t *body,
-    int64_t now, json_t **reply, char **cause);
+/*
+ * PUT .../preferences/{set}/{section}[/{key}] (key NULL: the section) of a
+ * user (collection NULL) or an object.
+ */
+enum eng_status eng_prefs_put_key(struct eng *e, const char *collection,
+    const char *id, const char *set, const char *section, const char *key,
+    json_t *body, int64_t now, json_t **reply, char **cause);
 enum eng_status eng_user_subs(struct eng *e, const char *id, json_t *query,
     json_t **reply, char **cause);
 enum eng_status eng_object_messages(struct eng *e, const char *collection,

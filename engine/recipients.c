@@ -1122,24 +1122,30 @@ eng_object_prefs(struct eng *e, const char *collection, const char *id,
 }
 
 /*
- * PUT /v1/users/{id}/preferences/{set}/{section}[/{key}]: with a key, one
- * setting ({"subscribed": bool} or a setting object) of section
- * (categories, channel_types, workflows) merged into the stored set; with
- * none, the whole section replaced by the body.
+ * PUT .../preferences/{set}/{section}[/{key}] of a user (collection
+ * NULL; created when new) or an existing object: with a key, one setting
+ * ({"subscribed": bool} or a setting object) of section (categories,
+ * channel_types, workflows) merged into the stored set; with none, the
+ * whole section replaced by the body.
  */
 enum eng_status
-eng_prefs_put_key(struct eng *e, const char *user, const char *set,
-    const char *section, const char *key, json_t *body, int64_t now,
-    json_t **reply, char **cause)
+eng_prefs_put_key(struct eng *e, const char *collection, const char *id,
+    const char *set, const char *section, const char *key, json_t *body,
+    int64_t now, json_t **reply, char **cause)
 {
 	json_t *stored, *sec, *v = json_object_get(body, "subscribed");
-	enum eng_status rc;
+	enum eng_status rc = ENG_OK;
+	char *rk;
 
-	if (!eng_recipient_valid_id(user)) {
+	if (collection == NULL && !eng_recipient_valid_id(id)) {
 		*cause = xstrdup("bad user id");
 		return ENG_INVALID;
 	}
-	if ((stored = store_prefs_get(e->store, user, set)) == NULL)
+	rk = collection == NULL ? xstrdup(id) : rcpt_existing(e, collection,
+	    id, &rc, cause);
+	if (rk == NULL)
+		return rc;
+	if ((stored = store_prefs_get(e->store, rk, set)) == NULL)
 		stored = json_object();
 	if (key == NULL) {
 		json_object_set(stored, section, body);
@@ -1151,8 +1157,9 @@ eng_prefs_put_key(struct eng *e, const char *user, const char *set,
 		json_object_set(sec, key, json_is_boolean(v) &&
 		    json_object_size(body) == 1 ? v : body);
 	}
-	rc = rcpt_prefs_store(e, user, set, stored, now, reply, cause);
+	rc = rcpt_prefs_store(e, rk, set, stored, now, reply, cause);
 	json_decref(stored);
+	free(rk);
 	return rc;
 }
 

@@ -4,6 +4,8 @@
  * recipient lists and merges.  A route with the object's two path
  * parameters has one more than the user's: rcpt_of tells them apart.
  */
+#include <string.h>
+
 #include "scheduler/scheduler.h"
 
 /*
@@ -71,15 +73,20 @@ api_rcpt_prefs_delete(struct sch_req *r, json_t **reply, char **cause)
 }
 
 /*
- * PUT /v1/users/{id}/preferences/{set}/{section}[/{key}] (the route's arg
- * names the section).
+ * PUT .../preferences/{set}/{section}[/{key}] of a user or an object (the
+ * route's arg names the section).
  */
 enum eng_status
-api_users_prefs_key(struct sch_req *r, json_t **reply, char **cause)
+api_rcpt_prefs_key(struct sch_req *r, json_t **reply, char **cause)
 {
-	return eng_prefs_put_key(r->s->eng, r->param[0], r->param[1],
-	    r->route->arg, r->nparam == 3 ? r->param[2] : NULL, r->body,
-	    r->now, reply, cause);
+	size_t set = strncmp(r->route->pattern, "/v1/objects/", 12) == 0 ?
+	    2 : 1;
+	const char *coll = set == 2 ? r->param[0] : NULL;
+
+	return eng_prefs_put_key(r->s->eng, coll, r->param[set - 1],
+	    r->param[set],
+	    r->route->arg, r->nparam == set + 2 ? r->param[set + 1] : NULL,
+	    r->body, r->now, reply, cause);
 }
 
 /* GET /v1/users. */

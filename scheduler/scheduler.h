@@ -388,7 +388,7 @@ enum eng_status api_rcpt_cd_put(struct sch_req *, json_t **, char **);
 enum eng_status api_rcpt_cd_delete(struct sch_req *, json_t **, char **);
 enum eng_status api_rcpt_prefs_list(struct sch_req *, json_t **, char **);
 enum eng_status api_rcpt_prefs_delete(struct sch_req *, json_t **, char **);
-enum eng_status api_users_prefs_key(struct sch_req *, json_t **, char **);
+enum eng_status api_rcpt_prefs_key(struct sch_req *, json_t **, char **);
 enum eng_status api_users_list(struct sch_req *, json_t **, char **);
 enum eng_status api_users_merge(struct sch_req *, json_t **, char **);
 enum eng_status api_users_subs(struct sch_req *, json_t **, char **);

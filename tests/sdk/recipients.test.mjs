@@ -271,3 +271,27 @@ test('commercial_subscribed false stops a commercial workflow, not others', T, a
   });
   assert.equal((await feedOf(out, 1)).length, 1, 'a workflow that is not commercial still sends');
 });
+
+test('an object\'s per-key preference routes merge one setting, the plural form replaces its section, a missing object is 404', T, async () => {
+  const obj = id('prefobj');
+  await knock.objects.set(COLL, obj, { name: 'Prefs' });
+  const one = await knock.put(`/v1/objects/${COLL}/${obj}/preferences/default/categories/comments`, {
+    body: { subscribed: false },
+  });
+  assert.equal(one.categories.comments, false);
+  const two = await knock.put(`/v1/objects/${COLL}/${obj}/preferences/default/workflows/sdk-comment`, {
+    body: { subscribed: true },
+  });
+  assert.equal(two.categories.comments, false, 'a second key keeps the first');
+  assert.equal(two.workflows['sdk-comment'], true);
+  const repl = await knock.put(`/v1/objects/${COLL}/${obj}/preferences/default/categories`, {
+    body: { billing: true },
+  });
+  assert.deepEqual(repl.categories, { billing: true });
+  const stored = await knock.objects.getPreferences(COLL, obj, 'default');
+  assert.deepEqual(stored.categories, { billing: true });
+  assert.equal(stored.workflows['sdk-comment'], true);
+  await assert.rejects(knock.put(`/v1/objects/${COLL}/${id('nobody')}/preferences/default/channel_types/email`, {
+    body: { subscribed: false },
+  }), NotFoundError);
+});
