@@ -332,8 +332,8 @@ static const char *const core_sql[CORE_COUNT] = {
 	[CORE_ROLLBACK_TO] = "ROLLBACK TO req",
 	/* store_ping and store_figures: a store-wide overview. */
 	[CORE_PING] = "SELECT count(*) FROM meta",
-	[CORE_BYTES] = "SELECT page_count * page_size FROM pragma_page_count(),"
-	    " pragma_page_size()",
+	[CORE_BYTES] = ("SELECT page_count * page_size FROM"
+	    " pragma_page_count(), pragma_page_size()"),
 	[CORE_SCHEDULES] = "SELECT count(*) FROM schedules",
 };
 const struct sqlite_sql sqlite_core_sql = { core_sql, CORE_COUNT };
