@@ -38,11 +38,16 @@ struct bulk_kind {
 	bulk_apply_fn apply;
 };
 
-/* Drop the reply of a single call, keeping its status. */
+/*
+ * Drop the reply of a single call, keeping its status: st is the call's
+ * result, reply the address it wrote its reply to (read only here, after
+ * the call, whatever order the arguments were evaluated in).
+ */
 static enum eng_status
-bulk_noreply(enum eng_status st, json_t *reply)
+bulk_noreply(enum eng_status st, json_t **reply)
 {
-	json_decref(reply);
+	json_decref(*reply);
+	*reply = NULL;
 	return st;
 }
 
@@ -56,7 +61,7 @@ bulk_user_identify(struct eng *e, const char *arg, json_t *args,
 	(void)arg;
 	(void)args;
 	return bulk_noreply(eng_user_put(e, json_string_value(json_object_get(
-	    item, "id")), item, now, &reply, cause), reply);
+	    item, "id")), item, now, &reply, cause), &reply);
 }
 
 /* users.delete: DELETE /v1/users/{id}. */
@@ -78,7 +83,7 @@ bulk_user_prefs(struct eng *e, const char *arg, json_t *args, json_t *item,
 	json_t *reply = NULL;
 
 	return bulk_noreply(eng_prefs_put(e, json_string_value(item), arg,
-	    args, now, &reply, cause), reply);
+	    args, now, &reply, cause), &reply);
 }
 
 /* objects.set: PUT /v1/objects/{collection}/{id}. */
@@ -90,7 +95,7 @@ bulk_object_set(struct eng *e, const char *arg, json_t *args, json_t *item,
 
 	(void)args;
 	return bulk_noreply(eng_object_put(e, arg, json_string_value(
-	    json_object_get(item, "id")), item, now, &reply, cause), reply);
+	    json_object_get(item, "id")), item, now, &reply, cause), &reply);
 }
 
 /* objects.delete: DELETE /v1/objects/{collection}/{id}. */
@@ -112,7 +117,7 @@ bulk_subs_add(struct eng *e, const char *arg, json_t *args, json_t *item,
 
 	(void)args;
 	return bulk_noreply(eng_subs_add(e, arg, json_string_value(
-	    json_object_get(item, "id")), item, now, &reply, cause), reply);
+	    json_object_get(item, "id")), item, now, &reply, cause), &reply);
 }
 
 /* objects.delete_subscriptions: DELETE .../{id}/subscriptions. */
@@ -125,7 +130,7 @@ bulk_subs_delete(struct eng *e, const char *arg, json_t *args, json_t *item,
 	(void)args;
 	(void)now;
 	return bulk_noreply(eng_subs_remove(e, arg, json_string_value(
-	    json_object_get(item, "id")), item, &reply, cause), reply);
+	    json_object_get(item, "id")), item, &reply, cause), &reply);
 }
 
 /* tenants.set: PUT /v1/tenants/{id}. */
@@ -138,7 +143,7 @@ bulk_tenant_set(struct eng *e, const char *arg, json_t *args, json_t *item,
 	(void)arg;
 	(void)args;
 	return bulk_noreply(eng_tenant_put(e, json_string_value(
-	    json_object_get(item, "id")), item, now, &reply, cause), reply);
+	    json_object_get(item, "id")), item, now, &reply, cause), &reply);
 }
 
 /* tenants.delete: DELETE /v1/tenants/{id}. */
@@ -174,7 +179,7 @@ bulk_schedule_create(struct eng *e, const char *arg, json_t *args,
 	json_object_set_new(body, "recipients", json_pack("[O]", rc));
 	st = eng_schedules_create(e, body, now, &reply, cause);
 	json_decref(body);
-	return bulk_noreply(st, reply);
+	return bulk_noreply(st, &reply);
 }
 
 /*
