@@ -276,8 +276,11 @@ eng_message_activities(struct eng *e, const char *id, json_t *query,
 		json_decref(items);
 		return rc;
 	}
-	if (td != NULL && !json_is_object(want = json_is_string(td) ?
-	    json_loads(json_string_value(td), 0, NULL) : json_incref(td))) {
+	/* json_is_object evaluates its argument twice: load first */
+	if (td != NULL)
+		want = json_is_string(td) ? json_loads(json_string_value(td), 0,
+		    NULL) : json_incref(td);
+	if (td != NULL && !json_is_object(want)) {
 		json_decref(want);
 		json_decref(items);
 		store_message_clear(&m);
