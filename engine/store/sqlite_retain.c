@@ -58,8 +58,8 @@ const struct sqlite_sql sqlite_retain_sql = { ret_sql, RET_COUNT };
 enum { RET_MSG_DELIVERY, RET_MSG_ATTEMPTS, RET_MSG_EVENTS, RET_MSG_PARTS };
 static const char *const ret_msg_parts_sql[RET_MSG_PARTS] = {
 	[RET_MSG_DELIVERY] = "DELETE FROM deliveries WHERE message_seq <= ?1",
-	[RET_MSG_ATTEMPTS] = "DELETE FROM delivery_attempts WHERE"
-	    " message_seq <= ?1",
+	[RET_MSG_ATTEMPTS] = ("DELETE FROM delivery_attempts WHERE"
+	    " message_seq <= ?1"),
 	/* Counted with their messages. */
 	[RET_MSG_EVENTS] = "DELETE FROM message_events WHERE message_seq <= ?1",
 };
