@@ -613,8 +613,8 @@ sqlite_wal_cb(void *arg, sqlite3 *db, const char *name, int pages)
 }
 
 /* A checkpoint is due once the log is long, urgent when it is longer. */
-enum store_maint
-store_maint_due(const struct store *s)
+static enum store_maint
+sqlite_maint_due(const struct store *s)
 {
 	if (s->wal_pages >= 4 * STORE_SQLITE_CKPT_PAGES)
 		return STORE_MAINT_URGENT;
@@ -624,8 +624,8 @@ store_maint_due(const struct store *s)
 }
 
 /* Copy the log into the database (PASSIVE: never waits); 0 or -1. */
-int
-store_maintain(struct store *s, char **cause)
+static int
+sqlite_maintain(struct store *s, char **cause)
 {
 	char buf[512];
 
@@ -641,8 +641,8 @@ store_maintain(struct store *s, char **cause)
 }
 
 /* The log's length in pages since its last checkpoint. */
-size_t
-store_gauges(const struct store *s, struct store_gauge *out, size_t max)
+static size_t
+sqlite_gauges(const struct store *s, struct store_gauge *out, size_t max)
 {
 	if (max < 1)
 		return 0;
@@ -653,8 +653,8 @@ store_gauges(const struct store *s, struct store_gauge *out, size_t max)
 }
 
 /* See store.h: a query that reads the database file's first pages. */
-int
-store_ping(struct store *s, char **cause)
+static int
+sqlite_ping(struct store *s, char **cause)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, PART_CORE, CORE_PING);
 	int rc = sqlite3_step(st);
@@ -668,8 +668,8 @@ store_ping(struct store *s, char **cause)
 }
 
 /* See store.h: the schema version, size and counts. */
-void
-store_figures(struct store *s, struct store_figures *out)
+static void
+sqlite_figures(struct store *s, struct store_figures *out)
 {
 	out->schema_version = STORE_SQLITE_VERSION;
 	out->bytes = sqlite_scalar(s, sqlite_stmt(s, PART_CORE, CORE_BYTES),
@@ -732,6 +732,31 @@ sqlite_upgrade_backup(struct store *s, const char *path, char **cause)
 	return 0;
 }
 
+/* The backend's table of operations, filled by its files once. */
+static const struct store_ops *
+sqlite_ops(void)
+{
+	static struct store_ops o;
+
+	if (o.close == NULL) {
+		sqlite_core_ops(&o);
+		sqlite_attempts_ops(&o);
+		sqlite_audiences_ops(&o);
+		sqlite_backup_ops(&o);
+		sqlite_bulk_ops(&o);
+		sqlite_deliveries_ops(&o);
+		sqlite_idempotency_ops(&o);
+		sqlite_messages_ops(&o);
+		sqlite_recipients_ops(&o);
+		sqlite_retain_ops(&o);
+		sqlite_runs_ops(&o);
+		sqlite_schedules_ops(&o);
+		sqlite_sources_ops(&o);
+		sqlite_steps_ops(&o);
+	}
+	return &o;
+}
+
 /*
  * Open the database, check it, apply the schema, prepare every statement.
  * Nothing is written before the file is known to be belfry's (or empty)
@@ -740,10 +765,12 @@ sqlite_upgrade_backup(struct store *s, const char *path, char **cause)
  * failed open leaves the file as it was.
  */
 struct store *
-store_open(const char *path, const char *check, char **cause)
+sqlite_store_open(const char *path, const char *check, char **cause)
 {
 	struct store *s = xcalloc(1, sizeof *s);
 	int ours;
+
+	s->ops = sqlite_ops();
 
 	/*
 	 * No memory statistics: belfry never reads them, and SQLite takes a
@@ -817,8 +844,8 @@ fail:
 }
 
 /* Write the held heads out, finalize every statement, close the database. */
-void
-store_close(struct store *s)
+static void
+sqlite_close(struct store *s)
 {
 	char *cause = NULL;
 	size_t i, k;
@@ -846,15 +873,15 @@ store_close(struct store *s)
 }
 
 /* The id derivation key read (or made) at open. */
-void
-store_idkey(const struct store *s, uint64_t key[4])
+static void
+sqlite_idkey(const struct store *s, uint64_t key[4])
 {
 	memcpy(key, s->idkey, sizeof s->idkey);
 }
 
 /* How many statements have failed. */
-uint64_t
-store_errors(const struct store *s)
+static uint64_t
+sqlite_errors(const struct store *s)
 {
 	return s->errors;
 }
@@ -1070,8 +1097,8 @@ sqlite_bind_int(sqlite3_stmt *st, int col, int64_t v)
  * Start the group transaction; after a failed one, it first recovers the
  * feed heads (sqlite_heads_rollback).
  */
-int
-store_begin(struct store *s, char **cause)
+static int
+sqlite_begin(struct store *s, char **cause)
 {
 	assert(!s->in_txn && s->depth == 0);
 	if (sqlite_done(s, sqlite_stmt(s, PART_CORE, CORE_BEGIN)) != 0) {
@@ -1091,8 +1118,8 @@ store_begin(struct store *s, char **cause)
 }
 
 /* Commit the group transaction (durably: synchronous=FULL). */
-int
-store_commit(struct store *s, char **cause)
+static int
+sqlite_commit(struct store *s, char **cause)
 {
 	int rc;
 
@@ -1110,8 +1137,8 @@ store_commit(struct store *s, char **cause)
 }
 
 /* Abandon the group transaction (and any request still open in it). */
-void
-store_rollback(struct store *s)
+static void
+sqlite_rollback(struct store *s)
 {
 	s->in_txn = 0;
 	s->depth = 0;
@@ -1125,8 +1152,8 @@ store_rollback(struct store *s)
  * made before idem_before, throttle hits expired at now, and cancels no
  * pending fan-out can meet.
  */
-int
-store_sweep(struct store *s, int64_t now, int64_t idem_before, int max)
+static int
+sqlite_sweep(struct store *s, int64_t now, int64_t idem_before, int max)
 {
 	int rc = sqlite_idempotency_sweep(s, idem_before, max);
 
@@ -1138,15 +1165,15 @@ store_sweep(struct store *s, int64_t now, int64_t idem_before, int max)
 }
 
 /* Whether the group transaction is open. */
-int
-store_in_txn(const struct store *s)
+static int
+sqlite_in_txn(const struct store *s)
 {
 	return s->in_txn;
 }
 
 /* Open a request's savepoint. */
-void
-store_request_begin(struct store *s)
+static void
+sqlite_request_begin(struct store *s)
 {
 	assert(s->in_txn);
 	assert(s->depth < STORE_DEPTH_MAX);
@@ -1160,8 +1187,8 @@ store_request_begin(struct store *s)
  * and none of its statements failed (a failure in its savepoint's own
  * statements counts too).
  */
-int
-store_request_end(struct store *s, int ok)
+static int
+sqlite_request_end(struct store *s, int ok)
 {
 	int keep;
 
@@ -1175,4 +1202,25 @@ store_request_end(struct store *s, int ok)
 	s->depth--;
 	sqlite_done(s, sqlite_stmt(s, PART_CORE, CORE_RELEASE));
 	return keep;
+}
+
+/* This file's operations, into the backend's table. */
+void
+sqlite_core_ops(struct store_ops *o)
+{
+	o->maint_due = sqlite_maint_due;
+	o->maintain = sqlite_maintain;
+	o->gauges = sqlite_gauges;
+	o->ping = sqlite_ping;
+	o->figures = sqlite_figures;
+	o->close = sqlite_close;
+	o->idkey = sqlite_idkey;
+	o->errors = sqlite_errors;
+	o->begin = sqlite_begin;
+	o->commit = sqlite_commit;
+	o->rollback = sqlite_rollback;
+	o->sweep = sqlite_sweep;
+	o->in_txn = sqlite_in_txn;
+	o->request_begin = sqlite_request_begin;
+	o->request_end = sqlite_request_end;
 }

@@ -46,20 +46,10 @@ att_stmt(struct store *s, int i)
 	return sqlite_stmt(s, PART_ATTEMPTS, i);
 }
 
-/* Free what an attempt holds. */
-void
-store_attempt_clear(struct store_attempt *a)
-{
-	free(a->channel);
-	free(a->error);
-	json_decref(a->request);
-	json_decref(a->response);
-	memset(a, 0, sizeof *a);
-}
 
 /* Record attempt a; 0 or -1. */
-int
-store_attempt_add(struct store *s, const struct store_attempt *a)
+static int
+sqlite_attempt_add(struct store *s, const struct store_attempt *a)
 {
 	sqlite3_stmt *st = att_stmt(s, ATT_ADD);
 
@@ -76,8 +66,8 @@ store_attempt_add(struct store *s, const struct store_attempt *a)
 }
 
 /* Up to max attempts newest first below before (see store.h). */
-size_t
-store_attempts_page(struct store *s, int64_t msg, int failed,
+static size_t
+sqlite_attempts_page(struct store *s, int64_t msg, int failed,
     int64_t before, size_t max, struct store_attempt *out)
 {
 	sqlite3_stmt *st;
@@ -109,8 +99,8 @@ store_attempts_page(struct store *s, int64_t msg, int failed,
 }
 
 /* Message msg's attempt count and its newest error (see store.h). */
-int
-store_attempts_summary(struct store *s, int64_t msg, char **last_error)
+static int
+sqlite_attempts_summary(struct store *s, int64_t msg, char **last_error)
 {
 	sqlite3_stmt *st = att_stmt(s, ATT_COUNT_MSG);
 	int n = 0;
@@ -128,4 +118,13 @@ store_attempts_summary(struct store *s, int64_t msg, char **last_error)
 		*last_error = sqlite_text(st, 0);
 	sqlite3_reset(st);
 	return n;
+}
+
+/* This file's operations, into the backend's table. */
+void
+sqlite_attempts_ops(struct store_ops *o)
+{
+	o->attempt_add = sqlite_attempt_add;
+	o->attempts_page = sqlite_attempts_page;
+	o->attempts_summary = sqlite_attempts_summary;
 }

@@ -47,8 +47,8 @@ aud_bind(struct store *s, int i, const char *audience, const char *user,
 }
 
 /* Add user (in tenant, or NULL) to audience at now, unless there; 0/-1. */
-int
-store_audience_add(struct store *s, const char *audience, const char *user,
+static int
+sqlite_audience_add(struct store *s, const char *audience, const char *user,
     const char *tenant, int64_t now)
 {
 	sqlite3_stmt *st = aud_bind(s, AUD_ADD, audience, user, tenant);
@@ -58,16 +58,16 @@ store_audience_add(struct store *s, const char *audience, const char *user,
 }
 
 /* Remove user (in tenant, or NULL) from audience; 0 or -1. */
-int
-store_audience_remove(struct store *s, const char *audience,
+static int
+sqlite_audience_remove(struct store *s, const char *audience,
     const char *user, const char *tenant)
 {
 	return sqlite_done(s, aud_bind(s, AUD_DEL, audience, user, tenant));
 }
 
 /* Remove user from every audience; 0 or -1. */
-int
-store_audience_remove_user(struct store *s, const char *user)
+static int
+sqlite_audience_remove_user(struct store *s, const char *user)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, PART_AUDIENCES, AUD_DEL_USER);
 
@@ -76,8 +76,8 @@ store_audience_remove_user(struct store *s, const char *user)
 }
 
 /* Whether user is in audience without a tenant or in tenant: 1 or 0. */
-int
-store_audience_has(struct store *s, const char *audience, const char *user,
+static int
+sqlite_audience_has(struct store *s, const char *audience, const char *user,
     const char *tenant)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, PART_AUDIENCES, AUD_HAS);
@@ -92,8 +92,8 @@ store_audience_has(struct store *s, const char *audience, const char *user,
 }
 
 /* Whether audience has any member: 1 or 0. */
-int
-store_audience_exists(struct store *s, const char *audience)
+static int
+sqlite_audience_exists(struct store *s, const char *audience)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, PART_AUDIENCES, AUD_ANY);
 
@@ -105,8 +105,8 @@ store_audience_exists(struct store *s, const char *audience)
  * Up to max members of audience after (user, tenant) in their order, or
  * before it when backward (nearest first), into out; their count.
  */
-size_t
-store_audience_page(struct store *s, const char *audience, const char *user,
+static size_t
+sqlite_audience_page(struct store *s, const char *audience, const char *user,
     const char *tenant, int backward, size_t max, struct store_member *out)
 {
 	sqlite3_stmt *st = aud_bind(s, backward ? AUD_DOWN : AUD_UP, audience,
@@ -128,11 +128,14 @@ store_audience_page(struct store *s, const char *audience, const char *user,
 	return n;
 }
 
-/* Free what a member holds. */
+/* This file's operations, into the backend's table. */
 void
-store_member_clear(struct store_member *m)
+sqlite_audiences_ops(struct store_ops *o)
 {
-	free(m->user);
-	free(m->tenant);
-	memset(m, 0, sizeof *m);
+	o->audience_add = sqlite_audience_add;
+	o->audience_remove = sqlite_audience_remove;
+	o->audience_remove_user = sqlite_audience_remove_user;
+	o->audience_has = sqlite_audience_has;
+	o->audience_exists = sqlite_audience_exists;
+	o->audience_page = sqlite_audience_page;
 }

@@ -30,8 +30,8 @@ struct store_backup {
 };
 
 /* See store.h: open PATH.tmp and start the copy. */
-struct store_backup *
-store_backup_begin(struct store *s, const char *path, char **cause)
+static struct store_backup *
+sqlite_backup_begin(struct store *s, const char *path, char **cause)
 {
 	struct store_backup *k = xcalloc(1, sizeof *k);
 
@@ -158,4 +158,11 @@ sqlite_backup_whole(struct store *s, const char *path, char **cause)
 		return -1;
 	}
 	return store_backup_finish(k, cause);
+}
+
+/* This file's operations, into the backend's table. */
+void
+sqlite_backup_ops(struct store_ops *o)
+{
+	o->backup_begin = sqlite_backup_begin;
 }

@@ -44,20 +44,10 @@ bulk_stmt(struct store *s, int i)
 	return sqlite_stmt(s, PART_BULK, i);
 }
 
-/* Free what an operation's row holds. */
-void
-store_bulk_clear(struct store_bulk *b)
-{
-	free(b->name);
-	free(b->arg);
-	free(b->status);
-	json_decref(b->error_items);
-	memset(b, 0, sizeof *b);
-}
 
 /* Record an operation and its items (see store.h). */
-int64_t
-store_bulk_add(struct store *s, const char *name, const char *arg,
+static int64_t
+sqlite_bulk_add(struct store *s, const char *name, const char *arg,
     json_t *args, json_t *items, int64_t now)
 {
 	sqlite3_stmt *st = bulk_stmt(s, BULK_ADD);
@@ -94,8 +84,8 @@ bulk_instant(sqlite3_stmt *st, int col)
 }
 
 /* Operation seq (see store.h). */
-int
-store_bulk_get(struct store *s, int64_t seq, struct store_bulk *out,
+static int
+sqlite_bulk_get(struct store *s, int64_t seq, struct store_bulk *out,
     json_t **args)
 {
 	sqlite3_stmt *st = bulk_stmt(s, BULK_GET);
@@ -128,8 +118,8 @@ store_bulk_get(struct store *s, int64_t seq, struct store_bulk *out,
 }
 
 /* Write an operation's progress (see store.h). */
-int
-store_bulk_put(struct store *s, const struct store_bulk *b)
+static int
+sqlite_bulk_put(struct store *s, const struct store_bulk *b)
 {
 	sqlite3_stmt *st = bulk_stmt(s, BULK_PUT);
 
@@ -147,8 +137,8 @@ store_bulk_put(struct store *s, const struct store_bulk *b)
 }
 
 /* The next items of an operation (see store.h). */
-size_t
-store_bulk_items(struct store *s, int64_t seq, size_t max, json_t **out)
+static size_t
+sqlite_bulk_items(struct store *s, int64_t seq, size_t max, json_t **out)
 {
 	sqlite3_stmt *st = bulk_stmt(s, BULK_ITEMS);
 	const char *text;
@@ -169,12 +159,23 @@ store_bulk_items(struct store *s, int64_t seq, size_t max, json_t **out)
 }
 
 /* Forget processed items (see store.h). */
-int
-store_bulk_items_drop(struct store *s, int64_t seq, int64_t upto)
+static int
+sqlite_bulk_items_drop(struct store *s, int64_t seq, int64_t upto)
 {
 	sqlite3_stmt *st = bulk_stmt(s, BULK_DROP);
 
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_int64(st, 2, upto);
 	return sqlite_done(s, st);
+}
+
+/* This file's operations, into the backend's table. */
+void
+sqlite_bulk_ops(struct store_ops *o)
+{
+	o->bulk_add = sqlite_bulk_add;
+	o->bulk_get = sqlite_bulk_get;
+	o->bulk_put = sqlite_bulk_put;
+	o->bulk_items = sqlite_bulk_items;
+	o->bulk_items_drop = sqlite_bulk_items_drop;
 }

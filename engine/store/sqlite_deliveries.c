@@ -44,8 +44,8 @@ dlv_stmt(struct store *s, int i)
 }
 
 /* Queue message msg's delivery on channel; 0 or -1. */
-int
-store_delivery_add(struct store *s, int64_t msg, int64_t due,
+static int
+sqlite_delivery_add(struct store *s, int64_t msg, int64_t due,
     const char *channel, const char *url, json_t *headers, const char *body)
 {
 	sqlite3_stmt *st = dlv_stmt(s, DLV_ADD);
@@ -63,8 +63,8 @@ store_delivery_add(struct store *s, int64_t msg, int64_t due,
  * Take up to max deliveries on channel due at now, earliest first,
  * marking them in flight and counting their attempt; their count.
  */
-size_t
-store_deliveries_take(struct store *s, const char *channel, int64_t now,
+static size_t
+sqlite_deliveries_take(struct store *s, const char *channel, int64_t now,
     size_t max, struct store_delivery *out)
 {
 	sqlite3_stmt *st = dlv_stmt(s, DLV_DUE);
@@ -87,20 +87,10 @@ store_deliveries_take(struct store *s, const char *channel, int64_t now,
 	return n;
 }
 
-/* Free what a taken delivery holds. */
-void
-store_delivery_clear(struct store_delivery *d)
-{
-	free(d->url);
-	free(d->body);
-	json_decref(d->headers);
-	d->url = d->body = NULL;
-	d->headers = NULL;
-}
 
 /* The channels that have deliveries queued, as an array of names. */
-json_t *
-store_delivery_channels(struct store *s)
+static json_t *
+sqlite_delivery_channels(struct store *s)
 {
 	sqlite3_stmt *st = dlv_stmt(s, DLV_CHANNELS);
 	json_t *a = json_array();
@@ -116,8 +106,8 @@ store_delivery_channels(struct store *s)
  * Whether message msg has a delivery queued: 1 with *due (when it is next
  * due) and *inflight, or 0.
  */
-int
-store_delivery_get(struct store *s, int64_t msg, int64_t *due,
+static int
+sqlite_delivery_get(struct store *s, int64_t msg, int64_t *due,
     int *inflight)
 {
 	sqlite3_stmt *st = dlv_stmt(s, DLV_GET);
@@ -134,8 +124,8 @@ store_delivery_get(struct store *s, int64_t msg, int64_t *due,
 }
 
 /* The attempts made at message msg's delivery, or -1 if it has none. */
-int
-store_delivery_attempts(struct store *s, int64_t msg)
+static int
+sqlite_delivery_attempts(struct store *s, int64_t msg)
 {
 	sqlite3_stmt *st = dlv_stmt(s, DLV_ATTEMPTS);
 
@@ -144,15 +134,15 @@ store_delivery_attempts(struct store *s, int64_t msg)
 }
 
 /* Forget message msg's delivery (done, or given up); 0 or -1. */
-int
-store_delivery_drop(struct store *s, int64_t msg)
+static int
+sqlite_delivery_drop(struct store *s, int64_t msg)
 {
 	return sqlite_done_key(s, PART_DELIVERIES, DLV_DROP, msg);
 }
 
 /* Make message msg's delivery due again at due, noting err; 0 or -1. */
-int
-store_delivery_retry(struct store *s, int64_t msg, int64_t due,
+static int
+sqlite_delivery_retry(struct store *s, int64_t msg, int64_t due,
     const char *err)
 {
 	sqlite3_stmt *st = dlv_stmt(s, DLV_RETRY);
@@ -164,8 +154,8 @@ store_delivery_retry(struct store *s, int64_t msg, int64_t due,
 }
 
 /* When the earliest delivery not in flight is due, or INT64_MAX. */
-int64_t
-store_delivery_next(struct store *s)
+static int64_t
+sqlite_delivery_next(struct store *s)
 {
 	return sqlite_scalar(s, dlv_stmt(s, DLV_NEXT), INT64_MAX);
 }
@@ -175,4 +165,18 @@ int
 sqlite_deliveries_reset(struct store *s)
 {
 	return sqlite_done(s, dlv_stmt(s, DLV_RESET));
+}
+
+/* This file's operations, into the backend's table. */
+void
+sqlite_deliveries_ops(struct store_ops *o)
+{
+	o->delivery_add = sqlite_delivery_add;
+	o->deliveries_take = sqlite_deliveries_take;
+	o->delivery_channels = sqlite_delivery_channels;
+	o->delivery_get = sqlite_delivery_get;
+	o->delivery_attempts = sqlite_delivery_attempts;
+	o->delivery_drop = sqlite_delivery_drop;
+	o->delivery_retry = sqlite_delivery_retry;
+	o->delivery_next = sqlite_delivery_next;
 }

@@ -20,8 +20,8 @@ static const char *const idem_sql[IDEM_COUNT] = {
 const struct sqlite_sql sqlite_idempotency_sql = { idem_sql, IDEM_COUNT };
 
 /* The reply stored under key: 1 with *status, *body and *created, or 0. */
-int
-store_idem_get(struct store *s, const char *key, int *status, char **body,
+static int
+sqlite_idem_get(struct store *s, const char *key, int *status, char **body,
     int64_t *created)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, PART_IDEMPOTENCY, IDEM_GET);
@@ -38,8 +38,8 @@ store_idem_get(struct store *s, const char *key, int *status, char **body,
 }
 
 /* Store (or replace) the reply under key, made at now; 0 or -1. */
-int
-store_idem_put(struct store *s, const char *key, int status,
+static int
+sqlite_idem_put(struct store *s, const char *key, int status,
     const char *body, int64_t now)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, PART_IDEMPOTENCY, IDEM_PUT);
@@ -60,4 +60,12 @@ sqlite_idempotency_sweep(struct store *s, int64_t before, int max)
 	sqlite3_bind_int64(st, 1, before);
 	sqlite3_bind_int(st, 2, max);
 	return sqlite_done(s, st);
+}
+
+/* This file's operations, into the backend's table. */
+void
+sqlite_idempotency_ops(struct store_ops *o)
+{
+	o->idem_get = sqlite_idem_get;
+	o->idem_put = sqlite_idem_put;
 }

@@ -56,6 +56,7 @@ extern const struct sqlite_sql sqlite_audiences_sql;
 struct sqlite_heads;
 
 struct store {
+	const struct store_ops *ops;     /* first: see store.h */
 	sqlite3 *db;
 	sqlite3_stmt **st[PARTS];
 	int in_txn;
@@ -91,6 +92,26 @@ int64_t sqlite_int(sqlite3_stmt *st, int col);
 void sqlite_bind_json(sqlite3_stmt *st, int col, json_t *v);
 void sqlite_bind_text(sqlite3_stmt *st, int col, const char *v);
 void sqlite_bind_int(sqlite3_stmt *st, int col, int64_t v);
+
+/* sqlite.c: open the store in the file at path (store_open). */
+struct store *sqlite_store_open(const char *path, const char *check,
+    char **cause);
+
+/* Each file's operations, into the backend's table (sqlite.c). */
+void sqlite_core_ops(struct store_ops *o);
+void sqlite_attempts_ops(struct store_ops *o);
+void sqlite_audiences_ops(struct store_ops *o);
+void sqlite_backup_ops(struct store_ops *o);
+void sqlite_bulk_ops(struct store_ops *o);
+void sqlite_deliveries_ops(struct store_ops *o);
+void sqlite_idempotency_ops(struct store_ops *o);
+void sqlite_messages_ops(struct store_ops *o);
+void sqlite_recipients_ops(struct store_ops *o);
+void sqlite_retain_ops(struct store_ops *o);
+void sqlite_runs_ops(struct store_ops *o);
+void sqlite_schedules_ops(struct store_ops *o);
+void sqlite_sources_ops(struct store_ops *o);
+void sqlite_steps_ops(struct store_ops *o);
 
 /* sqlite.c: the SQL that recovers the feed heads (see sqlite_heads.c). */
 extern const char *const sqlite_heads_recover;

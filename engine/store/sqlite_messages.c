@@ -118,8 +118,8 @@ msgs_stmt(struct store *s, int i)
  * Append message m to its recipient's chain on its channel, in one
  * statement with the chain's new head; its key, or -1.
  */
-int64_t
-store_message_add(struct store *s, const struct store_message *m)
+static int64_t
+sqlite_message_add(struct store *s, const struct store_message *m)
 {
 	sqlite3_stmt *st;
 	int64_t seq, prev;
@@ -167,8 +167,8 @@ msgs_read(sqlite3_stmt *st, struct store_message *m)
 }
 
 /* Message seq into *m: 1, or 0 if there is none. */
-int
-store_message_get(struct store *s, int64_t seq, struct store_message *m)
+static int
+sqlite_message_get(struct store *s, int64_t seq, struct store_message *m)
 {
 	sqlite3_stmt *st = msgs_stmt(s, MSGS_GET);
 	int found;
@@ -181,23 +181,13 @@ store_message_get(struct store *s, int64_t seq, struct store_message *m)
 	return found;
 }
 
-/* Free what a message read holds. */
-void
-store_message_clear(struct store_message *m)
-{
-	free(m->owned);
-	json_decref(m->body);
-	json_decref(m->data);
-	json_decref(m->metadata);
-	memset(m, 0, sizeof *m);
-}
 
 /*
  * Set (at now) or clear message seq's engagement what ("seen", "read",
  * "archived" or "interacted"): 1, 0 if there is no such message, or -1.
  */
-int
-store_message_mark(struct store *s, int64_t seq, const char *what, int set,
+static int
+sqlite_message_mark(struct store *s, int64_t seq, const char *what, int set,
     int64_t now)
 {
 	sqlite3_stmt *st = msgs_stmt(s, MSGS_MARK);
@@ -211,8 +201,8 @@ store_message_mark(struct store *s, int64_t seq, const char *what, int set,
 }
 
 /* Set message seq's delivery status at now; 0 or -1. */
-int
-store_message_status(struct store *s, int64_t seq, const char *status,
+static int
+sqlite_message_status(struct store *s, int64_t seq, const char *status,
     int64_t now)
 {
 	sqlite3_stmt *st = msgs_stmt(s, MSGS_STATUS);
@@ -244,8 +234,8 @@ msgs_bind_filter(sqlite3_stmt *st, const struct store_feed_filter *f)
  * from f->above, through the run's index for f->run, or by key for
  * f->seqs.  Their count.
  */
-size_t
-store_messages_page(struct store *s, const struct store_feed_filter *f,
+static size_t
+sqlite_messages_page(struct store *s, const struct store_feed_filter *f,
     size_t max, struct store_message *out)
 {
 	sqlite3_stmt *st;
@@ -270,8 +260,8 @@ store_messages_page(struct store *s, const struct store_feed_filter *f,
 }
 
 /* Keep metadata (NULL: none) on message seq; 0 or -1. */
-int
-store_message_metadata(struct store *s, int64_t seq, json_t *metadata)
+static int
+sqlite_message_metadata(struct store *s, int64_t seq, json_t *metadata)
 {
 	sqlite3_stmt *st = msgs_stmt(s, MSGS_METADATA);
 
@@ -281,8 +271,8 @@ store_message_metadata(struct store *s, int64_t seq, json_t *metadata)
 }
 
 /* Record event type (with data, or NULL) of message seq at now; 0 or -1. */
-int
-store_message_event_add(struct store *s, int64_t seq, const char *type,
+static int
+sqlite_message_event_add(struct store *s, int64_t seq, const char *type,
     json_t *data, int64_t now)
 {
 	sqlite3_stmt *st = msgs_stmt(s, MSGS_EVENT_ADD);
@@ -298,8 +288,8 @@ store_message_event_add(struct store *s, int64_t seq, const char *type,
  * The recorded events of message seq, oldest first, into *out (the
  * caller's to free with store_message_events_free); their count.
  */
-size_t
-store_message_events(struct store *s, int64_t seq,
+static size_t
+sqlite_message_events(struct store *s, int64_t seq,
     struct store_message_event **out)
 {
 	sqlite3_stmt *st = msgs_stmt(s, MSGS_EVENTS);
@@ -320,18 +310,6 @@ store_message_events(struct store *s, int64_t seq,
 	return n;
 }
 
-/* Free n events read by store_message_events. */
-void
-store_message_events_free(struct store_message_event *ev, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(ev[i].type);
-		json_decref(ev[i].data);
-	}
-	free(ev);
-}
 
 /* A chain being walked: the seq of its next message (0: done). */
 struct msgs_chain {
@@ -395,8 +373,8 @@ msgs_seek(struct store *s, sqlite3_stmt *st, const char *rcpt,
  * the newest message next, each message fetched with whether it passes
  * the filters, until the page is full or the chains end.  Their count.
  */
-size_t
-store_feed_page(struct store *s, const char *rcpt, const char *channel,
+static size_t
+sqlite_feed_page(struct store *s, const char *rcpt, const char *channel,
     const struct store_feed_filter *f, size_t max, struct store_message *out)
 {
 	sqlite3_stmt *st = msgs_stmt(s, MSGS_WALK);
@@ -440,8 +418,8 @@ store_feed_page(struct store *s, const char *rcpt, const char *channel,
  * The counts of rcpt's messages on channel that are not archived and
  * pass the tenant filter: all, unread and unseen (0s if the read fails).
  */
-void
-store_feed_count(struct store *s, const char *rcpt, const char *channel,
+static void
+sqlite_feed_count(struct store *s, const char *rcpt, const char *channel,
     const char *tenant, int has_tenant, struct store_feed_counts *out)
 {
 	sqlite3_stmt *st;
@@ -458,4 +436,20 @@ store_feed_count(struct store *s, const char *rcpt, const char *channel,
 		out->unseen = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_reset(st);
+}
+
+/* This file's operations, into the backend's table. */
+void
+sqlite_messages_ops(struct store_ops *o)
+{
+	o->message_add = sqlite_message_add;
+	o->message_get = sqlite_message_get;
+	o->message_mark = sqlite_message_mark;
+	o->message_status = sqlite_message_status;
+	o->messages_page = sqlite_messages_page;
+	o->message_metadata = sqlite_message_metadata;
+	o->message_event_add = sqlite_message_event_add;
+	o->message_events = sqlite_message_events;
+	o->feed_page = sqlite_feed_page;
+	o->feed_count = sqlite_feed_count;
 }

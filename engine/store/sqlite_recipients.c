@@ -147,8 +147,8 @@ rcpt_props_row(struct store *s, sqlite3_stmt *st, struct store_times *t)
 }
 
 /* A user's (collection NULL) or an object's properties, or NULL. */
-json_t *
-store_recipient_get(struct store *s, const char *collection, const char *id,
+static json_t *
+sqlite_recipient_get(struct store *s, const char *collection, const char *id,
     struct store_times *t)
 {
 	sqlite3_stmt *st;
@@ -165,8 +165,8 @@ store_recipient_get(struct store *s, const char *collection, const char *id,
 }
 
 /* Store a user's or an object's properties (created_at kept); 0 or -1. */
-int
-store_recipient_put(struct store *s, const char *collection, const char *id,
+static int
+sqlite_recipient_put(struct store *s, const char *collection, const char *id,
     json_t *props, int64_t now)
 {
 	sqlite3_stmt *st;
@@ -187,8 +187,8 @@ store_recipient_put(struct store *s, const char *collection, const char *id,
 }
 
 /* Delete a user or an object: 1, 0 if there was none, or -1. */
-int
-store_recipient_delete(struct store *s, const char *collection,
+static int
+sqlite_recipient_delete(struct store *s, const char *collection,
     const char *id)
 {
 	sqlite3_stmt *st;
@@ -205,8 +205,8 @@ store_recipient_delete(struct store *s, const char *collection,
 }
 
 /* A tenant's properties, or NULL. */
-json_t *
-store_tenant_get(struct store *s, const char *id, struct store_times *t)
+static json_t *
+sqlite_tenant_get(struct store *s, const char *id, struct store_times *t)
 {
 	sqlite3_stmt *st = rcpt_stmt(s, RCPT_TENANT_GET);
 
@@ -215,8 +215,8 @@ store_tenant_get(struct store *s, const char *id, struct store_times *t)
 }
 
 /* Store a tenant's properties (created_at kept); 0 or -1. */
-int
-store_tenant_put(struct store *s, const char *id, json_t *props, int64_t now)
+static int
+sqlite_tenant_put(struct store *s, const char *id, json_t *props, int64_t now)
 {
 	sqlite3_stmt *st = rcpt_stmt(s, RCPT_TENANT_PUT);
 
@@ -227,8 +227,8 @@ store_tenant_put(struct store *s, const char *id, json_t *props, int64_t now)
 }
 
 /* Create tenant id with no properties unless it exists; 0 or -1. */
-int
-store_tenant_stub(struct store *s, const char *id, int64_t now)
+static int
+sqlite_tenant_stub(struct store *s, const char *id, int64_t now)
 {
 	sqlite3_stmt *st = rcpt_stmt(s, RCPT_TENANT_STUB);
 
@@ -248,8 +248,8 @@ rcpt_bind_sub(sqlite3_stmt *st, const char *coll, const char *obj,
 }
 
 /* Subscribe rcpt to object coll/obj with props (NULL: null); 0 or -1. */
-int
-store_sub_put(struct store *s, const char *coll, const char *obj,
+static int
+sqlite_sub_put(struct store *s, const char *coll, const char *obj,
     const char *rcpt, json_t *props, int64_t now)
 {
 	sqlite3_stmt *st = rcpt_stmt(s, RCPT_SUB_PUT);
@@ -264,8 +264,8 @@ store_sub_put(struct store *s, const char *coll, const char *obj,
 }
 
 /* Unsubscribe rcpt from object coll/obj; 0 or -1. */
-int
-store_sub_delete(struct store *s, const char *coll, const char *obj,
+static int
+sqlite_sub_delete(struct store *s, const char *coll, const char *obj,
     const char *rcpt)
 {
 	sqlite3_stmt *st = rcpt_stmt(s, RCPT_SUB_DEL);
@@ -275,8 +275,8 @@ store_sub_delete(struct store *s, const char *coll, const char *obj,
 }
 
 /* rcpt's subscription to coll/obj into *out (rcpt not set): 1, or 0. */
-int
-store_sub_get(struct store *s, const char *coll, const char *obj,
+static int
+sqlite_sub_get(struct store *s, const char *coll, const char *obj,
     const char *rcpt, struct store_sub *out)
 {
 	sqlite3_stmt *st = rcpt_stmt(s, RCPT_SUB_GET);
@@ -315,8 +315,8 @@ rcpt_sub_rows(struct store *s, sqlite3_stmt *st, size_t max,
 }
 
 /* Up to max subscriptions to coll/obj after recipient key after. */
-size_t
-store_subs_page(struct store *s, const char *coll, const char *obj,
+static size_t
+sqlite_subs_page(struct store *s, const char *coll, const char *obj,
     const char *after, size_t max, struct store_sub *out)
 {
 	sqlite3_stmt *st = rcpt_stmt(s, RCPT_SUB_LIST);
@@ -328,18 +328,10 @@ store_subs_page(struct store *s, const char *coll, const char *obj,
 	return rcpt_sub_rows(s, st, max, out);
 }
 
-/* Free what a subscription holds. */
-void
-store_sub_clear(struct store_sub *sub)
-{
-	free(sub->rcpt);
-	json_decref(sub->props);
-	memset(sub, 0, sizeof *sub);
-}
 
 /* rcpt's preference set called set, or NULL. */
-json_t *
-store_prefs_get(struct store *s, const char *rcpt, const char *set)
+static json_t *
+sqlite_prefs_get(struct store *s, const char *rcpt, const char *set)
 {
 	sqlite3_stmt *st = rcpt_stmt(s, RCPT_PREF_GET);
 	json_t *v = NULL;
@@ -353,8 +345,8 @@ store_prefs_get(struct store *s, const char *rcpt, const char *set)
 }
 
 /* Store rcpt's preference set called set; 0 or -1. */
-int
-store_prefs_put(struct store *s, const char *rcpt, const char *set,
+static int
+sqlite_prefs_put(struct store *s, const char *rcpt, const char *set,
     json_t *body, int64_t now)
 {
 	sqlite3_stmt *st = rcpt_stmt(s, RCPT_PREF_PUT);
@@ -367,15 +359,15 @@ store_prefs_put(struct store *s, const char *rcpt, const char *set,
 }
 
 /* Whether any preference set is stored. */
-int
-store_prefs_exist(struct store *s)
+static int
+sqlite_prefs_exist(struct store *s)
 {
 	return sqlite_scalar(s, rcpt_stmt(s, RCPT_PREF_ANY), 0) != 0;
 }
 
 /* Delete tenant id: 1, 0 if there was none, or -1. */
-int
-store_tenant_delete(struct store *s, const char *id)
+static int
+sqlite_tenant_delete(struct store *s, const char *id)
 {
 	sqlite3_stmt *st = rcpt_stmt(s, RCPT_TENANT_DEL);
 
@@ -384,8 +376,8 @@ store_tenant_delete(struct store *s, const char *id)
 }
 
 /* Set a recipient's creation time (an identify's created_at); 0 or -1. */
-int
-store_recipient_created(struct store *s, enum store_rcpt_kind kind,
+static int
+sqlite_recipient_created(struct store *s, enum store_rcpt_kind kind,
     const char *collection, const char *id, int64_t at)
 {
 	static const int stmts[] = { RCPT_USER_CREATED, RCPT_OBJ_CREATED,
@@ -404,8 +396,8 @@ store_recipient_created(struct store *s, enum store_rcpt_kind kind,
  * f->after or, going back, before f->before, in id order either way, into
  * out; their count.
  */
-size_t
-store_recipients_page(struct store *s, const struct store_rcpt_filter *f,
+static size_t
+sqlite_recipients_page(struct store *s, const struct store_rcpt_filter *f,
     size_t max, struct store_rcpt_row *out)
 {
 	static const int fwd[] = { RCPT_USER_FWD, RCPT_OBJ_FWD,
@@ -442,21 +434,13 @@ store_recipients_page(struct store *s, const struct store_rcpt_filter *f,
 	return n;
 }
 
-/* Free what a listed recipient holds. */
-void
-store_rcpt_row_clear(struct store_rcpt_row *row)
-{
-	free(row->id);
-	json_decref(row->props);
-	memset(row, 0, sizeof *row);
-}
 
 /*
  * Up to max of rcpt's subscriptions, the objects' keys (in out[].rcpt)
  * sorting after `after`, in that order; their count.
  */
-size_t
-store_subs_of(struct store *s, const char *rcpt, const char *after,
+static size_t
+sqlite_subs_of(struct store *s, const char *rcpt, const char *after,
     size_t max, struct store_sub *out)
 {
 	sqlite3_stmt *st = rcpt_stmt(s, RCPT_SUB_OF);
@@ -479,8 +463,8 @@ rcpt_cd_stmt(struct store *s, int i, const char *rcpt, const char *channel)
 }
 
 /* rcpt's channel data on channel (*updated its time), or NULL. */
-json_t *
-store_channel_data_get(struct store *s, const char *rcpt,
+static json_t *
+sqlite_channel_data_get(struct store *s, const char *rcpt,
     const char *channel, int64_t *updated)
 {
 	sqlite3_stmt *st = rcpt_cd_stmt(s, RCPT_CD_GET, rcpt, channel);
@@ -495,8 +479,8 @@ store_channel_data_get(struct store *s, const char *rcpt,
 }
 
 /* Store rcpt's channel data on channel; 0 or -1. */
-int
-store_channel_data_put(struct store *s, const char *rcpt,
+static int
+sqlite_channel_data_put(struct store *s, const char *rcpt,
     const char *channel, json_t *data, int64_t now)
 {
 	sqlite3_stmt *st = rcpt_cd_stmt(s, RCPT_CD_PUT, rcpt, channel);
@@ -507,16 +491,16 @@ store_channel_data_put(struct store *s, const char *rcpt,
 }
 
 /* Delete rcpt's channel data on channel: 1, 0 if there was none, or -1. */
-int
-store_channel_data_delete(struct store *s, const char *rcpt,
+static int
+sqlite_channel_data_delete(struct store *s, const char *rcpt,
     const char *channel)
 {
 	return sqlite_changed(s, rcpt_cd_stmt(s, RCPT_CD_DEL, rcpt, channel));
 }
 
 /* rcpt's preference sets: a new object of set id -> body. */
-json_t *
-store_prefs_list(struct store *s, const char *rcpt)
+static json_t *
+sqlite_prefs_list(struct store *s, const char *rcpt)
 {
 	sqlite3_stmt *st = rcpt_stmt(s, RCPT_PREF_LIST);
 	json_t *out = json_object();
@@ -530,8 +514,8 @@ store_prefs_list(struct store *s, const char *rcpt)
 }
 
 /* Delete rcpt's preference set: 1, 0 if there was none, or -1. */
-int
-store_prefs_delete(struct store *s, const char *rcpt, const char *set)
+static int
+sqlite_prefs_delete(struct store *s, const char *rcpt, const char *set)
 {
 	return sqlite_changed(s, rcpt_cd_stmt(s, RCPT_PREF_DEL, rcpt, set));
 }
@@ -541,8 +525,8 @@ store_prefs_delete(struct store *s, const char *rcpt, const char *set)
  * preference sets by id, subscriptions by object) to into, then drop
  * from's; 0 or -1.
  */
-int
-store_recipient_merge(struct store *s, const char *from, const char *into)
+static int
+sqlite_recipient_merge(struct store *s, const char *from, const char *into)
 {
 	static const int moves[] = { RCPT_MERGE_CD, RCPT_MERGE_PREF,
 		RCPT_MERGE_SUB };
@@ -561,4 +545,33 @@ store_recipient_merge(struct store *s, const char *from, const char *into)
 			return -1;
 	}
 	return 0;
+}
+
+/* This file's operations, into the backend's table. */
+void
+sqlite_recipients_ops(struct store_ops *o)
+{
+	o->recipient_get = sqlite_recipient_get;
+	o->recipient_put = sqlite_recipient_put;
+	o->recipient_delete = sqlite_recipient_delete;
+	o->tenant_get = sqlite_tenant_get;
+	o->tenant_put = sqlite_tenant_put;
+	o->tenant_stub = sqlite_tenant_stub;
+	o->sub_put = sqlite_sub_put;
+	o->sub_delete = sqlite_sub_delete;
+	o->sub_get = sqlite_sub_get;
+	o->subs_page = sqlite_subs_page;
+	o->prefs_get = sqlite_prefs_get;
+	o->prefs_put = sqlite_prefs_put;
+	o->prefs_exist = sqlite_prefs_exist;
+	o->tenant_delete = sqlite_tenant_delete;
+	o->recipient_created = sqlite_recipient_created;
+	o->recipients_page = sqlite_recipients_page;
+	o->subs_of = sqlite_subs_of;
+	o->channel_data_get = sqlite_channel_data_get;
+	o->channel_data_put = sqlite_channel_data_put;
+	o->channel_data_delete = sqlite_channel_data_delete;
+	o->prefs_list = sqlite_prefs_list;
+	o->prefs_delete = sqlite_prefs_delete;
+	o->recipient_merge = sqlite_recipient_merge;
 }

@@ -191,8 +191,8 @@ ret_runs(struct store *s, int64_t cut, int max, struct store_retained *out,
 }
 
 /* See store.h. */
-int
-store_retain(struct store *s, int64_t msg_cut, int64_t run_cut, int max,
+static int
+sqlite_retain(struct store *s, int64_t msg_cut, int64_t run_cut, int max,
     struct store_retained *out, int64_t *msg_oldest, int64_t *run_oldest)
 {
 	int more = 0, rc;
@@ -209,4 +209,11 @@ store_retain(struct store *s, int64_t msg_cut, int64_t run_cut, int max,
 		more |= rc;
 	}
 	return more;
+}
+
+/* This file's operations, into the backend's table. */
+void
+sqlite_retain_ops(struct store_ops *o)
+{
+	o->retain = sqlite_retain;
 }

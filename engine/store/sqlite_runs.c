@@ -103,8 +103,8 @@ runs_stmt(struct store *s, int i)
 }
 
 /* Append workflow run r; its new key, or -1. */
-int64_t
-store_run_add(struct store *s, const struct store_run *r)
+static int64_t
+sqlite_run_add(struct store *s, const struct store_run *r)
 {
 	sqlite3_stmt *st = runs_stmt(s, RUNS_ADD);
 
@@ -124,8 +124,8 @@ store_run_add(struct store *s, const struct store_run *r)
 }
 
 /* Workflow run seq into *r: 1, or 0 if there is none. */
-int
-store_run_get(struct store *s, int64_t seq, struct store_run *r)
+static int
+sqlite_run_get(struct store *s, int64_t seq, struct store_run *r)
 {
 	static const int cols[] = { 0, 1, 2, 4, 5 };
 	sqlite3_stmt *st = runs_stmt(s, RUNS_GET);
@@ -148,19 +148,10 @@ store_run_get(struct store *s, int64_t seq, struct store_run *r)
 	return found;
 }
 
-/* Free what a run read holds. */
-void
-store_run_clear(struct store_run *r)
-{
-	free(r->owned);
-	json_decref(r->data);
-	json_decref(r->settings);
-	memset(r, 0, sizeof *r);
-}
 
 /* The keys of workflow's runs with cancellation key ck, oldest first. */
-size_t
-store_runs_by_ckey(struct store *s, const char *workflow, const char *ck,
+static size_t
+sqlite_runs_by_ckey(struct store *s, const char *workflow, const char *ck,
     int64_t **out)
 {
 	sqlite3_stmt *st = runs_stmt(s, RUNS_BY_CKEY);
@@ -178,8 +169,8 @@ store_runs_by_ckey(struct store *s, const char *workflow, const char *ck,
 }
 
 /* Set the index run seq's next recipient run gets; 0 or -1. */
-int
-store_run_set_next(struct store *s, int64_t seq, int64_t idx)
+static int
+sqlite_run_set_next(struct store *s, int64_t seq, int64_t idx)
 {
 	sqlite3_stmt *st = runs_stmt(s, RUNS_SET_NEXT);
 
@@ -189,8 +180,8 @@ store_run_set_next(struct store *s, int64_t seq, int64_t idx)
 }
 
 /* Add recipient run rr at now (its events from events_text); 0 or -1. */
-int
-store_rrun_add(struct store *s, const struct store_rrun *rr, int64_t now)
+static int
+sqlite_rrun_add(struct store *s, const struct store_rrun *rr, int64_t now)
 {
 	sqlite3_stmt *st = runs_stmt(s, RUNS_RR_ADD);
 
@@ -215,8 +206,8 @@ store_rrun_add(struct store *s, const struct store_rrun *rr, int64_t now)
  * Write recipient run rr's state at now: status, events (events_text),
  * pc, wait_at and batch; 0 or -1.
  */
-int
-store_rrun_update(struct store *s, const struct store_rrun *rr, int64_t now)
+static int
+sqlite_rrun_update(struct store *s, const struct store_rrun *rr, int64_t now)
 {
 	sqlite3_stmt *st = runs_stmt(s, RUNS_RR_UPDATE);
 
@@ -235,8 +226,8 @@ store_rrun_update(struct store *s, const struct store_rrun *rr, int64_t now)
 }
 
 /* Recipient run (run, idx) into *rr (events parsed): 1, or 0 if none. */
-int
-store_rrun_get(struct store *s, int64_t run, int64_t idx,
+static int
+sqlite_rrun_get(struct store *s, int64_t run, int64_t idx,
     struct store_rrun *rr)
 {
 	static const int cols[] = { 0, 1 };
@@ -265,20 +256,10 @@ store_rrun_get(struct store *s, int64_t run, int64_t idx,
 	return found;
 }
 
-/* Free what a recipient run read holds. */
-void
-store_rrun_clear(struct store_rrun *rr)
-{
-	free(rr->owned);
-	json_decref(rr->events);
-	json_decref(rr->tdata);
-	json_decref(rr->sub);
-	memset(rr, 0, sizeof *rr);
-}
 
 /* Run seq's recipient runs that are paused or batched, into *out. */
-size_t
-store_rruns_pending(struct store *s, int64_t seq, struct store_pending **out)
+static size_t
+sqlite_rruns_pending(struct store *s, int64_t seq, struct store_pending **out)
 {
 	sqlite3_stmt *st = runs_stmt(s, RUNS_RR_PENDING);
 	size_t n = 0;
@@ -294,16 +275,6 @@ store_rruns_pending(struct store *s, int64_t seq, struct store_pending **out)
 	return n;
 }
 
-/* Free n pending entries and their array. */
-void
-store_pending_free(struct store_pending *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(p[i].rcpt);
-	free(p);
-}
 
 /* Read a list row (RUNS_LIST's columns) into *row. */
 static void
@@ -332,8 +303,8 @@ runs_list_read(sqlite3_stmt *st, struct store_rrun_row *row)
  * backwards, the ones just above the cursor are taken, still given newest
  * first.
  */
-size_t
-store_rruns_list(struct store *s, const struct store_rrun_filter *f,
+static size_t
+sqlite_rruns_list(struct store *s, const struct store_rrun_filter *f,
     size_t max, struct store_rrun_row *out)
 {
 	struct store_rrun_row tmp;
@@ -366,8 +337,8 @@ store_rruns_list(struct store *s, const struct store_rrun_filter *f,
 }
 
 /* Queue the subscribers of object obj (at level) for run seq's fan-out. */
-int
-store_fanout_push(struct store *s, int64_t seq, const char *obj, int level,
+static int
+sqlite_fanout_push(struct store *s, int64_t seq, const char *obj, int level,
     json_t *tdata)
 {
 	sqlite3_stmt *st = runs_stmt(s, RUNS_FAN_PUSH);
@@ -383,8 +354,8 @@ store_fanout_push(struct store *s, int64_t seq, const char *obj, int level,
  * The first queued job of run seq's fan-out into *out (unless out is
  * NULL): 1, or 0 if none remains.
  */
-int
-store_fanout_head(struct store *s, int64_t seq, struct store_fanout *out)
+static int
+sqlite_fanout_head(struct store *s, int64_t seq, struct store_fanout *out)
 {
 	sqlite3_stmt *st = runs_stmt(s, RUNS_FAN_HEAD);
 	int found;
@@ -401,19 +372,10 @@ store_fanout_head(struct store *s, int64_t seq, struct store_fanout *out)
 	return found;
 }
 
-/* Free what a fan-out job holds. */
-void
-store_fanout_clear(struct store_fanout *f)
-{
-	free(f->obj);
-	free(f->after);
-	json_decref(f->tdata);
-	memset(f, 0, sizeof *f);
-}
 
 /* Note that job went as far as subscriber key after; 0 or -1. */
-int
-store_fanout_advance(struct store *s, int64_t seq, int64_t job,
+static int
+sqlite_fanout_advance(struct store *s, int64_t seq, int64_t job,
     const char *after)
 {
 	sqlite3_stmt *st = runs_stmt(s, RUNS_FAN_ADVANCE);
@@ -425,8 +387,8 @@ store_fanout_advance(struct store *s, int64_t seq, int64_t job,
 }
 
 /* Remove a finished job from run seq's fan-out; 0 or -1. */
-int
-store_fanout_pop(struct store *s, int64_t seq, int64_t job)
+static int
+sqlite_fanout_pop(struct store *s, int64_t seq, int64_t job)
 {
 	sqlite3_stmt *st = runs_stmt(s, RUNS_FAN_POP);
 
@@ -436,8 +398,8 @@ store_fanout_pop(struct store *s, int64_t seq, int64_t job)
 }
 
 /* End run seq's fan-out: its jobs and what it reached go; 0 or -1. */
-int
-store_fanout_end(struct store *s, int64_t seq)
+static int
+sqlite_fanout_end(struct store *s, int64_t seq)
 {
 	int rc = sqlite_done_key(s, PART_RUNS, RUNS_FAN_END, seq);
 
@@ -447,8 +409,8 @@ store_fanout_end(struct store *s, int64_t seq)
 }
 
 /* Run seq reaches rcpt: 1 the first time, 0 if it did before, or -1. */
-int
-store_fanout_reached(struct store *s, int64_t seq, const char *rcpt)
+static int
+sqlite_fanout_reached(struct store *s, int64_t seq, const char *rcpt)
 {
 	sqlite3_stmt *st = runs_stmt(s, RUNS_SEEN_ADD);
 
@@ -461,8 +423,8 @@ store_fanout_reached(struct store *s, int64_t seq, const char *rcpt)
  * A cancel of workflow's key ck covering its runs up to upto, for the
  * recipient keys of rcpts (an object of keys; NULL: all); 0 or -1.
  */
-int
-store_cancel_add(struct store *s, const char *workflow, const char *ck,
+static int
+sqlite_cancel_add(struct store *s, const char *workflow, const char *ck,
     int64_t upto, json_t *rcpts)
 {
 	sqlite3_stmt *st = runs_stmt(s, RUNS_CANCEL_ADD);
@@ -478,8 +440,8 @@ store_cancel_add(struct store *s, const char *workflow, const char *ck,
  * The cancels of workflow's key ck that cover run seq: an array of their
  * recipient sets (null for a cancel of all).
  */
-json_t *
-store_cancels(struct store *s, const char *workflow, const char *ck,
+static json_t *
+sqlite_cancels(struct store *s, const char *workflow, const char *ck,
     int64_t seq)
 {
 	sqlite3_stmt *st = runs_stmt(s, RUNS_CANCELS);
@@ -501,4 +463,27 @@ int
 sqlite_runs_sweep(struct store *s)
 {
 	return sqlite_done(s, runs_stmt(s, RUNS_CANCEL_SWEEP));
+}
+
+/* This file's operations, into the backend's table. */
+void
+sqlite_runs_ops(struct store_ops *o)
+{
+	o->run_add = sqlite_run_add;
+	o->run_get = sqlite_run_get;
+	o->runs_by_ckey = sqlite_runs_by_ckey;
+	o->run_set_next = sqlite_run_set_next;
+	o->rrun_add = sqlite_rrun_add;
+	o->rrun_update = sqlite_rrun_update;
+	o->rrun_get = sqlite_rrun_get;
+	o->rruns_pending = sqlite_rruns_pending;
+	o->rruns_list = sqlite_rruns_list;
+	o->fanout_push = sqlite_fanout_push;
+	o->fanout_head = sqlite_fanout_head;
+	o->fanout_advance = sqlite_fanout_advance;
+	o->fanout_pop = sqlite_fanout_pop;
+	o->fanout_end = sqlite_fanout_end;
+	o->fanout_reached = sqlite_fanout_reached;
+	o->cancel_add = sqlite_cancel_add;
+	o->cancels = sqlite_cancels;
 }

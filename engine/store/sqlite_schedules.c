@@ -141,33 +141,10 @@ sched_read(sqlite3_stmt *st, struct store_sched *sc)
 	sc->last_error = sqlite_text(st, 29);
 }
 
-/* Free a schedule's strings. */
-void
-store_sched_clear(struct store_sched *sc)
-{
-	free(sc->workflow);
-	free(sc->rcpt);
-	free(sc->actor);
-	free(sc->tenant);
-	free(sc->data);
-	free(sc->repeats);
-	free(sc->rule);
-	free(sc->exdates);
-	free(sc->dtstart);
-	free(sc->timezone);
-	free(sc->gap);
-	free(sc->overlap);
-	free(sc->source);
-	free(sc->config_id);
-	free(sc->def);
-	free(sc->skip_reason);
-	free(sc->last_error);
-	memset(sc, 0, sizeof *sc);
-}
 
 /* Schedule row seq into *sc: 1, or 0 if there is none. */
-int
-store_sched_get(struct store *s, int64_t seq, struct store_sched *sc)
+static int
+sqlite_sched_get(struct store *s, int64_t seq, struct store_sched *sc)
 {
 	sqlite3_stmt *st = sched_stmt(s, SCHED_GET);
 	int found;
@@ -183,8 +160,8 @@ store_sched_get(struct store *s, int64_t seq, struct store_sched *sc)
  * Insert row sc (seq 0: it gets its key, never one given before) or
  * update its definition and plan (not its fire history); 0 or -1.
  */
-int
-store_sched_save(struct store *s, struct store_sched *sc)
+static int
+sqlite_sched_save(struct store *s, struct store_sched *sc)
 {
 	sqlite3_stmt *st;
 
@@ -253,22 +230,22 @@ sched_delete_by(struct store *s, int i, const char *text)
 }
 
 /* Delete row seq and its children; 0 or -1. */
-int
-store_sched_delete(struct store *s, int64_t seq)
+static int
+sqlite_sched_delete(struct store *s, int64_t seq)
 {
 	return sqlite_done_key(s, PART_SCHEDULES, SCHED_DEL, seq);
 }
 
 /* Delete template parent's children; 0 or -1. */
-int
-store_sched_delete_children(struct store *s, int64_t parent)
+static int
+sqlite_sched_delete_children(struct store *s, int64_t parent)
 {
 	return sqlite_done_key(s, PART_SCHEDULES, SCHED_KIDS_DEL, parent);
 }
 
 /* Delete template parent's child for rcpt; 0 or -1. */
-int
-store_sched_delete_child(struct store *s, int64_t parent, const char *rcpt)
+static int
+sqlite_sched_delete_child(struct store *s, int64_t parent, const char *rcpt)
 {
 	sqlite3_stmt *st = sched_stmt(s, SCHED_CHILD_DEL);
 
@@ -278,8 +255,8 @@ store_sched_delete_child(struct store *s, int64_t parent, const char *rcpt)
 }
 
 /* Delete rcpt's rows not defined by config files, children first. */
-int
-store_sched_delete_rcpt(struct store *s, const char *rcpt)
+static int
+sqlite_sched_delete_rcpt(struct store *s, const char *rcpt)
 {
 	if (sched_delete_by(s, SCHED_RCPT_KIDS_DEL, rcpt) != 0)
 		return -1;
@@ -287,22 +264,22 @@ store_sched_delete_rcpt(struct store *s, const char *rcpt)
 }
 
 /* Delete every row of config schedule config_id; 0 or -1. */
-int
-store_sched_delete_config(struct store *s, const char *config_id)
+static int
+sqlite_sched_delete_config(struct store *s, const char *config_id)
 {
 	return sched_delete_by(s, SCHED_CFG_DEL, config_id);
 }
 
 /* The earliest next fire of any row, or INT64_MAX. */
-int64_t
-store_sched_next(struct store *s)
+static int64_t
+sqlite_sched_next(struct store *s)
 {
 	return sqlite_scalar(s, sched_stmt(s, SCHED_NEXT), INT64_MAX);
 }
 
 /* Up to max rows due at or before now, earliest first, into out. */
-size_t
-store_sched_due(struct store *s, int64_t now, size_t max,
+static size_t
+sqlite_sched_due(struct store *s, int64_t now, size_t max,
     struct store_sched *out)
 {
 	sqlite3_stmt *st = sched_stmt(s, SCHED_DUE);
@@ -317,8 +294,8 @@ store_sched_due(struct store *s, int64_t now, size_t max,
 }
 
 /* Record what handling row seq's due occurrences did (see store.h). */
-int
-store_sched_fired(struct store *s, int64_t seq, const struct store_fire *f)
+static int
+sqlite_sched_fired(struct store *s, int64_t seq, const struct store_fire *f)
 {
 	sqlite3_stmt *st = sched_stmt(s, SCHED_FIRED);
 
@@ -337,8 +314,8 @@ store_sched_fired(struct store *s, int64_t seq, const struct store_fire *f)
  * ones just below it, still in key order), into out: the statement of
  * the most selective indexed filter given.  Their count.
  */
-size_t
-store_sched_list(struct store *s, const struct store_sched_filter *f,
+static size_t
+sqlite_sched_list(struct store *s, const struct store_sched_filter *f,
     size_t max, struct store_sched *out)
 {
 	int down = f->backward ? SCHED_LIST_DOWN - SCHED_LIST : 0;
@@ -395,25 +372,45 @@ sched_pairs(struct store *s, sqlite3_stmt *st, int key, int text)
 }
 
 /* The workflows the rows name, with their row counts: {key: rows}. */
-json_t *
-store_sched_workflows(struct store *s)
+static json_t *
+sqlite_sched_workflows(struct store *s)
 {
 	return sched_pairs(s, sched_stmt(s, SCHED_WORKFLOWS), 0, 0);
 }
 
 /* The config schedules stored, with their definitions: {id: def text}. */
-json_t *
-store_sched_configs(struct store *s)
+static json_t *
+sqlite_sched_configs(struct store *s)
 {
 	return sched_pairs(s, sched_stmt(s, SCHED_CFG_LIST), 0, 1);
 }
 
 /* Config schedule config_id's top-level rows: {rcpt: seq}. */
-json_t *
-store_sched_config_rows(struct store *s, const char *config_id)
+static json_t *
+sqlite_sched_config_rows(struct store *s, const char *config_id)
 {
 	sqlite3_stmt *st = sched_stmt(s, SCHED_CFG_ROWS);
 
 	sqlite3_bind_text(st, 1, config_id, -1, SQLITE_STATIC);
 	return sched_pairs(s, st, 1, 0);
+}
+
+/* This file's operations, into the backend's table. */
+void
+sqlite_schedules_ops(struct store_ops *o)
+{
+	o->sched_get = sqlite_sched_get;
+	o->sched_save = sqlite_sched_save;
+	o->sched_delete = sqlite_sched_delete;
+	o->sched_delete_children = sqlite_sched_delete_children;
+	o->sched_delete_child = sqlite_sched_delete_child;
+	o->sched_delete_rcpt = sqlite_sched_delete_rcpt;
+	o->sched_delete_config = sqlite_sched_delete_config;
+	o->sched_next = sqlite_sched_next;
+	o->sched_due = sqlite_sched_due;
+	o->sched_fired = sqlite_sched_fired;
+	o->sched_list = sqlite_sched_list;
+	o->sched_workflows = sqlite_sched_workflows;
+	o->sched_configs = sqlite_sched_configs;
+	o->sched_config_rows = sqlite_sched_config_rows;
 }

@@ -56,13 +56,6 @@ src_stmt(struct store *s, int i)
 	return sqlite_stmt(s, PART_SOURCES, i);
 }
 
-/* Free what a read event holds. */
-void
-store_source_event_clear(struct store_source_event *ev)
-{
-	free(ev->owned);
-	memset(ev, 0, sizeof *ev);
-}
 
 /*
  * Copy the text columns cols[0..n) of st into one block that ev owns and
@@ -92,8 +85,8 @@ src_hold(struct store_source_event *ev, sqlite3_stmt *st, const int *cols,
 }
 
 /* Whether source's log has msgid received at since or later (0 on error). */
-int
-store_source_seen(struct store *s, const char *source, const char *msgid,
+static int
+sqlite_source_seen(struct store *s, const char *source, const char *msgid,
     int64_t since)
 {
 	sqlite3_stmt *st = src_stmt(s, SRC_SEEN);
@@ -105,8 +98,8 @@ store_source_seen(struct store *s, const char *source, const char *msgid,
 }
 
 /* Append ev to the log; 0 or -1. */
-int
-store_source_event_add(struct store *s, const struct store_source_event *ev)
+static int
+sqlite_source_event_add(struct store *s, const struct store_source_event *ev)
 {
 	sqlite3_stmt *st = src_stmt(s, SRC_ADD);
 
@@ -123,8 +116,8 @@ store_source_event_add(struct store *s, const struct store_source_event *ev)
 }
 
 /* A page of source's log, newest first (see store.h). */
-size_t
-store_source_events_page(struct store *s, const char *source, int64_t cur,
+static size_t
+sqlite_source_events_page(struct store *s, const char *source, int64_t cur,
     int backward, const char *outcome, size_t max,
     struct store_source_event *out)
 {
@@ -158,8 +151,8 @@ store_source_events_page(struct store *s, const char *source, int64_t cur,
 }
 
 /* Add n to source's count of outcome; 0 or -1. */
-int
-store_source_count_add(struct store *s, const char *source,
+static int
+sqlite_source_count_add(struct store *s, const char *source,
     const char *outcome, int64_t n)
 {
 	sqlite3_stmt *st = src_stmt(s, SRC_COUNT_ADD);
@@ -171,8 +164,8 @@ store_source_count_add(struct store *s, const char *source,
 }
 
 /* Call f for every count, by source and outcome. */
-void
-store_source_counts(struct store *s,
+static void
+sqlite_source_counts(struct store *s,
     void (*f)(void *, const char *, const char *, int64_t), void *arg)
 {
 	sqlite3_stmt *st = src_stmt(s, SRC_COUNTS);
@@ -185,8 +178,8 @@ store_source_counts(struct store *s,
 }
 
 /* Remember where run came from; 0 or -1. */
-int
-store_source_run_put(struct store *s, int64_t run,
+static int
+sqlite_source_run_put(struct store *s, int64_t run,
     const struct store_source_event *ev)
 {
 	sqlite3_stmt *st = src_stmt(s, SRC_RUN_PUT);
@@ -200,8 +193,8 @@ store_source_run_put(struct store *s, int64_t run,
 }
 
 /* Where run came from: 1 with ev's source, event, message_id, timestamp. */
-int
-store_source_run_get(struct store *s, int64_t run,
+static int
+sqlite_source_run_get(struct store *s, int64_t run,
     struct store_source_event *ev)
 {
 	static const int cols[] = { 0, 1, 2, 3 };
@@ -222,12 +215,26 @@ store_source_run_get(struct store *s, int64_t run,
 }
 
 /* Delete up to max of the oldest log entries received before `before`. */
-int
-store_source_sweep(struct store *s, int64_t before, int max)
+static int
+sqlite_source_sweep(struct store *s, int64_t before, int max)
 {
 	sqlite3_stmt *st = src_stmt(s, SRC_SWEEP);
 
 	sqlite3_bind_int64(st, 1, before);
 	sqlite3_bind_int(st, 2, max);
 	return sqlite_done(s, st);
+}
+
+/* This file's operations, into the backend's table. */
+void
+sqlite_sources_ops(struct store_ops *o)
+{
+	o->source_seen = sqlite_source_seen;
+	o->source_event_add = sqlite_source_event_add;
+	o->source_events_page = sqlite_source_events_page;
+	o->source_count_add = sqlite_source_count_add;
+	o->source_counts = sqlite_source_counts;
+	o->source_run_put = sqlite_source_run_put;
+	o->source_run_get = sqlite_source_run_get;
+	o->source_sweep = sqlite_source_sweep;
 }

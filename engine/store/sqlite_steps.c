@@ -88,22 +88,22 @@ steps_wait_row(struct store *s, int i, const struct store_wait *w)
 }
 
 /* Add wait w (a wait already there stays one); 0 or -1. */
-int
-store_wait_put(struct store *s, const struct store_wait *w)
+static int
+sqlite_wait_put(struct store *s, const struct store_wait *w)
 {
 	return steps_wait_row(s, STEPS_WAIT_PUT, w);
 }
 
 /* Remove wait w (none there: nothing happens); 0 or -1. */
-int
-store_wait_del(struct store *s, const struct store_wait *w)
+static int
+sqlite_wait_del(struct store *s, const struct store_wait *w)
 {
 	return steps_wait_row(s, STEPS_WAIT_DEL, w);
 }
 
 /* Up to max waits due at or before now, in key order, into out. */
-size_t
-store_waits_due(struct store *s, int64_t now, size_t max,
+static size_t
+sqlite_waits_due(struct store *s, int64_t now, size_t max,
     struct store_wait *out)
 {
 	sqlite3_stmt *st = steps_stmt(s, STEPS_WAITS_DUE);
@@ -123,15 +123,15 @@ store_waits_due(struct store *s, int64_t now, size_t max,
 }
 
 /* When the earliest wait is due, or INT64_MAX. */
-int64_t
-store_wait_next(struct store *s)
+static int64_t
+sqlite_wait_next(struct store *s)
 {
 	return sqlite_scalar(s, steps_stmt(s, STEPS_WAIT_NEXT), INT64_MAX);
 }
 
 /* The open batch of key bkey into *b (id, closes, hard): 1, or 0. */
-int
-store_batch_find(struct store *s, const char *bkey, struct store_batch *b)
+static int
+sqlite_batch_find(struct store *s, const char *bkey, struct store_batch *b)
 {
 	sqlite3_stmt *st = steps_stmt(s, STEPS_BATCH_FIND);
 	int found;
@@ -153,8 +153,8 @@ store_batch_find(struct store *s, const char *bkey, struct store_batch *b)
  * step b->pc, opened at now, closing at b->closes and at the latest
  * b->hard; its id, or -1.
  */
-int64_t
-store_batch_open(struct store *s, const char *bkey,
+static int64_t
+sqlite_batch_open(struct store *s, const char *bkey,
     const struct store_batch *b, int64_t now)
 {
 	sqlite3_stmt *st = steps_stmt(s, STEPS_BATCH_OPEN);
@@ -175,8 +175,8 @@ store_batch_open(struct store *s, const char *bkey,
  * Batch id into *b (open, run, idx, pc, closes; not hard): 1, or 0 if
  * there is none.
  */
-int
-store_batch_get(struct store *s, int64_t id, struct store_batch *b)
+static int
+sqlite_batch_get(struct store *s, int64_t id, struct store_batch *b)
 {
 	sqlite3_stmt *st = steps_stmt(s, STEPS_BATCH_GET);
 	int found;
@@ -196,8 +196,8 @@ store_batch_get(struct store *s, int64_t id, struct store_batch *b)
 }
 
 /* Set batch id's close and its carrier; 0 or -1. */
-int
-store_batch_set(struct store *s, int64_t id, int64_t closes, int64_t run,
+static int
+sqlite_batch_set(struct store *s, int64_t id, int64_t closes, int64_t run,
     int64_t idx)
 {
 	sqlite3_stmt *st = steps_stmt(s, STEPS_BATCH_SET);
@@ -210,15 +210,15 @@ store_batch_set(struct store *s, int64_t id, int64_t closes, int64_t run,
 }
 
 /* Close batch id to new activities (its key is free again); 0 or -1. */
-int
-store_batch_close(struct store *s, int64_t id)
+static int
+sqlite_batch_close(struct store *s, int64_t id)
 {
 	return sqlite_done_key(s, PART_STEPS, STEPS_BATCH_CLOSE, id);
 }
 
 /* Delete batch id and its activities; 0 or -1. */
-int
-store_batch_drop(struct store *s, int64_t id)
+static int
+sqlite_batch_drop(struct store *s, int64_t id)
 {
 	int rc = sqlite_done_key(s, PART_STEPS, STEPS_ITEM_DROP, id);
 
@@ -228,8 +228,8 @@ store_batch_drop(struct store *s, int64_t id)
 }
 
 /* Add recipient run (run, idx)'s activity to batch id; 0 or -1. */
-int
-store_batch_add(struct store *s, int64_t id, const struct store_item *it)
+static int
+sqlite_batch_add(struct store *s, int64_t id, const struct store_item *it)
 {
 	sqlite3_stmt *st = steps_stmt(s, STEPS_ITEM_ADD);
 
@@ -246,8 +246,8 @@ store_batch_add(struct store *s, int64_t id, const struct store_item *it)
  * Up to max of batch id's activities, in arrival order, into *out (an
  * array from malloc; each item freed with store_item_clear); their count.
  */
-size_t
-store_batch_items(struct store *s, int64_t id, size_t max,
+static size_t
+sqlite_batch_items(struct store *s, int64_t id, size_t max,
     struct store_item **out)
 {
 	sqlite3_stmt *st = steps_stmt(s, STEPS_ITEMS);
@@ -272,18 +272,10 @@ store_batch_items(struct store *s, int64_t id, size_t max,
 	return n;
 }
 
-/* Free what an activity read holds. */
-void
-store_item_clear(struct store_item *it)
-{
-	free(it->owned);
-	json_decref(it->data);
-	memset(it, 0, sizeof *it);
-}
 
 /* Take recipient run (run, idx)'s activity out of batch id; 0 or -1. */
-int
-store_batch_remove(struct store *s, int64_t id, int64_t run, int64_t idx)
+static int
+sqlite_batch_remove(struct store *s, int64_t id, int64_t run, int64_t idx)
 {
 	sqlite3_stmt *st = steps_stmt(s, STEPS_ITEM_DEL);
 
@@ -294,8 +286,8 @@ store_batch_remove(struct store *s, int64_t id, int64_t run, int64_t idx)
 }
 
 /* How many activities batch id holds. */
-int64_t
-store_batch_count(struct store *s, int64_t id)
+static int64_t
+sqlite_batch_count(struct store *s, int64_t id)
 {
 	sqlite3_stmt *st = steps_stmt(s, STEPS_ITEM_COUNT);
 
@@ -307,8 +299,8 @@ store_batch_count(struct store *s, int64_t id)
  * How many hits throttle key has after since; the older ones, which no
  * window can count again, are deleted first.
  */
-int64_t
-store_throttle_count(struct store *s, const char *key, int64_t since)
+static int64_t
+sqlite_throttle_count(struct store *s, const char *key, int64_t since)
 {
 	sqlite3_stmt *st = steps_stmt(s, STEPS_THR_GC);
 
@@ -325,8 +317,8 @@ store_throttle_count(struct store *s, const char *key, int64_t since)
  * A hit on throttle key at `at` by recipient run (run, idx), counted
  * until expires; 0 or -1.
  */
-int
-store_throttle_hit(struct store *s, const char *key, int64_t at,
+static int
+sqlite_throttle_hit(struct store *s, const char *key, int64_t at,
     int64_t run, int64_t idx, int64_t expires)
 {
 	sqlite3_stmt *st = steps_stmt(s, STEPS_THR_ADD);
@@ -348,4 +340,26 @@ sqlite_steps_sweep(struct store *s, int64_t now, int max)
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int(st, 2, max);
 	return sqlite_done(s, st);
+}
+
+/* This file's operations, into the backend's table. */
+void
+sqlite_steps_ops(struct store_ops *o)
+{
+	o->wait_put = sqlite_wait_put;
+	o->wait_del = sqlite_wait_del;
+	o->waits_due = sqlite_waits_due;
+	o->wait_next = sqlite_wait_next;
+	o->batch_find = sqlite_batch_find;
+	o->batch_open = sqlite_batch_open;
+	o->batch_get = sqlite_batch_get;
+	o->batch_set = sqlite_batch_set;
+	o->batch_close = sqlite_batch_close;
+	o->batch_drop = sqlite_batch_drop;
+	o->batch_add = sqlite_batch_add;
+	o->batch_items = sqlite_batch_items;
+	o->batch_remove = sqlite_batch_remove;
+	o->batch_count = sqlite_batch_count;
+	o->throttle_count = sqlite_throttle_count;
+	o->throttle_hit = sqlite_throttle_hit;
 }

@@ -1,0 +1,183 @@
+/*
+ * The store's entry: store_open picks the backend by the form of the
+ * database's name (a postgresql:// URI or a file path), and the functions
+ * that free what operations return, which every backend shares.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/store/sqlite_int.h"
+
+/* Open the store at path with the backend its form names (store.h). */
+struct store *
+store_open(const char *path, const char *check, char **cause)
+{
+	return sqlite_store_open(path, check, cause);
+}
+
+/* Free what an attempt holds. */
+void
+store_attempt_clear(struct store_attempt *a)
+{
+	free(a->channel);
+	free(a->error);
+	json_decref(a->request);
+	json_decref(a->response);
+	memset(a, 0, sizeof *a);
+}
+
+/* Free what a member holds. */
+void
+store_member_clear(struct store_member *m)
+{
+	free(m->user);
+	free(m->tenant);
+	memset(m, 0, sizeof *m);
+}
+
+/* Free what an operation's row holds. */
+void
+store_bulk_clear(struct store_bulk *b)
+{
+	free(b->name);
+	free(b->arg);
+	free(b->status);
+	json_decref(b->error_items);
+	memset(b, 0, sizeof *b);
+}
+
+/* Free what a taken delivery holds. */
+void
+store_delivery_clear(struct store_delivery *d)
+{
+	free(d->url);
+	free(d->body);
+	json_decref(d->headers);
+	d->url = d->body = NULL;
+	d->headers = NULL;
+}
+
+/* Free what a message read holds. */
+void
+store_message_clear(struct store_message *m)
+{
+	free(m->owned);
+	json_decref(m->body);
+	json_decref(m->data);
+	json_decref(m->metadata);
+	memset(m, 0, sizeof *m);
+}
+
+/* Free n events read by store_message_events. */
+void
+store_message_events_free(struct store_message_event *ev, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(ev[i].type);
+		json_decref(ev[i].data);
+	}
+	free(ev);
+}
+
+/* Free what a subscription holds. */
+void
+store_sub_clear(struct store_sub *sub)
+{
+	free(sub->rcpt);
+	json_decref(sub->props);
+	memset(sub, 0, sizeof *sub);
+}
+
+/* Free what a listed recipient holds. */
+void
+store_rcpt_row_clear(struct store_rcpt_row *row)
+{
+	free(row->id);
+	json_decref(row->props);
+	memset(row, 0, sizeof *row);
+}
+
+/* Free what a run read holds. */
+void
+store_run_clear(struct store_run *r)
+{
+	free(r->owned);
+	json_decref(r->data);
+	json_decref(r->settings);
+	memset(r, 0, sizeof *r);
+}
+
+/* Free what a recipient run read holds. */
+void
+store_rrun_clear(struct store_rrun *rr)
+{
+	free(rr->owned);
+	json_decref(rr->events);
+	json_decref(rr->tdata);
+	json_decref(rr->sub);
+	memset(rr, 0, sizeof *rr);
+}
+
+/* Free n pending entries and their array. */
+void
+store_pending_free(struct store_pending *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(p[i].rcpt);
+	free(p);
+}
+
+/* Free what a fan-out job holds. */
+void
+store_fanout_clear(struct store_fanout *f)
+{
+	free(f->obj);
+	free(f->after);
+	json_decref(f->tdata);
+	memset(f, 0, sizeof *f);
+}
+
+/* Free a schedule's strings. */
+void
+store_sched_clear(struct store_sched *sc)
+{
+	free(sc->workflow);
+	free(sc->rcpt);
+	free(sc->actor);
+	free(sc->tenant);
+	free(sc->data);
+	free(sc->repeats);
+	free(sc->rule);
+	free(sc->exdates);
+	free(sc->dtstart);
+	free(sc->timezone);
+	free(sc->gap);
+	free(sc->overlap);
+	free(sc->source);
+	free(sc->config_id);
+	free(sc->def);
+	free(sc->skip_reason);
+	free(sc->last_error);
+	memset(sc, 0, sizeof *sc);
+}
+
+/* Free what a read event holds. */
+void
+store_source_event_clear(struct store_source_event *ev)
+{
+	free(ev->owned);
+	memset(ev, 0, sizeof *ev);
+}
+
+/* Free what an activity read holds. */
+void
+store_item_clear(struct store_item *it)
+{
+	free(it->owned);
+	json_decref(it->data);
+	memset(it, 0, sizeof *it);
+}
