@@ -27,7 +27,7 @@ CC       ?= cc
 
 # Debian 12 packages the build and the tests need (apt-get names).
 DEB_PKGS = gcc make pkg-config libevent-dev libical-dev libjansson-dev \
-	libsqlite3-dev libicu-dev icu-devtools uuid-dev libcmocka-dev tzdata \
+	libsqlite3-dev libpq-dev postgresql-15 libicu-dev icu-devtools uuid-dev libcmocka-dev tzdata \
 	python3 python3-dateutil curl zlib1g-dev libcurl4-openssl-dev libssl-dev \
 	openssl python3-aiosmtpd libwslay-dev chromium $(TEST_PKGS)
 
@@ -38,7 +38,7 @@ TEST_PKGS = prometheus
 # Debian 12 packages make fuzz and make asan need besides DEB_PKGS.
 FUZZ_PKGS = clang libclang-rt-14-dev
 
-PKG_LIBS = libical jansson icu-uc icu-i18n
+PKG_LIBS = libical jansson icu-uc icu-i18n libpq
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef \
 	-Wold-style-definition -Wvla
@@ -75,8 +75,9 @@ SCH_SRCS = scheduler/belfryd.c scheduler/server.c \
 	scheduler/notify.c scheduler/auth.c scheduler/tls.c scheduler/ws.c \
 	scheduler/backup.c
 SCH_OBJS = $(SCH_SRCS:%.c=$(B)/%.o)
-# The engine signs webhooks with libcrypto's HMAC-SHA256.
-LDLIBS_E = -lsqlite3 -lcrypto
+# The engine signs webhooks with libcrypto's HMAC-SHA256; its store speaks
+# SQLite and PostgreSQL (libpq).
+LDLIBS_E = -lsqlite3 -lpq -lcrypto
 LDLIBS_D = $(shell pkg-config --libs libevent libevent_openssl jansson \
 	libcurl libssl 2>/dev/null) $(LDLIBS_E) -lwslay -lz
 

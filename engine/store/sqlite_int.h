@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "engine/store/backends.h"
 #include "engine/store/store.h"
 
 /* The backend's files that own statements. */
@@ -93,9 +94,6 @@ void sqlite_bind_json(sqlite3_stmt *st, int col, json_t *v);
 void sqlite_bind_text(sqlite3_stmt *st, int col, const char *v);
 void sqlite_bind_int(sqlite3_stmt *st, int col, int64_t v);
 
-/* sqlite.c: open the store in the file at path (store_open). */
-struct store *sqlite_store_open(const char *path, const char *check,
-    char **cause);
 
 /* Each file's operations, into the backend's table (sqlite.c). */
 void sqlite_core_ops(struct store_ops *o);

@@ -6,12 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/store/sqlite_int.h"
+#include "engine/store/backends.h"
+#include "engine/store/store.h"
 
 /* Open the store at path with the backend its form names (store.h). */
 struct store *
 store_open(const char *path, const char *check, char **cause)
 {
+	if (strncmp(path, "postgresql://", 13) == 0 ||
+	    strncmp(path, "postgres://", 11) == 0)
+		return pg_store_open(path, check, cause);
 	return sqlite_store_open(path, check, cause);
 }
 

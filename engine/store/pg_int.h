@@ -1,0 +1,139 @@
+/*
+ * Private to the PostgreSQL backend of the store (engine/store/pg*.c):
+ * the backend's state and the helpers its files share.
+ *
+ * Each file owns a part: its statements' SQL, their parameters and their
+ * columns appear in that file only.  Statements are prepared on the
+ * connection at their first use (named "p<part>_<index>") and again after
+ * a reconnect.  Parameters travel as text ($n, cast in the SQL where the
+ * type is not evident); results are read as text by the pg_int, pg_text
+ * and pg_json helpers, which take PostgreSQL's 't'/'f' for 1/0.
+ */
+#ifndef BELFRY_STORE_PG_INT_H
+#define BELFRY_STORE_PG_INT_H
+
+#include <libpq-fe.h>
+
+#include "engine/store/backends.h"
+#include "engine/store/store.h"
+
+/* The backend's files that own statements. */
+enum pg_part {
+	PG_CORE,         /* pg.c */
+	PG_RECIPIENTS,   /* pg_recipients.c */
+	PG_IDEMPOTENCY,  /* pg_idempotency.c */
+	PG_DELIVERIES,   /* pg_deliveries.c */
+	PG_RUNS,         /* pg_runs.c */
+	PG_STEPS,        /* pg_steps.c */
+	PG_MESSAGES,     /* pg_messages.c */
+	PG_SCHEDULES,    /* pg_schedules.c */
+	PG_SOURCES,      /* pg_sources.c */
+	PG_ATTEMPTS,     /* pg_attempts.c */
+	PG_RETAIN,       /* pg_retain.c */
+	PG_BULK,         /* pg_bulk.c */
+	PG_AUDIENCES,    /* pg_audiences.c */
+	PG_PARTS
+};
+
+/* One part's statements, indexed by the part's own enum. */
+struct pg_sql {
+	const char *const *sql;
+	size_t n;
+};
+extern const struct pg_sql pg_core_sql, pg_recipients_sql;
+extern const struct pg_sql pg_idempotency_sql, pg_deliveries_sql;
+extern const struct pg_sql pg_runs_sql, pg_steps_sql, pg_messages_sql;
+extern const struct pg_sql pg_schedules_sql, pg_sources_sql;
+extern const struct pg_sql pg_attempts_sql, pg_retain_sql, pg_bulk_sql;
+extern const struct pg_sql pg_audiences_sql;
+
+/* How deeply requests may nest (savepoints), as in SQLite. */
+#define PG_DEPTH_MAX 8
+
+/* The most parameters a statement takes. */
+#define PG_ARGS_MAX 24
+
+/* How long a delivery taken by a node stays its own (seconds). */
+#define PG_LEASE_SECONDS 60
+
+struct store {
+	const struct store_ops *ops;     /* first: see store.h */
+	PGconn *conn;
+	char *conninfo;
+	unsigned char *prepared[PG_PARTS]; /* statement i is prepared */
+	int in_txn;
+	size_t depth;                    /* requests open */
+	int failed[PG_DEPTH_MAX];       /* an operation of request i failed */
+	uint64_t errors;
+	uint64_t idkey[4];
+	char node[64];                   /* this node's name, for leases */
+	char *cause;                     /* the last failure's text */
+	int64_t reconnect_at;            /* monotonic ms of the next try */
+	int reconnect_wait;              /* ms, doubled up to a bound */
+};
+
+/* One statement's parameters, as text (each NULL for SQL NULL). */
+struct pg_args {
+	int n;
+	const char *v[PG_ARGS_MAX];
+	char num[PG_ARGS_MAX][24];
+	char *own[PG_ARGS_MAX];
+};
+
+/* pg.c: parameters, in order ($1, $2, ...). */
+void pg_arg_int(struct pg_args *a, int64_t v);   /* STORE_NONE: NULL */
+void pg_arg_text(struct pg_args *a, const char *v); /* borrowed; NULL */
+void pg_arg_json(struct pg_args *a, json_t *v);  /* dumped; NULL: NULL */
+
+/*
+ * pg.c: run statement i of part p with a's parameters (freed), returning
+ * its result (PQclear it), or NULL after marking the request failed.
+ */
+PGresult *pg_run(struct store *s, enum pg_part p, int i, struct pg_args *a);
+
+/* pg.c: run it for its effect: 0 or -1. */
+int pg_done(struct store *s, enum pg_part p, int i, struct pg_args *a);
+
+/* pg.c: run it for its effect: the rows it changed, or -1. */
+int64_t pg_changed(struct store *s, enum pg_part p, int i,
+    struct pg_args *a);
+
+/* pg.c: run it for the integer in its first row and column, or none. */
+int64_t pg_scalar(struct store *s, enum pg_part p, int i, struct pg_args *a,
+    int64_t none);
+
+/* pg.c: a result's cells. */
+int pg_null(const PGresult *r, int row, int col);
+int64_t pg_int(const PGresult *r, int row, int col); /* NULL: STORE_NONE */
+char *pg_text(const PGresult *r, int row, int col);  /* new; NULL: NULL */
+json_t *pg_json(const PGresult *r, int row, int col); /* new; NULL: NULL */
+const char *pg_cell(const PGresult *r, int row, int col); /* or NULL */
+
+/* pg.c: mark the innermost request failed, noting what. */
+void pg_failed(struct store *s, const char *what);
+
+/* pg.c: run sql (no parameters, several statements) now; -1 with *cause. */
+int pg_exec(struct store *s, const char *sql, char **cause);
+
+/* Each file's part in store_sweep. */
+int pg_idempotency_sweep(struct store *s, int64_t before, int max);
+int pg_steps_sweep(struct store *s, int64_t now, int max);
+int pg_runs_sweep(struct store *s);
+
+
+/* Each file's operations, into the backend's table (pg.c). */
+void pg_core_ops(struct store_ops *o);
+void pg_attempts_ops(struct store_ops *o);
+void pg_audiences_ops(struct store_ops *o);
+void pg_bulk_ops(struct store_ops *o);
+void pg_deliveries_ops(struct store_ops *o);
+void pg_idempotency_ops(struct store_ops *o);
+void pg_messages_ops(struct store_ops *o);
+void pg_recipients_ops(struct store_ops *o);
+void pg_retain_ops(struct store_ops *o);
+void pg_runs_ops(struct store_ops *o);
+void pg_schedules_ops(struct store_ops *o);
+void pg_sources_ops(struct store_ops *o);
+void pg_steps_ops(struct store_ops *o);
+
+#endif
