@@ -647,6 +647,35 @@ pg_ops(void)
 	return &o;
 }
 
+/*
+ * Refuse a connection string that cannot be parsed or that carries a
+ * password: it belongs in a file (passfile=, PGPASSFILE, ~/.pgpass) or
+ * the environment (PGPASSWORD), never in belfry.conf or a command line.
+ */
+static int
+pg_conninfo_check(const char *conninfo, char **cause)
+{
+	PQconninfoOption *opts, *o;
+	char *err = NULL;
+	int rc = 0;
+
+	if ((opts = PQconninfoParse(conninfo, &err)) == NULL) {
+		*cause = xasprintf("postgresql: the connection string is not "
+		    "valid: %s", err != NULL ? err : "out of memory");
+		PQfreemem(err);
+		return -1;
+	}
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL) {
+			*cause = xstrdup("postgresql: the connection string "
+			    "holds a password: give it in a password file "
+			    "(passfile=, PGPASSFILE) or PGPASSWORD instead");
+			rc = -1;
+		}
+	PQconninfoFree(opts);
+	return rc;
+}
+
 /* How many of the table's operations are missing (none, once complete). */
 static size_t
 pg_ops_missing(const struct store_ops *o)
@@ -675,6 +704,10 @@ pg_store_open(const char *conninfo, const char *check, char **cause)
 	size_t k;
 
 	(void)check;
+	if (pg_conninfo_check(conninfo, cause) != 0) {
+		free(s);
+		return NULL;
+	}
 	s->ops = pg_ops();
 	if ((k = pg_ops_missing(s->ops)) != 0) {
 		*cause = xasprintf("postgresql: %zu operations of the store "
@@ -780,6 +813,18 @@ pg_rollback(struct store *s)
 	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		pg_done(s, PG_CORE, CORE_ROLLBACK, NULL);
+}
+
+/*
+ * Requests of one transaction: each is a savepoint, and with the due
+ * pass's own and its nested fires' they stay below the 64 that
+ * PostgreSQL's subtransaction cache holds.
+ */
+static size_t
+pg_group_max(const struct store *s)
+{
+	(void)s;
+	return PG_GROUP_MAX;
 }
 
 /* Whether the group transaction is open. */
@@ -901,6 +946,7 @@ pg_core_ops(struct store_ops *o)
 	o->begin = pg_begin;
 	o->commit = pg_commit;
 	o->rollback = pg_rollback;
+	o->group_max = pg_group_max;
 	o->in_txn = pg_in_txn;
 	o->request_begin = pg_request_begin;
 	o->request_end = pg_request_end;

@@ -1164,6 +1164,14 @@ sqlite_sweep(struct store *s, int64_t now, int64_t idem_before, int max)
 	return rc;
 }
 
+/* No bound on the requests of one transaction. */
+static size_t
+sqlite_group_max(const struct store *s)
+{
+	(void)s;
+	return SIZE_MAX;
+}
+
 /* Whether the group transaction is open. */
 static int
 sqlite_in_txn(const struct store *s)
@@ -1220,6 +1228,7 @@ sqlite_core_ops(struct store_ops *o)
 	o->commit = sqlite_commit;
 	o->rollback = sqlite_rollback;
 	o->sweep = sqlite_sweep;
+	o->group_max = sqlite_group_max;
 	o->in_txn = sqlite_in_txn;
 	o->request_begin = sqlite_request_begin;
 	o->request_end = sqlite_request_end;
