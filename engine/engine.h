@@ -663,6 +663,9 @@ struct eng_figures {
 	int64_t bytes;           /* the database's size */
 	int64_t schedules;       /* stored schedules */
 	int64_t messages_created; /* messages made (the newest one's number) */
+	const char *backend;     /* "sqlite" or "postgresql" */
+	char node[64];           /* this node's name in leases, or "" */
+	int64_t leases;          /* deliveries this node holds leased */
 };
 void eng_figures(struct eng *e, struct eng_figures *out);
 

@@ -677,6 +677,9 @@ sqlite_figures(struct store *s, struct store_figures *out)
 	out->schedules = sqlite_scalar(s, sqlite_stmt(s, PART_CORE,
 	    CORE_SCHEDULES), 0);
 	out->messages_created = s->msg_seq;
+	out->backend = "sqlite";
+	out->node[0] = '\0';
+	out->leases = 0;
 }
 
 /* Prepare every part's statements; -1 with *cause. */

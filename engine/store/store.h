@@ -123,6 +123,9 @@ struct store_figures {
 	int64_t bytes;           /* the database's size */
 	int64_t schedules;       /* stored schedules */
 	int64_t messages_created; /* the newest message's number */
+	const char *backend;     /* "sqlite" or "postgresql" */
+	char node[64];           /* this node's name in leases, or "" */
+	int64_t leases;          /* deliveries this node holds leased */
 };
 
 /* Fill out, without reading every message (a count of them would). */
