@@ -829,6 +829,14 @@ pg_group_max(const struct store *s)
 	return PG_GROUP_MAX;
 }
 
+/* Other nodes may share the database. */
+static int
+pg_shared(const struct store *s)
+{
+	(void)s;
+	return 1;
+}
+
 /* Whether the group transaction is open. */
 static int
 pg_in_txn(const struct store *s)
@@ -955,6 +963,7 @@ pg_core_ops(struct store_ops *o)
 	o->commit = pg_commit;
 	o->rollback = pg_rollback;
 	o->group_max = pg_group_max;
+	o->shared = pg_shared;
 	o->in_txn = pg_in_txn;
 	o->request_begin = pg_request_begin;
 	o->request_end = pg_request_end;
