@@ -53,6 +53,9 @@ extern const struct pg_sql pg_audiences_sql;
 /* The most parameters a statement takes. */
 #define PG_ARGS_MAX 24
 
+/* The most requests of one group transaction (store_group_max). */
+#define PG_GROUP_MAX 48
+
 /* How long a delivery taken by a node stays its own (seconds). */
 #define PG_LEASE_SECONDS 60
 
