@@ -22,8 +22,23 @@ import sys
 # BELFRY_LATENCY_SCALE, and the tests' latency and CPU bounds stretch by it.
 SCALE = float(os.environ.get("BELFRY_LATENCY_SCALE", "1"))
 
-# The store belfryd runs on in this pass (tests/run).
-BACKEND = os.environ.get("BELFRY_TEST_BACKEND", "sqlite")
+
+
+def backend():
+    """The store belfryd runs on: BELFRY_TEST_BACKEND (tests/run), else
+    the test-backend file of the build directory argv[1] names (a suite
+    run by hand on the view of tests/pg/view), else "sqlite"."""
+    v = os.environ.get("BELFRY_TEST_BACKEND")
+    if not v and len(sys.argv) > 1:
+        try:
+            with open(os.path.join(sys.argv[1], "test-backend")) as f:
+                v = f.read().strip()
+        except OSError:
+            pass
+    return v or "sqlite"
+
+
+BACKEND = backend()
 PG = BACKEND == "postgresql"
 
 
