@@ -656,6 +656,17 @@ struct eng_push {
 size_t eng_pushes_take(struct eng *e, struct eng_push **out, int *all);
 void eng_pushes_free(struct eng_push *p, size_t n);
 
+/*
+ * With a store other nodes share: the changes to feeds their commits
+ * announced since the last call, as eng_pushes_take hands out this
+ * node's own (to free with eng_pushes_free), with *due lowered to the
+ * earliest work they made due; and the descriptor that becomes readable
+ * when they announce (-1: none; it changes when the store reconnects).
+ */
+size_t eng_heard(struct eng *e, struct eng_push **out, int *all,
+    int64_t *due);
+int eng_listen_fd(struct eng *e);
+
 /* Whether the store answers a cheap query (GET /healthz): 0, or -1. */
 int eng_ping(struct eng *e, char **cause);
 

@@ -95,6 +95,8 @@ int
 eng_commit(struct eng *e, char **cause)
 {
 	assert(e->depth == 0);
+	/* A failed announcement fails the commit below (sticky). */
+	eng_pushes_announce(e);
 	if (store_commit(e->store, cause) != 0) {
 		eng_rollback(e);
 		return -1;
