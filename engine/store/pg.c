@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/common.h"
+#include "engine/json.h"
 #include "engine/store/pg_int.h"
 
 #define STORE_PG_VERSION 1
@@ -295,14 +296,17 @@ pg_arg_text(struct pg_args *a, const char *v)
 	a->v[a->n++] = v;
 }
 
-/* Append a JSON parameter as its compact text (NULL: NULL). */
+/*
+ * Append a JSON parameter as its compact text (NULL or JSON null: NULL),
+ * written with the engine's allocator-neutral writer, as SQLite's are.
+ */
 void
 pg_arg_json(struct pg_args *a, json_t *v)
 {
 	if (a->n >= PG_ARGS_MAX)
 		fatalx("pg: too many parameters");
-	a->own[a->n] = v != NULL ? json_dumps(v, JSON_COMPACT |
-	    JSON_ENCODE_ANY) : NULL;
+	a->own[a->n] = v != NULL && !json_is_null(v) ? eng_json_dumps(v,
+	    JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	a->v[a->n] = a->own[a->n];
 	a->n++;
 }
@@ -448,13 +452,16 @@ pg_text(const PGresult *r, int row, int col)
 	return v != NULL ? xstrdup(v) : NULL;
 }
 
-/* A cell of JSON text as a new value, or NULL (also when not JSON). */
+/*
+ * A cell of JSON text as a new object or array, or NULL (also when it
+ * holds anything else), as SQLite's cells are read.
+ */
 json_t *
 pg_json(const PGresult *r, int row, int col)
 {
 	const char *v = pg_cell(r, row, col);
 
-	return v != NULL ? json_loads(v, JSON_DECODE_ANY, NULL) : NULL;
+	return v != NULL ? json_loads(v, 0, NULL) : NULL;
 }
 
 /*
@@ -860,7 +867,7 @@ pg_note_flush(json_t *payloads, json_t **cur)
 
 	if (*cur == NULL)
 		return;
-	text = json_dumps(*cur, JSON_COMPACT);
+	text = eng_json_dumps(*cur, JSON_COMPACT);
 	json_array_append_new(payloads, json_string(text));
 	free(text);
 	json_decref(*cur);
