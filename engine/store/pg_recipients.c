@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/json.h"
 #include "engine/store/pg_int.h"
 
 /* The statements of this file. */
@@ -151,11 +152,21 @@ static const char *const recipients_sql[RECIPIENTS_COUNT] = {
 };
 const struct pg_sql pg_recipients_sql = { recipients_sql, RECIPIENTS_COUNT };
 
-/* Append JSON v as sqlite_bind_json binds it (NULL, null: SQL NULL). */
+/*
+ * Append JSON v as sqlite_bind_json binds it (NULL, null: SQL NULL), its
+ * text from the engine's writer: malloc'd, so pg_args_free may free it
+ * (json_dumps' text comes from jansson's allocator, which the daemon
+ * points at its pool).
+ */
 static void
 rcpt_arg_json(struct pg_args *a, json_t *v)
 {
-	pg_arg_json(a, v != NULL && !json_is_null(v) ? v : NULL);
+	char *text = NULL;
+
+	if (v != NULL && !json_is_null(v))
+		text = eng_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	pg_arg_text(a, text);
+	a->own[a->n - 1] = text;
 }
 
 /* A cell of JSON text as sqlite_json reads it: an object or array, or NULL. */
@@ -310,7 +321,7 @@ pg_sub_put(struct store *s, const char *coll, const char *obj,
 	if (props == NULL || json_is_null(props))
 		pg_arg_text(&a, "null");
 	else
-		pg_arg_json(&a, props);
+		rcpt_arg_json(&a, props);
 	pg_arg_int(&a, now);
 	return pg_done(s, PG_RECIPIENTS, RCPT_SUB_PUT, &a);
 }
