@@ -11,9 +11,11 @@
  * only an object or an array reads back as a value.
  *
  * Two nodes writing one recipient race as two API clients do (the last
- * write wins); a merge moves each of its three kinds in one statement
- * whose DELETE ... RETURNING feeds the INSERT, so what goes is exactly
- * what moves even while another node writes to either recipient.
+ * write wins).  A merge is one statement, atomic on its own: each kind's
+ * DELETE ... RETURNING feeds its INSERT ... ON CONFLICT DO NOTHING, so
+ * what it removes from one recipient is exactly what it offers the other
+ * (a row another node is changing: its committed version), and a key the
+ * other gains meanwhile is waited for and kept.
  */
 #include <stdlib.h>
 #include <string.h>
