@@ -352,6 +352,7 @@ PGresult *
 pg_run(struct store *s, enum pg_part p, int i, struct pg_args *a)
 {
 	char name[32], *e, *what;
+	const char *state;
 	PGresult *r = NULL;
 	int st;
 
@@ -368,6 +369,10 @@ pg_run(struct store *s, enum pg_part p, int i, struct pg_args *a)
 	e = pg_conn_error(s->conn);
 	what = xasprintf("postgresql: statement %d.%d: %s", (int)p, i, e);
 	pg_failed(s, what);
+	state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (s->depth > 0 && state != NULL && (strcmp(state, "40P01") == 0 ||
+	    strcmp(state, "40001") == 0))
+		s->retry[s->depth - 1] = 1;
 	free(what);
 	free(e);
 	PQclear(r);
@@ -842,6 +847,13 @@ pg_group_max(const struct store *s)
 	return PG_GROUP_MAX;
 }
 
+/* Whether the request that ended last was a deadlock's victim. */
+static int
+pg_request_retry(const struct store *s)
+{
+	return s->retry_last;
+}
+
 /* Other nodes may share the database. */
 static int
 pg_shared(const struct store *s)
@@ -999,6 +1011,7 @@ pg_request_begin(struct store *s)
 {
 	if (s->depth >= PG_DEPTH_MAX)
 		fatalx("pg: requests nest too deeply");
+	s->retry[s->depth] = 0;
 	s->failed[s->depth++] = 0;
 	pg_done(s, PG_CORE, CORE_SAVEPOINT, NULL);
 }
@@ -1012,6 +1025,7 @@ pg_request_end(struct store *s, int ok)
 {
 	int keep = ok && !s->failed[s->depth - 1];
 
+	s->retry_last = !keep && s->retry[s->depth - 1];
 	if (!keep)
 		pg_done(s, PG_CORE, CORE_ROLLBACK_TO, NULL);
 	s->depth--;
@@ -1113,6 +1127,7 @@ pg_core_ops(struct store_ops *o)
 	o->rollback = pg_rollback;
 	o->group_max = pg_group_max;
 	o->shared = pg_shared;
+	o->request_retry = pg_request_retry;
 	o->announce = pg_announce;
 	o->listen_fd = pg_listen_fd;
 	o->heard = pg_heard;
