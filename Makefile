@@ -183,7 +183,7 @@ check: all $(UNIT_TESTS) $(TOOLS)
 # $(B)/pg (its belfryd keeps each database path's data in a database of
 # a cluster started for the run, and stopped and removed after it, also
 # on failure or Ctrl-C); see tests/pg/check.
-check-pg: all $(UNIT_TESTS) $(TOOLS)
+check-pg: all
 	tests/pg/check $(B)
 
 run: deps
