@@ -57,7 +57,7 @@ static const char *const retain_sql[RET_COUNT] = {
 	[RET_RUN_STATE] = "SELECT coalesce(max(updated_at), 0),"
 	    " count(*) FILTER (WHERE status IN ('paused', 'batched')) +"
 	    " CAST(EXISTS(SELECT 1 FROM fanout WHERE run_seq = $1::bigint) AS"
-	    " bigint) FROM rruns WHERE id BETWEEN ($1::bigint << 24) AND"
+	    " int) FROM rruns WHERE id BETWEEN ($1::bigint << 24) AND"
 	    " (($1::bigint << 24) | 16777215)",
 	[RET_RUN_DEL_RR] = "DELETE FROM rruns WHERE id BETWEEN ($1::bigint"
 	    " << 24) AND (($1::bigint << 24) | 16777215)",
