@@ -127,6 +127,13 @@ msgs_json(const PGresult *r, int row, int col)
 	return v != NULL ? json_loads(v, 0, NULL) : NULL;
 }
 
+/* Append JSON v as sqlite_bind_json binds it (NULL, null: SQL NULL). */
+static void
+msgs_arg_json(struct pg_args *a, json_t *v)
+{
+	pg_arg_json(a, v != NULL && !json_is_null(v) ? v : NULL);
+}
+
 /* Append message m (inserted at m->inserted) to its feed; its key, or -1. */
 static int64_t
 pg_message_add(struct store *s, const struct store_message *m)
@@ -140,7 +147,7 @@ pg_message_add(struct store *s, const struct store_message *m)
 	pg_arg_text(&a, m->rcpt);
 	pg_arg_text(&a, m->tenant);
 	pg_arg_text(&a, m->status);
-	pg_arg_json(&a, m->body);
+	msgs_arg_json(&a, m->body);
 	pg_arg_int(&a, m->inserted);
 	return pg_scalar(s, PG_MESSAGES, MSGS_ADD, &a, -1);
 }
@@ -248,7 +255,7 @@ msgs_args(struct pg_args *a, const struct store_feed_filter *f, size_t max)
 	pg_arg_int(a, (int64_t)f->status);
 	pg_arg_text(a, f->channel);
 	pg_arg_int(a, f->run);
-	pg_arg_json(a, f->seqs);
+	msgs_arg_json(a, f->seqs);
 	pg_arg_int(a, (int64_t)max);
 }
 
@@ -289,7 +296,7 @@ pg_messages_page(struct store *s, const struct store_feed_filter *f,
 		return 0;
 	msgs_args(&a, f, max);
 	if (f->seqs != NULL)
-		pg_arg_json(&a, f->seqs);
+		msgs_arg_json(&a, f->seqs);
 	else if (f->run != 0)
 		pg_arg_int(&a, f->run);
 	/* Each _UP statement follows its _DOWN. */
@@ -351,7 +358,7 @@ pg_message_metadata(struct store *s, int64_t seq, json_t *metadata)
 	struct pg_args a = { 0 };
 
 	pg_arg_int(&a, seq);
-	pg_arg_json(&a, metadata);
+	msgs_arg_json(&a, metadata);
 	return pg_done(s, PG_MESSAGES, MSGS_METADATA, &a);
 }
 
@@ -364,7 +371,7 @@ pg_message_event_add(struct store *s, int64_t seq, const char *type,
 
 	pg_arg_int(&a, seq);
 	pg_arg_text(&a, type);
-	pg_arg_json(&a, data);
+	msgs_arg_json(&a, data);
 	pg_arg_int(&a, now);
 	return pg_done(s, PG_MESSAGES, MSGS_EVENT_ADD, &a);
 }
