@@ -59,6 +59,14 @@ enum {
 	" ON u.seq = m.run_seq WHERE " driver " AND " MSGS_PASSES \
 	" ORDER BY m.seq " order " LIMIT $10::bigint"
 
+/*
+ * The keys of $11, a JSON array, as an array: a lookup of each in the
+ * primary key (IN (SELECT ...) lets a generic plan walk the whole key in
+ * order instead).
+ */
+#define MSGS_IDS "m.seq = ANY(ARRAY(SELECT" \
+	" json_array_elements_text($11::json)::bigint))"
+
 static const char *const messages_sql[MSGS_COUNT] = {
 	[MSGS_ADD] = "INSERT INTO messages(run_seq, idx, step_ref, channel,"
 	    " rcpt, tenant, status, body, inserted_at, updated_at)"
@@ -94,10 +102,8 @@ static const char *const messages_sql[MSGS_COUNT] = {
 	[MSGS_ALL_UP] = MSGS_LIST("TRUE", "ASC"),
 	[MSGS_RUN_DOWN] = MSGS_LIST("m.run_seq = $11::bigint", "DESC"),
 	[MSGS_RUN_UP] = MSGS_LIST("m.run_seq = $11::bigint", "ASC"),
-	[MSGS_IDS_DOWN] = MSGS_LIST("m.seq IN (SELECT"
-	    " json_array_elements_text($11::json)::bigint)", "DESC"),
-	[MSGS_IDS_UP] = MSGS_LIST("m.seq IN (SELECT"
-	    " json_array_elements_text($11::json)::bigint)", "ASC"),
+	[MSGS_IDS_DOWN] = MSGS_LIST(MSGS_IDS, "DESC"),
+	[MSGS_IDS_UP] = MSGS_LIST(MSGS_IDS, "ASC"),
 	[MSGS_METADATA] = "UPDATE messages SET metadata = $2::text WHERE"
 	    " seq = $1::bigint",
 	[MSGS_EVENT_ADD] = "INSERT INTO message_events(message_seq, type,"
