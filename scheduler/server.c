@@ -154,6 +154,20 @@ server_answer(struct sch_req *r, enum eng_status st, json_t *reply,
 	free(cause);
 }
 
+/* Forget r's answer, to run its handler again. */
+void
+server_answer_reset(struct sch_req *r)
+{
+	json_decref(r->reply);
+	r->reply = NULL;
+	free(r->raw);
+	r->raw = NULL;
+	r->replayed = 0;
+	r->content_type = NULL;
+	r->status = 0;
+	r->code = NULL;
+}
+
 /* Replace r's answer with a 500 (the batch did not commit). */
 void
 server_answer_500(struct sch_req *r, const char *why)
@@ -518,7 +532,8 @@ server_request(struct sch_req *r, char *body, size_t len)
 		return;
 	}
 	TAILQ_INSERT_TAIL(&s->batch, r, entry);
-	if (++s->nbatch >= SCH_MAX_BATCH)
+	if (++s->nbatch >= SCH_MAX_BATCH ||
+	    s->nbatch >= eng_group_max(s->eng))
 		server_flush(s);
 	else
 		server_kick(s);
