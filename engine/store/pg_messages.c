@@ -121,25 +121,6 @@ enum {
 	MC_INSERTED, MC_UPDATED, MC_WORKFLOW, MC_ACTOR, MC_DATA, MC_METADATA
 };
 
-/*
- * A JSON object or array cell as a new value, or NULL (also for any other
- * JSON), as sqlite_json reads it.
- */
-static json_t *
-msgs_json(const PGresult *r, int row, int col)
-{
-	const char *v = pg_cell(r, row, col);
-
-	return v != NULL ? json_loads(v, 0, NULL) : NULL;
-}
-
-/* Append JSON v as sqlite_bind_json binds it (NULL, null: SQL NULL). */
-static void
-msgs_arg_json(struct pg_args *a, json_t *v)
-{
-	pg_arg_json(a, v != NULL && !json_is_null(v) ? v : NULL);
-}
-
 /* Append message m (inserted at m->inserted) to its feed; its key, or -1. */
 static int64_t
 pg_message_add(struct store *s, const struct store_message *m)
@@ -153,7 +134,7 @@ pg_message_add(struct store *s, const struct store_message *m)
 	pg_arg_text(&a, m->rcpt);
 	pg_arg_text(&a, m->tenant);
 	pg_arg_text(&a, m->status);
-	msgs_arg_json(&a, m->body);
+	pg_arg_json(&a, m->body);
 	pg_arg_int(&a, m->inserted);
 	return pg_scalar(s, PG_MESSAGES, MSGS_ADD, &a, -1);
 }
@@ -187,15 +168,15 @@ msgs_read(const PGresult *r, int i, struct store_message *m)
 	m->seq = pg_int(r, i, MC_SEQ);
 	m->run = pg_int(r, i, MC_RUN);
 	m->idx = pg_int(r, i, MC_IDX);
-	m->body = msgs_json(r, i, MC_BODY);
+	m->body = pg_json(r, i, MC_BODY);
 	m->seen = pg_int(r, i, MC_SEEN);
 	m->read = pg_int(r, i, MC_READ);
 	m->archived = pg_int(r, i, MC_ARCHIVED);
 	m->interacted = pg_int(r, i, MC_INTERACTED);
 	m->inserted = pg_int(r, i, MC_INSERTED);
 	m->updated = pg_int(r, i, MC_UPDATED);
-	m->data = msgs_json(r, i, MC_DATA);
-	m->metadata = msgs_json(r, i, MC_METADATA);
+	m->data = pg_json(r, i, MC_DATA);
+	m->metadata = pg_json(r, i, MC_METADATA);
 }
 
 /* Message seq into *m: 1, or 0 if there is none. */
@@ -261,7 +242,7 @@ msgs_args(struct pg_args *a, const struct store_feed_filter *f, size_t max)
 	pg_arg_int(a, (int64_t)f->status);
 	pg_arg_text(a, f->channel);
 	pg_arg_int(a, f->run);
-	msgs_arg_json(a, f->seqs);
+	pg_arg_json(a, f->seqs);
 	pg_arg_int(a, (int64_t)max);
 }
 
@@ -302,7 +283,7 @@ pg_messages_page(struct store *s, const struct store_feed_filter *f,
 		return 0;
 	msgs_args(&a, f, max);
 	if (f->seqs != NULL)
-		msgs_arg_json(&a, f->seqs);
+		pg_arg_json(&a, f->seqs);
 	else if (f->run != 0)
 		pg_arg_int(&a, f->run);
 	/* Each _UP statement follows its _DOWN. */
@@ -364,7 +345,7 @@ pg_message_metadata(struct store *s, int64_t seq, json_t *metadata)
 	struct pg_args a = { 0 };
 
 	pg_arg_int(&a, seq);
-	msgs_arg_json(&a, metadata);
+	pg_arg_json(&a, metadata);
 	return pg_done(s, PG_MESSAGES, MSGS_METADATA, &a);
 }
 
@@ -377,7 +358,7 @@ pg_message_event_add(struct store *s, int64_t seq, const char *type,
 
 	pg_arg_int(&a, seq);
 	pg_arg_text(&a, type);
-	msgs_arg_json(&a, data);
+	pg_arg_json(&a, data);
 	pg_arg_int(&a, now);
 	return pg_done(s, PG_MESSAGES, MSGS_EVENT_ADD, &a);
 }
@@ -403,7 +384,7 @@ pg_message_events(struct store *s, int64_t seq,
 	for (i = 0; i < n; i++) {
 		(*out)[i].id = pg_int(r, (int)i, 0);
 		(*out)[i].type = pg_text(r, (int)i, 1);
-		(*out)[i].data = msgs_json(r, (int)i, 2);
+		(*out)[i].data = pg_json(r, (int)i, 2);
 		(*out)[i].at = pg_int(r, (int)i, 3);
 	}
 	PQclear(r);
