@@ -9,6 +9,11 @@
  * order and their cursors are the same on both backends.  Retention
  * deletes the oldest messages as one key range, as a chain walk that
  * stops at a missing message sees it: the queries need nothing for it.
+ * One difference remains: a message whose run is gone (retention deletes
+ * runs only after their messages' window, but a bounded pass can take a
+ * run before the last of its messages) ends its chain's walk in SQLite,
+ * hiding the older messages of that feed until they go too; here only
+ * that message is left out.
  */
 #include <stdlib.h>
 #include <string.h>
