@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "engine/json.h"
 #include "engine/store/pg_int.h"
 
 /* The statements of this file. */
@@ -128,14 +129,20 @@ static const char *const runs_sql[RUNS_COUNT] = {
 };
 const struct pg_sql pg_runs_sql = { runs_sql, RUNS_COUNT };
 
-/* Append a JSON parameter, SQL NULL for NULL and JSON null (as SQLite). */
+/*
+ * Append a JSON parameter as the SQLite backend writes it (the engine's
+ * compact writer, into memory from malloc: jansson's own allocations may
+ * come from the engine's pool), SQL NULL for NULL and JSON null.
+ */
 static void
 runs_arg_json(struct pg_args *a, json_t *v)
 {
-	if (v == NULL || json_is_null(v))
-		pg_arg_text(a, NULL);
-	else
-		pg_arg_json(a, v);
+	char *t = NULL;
+
+	if (v != NULL && !json_is_null(v))
+		t = eng_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	pg_arg_text(a, t);
+	a->own[a->n - 1] = t;
 }
 
 /* Append text[0..len) (no NUL needed) as a parameter, copied. */

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "engine/json.h"
 #include "engine/store/pg_int.h"
 
 /*
@@ -103,6 +104,22 @@ steps_done_key(struct store *s, int i, int64_t key)
 
 	pg_arg_int(&a, key);
 	return pg_done(s, PG_STEPS, i, &a);
+}
+
+/*
+ * Append a JSON parameter as the SQLite backend writes it (the engine's
+ * compact writer, into memory from malloc: jansson's own allocations may
+ * come from the engine's pool), SQL NULL for NULL and JSON null.
+ */
+static void
+steps_arg_json(struct pg_args *a, json_t *v)
+{
+	char *t = NULL;
+
+	if (v != NULL && !json_is_null(v))
+		t = eng_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	pg_arg_text(a, t);
+	a->own[a->n - 1] = t;
 }
 
 /* A size as a LIMIT (NULL: none, for sizes past int64's). */
@@ -305,10 +322,7 @@ pg_batch_add(struct store *s, int64_t id, const struct store_item *it)
 	pg_arg_int(&a, it->run);
 	pg_arg_int(&a, it->idx);
 	pg_arg_text(&a, it->actor);
-	if (it->data == NULL || json_is_null(it->data))
-		pg_arg_text(&a, NULL);
-	else
-		pg_arg_json(&a, it->data);
+	steps_arg_json(&a, it->data);
 	pg_arg_int(&a, it->inserted);
 	return pg_done(s, PG_STEPS, STEPS_ITEM_ADD, &a);
 }
