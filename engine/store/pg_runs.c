@@ -42,13 +42,16 @@ enum {
 
 /*
  * The recipient run lists' sources: all runs, one recipient's (on
- * rruns_by_rcpt), or one schedule's.
+ * rruns_by_rcpt), or one schedule's: its runs (runs_by_fire), each one's
+ * range of keys (OFFSET 0 keeps that order of the join, which the
+ * planner would otherwise turn into a walk down every key).
  */
 #define RUNS_ALL "FROM rruns r JOIN runs u ON u.seq = r.id >> 24 WHERE true"
 #define RUNS_RCPT "FROM rruns r JOIN runs u ON u.seq = r.id >> 24 WHERE" \
 	" r.rcpt = $5::text"
-#define RUNS_SCHED "FROM runs u JOIN rruns r ON r.id BETWEEN u.seq << 24" \
-	" AND ((u.seq << 24) | 16777215) WHERE u.schedule_seq = $11::bigint"
+#define RUNS_SCHED "FROM runs u CROSS JOIN LATERAL (SELECT * FROM rruns" \
+	" x WHERE x.id BETWEEN u.seq << 24 AND ((u.seq << 24) | 16777215)" \
+	" OFFSET 0) r WHERE u.schedule_seq = $11::bigint"
 /* A recipient run list from src, keys cmp the cursor, in order dir. */
 #define RUNS_LIST_SQL(src, cmp, dir) ("SELECT r.id >> 24, r.id & 16777215," \
 	" r.rcpt, r.status, r.events, r.error_count, r.inserted_at," \
