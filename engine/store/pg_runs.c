@@ -113,8 +113,11 @@ static const char *const runs_sql[RUNS_COUNT] = {
 	    " recipients) VALUES($1::text, $2::text, $3::bigint, $4::text)"),
 	[RUNS_CANCELS] = ("SELECT recipients FROM cancels WHERE workflow ="
 	    " $1::text AND ckey = $2::text AND upto >= $3::bigint"),
-	[RUNS_CANCEL_SWEEP] = ("DELETE FROM cancels WHERE NOT EXISTS(SELECT 1"
-	    " FROM fanout WHERE fanout.run_seq <= cancels.upto)"),
+	/* Rows another node's sweep holds are left to it. */
+	[RUNS_CANCEL_SWEEP] = ("DELETE FROM cancels WHERE ctid = ANY(ARRAY("
+	    "SELECT c.ctid FROM cancels c WHERE NOT EXISTS(SELECT 1 FROM"
+	    " fanout WHERE fanout.run_seq <= c.upto) FOR UPDATE OF c SKIP"
+	    " LOCKED))"),
 	/*
 	 * The lists: $1, $2 the (run, index) cursor, $3 workflow, $4 a JSON
 	 * array of statuses, $5 recipient, $6 limit (NULL: none), $7
@@ -629,7 +632,10 @@ pg_cancels(struct store *s, const char *workflow, const char *ck,
 	return out;
 }
 
-/* Delete the cancels no pending fan-out can meet (store_sweep). */
+/*
+ * Delete the cancels no pending fan-out can meet (store_sweep), but those
+ * another node's sweep holds; 0 or -1.
+ */
 int
 pg_runs_sweep(struct store *s)
 {

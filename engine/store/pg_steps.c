@@ -83,16 +83,23 @@ static const char *const steps_sql[STEPS_COUNT] = {
 	    " $1::bigint"),
 	[STEPS_THR_LOCK] = ("SELECT pg_advisory_xact_lock(hashtextextended("
 	    "$1::text, 0))"),
-	/* The hits no window can count again go as the rest are counted. */
+	/*
+	 * The hits no window can count again go as the rest are counted
+	 * (but those a sweep holds, which it deletes).
+	 */
 	[STEPS_THR_COUNT] = ("WITH gc AS (DELETE FROM throttle_hits WHERE"
-	    " tkey = $1::text AND at <= $2::bigint) SELECT count(*) FROM"
-	    " throttle_hits WHERE tkey = $1::text AND at > $2::bigint"),
+	    " (tkey, at, run_seq, idx) IN (SELECT tkey, at, run_seq, idx FROM"
+	    " throttle_hits WHERE tkey = $1::text AND at <= $2::bigint FOR"
+	    " UPDATE SKIP LOCKED)) SELECT count(*) FROM throttle_hits WHERE"
+	    " tkey = $1::text AND at > $2::bigint"),
 	[STEPS_THR_ADD] = ("INSERT INTO throttle_hits(tkey, at, run_seq, idx,"
 	    " expires_at) VALUES($1::text, $2::bigint, $3::bigint, $4::bigint,"
 	    " $5::bigint) ON CONFLICT DO NOTHING"),
+	/* Rows another node's sweep or count holds are left to it. */
 	[STEPS_THR_SWEEP] = ("DELETE FROM throttle_hits WHERE (tkey, at,"
 	    " run_seq, idx) IN (SELECT tkey, at, run_seq, idx FROM"
-	    " throttle_hits WHERE expires_at <= $1::bigint LIMIT $2::bigint)"),
+	    " throttle_hits WHERE expires_at <= $1::bigint LIMIT $2::bigint"
+	    " FOR UPDATE SKIP LOCKED)"),
 };
 const struct pg_sql pg_steps_sql = { steps_sql, STEPS_COUNT };
 
@@ -426,7 +433,10 @@ pg_throttle_hit(struct store *s, const char *key, int64_t at, int64_t run,
 	return pg_done(s, PG_STEPS, STEPS_THR_ADD, &a);
 }
 
-/* Delete up to max throttle hits expired at now (store_sweep); 0 or -1. */
+/*
+ * Delete up to max throttle hits expired at now (store_sweep), but those
+ * another transaction holds (any node may sweep); 0 or -1.
+ */
 int
 pg_steps_sweep(struct store *s, int64_t now, int max)
 {
