@@ -21,7 +21,6 @@
 #include <string.h>
 
 #include "common/common.h"
-#include "engine/json.h"
 #include "engine/store/pg_int.h"
 
 /* The statements of this file. */
@@ -135,22 +134,6 @@ static const char *const runs_sql[RUNS_COUNT] = {
 };
 const struct pg_sql pg_runs_sql = { runs_sql, RUNS_COUNT };
 
-/*
- * Append a JSON parameter as the SQLite backend writes it (the engine's
- * compact writer, into memory from malloc: jansson's own allocations may
- * come from the engine's pool), SQL NULL for NULL and JSON null.
- */
-static void
-runs_arg_json(struct pg_args *a, json_t *v)
-{
-	char *t = NULL;
-
-	if (v != NULL && !json_is_null(v))
-		t = eng_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	pg_arg_text(a, t);
-	a->own[a->n - 1] = t;
-}
-
 /* Append text[0..len) (no NUL needed) as a parameter, copied. */
 static void
 runs_arg_len(struct pg_args *a, const char *text, size_t len)
@@ -171,18 +154,6 @@ static void
 runs_arg_max(struct pg_args *a, size_t max)
 {
 	pg_arg_int(a, max > (size_t)INT64_MAX ? STORE_NONE : (int64_t)max);
-}
-
-/*
- * A cell of JSON text parsed as the SQLite backend parses it (an object
- * or an array; NULL for SQL NULL or other text).
- */
-static json_t *
-runs_json(const PGresult *r, int row, int col)
-{
-	const char *v = pg_cell(r, row, col);
-
-	return v != NULL ? json_loads(v, 0, NULL) : NULL;
 }
 
 /* An integer cell, 0 for NULL (as sqlite3_column_int64 reads it). */
@@ -232,11 +203,11 @@ pg_run_add(struct store *s, const struct store_run *r)
 	pg_arg_text(&a, r->workflow);
 	pg_arg_text(&a, r->actor);
 	pg_arg_text(&a, r->tenant);
-	runs_arg_json(&a, r->data);
+	pg_arg_json(&a, r->data);
 	pg_arg_text(&a, r->ckey);
 	pg_arg_text(&a, r->source);
 	pg_arg_int(&a, r->inserted);
-	runs_arg_json(&a, r->settings);
+	pg_arg_json(&a, r->settings);
 	pg_arg_int(&a, r->sched);
 	pg_arg_int(&a, r->fire_at);
 	return pg_scalar(s, PG_RUNS, RUNS_ADD, &a, -1);
@@ -250,9 +221,9 @@ runs_read(const PGresult *res, int row, struct store_run *r)
 
 	r->owned = runs_texts(res, row, 5, cols, (const char **const[]){
 	    &r->workflow, &r->actor, &r->tenant, &r->ckey, &r->source });
-	r->data = runs_json(res, row, 3);
+	r->data = pg_json(res, row, 3);
 	r->inserted = runs_int0(res, row, 6);
-	r->settings = runs_json(res, row, 7);
+	r->settings = pg_json(res, row, 7);
 	r->sched = pg_int(res, row, 8);
 	r->fire_at = pg_int(res, row, 9);
 	r->next_idx = runs_int0(res, row, 10);
@@ -337,8 +308,8 @@ pg_rrun_add(struct store *s, const struct store_rrun *rr, int64_t now)
 	runs_arg_len(&a, rr->events_text, rr->events_len);
 	pg_arg_int(&a, now);
 	pg_arg_int(&a, rr->pc);
-	runs_arg_json(&a, rr->tdata);
-	runs_arg_json(&a, rr->sub);
+	pg_arg_json(&a, rr->tdata);
+	pg_arg_json(&a, rr->sub);
 	pg_arg_int(&a, rr->wait_at != 0 ? rr->wait_at : STORE_NONE);
 	pg_arg_int(&a, rr->batch != 0 ? rr->batch : STORE_NONE);
 	return pg_done(s, PG_RUNS, RUNS_RR_ADD, &a);
@@ -383,13 +354,13 @@ pg_rrun_get(struct store *s, int64_t run, int64_t idx, struct store_rrun *rr)
 		rr->idx = idx;
 		rr->owned = runs_texts(res, 0, 2, cols, (const char **const[]){
 		    &rr->rcpt, &rr->status });
-		rr->events = runs_json(res, 0, 2);
+		rr->events = pg_json(res, 0, 2);
 		rr->errors = (int)runs_int0(res, 0, 3);
 		rr->inserted = runs_int0(res, 0, 4);
 		rr->updated = runs_int0(res, 0, 5);
 		rr->pc = runs_int0(res, 0, 6);
-		rr->tdata = runs_json(res, 0, 7);
-		rr->sub = runs_json(res, 0, 8);
+		rr->tdata = pg_json(res, 0, 7);
+		rr->sub = pg_json(res, 0, 8);
 		rr->wait_at = runs_int0(res, 0, 9);
 		rr->batch = runs_int0(res, 0, 10);
 	}
@@ -433,7 +404,7 @@ runs_list_read(const PGresult *res, int row, struct store_rrun_row *out)
 	    &out->rr.rcpt, &out->rr.status, &out->run.workflow,
 	    &out->run.actor, &out->run.tenant, &out->run.ckey,
 	    &out->run.source });
-	out->rr.events = runs_json(res, row, 4);
+	out->rr.events = pg_json(res, row, 4);
 	out->rr.errors = (int)runs_int0(res, row, 5);
 	out->rr.inserted = runs_int0(res, row, 6);
 	out->rr.updated = runs_int0(res, row, 7);
@@ -468,7 +439,7 @@ pg_rruns_list(struct store *s, const struct store_rrun_filter *f, size_t max,
 	pg_arg_int(&a, f->cur_run);
 	pg_arg_int(&a, f->cur_idx);
 	pg_arg_text(&a, f->workflow);
-	runs_arg_json(&a, f->statuses);
+	pg_arg_json(&a, f->statuses);
 	pg_arg_text(&a, f->rcpt);
 	runs_arg_max(&a, max);
 	pg_arg_text(&a, f->tenant);
@@ -503,7 +474,7 @@ pg_fanout_push(struct store *s, int64_t seq, const char *obj, int level,
 	pg_arg_int(&a, seq);
 	pg_arg_text(&a, obj);
 	pg_arg_int(&a, level);
-	runs_arg_json(&a, tdata);
+	pg_arg_json(&a, tdata);
 	return pg_done(s, PG_RUNS, RUNS_FAN_PUSH, &a);
 }
 
@@ -529,7 +500,7 @@ pg_fanout_head(struct store *s, int64_t seq, struct store_fanout *out)
 		out->obj = pg_text(res, 0, 1);
 		out->level = (int)runs_int0(res, 0, 2);
 		out->after = pg_text(res, 0, 3);
-		out->tdata = runs_json(res, 0, 4);
+		out->tdata = pg_json(res, 0, 4);
 	}
 	PQclear(res);
 	return found;
@@ -601,7 +572,7 @@ pg_cancel_add(struct store *s, const char *workflow, const char *ck,
 	pg_arg_text(&a, workflow);
 	pg_arg_text(&a, ck);
 	pg_arg_int(&a, upto);
-	runs_arg_json(&a, rcpts);
+	pg_arg_json(&a, rcpts);
 	return pg_done(s, PG_RUNS, RUNS_CANCEL_ADD, &a);
 }
 
@@ -625,7 +596,7 @@ pg_cancels(struct store *s, const char *workflow, const char *ck,
 	if ((res = pg_run(s, PG_RUNS, RUNS_CANCELS, &a)) == NULL)
 		return out;
 	for (i = 0, n = PQntuples(res); i < n; i++) {
-		v = runs_json(res, i, 0);
+		v = pg_json(res, i, 0);
 		json_array_append_new(out, v != NULL ? v : json_null());
 	}
 	PQclear(res);

@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include "common/common.h"
-#include "engine/json.h"
 #include "engine/store/pg_int.h"
 
 /*
@@ -111,22 +110,6 @@ steps_done_key(struct store *s, int i, int64_t key)
 
 	pg_arg_int(&a, key);
 	return pg_done(s, PG_STEPS, i, &a);
-}
-
-/*
- * Append a JSON parameter as the SQLite backend writes it (the engine's
- * compact writer, into memory from malloc: jansson's own allocations may
- * come from the engine's pool), SQL NULL for NULL and JSON null.
- */
-static void
-steps_arg_json(struct pg_args *a, json_t *v)
-{
-	char *t = NULL;
-
-	if (v != NULL && !json_is_null(v))
-		t = eng_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	pg_arg_text(a, t);
-	a->own[a->n - 1] = t;
 }
 
 /* A size as a LIMIT (NULL: none, for sizes past int64's). */
@@ -329,7 +312,7 @@ pg_batch_add(struct store *s, int64_t id, const struct store_item *it)
 	pg_arg_int(&a, it->run);
 	pg_arg_int(&a, it->idx);
 	pg_arg_text(&a, it->actor);
-	steps_arg_json(&a, it->data);
+	pg_arg_json(&a, it->data);
 	pg_arg_int(&a, it->inserted);
 	return pg_done(s, PG_STEPS, STEPS_ITEM_ADD, &a);
 }
@@ -344,7 +327,6 @@ pg_batch_items(struct store *s, int64_t id, size_t max,
 {
 	struct pg_args a = { 0 };
 	struct store_item *it;
-	const char *v;
 	PGresult *r;
 	size_t n, i;
 
@@ -364,9 +346,7 @@ pg_batch_items(struct store *s, int64_t id, size_t max,
 		it->idx = pg_int(r, (int)i, 1);
 		it->owned = pg_text(r, (int)i, 2);
 		it->actor = it->owned;
-		/* As SQLite reads JSON: an object or an array, else NULL. */
-		v = pg_cell(r, (int)i, 3);
-		it->data = v != NULL ? json_loads(v, 0, NULL) : NULL;
+		it->data = pg_json(r, (int)i, 3);
 		it->inserted = pg_int(r, (int)i, 4);
 	}
 	PQclear(r);
