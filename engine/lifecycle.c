@@ -5,6 +5,7 @@
  * engine calls up into this file.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/engine_int.h"
 
@@ -28,7 +29,8 @@ eng_open_checked(const char *path, const char *check, char **cause)
 	e->store = s;
 	e->hooks = &eng_sched_hooks;
 	store_idkey(s, e->idkey);
-	e->has_prefs = store_prefs_exist(s);
+	/* Other nodes may add preferences at any time: always look. */
+	e->has_prefs = store_shared(s) || store_prefs_exist(s);
 	return e;
 }
 
@@ -67,6 +69,9 @@ eng_figures(struct eng *e, struct eng_figures *out)
 	out->bytes = f.bytes;
 	out->schedules = f.schedules;
 	out->messages_created = f.messages_created;
+	out->backend = f.backend;
+	memcpy(out->node, f.node, sizeof out->node);
+	out->leases = f.leases;
 }
 
 /* Install a configuration (the engine owns it from now on). */
