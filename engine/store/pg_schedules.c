@@ -11,7 +11,9 @@
  * (FOR UPDATE SKIP LOCKED) until the transaction that records the fire
  * ends, so each due row is fired by one node; the unique index
  * runs_by_fire on (schedule_seq, fire_at) makes a second run of one
- * occurrence impossible even if two nodes fired it.  A reload's sync of
+ * occurrence impossible even if two nodes fired it.  A row saved or
+ * fired with a next fire has it announced to the other nodes at the
+ * commit (pg_due_added), so that they wake for it.  A reload's sync of
  * config rows starts with store_sched_configs, which takes a transaction
  * advisory lock first, so two nodes reloading together run one after the
  * other and the second sees the first's rows.
@@ -195,6 +197,14 @@ sched_rows(PGresult *r, size_t max, struct store_sched *out)
 	return n;
 }
 
+/* Announce at the commit that a row's next fire is at next (if any). */
+static void
+sched_due_added(struct store *s, int64_t next)
+{
+	if (next != STORE_NONE)
+		pg_due_added(s, next);
+}
+
 /* Schedule row seq into *sc: 1, or 0 if there is none (or on error). */
 static int
 pg_sched_get(struct store *s, int64_t seq, struct store_sched *sc)
@@ -249,6 +259,7 @@ pg_sched_save(struct store *s, struct store_sched *sc)
 			pg_failed(s, "postgresql: schedule insert gave no key");
 			return -1;
 		}
+		sched_due_added(s, sc->next);
 		return 0;
 	}
 	pg_arg_int(&a, sc->seq);
@@ -271,7 +282,10 @@ pg_sched_save(struct store *s, struct store_sched *sc)
 	pg_arg_int(&a, sc->updated);
 	pg_arg_text(&a, sc->def);
 	pg_arg_int(&a, sc->per_sub);
-	return pg_done(s, PG_SCHEDULES, SCHED_UPDATE, &a);
+	if (pg_done(s, PG_SCHEDULES, SCHED_UPDATE, &a) != 0)
+		return -1;
+	sched_due_added(s, sc->next);
+	return 0;
 }
 
 /* Run deletion i with $1 = text; 0 or -1. */
@@ -373,7 +387,10 @@ pg_sched_fired(struct store *s, int64_t seq, const struct store_fire *f)
 	pg_arg_int(&a, f->last_skipped);
 	pg_arg_text(&a, f->reason);
 	pg_arg_text(&a, f->error);
-	return pg_done(s, PG_SCHEDULES, SCHED_FIRED, &a);
+	if (pg_done(s, PG_SCHEDULES, SCHED_FIRED, &a) != 0)
+		return -1;
+	sched_due_added(s, f->next);
+	return 0;
 }
 
 /*
