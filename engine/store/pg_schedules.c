@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/json.h"
 #include "engine/store/pg_int.h"
 
 /* The columns of a schedule row, in the order sched_read reads them. */
@@ -129,21 +128,6 @@ static const char *const schedules_sql[SCHEDULES_COUNT] = {
 	[SCHED_CFG_DEL] = "DELETE FROM schedules WHERE config_id = $1::text",
 };
 const struct pg_sql pg_schedules_sql = { schedules_sql, SCHEDULES_COUNT };
-
-/*
- * Append v as a JSON text parameter (NULL or JSON null: SQL NULL).  The
- * text comes from eng_json_dumps, malloc'd, so that the parameters' free
- * may free it: json_dumps's text is jansson's, from the engine's pool.
- */
-static void
-sched_arg_json(struct pg_args *a, json_t *v)
-{
-	pg_arg_text(a, NULL);
-	if (v == NULL || json_is_null(v))
-		return;
-	a->own[a->n - 1] = eng_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	a->v[a->n - 1] = a->own[a->n - 1];
-}
 
 /* Read row i of r, laid out as SCHED_COLS, into *sc. */
 static void
@@ -421,7 +405,8 @@ pg_sched_list(struct store *s, const struct store_sched_filter *f,
 	pg_arg_int(&a, f->top);
 	pg_arg_int(&a, (int64_t)max);
 	pg_arg_int(&a, f->parent);
-	sched_arg_json(&a, f->rcpts);
+	/* NULL or JSON null binds as SQL NULL, as in SQLite. */
+	pg_arg_json(&a, f->rcpts);
 	pg_arg_text(&a, f->tenant);
 	n = sched_rows(pg_run(s, PG_SCHEDULES, i, &a), max, out);
 	for (k = 0; f->backward && k < n / 2; k++) {
