@@ -11,6 +11,15 @@
  * The log is deleted oldest first: its keys increase with the time of
  * insertion, so the sweep looks only at the oldest rows.  Any node may
  * sweep: the deletes are idempotent.
+ *
+ * Several nodes may receive one message (a library retrying on another
+ * node while the first still works).  In a transaction, whether a
+ * message id was seen is asked under a transaction advisory lock on
+ * (source, message id), taken by a statement of its own: a node asking
+ * about an id another node's open transaction has just logged waits for
+ * that transaction, then sees its entry, and logs a duplicate instead of
+ * applying the message twice.  (The log keeps duplicates too, so a
+ * unique index cannot say it.)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +28,14 @@
 #include "engine/store/pg_int.h"
 
 /* The statements of this file. */
+/*
+ * The class of the advisory locks on message ids ("BLFM"): the two-key
+ * form's space, apart from the single keys of other locks.
+ */
+#define SRC_SEEN_CLASS "1112295757"
+
 enum {
-	SRC_SEEN, SRC_ADD, SRC_PAGE, SRC_PAGE_UP, SRC_COUNT_ADD, SRC_COUNTS,
+	SRC_SEEN_LOCK, SRC_SEEN, SRC_ADD, SRC_PAGE, SRC_PAGE_UP, SRC_COUNT_ADD, SRC_COUNTS,
 	SRC_RUN_PUT, SRC_RUN_GET, SRC_SWEEP, SOURCES_COUNT
 };
 /* A page of a source's log: keys cmp the cursor $2, in order dir. */
@@ -31,6 +46,9 @@ enum {
 	" LIMIT $4::bigint")
 
 static const char *const sources_sql[SOURCES_COUNT] = {
+	/* Held until the transaction ends. */
+	[SRC_SEEN_LOCK] = "SELECT pg_advisory_xact_lock(" SRC_SEEN_CLASS ","
+	    " hashtext($1::text || chr(10) || $2::text))",
 	[SRC_SEEN] = "SELECT EXISTS(SELECT 1 FROM source_events WHERE"
 	    " source = $1::text AND message_id = $2::text AND received_at >="
 	    " $3::bigint)",
@@ -86,13 +104,23 @@ src_hold(struct store_source_event *ev, const PGresult *r, int i,
 	}
 }
 
-/* Whether source's log has msgid received at since or later (0 on error). */
+/*
+ * Whether source's log has msgid received at since or later (0 on
+ * error); in a transaction, asked under the lock on (source, msgid).
+ */
 static int
 pg_source_seen(struct store *s, const char *source, const char *msgid,
     int64_t since)
 {
 	struct pg_args a = { 0 };
 
+	if (s->in_txn && msgid != NULL) {
+		pg_arg_text(&a, source);
+		pg_arg_text(&a, msgid);
+		if (pg_done(s, PG_SOURCES, SRC_SEEN_LOCK, &a) != 0)
+			return 0;
+		memset(&a, 0, sizeof a);
+	}
 	pg_arg_text(&a, source);
 	pg_arg_text(&a, msgid);
 	pg_arg_int(&a, since);
