@@ -144,7 +144,7 @@ static const char *pg_schema =
     " text, def text, inserted_at bigint NOT NULL, updated_at bigint NOT"
     " NULL, per_sub bigint NOT NULL DEFAULT 0, skip_reason text, last_error"
     " text);"
-    "CREATE INDEX schedules_due ON schedules(next_fire_at) WHERE"
+    "CREATE INDEX schedules_due ON schedules(next_fire_at, seq) WHERE"
     " next_fire_at IS NOT NULL;"
     "CREATE INDEX schedules_by_rcpt ON schedules(rcpt);"
     "CREATE INDEX schedules_by_parent ON schedules(parent) WHERE parent IS"
