@@ -1014,8 +1014,17 @@ pg_request_begin(struct store *s)
 	if (s->depth >= PG_DEPTH_MAX)
 		fatalx("pg: requests nest too deeply");
 	s->retry[s->depth] = 0;
-	s->failed[s->depth++] = 0;
-	pg_done(s, PG_CORE, CORE_SAVEPOINT, NULL);
+	/*
+	 * Inside a request that already failed the transaction accepts
+	 * nothing until its savepoint is rolled back: the nested request
+	 * fails at once and makes no savepoint of its own, so that its end
+	 * does not roll back or release the outer one's.
+	 */
+	s->nosave[s->depth] = PQtransactionStatus(s->conn) == PQTRANS_INERROR;
+	s->failed[s->depth] = s->nosave[s->depth];
+	s->depth++;
+	if (!s->nosave[s->depth - 1])
+		pg_done(s, PG_CORE, CORE_SAVEPOINT, NULL);
 }
 
 /*
@@ -1028,9 +1037,10 @@ pg_request_end(struct store *s, int ok)
 	int keep = ok && !s->failed[s->depth - 1];
 
 	s->retry_last = !keep && s->retry[s->depth - 1];
+	if (s->nosave[--s->depth])
+		return 0;
 	if (!keep)
 		pg_done(s, PG_CORE, CORE_ROLLBACK_TO, NULL);
-	s->depth--;
 	pg_done(s, PG_CORE, CORE_RELEASE, NULL);
 	return keep;
 }
