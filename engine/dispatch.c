@@ -145,5 +145,7 @@ eng_run_due(struct eng *e, int64_t now)
 	}
 	eng_sweep(e, now);
 	n += (size_t)eng_retain(e, now);
-	return (int)n + eng_sched_run_due(e, now, 1000);
+	/* Each fire is a savepoint: at most what one transaction holds. */
+	return (int)n + eng_sched_run_due(e, now, eng_group_max(e) < 1000 ?
+	    (int)eng_group_max(e) : 1000);
 }

@@ -187,6 +187,10 @@ void eng_rollback(struct eng *e);
 void eng_request_begin(struct eng *e);
 /* 1 when the request's work was kept, 0 when it was rolled back. */
 int eng_request_end(struct eng *e, int ok);
+/* Whether other nodes share the store (store_shared). */
+int eng_shared(const struct eng *e);
+/* The most requests one group transaction should hold (store_group_max). */
+size_t eng_group_max(const struct eng *e);
 
 /*
  * The store's deferred maintenance (SQLite: copying its log into the
@@ -652,6 +656,17 @@ struct eng_push {
 size_t eng_pushes_take(struct eng *e, struct eng_push **out, int *all);
 void eng_pushes_free(struct eng_push *p, size_t n);
 
+/*
+ * With a store other nodes share: the changes to feeds their commits
+ * announced since the last call, as eng_pushes_take hands out this
+ * node's own (to free with eng_pushes_free), with *due lowered to the
+ * earliest work they made due; and the descriptor that becomes readable
+ * when they announce (-1: none; it changes when the store reconnects).
+ */
+size_t eng_heard(struct eng *e, struct eng_push **out, int *all,
+    int64_t *due);
+int eng_listen_fd(struct eng *e);
+
 /* Whether the store answers a cheap query (GET /healthz): 0, or -1. */
 int eng_ping(struct eng *e, char **cause);
 
@@ -661,6 +676,9 @@ struct eng_figures {
 	int64_t bytes;           /* the database's size */
 	int64_t schedules;       /* stored schedules */
 	int64_t messages_created; /* messages made (the newest one's number) */
+	const char *backend;     /* "sqlite" or "postgresql" */
+	char node[64];           /* this node's name in leases, or "" */
+	int64_t leases;          /* deliveries this node holds leased */
 };
 void eng_figures(struct eng *e, struct eng_figures *out);
 

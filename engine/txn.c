@@ -16,6 +16,20 @@
 
 #include "engine/engine_int.h"
 
+/* Whether other nodes share the store. */
+int
+eng_shared(const struct eng *e)
+{
+	return store_shared(e->store);
+}
+
+/* The most requests one group transaction should hold. */
+size_t
+eng_group_max(const struct eng *e)
+{
+	return store_group_max(e->store);
+}
+
 /* Start the group transaction. */
 int
 eng_begin(struct eng *e, char **cause)
@@ -81,6 +95,8 @@ int
 eng_commit(struct eng *e, char **cause)
 {
 	assert(e->depth == 0);
+	/* A failed announcement fails the commit below (sticky). */
+	eng_pushes_announce(e);
 	if (store_commit(e->store, cause) != 0) {
 		eng_rollback(e);
 		return -1;

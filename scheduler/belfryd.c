@@ -491,6 +491,8 @@ main(int argc, char **argv)
 	EVP_PKEY_free(s->token_key);
 	tls_free(s->tls);
 	event_free(s->due_ev);
+	if (s->listen_ev != NULL)
+		event_free(s->listen_ev);
 	event_free(s->advance_ev);
 	event_free(s->housekeep_ev);
 	event_free(s->sig_hup);

@@ -518,7 +518,8 @@ server_request(struct sch_req *r, char *body, size_t len)
 		return;
 	}
 	TAILQ_INSERT_TAIL(&s->batch, r, entry);
-	if (++s->nbatch >= SCH_MAX_BATCH)
+	if (++s->nbatch >= SCH_MAX_BATCH ||
+	    s->nbatch >= eng_group_max(s->eng))
 		server_flush(s);
 	else
 		server_kick(s);

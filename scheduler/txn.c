@@ -67,6 +67,7 @@ txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
 	}
 	clock_fired(s);
 	ws_push(s);
+	clock_listen(s);
 	s->counters.commits++;
 	TAILQ_FOREACH(r, batch, entry)
 		s->counters.batched++;

@@ -178,7 +178,7 @@ static const char *pg_migrations[STORE_PG_VERSION + 1] = { NULL };
 enum {
 	CORE_BEGIN, CORE_COMMIT, CORE_ROLLBACK, CORE_SAVEPOINT, CORE_RELEASE,
 	CORE_ROLLBACK_TO, CORE_PING, CORE_BYTES, CORE_SCHEDULES, CORE_MSGS,
-	CORE_COUNT
+	CORE_LEASES, CORE_NOTIFY, CORE_COUNT
 };
 static const char *const core_sql[CORE_COUNT] = {
 	[CORE_BEGIN] = "BEGIN",
@@ -191,6 +191,10 @@ static const char *const core_sql[CORE_COUNT] = {
 	[CORE_BYTES] = "SELECT pg_database_size(current_database())",
 	[CORE_SCHEDULES] = "SELECT count(*) FROM schedules",
 	[CORE_MSGS] = "SELECT coalesce(max(seq), 0) FROM messages",
+	[CORE_NOTIFY] = "SELECT pg_notify('belfry', p) FROM"
+	    " json_array_elements_text($1::json) p",
+	[CORE_LEASES] = "SELECT count(*) FROM deliveries WHERE lease_owner ="
+	    " $1",
 };
 const struct pg_sql pg_core_sql = { core_sql, CORE_COUNT };
 
@@ -591,7 +595,7 @@ pg_connect(struct store *s, char **cause)
 		return -1;
 	}
 	if (pg_exec(s, "SET synchronous_commit = on; SET client_min_messages"
-	    " = warning; SET lock_timeout = '10s'", cause) != 0)
+	    " = warning; SET lock_timeout = '10s'; LISTEN belfry", cause) != 0)
 		return -1;
 	return 0;
 }
@@ -649,6 +653,35 @@ pg_ops(void)
 	return &o;
 }
 
+/*
+ * Refuse a connection string that cannot be parsed or that carries a
+ * password: it belongs in a file (passfile=, PGPASSFILE, ~/.pgpass) or
+ * the environment (PGPASSWORD), never in belfry.conf or a command line.
+ */
+static int
+pg_conninfo_check(const char *conninfo, char **cause)
+{
+	PQconninfoOption *opts, *o;
+	char *err = NULL;
+	int rc = 0;
+
+	if ((opts = PQconninfoParse(conninfo, &err)) == NULL) {
+		*cause = xasprintf("postgresql: the connection string is not "
+		    "valid: %s", err != NULL ? err : "out of memory");
+		PQfreemem(err);
+		return -1;
+	}
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL) {
+			*cause = xstrdup("postgresql: the connection string "
+			    "holds a password: give it in a password file "
+			    "(passfile=, PGPASSFILE) or PGPASSWORD instead");
+			rc = -1;
+		}
+	PQconninfoFree(opts);
+	return rc;
+}
+
 /* How many of the table's operations are missing (none, once complete). */
 static size_t
 pg_ops_missing(const struct store_ops *o)
@@ -680,6 +713,10 @@ pg_store_open(const char *conninfo, const char *check, char **cause)
 	size_t k;
 
 	(void)check;
+	if (pg_conninfo_check(conninfo, cause) != 0) {
+		free(s);
+		return NULL;
+	}
 	s->ops = pg_ops();
 	if ((k = pg_ops_missing(s->ops)) != 0) {
 		*cause = xasprintf("postgresql: %zu operations of the store "
@@ -756,6 +793,7 @@ pg_begin(struct store *s, char **cause)
 		return -1;
 	}
 	s->in_txn = 1;
+	s->due_min = INT64_MAX;
 	return 0;
 }
 
@@ -790,6 +828,162 @@ pg_rollback(struct store *s)
 	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		pg_done(s, PG_CORE, CORE_ROLLBACK, NULL);
+}
+
+/*
+ * Requests of one transaction: each is a savepoint, and with the due
+ * pass's own and its nested fires' they stay below the 64 that
+ * PostgreSQL's subtransaction cache holds.
+ */
+static size_t
+pg_group_max(const struct store *s)
+{
+	(void)s;
+	return PG_GROUP_MAX;
+}
+
+/* Other nodes may share the database. */
+static int
+pg_shared(const struct store *s)
+{
+	(void)s;
+	return 1;
+}
+
+/* Note that the open transaction made work due at due. */
+void
+pg_due_added(struct store *s, int64_t due)
+{
+	if (due < s->due_min)
+		s->due_min = due;
+}
+
+/*
+ * Close the announcement being built in *cur (a JSON object with the
+ * transaction's due work "d", its feed changes "f" and "a" for all) into
+ * the list of payloads, each within PostgreSQL's 8000-byte bound.
+ */
+static void
+pg_note_flush(json_t *payloads, json_t **cur)
+{
+	char *text;
+
+	if (*cur == NULL)
+		return;
+	text = json_dumps(*cur, JSON_COMPACT);
+	json_array_append_new(payloads, json_string(text));
+	free(text);
+	json_decref(*cur);
+	*cur = NULL;
+}
+
+/*
+ * Announce the transaction's feed changes and its earliest due work to
+ * the other nodes: NOTIFY belfry, delivered when the transaction commits,
+ * one payload per PG_NOTE_BYTES of changes.
+ */
+static int
+pg_announce(struct store *s, const struct store_note *n, size_t count,
+    int all)
+{
+	json_t *payloads = json_array(), *cur = NULL, *note;
+	struct pg_args a = { 0 };
+	size_t i, bytes = 0;
+	int rc;
+
+	if (count == 0 && !all && s->due_min == INT64_MAX) {
+		json_decref(payloads);
+		return 0;
+	}
+	cur = json_object();
+	if (s->due_min != INT64_MAX)
+		json_object_set_new(cur, "d", json_integer(s->due_min));
+	if (all)
+		json_object_set_new(cur, "a", json_true());
+	for (i = 0; !all && i < count; i++) {
+		note = json_pack("[s, s, s?, i]", n[i].rcpt, n[i].channel,
+		    n[i].tenant, n[i].mark);
+		if (note == NULL)
+			continue;
+		bytes += strlen(n[i].rcpt) + strlen(n[i].channel) +
+		    (n[i].tenant != NULL ? strlen(n[i].tenant) : 0) + 16;
+		if (bytes > PG_NOTE_BYTES) {
+			pg_note_flush(payloads, &cur);
+			cur = json_object();
+			bytes = 0;
+		}
+		if (json_object_get(cur, "f") == NULL)
+			json_object_set_new(cur, "f", json_array());
+		json_array_append_new(json_object_get(cur, "f"), note);
+	}
+	pg_note_flush(payloads, &cur);
+	pg_arg_json(&a, payloads);
+	rc = pg_done(s, PG_CORE, CORE_NOTIFY, &a);
+	json_decref(payloads);
+	return rc;
+}
+
+/* The connection's socket while it is up (notifications arrive there). */
+static int
+pg_listen_fd(struct store *s)
+{
+	return PQstatus(s->conn) == CONNECTION_OK ? PQsocket(s->conn) : -1;
+}
+
+/* Hand one announcement's payload to f and *due. */
+static size_t
+pg_heard_one(const char *payload, void (*f)(void *, const struct store_note *),
+    void *arg, int64_t *due)
+{
+	json_t *j = json_loads(payload, 0, NULL), *d, *v;
+	struct store_note note;
+	size_t i, count = 0;
+
+	if (j == NULL)
+		return 0;
+	if (json_is_integer(d = json_object_get(j, "d")) &&
+	    json_integer_value(d) < *due)
+		*due = json_integer_value(d);
+	if (json_is_true(json_object_get(j, "a"))) {
+		f(arg, NULL);
+		count++;
+	}
+	json_array_foreach(json_object_get(j, "f"), i, v) {
+		note.rcpt = json_string_value(json_array_get(v, 0));
+		note.channel = json_string_value(json_array_get(v, 1));
+		note.tenant = json_string_value(json_array_get(v, 2));
+		note.mark = (int)json_integer_value(json_array_get(v, 3));
+		if (note.rcpt == NULL || note.channel == NULL)
+			continue;
+		f(arg, &note);
+		count++;
+	}
+	json_decref(j);
+	return count;
+}
+
+/*
+ * Read the announcements other nodes' commits sent (this node's own
+ * come back too, and are skipped by the server process that sent them).
+ */
+static size_t
+pg_heard(struct store *s, void (*f)(void *, const struct store_note *),
+    void *arg, int64_t *due)
+{
+	PGnotify *n;
+	size_t count = 0;
+	int self;
+
+	if (PQstatus(s->conn) != CONNECTION_OK)
+		return 0;
+	PQconsumeInput(s->conn);
+	self = PQbackendPID(s->conn);
+	while ((n = PQnotifies(s->conn)) != NULL) {
+		if (n->be_pid != self)
+			count += pg_heard_one(n->extra, f, arg, due);
+		PQfreemem(n);
+	}
+	return count;
 }
 
 /* Whether the group transaction is open. */
@@ -871,10 +1065,16 @@ pg_ping(struct store *s, char **cause)
 static void
 pg_figures(struct store *s, struct store_figures *out)
 {
+	struct pg_args a = { 0 };
+
 	out->schema_version = STORE_PG_VERSION;
 	out->bytes = pg_scalar(s, PG_CORE, CORE_BYTES, NULL, 0);
 	out->schedules = pg_scalar(s, PG_CORE, CORE_SCHEDULES, NULL, 0);
 	out->messages_created = pg_scalar(s, PG_CORE, CORE_MSGS, NULL, 0);
+	out->backend = "postgresql";
+	snprintf(out->node, sizeof out->node, "%s", s->node);
+	pg_arg_text(&a, s->node);
+	out->leases = pg_scalar(s, PG_CORE, CORE_LEASES, &a, 0);
 }
 
 /* Delete what no longer matters, at most max rows of each kind. */
@@ -911,6 +1111,11 @@ pg_core_ops(struct store_ops *o)
 	o->begin = pg_begin;
 	o->commit = pg_commit;
 	o->rollback = pg_rollback;
+	o->group_max = pg_group_max;
+	o->shared = pg_shared;
+	o->announce = pg_announce;
+	o->listen_fd = pg_listen_fd;
+	o->heard = pg_heard;
 	o->in_txn = pg_in_txn;
 	o->request_begin = pg_request_begin;
 	o->request_end = pg_request_end;

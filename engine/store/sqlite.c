@@ -677,6 +677,9 @@ sqlite_figures(struct store *s, struct store_figures *out)
 	out->schedules = sqlite_scalar(s, sqlite_stmt(s, PART_CORE,
 	    CORE_SCHEDULES), 0);
 	out->messages_created = s->msg_seq;
+	out->backend = "sqlite";
+	out->node[0] = '\0';
+	out->leases = 0;
 }
 
 /* Prepare every part's statements; -1 with *cause. */
@@ -1164,6 +1167,54 @@ sqlite_sweep(struct store *s, int64_t now, int64_t idem_before, int max)
 	return rc;
 }
 
+/* No bound on the requests of one transaction. */
+static size_t
+sqlite_group_max(const struct store *s)
+{
+	(void)s;
+	return SIZE_MAX;
+}
+
+/* Nobody else writes: the file is locked by this process. */
+static int
+sqlite_shared(const struct store *s)
+{
+	(void)s;
+	return 0;
+}
+
+/* Nobody to tell (sqlite_shared). */
+static int
+sqlite_announce(struct store *s, const struct store_note *n, size_t count,
+    int all)
+{
+	(void)s;
+	(void)n;
+	(void)count;
+	(void)all;
+	return 0;
+}
+
+/* Nothing to watch. */
+static int
+sqlite_listen_fd(struct store *s)
+{
+	(void)s;
+	return -1;
+}
+
+/* Nothing is ever heard. */
+static size_t
+sqlite_heard(struct store *s, void (*f)(void *, const struct store_note *),
+    void *arg, int64_t *due)
+{
+	(void)s;
+	(void)f;
+	(void)arg;
+	(void)due;
+	return 0;
+}
+
 /* Whether the group transaction is open. */
 static int
 sqlite_in_txn(const struct store *s)
@@ -1220,6 +1271,11 @@ sqlite_core_ops(struct store_ops *o)
 	o->commit = sqlite_commit;
 	o->rollback = sqlite_rollback;
 	o->sweep = sqlite_sweep;
+	o->group_max = sqlite_group_max;
+	o->shared = sqlite_shared;
+	o->announce = sqlite_announce;
+	o->listen_fd = sqlite_listen_fd;
+	o->heard = sqlite_heard;
 	o->in_txn = sqlite_in_txn;
 	o->request_begin = sqlite_request_begin;
 	o->request_end = sqlite_request_end;

@@ -69,6 +69,21 @@ typedef int store_commit_fn(struct store *s, char **cause);
 /* Abandon it. */
 typedef void store_rollback_fn(struct store *s);
 
+/*
+ * The most requests one group transaction should hold: SQLite has no
+ * bound (SIZE_MAX); PostgreSQL keeps a transaction's savepoints in its
+ * shared subtransaction cache only up to 64, and degrades for every
+ * session past that, so it asks for fewer.
+ */
+typedef size_t store_group_max_fn(const struct store *s);
+
+/*
+ * Whether other processes add work to this store (PostgreSQL: other
+ * nodes), so that its owner must look for due work now and then even
+ * when it knows of none.
+ */
+typedef int store_shared_fn(const struct store *s);
+
 /* Whether a transaction is open. */
 typedef int store_in_txn_fn(const struct store *s);
 
@@ -115,6 +130,9 @@ struct store_figures {
 	int64_t bytes;           /* the database's size */
 	int64_t schedules;       /* stored schedules */
 	int64_t messages_created; /* the newest message's number */
+	const char *backend;     /* "sqlite" or "postgresql" */
+	char node[64];           /* this node's name in leases, or "" */
+	int64_t leases;          /* deliveries this node holds leased */
 };
 
 /* Fill out, without reading every message (a count of them would). */
@@ -127,6 +145,42 @@ typedef void store_figures_fn(struct store *s, struct store_figures *out);
  */
 typedef int store_sweep_fn(struct store *s, int64_t now, int64_t idem_before,
     int max);
+
+/* ---- announcements between nodes ---- */
+
+/*
+ * A change to a feed (a new message, mark 0, or an engagement change,
+ * mark 1) by recipient and channel, as nodes tell each other.
+ */
+struct store_note {
+	const char *rcpt, *channel;
+	const char *tenant;      /* a new message's tenant, or NULL */
+	int mark;
+};
+
+/*
+ * Tell the other nodes sharing the store, once the open transaction
+ * commits, of n changes to feeds (all: too many to list, any feed may
+ * have changed) and of the earliest work the transaction made due; 0 or
+ * -1.  SQLite: nobody to tell.
+ */
+typedef int store_announce_fn(struct store *s, const struct store_note *n,
+    size_t count, int all);
+
+/*
+ * The descriptor that becomes readable when other nodes announce
+ * something, or -1 (none: SQLite, or not connected).  It changes when the
+ * store connects again.
+ */
+typedef int store_listen_fd_fn(struct store *s);
+
+/*
+ * Read what other nodes announced since the last call: f(arg, note) for
+ * each change to a feed (note NULL: any feed may have changed), and *due
+ * lowered to the earliest work announced due; their count.
+ */
+typedef size_t store_heard_fn(struct store *s,
+    void (*f)(void *, const struct store_note *), void *arg, int64_t *due);
 
 /* ---- idempotency (engine/store/sqlite_idempotency.c) ---- */
 
@@ -995,6 +1049,11 @@ struct store_ops {
 	store_begin_fn *begin;
 	store_commit_fn *commit;
 	store_rollback_fn *rollback;
+	store_group_max_fn *group_max;
+	store_shared_fn *shared;
+	store_announce_fn *announce;
+	store_listen_fd_fn *listen_fd;
+	store_heard_fn *heard;
 	store_in_txn_fn *in_txn;
 	store_request_begin_fn *request_begin;
 	store_request_end_fn *request_end;
@@ -1132,6 +1191,11 @@ struct store_ops {
 #define store_begin(s, ...) STORE_CALL(s, begin, __VA_ARGS__)
 #define store_commit(s, ...) STORE_CALL(s, commit, __VA_ARGS__)
 #define store_rollback(s) STORE_CALL0(s, rollback)
+#define store_group_max(s) STORE_CALL0(s, group_max)
+#define store_shared(s) STORE_CALL0(s, shared)
+#define store_announce(s, ...) STORE_CALL(s, announce, __VA_ARGS__)
+#define store_listen_fd(s) STORE_CALL0(s, listen_fd)
+#define store_heard(s, ...) STORE_CALL(s, heard, __VA_ARGS__)
 #define store_in_txn(s) STORE_CALL0(s, in_txn)
 #define store_request_begin(s) STORE_CALL0(s, request_begin)
 #define store_request_end(s, ...) STORE_CALL(s, request_end, __VA_ARGS__)
