@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/common.h"
+#include "engine/json.h"
 #include "engine/store/pg_int.h"
 
 #define STORE_PG_VERSION 1
@@ -297,13 +298,18 @@ pg_arg_text(struct pg_args *a, const char *v)
 	a->v[a->n++] = v;
 }
 
-/* Append a JSON parameter as its compact text (NULL: NULL). */
+/*
+ * Append a JSON parameter as its compact text (NULL: NULL).  The text is
+ * eng_json_dumps', from malloc: json_dumps' comes from jansson's
+ * allocator, which belfryd points at its pool (jsonpool.c), so free()
+ * must not take it.
+ */
 void
 pg_arg_json(struct pg_args *a, json_t *v)
 {
 	if (a->n >= PG_ARGS_MAX)
 		fatalx("pg: too many parameters");
-	a->own[a->n] = v != NULL ? json_dumps(v, JSON_COMPACT |
+	a->own[a->n] = v != NULL ? eng_json_dumps(v, JSON_COMPACT |
 	    JSON_ENCODE_ANY) : NULL;
 	a->v[a->n] = a->own[a->n];
 	a->n++;
