@@ -876,7 +876,7 @@ pg_note_flush(json_t *payloads, json_t **cur)
 
 	if (*cur == NULL)
 		return;
-	text = json_dumps(*cur, JSON_COMPACT);
+	text = eng_json_dumps(*cur, JSON_COMPACT);
 	json_array_append_new(payloads, json_string(text));
 	free(text);
 	json_decref(*cur);
