@@ -34,17 +34,20 @@ static const char *const deliveries_sql[DLV_COUNT] = {
 	 * The claim: the channel's due rows that no live lease holds,
 	 * earliest first, locked (skipping rows another transaction holds)
 	 * and leased to this node; RETURNING has no order of its own, so
-	 * the rows are put in the claim's order again.
+	 * the rows are put in the claim's order again.  The keys go through
+	 * an array (= ANY(ARRAY(...)), not IN (...)): the statement's
+	 * generic plan, which cannot know the LIMIT, then still updates
+	 * them by the primary key instead of joining the whole table.
 	 */
 	[DLV_TAKE] = "WITH taken AS (UPDATE deliveries SET lease_owner ="
 	    " $4::text, lease_until = $5::bigint, attempts = attempts + 1"
-	    " WHERE message_seq IN (SELECT message_seq FROM deliveries WHERE"
-	    " channel = $1::text AND due_at <= $2::bigint AND (lease_owner IS"
-	    " NULL OR lease_until < $2::bigint) ORDER BY due_at, message_seq"
-	    " LIMIT $3::bigint FOR UPDATE SKIP LOCKED) RETURNING message_seq,"
-	    " url, body, attempts, headers, due_at) SELECT message_seq, url,"
-	    " body, attempts, headers FROM taken ORDER BY due_at,"
-	    " message_seq",
+	    " WHERE message_seq = ANY(ARRAY(SELECT message_seq FROM deliveries"
+	    " WHERE channel = $1::text AND due_at <= $2::bigint AND"
+	    " (lease_owner IS NULL OR lease_until < $2::bigint) ORDER BY"
+	    " due_at, message_seq LIMIT $3::bigint FOR UPDATE SKIP LOCKED))"
+	    " RETURNING message_seq, url, body, attempts, headers, due_at)"
+	    " SELECT message_seq, url, body, attempts, headers FROM taken"
+	    " ORDER BY due_at, message_seq",
 	[DLV_DROP] = "DELETE FROM deliveries WHERE message_seq = $1::bigint",
 	[DLV_RETRY] = "UPDATE deliveries SET lease_owner = NULL, lease_until"
 	    " = NULL, due_at = $2::bigint, last_error = $3::text WHERE"
