@@ -16,6 +16,11 @@
  * (next, get) read a lease as held until it is retried, dropped or taken
  * again: next answers the instant the lease runs out (lease_until + 1,
  * the first now at which a take sees it), get says "in flight".
+ *
+ * Indexes (pg.c): deliveries_due (channel, due_at) serves the take,
+ * deliveries_next the instant next answers (its expression is next's),
+ * and the partial deliveries_leased (lease_owner) the leases of one node
+ * (the open's reset, the leases gauge).
  */
 #include <stdint.h>
 
