@@ -187,6 +187,11 @@ void eng_rollback(struct eng *e);
 void eng_request_begin(struct eng *e);
 /* 1 when the request's work was kept, 0 when it was rolled back. */
 int eng_request_end(struct eng *e, int ok);
+/*
+ * Whether the request that last ended rolled back as the victim of a
+ * conflict with another node, so that running it again may succeed.
+ */
+int eng_request_retry(const struct eng *e);
 /* Whether other nodes share the store (store_shared). */
 int eng_shared(const struct eng *e);
 /* The most requests one group transaction should hold (store_group_max). */

@@ -16,6 +16,13 @@
 
 #include "engine/engine_int.h"
 
+/* Whether the request that ended last may succeed if run again. */
+int
+eng_request_retry(const struct eng *e)
+{
+	return store_request_retry(e->store);
+}
+
 /* Whether other nodes share the store. */
 int
 eng_shared(const struct eng *e)

@@ -256,6 +256,7 @@ void server_flush_now(struct sch *s);
 void server_kick(struct sch *s);
 enum eng_status server_exec(struct sch_req *r);
 void server_answer_500(struct sch_req *r, const char *why);
+void server_answer_reset(struct sch_req *r);
 void server_finish(struct sch_req *r, enum eng_status st, json_t *reply,
     char *cause);
 void server_reply_error(struct http_conn *c, int status, const char *code,

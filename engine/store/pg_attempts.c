@@ -53,9 +53,8 @@ pg_attempt_add(struct store *s, const struct store_attempt *at)
 	pg_arg_int(&a, at->at);
 	pg_arg_int(&a, at->duration_us);
 	pg_arg_int(&a, at->result);
-	/* JSON null is SQL NULL, as SQLite binds it. */
-	pg_arg_json(&a, json_is_null(at->request) ? NULL : at->request);
-	pg_arg_json(&a, json_is_null(at->response) ? NULL : at->response);
+	pg_arg_json(&a, at->request);
+	pg_arg_json(&a, at->response);
 	pg_arg_text(&a, at->error);
 	return pg_done(s, PG_ATTEMPTS, ATT_ADD, &a);
 }

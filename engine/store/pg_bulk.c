@@ -69,7 +69,7 @@ pg_bulk_add(struct store *s, const char *name, const char *arg,
 
 	pg_arg_text(&a, name);
 	pg_arg_text(&a, arg);
-	pg_arg_json(&a, json_is_null(args) ? NULL : args);
+	pg_arg_json(&a, args);
 	pg_arg_int(&a, (int64_t)json_array_size(items));
 	pg_arg_int(&a, now);
 	if ((seq = pg_scalar(s, PG_BULK, BULK_ADD, &a, -1)) < 0)
@@ -136,7 +136,7 @@ pg_bulk_put(struct store *s, const struct store_bulk *b)
 	pg_arg_int(&a, b->processed);
 	pg_arg_int(&a, b->success);
 	pg_arg_int(&a, b->errors);
-	pg_arg_json(&a, json_is_null(b->error_items) ? NULL : b->error_items);
+	pg_arg_json(&a, b->error_items);
 	pg_arg_int(&a, b->updated);
 	pg_arg_int(&a, b->started);
 	pg_arg_int(&a, b->completed);
@@ -149,6 +149,7 @@ static size_t
 pg_bulk_items(struct store *s, int64_t seq, size_t max, json_t **out)
 {
 	struct pg_args a = {0};
+	const char *text;
 	PGresult *r;
 	size_t n, i;
 	json_t *v;
@@ -163,8 +164,13 @@ pg_bulk_items(struct store *s, int64_t seq, size_t max, json_t **out)
 	if (n > max)
 		n = max;
 	for (i = 0; i < n; i++) {
-		/* An item may be any JSON value (a user id is a string). */
-		v = pg_json(r, (int)i, 0);
+		/*
+		 * An item may be any JSON value (a user id is a string), so
+		 * not pg_json, which reads objects and arrays only.
+		 */
+		text = pg_cell(r, (int)i, 0);
+		v = text != NULL ? json_loads(text, JSON_DECODE_ANY, NULL) :
+		    NULL;
 		out[i] = v != NULL ? v : json_null();
 	}
 	PQclear(r);

@@ -83,8 +83,7 @@ pg_delivery_add(struct store *s, int64_t msg, int64_t due,
 	pg_arg_text(&a, url);
 	pg_arg_text(&a, body);
 	pg_arg_text(&a, channel);
-	/* JSON null is no headers, as SQLite binds it. */
-	pg_arg_json(&a, json_is_null(headers) ? NULL : headers);
+	pg_arg_json(&a, headers);
 	return pg_done(s, PG_DELIVERIES, DLV_ADD, &a);
 }
 

@@ -70,6 +70,8 @@ struct store {
 	int in_txn;
 	size_t depth;                    /* requests open */
 	int failed[PG_DEPTH_MAX];       /* an operation of request i failed */
+	int retry[PG_DEPTH_MAX];        /* ... as a deadlock's victim */
+	int retry_last;                  /* the request that ended last did */
 	uint64_t errors;
 	uint64_t idkey[4];
 	char node[64];                   /* this node's name, for leases */

@@ -1183,6 +1183,14 @@ sqlite_shared(const struct store *s)
 	return 0;
 }
 
+/* One writer: nothing is ever worth running again. */
+static int
+sqlite_request_retry(const struct store *s)
+{
+	(void)s;
+	return 0;
+}
+
 /* Nobody to tell (sqlite_shared). */
 static int
 sqlite_announce(struct store *s, const struct store_note *n, size_t count,
@@ -1273,6 +1281,7 @@ sqlite_core_ops(struct store_ops *o)
 	o->sweep = sqlite_sweep;
 	o->group_max = sqlite_group_max;
 	o->shared = sqlite_shared;
+	o->request_retry = sqlite_request_retry;
 	o->announce = sqlite_announce;
 	o->listen_fd = sqlite_listen_fd;
 	o->heard = sqlite_heard;

@@ -96,6 +96,14 @@ typedef void store_request_begin_fn(struct store *s);
  */
 typedef int store_request_end_fn(struct store *s, int ok);
 
+/*
+ * Whether the request that last ended rolled back for a reason that
+ * running it again may cure: PostgreSQL chose it as a deadlock's victim
+ * or could not serialize it (another node wrote the same rows at once).
+ * SQLite: never.
+ */
+typedef int store_request_retry_fn(const struct store *s);
+
 /* ---- maintenance ---- */
 
 /*
@@ -1051,6 +1059,7 @@ struct store_ops {
 	store_rollback_fn *rollback;
 	store_group_max_fn *group_max;
 	store_shared_fn *shared;
+	store_request_retry_fn *request_retry;
 	store_announce_fn *announce;
 	store_listen_fd_fn *listen_fd;
 	store_heard_fn *heard;
@@ -1193,6 +1202,7 @@ struct store_ops {
 #define store_rollback(s) STORE_CALL0(s, rollback)
 #define store_group_max(s) STORE_CALL0(s, group_max)
 #define store_shared(s) STORE_CALL0(s, shared)
+#define store_request_retry(s) STORE_CALL0(s, request_retry)
 #define store_announce(s, ...) STORE_CALL(s, announce, __VA_ARGS__)
 #define store_listen_fd(s) STORE_CALL0(s, listen_fd)
 #define store_heard(s, ...) STORE_CALL(s, heard, __VA_ARGS__)
