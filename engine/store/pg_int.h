@@ -133,6 +133,9 @@ int pg_idempotency_sweep(struct store *s, int64_t before, int max);
 int pg_steps_sweep(struct store *s, int64_t now, int max);
 int pg_runs_sweep(struct store *s);
 
+/* pg_deliveries.c: at open, end the leases held in this node's name. */
+int pg_deliveries_reset(struct store *s);
+
 
 /* Each file's operations, into the backend's table (pg.c). */
 void pg_core_ops(struct store_ops *o);
