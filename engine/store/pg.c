@@ -771,6 +771,9 @@ pg_close(struct store *s)
 
 	if (s == NULL)
 		return;
+	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK &&
+	    !s->in_txn)
+		pg_deliveries_reset(s);
 	if (s->conn != NULL)
 		PQfinish(s->conn);
 	for (k = 0; k < PG_PARTS; k++)

@@ -29,7 +29,7 @@
 /* The statements of this file. */
 enum {
 	DLV_ADD, DLV_TAKE, DLV_DROP, DLV_RETRY, DLV_NEXT, DLV_ATTEMPTS,
-	DLV_RESET, DLV_CHANNELS, DLV_GET, DLV_COUNT
+	DLV_RESET, DLV_RENEW, DLV_CHANNELS, DLV_GET, DLV_COUNT
 };
 static const char *const deliveries_sql[DLV_COUNT] = {
 	[DLV_ADD] = "INSERT INTO deliveries(message_seq, due_at, attempts,"
@@ -64,6 +64,8 @@ static const char *const deliveries_sql[DLV_COUNT] = {
 	    " $1::bigint",
 	[DLV_RESET] = "UPDATE deliveries SET lease_owner = NULL, lease_until"
 	    " = NULL WHERE lease_owner = $1::text",
+	[DLV_RENEW] = "UPDATE deliveries SET lease_until = $2::bigint WHERE"
+	    " lease_owner = $1::text",
 	[DLV_CHANNELS] = "SELECT DISTINCT channel FROM deliveries ORDER BY"
 	    " channel",
 	[DLV_GET] = "SELECT due_at, lease_owner IS NOT NULL FROM deliveries"
@@ -95,12 +97,20 @@ static size_t
 pg_deliveries_take(struct store *s, const char *channel, int64_t now,
     size_t max, struct store_delivery *out)
 {
-	struct pg_args a = {0};
+	struct pg_args a = {0}, k = {0};
 	PGresult *r;
 	size_t n, i;
 
 	if (max == 0)
 		return 0;
+	/* The leases of deliveries still running are kept alive. */
+	if (now >= s->lease_renew_at) {
+		pg_arg_text(&k, s->node);
+		pg_arg_int(&k, now + PG_LEASE_SECONDS);
+		if (pg_done(s, PG_DELIVERIES, DLV_RENEW, &k) != 0)
+			return 0;
+		s->lease_renew_at = now + PG_LEASE_RENEW;
+	}
 	pg_arg_text(&a, channel);
 	pg_arg_int(&a, now);
 	pg_arg_int(&a, max > INT64_MAX ? INT64_MAX : (int64_t)max);
@@ -209,9 +219,10 @@ pg_delivery_next(struct store *s)
 }
 
 /*
- * At open: end the leases held in this node's name (pg_int.h).  The name
- * carries the process id, so a restarted node does not find its old
- * leases: those come back when they run out.
+ * At open and at a clean close: end the leases held in this node's name
+ * (pg_int.h), so that what it had taken is due again at once.  The name
+ * carries the process id, so a node that died does not find its old
+ * leases when it restarts: those come back when they run out.
  */
 int
 pg_deliveries_reset(struct store *s)
