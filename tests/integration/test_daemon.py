@@ -12,8 +12,10 @@ the deliveries due up to its target have been answered.  The only polls are
 for processes to start or exit.
 
 Under PostgreSQL (BELFRY_TEST_BACKEND=postgresql) the checks of SQLite's
-log (its checkpoints) and of its one-process lock (a second daemon on the
-database in use is refused: PostgreSQL's nodes share theirs) skip.
+log (its checkpoints), of its one-process lock (a second daemon on the
+database in use is refused: PostgreSQL's nodes share theirs) and of a
+commit whose fsync fails in the daemon (with the feed heads it was
+writing behind) skip.
 
 Prints one line per failed check and ends with "daemon: N passed, M failed".
 The daemon's log is printed (and its directory kept) only on failure.
@@ -1350,7 +1352,13 @@ def run_tests(tmp, conf, d, port, others):
           code not in (None, 0) and "belfry.conf:3:" in o.log_text() and
           "<3>" in o.log_text(), (code, o.log_text()))
 
-    commit_failure(tmp, conf, others)
+    if PG:
+        skip("a failed commit (fsync failing in the daemon) and the feed "
+             "heads it held", "SQLite's file is synced by the daemon and its "
+             "feed heads are written behind; PostgreSQL syncs on the server "
+             "and keeps no heads (test_cluster.py restarts the server)")
+    else:
+        commit_failure(tmp, conf, others)
 
     # ---- SIGTERM ----
     d.proc.send_signal(signal.SIGTERM)
