@@ -11,7 +11,6 @@
  * again (at most once a second, then less often), and store_ping says
  * whether the server answers.
  */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
