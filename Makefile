@@ -3,6 +3,8 @@
 #   make          build everything into build/
 #   make run      install missing Debian packages, build, run the example
 #   make test     install missing Debian packages, build, run every test
+#   make check-pg-unit  the unit tests on PostgreSQL: on BELFRY_TEST_PG (a
+#                 server's base URI), else on a throwaway cluster
 #   make bench    benchmarks (figures beside a raw baseline from the same run)
 #   make asan     every test under AddressSanitizer + UBSan, in build-asan/
 #   make fuzz     each libFuzzer harness for FUZZ_TIME seconds (default 60),
@@ -93,8 +95,8 @@ TOOLS      = $(B)/tools/tzdump $(B)/tests/bench/bench_recur \
 MAN        = scheduler/belfryd.8 scheduler/belfryctl.1 scheduler/belfry.conf.5
 
 .SECONDARY:
-.PHONY: all run test check bench asan fuzz fuzz-smoke fuzz-build fuzzers \
-	clean deps fuzz-deps install uninstall
+.PHONY: all run test check check-pg-unit bench asan fuzz fuzz-smoke \
+	fuzz-build fuzzers clean deps fuzz-deps install uninstall
 all: $(B)/belfryd $(B)/belfryctl $(ICU_RES)
 
 # Install whichever of the Debian packages $(1) are missing (needs root on a
@@ -175,6 +177,10 @@ $(B)/tests/bench/bench_curl: $(B)/tests/bench/bench_curl.o
 
 check: all $(UNIT_TESTS) $(TOOLS)
 	tests/run $(B)
+
+# The unit tests with their stores on PostgreSQL (tests/run --pg-unit).
+check-pg-unit: $(ICU_RES) $(UNIT_TESTS)
+	tests/run --pg-unit $(B)
 
 run: deps
 	$(MAKE) all

@@ -19,6 +19,7 @@
 
 #include "engine/sources/src_int.h"
 #include "engine/store/sqlite_int.h"
+#include "tests/unit/engine/fixture.h"
 
 static char tmpdir[] = "/tmp/belfry-sources-XXXXXX";
 
@@ -433,6 +434,11 @@ test_receive(void **state)
 	size_t n;
 
 	(void)state;
+	/* SQLite only: counts rows through the SQLite handle. */
+	if (fixture_pg()) {
+		json_decref(body);
+		skip();
+	}
 	assert_non_null(body);
 	snprintf(path, sizeof path, "%s/receive.db", tmpdir);
 	assert_non_null(e = eng_open(path, &cause));
