@@ -220,6 +220,7 @@ bench: deps
 	python3 tests/bench/bench_feed.py $(B)
 	python3 tests/bench/bench_bulk.py $(B)
 	python3 tests/bench/bench_messages.py $(B)
+	python3 tests/bench/bench_pg.py $(B) $${BENCH_PG_FIRES:-100000}
 
 # Sanitized binaries are slower: the 100 ms bound of preview answers is
 # checked in the normal build; here it only catches hangs.  Undefined

@@ -187,6 +187,8 @@ void eng_rollback(struct eng *e);
 void eng_request_begin(struct eng *e);
 /* 1 when the request's work was kept, 0 when it was rolled back. */
 int eng_request_end(struct eng *e, int ok);
+/* Whether other nodes share the store (store_shared). */
+int eng_shared(const struct eng *e);
 /* The most requests one group transaction should hold (store_group_max). */
 size_t eng_group_max(const struct eng *e);
 
@@ -663,6 +665,9 @@ struct eng_figures {
 	int64_t bytes;           /* the database's size */
 	int64_t schedules;       /* stored schedules */
 	int64_t messages_created; /* messages made (the newest one's number) */
+	const char *backend;     /* "sqlite" or "postgresql" */
+	char node[64];           /* this node's name in leases, or "" */
+	int64_t leases;          /* deliveries this node holds leased */
 };
 void eng_figures(struct eng *e, struct eng_figures *out);
 

@@ -5,6 +5,7 @@
  * engine calls up into this file.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/engine_int.h"
 
@@ -67,6 +68,9 @@ eng_figures(struct eng *e, struct eng_figures *out)
 	out->bytes = f.bytes;
 	out->schedules = f.schedules;
 	out->messages_created = f.messages_created;
+	out->backend = f.backend;
+	memcpy(out->node, f.node, sizeof out->node);
+	out->leases = f.leases;
 }
 
 /* Install a configuration (the engine owns it from now on). */

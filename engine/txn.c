@@ -16,6 +16,13 @@
 
 #include "engine/engine_int.h"
 
+/* Whether other nodes share the store. */
+int
+eng_shared(const struct eng *e)
+{
+	return store_shared(e->store);
+}
+
 /* The most requests one group transaction should hold. */
 size_t
 eng_group_max(const struct eng *e)

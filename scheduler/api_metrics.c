@@ -193,11 +193,23 @@ api_metrics_ops(struct sch *s, FILE *f)
 	eng_figures(s->eng, &fig);
 	api_admin_metric(f, "belfry_schedules", "gauge", "Stored schedules.",
 	    (uint64_t)fig.schedules);
-	api_admin_metric(f, "belfry_database_bytes", "gauge", "The database "
-	    "file's size (without its write-ahead log).",
+	api_admin_metric(f, "belfry_database_bytes", "gauge", "The database's "
+	    "size (SQLite: the file without its write-ahead log; PostgreSQL: "
+	    "pg_database_size).",
 	    (uint64_t)fig.bytes);
 	api_admin_metric(f, "belfry_database_schema_version", "gauge",
 	    "The database schema in use.", (uint64_t)fig.schema_version);
+	fprintf(f, "# HELP belfry_node_info The node: its store's backend and "
+	    "its name in leases.\n# TYPE belfry_node_info gauge\n"
+	    "belfry_node_info{backend=\"%s\",node=\"%s\"} 1\n", fig.backend,
+	    fig.node);
+	api_admin_metric(f, "belfry_due_lag_seconds", "gauge", "How long the "
+	    "earliest due work has been waiting (0 when none is late).",
+	    (uint64_t)(eng_next_due(s->eng) < sch_now(s) ? sch_now(s) -
+	    eng_next_due(s->eng) : 0));
+	api_admin_metric(f, "belfry_deliveries_leased", "gauge", "Deliveries "
+	    "this node holds leased (PostgreSQL; 0 with SQLite).",
+	    (uint64_t)fig.leases);
 	api_admin_metric(f, "belfry_zone_rules_stale", "gauge", "1 when the "
 	    "zone rules in use are older than the system's tzdata (rebuild "
 	    "them).", strcmp(tz_rules_version(), tz_system_version()) != 0);
@@ -220,7 +232,9 @@ api_metrics_status(struct sch *s)
 			json_object_set_new(last, "error",
 			    json_string(s->reload_error));
 	}
-	j = json_pack("{s:i, s:I, s:I, s:I, s:o, s:{s:I, s:I}, s:b}",
+	j = json_pack("{s:s, s:s, s:I, s:i, s:I, s:I, s:I, s:o, s:{s:I, s:I},"
+	    " s:b}", "backend", fig.backend, "node", fig.node,
+	    "deliveries_leased", (json_int_t)fig.leases,
 	    "schema_version", fig.schema_version,
 	    "database_bytes", (json_int_t)fig.bytes,
 	    "schedules", (json_int_t)fig.schedules,

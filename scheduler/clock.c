@@ -37,6 +37,12 @@
 #define CLOCK_MAX_SLEEP 60
 
 /*
+ * With a store other nodes share, how long a node sleeps at most: work
+ * another node added (or left behind when it died) is found this soon.
+ */
+#define CLOCK_SHARED_SLEEP 1
+
+/*
  * Housekeeping between bursts: once the store has maintenance due (SQLite:
  * its log is long enough to copy into the database), run it when nothing
  * is due within CLOCK_MAINT_QUIET_MS (and, unless it is urgent, no
@@ -159,9 +165,12 @@ clock_rearm(struct sch *s)
 		clock_housekeep_arm(s);
 	evtimer_del(s->due_ev);
 	due = eng_next_due(s->eng);
+	now = sch_now(s);
+	if (eng_shared(s->eng) && !s->virtual_clock &&
+	    due > now + CLOCK_SHARED_SLEEP)
+		due = now + CLOCK_SHARED_SLEEP;
 	if (due == INT64_MAX)
 		return;
-	now = sch_now(s);
 	if (s->virtual_clock) {
 		/* Only due work runs by itself; the future waits for
 		 * POST /admin/clock, which also runs it. */

@@ -176,7 +176,7 @@ static const char *pg_migrations[STORE_PG_VERSION + 1] = { NULL };
 enum {
 	CORE_BEGIN, CORE_COMMIT, CORE_ROLLBACK, CORE_SAVEPOINT, CORE_RELEASE,
 	CORE_ROLLBACK_TO, CORE_PING, CORE_BYTES, CORE_SCHEDULES, CORE_MSGS,
-	CORE_COUNT
+	CORE_LEASES, CORE_COUNT
 };
 static const char *const core_sql[CORE_COUNT] = {
 	[CORE_BEGIN] = "BEGIN",
@@ -189,6 +189,8 @@ static const char *const core_sql[CORE_COUNT] = {
 	[CORE_BYTES] = "SELECT pg_database_size(current_database())",
 	[CORE_SCHEDULES] = "SELECT count(*) FROM schedules",
 	[CORE_MSGS] = "SELECT coalesce(max(seq), 0) FROM messages",
+	[CORE_LEASES] = "SELECT count(*) FROM deliveries WHERE lease_owner ="
+	    " $1",
 };
 const struct pg_sql pg_core_sql = { core_sql, CORE_COUNT };
 
@@ -827,6 +829,14 @@ pg_group_max(const struct store *s)
 	return PG_GROUP_MAX;
 }
 
+/* Other nodes may share the database. */
+static int
+pg_shared(const struct store *s)
+{
+	(void)s;
+	return 1;
+}
+
 /* Whether the group transaction is open. */
 static int
 pg_in_txn(const struct store *s)
@@ -906,10 +916,16 @@ pg_ping(struct store *s, char **cause)
 static void
 pg_figures(struct store *s, struct store_figures *out)
 {
+	struct pg_args a = { 0 };
+
 	out->schema_version = STORE_PG_VERSION;
 	out->bytes = pg_scalar(s, PG_CORE, CORE_BYTES, NULL, 0);
 	out->schedules = pg_scalar(s, PG_CORE, CORE_SCHEDULES, NULL, 0);
 	out->messages_created = pg_scalar(s, PG_CORE, CORE_MSGS, NULL, 0);
+	out->backend = "postgresql";
+	snprintf(out->node, sizeof out->node, "%s", s->node);
+	pg_arg_text(&a, s->node);
+	out->leases = pg_scalar(s, PG_CORE, CORE_LEASES, &a, 0);
 }
 
 /* Delete what no longer matters, at most max rows of each kind. */
@@ -947,6 +963,7 @@ pg_core_ops(struct store_ops *o)
 	o->commit = pg_commit;
 	o->rollback = pg_rollback;
 	o->group_max = pg_group_max;
+	o->shared = pg_shared;
 	o->in_txn = pg_in_txn;
 	o->request_begin = pg_request_begin;
 	o->request_end = pg_request_end;

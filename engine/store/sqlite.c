@@ -677,6 +677,9 @@ sqlite_figures(struct store *s, struct store_figures *out)
 	out->schedules = sqlite_scalar(s, sqlite_stmt(s, PART_CORE,
 	    CORE_SCHEDULES), 0);
 	out->messages_created = s->msg_seq;
+	out->backend = "sqlite";
+	out->node[0] = '\0';
+	out->leases = 0;
 }
 
 /* Prepare every part's statements; -1 with *cause. */
@@ -1172,6 +1175,14 @@ sqlite_group_max(const struct store *s)
 	return SIZE_MAX;
 }
 
+/* Nobody else writes: the file is locked by this process. */
+static int
+sqlite_shared(const struct store *s)
+{
+	(void)s;
+	return 0;
+}
+
 /* Whether the group transaction is open. */
 static int
 sqlite_in_txn(const struct store *s)
@@ -1229,6 +1240,7 @@ sqlite_core_ops(struct store_ops *o)
 	o->rollback = sqlite_rollback;
 	o->sweep = sqlite_sweep;
 	o->group_max = sqlite_group_max;
+	o->shared = sqlite_shared;
 	o->in_txn = sqlite_in_txn;
 	o->request_begin = sqlite_request_begin;
 	o->request_end = sqlite_request_end;

@@ -77,6 +77,13 @@ typedef void store_rollback_fn(struct store *s);
  */
 typedef size_t store_group_max_fn(const struct store *s);
 
+/*
+ * Whether other processes add work to this store (PostgreSQL: other
+ * nodes), so that its owner must look for due work now and then even
+ * when it knows of none.
+ */
+typedef int store_shared_fn(const struct store *s);
+
 /* Whether a transaction is open. */
 typedef int store_in_txn_fn(const struct store *s);
 
@@ -123,6 +130,9 @@ struct store_figures {
 	int64_t bytes;           /* the database's size */
 	int64_t schedules;       /* stored schedules */
 	int64_t messages_created; /* the newest message's number */
+	const char *backend;     /* "sqlite" or "postgresql" */
+	char node[64];           /* this node's name in leases, or "" */
+	int64_t leases;          /* deliveries this node holds leased */
 };
 
 /* Fill out, without reading every message (a count of them would). */
@@ -1004,6 +1014,7 @@ struct store_ops {
 	store_commit_fn *commit;
 	store_rollback_fn *rollback;
 	store_group_max_fn *group_max;
+	store_shared_fn *shared;
 	store_in_txn_fn *in_txn;
 	store_request_begin_fn *request_begin;
 	store_request_end_fn *request_end;
@@ -1142,6 +1153,7 @@ struct store_ops {
 #define store_commit(s, ...) STORE_CALL(s, commit, __VA_ARGS__)
 #define store_rollback(s) STORE_CALL0(s, rollback)
 #define store_group_max(s) STORE_CALL0(s, group_max)
+#define store_shared(s) STORE_CALL0(s, shared)
 #define store_in_txn(s) STORE_CALL0(s, in_txn)
 #define store_request_begin(s) STORE_CALL0(s, request_begin)
 #define store_request_end(s, ...) STORE_CALL(s, request_end, __VA_ARGS__)
