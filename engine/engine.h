@@ -187,6 +187,11 @@ void eng_rollback(struct eng *e);
 void eng_request_begin(struct eng *e);
 /* 1 when the request's work was kept, 0 when it was rolled back. */
 int eng_request_end(struct eng *e, int ok);
+/*
+ * Whether the request that last ended rolled back as the victim of a
+ * conflict with another node, so that running it again may succeed.
+ */
+int eng_request_retry(const struct eng *e);
 /* Whether other nodes share the store (store_shared). */
 int eng_shared(const struct eng *e);
 /* The most requests one group transaction should hold (store_group_max). */
@@ -655,6 +660,17 @@ struct eng_push {
  */
 size_t eng_pushes_take(struct eng *e, struct eng_push **out, int *all);
 void eng_pushes_free(struct eng_push *p, size_t n);
+
+/*
+ * With a store other nodes share: the changes to feeds their commits
+ * announced since the last call, as eng_pushes_take hands out this
+ * node's own (to free with eng_pushes_free), with *due lowered to the
+ * earliest work they made due; and the descriptor that becomes readable
+ * when they announce (-1: none; it changes when the store reconnects).
+ */
+size_t eng_heard(struct eng *e, struct eng_push **out, int *all,
+    int64_t *due);
+int eng_listen_fd(struct eng *e);
 
 /* Whether the store answers a cheap query (GET /healthz): 0, or -1. */
 int eng_ping(struct eng *e, char **cause);

@@ -68,6 +68,7 @@ int eng_retain(struct eng *e, int64_t now);
 void eng_push_note(struct eng *e, const char *rcpt, const char *channel,
     const char *tenant, int mark);
 void eng_pushes_truncate(struct eng *e, size_t keep);
+int eng_pushes_announce(struct eng *e);
 
 /* engine/txn.c: queue a log channel line until the commit. */
 void eng_log_line(struct eng *e, int pri, const char *fmt, ...)

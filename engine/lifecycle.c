@@ -29,7 +29,8 @@ eng_open_checked(const char *path, const char *check, char **cause)
 	e->store = s;
 	e->hooks = &eng_sched_hooks;
 	store_idkey(s, e->idkey);
-	e->has_prefs = store_prefs_exist(s);
+	/* Other nodes may add preferences at any time: always look. */
+	e->has_prefs = store_shared(s) || store_prefs_exist(s);
 	return e;
 }
 

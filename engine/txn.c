@@ -16,6 +16,13 @@
 
 #include "engine/engine_int.h"
 
+/* Whether the request that ended last may succeed if run again. */
+int
+eng_request_retry(const struct eng *e)
+{
+	return store_request_retry(e->store);
+}
+
 /* Whether other nodes share the store. */
 int
 eng_shared(const struct eng *e)
@@ -95,6 +102,8 @@ int
 eng_commit(struct eng *e, char **cause)
 {
 	assert(e->depth == 0);
+	/* A failed announcement fails the commit below (sticky). */
+	eng_pushes_announce(e);
 	if (store_commit(e->store, cause) != 0) {
 		eng_rollback(e);
 		return -1;

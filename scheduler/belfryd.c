@@ -48,9 +48,10 @@ belfryd_usage(int status)
 	    "  -s, --socket PATH     the admin socket (default: belfry.conf's "
 	    "socket,\n"
 	    "                        else " BELFRYD_SOCKET ")\n"
-	    "  -d, --database PATH   the SQLite database (default: belfry.conf's"
+	    "  -d, --database PATH   the SQLite database, or a postgresql:// URI"
 	    "\n"
-	    "                        database, else " BELFRYD_DATABASE ")\n"
+	    "                        (default: belfry.conf's database, else\n"
+	    "                        " BELFRYD_DATABASE ")\n"
 	    "  -l, --listen HOST:PORT  the TCP listener (default: belfry.conf's "
 	    "listen;\n"
 	    "                        \"\" for none)\n"
@@ -491,6 +492,8 @@ main(int argc, char **argv)
 	EVP_PKEY_free(s->token_key);
 	tls_free(s->tls);
 	event_free(s->due_ev);
+	if (s->listen_ev != NULL)
+		event_free(s->listen_ev);
 	event_free(s->advance_ev);
 	event_free(s->housekeep_ev);
 	event_free(s->sig_hup);

@@ -69,11 +69,51 @@ sch_now(const struct sch *s)
 	return (int64_t)time(NULL);
 }
 
+/* The announcements of other nodes arrived: read them (clock_listen). */
+static void
+clock_listen_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	clock_listen(arg);
+}
+
+/*
+ * See scheduler.h: with a store other nodes share, apply what they
+ * announced (feed changes to the websockets, ws_heard), wake early for
+ * work they made due before this node's timer, and keep listen_ev on the
+ * store's current descriptor (a reconnect changes it).  After every
+ * transaction too: the store may have read announcements meanwhile.
+ */
+void
+clock_listen(struct sch *s)
+{
+	int fd = eng_listen_fd(s->eng);
+	int64_t due;
+
+	if (s->listen_ev == NULL || fd != s->listen_fd) {
+		if (s->listen_ev != NULL)
+			event_free(s->listen_ev);
+		s->listen_ev = NULL;
+		if (fd >= 0 && !s->stopping &&
+		    (s->listen_ev = event_new(s->base, fd, EV_READ |
+		    EV_PERSIST, clock_listen_cb, s)) != NULL)
+			event_add(s->listen_ev, NULL);
+		s->listen_fd = fd;
+	}
+	if (s->listen_ev == NULL)
+		return;
+	due = ws_heard(s);
+	if (due < s->armed_due && !s->virtual_clock)
+		clock_rearm(s);
+}
+
 /* Create the timer and the advance event. */
 int
 clock_init(struct sch *s)
 {
 	s->stalled_due = INT64_MIN;
+	s->armed_due = INT64_MAX;
 	s->due_ev = evtimer_new(s->base, clock_due_cb, s);
 	s->advance_ev = event_new(s->base, -1, 0, clock_advance_cb, s);
 	s->housekeep_ev = evtimer_new(s->base, clock_housekeep_cb, s);
@@ -164,6 +204,7 @@ clock_rearm(struct sch *s)
 	if (clock_housekeep_due(s))
 		clock_housekeep_arm(s);
 	evtimer_del(s->due_ev);
+	s->armed_due = INT64_MAX;
 	due = eng_next_due(s->eng);
 	now = sch_now(s);
 	if (eng_shared(s->eng) && !s->virtual_clock &&
@@ -171,6 +212,7 @@ clock_rearm(struct sch *s)
 		due = now + CLOCK_SHARED_SLEEP;
 	if (due == INT64_MAX)
 		return;
+	s->armed_due = due;
 	if (s->virtual_clock) {
 		/* Only due work runs by itself; the future waits for
 		 * POST /admin/clock, which also runs it. */

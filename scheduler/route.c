@@ -64,10 +64,44 @@ route_seglen(const char *p)
 	return slash != NULL ? (size_t)(slash - p) : strlen(p);
 }
 
+/* Whether s is UTF-8 text (well formed, shortest forms, no surrogates). */
+static int
+route_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t c;
+	int n, i;
+
+	while (*p != '\0') {
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if ((*p & 0xe0) == 0xc0)
+			n = 1, c = *p & 0x1f;
+		else if ((*p & 0xf0) == 0xe0)
+			n = 2, c = *p & 0x0f;
+		else if ((*p & 0xf8) == 0xf0)
+			n = 3, c = *p & 0x07;
+		else
+			return 0;
+		for (i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			c = c << 6 | (p[i] & 0x3f);
+		}
+		if (c < (n == 1 ? 0x80u : n == 2 ? 0x800u : 0x10000u) ||
+		    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
 /*
  * Match path against a route pattern; on a match fill r's parameters
  * (percent-decoded) and return 1.  0 when it does not match, -1 when it
- * matches but a parameter does not decode (an embedded NUL).
+ * matches but a parameter does not decode to UTF-8 text without NULs.
  */
 static int
 route_match(const char *pattern, const char *path, struct sch_req *r)
@@ -86,7 +120,9 @@ route_match(const char *pattern, const char *path, struct sch_req *r)
 				goto nomatch;
 			if (r != NULL) {
 				if (n == SCH_MAX_PARAMS ||
-				    (d = route_decode(q, lq, 0)) == NULL) {
+				    (d = route_decode(q, lq, 0)) == NULL ||
+				    !route_utf8(d)) {
+					free(n < SCH_MAX_PARAMS ? d : NULL);
 					for (i = 0; i < n; i++)
 						free(seg[i]);
 					return -1;

@@ -144,6 +144,9 @@ struct sch {
 	struct event *advance_ev;
 	struct event *housekeep_ev; /* housekeeping between bursts (clock.c) */
 	int64_t stalled_due;     /* a due instant whose run did nothing */
+	int64_t armed_due;       /* what due_ev is armed for, or INT64_MAX */
+	struct event *listen_ev; /* other nodes' announcements (clock.c) */
+	int listen_fd;           /* the descriptor listen_ev watches */
 	struct eng_stats logged; /* the counters of the last fires log line */
 	int catching_up;         /* clock_catch_up is running */
 
@@ -253,6 +256,7 @@ void server_flush_now(struct sch *s);
 void server_kick(struct sch *s);
 enum eng_status server_exec(struct sch_req *r);
 void server_answer_500(struct sch_req *r, const char *why);
+void server_answer_reset(struct sch_req *r);
 void server_finish(struct sch_req *r, enum eng_status st, json_t *reply,
     char *cause);
 void server_reply_error(struct http_conn *c, int status, const char *code,
@@ -323,6 +327,7 @@ void tls_free(struct ssl_ctx_st *ctx);
 void ws_init(struct sch *s);
 void ws_upgrade(struct sch_req *r, int body);
 void ws_push(struct sch *s);
+int64_t ws_heard(struct sch *s);
 void ws_stop(struct sch *s);
 size_t ws_count(const struct sch *s);
 
@@ -462,6 +467,7 @@ int txn_run(struct sch *s, struct sch_reqs *batch,
 
 int clock_init(struct sch *s);
 void clock_rearm(struct sch *s);
+void clock_listen(struct sch *s);
 void clock_fired(struct sch *s);
 void clock_catch_up(struct sch *s);
 void clock_advance_start(struct sch_req *r);

@@ -154,6 +154,20 @@ server_answer(struct sch_req *r, enum eng_status st, json_t *reply,
 	free(cause);
 }
 
+/* Forget r's answer, to run its handler again. */
+void
+server_answer_reset(struct sch_req *r)
+{
+	json_decref(r->reply);
+	r->reply = NULL;
+	free(r->raw);
+	r->raw = NULL;
+	r->replayed = 0;
+	r->content_type = NULL;
+	r->status = 0;
+	r->code = NULL;
+}
+
 /* Replace r's answer with a 500 (the batch did not commit). */
 void
 server_answer_500(struct sch_req *r, const char *why)

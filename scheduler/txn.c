@@ -18,6 +18,9 @@
 
 #include "scheduler/scheduler.h"
 
+/* How often a request another node's work conflicted with runs again. */
+#define TXN_RETRIES 3
+
 /*
  * Run one transaction over batch and outs (either may be empty) and,
  * unless the daemon is stopping, the work due now.  After a commit: the
@@ -37,17 +40,22 @@ txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
 	char *cause = NULL, *why;
 	size_t nd = 0, i;
 	int64_t now;
-	int ran = 0;
+	int ran = 0, tries;
 
 	if (eng_begin(s->eng, &cause) != 0) {
 		log_warnx("begin: %s", cause != NULL ? cause : "failed");
 		goto failed;
 	}
-	TAILQ_FOREACH(r, batch, entry) {
-		eng_request_begin(s->eng);
-		st = server_exec(r);
-		eng_request_end(s->eng, st == ENG_OK);
-	}
+	TAILQ_FOREACH(r, batch, entry)
+		for (tries = 0;; tries++) {
+			eng_request_begin(s->eng);
+			st = server_exec(r);
+			if (eng_request_end(s->eng, st == ENG_OK) ||
+			    tries == TXN_RETRIES || !eng_request_retry(s->eng))
+				break;
+			/* Another node's conflicting work won: again. */
+			server_answer_reset(r);
+		}
 	now = sch_now(s);
 	TAILQ_FOREACH(o, outs, entry)
 		outbound_record(s, o, now);
@@ -67,6 +75,7 @@ txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
 	}
 	clock_fired(s);
 	ws_push(s);
+	clock_listen(s);
 	s->counters.commits++;
 	TAILQ_FOREACH(r, batch, entry)
 		s->counters.batched++;

@@ -763,27 +763,21 @@ ws_pending_cb(evutil_socket_t fd, short events, void *arg)
 }
 
 /*
- * See scheduler.h: after a commit, apply the engine's changes to feeds
- * to the sockets that joined them, and push new-message to those that got
- * a message (to every join, counted anew, when the engine listed too many
- * to say which).
+ * Apply n changes to feeds p (all: too many to list) to the sockets that
+ * joined them, and push new-message to those that got a message (to
+ * every join, counted anew, when all).
  */
-void
-ws_push(struct sch *s)
+static void
+ws_apply(struct sch *s, const struct eng_push *p, size_t n, int all)
 {
 	struct ws_hub *h = s->ws;
 	struct ws_join *j, **list = NULL;
-	struct eng_push *p;
 	struct ws_conn *w;
-	size_t n, i, nl = 0, cap = 0;
+	size_t i, nl = 0, cap = 0;
 	uint64_t now;
-	int all;
 
-	n = eng_pushes_take(s->eng, &p, &all);
-	if (h == NULL || h->nconns == 0) {
-		eng_pushes_free(p, n);
+	if (h == NULL || h->nconns == 0)
 		return;
-	}
 	h->gen++;
 	if (all) {
 		TAILQ_FOREACH(w, &h->conns, entry)
@@ -797,12 +791,47 @@ ws_push(struct sch *s)
 				    strcmp(j->channel, p[i].channel) == 0)
 					ws_change(s, j, &p[i], &list, &nl,
 					    &cap);
-	eng_pushes_free(p, n);
 	now = sch_notify_monotonic_usec();
 	for (i = 0; i < nl; i++)
 		ws_push_join(s, list[i], now);
 	free(list);
 	ws_flush_dirty(h);
+}
+
+/*
+ * See scheduler.h: after a commit, apply the engine's changes to feeds
+ * to the sockets that joined them (ws_apply).
+ */
+void
+ws_push(struct sch *s)
+{
+	struct eng_push *p;
+	size_t n;
+	int all;
+
+	n = eng_pushes_take(s->eng, &p, &all);
+	ws_apply(s, p, n, all);
+	eng_pushes_free(p, n);
+}
+
+/*
+ * See scheduler.h: apply what other nodes sharing the store announced,
+ * as ws_push applies this node's own; the earliest work they made due,
+ * or INT64_MAX.
+ */
+int64_t
+ws_heard(struct sch *s)
+{
+	struct eng_push *p;
+	int64_t due = INT64_MAX;
+	size_t n;
+	int all;
+
+	n = eng_heard(s->eng, &p, &all, &due);
+	if (n > 0 || all)
+		ws_apply(s, p, n, all);
+	eng_pushes_free(p, n);
+	return due;
 }
 
 /* See scheduler.h: close every websocket (at shutdown). */

@@ -79,3 +79,77 @@ eng_pushes_free(struct eng_push *p, size_t n)
 	}
 	free(p);
 }
+
+/*
+ * Tell the other nodes sharing the store of the changes noted so far,
+ * when the open transaction commits (store_announce); 0 or -1.
+ */
+int
+eng_pushes_announce(struct eng *e)
+{
+	struct store_note *n = NULL;
+	size_t i;
+	int rc;
+
+	if (!store_shared(e->store))
+		return 0;
+	if (e->npushes > 0)
+		n = xcalloc(e->npushes, sizeof *n);
+	for (i = 0; i < e->npushes; i++) {
+		n[i].rcpt = e->pushes[i].rcpt;
+		n[i].channel = e->pushes[i].channel;
+		n[i].tenant = e->pushes[i].tenant;
+		n[i].mark = e->pushes[i].mark;
+	}
+	rc = store_announce(e->store, n, e->npushes, e->pushes_all);
+	free(n);
+	return rc;
+}
+
+/* The changes heard from other nodes, gathered by eng_heard_note. */
+struct eng_heard {
+	struct eng_push *p;
+	size_t n, cap;
+	int all;
+};
+
+/* Gather one change another node announced (NULL: every feed). */
+static void
+eng_heard_note(void *arg, const struct store_note *note)
+{
+	struct eng_heard *h = arg;
+	struct eng_push *p;
+
+	if (note == NULL || h->n >= ENG_PUSHES_MAX) {
+		h->all = 1;
+		return;
+	}
+	if (h->n == h->cap) {
+		h->cap = h->cap ? h->cap * 2 : 64;
+		h->p = xreallocarray(h->p, h->cap, sizeof *h->p);
+	}
+	p = &h->p[h->n++];
+	p->rcpt = xstrdup(note->rcpt);
+	p->channel = xstrdup(note->channel);
+	p->tenant = note->tenant != NULL ? xstrdup(note->tenant) : NULL;
+	p->mark = note->mark;
+}
+
+/* See engine.h: what other nodes announced since the last call. */
+size_t
+eng_heard(struct eng *e, struct eng_push **out, int *all, int64_t *due)
+{
+	struct eng_heard h = { NULL, 0, 0, 0 };
+
+	store_heard(e->store, eng_heard_note, &h, due);
+	*out = h.p;
+	*all = h.all;
+	return h.n;
+}
+
+/* See engine.h: the descriptor other nodes' announcements arrive on. */
+int
+eng_listen_fd(struct eng *e)
+{
+	return store_listen_fd(e->store);
+}

@@ -53,6 +53,9 @@ extern const struct pg_sql pg_audiences_sql;
 /* The most parameters a statement takes. */
 #define PG_ARGS_MAX 24
 
+/* The feed changes one announcement carries at most, in bytes. */
+#define PG_NOTE_BYTES 7000
+
 /* The most requests of one group transaction (store_group_max). */
 #define PG_GROUP_MAX 48
 
@@ -67,10 +70,13 @@ struct store {
 	int in_txn;
 	size_t depth;                    /* requests open */
 	int failed[PG_DEPTH_MAX];       /* an operation of request i failed */
+	int retry[PG_DEPTH_MAX];        /* ... as a deadlock's victim */
+	int retry_last;                  /* the request that ended last did */
 	uint64_t errors;
 	uint64_t idkey[4];
 	char node[64];                   /* this node's name, for leases */
 	char *cause;                     /* the last failure's text */
+	int64_t due_min;                 /* earliest work made due, to announce */
 	int64_t reconnect_at;            /* monotonic ms of the next try */
 	int reconnect_wait;              /* ms, doubled up to a bound */
 };
@@ -111,6 +117,9 @@ int64_t pg_int(const PGresult *r, int row, int col); /* NULL: STORE_NONE */
 char *pg_text(const PGresult *r, int row, int col);  /* new; NULL: NULL */
 json_t *pg_json(const PGresult *r, int row, int col); /* new; NULL: NULL */
 const char *pg_cell(const PGresult *r, int row, int col); /* or NULL */
+
+/* pg.c: note that the transaction made work due at due (announced). */
+void pg_due_added(struct store *s, int64_t due);
 
 /* pg.c: mark the innermost request failed, noting what. */
 void pg_failed(struct store *s, const char *what);

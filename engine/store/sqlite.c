@@ -1183,6 +1183,46 @@ sqlite_shared(const struct store *s)
 	return 0;
 }
 
+/* One writer: nothing is ever worth running again. */
+static int
+sqlite_request_retry(const struct store *s)
+{
+	(void)s;
+	return 0;
+}
+
+/* Nobody to tell (sqlite_shared). */
+static int
+sqlite_announce(struct store *s, const struct store_note *n, size_t count,
+    int all)
+{
+	(void)s;
+	(void)n;
+	(void)count;
+	(void)all;
+	return 0;
+}
+
+/* Nothing to watch. */
+static int
+sqlite_listen_fd(struct store *s)
+{
+	(void)s;
+	return -1;
+}
+
+/* Nothing is ever heard. */
+static size_t
+sqlite_heard(struct store *s, void (*f)(void *, const struct store_note *),
+    void *arg, int64_t *due)
+{
+	(void)s;
+	(void)f;
+	(void)arg;
+	(void)due;
+	return 0;
+}
+
 /* Whether the group transaction is open. */
 static int
 sqlite_in_txn(const struct store *s)
@@ -1241,6 +1281,10 @@ sqlite_core_ops(struct store_ops *o)
 	o->sweep = sqlite_sweep;
 	o->group_max = sqlite_group_max;
 	o->shared = sqlite_shared;
+	o->request_retry = sqlite_request_retry;
+	o->announce = sqlite_announce;
+	o->listen_fd = sqlite_listen_fd;
+	o->heard = sqlite_heard;
 	o->in_txn = sqlite_in_txn;
 	o->request_begin = sqlite_request_begin;
 	o->request_end = sqlite_request_end;

@@ -96,6 +96,14 @@ typedef void store_request_begin_fn(struct store *s);
  */
 typedef int store_request_end_fn(struct store *s, int ok);
 
+/*
+ * Whether the request that last ended rolled back for a reason that
+ * running it again may cure: PostgreSQL chose it as a deadlock's victim
+ * or could not serialize it (another node wrote the same rows at once).
+ * SQLite: never.
+ */
+typedef int store_request_retry_fn(const struct store *s);
+
 /* ---- maintenance ---- */
 
 /*
@@ -145,6 +153,42 @@ typedef void store_figures_fn(struct store *s, struct store_figures *out);
  */
 typedef int store_sweep_fn(struct store *s, int64_t now, int64_t idem_before,
     int max);
+
+/* ---- announcements between nodes ---- */
+
+/*
+ * A change to a feed (a new message, mark 0, or an engagement change,
+ * mark 1) by recipient and channel, as nodes tell each other.
+ */
+struct store_note {
+	const char *rcpt, *channel;
+	const char *tenant;      /* a new message's tenant, or NULL */
+	int mark;
+};
+
+/*
+ * Tell the other nodes sharing the store, once the open transaction
+ * commits, of n changes to feeds (all: too many to list, any feed may
+ * have changed) and of the earliest work the transaction made due; 0 or
+ * -1.  SQLite: nobody to tell.
+ */
+typedef int store_announce_fn(struct store *s, const struct store_note *n,
+    size_t count, int all);
+
+/*
+ * The descriptor that becomes readable when other nodes announce
+ * something, or -1 (none: SQLite, or not connected).  It changes when the
+ * store connects again.
+ */
+typedef int store_listen_fd_fn(struct store *s);
+
+/*
+ * Read what other nodes announced since the last call: f(arg, note) for
+ * each change to a feed (note NULL: any feed may have changed), and *due
+ * lowered to the earliest work announced due; their count.
+ */
+typedef size_t store_heard_fn(struct store *s,
+    void (*f)(void *, const struct store_note *), void *arg, int64_t *due);
 
 /* ---- idempotency (engine/store/sqlite_idempotency.c) ---- */
 
@@ -1015,6 +1059,10 @@ struct store_ops {
 	store_rollback_fn *rollback;
 	store_group_max_fn *group_max;
 	store_shared_fn *shared;
+	store_request_retry_fn *request_retry;
+	store_announce_fn *announce;
+	store_listen_fd_fn *listen_fd;
+	store_heard_fn *heard;
 	store_in_txn_fn *in_txn;
 	store_request_begin_fn *request_begin;
 	store_request_end_fn *request_end;
@@ -1154,6 +1202,10 @@ struct store_ops {
 #define store_rollback(s) STORE_CALL0(s, rollback)
 #define store_group_max(s) STORE_CALL0(s, group_max)
 #define store_shared(s) STORE_CALL0(s, shared)
+#define store_request_retry(s) STORE_CALL0(s, request_retry)
+#define store_announce(s, ...) STORE_CALL(s, announce, __VA_ARGS__)
+#define store_listen_fd(s) STORE_CALL0(s, listen_fd)
+#define store_heard(s, ...) STORE_CALL(s, heard, __VA_ARGS__)
 #define store_in_txn(s) STORE_CALL0(s, in_txn)
 #define store_request_begin(s) STORE_CALL0(s, request_begin)
 #define store_request_end(s, ...) STORE_CALL(s, request_end, __VA_ARGS__)

@@ -32,7 +32,9 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from belfrytest import Checks, UnixConnection, keep_or_remove  # noqa: E402
+from belfrytest import Checks, UnixConnection, free_port  # noqa: E402
+from belfrytest import keep_or_remove  # noqa: E402
+import test_feed_api as tf  # noqa: E402
 
 USERS = int(os.environ.get("CLUSTER_USERS", "2000"))
 PERIOD = 10                 # seconds between a schedule's occurrences
@@ -55,10 +57,10 @@ def psql(uri, sql):
 class Node:
     """One belfryd on its own socket, sharing the database uri."""
 
-    def __init__(self, build, tmp, conf, uri, n):
+    def __init__(self, build, tmp, conf, uri, n, listen=""):
         self.argv = [os.path.join(build, "belfryd"), "-c", conf,
                      "--socket", os.path.join(tmp, "node%d.sock" % n),
-                     "--database", uri, "--listen", ""]
+                     "--database", uri, "--listen", listen]
         self.sock = self.argv[4]
         self.log = os.path.join(tmp, "node%d.log" % n)
         self.proc = None
@@ -110,7 +112,8 @@ def write_config(conf):
     """One workflow into an in-app feed."""
     os.makedirs(os.path.join(conf, "workflows"))
     with open(os.path.join(conf, "belfry.conf"), "w") as f:
-        json.dump({"default_timezone": "UTC",
+        json.dump({"default_timezone": "UTC", "api_keys": [tf.SK],
+                   "public_api_keys": [tf.PK],
                    "channels": {"feed": {"type": "in_app_feed"}}}, f)
     with open(os.path.join(conf, "workflows", "tick.json"), "w") as f:
         json.dump({"key": "tick", "steps": [
@@ -184,6 +187,22 @@ def acked_kept(uri, clients, label):
     check("%s: no trigger ran twice" % label, not twice, twice[:10])
 
 
+def live_feed(nodes, port):
+    """A websocket on node 0 hears of a message node 1 made."""
+    w = tf.Ws(port, "api_key=%s" % tf.PK)
+    m = w.call("feeds:feed:w1", "phx_join", {}, join_ref="1")
+    check("a browser joins its feed on node 0", m is not None and
+          m[4]["status"] == "ok", m)
+    t0 = time.time()
+    st, _ = nodes[1].req("POST", "/v1/workflows/tick/trigger",
+                         {"recipients": ["w1"]})
+    m = w.recv(3.0)
+    check("a message node 1 made reaches node 0's websocket within 2 s",
+          st == 200 and m is not None and m[3] == "new-message" and
+          time.time() - t0 < 2.0, (st, m, time.time() - t0))
+    w.close()
+
+
 def restart_server(pgdir, nodes, uri):
     """Restart PostgreSQL under load: 503 meanwhile, nothing lost."""
     clients = [Triggers(nodes, i) for i in range(NODES)]
@@ -231,14 +250,17 @@ def main():
     uri = base + "/" + db
     nodes = []
     try:
+        port = free_port()
         for n in range(NODES):
-            nodes.append(Node(build, tmp, conf, uri, n))
+            nodes.append(Node(build, tmp, conf, uri, n,
+                              "127.0.0.1:%d" % port if n == 0 else ""))
         check("three nodes start on one database",
               all(n.proc.poll() is None for n in nodes))
         st, j = nodes[0].get("/admin/status")
         check("status names the backend and the node",
               st == 200 and j.get("backend") == "postgresql" and
               j.get("node"), j)
+        live_feed(nodes, port)
         start = (int(time.time()) // PERIOD + 2) * PERIOD
         made = schedules(nodes[0], start)
         check("%d schedules made" % USERS, made == USERS, made)

@@ -671,6 +671,13 @@ def framing(d):
         check("malformed (%s): %d, then closed" % (name, status),
               is_error(r, status) and closed, (r, closed))
 
+    # A path parameter that is not UTF-8 text names no recipient (either
+    # backend: PostgreSQL could not store it), a UTF-8 one is kept.
+    r, _ = one(d, req("PUT", "/v1/users/%FF", b"{}"), tcp=False)
+    check("a path parameter that is not UTF-8: 404", is_error(r, 404), r)
+    r, _ = one(d, req("PUT", "/v1/users/%C3%A9", b"{}"), tcp=False)
+    check("a UTF-8 path parameter: 200", r[0] == 200, r)
+
     # Empty lines before a request are allowed; an absolute URL too.
     r, _ = one(d, b"\r\n\r\n" + req("GET", "/admin/status"), tcp=False)
     check("empty lines before the request line: 200", r[0] == 200, r)
