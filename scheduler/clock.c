@@ -59,6 +59,7 @@ const double sch_late_bounds[SCH_LATE_BUCKETS] = { 0.001, 0.005, 0.01,
 static void clock_due_cb(evutil_socket_t, short, void *);
 static void clock_housekeep_cb(evutil_socket_t, short, void *);
 static void clock_advance_cb(evutil_socket_t, short, void *);
+static void clock_rearm_timer(struct sch *);
 
 /* The daemon's notion of now, in seconds since the epoch. */
 int64_t
@@ -105,7 +106,7 @@ clock_listen(struct sch *s)
 		return;
 	due = ws_heard(s);
 	if (due < s->armed_due && !s->virtual_clock)
-		clock_rearm(s);
+		clock_rearm_timer(s);
 }
 
 /* Create the timer and the advance event. */
@@ -191,9 +192,22 @@ clock_housekeep_cb(evutil_socket_t fd, short events, void *arg)
 	clock_housekeep(s);
 }
 
-/* Arm the timer for the engine's next due work. */
+/*
+ * Arm the timer for the engine's next due work, then read what other
+ * nodes announced meanwhile: the store's queries may have taken their
+ * announcements off the descriptor (clock_listen).
+ */
 void
 clock_rearm(struct sch *s)
+{
+	clock_rearm_timer(s);
+	if (s->listen_ev != NULL)
+		clock_listen(s);
+}
+
+/* Arm the timer for the engine's next due work. */
+static void
+clock_rearm_timer(struct sch *s)
 {
 	struct timeval tv = { 0, 0 };
 	struct timespec ts;

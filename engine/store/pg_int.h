@@ -71,6 +71,7 @@ struct store {
 	size_t depth;                    /* requests open */
 	int failed[PG_DEPTH_MAX];       /* an operation of request i failed */
 	int retry[PG_DEPTH_MAX];        /* ... as a deadlock's victim */
+	int nosave[PG_DEPTH_MAX];       /* request i opened no savepoint */
 	int retry_last;                  /* the request that ended last did */
 	uint64_t errors;
 	uint64_t idkey[4];
