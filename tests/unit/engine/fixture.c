@@ -14,6 +14,8 @@
 #include <libpq-fe.h>
 
 #include "common/common.h"
+#include "engine/engine_int.h"
+#include "engine/store/pg_int.h"
 #include "tests/unit/engine/fixture.h"
 
 #ifndef FIXTURE_DIR
@@ -143,7 +145,7 @@ fixture_pg_connect(const char *uri)
 
 /* Run sql (one or more statements) on conn; abort after printing why. */
 static PGresult *
-fixture_pg_exec(PGconn *conn, const char *sql)
+fixture_pg_run(PGconn *conn, const char *sql)
 {
 	PGresult *r = PQexec(conn, sql);
 
@@ -165,11 +167,11 @@ fixture_pg_create(const char *base, const char *name)
 
 	sql = xasprintf("SELECT 1 FROM pg_database WHERE datname = '%s'",
 	    name);
-	r = fixture_pg_exec(conn, sql);
+	r = fixture_pg_run(conn, sql);
 	free(sql);
 	if (PQntuples(r) == 0) {
 		sql = xasprintf("CREATE DATABASE \"%s\"", name);
-		PQclear(fixture_pg_exec(conn, sql));
+		PQclear(fixture_pg_run(conn, sql));
 		free(sql);
 	}
 	PQclear(r);
@@ -188,7 +190,7 @@ fixture_pg_empty(const char *uri)
 {
 	PGconn *conn = fixture_pg_connect(uri);
 
-	PQclear(fixture_pg_exec(conn, "SET client_min_messages = warning;"
+	PQclear(fixture_pg_run(conn, "SET client_min_messages = warning;"
 	    " SET lock_timeout = '10s';"
 	    " SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
 	    " WHERE datname = current_database()"
@@ -224,6 +226,75 @@ fixture_db(const char *path)
 		last = xstrdup(path);
 	}
 	return uri;
+}
+
+/*
+ * Run sql on the PostgreSQL store of e (opened on what fixture_db gave),
+ * on the store's own connection and so inside its open transaction, as
+ * the tests' looks into SQLite are; the result (PQclear it), or NULL
+ * after printing why.
+ */
+static PGresult *
+fixture_pg_look(struct eng *e, const char *sql)
+{
+	PGresult *r;
+
+	if (!fixture_pg()) {
+		fprintf(stderr, "fixture: %s: not on PostgreSQL\n", sql);
+		abort();
+	}
+	r = PQexec(e->store->conn, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "fixture: %s: %s", sql,
+		    PQerrorMessage(e->store->conn));
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* White-box, PostgreSQL only: run sql on e's store; 0, or -1. */
+int
+fixture_pg_exec(struct eng *e, const char *sql)
+{
+	PGresult *r = fixture_pg_look(e, sql);
+
+	PQclear(r);
+	return r != NULL ? 0 : -1;
+}
+
+/*
+ * White-box, PostgreSQL only: the integer in the first row and column of
+ * sql's result on e's store (0 for NULL), or -1 when there is no row.
+ */
+int64_t
+fixture_pg_int(struct eng *e, const char *sql)
+{
+	PGresult *r = fixture_pg_look(e, sql);
+	int64_t n = -1;
+
+	if (r != NULL && PQntuples(r) > 0 && PQnfields(r) > 0)
+		n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return n;
+}
+
+/*
+ * White-box, PostgreSQL only: the text in the first row and column of
+ * sql's result on e's store, to free, or NULL (no row, or NULL).
+ */
+char *
+fixture_pg_text(struct eng *e, const char *sql)
+{
+	PGresult *r = fixture_pg_look(e, sql);
+	char *t = NULL;
+
+	if (r != NULL && PQntuples(r) > 0 && PQnfields(r) > 0 &&
+	    !PQgetisnull(r, 0, 0))
+		t = xstrdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return t;
 }
 
 /* Copy the regular files of from into to (created if missing). */

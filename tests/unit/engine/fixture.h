@@ -10,10 +10,13 @@
  * missing and emptied (its public schema dropped and made again) whenever
  * a test asks for a database path it did not ask for last, so that each
  * test starts as on a new SQLite file.  Tests that look inside SQLite
- * skip themselves when fixture_pg() is true.
+ * skip themselves when fixture_pg() is true, or look through the
+ * fixture_pg_ functions instead where the same SQL serves both backends.
  */
 #ifndef BELFRY_TEST_FIXTURE_H
 #define BELFRY_TEST_FIXTURE_H
+
+#include <stdint.h>
 
 #include "engine/engine.h"
 
@@ -22,6 +25,9 @@ void fixture_put(const char *dir, const char *name, const char *text);
 struct eng *fixture_open(const char *name, const char *dir);
 const char *fixture_db(const char *path);
 int fixture_pg(void);
+int fixture_pg_exec(struct eng *e, const char *sql);
+int64_t fixture_pg_int(struct eng *e, const char *sql);
+char *fixture_pg_text(struct eng *e, const char *sql);
 void fixture_close(struct eng *e);
 
 #endif

@@ -168,6 +168,8 @@ count_rows(const char *table)
 	int64_t n = -1;
 
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+	if (fixture_pg())
+		return fixture_pg_int(e, sql);
 	if (sqlite3_prepare_v2(DB(e), sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -180,8 +182,11 @@ count_rows(const char *table)
 static void
 exec_sql(const char *sql)
 {
-	assert_int_equal(sqlite3_exec(DB(e), sql, NULL, NULL, NULL),
-	    SQLITE_OK);
+	if (fixture_pg())
+		assert_int_equal(fixture_pg_exec(e, sql), 0);
+	else
+		assert_int_equal(sqlite3_exec(DB(e), sql, NULL, NULL, NULL),
+		    SQLITE_OK);
 }
 
 /* Run every due item up to `to`, in time order, as the scheduler does. */
@@ -218,14 +223,24 @@ stored_events(int64_t run, int64_t idx, char **text)
 	sqlite3_stmt *st;
 	json_error_t err;
 	json_t *v;
+	char *sql;
 
-	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT events FROM rruns"
-	    " WHERE id = ?1 << 24 | ?2", -1, &st, NULL), SQLITE_OK);
-	sqlite3_bind_int64(st, 1, run);
-	sqlite3_bind_int64(st, 2, idx);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	*text = xstrdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	if (fixture_pg()) {
+		sql = xasprintf("SELECT events FROM rruns WHERE id = %lld",
+		    (long long)(run << 24 | idx));
+		*text = fixture_pg_text(e, sql);
+		free(sql);
+		assert_non_null(*text);
+	} else {
+		assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT events"
+		    " FROM rruns WHERE id = ?1 << 24 | ?2", -1, &st, NULL),
+		    SQLITE_OK);
+		sqlite3_bind_int64(st, 1, run);
+		sqlite3_bind_int64(st, 2, idx);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		*text = xstrdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
 	v = json_loads(*text, 0, &err);
 	if (v == NULL)
 		fail_msg("stored events are not JSON (%s): %s", err.text, *text);
@@ -357,9 +372,6 @@ test_events(void **state)
 	char *text, *canon;
 
 	(void)state;
-	/* SQLite only: reads rruns.events through the SQLite handle. */
-	if (fixture_pg())
-		skip();
 	trigger("odd", 1000, "{\"recipients\": [\"u1\"]}");
 	ev = stored_events(1, 0, &text);
 	assert_string_equal(text, "[{\"e\":\"delayed\",\"r\":\"d\",\"t\":"
@@ -391,9 +403,6 @@ test_events_upgrade(void **state)
 	json_t *ev;
 
 	(void)state;
-	/* SQLite only: rewrites rruns.events through the SQLite handle. */
-	if (fixture_pg())
-		skip();
 	trigger("odd", 1000, "{\"recipients\": [\"u1\"]}");
 	exec_sql("UPDATE rruns SET events = '[{\"event\":\"delayed\","
 	    "\"status\":\"ok\",\"step_ref\":\"d\",\"step_type\":\"delay\","
@@ -528,9 +537,6 @@ static void
 test_batch(void **state)
 {
 	(void)state;
-	/* SQLite only: counts batch rows through the SQLite handle. */
-	if (fixture_pg())
-		skip();
 	trigger("batch", 1000, "{\"recipients\": [\"u1\"], \"actor\": \"a\","
 	    " \"data\": {\"post\": \"p1\"}}");
 	trigger("batch", 1010, "{\"recipients\": [\"u1\"], \"actor\": \"b\","
@@ -622,9 +628,6 @@ static void
 test_sweep(void **state)
 {
 	(void)state;
-	/* SQLite only: writes and counts rows through the SQLite handle. */
-	if (fixture_pg())
-		skip();
 	trigger("throttle", 1000, "{\"recipients\": [\"u1\"]}");
 	eng_idem_put(e, "idem", 200, "{}", 1000);
 	exec_sql("INSERT INTO cancels(workflow, ckey, upto) VALUES"
@@ -1709,9 +1712,6 @@ test_fanout_cap(void **state)
 	struct eng_stats before, after;
 
 	(void)state;
-	/* SQLite only: writes and counts rows through the SQLite handle. */
-	if (fixture_pg())
-		skip();
 	subscribe_many(5);
 	trigger("fan", 1000, "{\"recipients\": [{\"id\": \"big\","
 	    " \"collection\": \"teams\"}]}");
