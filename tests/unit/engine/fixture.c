@@ -297,6 +297,31 @@ fixture_pg_text(struct eng *e, const char *sql)
 	return t;
 }
 
+/*
+ * White-box, PostgreSQL only: every cell of sql's result on e's store as
+ * an integer, row by row (0 for NULL), to free; *n their count.
+ */
+int64_t *
+fixture_pg_cells(struct eng *e, const char *sql, size_t *n)
+{
+	PGresult *r = fixture_pg_look(e, sql);
+	int64_t *v = NULL;
+	int i, j, rows, cols;
+
+	*n = 0;
+	if (r == NULL)
+		return NULL;
+	rows = PQntuples(r);
+	cols = PQnfields(r);
+	if (rows > 0 && cols > 0)
+		v = xreallocarray(NULL, (size_t)rows * (size_t)cols, sizeof *v);
+	for (i = 0; i < rows; i++)
+		for (j = 0; j < cols; j++)
+			v[(*n)++] = strtoll(PQgetvalue(r, i, j), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
 /* Copy the regular files of from into to (created if missing). */
 static void
 fixture_copy_dir(const char *from, const char *to)

@@ -16,6 +16,7 @@
 #ifndef BELFRY_TEST_FIXTURE_H
 #define BELFRY_TEST_FIXTURE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "engine/engine.h"
@@ -28,6 +29,7 @@ int fixture_pg(void);
 int fixture_pg_exec(struct eng *e, const char *sql);
 int64_t fixture_pg_int(struct eng *e, const char *sql);
 char *fixture_pg_text(struct eng *e, const char *sql);
+int64_t *fixture_pg_cells(struct eng *e, const char *sql, size_t *n);
 void fixture_close(struct eng *e);
 
 #endif
