@@ -928,11 +928,6 @@ test_feed_rollback(void **state)
 	char *cause = NULL, *first;
 
 	(void)state;
-	/* SQLite only: flushes the held feed heads. */
-	if (fixture_pg()) {
-		json_decref(q);
-		skip();
-	}
 	later_now(1000, "\"u1\"", 1);
 	eng_request_begin(e);
 	trigger("two", 1001, "{\"recipients\": [\"u1\", \"u2\"], \"data\":"
@@ -941,8 +936,10 @@ test_feed_rollback(void **state)
 	eng_request_end(e, 0);
 	expect_pages("u1", NULL, "{}", "later 1");
 	expect_pages("u2", NULL, "{}", "");
-	assert_int_equal(sqlite_heads_flush(e->store, 1), 0);
-	assert_int_equal(count_rows("feed_heads"), 1);
+	if (!fixture_pg()) {    /* SQLite's held heads, written out */
+		assert_int_equal(sqlite_heads_flush(e->store, 1), 0);
+		assert_int_equal(count_rows("feed_heads"), 1);
+	}
 	trigger("two", 1002, "{\"recipients\": [\"u1\"], \"data\": {\"n\":"
 	    " 2}}");
 	later_now(1003, "\"u1\"", 3);
@@ -971,9 +968,6 @@ static void
 test_feed_nested_rollback(void **state)
 {
 	(void)state;
-	/* SQLite only: flushes the held feed heads. */
-	if (fixture_pg())
-		skip();
 	later_now(1000, "\"u1\"", 1);
 	later_now(1001, "\"u1\"", 2);     /* the chain is held from here */
 	eng_request_begin(e);
@@ -986,7 +980,8 @@ test_feed_nested_rollback(void **state)
 	expect_pages("u1", NULL, "{}", "later 2|later 1");
 	later_now(1004, "\"u1\"", 5);
 	expect_pages("u1", NULL, "{}", "later 5|later 2|later 1");
-	assert_int_equal(sqlite_heads_flush(e->store, 1), 0);
+	if (!fixture_pg())      /* SQLite's held heads, written out */
+		assert_int_equal(sqlite_heads_flush(e->store, 1), 0);
 	expect_feed("u1", "later 5|later 2|later 1");
 }
 
