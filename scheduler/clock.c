@@ -201,8 +201,7 @@ void
 clock_rearm(struct sch *s)
 {
 	clock_rearm_timer(s);
-	if (s->listen_ev != NULL)
-		clock_listen(s);
+	clock_listen(s);
 }
 
 /* Arm the timer for the engine's next due work. */

@@ -59,8 +59,13 @@ extern const struct pg_sql pg_audiences_sql;
 /* The most requests of one group transaction (store_group_max). */
 #define PG_GROUP_MAX 48
 
-/* How long a delivery taken by a node stays its own (seconds). */
-#define PG_LEASE_SECONDS 60
+/*
+ * How long a delivery taken by a node stays its own (seconds), and how
+ * often the node renews the leases of the deliveries it still performs:
+ * a dead node's deliveries come back within PG_LEASE_SECONDS.
+ */
+#define PG_LEASE_SECONDS 30
+#define PG_LEASE_RENEW 10
 
 struct store {
 	const struct store_ops *ops;     /* first: see store.h */
@@ -78,6 +83,7 @@ struct store {
 	char node[64];                   /* this node's name, for leases */
 	char *cause;                     /* the last failure's text */
 	int64_t due_min;                 /* earliest work made due, to announce */
+	int64_t lease_renew_at;          /* engine time of the next renewal */
 	int64_t reconnect_at;            /* monotonic ms of the next try */
 	int reconnect_wait;              /* ms, doubled up to a bound */
 };
@@ -132,6 +138,9 @@ int pg_exec(struct store *s, const char *sql, char **cause);
 int pg_idempotency_sweep(struct store *s, int64_t before, int max);
 int pg_steps_sweep(struct store *s, int64_t now, int max);
 int pg_runs_sweep(struct store *s);
+
+/* pg_deliveries.c: at open, end the leases held in this node's name. */
+int pg_deliveries_reset(struct store *s);
 
 
 /* Each file's operations, into the backend's table (pg.c). */
