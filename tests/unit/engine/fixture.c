@@ -259,9 +259,10 @@ int
 fixture_pg_exec(struct eng *e, const char *sql)
 {
 	PGresult *r = fixture_pg_look(e, sql);
+	int rc = r != NULL ? 0 : -1;
 
 	PQclear(r);
-	return r != NULL ? 0 : -1;
+	return rc;
 }
 
 /*
