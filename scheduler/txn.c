@@ -50,11 +50,18 @@ txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
 		for (tries = 0;; tries++) {
 			eng_request_begin(s->eng);
 			st = server_exec(r);
-			if (eng_request_end(s->eng, st == ENG_OK) ||
-			    tries == TXN_RETRIES || !eng_request_retry(s->eng))
+			if (eng_request_end(s->eng, st == ENG_OK))
 				break;
-			/* Another node's conflicting work won: again. */
-			server_answer_reset(r);
+			if (tries < TXN_RETRIES && eng_request_retry(s->eng)) {
+				/* Another node's conflicting work won: again. */
+				server_answer_reset(r);
+				continue;
+			}
+			/* A failed store operation undid an answer of success. */
+			if (st == ENG_OK)
+				server_answer_500(r, "a store operation of the "
+				    "request failed: nothing of it was kept");
+			break;
 		}
 	now = sch_now(s);
 	TAILQ_FOREACH(o, outs, entry)

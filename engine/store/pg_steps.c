@@ -136,6 +136,7 @@ steps_wait_row(struct store *s, int i, const struct store_wait *w)
 static int
 pg_wait_put(struct store *s, const struct store_wait *w)
 {
+	pg_due_added(s, w->due);
 	return steps_wait_row(s, STEPS_WAIT_PUT, w);
 }
 
