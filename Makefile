@@ -6,6 +6,8 @@
 #                 make check (on SQLite), then make check-pg (the
 #                 integration suites again, on a throwaway PostgreSQL
 #                 cluster), then both passes' sum as "N passed, M failed"
+#   make check-pg-unit  the unit tests on PostgreSQL: on BELFRY_TEST_PG (a
+#                 server's base URI), else on a throwaway cluster
 #   make bench    benchmarks (figures beside a raw baseline from the same run)
 #   make asan     every test under AddressSanitizer + UBSan, in build-asan/
 #   make fuzz     each libFuzzer harness for FUZZ_TIME seconds (default 60),
@@ -96,8 +98,8 @@ TOOLS      = $(B)/tools/tzdump $(B)/tests/bench/bench_recur \
 MAN        = scheduler/belfryd.8 scheduler/belfryctl.1 scheduler/belfry.conf.5
 
 .SECONDARY:
-.PHONY: all run test check check-pg bench asan fuzz fuzz-smoke fuzz-build \
-	fuzzers clean deps fuzz-deps install uninstall
+.PHONY: all run test check check-pg check-pg-unit bench asan fuzz \
+	fuzz-smoke fuzz-build fuzzers clean deps fuzz-deps install uninstall
 all: $(B)/belfryd $(B)/belfryctl $(ICU_RES)
 
 # Install whichever of the Debian packages $(1) are missing (needs root on a
@@ -185,6 +187,10 @@ check: all $(UNIT_TESTS) $(TOOLS)
 # on failure or Ctrl-C); see tests/pg/check.
 check-pg: all
 	tests/pg/check $(B)
+
+# The unit tests with their stores on PostgreSQL (tests/run --pg-unit).
+check-pg-unit: $(ICU_RES) $(UNIT_TESTS)
+	tests/run --pg-unit $(B)
 
 run: deps
 	$(MAKE) all
