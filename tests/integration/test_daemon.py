@@ -149,10 +149,10 @@ class Daemon:
 
 
 def curl(sock, method, path, body=None, headers=(), tcp_port=None,
-         data_file=None):
+         data_file=None, max_time=60):
     """One request with curl (on the Unix socket, or TCP when tcp_port)."""
     argv = ["curl", "-sS", "-X", method, "-D", "-", "-o", "-",
-            "--max-time", "60"]
+            "--max-time", str(max_time)]
     if tcp_port is None:
         argv += ["--unix-socket", sock, "http://belfry" + path]
     else:
