@@ -207,14 +207,20 @@ run: deps
 	@echo "  curl -H 'Authorization: Bearer sk_live_change_me' http://127.0.0.1:7640/v1/users/u1"
 	$(B)/belfryd -c configs --socket $(B)/belfry.sock --database $(B)/belfry.db
 
-# Both passes run whatever the first gives; the last line is their sum.
+# SQLite, then the integration suites and the unit tests on PostgreSQL:
+# every pass runs whatever the others give; the last line is their sum.
 test: deps
-	@rm -f $(B)/test-summary $(B)/pg/test-summary; \
+	@rm -f $(B)/test-summary $(B)/pg/test-summary \
+	  $(B)/test-summary-pg-unit; \
 	rc=0; $(MAKE) check || rc=1; $(MAKE) check-pg || rc=1; \
+	$(MAKE) check-pg-unit || rc=1; \
 	set -- $$(cat $(B)/test-summary 2>/dev/null || echo 0 1) \
-	  $$(cat $(B)/pg/test-summary 2>/dev/null || echo 0 1); \
-	echo "sqlite $$1 passed, $$2 failed; postgresql $$3 passed, $$4 failed"; \
-	echo "$$(($$1 + $$3)) passed, $$(($$2 + $$4)) failed"; exit $$rc
+	  $$(cat $(B)/pg/test-summary 2>/dev/null || echo 0 1) \
+	  $$(cat $(B)/test-summary-pg-unit 2>/dev/null || echo 0 1); \
+	echo "sqlite $$1 passed, $$2 failed; postgresql $$3 passed, $$4" \
+	  "failed; postgresql unit $$5 passed, $$6 failed"; \
+	echo "$$(($$1 + $$3 + $$5)) passed, $$(($$2 + $$4 + $$6)) failed"; \
+	exit $$rc
 
 # Benchmarks print their figures beside baselines measured in the same run.
 bench: deps
