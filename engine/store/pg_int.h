@@ -67,6 +67,27 @@ extern const struct pg_sql pg_audiences_sql;
 #define PG_LEASE_SECONDS 30
 #define PG_LEASE_RENEW 10
 
+/*
+ * A statement sent in pipeline mode whose result is not read yet: which
+ * one, what it was (a preparation, a savepoint, a sync or a statement)
+ * and the depth of requests when it was sent, whose innermost it fails.
+ */
+enum pg_kind { PG_SENT, PG_SENT_PREPARE, PG_SENT_SAVEPOINT, PG_SENT_SYNC };
+struct pg_sent {
+	unsigned char part, kind;
+	unsigned short idx;
+	unsigned depth;
+};
+
+/* The statements a transaction may have in flight before it must wait. */
+#define PG_SENT_MAX 512
+
+/* The keys taken from an identity sequence at once (see pg_key). */
+#define PG_KEY_BLOCK 64
+
+/* The sequences pg_key takes keys from. */
+enum pg_keyseq { PG_KEY_RUNS, PG_KEY_MESSAGES, PG_KEYSEQS };
+
 struct store {
 	const struct store_ops *ops;     /* first: see store.h */
 	PGconn *conn;
@@ -77,6 +98,11 @@ struct store {
 	int failed[PG_DEPTH_MAX];       /* an operation of request i failed */
 	int retry[PG_DEPTH_MAX];        /* ... as a deadlock's victim */
 	int nosave[PG_DEPTH_MAX];       /* request i opened no savepoint */
+	int pipe;                        /* the transaction is pipelined */
+	struct pg_sent sent[PG_SENT_MAX]; /* results not read yet, in order */
+	size_t nsent;
+	int64_t keys[PG_KEYSEQS][PG_KEY_BLOCK]; /* this transaction's keys */
+	size_t key_pos[PG_KEYSEQS], key_n[PG_KEYSEQS]; /* next, how many */
 	int retry_last;                  /* the request that ended last did */
 	uint64_t errors;
 	uint64_t idkey[4];
@@ -107,7 +133,12 @@ void pg_arg_json(struct pg_args *a, json_t *v);  /* dumped; NULL: NULL */
  */
 PGresult *pg_run(struct store *s, enum pg_part p, int i, struct pg_args *a);
 
-/* pg.c: run it for its effect: 0 or -1. */
+/*
+ * pg.c: run it for its effect: 0 or -1.  Inside a transaction it is only
+ * sent (pipeline mode): its result is read at the next statement whose
+ * result is needed or at the request's end, and a failure found there
+ * marks the request that was innermost when it was sent.
+ */
 int pg_done(struct store *s, enum pg_part p, int i, struct pg_args *a);
 
 /* pg.c: run it for its effect: the rows it changed, or -1. */
@@ -124,6 +155,12 @@ int64_t pg_int(const PGresult *r, int row, int col); /* NULL: STORE_NONE */
 char *pg_text(const PGresult *r, int row, int col);  /* new; NULL: NULL */
 json_t *pg_json(const PGresult *r, int row, int col); /* new; NULL: NULL */
 const char *pg_cell(const PGresult *r, int row, int col); /* or NULL */
+
+/*
+ * pg.c: the next key of a sequence for an INSERT that names it, from a
+ * block taken in this transaction (none is kept past its end), or -1.
+ */
+int64_t pg_key(struct store *s, enum pg_keyseq k);
 
 /* pg.c: note that the transaction made work due at due (announced). */
 void pg_due_added(struct store *s, int64_t due);
