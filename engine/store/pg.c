@@ -326,9 +326,9 @@ pg_arg_json(struct pg_args *a, json_t *v)
 	a->n++;
 }
 
-/* Free what the parameters own. */
-static void
-pg_args_free(struct pg_args *a)
+/* Free what the parameters own (when they are not run after all). */
+void
+pg_arg_free(struct pg_args *a)
 {
 	int i;
 
@@ -510,7 +510,7 @@ pg_send(struct store *s, enum pg_part p, int i, struct pg_args *a,
 	if (ok)
 		ok = PQsendQueryPrepared(s->conn, name, a != NULL ? a->n : 0,
 		    a != NULL ? a->v : NULL, NULL, NULL, 0) == 1;
-	pg_args_free(a);
+	pg_arg_free(a);
 	if (!ok) {
 		pg_fail_at(s, p, i, NULL, s->depth);
 		return -1;
@@ -545,13 +545,13 @@ pg_run(struct store *s, enum pg_part p, int i, struct pg_args *a)
 		    a != NULL ? a->v : NULL, NULL, NULL, 0);
 		st = PQresultStatus(r);
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-			pg_args_free(a);
+			pg_arg_free(a);
 			return r;
 		}
 	}
 	pg_fail_at(s, p, i, r, s->depth);
 	PQclear(r);
-	pg_args_free(a);
+	pg_arg_free(a);
 	return NULL;
 }
 

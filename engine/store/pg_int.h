@@ -126,6 +126,7 @@ struct pg_args {
 void pg_arg_int(struct pg_args *a, int64_t v);   /* STORE_NONE: NULL */
 void pg_arg_text(struct pg_args *a, const char *v); /* borrowed; NULL */
 void pg_arg_json(struct pg_args *a, json_t *v);  /* dumped; NULL: NULL */
+void pg_arg_free(struct pg_args *a);             /* when not run */
 
 /*
  * pg.c: run statement i of part p with a's parameters (freed), returning
