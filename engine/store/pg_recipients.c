@@ -427,11 +427,11 @@ pg_prefs_put(struct store *s, const char *rcpt, const char *set,
 	return pg_done(s, PG_RECIPIENTS, RCPT_PREF_PUT, &a);
 }
 
-/* Whether any preference set is stored. */
+/* Whether any preference set is stored (1 when it cannot be read). */
 static int
 pg_prefs_exist(struct store *s)
 {
-	return pg_scalar(s, PG_RECIPIENTS, RCPT_PREF_ANY, NULL, 0) != 0;
+	return pg_scalar(s, PG_RECIPIENTS, RCPT_PREF_ANY, NULL, 1) != 0;
 }
 
 /* Delete tenant id: 1, 0 if there was none, or -1. */
