@@ -11,10 +11,7 @@
  * again (at most once a second, then less often), and store_ping says
  * whether the server answers.
  */
-#include <sys/random.h>
-
 #include <assert.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -681,23 +678,11 @@ pg_meta(struct store *s, int *version, char **cause)
 		return -1;
 	}
 	if (hex[0] != '\0') {
-		for (i = 0; i < 4; i++) {
-			char part[17];
-
-			memcpy(part, hex + i * 16, 16);
-			part[16] = '\0';
-			s->idkey[i] = strtoull(part, NULL, 16);
-		}
+		store_idkey_parse(hex, s->idkey);
 		return 0;
 	}
-	if (getrandom(s->idkey, sizeof s->idkey, 0) !=
-	    (ssize_t)sizeof s->idkey) {
-		*cause = xstrdup("getrandom failed");
+	if (store_idkey_make(s->idkey, hex, cause) != 0)
 		return -1;
-	}
-	for (i = 0; i < 4; i++)
-		snprintf(hex + i * 16, sizeof hex - i * 16, "%016llx",
-		    (unsigned long long)s->idkey[i]);
 	sql = xasprintf("INSERT INTO meta(k, v) VALUES ('idkey', '%s')", hex);
 	i = pg_exec(s, sql, cause);
 	free(sql);

@@ -18,7 +18,6 @@
  * file owns its own (sqlite_int.h).  A request is a savepoint; a failed
  * statement marks the innermost request, which then rolls back at its end.
  */
-#include <sys/random.h>
 #include <sys/statvfs.h>
 
 #include <assert.h>
@@ -511,7 +510,7 @@ sqlite_meta(struct store *s, char **cause)
 {
 	sqlite3_stmt *st, *ins;
 	char hex[80];
-	int version = 0, i, rc;
+	int version = 0, rc;
 
 	if (sqlite3_prepare_v2(s->db, "SELECT k, v FROM meta", -1, &st,
 	    NULL) != SQLITE_OK) {
@@ -535,14 +534,8 @@ sqlite_meta(struct store *s, char **cause)
 		return -1;
 	}
 	if (hex[0] == '\0') {
-		if (getrandom(s->idkey, sizeof s->idkey, 0) !=
-		    (ssize_t)sizeof s->idkey) {
-			*cause = xstrdup("getrandom failed");
+		if (store_idkey_make(s->idkey, hex, cause) != 0)
 			return -1;
-		}
-		for (i = 0; i < 4; i++)
-			snprintf(hex + i * 16, sizeof hex - i * 16, "%016llx",
-			    (unsigned long long)s->idkey[i]);
 		sqlite3_prepare_v2(s->db, "INSERT INTO meta(k, v) VALUES"
 		    "('idkey', ?1), ('version', ?2)", -1, &ins, NULL);
 		sqlite3_bind_text(ins, 1, hex, -1, SQLITE_TRANSIENT);
@@ -555,13 +548,7 @@ sqlite_meta(struct store *s, char **cause)
 		}
 		return 0;
 	}
-	for (i = 0; i < 4; i++) {
-		char part[17];
-
-		memcpy(part, hex + i * 16, 16);
-		part[16] = '\0';
-		s->idkey[i] = strtoull(part, NULL, 16);
-	}
+	store_idkey_parse(hex, s->idkey);
 	return 0;
 }
 

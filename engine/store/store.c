@@ -3,11 +3,46 @@
  * database's name (a postgresql:// URI or a file path), and the functions
  * that free what operations return, which every backend shares.
  */
+#include <sys/random.h>
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/common.h"
+
 #include "engine/store/backends.h"
 #include "engine/store/store.h"
+
+/* A new random id key, and its 64 hex digits in hex; 0, or -1 with *cause. */
+int
+store_idkey_make(uint64_t key[4], char hex[80], char **cause)
+{
+	int i;
+
+	if (getrandom(key, 4 * sizeof *key, 0) != (ssize_t)(4 * sizeof *key)) {
+		*cause = xstrdup("getrandom failed");
+		return -1;
+	}
+	for (i = 0; i < 4; i++)
+		snprintf(hex + i * 16, 80 - (size_t)i * 16, "%016llx",
+		    (unsigned long long)key[i]);
+	return 0;
+}
+
+/* The id key whose 64 hex digits hex holds. */
+void
+store_idkey_parse(const char *hex, uint64_t key[4])
+{
+	char part[17];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		memcpy(part, hex + i * 16, 16);
+		part[16] = '\0';
+		key[i] = strtoull(part, NULL, 16);
+	}
+}
 
 /* Open the store at path with the backend its form names (store.h). */
 struct store *
