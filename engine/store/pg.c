@@ -479,6 +479,14 @@ pg_drain(struct store *s, int sync, int want)
 	return r;
 }
 
+/* Note a write of the recipients' part: their reads are not given again. */
+static void
+pg_writes(struct store *s, enum pg_part p, int i)
+{
+	if (p == PG_RECIPIENTS && strncmp(pg_parts[p]->sql[i], "SELECT", 6))
+		s->rcache_gen++;
+}
+
 /*
  * Send statement i of part p with a's parameters (freed) in pipeline
  * mode, preparing it first on the connection if need be; -1 (the request
@@ -491,6 +499,7 @@ pg_send(struct store *s, enum pg_part p, int i, struct pg_args *a,
 	char name[32];
 	int ok = 1;
 
+	pg_writes(s, p, i);
 	if (s->nsent + 3 > PG_SENT_MAX)
 		pg_drain(s, 0, 0);
 	snprintf(name, sizeof name, "p%d_%d", (int)p, i);
@@ -536,6 +545,7 @@ pg_run(struct store *s, enum pg_part p, int i, struct pg_args *a)
 		}
 		return pg_drain(s, 0, 1);
 	}
+	pg_writes(s, p, i);
 	snprintf(name, sizeof name, "p%d_%d", (int)p, i);
 	if (pg_prepare(s, p, i) == 0) {
 		r = PQexecPrepared(s->conn, name, a != NULL ? a->n : 0,
@@ -763,6 +773,7 @@ pg_connect(struct store *s, char **cause)
 		PQfinish(s->conn);
 	s->pipe = 0;
 	s->nsent = 0;
+	s->rcache_gen++;
 	pg_unprepare(s);
 	s->conn = PQconnectdb(s->conninfo);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
@@ -934,6 +945,7 @@ pg_close(struct store *s)
 		pg_deliveries_reset(s);
 	if (s->conn != NULL)
 		PQfinish(s->conn);
+	pg_recipients_cache_free(s);
 	for (k = 0; k < PG_PARTS; k++)
 		free(s->prepared[k]);
 	free(s->conninfo);
@@ -1021,6 +1033,7 @@ pg_begin(struct store *s, char **cause)
 	}
 	for (k = 0; k < PG_KEYSEQS; k++)
 		s->key_pos[k] = s->key_n[k] = 0;
+	s->rcache_gen++;
 	s->in_txn = 1;
 	s->due_min = INT64_MAX;
 	return 0;
@@ -1034,6 +1047,7 @@ pg_commit(struct store *s, char **cause)
 	int ok;
 
 	s->in_txn = 0;
+	s->rcache_gen++;
 	if (s->pipe) {
 		r = pg_send(s, PG_CORE, CORE_COMMIT, NULL, PG_SENT) == 0 ?
 		    pg_drain(s, 1, 1) : NULL;
@@ -1058,6 +1072,7 @@ static void
 pg_rollback(struct store *s)
 {
 	s->in_txn = 0;
+	s->rcache_gen++;
 	pg_pipe_end(s);
 	s->depth = 0;
 	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK &&
@@ -1285,6 +1300,8 @@ pg_request_end(struct store *s, int ok)
 	if (s->pipe)
 		pg_drain(s, 1, 0);
 	keep = ok && !s->failed[s->depth - 1];
+	if (!keep)
+		s->rcache_gen++;
 
 	s->retry_last = !keep && s->retry[s->depth - 1];
 	if (s->nosave[--s->depth])

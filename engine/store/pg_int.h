@@ -85,6 +85,19 @@ struct pg_sent {
 /* The keys taken from an identity sequence at once (see pg_key). */
 #define PG_KEY_BLOCK 64
 
+/*
+ * Users and objects read in the open transaction (pg_recipients.c), each
+ * valid while its generation is the store's: a write of the recipients'
+ * part, a request's rollback and the transaction's end move it on.
+ */
+#define PG_RCACHE 16
+struct pg_rcache {
+	char *coll, *id;                 /* coll NULL: a user */
+	json_t *props;                   /* NULL: there is none */
+	int64_t created, updated;
+	uint64_t gen;
+};
+
 /* The sequences pg_key takes keys from. */
 enum pg_keyseq { PG_KEY_RUNS, PG_KEY_MESSAGES, PG_KEYSEQS };
 
@@ -101,6 +114,9 @@ struct store {
 	int pipe;                        /* the transaction is pipelined */
 	struct pg_sent sent[PG_SENT_MAX]; /* results not read yet, in order */
 	size_t nsent;
+	struct pg_rcache rcache[PG_RCACHE]; /* see struct pg_rcache */
+	size_t rcache_next;              /* the entry replaced next */
+	uint64_t rcache_gen;
 	int64_t keys[PG_KEYSEQS][PG_KEY_BLOCK]; /* this transaction's keys */
 	size_t key_pos[PG_KEYSEQS], key_n[PG_KEYSEQS]; /* next, how many */
 	int retry_last;                  /* the request that ended last did */
@@ -176,6 +192,9 @@ int pg_exec(struct store *s, const char *sql, char **cause);
 int pg_idempotency_sweep(struct store *s, int64_t before, int max);
 int pg_steps_sweep(struct store *s, int64_t now, int max);
 int pg_runs_sweep(struct store *s);
+
+/* pg_recipients.c: free the cache of users and objects read. */
+void pg_recipients_cache_free(struct store *s);
 
 /* pg_deliveries.c: at open, end the leases held in this node's name. */
 int pg_deliveries_reset(struct store *s);
