@@ -2,7 +2,12 @@
 #
 #   make          build everything into build/
 #   make run      install missing Debian packages, build, run the example
-#   make test     install missing Debian packages, build, run every test
+#   make test     install missing Debian packages, build, run every test:
+#                 make check (on SQLite), then make check-pg (the
+#                 integration suites again, on a throwaway PostgreSQL
+#                 cluster), then both passes' sum as "N passed, M failed"
+#   make check-pg-unit  the unit tests on PostgreSQL: on BELFRY_TEST_PG (a
+#                 server's base URI), else on a throwaway cluster
 #   make bench    benchmarks (figures beside a raw baseline from the same run)
 #   make asan     every test under AddressSanitizer + UBSan, in build-asan/
 #   make fuzz     each libFuzzer harness for FUZZ_TIME seconds (default 60),
@@ -93,8 +98,8 @@ TOOLS      = $(B)/tools/tzdump $(B)/tests/bench/bench_recur \
 MAN        = scheduler/belfryd.8 scheduler/belfryctl.1 scheduler/belfry.conf.5
 
 .SECONDARY:
-.PHONY: all run test check bench asan fuzz fuzz-smoke fuzz-build fuzzers \
-	clean deps fuzz-deps install uninstall
+.PHONY: all run test check check-pg check-pg-unit bench asan fuzz \
+	fuzz-smoke fuzz-build fuzzers clean deps fuzz-deps install uninstall
 all: $(B)/belfryd $(B)/belfryctl $(ICU_RES)
 
 # Install whichever of the Debian packages $(1) are missing (needs root on a
@@ -176,6 +181,17 @@ $(B)/tests/bench/bench_curl: $(B)/tests/bench/bench_curl.o
 check: all $(UNIT_TESTS) $(TOOLS)
 	tests/run $(B)
 
+# The integration suites against PostgreSQL: tests/run on the view
+# $(B)/pg (its belfryd keeps each database path's data in a database of
+# a cluster started for the run, and stopped and removed after it, also
+# on failure or Ctrl-C); see tests/pg/check.
+check-pg: all
+	tests/pg/check $(B)
+
+# The unit tests with their stores on PostgreSQL (tests/run --pg-unit).
+check-pg-unit: $(ICU_RES) $(UNIT_TESTS)
+	tests/run --pg-unit $(B)
+
 run: deps
 	$(MAKE) all
 	$(B)/belfryctl tzinfo
@@ -191,8 +207,14 @@ run: deps
 	@echo "  curl -H 'Authorization: Bearer sk_live_change_me' http://127.0.0.1:7640/v1/users/u1"
 	$(B)/belfryd -c configs --socket $(B)/belfry.sock --database $(B)/belfry.db
 
+# Both passes run whatever the first gives; the last line is their sum.
 test: deps
-	$(MAKE) check
+	@rm -f $(B)/test-summary $(B)/pg/test-summary; \
+	rc=0; $(MAKE) check || rc=1; $(MAKE) check-pg || rc=1; \
+	set -- $$(cat $(B)/test-summary 2>/dev/null || echo 0 1) \
+	  $$(cat $(B)/pg/test-summary 2>/dev/null || echo 0 1); \
+	echo "sqlite $$1 passed, $$2 failed; postgresql $$3 passed, $$4 failed"; \
+	echo "$$(($$1 + $$3)) passed, $$(($$2 + $$4)) failed"; exit $$rc
 
 # Benchmarks print their figures beside baselines measured in the same run.
 bench: deps

@@ -98,6 +98,10 @@ pg_deliveries_take(struct store *s, const char *channel, int64_t now,
     size_t max, struct store_delivery *out)
 {
 	struct pg_args a = {0}, k = {0};
+	/* A drain at the end of time (now INT64_MAX) leases to just before
+	 * it, so that lease_until + 1 stays a number. */
+	int64_t lease = now < INT64_MAX - PG_LEASE_SECONDS - 1 ?
+	    now + PG_LEASE_SECONDS : INT64_MAX - 1;
 	PGresult *r;
 	size_t n, i;
 
@@ -106,7 +110,7 @@ pg_deliveries_take(struct store *s, const char *channel, int64_t now,
 	/* The leases of deliveries still running are kept alive. */
 	if (now >= s->lease_renew_at) {
 		pg_arg_text(&k, s->node);
-		pg_arg_int(&k, now + PG_LEASE_SECONDS);
+		pg_arg_int(&k, lease);
 		if (pg_done(s, PG_DELIVERIES, DLV_RENEW, &k) != 0)
 			return 0;
 		s->lease_renew_at = now + PG_LEASE_RENEW;
@@ -115,7 +119,7 @@ pg_deliveries_take(struct store *s, const char *channel, int64_t now,
 	pg_arg_int(&a, now);
 	pg_arg_int(&a, max > INT64_MAX ? INT64_MAX : (int64_t)max);
 	pg_arg_text(&a, s->node);
-	pg_arg_int(&a, now + PG_LEASE_SECONDS);
+	pg_arg_int(&a, lease);
 	if ((r = pg_run(s, PG_DELIVERIES, DLV_TAKE, &a)) == NULL)
 		return 0;
 	n = (size_t)PQntuples(r);

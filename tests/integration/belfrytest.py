@@ -3,7 +3,11 @@
 Checks counts checks and prints the closing line that tests/run reads;
 UnixConnection speaks HTTP over the daemon's admin socket; keep_or_remove
 ends a test's temporary directory; make_ca makes a private CA and a
-server certificate with openssl; free_port finds a loopback port.
+server certificate with openssl; free_port finds a loopback port;
+BACKEND is the store the daemons run on (tests/run sets
+BELFRY_TEST_BACKEND: "sqlite", or "postgresql" on the view of
+tests/pg/view), skip says which checks it rules out, and pg_uri / pg_sql
+reach the PostgreSQL cluster of the run (BELFRY_TEST_PG).
 """
 
 import http.client
@@ -17,6 +21,46 @@ import sys
 # How much slower than a plain build this one runs: make asan sets
 # BELFRY_LATENCY_SCALE, and the tests' latency and CPU bounds stretch by it.
 SCALE = float(os.environ.get("BELFRY_LATENCY_SCALE", "1"))
+
+
+
+def backend():
+    """The store belfryd runs on: BELFRY_TEST_BACKEND (tests/run), else
+    the test-backend file of the build directory argv[1] names (a suite
+    run by hand on the view of tests/pg/view), else "sqlite"."""
+    v = os.environ.get("BELFRY_TEST_BACKEND")
+    if not v and len(sys.argv) > 1:
+        try:
+            with open(os.path.join(sys.argv[1], "test-backend")) as f:
+                v = f.read().strip()
+        except OSError:
+            pass
+    return v or "sqlite"
+
+
+BACKEND = backend()
+PG = BACKEND == "postgresql"
+
+
+def skip(what, why):
+    """Say that the checks what are not run, and why (tests/run shows
+    these lines)."""
+    print("SKIP %s: %s" % (what, why))
+
+
+def pg_uri(name):
+    """The URI of database name on the run's PostgreSQL cluster."""
+    return os.environ["BELFRY_TEST_PG"].rstrip("/") + "/" + name
+
+
+def pg_sql(name, sql):
+    """Run sql with psql on database name of the run's cluster:
+    (exit status, output of its rows as text, stderr)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    p = subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1",
+                        "-d", pg_uri(name), "-c", sql], capture_output=True,
+                       text=True, env=env, timeout=60)
+    return p.returncode, p.stdout.strip(), p.stderr.strip()
 
 
 class Checks:

@@ -18,6 +18,11 @@
   belfry.db.v10.bak, before its migration, and the log says where; the
   upgraded database serves the old user, run and message ids.
 
+Under PostgreSQL (BELFRY_TEST_BACKEND=postgresql) these copy and open
+SQLite files and skip; instead `belfryctl backup FILE` is refused naming
+the server's own tools (pg_dump), leaving no file, and the daemon serves
+on.
+
 Prints failed checks and ends with "backup: N passed, M failed".
 """
 
@@ -31,7 +36,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_schedules as ts  # noqa: E402
-from belfrytest import Checks, UnixConnection, run_parts  # noqa: E402
+from belfrytest import PG, Checks, UnixConnection, run_parts, skip  # noqa
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 check = Checks()
@@ -235,7 +240,37 @@ def upgrade(tmp):
         d.stop()
 
 
+def pg_backup(tmp):
+    """A PostgreSQL store is not copied by belfryctl backup."""
+    conf = os.path.join(tmp, "conf")
+    ts.write_config(conf, tmp)
+    d = ts.Daemon(tmp, conf, "2026-01-01T00:00:00Z")
+    try:
+        check("daemon up", d.proc.poll() is None)
+        st, _ = d.req("PUT", "/v1/users/u1", {"name": "User 1"})
+        check("a user written", st == 200, st)
+        bak = os.path.join(tmp, "belfry-backup.db")
+        rc, out, err = ts.ctl(d.sock, "backup", bak)
+        check("belfryctl backup is refused, naming pg_dump",
+              rc != 0 and "pg_dump" in err, (rc, out, err))
+        check("no file is written", not os.path.exists(bak) and
+              not os.path.exists(bak + ".tmp"))
+        st, j = d.req("POST", "/admin/backup", {"path": "relative.db"})
+        check("a relative path is refused", st == 422 and
+              "absolute" in j.get("message", ""), (st, j))
+        st, j = d.req("GET", "/v1/users/u1")
+        check("the daemon serves on", st == 200 and
+              j.get("name") == "User 1", (st, j))
+    finally:
+        d.stop()
+
+
 def main():
+    if PG:
+        skip("hot backup and restore, upgrade copy", "they copy and open "
+             "SQLite files; a PostgreSQL store is backed up with the "
+             "server's tools")
+        return run_parts(check, "backup", (("pg", pg_backup),))
     return run_parts(check, "backup", (("hot", hot_backup), ("upgrade", upgrade)))
 
 

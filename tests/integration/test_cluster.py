@@ -123,11 +123,13 @@ def write_config(conf):
 
 class Triggers(threading.Thread):
     """A client triggering through one node until stopped; acked holds
-    the recipients of the triggers the node answered 200."""
+    the recipients of the triggers the node answered 200 (t, tag, the
+    node, the count: a tag per phase keeps each phase's recipients its
+    own)."""
 
-    def __init__(self, nodes, i):
+    def __init__(self, nodes, i, tag=""):
         super().__init__(daemon=True)
-        self.nodes, self.i = nodes, i
+        self.nodes, self.i, self.tag = nodes, i, tag
         self.acked, self.refused = [], 0
         self.stop = False
 
@@ -135,7 +137,7 @@ class Triggers(threading.Thread):
         k = 0
         while not self.stop:
             node = self.nodes[self.i]
-            rcpt = "t%d-%d" % (self.i, k)
+            rcpt = "t%s%d-%d" % (self.tag, self.i, k)
             k += 1
             st, j = node.req("POST", "/v1/workflows/tick/trigger",
                              {"recipients": [rcpt], "data": {"k": k}})
@@ -205,7 +207,7 @@ def live_feed(nodes, port):
 
 def restart_server(pgdir, nodes, uri):
     """Restart PostgreSQL under load: 503 meanwhile, nothing lost."""
-    clients = [Triggers(nodes, i) for i in range(NODES)]
+    clients = [Triggers(nodes, i, "s") for i in range(NODES)]
     for c in clients:
         c.start()
     time.sleep(3)

@@ -19,6 +19,7 @@
 
 #include "engine/sources/src_int.h"
 #include "engine/store/sqlite_int.h"
+#include "tests/unit/engine/fixture.h"
 
 static char tmpdir[] = "/tmp/belfry-sources-XXXXXX";
 
@@ -397,6 +398,8 @@ count(struct eng *e, const char *sql)
 	sqlite3_stmt *st;
 	int64_t n = -1;
 
+	if (fixture_pg())
+		return fixture_pg_int(e, sql);
 	assert_int_equal(sqlite3_prepare_v2(e->store->db, sql, -1, &st, NULL),
 	    SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -435,7 +438,7 @@ test_receive(void **state)
 	(void)state;
 	assert_non_null(body);
 	snprintf(path, sizeof path, "%s/receive.db", tmpdir);
-	assert_non_null(e = eng_open(path, &cause));
+	assert_non_null(e = eng_open(fixture_db(path), &cause));
 	eng_set_config(e, eng_config_load(tmpdir, &cause));
 	assert_non_null(e->cfg);
 	assert_int_equal(eng_begin(e, &cause), 0);

@@ -168,6 +168,8 @@ count_rows(const char *table)
 	int64_t n = -1;
 
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+	if (fixture_pg())
+		return fixture_pg_int(e, sql);
 	if (sqlite3_prepare_v2(DB(e), sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -180,8 +182,39 @@ count_rows(const char *table)
 static void
 exec_sql(const char *sql)
 {
-	assert_int_equal(sqlite3_exec(DB(e), sql, NULL, NULL, NULL),
+	if (fixture_pg())
+		assert_int_equal(fixture_pg_exec(e, sql), 0);
+	else
+		assert_int_equal(sqlite3_exec(DB(e), sql, NULL, NULL, NULL),
+		    SQLITE_OK);
+}
+
+/*
+ * Every cell of sql's result as an integer, row by row, to free; *n
+ * their count (a white-box look through either backend).
+ */
+static int64_t *
+cells(const char *sql, size_t *n)
+{
+	sqlite3_stmt *st;
+	int64_t *v = NULL;
+	size_t cap = 0;
+	int j;
+
+	if (fixture_pg())
+		return fixture_pg_cells(e, sql, n);
+	assert_int_equal(sqlite3_prepare_v2(DB(e), sql, -1, &st, NULL),
 	    SQLITE_OK);
+	for (*n = 0; sqlite3_step(st) == SQLITE_ROW;)
+		for (j = 0; j < sqlite3_column_count(st); j++) {
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 64;
+				v = xreallocarray(v, cap, sizeof *v);
+			}
+			v[(*n)++] = sqlite3_column_int64(st, j);
+		}
+	sqlite3_finalize(st);
+	return v;
 }
 
 /* Run every due item up to `to`, in time order, as the scheduler does. */
@@ -218,14 +251,24 @@ stored_events(int64_t run, int64_t idx, char **text)
 	sqlite3_stmt *st;
 	json_error_t err;
 	json_t *v;
+	char *sql;
 
-	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT events FROM rruns"
-	    " WHERE id = ?1 << 24 | ?2", -1, &st, NULL), SQLITE_OK);
-	sqlite3_bind_int64(st, 1, run);
-	sqlite3_bind_int64(st, 2, idx);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	*text = xstrdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	if (fixture_pg()) {
+		sql = xasprintf("SELECT events FROM rruns WHERE id = %lld",
+		    (long long)(run << 24 | idx));
+		*text = fixture_pg_text(e, sql);
+		free(sql);
+		assert_non_null(*text);
+	} else {
+		assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT events"
+		    " FROM rruns WHERE id = ?1 << 24 | ?2", -1, &st, NULL),
+		    SQLITE_OK);
+		sqlite3_bind_int64(st, 1, run);
+		sqlite3_bind_int64(st, 2, idx);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		*text = xstrdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
 	v = json_loads(*text, 0, &err);
 	if (v == NULL)
 		fail_msg("stored events are not JSON (%s): %s", err.text, *text);
@@ -241,8 +284,9 @@ static void
 test_trigger_dedupe(void **state)
 {
 	char *list = xstrdup(""), *t;
-	sqlite3_stmt *st;
-	int i, n = 0;
+	int64_t *idx;
+	size_t n;
+	int i;
 
 	(void)state;
 	for (i = 0; i < 999; i++) {
@@ -254,17 +298,16 @@ test_trigger_dedupe(void **state)
 	    " \"collection\": \"teams\"}]}", list);
 	free(list);
 	assert_int_equal(count_rows("rruns"), 601);
-	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT id & 16777215,"
-	    " rcpt FROM rruns ORDER BY id", -1, &st, NULL), SQLITE_OK);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		t = n < 600 ? xasprintf("a%d", n) : xstrdup("teams/a1");
-		assert_int_equal(sqlite3_column_int(st, 0), n);
-		assert_string_equal((const char *)sqlite3_column_text(st, 1), t);
-		free(t);
-		n++;
-	}
-	sqlite3_finalize(st);
+	/* The nth by id has index n and recipient an, then teams/a1. */
+	idx = cells("SELECT id & 16777215 FROM rruns ORDER BY id", &n);
 	assert_int_equal(n, 601);
+	for (i = 0; i < 601; i++)
+		assert_int_equal(idx[i], i);
+	free(idx);
+	assert_int_equal(count_rows("rruns WHERE id & 16777215 < 600 AND"
+	    " rcpt = 'a' || CAST(id & 16777215 AS TEXT)"), 600);
+	assert_int_equal(count_rows("rruns WHERE id & 16777215 = 600 AND"
+	    " rcpt = 'teams/a1'"), 1);
 }
 
 /* Events of recipient run (1, 0) as GET /v1/workflow_recipient_runs/{id}. */
@@ -701,7 +744,8 @@ test_feed_chains(void **state)
 	    " \"page_size\": \"1\"}", "two 2/two 1");
 	expect_pages("nobody", NULL, "{}", "");
 	expect_pages("nobody", "feed", "{}", "");
-	assert_int_equal(count_rows("feed_heads"), 5);
+	if (!fixture_pg())      /* PostgreSQL keeps no feed_heads */
+		assert_int_equal(count_rows("feed_heads"), 5);
 
 	/* Read "later 2" of u1: filters and counts see it. */
 	q = json_pack("{s:s}", "page_size", "3");
@@ -740,7 +784,7 @@ static const char *const walk_queries[][2] = {
 
 /* The same for a messages list (archived included unless asked). */
 static const char *const walk_list_queries[][2] = {
-	{ "{}", "1" },
+	{ "{}", "TRUE" },
 	{ "{\"engagement_status[]\": [\"unread\"]}", "m.read_at IS NULL" },
 	{ "{\"engagement_status[]\": [\"seen\", \"archived\"],"
 	    " \"archived\": \"exclude\"}", "m.seen_at IS NOT NULL AND"
@@ -760,22 +804,21 @@ static char *
 walk_reference(const char *rcpt, const char *channel, const char *where)
 {
 	char *sql, *out = xstrdup(""), id[37];
-	sqlite3_stmt *st;
+	int64_t *seq;
+	size_t i, n;
 
-	sql = xasprintf("SELECT m.seq FROM messages m WHERE m.rcpt = ?1 AND"
-	    " (?2 IS NULL OR m.channel = ?2) AND %s ORDER BY m.seq DESC",
+	/* rcpt and channel are the test's own names: no quotes in them. */
+	sql = xasprintf("SELECT m.seq FROM messages m WHERE m.rcpt = '%s'"
+	    " AND %s%s%s AND %s ORDER BY m.seq DESC", rcpt,
+	    channel != NULL ? "m.channel = '" : "TRUE",
+	    channel != NULL ? channel : "", channel != NULL ? "'" : "",
 	    where);
-	assert_int_equal(sqlite3_prepare_v2(DB(e), sql, -1, &st, NULL),
-	    SQLITE_OK);
-	sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
-	if (channel != NULL)
-		sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		eng_id_format(e, ENG_ID_MSG, (uint64_t)sqlite3_column_int64(st,
-		    0), 0, id);
+	seq = cells(sql, &n);
+	for (i = 0; i < n; i++) {
+		eng_id_format(e, ENG_ID_MSG, (uint64_t)seq[i], 0, id);
 		join(&out, "|", id);
 	}
-	sqlite3_finalize(st);
+	free(seq);
 	free(sql);
 	return out;
 }
@@ -797,8 +840,9 @@ test_feed_walk(void **state)
 	json_t *reply, *q;
 	char *cause = NULL;
 	unsigned seed = 12345;
-	int i, c, f, n;
-	sqlite3_stmt *st;
+	int64_t *seq, *count;
+	size_t k, n;
+	int i, c, f;
 
 	(void)state;
 	for (i = 0; i < 300; i++) {
@@ -809,22 +853,20 @@ test_feed_walk(void **state)
 		    (seed >> 20) % 3 == 0 ? ", \"tenant\": \"t1\"" :
 		    (seed >> 20) % 3 == 1 ? ", \"tenant\": \"t2\"" : "");
 	}
-	assert_int_equal(sqlite3_prepare_v2(DB(e), "SELECT seq FROM messages"
-	    " ORDER BY seq", -1, &st, NULL), SQLITE_OK);
-	for (n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
+	seq = cells("SELECT seq FROM messages ORDER BY seq", &n);
+	for (k = 0; k < n; k++) {
 		seed = seed * 1103515245u + 12345u;
 		if ((seed >> 8) % 4 != 0)
 			continue;
 		id = xmalloc(37);
-		eng_id_format(e, ENG_ID_MSG, (uint64_t)sqlite3_column_int64(st,
-		    0), 0, id);
+		eng_id_format(e, ENG_ID_MSG, (uint64_t)seq[k], 0, id);
 		reply = NULL;
 		assert_int_equal(eng_message_mark(e, id, marks[(seed >> 12) %
 		    3], 1, NULL, NULL, 2000, &reply, &cause), ENG_OK);
 		json_decref(reply);
 		free(id);
 	}
-	sqlite3_finalize(st);
+	free(seq);
 	assert_true(n > 500);
 	for (i = 0; i < 10; i++) {
 		snprintf(rcpt, sizeof rcpt, "u%d", i);
@@ -855,19 +897,18 @@ test_feed_walk(void **state)
 			    " IS NULL) FROM messages WHERE rcpt = '%s' AND"
 			    " channel = '%s' AND archived_at IS NULL", rcpt,
 			    channels[c]);
-			assert_int_equal(sqlite3_prepare_v2(DB(e), sql, -1, &st,
-			    NULL), SQLITE_OK);
-			assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+			count = cells(sql, &k);
+			assert_int_equal(k, 3);
 			assert_int_equal(json_integer_value(json_object_get(
 			    json_object_get(reply, "meta"), "total_count")),
-			    sqlite3_column_int64(st, 0));
+			    count[0]);
 			assert_int_equal(json_integer_value(json_object_get(
 			    json_object_get(reply, "meta"), "unread_count")),
-			    sqlite3_column_int64(st, 1));
+			    count[1]);
 			assert_int_equal(json_integer_value(json_object_get(
 			    json_object_get(reply, "meta"), "unseen_count")),
-			    sqlite3_column_int64(st, 2));
-			sqlite3_finalize(st);
+			    count[2]);
+			free(count);
 			free(sql);
 			json_decref(reply);
 			json_decref(q);
@@ -895,8 +936,10 @@ test_feed_rollback(void **state)
 	eng_request_end(e, 0);
 	expect_pages("u1", NULL, "{}", "later 1");
 	expect_pages("u2", NULL, "{}", "");
-	assert_int_equal(sqlite_heads_flush(e->store, 1), 0);
-	assert_int_equal(count_rows("feed_heads"), 1);
+	if (!fixture_pg()) {    /* SQLite's held heads, written out */
+		assert_int_equal(sqlite_heads_flush(e->store, 1), 0);
+		assert_int_equal(count_rows("feed_heads"), 1);
+	}
 	trigger("two", 1002, "{\"recipients\": [\"u1\"], \"data\": {\"n\":"
 	    " 2}}");
 	later_now(1003, "\"u1\"", 3);
@@ -937,7 +980,8 @@ test_feed_nested_rollback(void **state)
 	expect_pages("u1", NULL, "{}", "later 2|later 1");
 	later_now(1004, "\"u1\"", 5);
 	expect_pages("u1", NULL, "{}", "later 5|later 2|later 1");
-	assert_int_equal(sqlite_heads_flush(e->store, 1), 0);
+	if (!fixture_pg())      /* SQLite's held heads, written out */
+		assert_int_equal(sqlite_heads_flush(e->store, 1), 0);
 	expect_feed("u1", "later 5|later 2|later 1");
 }
 
@@ -955,8 +999,17 @@ test_sticky_failure(void **state)
 	struct eng_stats st;
 
 	(void)state;
-	exec_sql("CREATE TEMP TRIGGER idem_fails BEFORE INSERT ON idempotency"
-	    " BEGIN SELECT RAISE(ABORT, 'the disk is full'); END");
+	/* Each backend's trigger that fails every insert. */
+	if (fixture_pg())
+		exec_sql("CREATE FUNCTION idem_fails() RETURNS trigger"
+		    " LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION"
+		    " 'the disk is full'; END$$;"
+		    " CREATE TRIGGER idem_fails BEFORE INSERT ON idempotency"
+		    " FOR EACH ROW EXECUTE FUNCTION idem_fails()");
+	else
+		exec_sql("CREATE TEMP TRIGGER idem_fails BEFORE INSERT ON"
+		    " idempotency BEGIN SELECT RAISE(ABORT, 'the disk is"
+		    " full'); END");
 	eng_stats(e, &st);
 	errors = st.errors;
 	eng_request_begin(e);
@@ -972,7 +1025,8 @@ test_sticky_failure(void **state)
 	free(cause);
 	cause = NULL;
 	/* The next request is not marked by the last one's failure. */
-	exec_sql("DROP TRIGGER idem_fails");
+	exec_sql(fixture_pg() ? "DROP TRIGGER idem_fails ON idempotency" :
+	    "DROP TRIGGER idem_fails");
 	eng_request_begin(e);
 	eng_idem_put(e, "k1", 200, "{}", 1000);
 	eng_request_end(e, 1);
@@ -1145,6 +1199,9 @@ static void
 test_feed_migration(void **state)
 {
 	(void)state;
+	/* SQLite only: edits the file back to schema 6 and reopens it. */
+	if (fixture_pg())
+		skip();
 	feed_history();
 	reopen_from(to_schema_6, 3);
 	expect_history();
@@ -1166,6 +1223,9 @@ static void
 test_feed_migration_5(void **state)
 {
 	(void)state;
+	/* SQLite only: edits the file back to schema 5 and reopens it. */
+	if (fixture_pg())
+		skip();
 	feed_history();
 	reopen_from(to_schema_5, 0);
 	expect_history();
@@ -1258,6 +1318,9 @@ test_heads_written_behind(void **state)
 	int t;
 
 	(void)state;
+	/* SQLite only: the feed heads written behind. */
+	if (fixture_pg())
+		skip();
 	/* Two messages each: written at once, the chains held from then. */
 	fan_to(0, 5000, 1000);
 	fan_to(0, 5000, 1500);
@@ -1298,6 +1361,9 @@ test_heads_lost_transaction(void **state)
 	char *cause = NULL;
 
 	(void)state;
+	/* SQLite only: the feed heads and a ROLLBACK under SQLite. */
+	if (fixture_pg())
+		skip();
 	later_now(1000, "\"u1\"", 1);
 	later_now(1001, "\"u1\"", 2);       /* held */
 	commit();
@@ -1346,6 +1412,9 @@ test_heads_crash(void **state)
 	char *cause = NULL, *img;
 
 	(void)state;
+	/* SQLite only: a copy of the file and its log, the feed heads. */
+	if (fixture_pg())
+		skip();
 	trigger("two", 1000, "{\"recipients\": [\"u1\", \"u2\"], \"data\":"
 	    " {\"n\": 1}}");
 	later_now(1001, "\"u1\"", 2);
@@ -1416,6 +1485,9 @@ test_rruns_migration(void **state)
 	char *before, *after;
 
 	(void)state;
+	/* SQLite only: edits the file back to schema 7 and reopens it. */
+	if (fixture_pg())
+		skip();
 	trigger("delay", 1000, "{\"recipients\": [\"u1\", \"u2\", \"u3\"],"
 	    " \"data\": {\"n\": 1}}");
 	trigger("two", 1001, "{\"recipients\": [\"u2\"], \"data\": {\"n\": 2}}");
@@ -1446,6 +1518,9 @@ test_schedules_migration(void **state)
 	char *cause = NULL;
 
 	(void)state;
+	/* SQLite only: edits the file back to schema 9 and reopens it. */
+	if (fixture_pg())
+		skip();
 	body = json_loads("{\"workflow\": \"delay\", \"recipients\": "
 	    "[\"u1\", {\"id\": \"o\", \"collection\": \"teams\"}], "
 	    "\"rrule\": \"FREQ=DAILY;BYHOUR=9\"}", 0, NULL);
