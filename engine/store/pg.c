@@ -438,16 +438,27 @@ pg_drain(struct store *s, int sync, int want)
 {
 	PGresult *r = NULL;
 	size_t last;
+	int ok;
 
 	if (s->nsent == 0)
 		return NULL;
-	if (sync) {
-		if (PQpipelineSync(s->conn) == 1)
-			s->sent[s->nsent++] = (struct pg_sent){ .kind =
-			    PG_SENT_SYNC, .depth = (unsigned)s->depth };
-	} else
-		PQsendFlushRequest(s->conn);
-	if (PQflush(s->conn) != 0 || PQstatus(s->conn) != CONNECTION_OK) {
+	if (sync)
+		ok = PQpipelineSync(s->conn) == 1;
+	else
+		ok = PQsendFlushRequest(s->conn) == 1;
+	if (ok && sync)
+		s->sent[s->nsent++] = (struct pg_sent){ .kind = PG_SENT_SYNC,
+		    .depth = (unsigned)s->depth };
+	/* Without its sync or flush request the server would not answer. */
+	if (!ok || PQflush(s->conn) != 0 ||
+	    PQstatus(s->conn) != CONNECTION_OK) {
+		if (PQstatus(s->conn) == CONNECTION_OK) {
+			/* libpq's queue is no longer ours: connect again. */
+			log_warnx("postgresql: cannot send: %s",
+			    PQerrorMessage(s->conn));
+			PQfinish(s->conn);
+			s->conn = NULL;
+		}
 		while (s->nsent > 0) {
 			struct pg_sent t = s->sent[--s->nsent];
 
@@ -985,9 +996,13 @@ pg_pipe_end(struct store *s)
 		return;
 	pg_drain(s, 1, 0);
 	if (PQstatus(s->conn) == CONNECTION_OK &&
-	    PQexitPipelineMode(s->conn) != 1)
+	    PQexitPipelineMode(s->conn) != 1) {
+		/* Results left that are not ours to read: connect again. */
 		log_warnx("postgresql: cannot leave pipeline mode: %s",
 		    PQerrorMessage(s->conn));
+		PQfinish(s->conn);
+		s->conn = NULL;
+	}
 	s->pipe = 0;
 	s->nsent = 0;
 }
