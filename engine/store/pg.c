@@ -363,25 +363,22 @@ pg_fail_at(struct store *s, enum pg_part p, int i, const PGresult *r,
     size_t depth)
 {
 	const char *state, *m;
-	char *e, *what;
+	char *e;
 
 	m = r != NULL ? PQresultErrorMessage(r) : NULL;
 	e = m != NULL && *m != '\0' ? xstrdup(m) : pg_conn_error(s->conn);
 	e[strcspn(e, "\n")] = '\0';
-	what = xasprintf("postgresql: statement %d.%d: %s", (int)p, i, e);
 	s->errors++;
 	if (depth > 0 && depth <= s->depth)
 		s->failed[depth - 1] = 1;
 	free(s->cause);
-	s->cause = what;
-	what = NULL;
+	s->cause = xasprintf("postgresql: statement %d.%d: %s", (int)p, i, e);
+	free(e);
 	log_debug("store: %s", s->cause);
 	state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	if (depth > 0 && depth <= s->depth && state != NULL &&
 	    (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0))
 		s->retry[depth - 1] = 1;
-	free(what);
-	free(e);
 }
 
 /*
