@@ -260,12 +260,17 @@ pg_failed(struct store *s, const char *what)
 	log_debug("store: %s", what);
 }
 
+static void pg_pipe_end(struct store *);
+
 /* Run sql (no parameters, several statements) now; -1 with *cause. */
 int
 pg_exec(struct store *s, const char *sql, char **cause)
 {
+	int was = pg_pipe_pause(s);
 	PGresult *r = PQexec(s->conn, sql);
 	int st = PQresultStatus(r);
+
+	pg_pipe_resume(s, was);
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		PQclear(r);
@@ -1002,6 +1007,28 @@ pg_pipe_end(struct store *s)
 	}
 	s->pipe = 0;
 	s->nsent = 0;
+}
+
+/*
+ * Leave pipeline mode for a synchronous call (pg_exec, a test's look into
+ * the transaction), reading first what is in flight; whether it was on,
+ * for pg_pipe_resume.
+ */
+int
+pg_pipe_pause(struct store *s)
+{
+	if (!s->pipe)
+		return 0;
+	pg_pipe_end(s);
+	return 1;
+}
+
+/* Enter pipeline mode again after pg_pipe_pause said it was on. */
+void
+pg_pipe_resume(struct store *s, int was)
+{
+	if (was && PQstatus(s->conn) == CONNECTION_OK)
+		s->pipe = PQenterPipelineMode(s->conn) == 1;
 }
 
 /* The next key of sequence k from this transaction's block, or -1. */

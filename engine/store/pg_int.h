@@ -185,6 +185,13 @@ void pg_due_added(struct store *s, int64_t due);
 /* pg.c: mark the innermost request failed, noting what. */
 void pg_failed(struct store *s, const char *what);
 
+/*
+ * pg.c: leave pipeline mode for a synchronous libpq call, reading what is
+ * in flight first (1 if it was on), and enter it again after.
+ */
+int pg_pipe_pause(struct store *s);
+void pg_pipe_resume(struct store *s, int was);
+
 /* pg.c: run sql (no parameters, several statements) now; -1 with *cause. */
 int pg_exec(struct store *s, const char *sql, char **cause);
 
