@@ -29,7 +29,7 @@ eng_open_checked(const char *path, const char *check, char **cause)
 	e->store = s;
 	e->hooks = &eng_sched_hooks;
 	store_idkey(s, e->idkey);
-	/* Other nodes may add preferences at any time: always look. */
+	/* Other nodes may add preferences at any time: see eng_begin. */
 	e->has_prefs = store_shared(s) || store_prefs_exist(s);
 	return e;
 }

@@ -42,7 +42,18 @@ int
 eng_begin(struct eng *e, char **cause)
 {
 	assert(e->depth == 0);
-	return store_begin(e->store, cause);
+	if (store_begin(e->store, cause) != 0)
+		return -1;
+	/*
+	 * Other nodes may add preference sets at any time: whether any
+	 * exists is read again in each transaction.  Every request of the
+	 * transaction arrived before this read, so a set that another node
+	 * committed before a request was sent is seen; a set this node adds
+	 * meanwhile sets has_prefs at once (recipients.c).
+	 */
+	if (store_shared(e->store))
+		e->has_prefs = store_prefs_exist(e->store);
+	return 0;
 }
 
 /*

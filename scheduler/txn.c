@@ -58,9 +58,14 @@ txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
 				continue;
 			}
 			/* A failed store operation undid an answer of success. */
-			if (st == ENG_OK)
+			if (st == ENG_OK) {
+				log_warnx("%s: a store operation failed: "
+				    "nothing of the request was kept",
+				    r->route != NULL ? r->route->pattern :
+				    "request");
 				server_answer_500(r, "a store operation of the "
 				    "request failed: nothing of it was kept");
+			}
 			break;
 		}
 	now = sch_now(s);

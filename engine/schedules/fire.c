@@ -74,7 +74,11 @@ sched_fire(struct eng *e, const struct store_sched *s, int64_t at, int64_t now,
 		json_object_set_new(body, "tenant", json_string(s->tenant));
 	eng_request_begin(e);
 	rc = eng_trigger_start(e, s->workflow, body, now, &src, &seq, &cause);
-	eng_request_end(e, rc == ENG_OK);
+	if (!eng_request_end(e, rc == ENG_OK) && rc == ENG_OK) {
+		/* A store operation failed under the trigger's success. */
+		rc = ENG_INTERNAL;
+		cause = xstrdup("store failure");
+	}
 	json_decref(body);
 	if (rc != ENG_OK) {
 		char id[37];

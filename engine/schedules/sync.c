@@ -58,7 +58,9 @@ eng_schedules_sync(struct eng *e, int64_t now, char **cause)
 		eng_request_begin(e);
 		rc = sched_create(e, copy, now, "config", id, text, rows, NULL,
 		    &err);
-		eng_request_end(e, rc == ENG_OK);
+		/* A store operation may fail under sched_create's success. */
+		if (!eng_request_end(e, rc == ENG_OK))
+			rc = rc == ENG_OK ? ENG_INTERNAL : rc;
 		json_decref(rows);
 		if (rc != ENG_OK && ret == 0) {
 			*cause = xasprintf("schedule \"%s\": %s", id,

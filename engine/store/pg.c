@@ -11,6 +11,7 @@
  * again (at most once a second, then less often), and store_ping says
  * whether the server answers.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +185,7 @@ static const char *pg_migrations[STORE_PG_VERSION + 1] = { NULL };
 enum {
 	CORE_BEGIN, CORE_COMMIT, CORE_ROLLBACK, CORE_SAVEPOINT, CORE_RELEASE,
 	CORE_ROLLBACK_TO, CORE_PING, CORE_BYTES, CORE_SCHEDULES, CORE_MSGS,
-	CORE_LEASES, CORE_NOTIFY, CORE_COUNT
+	CORE_LEASES, CORE_NOTIFY, CORE_KEYS_RUNS, CORE_KEYS_MSGS, CORE_COUNT
 };
 static const char *const core_sql[CORE_COUNT] = {
 	[CORE_BEGIN] = "BEGIN",
@@ -201,6 +202,10 @@ static const char *const core_sql[CORE_COUNT] = {
 	    " json_array_elements_text($1::json) p",
 	[CORE_LEASES] = "SELECT count(*) FROM deliveries WHERE lease_owner ="
 	    " $1",
+	[CORE_KEYS_RUNS] = "SELECT nextval(pg_get_serial_sequence('runs',"
+	    " 'seq')) FROM generate_series(1, 64)",
+	[CORE_KEYS_MSGS] = "SELECT nextval(pg_get_serial_sequence('messages',"
+	    " 'seq')) FROM generate_series(1, 64)",
 };
 const struct pg_sql pg_core_sql = { core_sql, CORE_COUNT };
 
@@ -255,12 +260,17 @@ pg_failed(struct store *s, const char *what)
 	log_debug("store: %s", what);
 }
 
+static void pg_pipe_end(struct store *);
+
 /* Run sql (no parameters, several statements) now; -1 with *cause. */
 int
 pg_exec(struct store *s, const char *sql, char **cause)
 {
+	int was = pg_pipe_pause(s);
 	PGresult *r = PQexec(s->conn, sql);
 	int st = PQresultStatus(r);
+
+	pg_pipe_resume(s, was);
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		PQclear(r);
@@ -318,9 +328,9 @@ pg_arg_json(struct pg_args *a, json_t *v)
 	a->n++;
 }
 
-/* Free what the parameters own. */
-static void
-pg_args_free(struct pg_args *a)
+/* Free what the parameters own (when they are not run after all). */
+void
+pg_arg_free(struct pg_args *a)
 {
 	int i;
 
@@ -349,48 +359,231 @@ pg_prepare(struct store *s, enum pg_part p, int i)
 }
 
 /*
+ * Note statement i of part p's failure with the server's message (from r
+ * when there is one) against the request innermost at depth: marked
+ * failed, and as a deadlock's or a serialization's victim to run again.
+ */
+static void
+pg_fail_at(struct store *s, enum pg_part p, int i, const PGresult *r,
+    size_t depth)
+{
+	const char *state, *m;
+	char *e;
+
+	m = r != NULL ? PQresultErrorMessage(r) : NULL;
+	e = m != NULL && *m != '\0' ? xstrdup(m) : pg_conn_error(s->conn);
+	e[strcspn(e, "\n")] = '\0';
+	s->errors++;
+	if (depth > 0 && depth <= s->depth)
+		s->failed[depth - 1] = 1;
+	free(s->cause);
+	s->cause = xasprintf("postgresql: statement %d.%d: %s", (int)p, i, e);
+	free(e);
+	log_debug("store: %s", s->cause);
+	state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (depth > 0 && depth <= s->depth && state != NULL &&
+	    (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0))
+		s->retry[depth - 1] = 1;
+}
+
+/*
+ * Read the result of the first statement in flight: the statement's own
+ * result for the caller when want and it succeeded, else NULL, having
+ * marked what failed (a statement skipped after another's failure fails
+ * its request too, without a message of its own).
+ */
+static PGresult *
+pg_read_one(struct store *s, int want)
+{
+	struct pg_sent t = s->sent[0];
+	PGresult *r, *extra;
+	int st, ok;
+
+	memmove(s->sent, s->sent + 1, --s->nsent * sizeof s->sent[0]);
+	r = PQgetResult(s->conn);
+	st = PQresultStatus(r);
+	if (r != NULL && st != PGRES_PIPELINE_SYNC)
+		while ((extra = PQgetResult(s->conn)) != NULL)
+			PQclear(extra);
+	if (t.kind == PG_SENT_SYNC) {
+		PQclear(r);
+		return NULL;
+	}
+	ok = r != NULL && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
+	if (!ok) {
+		if (t.kind == PG_SENT_PREPARE)
+			s->prepared[t.part][t.idx] = 0;
+		if (t.kind == PG_SENT_SAVEPOINT && t.depth > 0 &&
+		    t.depth <= s->depth)
+			s->nosave[t.depth - 1] = 1;
+		if (r != NULL && st == PGRES_PIPELINE_ABORTED) {
+			if (t.depth > 0 && t.depth <= s->depth)
+				s->failed[t.depth - 1] = 1;
+		} else
+			pg_fail_at(s, t.part, t.idx, r, t.depth);
+		PQclear(r);
+		return NULL;
+	}
+	if (want)
+		return r;
+	PQclear(r);
+	return NULL;
+}
+
+/*
+ * Read every result in flight (sending a sync first when sync, else a
+ * flush request), returning the last one's when want, as pg_read_one.
+ * A lost connection fails them all.
+ */
+static PGresult *
+pg_drain(struct store *s, int sync, int want)
+{
+	PGresult *r = NULL;
+	size_t last;
+	int ok;
+
+	if (s->nsent == 0)
+		return NULL;
+	if (sync)
+		ok = PQpipelineSync(s->conn) == 1;
+	else
+		ok = PQsendFlushRequest(s->conn) == 1;
+	if (ok && sync)
+		s->sent[s->nsent++] = (struct pg_sent){ .kind = PG_SENT_SYNC,
+		    .depth = (unsigned)s->depth };
+	/* Without its sync or flush request the server would not answer. */
+	if (!ok || PQflush(s->conn) != 0 ||
+	    PQstatus(s->conn) != CONNECTION_OK) {
+		if (PQstatus(s->conn) == CONNECTION_OK) {
+			/* libpq's queue is no longer ours: connect again. */
+			log_warnx("postgresql: cannot send: %s",
+			    PQerrorMessage(s->conn));
+			PQfinish(s->conn);
+			s->conn = NULL;
+		}
+		while (s->nsent > 0) {
+			struct pg_sent t = s->sent[--s->nsent];
+
+			if (t.kind != PG_SENT_SYNC)
+				pg_fail_at(s, t.part, t.idx, NULL, t.depth);
+		}
+		return NULL;
+	}
+	for (last = s->nsent; last > 0; last--)
+		if (s->sent[last - 1].kind == PG_SENT)
+			break;
+	while (s->nsent > 0) {
+		PGresult *one = pg_read_one(s, want && --last == 0);
+
+		if (one != NULL)
+			r = one;
+		if (PQstatus(s->conn) != CONNECTION_OK) {
+			PQclear(r);
+			r = NULL;
+			while (s->nsent > 0) {
+				struct pg_sent t = s->sent[--s->nsent];
+
+				if (t.kind != PG_SENT_SYNC)
+					pg_fail_at(s, t.part, t.idx, NULL,
+					    t.depth);
+			}
+		}
+	}
+	return r;
+}
+
+/* Note a write of the recipients' part: their reads are not given again. */
+static void
+pg_writes(struct store *s, enum pg_part p, int i)
+{
+	if (p == PG_RECIPIENTS && strncmp(pg_parts[p]->sql[i], "SELECT", 6))
+		s->rcache_gen++;
+}
+
+/*
+ * Send statement i of part p with a's parameters (freed) in pipeline
+ * mode, preparing it first on the connection if need be; -1 (the request
+ * marked failed) if it could not be sent.
+ */
+static int
+pg_send(struct store *s, enum pg_part p, int i, struct pg_args *a,
+    enum pg_kind kind)
+{
+	char name[32];
+	int ok = 1;
+
+	pg_writes(s, p, i);
+	if (s->nsent + 3 > PG_SENT_MAX)
+		pg_drain(s, 0, 0);
+	snprintf(name, sizeof name, "p%d_%d", (int)p, i);
+	if (!s->prepared[p][i]) {
+		ok = PQsendPrepare(s->conn, name, pg_parts[p]->sql[i], 0,
+		    NULL) == 1;
+		if (ok) {
+			s->prepared[p][i] = 1;
+			s->sent[s->nsent++] = (struct pg_sent){ (unsigned char)p,
+			    PG_SENT_PREPARE, (unsigned short)i,
+			    (unsigned)s->depth };
+		}
+	}
+	if (ok)
+		ok = PQsendQueryPrepared(s->conn, name, a != NULL ? a->n : 0,
+		    a != NULL ? a->v : NULL, NULL, NULL, 0) == 1;
+	pg_arg_free(a);
+	if (!ok) {
+		pg_fail_at(s, p, i, NULL, s->depth);
+		return -1;
+	}
+	s->sent[s->nsent++] = (struct pg_sent){ (unsigned char)p, kind,
+	    (unsigned short)i, (unsigned)s->depth };
+	return 0;
+}
+
+/*
  * Run statement i of part p with a's parameters (freed): its result, or
- * NULL after marking the request failed with the server's message.
+ * NULL after marking the request failed with the server's message.  In
+ * a pipelined transaction the statements in flight are read first.
  */
 PGresult *
 pg_run(struct store *s, enum pg_part p, int i, struct pg_args *a)
 {
-	char name[32], *e, *what;
-	const char *state;
+	char name[32];
 	PGresult *r = NULL;
 	int st;
 
+	if (s->pipe) {
+		if (pg_send(s, p, i, a, PG_SENT) != 0) {
+			pg_drain(s, 0, 0);
+			return NULL;
+		}
+		return pg_drain(s, 0, 1);
+	}
+	pg_writes(s, p, i);
 	snprintf(name, sizeof name, "p%d_%d", (int)p, i);
 	if (pg_prepare(s, p, i) == 0) {
 		r = PQexecPrepared(s->conn, name, a != NULL ? a->n : 0,
 		    a != NULL ? a->v : NULL, NULL, NULL, 0);
 		st = PQresultStatus(r);
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-			pg_args_free(a);
+			pg_arg_free(a);
 			return r;
 		}
 	}
-	e = pg_conn_error(s->conn);
-	what = xasprintf("postgresql: statement %d.%d: %s", (int)p, i, e);
-	pg_failed(s, what);
-	state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	if (s->depth > 0 && state != NULL && (strcmp(state, "40P01") == 0 ||
-	    strcmp(state, "40001") == 0))
-		s->retry[s->depth - 1] = 1;
-	free(what);
-	free(e);
+	pg_fail_at(s, p, i, r, s->depth);
 	PQclear(r);
-	pg_args_free(a);
+	pg_arg_free(a);
 	return NULL;
 }
 
-/* Run it for its effect: 0 or -1. */
+/* Run it for its effect: 0 or -1 (in a transaction: sent, see pg_int.h). */
 int
 pg_done(struct store *s, enum pg_part p, int i, struct pg_args *a)
 {
-	PGresult *r = pg_run(s, p, i, a);
+	PGresult *r;
 
-	if (r == NULL)
+	if (s->pipe)
+		return pg_send(s, p, i, a, PG_SENT);
+	if ((r = pg_run(s, p, i, a)) == NULL)
 		return -1;
 	PQclear(r);
 	return 0;
@@ -591,6 +784,9 @@ pg_connect(struct store *s, char **cause)
 
 	if (s->conn != NULL)
 		PQfinish(s->conn);
+	s->pipe = 0;
+	s->nsent = 0;
+	s->rcache_gen++;
 	pg_unprepare(s);
 	s->conn = PQconnectdb(s->conninfo);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
@@ -762,6 +958,7 @@ pg_close(struct store *s)
 		pg_deliveries_reset(s);
 	if (s->conn != NULL)
 		PQfinish(s->conn);
+	pg_recipients_cache_free(s);
 	for (k = 0; k < PG_PARTS; k++)
 		free(s->prepared[k]);
 	free(s->conninfo);
@@ -790,16 +987,92 @@ pg_cause(struct store *s)
 	return xstrdup(s->cause != NULL ? s->cause : "postgresql: failed");
 }
 
+/*
+ * Leave pipeline mode, reading first what is still in flight (its
+ * failures marked as in pg_drain).
+ */
+static void
+pg_pipe_end(struct store *s)
+{
+	if (!s->pipe)
+		return;
+	pg_drain(s, 1, 0);
+	if (PQstatus(s->conn) == CONNECTION_OK &&
+	    PQexitPipelineMode(s->conn) != 1) {
+		/* Results left that are not ours to read: connect again. */
+		log_warnx("postgresql: cannot leave pipeline mode: %s",
+		    PQerrorMessage(s->conn));
+		PQfinish(s->conn);
+		s->conn = NULL;
+	}
+	s->pipe = 0;
+	s->nsent = 0;
+}
+
+/*
+ * Leave pipeline mode for a synchronous call (pg_exec, a test's look into
+ * the transaction), reading first what is in flight; whether it was on,
+ * for pg_pipe_resume.
+ */
+int
+pg_pipe_pause(struct store *s)
+{
+	if (!s->pipe)
+		return 0;
+	pg_pipe_end(s);
+	return 1;
+}
+
+/* Enter pipeline mode again after pg_pipe_pause said it was on. */
+void
+pg_pipe_resume(struct store *s, int was)
+{
+	if (was && PQstatus(s->conn) == CONNECTION_OK)
+		s->pipe = PQenterPipelineMode(s->conn) == 1;
+}
+
+/* The next key of sequence k from this transaction's block, or -1. */
+int64_t
+pg_key(struct store *s, enum pg_keyseq k)
+{
+	PGresult *r;
+	int i, n;
+
+	assert(s->in_txn);
+	if (s->key_pos[k] < s->key_n[k])
+		return s->keys[k][s->key_pos[k]++];
+	r = pg_run(s, PG_CORE, k == PG_KEY_RUNS ? CORE_KEYS_RUNS :
+	    CORE_KEYS_MSGS, NULL);
+	if (r == NULL)
+		return -1;
+	n = PQntuples(r);
+	for (i = 0; i < n && i < PG_KEY_BLOCK; i++)
+		s->keys[k][i] = pg_int(r, i, 0);
+	PQclear(r);
+	s->key_n[k] = (size_t)i;
+	s->key_pos[k] = 0;
+	if (s->key_n[k] == 0)
+		return -1;
+	return s->keys[k][s->key_pos[k]++];
+}
+
 /* Start the group transaction, connecting again first if need be. */
 static int
 pg_begin(struct store *s, char **cause)
 {
+	size_t k;
+
 	if (pg_ensure(s, cause) != 0)
 		return -1;
+	s->pipe = PQenterPipelineMode(s->conn) == 1;
 	if (pg_done(s, PG_CORE, CORE_BEGIN, NULL) != 0) {
 		*cause = pg_cause(s);
+		pg_pipe_end(s);
 		return -1;
 	}
+	for (k = 0; k < PG_KEYSEQS; k++)
+		s->key_pos[k] = s->key_n[k] = 0;
+	s->rcache_gen++;
 	s->in_txn = 1;
 	s->due_min = INT64_MAX;
 	return 0;
@@ -813,7 +1086,13 @@ pg_commit(struct store *s, char **cause)
 	int ok;
 
 	s->in_txn = 0;
-	r = pg_run(s, PG_CORE, CORE_COMMIT, NULL);
+	s->rcache_gen++;
+	if (s->pipe) {
+		r = pg_send(s, PG_CORE, CORE_COMMIT, NULL, PG_SENT) == 0 ?
+		    pg_drain(s, 1, 1) : NULL;
+		pg_pipe_end(s);
+	} else
+		r = pg_run(s, PG_CORE, CORE_COMMIT, NULL);
 	/* A commit of an aborted transaction answers ROLLBACK. */
 	ok = r != NULL && strcmp(PQcmdStatus(r), "COMMIT") == 0;
 	PQclear(r);
@@ -832,6 +1111,8 @@ static void
 pg_rollback(struct store *s)
 {
 	s->in_txn = 0;
+	s->rcache_gen++;
+	pg_pipe_end(s);
 	s->depth = 0;
 	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
@@ -1021,10 +1302,27 @@ pg_request_begin(struct store *s)
 	 * fails at once and makes no savepoint of its own, so that its end
 	 * does not roll back or release the outer one's.
 	 */
-	s->nosave[s->depth] = PQtransactionStatus(s->conn) == PQTRANS_INERROR;
+	if (s->pipe) {
+		/*
+		 * Pipelined, an enclosing request's failure may not be known
+		 * yet: then the savepoint is skipped on the server, which
+		 * pg_read_one notes as this request's nosave.
+		 */
+		size_t j;
+
+		s->nosave[s->depth] = 0;
+		for (j = 0; j < s->depth; j++)
+			s->nosave[s->depth] |= s->failed[j];
+	} else
+		s->nosave[s->depth] = PQtransactionStatus(s->conn) ==
+		    PQTRANS_INERROR;
 	s->failed[s->depth] = s->nosave[s->depth];
 	s->depth++;
-	if (!s->nosave[s->depth - 1])
+	if (s->nosave[s->depth - 1])
+		return;
+	if (s->pipe)
+		pg_send(s, PG_CORE, CORE_SAVEPOINT, NULL, PG_SENT_SAVEPOINT);
+	else
 		pg_done(s, PG_CORE, CORE_SAVEPOINT, NULL);
 }
 
@@ -1035,7 +1333,14 @@ pg_request_begin(struct store *s)
 static int
 pg_request_end(struct store *s, int ok)
 {
-	int keep = ok && !s->failed[s->depth - 1];
+	int keep;
+
+	/* Nothing the request sent is left unread past its end. */
+	if (s->pipe)
+		pg_drain(s, 1, 0);
+	keep = ok && !s->failed[s->depth - 1];
+	if (!keep)
+		s->rcache_gen++;
 
 	s->retry_last = !keep && s->retry[s->depth - 1];
 	if (s->nosave[--s->depth])

@@ -67,6 +67,40 @@ extern const struct pg_sql pg_audiences_sql;
 #define PG_LEASE_SECONDS 30
 #define PG_LEASE_RENEW 10
 
+/*
+ * A statement sent in pipeline mode whose result is not read yet: which
+ * one, what it was (a preparation, a savepoint, a sync or a statement)
+ * and the depth of requests when it was sent, whose innermost it fails.
+ */
+enum pg_kind { PG_SENT, PG_SENT_PREPARE, PG_SENT_SAVEPOINT, PG_SENT_SYNC };
+struct pg_sent {
+	unsigned char part, kind;
+	unsigned short idx;
+	unsigned depth;
+};
+
+/* The statements a transaction may have in flight before it must wait. */
+#define PG_SENT_MAX 512
+
+/* The keys taken from an identity sequence at once (see pg_key). */
+#define PG_KEY_BLOCK 64
+
+/*
+ * Users and objects read in the open transaction (pg_recipients.c), each
+ * valid while its generation is the store's: a write of the recipients'
+ * part, a request's rollback and the transaction's end move it on.
+ */
+#define PG_RCACHE 16
+struct pg_rcache {
+	char *coll, *id;                 /* coll NULL: a user */
+	json_t *props;                   /* NULL: there is none */
+	int64_t created, updated;
+	uint64_t gen;
+};
+
+/* The sequences pg_key takes keys from. */
+enum pg_keyseq { PG_KEY_RUNS, PG_KEY_MESSAGES, PG_KEYSEQS };
+
 struct store {
 	const struct store_ops *ops;     /* first: see store.h */
 	PGconn *conn;
@@ -77,6 +111,14 @@ struct store {
 	int failed[PG_DEPTH_MAX];       /* an operation of request i failed */
 	int retry[PG_DEPTH_MAX];        /* ... as a deadlock's victim */
 	int nosave[PG_DEPTH_MAX];       /* request i opened no savepoint */
+	int pipe;                        /* the transaction is pipelined */
+	struct pg_sent sent[PG_SENT_MAX]; /* results not read yet, in order */
+	size_t nsent;
+	struct pg_rcache rcache[PG_RCACHE]; /* see struct pg_rcache */
+	size_t rcache_next;              /* the entry replaced next */
+	uint64_t rcache_gen;
+	int64_t keys[PG_KEYSEQS][PG_KEY_BLOCK]; /* this transaction's keys */
+	size_t key_pos[PG_KEYSEQS], key_n[PG_KEYSEQS]; /* next, how many */
 	int retry_last;                  /* the request that ended last did */
 	uint64_t errors;
 	uint64_t idkey[4];
@@ -100,6 +142,7 @@ struct pg_args {
 void pg_arg_int(struct pg_args *a, int64_t v);   /* STORE_NONE: NULL */
 void pg_arg_text(struct pg_args *a, const char *v); /* borrowed; NULL */
 void pg_arg_json(struct pg_args *a, json_t *v);  /* dumped; NULL: NULL */
+void pg_arg_free(struct pg_args *a);             /* when not run */
 
 /*
  * pg.c: run statement i of part p with a's parameters (freed), returning
@@ -107,7 +150,12 @@ void pg_arg_json(struct pg_args *a, json_t *v);  /* dumped; NULL: NULL */
  */
 PGresult *pg_run(struct store *s, enum pg_part p, int i, struct pg_args *a);
 
-/* pg.c: run it for its effect: 0 or -1. */
+/*
+ * pg.c: run it for its effect: 0 or -1.  Inside a transaction it is only
+ * sent (pipeline mode): its result is read at the next statement whose
+ * result is needed or at the request's end, and a failure found there
+ * marks the request that was innermost when it was sent.
+ */
 int pg_done(struct store *s, enum pg_part p, int i, struct pg_args *a);
 
 /* pg.c: run it for its effect: the rows it changed, or -1. */
@@ -125,11 +173,24 @@ char *pg_text(const PGresult *r, int row, int col);  /* new; NULL: NULL */
 json_t *pg_json(const PGresult *r, int row, int col); /* new; NULL: NULL */
 const char *pg_cell(const PGresult *r, int row, int col); /* or NULL */
 
+/*
+ * pg.c: the next key of a sequence for an INSERT that names it, from a
+ * block taken in this transaction (none is kept past its end), or -1.
+ */
+int64_t pg_key(struct store *s, enum pg_keyseq k);
+
 /* pg.c: note that the transaction made work due at due (announced). */
 void pg_due_added(struct store *s, int64_t due);
 
 /* pg.c: mark the innermost request failed, noting what. */
 void pg_failed(struct store *s, const char *what);
+
+/*
+ * pg.c: leave pipeline mode for a synchronous libpq call, reading what is
+ * in flight first (1 if it was on), and enter it again after.
+ */
+int pg_pipe_pause(struct store *s);
+void pg_pipe_resume(struct store *s, int was);
 
 /* pg.c: run sql (no parameters, several statements) now; -1 with *cause. */
 int pg_exec(struct store *s, const char *sql, char **cause);
@@ -138,6 +199,9 @@ int pg_exec(struct store *s, const char *sql, char **cause);
 int pg_idempotency_sweep(struct store *s, int64_t before, int max);
 int pg_steps_sweep(struct store *s, int64_t now, int max);
 int pg_runs_sweep(struct store *s);
+
+/* pg_recipients.c: free the cache of users and objects read. */
+void pg_recipients_cache_free(struct store *s);
 
 /* pg_deliveries.c: at open, end the leases held in this node's name. */
 int pg_deliveries_reset(struct store *s);

@@ -26,7 +26,7 @@ enum {
 	MSGS_ADD, MSGS_GET, MSGS_MARK, MSGS_STATUS, MSGS_FEED_ALL,
 	MSGS_FEED_CH, MSGS_COUNTS, MSGS_ALL_DOWN, MSGS_ALL_UP, MSGS_RUN_DOWN,
 	MSGS_RUN_UP, MSGS_IDS_DOWN, MSGS_IDS_UP, MSGS_METADATA, MSGS_EVENT_ADD,
-	MSGS_EVENTS, MSGS_COUNT
+	MSGS_EVENTS, MSGS_ADD_KEYED, MSGS_COUNT
 };
 
 /* A message's columns (the enum MC_* below), from m and its run u. */
@@ -78,6 +78,10 @@ static const char *const messages_sql[MSGS_COUNT] = {
 	    " VALUES($1::bigint, $2::bigint, $3::text, $4::text, $5::text,"
 	    " $6::text, $7::text, $8::text, $9::bigint, $9::bigint)"
 	    " RETURNING seq",
+	[MSGS_ADD_KEYED] = "INSERT INTO messages(seq, run_seq, idx, step_ref,"
+	    " channel, rcpt, tenant, status, body, inserted_at, updated_at)"
+	    " VALUES($10::bigint, $1::bigint, $2::bigint, $3::text, $4::text,"
+	    " $5::text, $6::text, $7::text, $8::text, $9::bigint, $9::bigint)",
 	[MSGS_GET] = MSGS_COLS " FROM messages m JOIN runs u ON"
 	    " u.seq = m.run_seq WHERE m.seq = $1::bigint",
 	[MSGS_MARK] = "UPDATE messages SET seen_at = CASE WHEN $2::text ="
@@ -131,6 +135,7 @@ static int64_t
 pg_message_add(struct store *s, const struct store_message *m)
 {
 	struct pg_args a = { 0 };
+	int64_t seq;
 
 	pg_arg_int(&a, m->run);
 	pg_arg_int(&a, m->idx);
@@ -141,7 +146,15 @@ pg_message_add(struct store *s, const struct store_message *m)
 	pg_arg_text(&a, m->status);
 	pg_arg_json(&a, m->body);
 	pg_arg_int(&a, m->inserted);
-	return pg_scalar(s, PG_MESSAGES, MSGS_ADD, &a, -1);
+	if (!s->in_txn)
+		return pg_scalar(s, PG_MESSAGES, MSGS_ADD, &a, -1);
+	/* In a transaction the key is known at once and the INSERT sent. */
+	if ((seq = pg_key(s, PG_KEY_MESSAGES)) < 0) {
+		pg_arg_free(&a);
+		return -1;
+	}
+	pg_arg_int(&a, seq);
+	return pg_done(s, PG_MESSAGES, MSGS_ADD_KEYED, &a) == 0 ? seq : -1;
 }
 
 /* Row i of r (MSGS_GET's columns) into *m, its texts in one allocation. */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/common.h"
 #include "engine/json.h"
 #include "engine/store/pg_int.h"
 
@@ -224,20 +225,84 @@ rcpt_props_row(struct store *s, int i, struct pg_args *a,
 	return props;
 }
 
-/* A user's (collection NULL) or an object's properties, or NULL. */
+/* Whether entry c holds collection's id in this generation. */
+static int
+rcache_hit(const struct store *s, const struct pg_rcache *c,
+    const char *collection, const char *id)
+{
+	return c->id != NULL && c->gen == s->rcache_gen &&
+	    strcmp(c->id, id) == 0 && (collection == NULL ? c->coll == NULL :
+	    c->coll != NULL && strcmp(c->coll, collection) == 0);
+}
+
+/* Free the cache of users and objects read. */
+void
+pg_recipients_cache_free(struct store *s)
+{
+	size_t k;
+
+	for (k = 0; k < PG_RCACHE; k++) {
+		free(s->rcache[k].coll);
+		free(s->rcache[k].id);
+		json_decref(s->rcache[k].props);
+		memset(&s->rcache[k], 0, sizeof s->rcache[k]);
+	}
+}
+
+/*
+ * A user's (collection NULL) or an object's properties, or NULL.  In a
+ * transaction an answer read earlier in it is given again (until the
+ * generation moves on, see pg_int.h): every request of the transaction
+ * arrived before its first read, so a change another node committed
+ * before a request was sent is seen.
+ */
 static json_t *
 pg_recipient_get(struct store *s, const char *collection, const char *id,
     struct store_times *t)
 {
 	struct pg_args a = { 0 };
+	struct pg_rcache *c;
+	PGresult *r;
+	json_t *props;
+	size_t k;
 
-	if (collection == NULL) {
-		pg_arg_text(&a, id);
-		return rcpt_props_row(s, RCPT_USER_GET, &a, t);
+	for (k = 0; s->in_txn && k < PG_RCACHE; k++) {
+		c = &s->rcache[k];
+		if (!rcache_hit(s, c, collection, id))
+			continue;
+		if (t != NULL && c->props != NULL) {
+			t->created = c->created;
+			t->updated = c->updated;
+		}
+		return c->props != NULL ? json_deep_copy(c->props) : NULL;
 	}
-	pg_arg_text(&a, collection);
+	if (collection != NULL)
+		pg_arg_text(&a, collection);
 	pg_arg_text(&a, id);
-	return rcpt_props_row(s, RCPT_OBJ_GET, &a, t);
+	r = pg_run(s, PG_RECIPIENTS, collection == NULL ? RCPT_USER_GET :
+	    RCPT_OBJ_GET, &a);
+	if (r == NULL)
+		return NULL;
+	props = PQntuples(r) > 0 ? rcpt_json(r, 0, 0) : NULL;
+	if (PQntuples(r) > 0 && t != NULL) {
+		t->created = pg_int(r, 0, 1);
+		t->updated = pg_int(r, 0, 2);
+	}
+	if (s->in_txn && (props != NULL || PQntuples(r) == 0)) {
+		c = &s->rcache[s->rcache_next];
+		s->rcache_next = (s->rcache_next + 1) % PG_RCACHE;
+		free(c->coll);
+		free(c->id);
+		json_decref(c->props);
+		c->coll = collection != NULL ? xstrdup(collection) : NULL;
+		c->id = xstrdup(id);
+		c->props = props != NULL ? json_deep_copy(props) : NULL;
+		c->created = props != NULL ? pg_int(r, 0, 1) : 0;
+		c->updated = props != NULL ? pg_int(r, 0, 2) : 0;
+		c->gen = s->rcache_gen;
+	}
+	PQclear(r);
+	return props;
 }
 
 /* Store a user's or an object's properties (created_at kept); 0 or -1. */
@@ -427,11 +492,11 @@ pg_prefs_put(struct store *s, const char *rcpt, const char *set,
 	return pg_done(s, PG_RECIPIENTS, RCPT_PREF_PUT, &a);
 }
 
-/* Whether any preference set is stored. */
+/* Whether any preference set is stored (1 when it cannot be read). */
 static int
 pg_prefs_exist(struct store *s)
 {
-	return pg_scalar(s, PG_RECIPIENTS, RCPT_PREF_ANY, NULL, 0) != 0;
+	return pg_scalar(s, PG_RECIPIENTS, RCPT_PREF_ANY, NULL, 1) != 0;
 }
 
 /* Delete tenant id: 1, 0 if there was none, or -1. */

@@ -25,7 +25,7 @@
 
 /* The statements of this file. */
 enum {
-	RUNS_ADD, RUNS_GET, RUNS_GET_LOCK, RUNS_BY_CKEY, RUNS_SET_NEXT,
+	RUNS_ADD, RUNS_ADD_KEYED, RUNS_GET, RUNS_GET_LOCK, RUNS_BY_CKEY, RUNS_SET_NEXT,
 	RUNS_RR_ADD, RUNS_RR_UPDATE, RUNS_RR_GET, RUNS_RR_PENDING,
 	RUNS_FAN_PUSH, RUNS_FAN_HEAD, RUNS_FAN_ANY, RUNS_FAN_ADVANCE,
 	RUNS_FAN_POP, RUNS_FAN_END, RUNS_SEEN_ADD, RUNS_SEEN_END,
@@ -70,6 +70,11 @@ static const char *const runs_sql[RUNS_COUNT] = {
 	    " fire_at) VALUES($1::text, $2::text, $3::text, $4::text,"
 	    " $5::text, $6::text, $7::bigint, $8::text, $9::bigint,"
 	    " $10::bigint) RETURNING seq"),
+	[RUNS_ADD_KEYED] = ("INSERT INTO runs(seq, workflow, actor, tenant,"
+	    " data, cancellation_key, source, inserted_at, settings,"
+	    " schedule_seq, fire_at) VALUES($11::bigint, $1::text, $2::text,"
+	    " $3::text, $4::text, $5::text, $6::text, $7::bigint, $8::text,"
+	    " $9::bigint, $10::bigint)"),
 	/* With whether the run's fan-out is pending (then read it locked). */
 	[RUNS_GET] = (RUNS_COLS ", EXISTS(SELECT 1 FROM fanout WHERE run_seq"
 	    " = $1::bigint) FROM runs WHERE seq = $1::bigint"),
@@ -199,6 +204,7 @@ static int64_t
 pg_run_add(struct store *s, const struct store_run *r)
 {
 	struct pg_args a = { 0 };
+	int64_t seq;
 
 	pg_arg_text(&a, r->workflow);
 	pg_arg_text(&a, r->actor);
@@ -210,7 +216,19 @@ pg_run_add(struct store *s, const struct store_run *r)
 	pg_arg_json(&a, r->settings);
 	pg_arg_int(&a, r->sched);
 	pg_arg_int(&a, r->fire_at);
-	return pg_scalar(s, PG_RUNS, RUNS_ADD, &a, -1);
+	/*
+	 * A trigger's run in a transaction takes its key at once and its
+	 * INSERT is sent; a schedule's fire waits for its INSERT, which the
+	 * unique (schedule_seq, fire_at) may refuse.
+	 */
+	if (!s->in_txn || r->sched != STORE_NONE)
+		return pg_scalar(s, PG_RUNS, RUNS_ADD, &a, -1);
+	if ((seq = pg_key(s, PG_KEY_RUNS)) < 0) {
+		pg_arg_free(&a);
+		return -1;
+	}
+	pg_arg_int(&a, seq);
+	return pg_done(s, PG_RUNS, RUNS_ADD_KEYED, &a) == 0 ? seq : -1;
 }
 
 /* Read run row `row` of res (RUNS_COLS) into *r. */

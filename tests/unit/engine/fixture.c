@@ -238,12 +238,16 @@ static PGresult *
 fixture_pg_look(struct eng *e, const char *sql)
 {
 	PGresult *r;
+	int was;
 
 	if (!fixture_pg()) {
 		fprintf(stderr, "fixture: %s: not on PostgreSQL\n", sql);
 		abort();
 	}
+	/* A transaction runs in pipeline mode: PQexec runs outside it. */
+	was = pg_pipe_pause(e->store);
 	r = PQexec(e->store->conn, sql);
+	pg_pipe_resume(e->store, was);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 	    PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "fixture: %s: %s", sql,
