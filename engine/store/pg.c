@@ -203,9 +203,9 @@ static const char *const core_sql[CORE_COUNT] = {
 	[CORE_LEASES] = "SELECT count(*) FROM deliveries WHERE lease_owner ="
 	    " $1",
 	[CORE_KEYS_RUNS] = "SELECT nextval(pg_get_serial_sequence('runs',"
-	    " 'seq')) FROM generate_series(1, 64)",
+	    " 'seq')) FROM generate_series(1, $1::int)",
 	[CORE_KEYS_MSGS] = "SELECT nextval(pg_get_serial_sequence('messages',"
-	    " 'seq')) FROM generate_series(1, 64)",
+	    " 'seq')) FROM generate_series(1, $1::int)",
 };
 const struct pg_sql pg_core_sql = { core_sql, CORE_COUNT };
 
@@ -1035,14 +1035,16 @@ pg_pipe_resume(struct store *s, int was)
 int64_t
 pg_key(struct store *s, enum pg_keyseq k)
 {
+	struct pg_args a = { 0 };
 	PGresult *r;
 	int i, n;
 
 	assert(s->in_txn);
 	if (s->key_pos[k] < s->key_n[k])
 		return s->keys[k][s->key_pos[k]++];
+	pg_arg_int(&a, PG_KEY_BLOCK);
 	r = pg_run(s, PG_CORE, k == PG_KEY_RUNS ? CORE_KEYS_RUNS :
-	    CORE_KEYS_MSGS, NULL);
+	    CORE_KEYS_MSGS, &a);
 	if (r == NULL)
 		return -1;
 	n = PQntuples(r);

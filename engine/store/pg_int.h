@@ -82,8 +82,13 @@ struct pg_sent {
 /* The statements a transaction may have in flight before it must wait. */
 #define PG_SENT_MAX 512
 
-/* The keys taken from an identity sequence at once (see pg_key). */
-#define PG_KEY_BLOCK 64
+/*
+ * The keys taken from an identity sequence at once (see pg_key): what a
+ * transaction leaves of its block is never given, and a run's key must
+ * stay below 2^39 (recipient runs are keyed run << 24 | index), so the
+ * block is small.
+ */
+#define PG_KEY_BLOCK 16
 
 /*
  * Users and objects read in the open transaction (pg_recipients.c), each
