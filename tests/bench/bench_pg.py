@@ -176,7 +176,8 @@ def write_config(conf):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="belfry-bench-pg-")
-    pgdir = os.path.join(tmp, "pg")
+    # The cluster's own directory: the postgres user must reach it.
+    pgdir = tempfile.mkdtemp(prefix="belfry-bench-pgdata-")
     write_config(os.path.join(tmp, "conf"))
     port = 56000 + os.getpid() % 1000
     base = subprocess.run([os.path.join(ROOT, "tests/pg/cluster"), "start",
