@@ -200,6 +200,30 @@ pg_sched_get(struct store *s, int64_t seq, struct store_sched *sc)
 }
 
 /*
+ * Append row sc's definition and plan, from its actor to its next fire,
+ * as the insert and the update both take them.
+ */
+static void
+sched_args_plan(struct pg_args *a, const struct store_sched *sc)
+{
+	pg_arg_text(a, sc->actor);
+	pg_arg_text(a, sc->tenant);
+	pg_arg_text(a, sc->data);
+	pg_arg_text(a, sc->repeats);
+	pg_arg_text(a, sc->rule);
+	pg_arg_text(a, sc->exdates);
+	pg_arg_text(a, sc->dtstart);
+	pg_arg_int(a, sc->start_at);
+	pg_arg_text(a, sc->timezone);
+	pg_arg_text(a, sc->gap);
+	pg_arg_text(a, sc->overlap);
+	pg_arg_int(a, sc->catchup);
+	pg_arg_int(a, sc->paused);
+	pg_arg_int(a, sc->ending_at);
+	pg_arg_int(a, sc->next);
+}
+
+/*
  * Insert row sc (seq 0: it gets its key from the identity column, never
  * one given before) or update its definition and plan (not its fire
  * history); 0 or -1.
@@ -214,21 +238,7 @@ pg_sched_save(struct store *s, struct store_sched *sc)
 		pg_arg_int(&a, sc->parent);
 		pg_arg_text(&a, sc->workflow);
 		pg_arg_text(&a, sc->rcpt);
-		pg_arg_text(&a, sc->actor);
-		pg_arg_text(&a, sc->tenant);
-		pg_arg_text(&a, sc->data);
-		pg_arg_text(&a, sc->repeats);
-		pg_arg_text(&a, sc->rule);
-		pg_arg_text(&a, sc->exdates);
-		pg_arg_text(&a, sc->dtstart);
-		pg_arg_int(&a, sc->start_at);
-		pg_arg_text(&a, sc->timezone);
-		pg_arg_text(&a, sc->gap);
-		pg_arg_text(&a, sc->overlap);
-		pg_arg_int(&a, sc->catchup);
-		pg_arg_int(&a, sc->paused);
-		pg_arg_int(&a, sc->ending_at);
-		pg_arg_int(&a, sc->next);
+		sched_args_plan(&a, sc);
 		pg_arg_text(&a, sc->source);
 		pg_arg_text(&a, sc->config_id);
 		pg_arg_text(&a, sc->def);
@@ -248,21 +258,7 @@ pg_sched_save(struct store *s, struct store_sched *sc)
 	}
 	pg_arg_int(&a, sc->seq);
 	pg_arg_text(&a, sc->workflow);
-	pg_arg_text(&a, sc->actor);
-	pg_arg_text(&a, sc->tenant);
-	pg_arg_text(&a, sc->data);
-	pg_arg_text(&a, sc->repeats);
-	pg_arg_text(&a, sc->rule);
-	pg_arg_text(&a, sc->exdates);
-	pg_arg_text(&a, sc->dtstart);
-	pg_arg_int(&a, sc->start_at);
-	pg_arg_text(&a, sc->timezone);
-	pg_arg_text(&a, sc->gap);
-	pg_arg_text(&a, sc->overlap);
-	pg_arg_int(&a, sc->catchup);
-	pg_arg_int(&a, sc->paused);
-	pg_arg_int(&a, sc->ending_at);
-	pg_arg_int(&a, sc->next);
+	sched_args_plan(&a, sc);
 	pg_arg_int(&a, sc->updated);
 	pg_arg_text(&a, sc->def);
 	pg_arg_int(&a, sc->per_sub);
