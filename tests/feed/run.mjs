@@ -1,9 +1,9 @@
 // Knock's NotificationFeed in headless Chromium against the real belfryd
 // (started by tests/integration/test_feed.sh, which sets the variables
 // below).  Bundles app.jsx with esbuild, serves it from a second origin
-// (so every request is a cross-origin one: CORS is in the path), signs an
-// RS256 user token for the user with Node's crypto, and checks what a
-// person would see:
+// (so every request is a cross-origin one: CORS is in the path), signs the
+// user's token with @knocklabs/node's signUserToken (as an application's
+// server does), and checks what a person would see:
 //   - the items render with their actor (the avatar's initials) and body;
 //   - the badge shows the unseen count;
 //   - a message triggered while the page is open appears without a reload,
@@ -20,12 +20,12 @@
 //   CHROMIUM     the browser (default /usr/bin/chromium)
 //
 // Prints TAP-like "ok"/"not ok" lines and "feed: N passed, M failed".
-import { createSign } from "node:crypto";
 import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { signUserToken } from "@knocklabs/node";
 import esbuild from "esbuild";
 import puppeteer from "puppeteer-core";
 
@@ -47,15 +47,6 @@ function check(name, ok, detail) {
     console.log(`not ok ${name}${detail !== undefined ? ": " + JSON.stringify(detail) : ""}`);
   }
   return ok;
-}
-
-// An RS256 JWT for sub, as @knocklabs/node's signUserToken makes it.
-function userToken(sub) {
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  const now = Math.floor(Date.now() / 1000);
-  const data = `${b64({ alg: "RS256", typ: "JWT" })}.${b64({ sub, iat: now, exp: now + 3600 })}`;
-  const sig = createSign("RSA-SHA256").update(data).sign(readFileSync(env.SIGNING_KEY));
-  return `${data}.${sig.toString("base64url")}`;
 }
 
 // A request to belfry with the server key.
@@ -112,7 +103,13 @@ async function main() {
   const files = Object.fromEntries(built.outputFiles.map((f) => [path.basename(f.path), f.contents]));
   check("bundle built", files["app.js"] && files["app.css"], Object.keys(files));
 
-  const page_cfg = { host: url, apiKey: env.BELFRY_PK, userId: user, userToken: userToken(user), feedId };
+  const page_cfg = {
+    host: url,
+    apiKey: env.BELFRY_PK,
+    userId: user,
+    userToken: await signUserToken(user, { signingKey: readFileSync(env.SIGNING_KEY, "utf8") }),
+    feedId,
+  };
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>belfry feed</title>
 <link rel="icon" href="data:,"><link rel="stylesheet" href="/app.css"></head><body><div id="root"></div>
 <script>window.BELFRY = ${JSON.stringify(page_cfg)};</script><script src="/app.js"></script></body></html>`;

@@ -5,13 +5,16 @@
 #   tests/integration/test_feed.sh [BUILD_DIR]     (default build)
 #
 # 1. Installs tests/feed's locked dependencies (react, react-dom,
-#    @knocklabs/react, @knocklabs/client, esbuild, puppeteer-core) with
-#    `npm ci` when tests/feed/node_modules is missing (needs the npm
+#    @knocklabs/react, @knocklabs/client, @knocklabs/node, esbuild,
+#    puppeteer-core) with `npm ci` when tests/feed/node_modules lacks
+#    @knocklabs/react, @knocklabs/node or puppeteer-core (needs the npm
 #    registry); the browser is Debian's chromium (make deps installs it).
-# 2. Makes an RSA key pair for user tokens, writes a private config (a
-#    server key, a public key, the user token key, the page's origin in
-#    allowed_origins, the in-app channel, a workflow) and starts
-#    BELFRY_DIR/belfryd on it with a TCP listener on a free loopback port.
+# 2. Makes an RSA key pair for user tokens (run.mjs signs the user's with
+#    the private half through @knocklabs/node's signUserToken), writes a
+#    private config (a server key, a public key, the user token key, the
+#    page's origin in allowed_origins, the in-app channel, a workflow) and
+#    starts BELFRY_DIR/belfryd on it with a TCP listener on a free loopback
+#    port.
 # 3. Runs tests/feed/run.mjs (see there), which saves its screenshots in
 #    BUILD_DIR/test-output/feed/.
 # 4. Stops the daemon with SIGTERM; it must exit 0 within 10 s.
@@ -37,12 +40,13 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
 # 1. the packages, from the lock file
 if [ ! -d "$FEED/node_modules/@knocklabs/react" ] ||
+	[ ! -d "$FEED/node_modules/@knocklabs/node" ] ||
 	[ ! -d "$FEED/node_modules/puppeteer-core" ]; then
 	echo "# npm ci in tests/feed"
 	(cd "$FEED" && npm ci --no-audit --no-fund) >"$tmp/npm.log" 2>&1 ||
 		abort "npm ci in tests/feed failed: $(tail -n 5 "$tmp/npm.log")"
 fi
-echo "# @knocklabs/react $(node -p "require('$FEED/node_modules/@knocklabs/react/package.json').version"), @knocklabs/client $(node -p "require('$FEED/node_modules/@knocklabs/client/package.json').version"), $("$CHROMIUM" --version 2>/dev/null)"
+echo "# @knocklabs/react $(node -p "require('$FEED/node_modules/@knocklabs/react/package.json').version"), @knocklabs/client $(node -p "require('$FEED/node_modules/@knocklabs/client/package.json').version"), @knocklabs/node $(node -p "require('$FEED/node_modules/@knocklabs/node/package.json').version"), $("$CHROMIUM" --version 2>/dev/null)"
 
 # 2. keys, config and daemon
 port=$(free_port) || abort "could not pick a free port"
