@@ -363,8 +363,9 @@ msg_filter_ids(struct eng *e, json_t *q, struct store_feed_filter *f,
 }
 
 /*
- * The filters of a query into *f (f->seqs the caller's to decref), with
- * the "after" cursor's key in f->before: a feed's (feed: archived
+ * The filters of a query into *f (f->seqs and f->tenants the caller's to
+ * decref), with the "after" cursor's key in f->before: "tenant" (one) or
+ * "tenants" (an array of strings, a bulk's), and a feed's (feed: archived
  * excluded unless asked, "status" an engagement) or a messages list's
  * (archived included, channel_id, workflow_run_id,
  * workflow_recipient_run_id, message_ids[]); the recipient run's index
@@ -376,6 +377,8 @@ msg_filters(struct eng *e, json_t *q, int feed, struct store_feed_filter *f,
 {
 	const char *after = json_string_value(json_object_get(q, "after"));
 	const char *ht = json_string_value(json_object_get(q, "has_tenant"));
+	const char *tenant = json_string_value(json_object_get(q, "tenant"));
+	json_t *tenants = json_object_get(q, "tenants");
 	const char *ar = json_string_value(json_object_get(q, "archived"));
 	const char *status = json_string_value(json_object_get(q, "status"));
 	const char *run = json_string_value(json_object_get(q,
@@ -430,7 +433,10 @@ msg_filters(struct eng *e, json_t *q, int feed, struct store_feed_filter *f,
 	}
 	f->status = (enum store_feed_status)i;
 	f->before = (int64_t)seq;
-	f->tenant = json_string_value(json_object_get(q, "tenant"));
+	if (tenant != NULL)
+		f->tenants = json_pack("[s]", tenant);
+	else if (json_is_array(tenants))
+		f->tenants = json_incref(tenants);
 	f->has_tenant = ht && strcmp(ht, "true") == 0;
 	if (!feed) {
 		f->channel = json_string_value(json_object_get(q,
@@ -928,6 +934,7 @@ msg_list(struct eng *e, const char *rcpt, const char *channel, json_t *q,
 	if ((rc = msg_filters(e, q, feed, &f, &idx, cause)) != ENG_OK ||
 	    (rc = msg_extra_parse(q, !feed, &x, cause)) != ENG_OK) {
 		json_decref(f.seqs);
+		json_decref(f.tenants);
 		json_decref(x.trigger);
 		return rc;
 	}
@@ -948,6 +955,7 @@ msg_list(struct eng *e, const char *rcpt, const char *channel, json_t *q,
 	}
 	msg_walk(e, rcpt, channel, &f, &x, stop, msg_gather, &g);
 	json_decref(f.seqs);
+	json_decref(f.tenants);
 	json_decref(x.trigger);
 	if (f.up) {
 		*page = msg_page_up(&g, (size_t)size, entries);
@@ -1096,6 +1104,7 @@ eng_feed_get(struct eng *e, const char *user, const char *channel,
 }
 
 #define MSG_BULK_USERS 100
+#define MSG_BULK_TENANTS 100
 
 /* The seqs a bulk walk collects. */
 struct msg_seqs {
@@ -1120,8 +1129,8 @@ msg_collect(struct eng *e, struct store_message *m, void *arg)
 
 /*
  * The bulk body's filters as a feed query: engagement_status as status,
- * archived, has_tenant, tenants (at most one) as tenant, trigger_data.
- * NULL with *cause.
+ * archived, has_tenant, tenants (up to MSG_BULK_TENANTS; none or null: any
+ * tenant), trigger_data.  NULL with *cause.
  */
 static json_t *
 msg_bulk_query(json_t *body, char **cause)
@@ -1138,16 +1147,15 @@ msg_bulk_query(json_t *body, char **cause)
 	if (json_is_true(json_object_get(body, "has_tenant")))
 		json_object_set_new(q, "has_tenant", json_string("true"));
 	v = json_object_get(body, "tenants");
-	if (json_array_size(v) > 1 || (v != NULL && !json_is_null(v) &&
-	    !json_is_array(v)) || (json_array_size(v) == 1 &&
-	    !json_is_string(json_array_get(v, 0)))) {
-		json_decref(q);
-		*cause = xstrdup("\"tenants\" must be an array of at most one "
-		    "tenant id");
-		return NULL;
+	if (v != NULL && !json_is_null(v) &&
+	    !(json_is_array(v) && json_array_size(v) == 0)) {
+		if (msg_strings(v, "tenants", MSG_BULK_TENANTS, "tenant ids",
+		    cause) != 0) {
+			json_decref(q);
+			return NULL;
+		}
+		json_object_set(q, "tenants", v);
 	}
-	if (json_array_size(v) == 1)
-		json_object_set(q, "tenant", json_array_get(v, 0));
 	if ((v = json_object_get(body, "trigger_data")) != NULL &&
 	    !json_is_null(v)) {
 		if (!json_is_string(v)) {
@@ -1214,6 +1222,7 @@ eng_feed_bulk_user(struct eng *e, const char *channel, const char *status,
 		return ENG_NOT_FOUND;
 	if ((q = msg_bulk_query(body, cause)) == NULL)
 		return ENG_INVALID;
+	memset(&f, 0, sizeof f);
 	if ((rc = msg_extra_parse(q, 0, &x, cause)) == ENG_OK &&
 	    (rc = msg_filters(e, q, 1, &f, &idx, cause)) == ENG_OK) {
 		memset(&ss, 0, sizeof ss);
@@ -1228,6 +1237,7 @@ eng_feed_bulk_user(struct eng *e, const char *channel, const char *status,
 		if (rc != ENG_OK)
 			*cause = xstrdup("the store failed");
 	}
+	json_decref(f.tenants);
 	json_decref(x.trigger);
 	json_decref(q);
 	return rc;

@@ -37,14 +37,16 @@ enum {
 
 /*
  * Whether message m passes a store_feed_filter bound as $1 the key it
- * must be below, $2 the key it must be above, $3 its tenant, $4 whether
- * it must have a tenant, $5 archived (enum store_feed_archived), $6
- * status (enum store_feed_status), $7 its channel, $8 its run and $9 a
- * JSON array of the keys it must be one of (msgs_args); as MSGS_PASSES
- * of sqlite_messages.c.
+ * must be below, $2 the key it must be above, $3 a JSON array of the
+ * tenants it must have one of, $4 whether it must have a tenant, $5
+ * archived (enum store_feed_archived), $6 status (enum
+ * store_feed_status), $7 its channel, $8 its run and $9 a JSON array of
+ * the keys it must be one of (msgs_args); as MSGS_PASSES of
+ * sqlite_messages.c.
  */
 #define MSGS_PASSES "m.seq < $1::bigint AND m.seq > $2::bigint" \
-	" AND ($3::text IS NULL OR m.tenant = $3::text)" \
+	" AND ($3::json IS NULL OR m.tenant IN (SELECT" \
+	" json_array_elements_text($3::json)))" \
 	" AND ($4::int = 0 OR m.tenant IS NOT NULL)" \
 	" AND ($5::int = 0 OR ($5::int = 1 AND m.archived_at IS NULL) OR" \
 	" ($5::int = 2 AND m.archived_at IS NOT NULL))" \
@@ -254,7 +256,7 @@ msgs_args(struct pg_args *a, const struct store_feed_filter *f, size_t max)
 {
 	pg_arg_int(a, f->before);
 	pg_arg_int(a, f->above);
-	pg_arg_text(a, f->tenant);
+	pg_arg_json(a, f->tenants);
 	pg_arg_int(a, f->has_tenant != 0);
 	pg_arg_int(a, (int64_t)f->archived);
 	pg_arg_int(a, (int64_t)f->status);

@@ -30,14 +30,15 @@ enum {
 
 /*
  * Whether message m passes a store_feed_filter bound as ?2 the key it
- * must be below, ?3 its tenant, ?4 whether it must have a tenant, ?5
- * archived (enum store_feed_archived), ?6 status (enum
- * store_feed_status), ?7 the key it must be above, ?8 its channel, ?9 its
- * run and ?10 a JSON array of the keys it must be one of.
+ * must be below, ?3 a JSON array of the tenants it must have one of, ?4
+ * whether it must have a tenant, ?5 archived (enum store_feed_archived),
+ * ?6 status (enum store_feed_status), ?7 the key it must be above, ?8 its
+ * channel, ?9 its run and ?10 a JSON array of the keys it must be one of.
  */
 #define MSGS_PASSES "m.seq < ?2 AND m.seq > ?7" \
-	" AND (?3 IS NULL OR m.tenant = ?3) AND (?4 = 0 OR m.tenant IS NOT" \
-	" NULL) AND (?5 = 0 OR (?5 = 1 AND m.archived_at IS NULL) OR" \
+	" AND (?3 IS NULL OR m.tenant IN (SELECT value FROM json_each(?3)))" \
+	" AND (?4 = 0 OR m.tenant IS NOT NULL)" \
+	" AND (?5 = 0 OR (?5 = 1 AND m.archived_at IS NULL) OR" \
 	" (?5 = 2 AND m.archived_at IS NOT NULL))" \
 	" AND (?6 = 0 OR (?6 = 1 AND m.read_at IS NULL) OR" \
 	" (?6 = 2 AND m.read_at IS NOT NULL) OR (?6 = 3 AND m.seen_at IS" \
@@ -218,7 +219,7 @@ static void
 msgs_bind_filter(sqlite3_stmt *st, const struct store_feed_filter *f)
 {
 	sqlite3_bind_int64(st, 2, f->before);
-	sqlite_bind_text(st, 3, f->tenant);
+	sqlite_bind_json(st, 3, f->tenants);
 	sqlite3_bind_int(st, 4, f->has_tenant);
 	sqlite3_bind_int(st, 5, (int)f->archived);
 	sqlite3_bind_int(st, 6, (int)f->status);

@@ -668,7 +668,7 @@ struct store_feed_filter {
 	int64_t before;          /* keys below it (INT64_MAX: all) */
 	int64_t above;           /* keys above it (0: all) */
 	int up;                  /* oldest first (store_messages_page) */
-	const char *tenant;      /* that tenant's messages only, or NULL */
+	json_t *tenants;         /* one of these tenants (strings), or NULL */
 	int has_tenant;          /* only messages with a tenant */
 	const char *channel;     /* that channel's messages only, or NULL */
 	int64_t run;             /* that workflow run's only, or 0 */

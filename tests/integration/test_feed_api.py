@@ -22,6 +22,10 @@ feed's cursors and filters, the Phoenix websocket and TLS.
   (interacted marks read) persist; bulk "mark all as read" honours
   archived and the user; single PUT unread; the feed's __cursor and
   before/after cursors; mode=compact; settings.
+- Bulk by tenants: "mark all as read" with tenants [ta, tb] reads the
+  messages of ta and tb and leaves tc's and those without a tenant
+  unread; one tenant still filters; 101 tenants or one that is not a
+  string is 422 naming "tenants".
 - The websocket: u1's token joins feeds:feed:u1 and is refused
   feeds:feed:u2; heartbeats are answered; a message triggered while the
   socket is open arrives as new-message with each feed client's counts
@@ -651,6 +655,39 @@ def tls_tests(tmp, key, pub):
     return d
 
 
+def bulk_tenants(t, d):
+    """Bulk "mark all" over a list of tenants."""
+    for text, tenant in (("of ta", "ta"), ("of tb", "tb"), ("of tc", "tc"),
+                         ("of none", None)):
+        trigger(d, "u3", text, tenant=tenant)
+
+    def unread():
+        _, f = feed(t, "u3")
+        return sorted(e["data"]["text"] for e in f["entries"]
+                      if e["read_at"] is None)
+
+    check("u3 starts with four unread", unread() ==
+          ["of none", "of ta", "of tb", "of tc"], unread())
+    st, j, _ = t.req("POST", "/v1/channels/feed/messages/bulk/read",
+                     {"user_ids": ["u3"], "tenants": ["ta", "tb"]})
+    check("bulk read of two tenants", st == 200 and
+          j.get("estimated_total_rows") == 1, (st, j))
+    check("two tenants: theirs read, tc's and the untenanted unread",
+          unread() == ["of none", "of tc"], unread())
+    st, j, _ = t.req("POST", "/v1/channels/feed/messages/bulk/read",
+                     {"user_ids": ["u3"], "tenants": ["tc"]})
+    check("one tenant: only tc's read", st == 200 and
+          unread() == ["of none"], (st, j, unread()))
+    for name, tenants in (("101 tenants", ["t%d" % i for i in range(101)]),
+                          ("a tenant that is no string", ["ta", 7])):
+        st, j, _ = t.req("POST", "/v1/channels/feed/messages/bulk/read",
+                         {"user_ids": ["u3"], "tenants": tenants})
+        check("bulk with %s: 422 naming tenants" % name, st == 422 and
+              "tenants" in j.get("message", ""), (st, j))
+    check("the refused ones changed nothing", unread() == ["of none"],
+          unread())
+
+
 def main():
     ts.BELFRYD = os.path.join(sys.argv[1], "belfryd")
     ts.BELFRYCTL = os.path.join(sys.argv[1], "belfryctl")
@@ -691,6 +728,7 @@ def main():
         good = access(t, d, key, None)
         cors(t)
         statuses(t, d, good)
+        bulk_tenants(t, d)
         socket_tests(t, d, port, key, good)
     finally:
         d.stop()
