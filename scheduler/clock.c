@@ -309,9 +309,10 @@ clock_fired(struct sch *s)
 }
 
 /*
- * Run the work due now in one transaction (txn_run) and start the
- * deliveries it made due.  Returns how many items ran plus how many
- * deliveries started; 0 when the transaction failed.
+ * Run the work due now in one transaction (txn_run), start the
+ * deliveries it made due and push its new messages.  Returns how many
+ * items ran plus how many deliveries started; 0 when the transaction
+ * failed.
  */
 static size_t
 clock_run_due(struct sch *s)
@@ -320,6 +321,7 @@ clock_run_due(struct sch *s)
 	struct sch_outcomes no = TAILQ_HEAD_INITIALIZER(no);
 	int n = txn_run(s, &none, &no);
 
+	ws_push(s);
 	return n > 0 ? (size_t)n : 0;
 }
 

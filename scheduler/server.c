@@ -549,7 +549,8 @@ server_kick(struct sch *s)
 
 /*
  * The flush: every queued request, delivery outcome and the work due now
- * in one transaction (txn_run), then the replies.
+ * in one transaction (txn_run), then the replies, then the pushes to the
+ * feeds' websockets.
  */
 static void
 server_flush(struct sch *s)
@@ -577,6 +578,7 @@ server_flush(struct sch *s)
 		TAILQ_REMOVE(&batch, r, entry);
 		server_send(r);
 	}
+	ws_push(s);
 	while ((o = TAILQ_FIRST(&outs)) != NULL) {
 		TAILQ_REMOVE(&outs, o, entry);
 		outbound_outcome_free(o);

@@ -9,10 +9,11 @@
  * One transaction: each queued request in its own savepoint (a failing
  * request rolls back alone), the recorded delivery outcomes, the work due
  * now in a savepoint of its own, the deliveries that work made due; then
- * one durable commit.  Only after the commit are replies sent (by the
- * caller), deliveries started and new messages pushed to the feeds' open
- * websockets (ws_push), so an answer, a delivery or a push never speaks
- * for work that was lost.
+ * one durable commit.  Only after the commit are deliveries started and,
+ * by the caller, replies sent and then new messages pushed to the feeds'
+ * open websockets (ws_push: after the replies, so that clients waiting
+ * for an answer do not wait for the pushes), so an answer, a delivery or
+ * a push never speaks for work that was lost.
  */
 #include <stdlib.h>
 
@@ -86,7 +87,6 @@ txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
 		goto failed;
 	}
 	clock_fired(s);
-	ws_push(s);
 	clock_listen(s);
 	s->counters.commits++;
 	TAILQ_FOREACH(r, batch, entry)

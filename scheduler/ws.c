@@ -19,9 +19,9 @@
  *   phx_leave                   -> phx_reply ok, the topic is left
  * and belfry pushes [join_ref, null, topic, "new-message", {event,
  * metadata, data: {ref: {metadata}}, attn: [ref...]}] when a committed
- * transaction gave that feed a message (ws_push(), from txn_run): at
- * once, or, within WS_PUSH_GAP of the join's last push, when the gap has
- * passed (a burst is one push a gap; the client fetches everything newer
+ * transaction gave that feed a message (ws_push(), after the commit's
+ * replies): at once, or, within WS_PUSH_GAP of the join's last push, when
+ * the gap has passed (a burst is one push a gap; the client fetches everything newer
  * than what it has).  The counts are each feed client's, with its tenant
  * filters, kept between pushes.
  *
@@ -37,6 +37,7 @@
  * for WS_IDLE_SECS (Phoenix heartbeats every 30 s) is closed.  Sockets
  * are found for a push through a hash of their topics.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+
+#include <event2/bufferevent_ssl.h>
 
 #include <openssl/evp.h>
 
@@ -106,6 +109,7 @@ struct ws_conn {
 	char *user;              /* public key: its only user, or NULL: any */
 	struct ws_joins joins;
 	size_t njoins;
+	int tls;                 /* bev is a TLS bufferevent */
 	int closing;             /* close once the output is out */
 	int failed;              /* wslay refused to queue: close now */
 	int dirty;               /* on the hub's list of sockets to flush */
@@ -254,9 +258,14 @@ ws_params_ok(json_t *params)
 	return 1;
 }
 
-/* The feed clients of a join's params (checked by ws_params_ok). */
+/*
+ * The feed clients of a join's params (checked by ws_params_ok), each
+ * with its counts taken now: from here on new messages move them, so a
+ * push costs no walk of the feed unless an engagement change made them
+ * stale.
+ */
 static void
-ws_refs(struct ws_join *j, json_t *params)
+ws_refs(struct sch *s, struct ws_join *j, json_t *params)
 {
 	const char *ref, *t;
 	json_t *f, *ht;
@@ -271,6 +280,9 @@ ws_refs(struct ws_join *j, json_t *params)
 		ht = json_object_get(f, "has_tenant");
 		r->has_tenant = json_is_true(ht) || (json_is_string(ht) &&
 		    strcmp(json_string_value(ht), "true") == 0);
+		eng_feed_counts(s->eng, j->user, j->channel, r->tenant,
+		    r->has_tenant, &r->n);
+		r->valid = 1;
 	}
 }
 
@@ -328,7 +340,7 @@ ws_join(struct ws_conn *w, json_t *join_ref, json_t *ref, const char *topic,
 	j->channel = channel;
 	j->user = xstrdup(colon + 1);
 	j->join_ref = json_incref(join_ref);
-	ws_refs(j, params);
+	ws_refs(w->hub->s, j, params);
 	j->bucket = ws_bucket(j->channel, j->user);
 	TAILQ_INSERT_TAIL(&w->joins, j, conn_entry);
 	TAILQ_INSERT_TAIL(&w->hub->buckets[j->bucket], j, hub_entry);
@@ -425,11 +437,42 @@ ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg
 		    (const uint8_t *)"text frames only", 16);
 }
 
+/*
+ * Write what w's output holds now, without waiting for the socket to
+ * report writable (a push costs one write instead of arming the write
+ * event, a loop pass and disarming it): 0 when all is out, 1 when the
+ * rest waits for the write event, -1 on an error.  Under TLS the bytes
+ * go through the bufferevent, which writes them from the loop.
+ */
+static int
+ws_write_now(struct ws_conn *w)
+{
+	struct evbuffer *out = bufferevent_get_output(w->bev);
+	int n;
+
+	if (w->tls || evbuffer_get_length(out) == 0)
+		return 0;
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) > 0) {
+		n = evbuffer_write(out, bufferevent_getfd(w->bev));
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		evbuffer_freeze(out, 1);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		bufferevent_enable(w->bev, EV_WRITE);
+		return 1;
+	}
+	evbuffer_freeze(out, 1);
+	return 0;
+}
+
 /* Send what wslay has queued; close when both sides are done. */
 static void
 ws_flush(struct ws_conn *w)
 {
-	if (w->failed || wslay_event_send(w->ctx) != 0) {
+	if (w->failed || wslay_event_send(w->ctx) != 0 ||
+	    ws_write_now(w) < 0) {
 		ws_close(w);
 		return;
 	}
@@ -458,15 +501,19 @@ ws_read_cb(struct bufferevent *bev, void *arg)
 	ws_flush(w);
 }
 
-/* The bufferevent's write callback: the output is out. */
+/*
+ * The bufferevent's write callback: the output is out (without TLS the
+ * write event is armed only while ws_write_now left some behind).
+ */
 static void
 ws_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct ws_conn *w = arg;
 
-	(void)bev;
 	if (w->closing)
 		ws_close(w);
+	else if (!w->tls)
+		bufferevent_disable(bev, EV_WRITE);
 }
 
 /* End of file or an error: close. */
@@ -604,8 +651,13 @@ ws_upgrade(struct sch_req *r, int body)
 	    "Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
 	    "Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
 	bufferevent_setcb(w->bev, ws_read_cb, ws_write_cb, ws_event_cb, w);
-	bufferevent_enable(w->bev, EV_READ | EV_WRITE);
+	w->tls = bufferevent_openssl_get_ssl(w->bev) != NULL;
+	bufferevent_enable(w->bev, w->tls ? EV_READ | EV_WRITE : EV_READ);
 	evtimer_add(w->timer, &tv);
+	if (ws_write_now(w) < 0) {
+		ws_close(w);
+		goto done;
+	}
 	/* Frames sent right behind the request are read from the loop. */
 	if (evbuffer_get_length(bufferevent_get_input(w->bev)) > 0)
 		bufferevent_trigger(w->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
