@@ -192,6 +192,24 @@ int eng_request_end(struct eng *e, int ok);
  * conflict with another node, so that running it again may succeed.
  */
 int eng_request_retry(const struct eng *e);
+/*
+ * Whether the transaction whose commit failed last may commit if the
+ * same work runs again (store_txn_retry): the rerun isolates a failing
+ * request instead of losing the whole group.
+ */
+int eng_txn_retry(const struct eng *e);
+/*
+ * The caller runs every failed transaction again when eng_txn_retry says
+ * so (txn_run does): a store whose reads wait may then end requests
+ * without waiting, learning of a failure at the commit.
+ */
+void eng_optimistic(struct eng *e);
+/*
+ * Read ahead, in the open transaction, the users that n values name
+ * (each a recipient or an array of them: a trigger's actor and
+ * recipients), a hint to a store whose reads wait.
+ */
+void eng_users_prefetch(struct eng *e, json_t *const *vals, size_t n);
 /* Whether other nodes share the store (store_shared). */
 int eng_shared(const struct eng *e);
 /* The most requests one group transaction should hold (store_group_max). */

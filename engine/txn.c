@@ -23,6 +23,54 @@ eng_request_retry(const struct eng *e)
 	return store_request_retry(e->store);
 }
 
+/*
+ * From now on the caller runs a transaction again when eng_txn_retry says
+ * so: the store may end requests without waiting for their results.
+ */
+void
+eng_optimistic(struct eng *e)
+{
+	store_optimistic(e->store, 1);
+}
+
+/* Whether the transaction whose commit failed last may commit if rerun. */
+int
+eng_txn_retry(const struct eng *e)
+{
+	return store_txn_retry(e->store);
+}
+
+/* Add the user v names (an id, or a reference without a collection). */
+static void
+eng_prefetch_add(json_t *v, const char **ids, size_t *k, size_t max)
+{
+	if (json_is_object(v) && json_object_get(v, "collection") == NULL)
+		v = json_object_get(v, "id");
+	if (json_is_string(v) && *k < max)
+		ids[(*k)++] = json_string_value(v);
+}
+
+/*
+ * Read ahead the users that n values name (each a recipient, such as a
+ * trigger's actor, or an array of them, such as its "recipients"), so
+ * that a store that waits for each read waits once for them all.
+ */
+void
+eng_users_prefetch(struct eng *e, json_t *const *vals, size_t n)
+{
+	const char *ids[64];
+	json_t *v;
+	size_t i, j, k = 0, max = sizeof ids / sizeof ids[0];
+
+	for (i = 0; i < n; i++)
+		if (json_is_array(vals[i]))
+			json_array_foreach(vals[i], j, v)
+				eng_prefetch_add(v, ids, &k, max);
+		else
+			eng_prefetch_add(vals[i], ids, &k, max);
+	store_users_prefetch(e->store, ids, k);
+}
+
 /* Whether other nodes share the store. */
 int
 eng_shared(const struct eng *e)

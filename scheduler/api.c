@@ -140,11 +140,11 @@ const struct sch_route sch_routes[] = {
 	{ DELETE, "/v1/tenants/{id}", api_tenants_delete, 0, NULL, NULL },
 
 	/* api_workflows.c */
-	{ POST, "/v1/workflows/{key}/trigger", api_workflows_trigger, BODY,
-	    NULL, NULL },
+	{ POST, "/v1/workflows/{key}/trigger", api_workflows_trigger,
+	    BODY | SCH_ROUTE_RCPTS, NULL, NULL },
 	{ POST, "/v1/workflows/{key}/cancel", api_workflows_cancel, BODY,
 	    NULL, NULL },
-	{ POST, "/v1/notify", api_notify, BODY, NULL, NULL },
+	{ POST, "/v1/notify", api_notify, BODY | SCH_ROUTE_RCPTS, NULL, NULL },
 	{ POST, "/v1/notify/cancel", api_notify_cancel, BODY, NULL, NULL },
 
 	/* api_schedules.c */

@@ -123,29 +123,39 @@ belfryd_orphans(struct sch *s)
 /*
  * Bring the configuration's schedules into the store (each in its own
  * savepoint, so one that fails leaves the others synced), and give up
- * the deliveries of channels it no longer has.
+ * the deliveries of channels it no longer has; once more when the store
+ * says the failed transaction may commit if run again (eng_txn_retry).
  */
 static void
 belfryd_sync(struct sch *s)
 {
 	char *cause = NULL;
+	int tries;
 
-	if (eng_begin(s->eng, &cause) != 0) {
-		log_warnx("schedules: %s", cause);
-		free(cause);
-		return;
-	}
-	if (eng_schedules_sync(s->eng, sch_now(s), &cause) != 0) {
-		log_warnx("schedules: %s", cause);
-		free(cause);
-		cause = NULL;
-	}
-	eng_request_begin(s->eng);
-	eng_deliveries_sync(s->eng, sch_now(s));
-	eng_request_end(s->eng, 1);
-	if (eng_commit(s->eng, &cause) != 0) {
+	for (tries = 0; tries < 2; tries++) {
+		if (eng_begin(s->eng, &cause) != 0) {
+			log_warnx("schedules: %s", cause);
+			free(cause);
+			return;
+		}
+		if (eng_schedules_sync(s->eng, sch_now(s), &cause) != 0) {
+			log_warnx("schedules: %s", cause);
+			free(cause);
+			cause = NULL;
+		}
+		eng_request_begin(s->eng);
+		eng_deliveries_sync(s->eng, sch_now(s));
+		eng_request_end(s->eng, 1);
+		if (eng_commit(s->eng, &cause) == 0)
+			break;
+		if (tries == 0 && eng_txn_retry(s->eng)) {
+			free(cause);
+			cause = NULL;
+			continue;
+		}
 		log_warnx("schedules: commit: %s", cause);
 		free(cause);
+		break;
 	}
 	belfryd_orphans(s);
 }
@@ -434,6 +444,8 @@ main(int argc, char **argv)
 	if ((s->eng = eng_open_checked(s->database,
 	    eng_config_database_check(c), &cause)) == NULL)
 		fatalx("database %s: %s", s->database, cause);
+	/* txn_run runs a transaction again when the store says so. */
+	eng_optimistic(s->eng);
 	eng_set_config(s->eng, c);
 	belfryd_sync(s);
 

@@ -200,6 +200,7 @@ void backup_stop(struct sch *s);
 #define SCH_ROUTE_UPGRADE 0x80 /* a websocket (ws.c takes the connection) */
 #define SCH_ROUTE_OPEN   0x100 /* no key needed on TCP (GET /healthz) */
 #define SCH_ROUTE_METRICS 0x200 /* metrics_api_keys may use it too */
+#define SCH_ROUTE_RCPTS  0x400 /* its body's "recipients" are read ahead */
 
 #define SCH_MAX_PARAMS 4
 

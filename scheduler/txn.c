@@ -9,7 +9,10 @@
  * One transaction: each queued request in its own savepoint (a failing
  * request rolls back alone), the recorded delivery outcomes, the work due
  * now in a savepoint of its own, the deliveries that work made due; then
- * one durable commit.  Only after the commit are deliveries started and,
+ * one durable commit.  A commit the store says may succeed if the work
+ * runs again (eng_txn_retry: PostgreSQL's optimistic pipeline, where one
+ * failing statement aborts the whole transaction) runs it once more,
+ * answers reset, the store then isolating each request.  Only after the commit are deliveries started and,
  * by the caller, replies sent and then new messages pushed to the feeds'
  * open websockets (ws_push: after the replies, so that clients waiting
  * for an answer do not wait for the pushes), so an answer, a delivery or
@@ -21,6 +24,29 @@
 
 /* How often a request another node's work conflicted with runs again. */
 #define TXN_RETRIES 3
+
+/*
+ * Read ahead the users the batch's triggers name as recipients and
+ * actors (eng_users_prefetch, up to 64 values): one wait for all of them
+ * on a store whose reads wait.
+ */
+static void
+txn_prefetch(struct sch *s, struct sch_reqs *batch)
+{
+	static const char *const keys[] = { "recipients", "actor" };
+	json_t *vals[64], *v;
+	struct sch_req *r;
+	size_t n = 0, k;
+
+	TAILQ_FOREACH(r, batch, entry)
+		for (k = 0; k < 2 && r->route != NULL &&
+		    (r->route->flags & SCH_ROUTE_RCPTS); k++)
+			if (n < sizeof vals / sizeof vals[0] &&
+			    (v = json_object_get(r->body, keys[k])) != NULL)
+				vals[n++] = v;
+	if (n > 0)
+		eng_users_prefetch(s->eng, vals, n);
+}
 
 /*
  * Run one transaction over batch and outs (either may be empty) and,
@@ -41,12 +67,15 @@ txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
 	char *cause = NULL, *why;
 	size_t nd = 0, i;
 	int64_t now;
-	int ran = 0, tries;
+	int ran, tries, rerun = 0;
 
+again:
+	ran = 0;
 	if (eng_begin(s->eng, &cause) != 0) {
 		log_warnx("begin: %s", cause != NULL ? cause : "failed");
 		goto failed;
 	}
+	txn_prefetch(s, batch);
 	TAILQ_FOREACH(r, batch, entry)
 		for (tries = 0;; tries++) {
 			eng_request_begin(s->eng);
@@ -80,10 +109,22 @@ txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
 	if (!s->stopping)
 		nd = outbound_take(s, now, d, SCH_MAX_INFLIGHT);
 	if (eng_commit(s->eng, &cause) != 0) {
-		log_warnx("commit: %s", cause != NULL ? cause : "failed");
 		eng_rollback(s->eng);
 		for (i = 0; i < nd; i++)
 			eng_delivery_free(&d[i]);
+		nd = 0;
+		if (!rerun && eng_txn_retry(s->eng)) {
+			/* One request's statement failed: all again, each alone. */
+			log_debug("commit: %s: running the transaction again",
+			    cause != NULL ? cause : "failed");
+			free(cause);
+			cause = NULL;
+			TAILQ_FOREACH(r, batch, entry)
+				server_answer_reset(r);
+			rerun = 1;
+			goto again;
+		}
+		log_warnx("commit: %s", cause != NULL ? cause : "failed");
 		goto failed;
 	}
 	clock_fired(s);

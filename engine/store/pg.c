@@ -185,7 +185,8 @@ static const char *pg_migrations[STORE_PG_VERSION + 1] = { NULL };
 enum {
 	CORE_BEGIN, CORE_COMMIT, CORE_ROLLBACK, CORE_SAVEPOINT, CORE_RELEASE,
 	CORE_ROLLBACK_TO, CORE_PING, CORE_BYTES, CORE_SCHEDULES, CORE_MSGS,
-	CORE_LEASES, CORE_NOTIFY, CORE_KEYS_RUNS, CORE_KEYS_MSGS, CORE_COUNT
+	CORE_LEASES, CORE_NOTIFY, CORE_KEYS_RUNS, CORE_KEYS_MSGS, CORE_NEXT,
+	CORE_COUNT
 };
 static const char *const core_sql[CORE_COUNT] = {
 	[CORE_BEGIN] = "BEGIN",
@@ -206,6 +207,15 @@ static const char *const core_sql[CORE_COUNT] = {
 	    " 'seq')) FROM generate_series(1, $1::int)",
 	[CORE_KEYS_MSGS] = "SELECT nextval(pg_get_serial_sequence('messages',"
 	    " 'seq')) FROM generate_series(1, $1::int)",
+	/*
+	 * The earliest fire, wait and delivery (pg_next): the schedules'
+	 * WHERE lets min() read the first entry of their partial index, the
+	 * deliveries' expression is the index deliveries_next's.
+	 */
+	[CORE_NEXT] = "SELECT (SELECT min(next_fire_at) FROM schedules WHERE"
+	    " next_fire_at IS NOT NULL), (SELECT min(due_at) FROM waits),"
+	    " (SELECT min(CASE WHEN lease_owner IS NULL THEN due_at ELSE"
+	    " lease_until + 1 END) FROM deliveries)",
 };
 const struct pg_sql pg_core_sql = { core_sql, CORE_COUNT };
 
@@ -271,6 +281,8 @@ pg_exec(struct store *s, const char *sql, char **cause)
 	int st = PQresultStatus(r);
 
 	pg_pipe_resume(s, was);
+	/* It may have written anything: pg_next reads again. */
+	s->due_gen++;
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		PQclear(r);
@@ -374,6 +386,9 @@ pg_fail_at(struct store *s, enum pg_part p, int i, const PGresult *r,
 	e = m != NULL && *m != '\0' ? xstrdup(m) : pg_conn_error(s->conn);
 	e[strcspn(e, "\n")] = '\0';
 	s->errors++;
+	/* No savepoint holds it: the transaction cannot commit. */
+	if (s->optimistic && depth <= 1)
+		s->doomed = 1;
 	if (depth > 0 && depth <= s->depth)
 		s->failed[depth - 1] = 1;
 	free(s->cause);
@@ -419,6 +434,8 @@ pg_read_one(struct store *s, int want)
 		if (r != NULL && st == PGRES_PIPELINE_ABORTED) {
 			if (t.depth > 0 && t.depth <= s->depth)
 				s->failed[t.depth - 1] = 1;
+			if (s->optimistic && t.depth <= 1)
+				s->doomed = 1;
 		} else
 			pg_fail_at(s, t.part, t.idx, r, t.depth);
 		PQclear(r);
@@ -492,12 +509,21 @@ pg_drain(struct store *s, int sync, int want)
 	return r;
 }
 
-/* Note a write of the recipients' part: their reads are not given again. */
+/*
+ * Note a write: of the recipients' part, their reads are not given
+ * again; by an outermost request, it has something to undo.
+ */
 static void
 pg_writes(struct store *s, enum pg_part p, int i)
 {
-	if (p == PG_RECIPIENTS && strncmp(pg_parts[p]->sql[i], "SELECT", 6))
+	if (strncmp(pg_parts[p]->sql[i], "SELECT", 6) == 0)
+		return;
+	if (p == PG_RECIPIENTS)
 		s->rcache_gen++;
+	if (p == PG_SCHEDULES || p == PG_STEPS || p == PG_DELIVERIES)
+		s->due_gen++;
+	if (s->depth == 1)
+		s->wrote = 1;
 }
 
 /*
@@ -1031,6 +1057,27 @@ pg_pipe_resume(struct store *s, int was)
 		s->pipe = PQenterPipelineMode(s->conn) == 1;
 }
 
+/* See pg_int.h: when the earliest work of kind k is due. */
+int64_t
+pg_next(struct store *s, enum pg_next k)
+{
+	PGresult *r;
+	int64_t now = pg_mono_ms();
+	int i;
+
+	if (s->next_gen == s->due_gen && now - s->next_at < PG_NEXT_MS)
+		return s->next[k];
+	if ((r = pg_run(s, PG_CORE, CORE_NEXT, NULL)) == NULL)
+		return INT64_MAX;
+	for (i = 0; i < PG_NEXTS; i++)
+		s->next[i] = PQntuples(r) > 0 && !PQgetisnull(r, 0, i) ?
+		    pg_int(r, 0, i) : INT64_MAX;
+	PQclear(r);
+	s->next_gen = s->due_gen;
+	s->next_at = now;
+	return s->next[k];
+}
+
 /* The next key of sequence k from this transaction's block, or -1. */
 int64_t
 pg_key(struct store *s, enum pg_keyseq k)
@@ -1067,6 +1114,9 @@ pg_begin(struct store *s, char **cause)
 	if (pg_ensure(s, cause) != 0)
 		return -1;
 	s->pipe = PQenterPipelineMode(s->conn) == 1;
+	/* After an optimistic transaction failed, its rerun is careful. */
+	s->optimistic = s->pipe && s->may_hope && !s->redo;
+	s->doomed = s->redo = 0;
 	if (pg_done(s, PG_CORE, CORE_BEGIN, NULL) != 0) {
 		*cause = pg_cause(s);
 		pg_pipe_end(s);
@@ -1075,6 +1125,7 @@ pg_begin(struct store *s, char **cause)
 	for (k = 0; k < PG_KEYSEQS; k++)
 		s->key_pos[k] = s->key_n[k] = 0;
 	s->rcache_gen++;
+	s->due_gen++;
 	s->in_txn = 1;
 	s->due_min = INT64_MAX;
 	return 0;
@@ -1103,8 +1154,18 @@ pg_commit(struct store *s, char **cause)
 		    "rolled back") : pg_cause(s);
 		if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 			pg_done(s, PG_CORE, CORE_ROLLBACK, NULL);
+		/*
+		 * A statement of an optimistic transaction failed, on a
+		 * connection still up: the same work, run again one request
+		 * at a time, keeps all but what failed.
+		 */
+		s->redo = s->optimistic && s->doomed &&
+		    PQstatus(s->conn) == CONNECTION_OK;
+		s->redone += (uint64_t)s->redo;
+		s->optimistic = 0;
 		return -1;
 	}
+	s->optimistic = 0;
 	return 0;
 }
 
@@ -1114,7 +1175,9 @@ pg_rollback(struct store *s)
 {
 	s->in_txn = 0;
 	s->rcache_gen++;
+	s->due_gen++;
 	pg_pipe_end(s);
+	s->optimistic = 0;
 	s->depth = 0;
 	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
@@ -1138,6 +1201,23 @@ static int
 pg_request_retry(const struct store *s)
 {
 	return s->retry_last;
+}
+
+/* See store.h: whether the owner runs a failed transaction again. */
+static void
+pg_optimistic(struct store *s, int on)
+{
+	s->may_hope = on;
+}
+
+/*
+ * Whether the transaction that failed last should run again: it was
+ * optimistic and a statement failed (see pg_request_end).
+ */
+static int
+pg_txn_retry(const struct store *s)
+{
+	return s->redo;
 }
 
 /* Other nodes may share the database. */
@@ -1322,6 +1402,11 @@ pg_request_begin(struct store *s)
 	s->depth++;
 	if (s->nosave[s->depth - 1])
 		return;
+	if (s->optimistic && s->depth == 1) {
+		/* No savepoint: see pg_request_end. */
+		s->wrote = 0;
+		return;
+	}
 	if (s->pipe)
 		pg_send(s, PG_CORE, CORE_SAVEPOINT, NULL, PG_SENT_SAVEPOINT);
 	else
@@ -1331,13 +1416,34 @@ pg_request_begin(struct store *s)
 /*
  * Close the innermost request's savepoint, keeping its work only if ok
  * and none of its statements failed.
+ *
+ * In an optimistic transaction an outermost request has no savepoint
+ * and ends without waiting for its statements' results, which are read
+ * with the next request's reads or at the commit: it is kept if ok.  A
+ * statement of it that failed (pg_fail_at) aborts the pipeline, and with
+ * it the transaction; so does a request that wrote and is not kept (it
+ * has no savepoint to roll back to).  Either way the commit fails, and
+ * the caller runs the same work again (store_txn_retry), carefully: each
+ * request in a savepoint, waiting for its own results, so only the
+ * failing one is lost.  Nested requests keep their savepoints and their
+ * waits, so a failure inside one rolls back alone as before.  Otherwise
+ * nothing the request sent is left unread past its end.
  */
 static int
 pg_request_end(struct store *s, int ok)
 {
 	int keep;
 
-	/* Nothing the request sent is left unread past its end. */
+	if (s->optimistic && s->depth == 1) {
+		s->depth--;
+		s->retry_last = 0;
+		if (!ok) {
+			s->rcache_gen++;
+			if (s->wrote)
+				s->doomed = 1;
+		}
+		return ok;
+	}
 	if (s->pipe)
 		pg_drain(s, 1, 0);
 	keep = ok && !s->failed[s->depth - 1];
@@ -1374,12 +1480,16 @@ pg_maintain(struct store *s, char **cause)
 static size_t
 pg_gauges(const struct store *s, struct store_gauge *out, size_t max)
 {
-	if (max < 1)
+	if (max < 2)
 		return 0;
 	out[0].name = "belfry_postgresql_connected";
 	out[0].help = "Whether the node's connection to PostgreSQL is up.";
 	out[0].value = PQstatus(s->conn) == CONNECTION_OK;
-	return 1;
+	out[1].name = "belfry_postgresql_transactions_rerun";
+	out[1].help = "Transactions run again one request at a time after a "
+	    "statement failed in their pipeline.";
+	out[1].value = s->redone;
+	return 2;
 }
 
 /* See store.h: a query the server must answer. */
@@ -1448,6 +1558,8 @@ pg_core_ops(struct store_ops *o)
 	o->group_max = pg_group_max;
 	o->shared = pg_shared;
 	o->request_retry = pg_request_retry;
+	o->txn_retry = pg_txn_retry;
+	o->optimistic = pg_optimistic;
 	o->announce = pg_announce;
 	o->listen_fd = pg_listen_fd;
 	o->heard = pg_heard;

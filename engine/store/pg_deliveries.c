@@ -28,7 +28,7 @@
 
 /* The statements of this file. */
 enum {
-	DLV_ADD, DLV_TAKE, DLV_DROP, DLV_RETRY, DLV_NEXT, DLV_ATTEMPTS,
+	DLV_ADD, DLV_TAKE, DLV_DROP, DLV_RETRY, DLV_ATTEMPTS,
 	DLV_RESET, DLV_RENEW, DLV_CHANNELS, DLV_GET, DLV_COUNT
 };
 static const char *const deliveries_sql[DLV_COUNT] = {
@@ -57,9 +57,6 @@ static const char *const deliveries_sql[DLV_COUNT] = {
 	[DLV_RETRY] = "UPDATE deliveries SET lease_owner = NULL, lease_until"
 	    " = NULL, due_at = $2::bigint, last_error = $3::text WHERE"
 	    " message_seq = $1::bigint",
-	/* The expression of the index deliveries_next (pg.c). */
-	[DLV_NEXT] = "SELECT min(CASE WHEN lease_owner IS NULL THEN due_at"
-	    " ELSE lease_until + 1 END) FROM deliveries",
 	[DLV_ATTEMPTS] = "SELECT attempts FROM deliveries WHERE message_seq ="
 	    " $1::bigint",
 	[DLV_RESET] = "UPDATE deliveries SET lease_owner = NULL, lease_until"
@@ -219,7 +216,7 @@ pg_delivery_retry(struct store *s, int64_t msg, int64_t due,
 static int64_t
 pg_delivery_next(struct store *s)
 {
-	return pg_scalar(s, PG_DELIVERIES, DLV_NEXT, NULL, INT64_MAX);
+	return pg_next(s, PG_NEXT_DELIVERIES);
 }
 
 /*

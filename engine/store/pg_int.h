@@ -95,13 +95,23 @@ struct pg_sent {
  * valid while its generation is the store's: a write of the recipients'
  * part, a request's rollback and the transaction's end move it on.
  */
-#define PG_RCACHE 16
+#define PG_RCACHE 64
 struct pg_rcache {
 	char *coll, *id;                 /* coll NULL: a user */
 	json_t *props;                   /* NULL: there is none */
 	int64_t created, updated;
 	uint64_t gen;
 };
+
+/*
+ * The kinds of due work whose earliest instant pg_next gives: one
+ * statement reads all three, and what it read is given again for
+ * PG_NEXT_MS while nothing was written to those kinds' tables (a node
+ * still looks again at least that often, and other nodes' work comes
+ * with their announcements).
+ */
+enum pg_next { PG_NEXT_FIRES, PG_NEXT_WAITS, PG_NEXT_DELIVERIES, PG_NEXTS };
+#define PG_NEXT_MS 100
 
 /* The sequences pg_key takes keys from. */
 enum pg_keyseq { PG_KEY_RUNS, PG_KEY_MESSAGES, PG_KEYSEQS };
@@ -117,6 +127,15 @@ struct store {
 	int retry[PG_DEPTH_MAX];        /* ... as a deadlock's victim */
 	int nosave[PG_DEPTH_MAX];       /* request i opened no savepoint */
 	int pipe;                        /* the transaction is pipelined */
+	int may_hope;                    /* the owner reruns (store_optimistic) */
+	int optimistic;                  /* requests end without a wait */
+	int doomed;                      /* ... and a statement failed */
+	int wrote;                       /* the outermost request wrote */
+	int64_t next[PG_NEXTS];          /* see pg_next */
+	uint64_t next_gen, due_gen;      /* next is valid while they agree */
+	int64_t next_at;                 /* monotonic ms of its read */
+	int redo;                        /* run the failed one again, careful */
+	uint64_t redone;                 /* transactions run again so */
 	struct pg_sent sent[PG_SENT_MAX]; /* results not read yet, in order */
 	size_t nsent;
 	struct pg_rcache rcache[PG_RCACHE]; /* see struct pg_rcache */
@@ -166,6 +185,12 @@ int pg_done(struct store *s, enum pg_part p, int i, struct pg_args *a);
 /* pg.c: run it for its effect: the rows it changed, or -1. */
 int64_t pg_changed(struct store *s, enum pg_part p, int i,
     struct pg_args *a);
+
+/*
+ * pg.c: when the earliest work of kind k is due (INT64_MAX: none), see
+ * enum pg_next.
+ */
+int64_t pg_next(struct store *s, enum pg_next k);
 
 /* pg.c: run it for the integer in its first row and column, or none. */
 int64_t pg_scalar(struct store *s, enum pg_part p, int i, struct pg_args *a,

@@ -35,12 +35,15 @@ enum {
 	RCPT_TENANT_FWD, RCPT_TENANT_BACK, RCPT_TENANT_DEL, RCPT_USER_CREATED,
 	RCPT_OBJ_CREATED, RCPT_TENANT_CREATED,
 	RCPT_SUB_OF, RCPT_CD_GET, RCPT_CD_PUT, RCPT_CD_DEL, RCPT_PREF_LIST,
-	RCPT_PREF_DEL, RCPT_MERGE,
+	RCPT_PREF_DEL, RCPT_MERGE, RCPT_USERS_AHEAD,
 	RECIPIENTS_COUNT
 };
 static const char *const recipients_sql[RECIPIENTS_COUNT] = {
 	[RCPT_USER_GET] = "SELECT props, created_at, updated_at FROM users"
 	    " WHERE id = $1::text",
+	[RCPT_USERS_AHEAD] = "SELECT props, created_at, updated_at, id FROM"
+	    " users WHERE id = ANY(ARRAY(SELECT json_array_elements_text("
+	    "$1::json)))",
 	[RCPT_USER_PUT] = "INSERT INTO users(id, props, created_at,"
 	    " updated_at) VALUES($1::text, $2::text, $3::bigint, $3::bigint)"
 	    " ON CONFLICT(id) DO UPDATE SET props = excluded.props,"
@@ -235,6 +238,25 @@ rcache_hit(const struct store *s, const struct pg_rcache *c,
 	    c->coll != NULL && strcmp(c->coll, collection) == 0);
 }
 
+/* Keep what was read of collection's id (props NULL: none) in the cache. */
+static void
+rcache_put(struct store *s, const char *collection, const char *id,
+    json_t *props, int64_t created, int64_t updated)
+{
+	struct pg_rcache *c = &s->rcache[s->rcache_next];
+
+	s->rcache_next = (s->rcache_next + 1) % PG_RCACHE;
+	free(c->coll);
+	free(c->id);
+	json_decref(c->props);
+	c->coll = collection != NULL ? xstrdup(collection) : NULL;
+	c->id = xstrdup(id);
+	c->props = props != NULL ? json_deep_copy(props) : NULL;
+	c->created = created;
+	c->updated = updated;
+	c->gen = s->rcache_gen;
+}
+
 /* Free the cache of users and objects read. */
 void
 pg_recipients_cache_free(struct store *s)
@@ -288,21 +310,55 @@ pg_recipient_get(struct store *s, const char *collection, const char *id,
 		t->created = pg_int(r, 0, 1);
 		t->updated = pg_int(r, 0, 2);
 	}
-	if (s->in_txn && (props != NULL || PQntuples(r) == 0)) {
-		c = &s->rcache[s->rcache_next];
-		s->rcache_next = (s->rcache_next + 1) % PG_RCACHE;
-		free(c->coll);
-		free(c->id);
-		json_decref(c->props);
-		c->coll = collection != NULL ? xstrdup(collection) : NULL;
-		c->id = xstrdup(id);
-		c->props = props != NULL ? json_deep_copy(props) : NULL;
-		c->created = props != NULL ? pg_int(r, 0, 1) : 0;
-		c->updated = props != NULL ? pg_int(r, 0, 2) : 0;
-		c->gen = s->rcache_gen;
-	}
+	if (s->in_txn && (props != NULL || PQntuples(r) == 0))
+		rcache_put(s, collection, id, props, props != NULL ?
+		    pg_int(r, 0, 1) : 0, props != NULL ? pg_int(r, 0, 2) : 0);
 	PQclear(r);
 	return props;
+}
+
+/*
+ * See store.h: read up to PG_RCACHE users ahead in one statement, each
+ * into the cache, found or not (one wait for a transaction's recipients
+ * instead of one for each).
+ */
+static void
+pg_users_prefetch(struct store *s, const char *const *ids, size_t n)
+{
+	struct pg_args a = { 0 };
+	json_t *arr = json_array(), *props;
+	PGresult *r;
+	size_t i, k;
+	int row;
+
+	if (!s->in_txn || n == 0) {
+		json_decref(arr);
+		return;
+	}
+	if (n > PG_RCACHE)
+		n = PG_RCACHE;
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(ids[i]));
+	pg_arg_json(&a, arr);
+	json_decref(arr);
+	r = pg_run(s, PG_RECIPIENTS, RCPT_USERS_AHEAD, &a);
+	if (r == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < i && strcmp(ids[k], ids[i]) != 0; k++)
+			;
+		if (k < i)
+			continue;
+		for (row = 0; row < PQntuples(r); row++)
+			if (strcmp(PQgetvalue(r, row, 3), ids[i]) == 0)
+				break;
+		props = row < PQntuples(r) ? rcpt_json(r, row, 0) : NULL;
+		rcache_put(s, NULL, ids[i], props, props != NULL ?
+		    pg_int(r, row, 1) : 0, props != NULL ? pg_int(r, row, 2) :
+		    0);
+		json_decref(props);
+	}
+	PQclear(r);
 }
 
 /* Store a user's or an object's properties (created_at kept); 0 or -1. */
@@ -684,6 +740,7 @@ void
 pg_recipients_ops(struct store_ops *o)
 {
 	o->recipient_get = pg_recipient_get;
+	o->users_prefetch = pg_users_prefetch;
 	o->recipient_put = pg_recipient_put;
 	o->recipient_delete = pg_recipient_delete;
 	o->tenant_get = pg_tenant_get;

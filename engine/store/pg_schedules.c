@@ -51,7 +51,7 @@
 /* The statements of this file. */
 enum {
 	SCHED_ADD, SCHED_GET, SCHED_UPDATE, SCHED_KIDS_DEL, SCHED_WORKFLOWS,
-	SCHED_RCPT_KIDS_DEL, SCHED_RCPT_DEL, SCHED_DEL, SCHED_NEXT,
+	SCHED_RCPT_KIDS_DEL, SCHED_RCPT_DEL, SCHED_DEL,
 	SCHED_DUE, SCHED_FIRED, SCHED_LIST, SCHED_BY_WF, SCHED_BY_RCPT,
 	SCHED_BY_PARENT, SCHED_LIST_DOWN, SCHED_BY_WF_DOWN, SCHED_BY_RCPT_DOWN,
 	SCHED_BY_PARENT_DOWN, SCHED_CHILD_DEL, SCHED_CFG_LOCK_TAKE,
@@ -85,9 +85,6 @@ static const char *const schedules_sql[SCHEDULES_COUNT] = {
 	    " config_id IS NULL",
 	[SCHED_DEL] = "DELETE FROM schedules WHERE seq = $1::bigint OR"
 	    " parent = $1::bigint",
-	/* The WHERE lets min() read the first entry of the partial index. */
-	[SCHED_NEXT] = "SELECT min(next_fire_at) FROM schedules WHERE"
-	    " next_fire_at IS NOT NULL",
 	/* Claimed until the transaction ends: no other node gets them. */
 	[SCHED_DUE] = "SELECT " SCHED_COLS " FROM schedules WHERE"
 	    " next_fire_at <= $1::bigint ORDER BY next_fire_at, seq LIMIT"
@@ -333,7 +330,7 @@ pg_sched_delete_config(struct store *s, const char *config_id)
 static int64_t
 pg_sched_next(struct store *s)
 {
-	return pg_scalar(s, PG_SCHEDULES, SCHED_NEXT, NULL, INT64_MAX);
+	return pg_next(s, PG_NEXT_FIRES);
 }
 
 /*

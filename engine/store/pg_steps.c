@@ -35,7 +35,7 @@
 
 /* The statements of this file. */
 enum {
-	STEPS_WAIT_PUT, STEPS_WAIT_DEL, STEPS_WAITS_DUE, STEPS_WAIT_NEXT,
+	STEPS_WAIT_PUT, STEPS_WAIT_DEL, STEPS_WAITS_DUE,
 	STEPS_BATCH_LOCK_KEY, STEPS_BATCH_FIND, STEPS_BATCH_OPEN,
 	STEPS_BATCH_GET, STEPS_BATCH_SET, STEPS_BATCH_CLOSE, STEPS_BATCH_DEL,
 	STEPS_ITEM_ADD, STEPS_ITEMS, STEPS_ITEM_DEL, STEPS_ITEM_COUNT,
@@ -52,7 +52,6 @@ static const char *const steps_sql[STEPS_COUNT] = {
 	[STEPS_WAITS_DUE] = ("SELECT due_at, kind, a, b FROM waits WHERE"
 	    " due_at <= $1::bigint ORDER BY due_at, kind, a, b LIMIT"
 	    " $2::bigint FOR UPDATE SKIP LOCKED"),
-	[STEPS_WAIT_NEXT] = "SELECT min(due_at) FROM waits",
 	[STEPS_BATCH_LOCK_KEY] = ("SELECT pg_advisory_xact_lock("
 	    STEPS_BATCH_LOCK ", hashtext($1::text))"),
 	[STEPS_BATCH_FIND] = ("SELECT id, closes_at, hard_close FROM batches"
@@ -180,7 +179,7 @@ pg_waits_due(struct store *s, int64_t now, size_t max, struct store_wait *out)
 static int64_t
 pg_wait_next(struct store *s)
 {
-	return pg_scalar(s, PG_STEPS, STEPS_WAIT_NEXT, NULL, INT64_MAX);
+	return pg_next(s, PG_NEXT_WAITS);
 }
 
 /*

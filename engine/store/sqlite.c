@@ -1170,6 +1170,14 @@ sqlite_shared(const struct store *s)
 	return 0;
 }
 
+/* Requests never wait on SQLite: there is nothing to be optimistic about. */
+static void
+sqlite_optimistic(struct store *s, int on)
+{
+	(void)s;
+	(void)on;
+}
+
 /* One writer: nothing is ever worth running again. */
 static int
 sqlite_request_retry(const struct store *s)
@@ -1269,6 +1277,8 @@ sqlite_core_ops(struct store_ops *o)
 	o->group_max = sqlite_group_max;
 	o->shared = sqlite_shared;
 	o->request_retry = sqlite_request_retry;
+	o->txn_retry = sqlite_request_retry;
+	o->optimistic = sqlite_optimistic;
 	o->announce = sqlite_announce;
 	o->listen_fd = sqlite_listen_fd;
 	o->heard = sqlite_heard;

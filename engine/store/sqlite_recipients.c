@@ -146,6 +146,15 @@ rcpt_props_row(struct store *s, sqlite3_stmt *st, struct store_times *t)
 	return props;
 }
 
+/* See store.h: SQLite's reads cost no wait, so nothing is read ahead. */
+static void
+sqlite_users_prefetch(struct store *s, const char *const *ids, size_t n)
+{
+	(void)s;
+	(void)ids;
+	(void)n;
+}
+
 /* A user's (collection NULL) or an object's properties, or NULL. */
 static json_t *
 sqlite_recipient_get(struct store *s, const char *collection, const char *id,
@@ -552,6 +561,7 @@ void
 sqlite_recipients_ops(struct store_ops *o)
 {
 	o->recipient_get = sqlite_recipient_get;
+	o->users_prefetch = sqlite_users_prefetch;
 	o->recipient_put = sqlite_recipient_put;
 	o->recipient_delete = sqlite_recipient_delete;
 	o->tenant_get = sqlite_tenant_get;

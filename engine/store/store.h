@@ -104,6 +104,24 @@ typedef int store_request_end_fn(struct store *s, int ok);
  */
 typedef int store_request_retry_fn(const struct store *s);
 
+/*
+ * Whether the transaction whose commit failed last may commit if the
+ * same work runs again: PostgreSQL pipelines a transaction's requests
+ * without waiting for each one's results, so one failing statement
+ * aborts them all; run again, each request waits for its own, and only
+ * the failing one is rolled back (the rerun is never optimistic).
+ * SQLite: never.
+ */
+typedef int store_txn_retry_fn(const struct store *s);
+
+/*
+ * Whether the store may run transactions optimistically from now on
+ * (on: the owner runs a transaction again when store_txn_retry says so);
+ * off, the default, every request's failure is known at its end.
+ * SQLite: its requests never wait, nothing changes.
+ */
+typedef void store_optimistic_fn(struct store *s, int on);
+
 /* ---- maintenance ---- */
 
 /*
@@ -740,6 +758,14 @@ struct store_times {
 typedef json_t *store_recipient_get_fn(struct store *s, const char *collection,
     const char *id, struct store_times *t);
 
+/*
+ * Read the n users ids ahead, in one statement, for the transaction's
+ * later store_recipient_get calls (which a store may answer from what it
+ * read here, until a write of recipients); a hint: SQLite does nothing.
+ */
+typedef void store_users_prefetch_fn(struct store *s, const char *const *ids,
+    size_t n);
+
 /* Store a user's or an object's properties at now; 0 or -1. */
 typedef int store_recipient_put_fn(struct store *s, const char *collection,
     const char *id, json_t *props, int64_t now);
@@ -1060,6 +1086,8 @@ struct store_ops {
 	store_group_max_fn *group_max;
 	store_shared_fn *shared;
 	store_request_retry_fn *request_retry;
+	store_txn_retry_fn *txn_retry;
+	store_optimistic_fn *optimistic;
 	store_announce_fn *announce;
 	store_listen_fd_fn *listen_fd;
 	store_heard_fn *heard;
@@ -1143,6 +1171,7 @@ struct store_ops {
 	store_message_events_fn *message_events;
 	store_feed_count_fn *feed_count;
 	store_recipient_get_fn *recipient_get;
+	store_users_prefetch_fn *users_prefetch;
 	store_recipient_put_fn *recipient_put;
 	store_recipient_delete_fn *recipient_delete;
 	store_tenant_get_fn *tenant_get;
@@ -1203,6 +1232,8 @@ struct store_ops {
 #define store_group_max(s) STORE_CALL0(s, group_max)
 #define store_shared(s) STORE_CALL0(s, shared)
 #define store_request_retry(s) STORE_CALL0(s, request_retry)
+#define store_txn_retry(s) STORE_CALL0(s, txn_retry)
+#define store_optimistic(s, ...) STORE_CALL(s, optimistic, __VA_ARGS__)
 #define store_announce(s, ...) STORE_CALL(s, announce, __VA_ARGS__)
 #define store_listen_fd(s) STORE_CALL0(s, listen_fd)
 #define store_heard(s, ...) STORE_CALL(s, heard, __VA_ARGS__)
@@ -1296,6 +1327,7 @@ struct store_ops {
 #define store_message_events(s, ...) STORE_CALL(s, message_events, __VA_ARGS__)
 #define store_feed_count(s, ...) STORE_CALL(s, feed_count, __VA_ARGS__)
 #define store_recipient_get(s, ...) STORE_CALL(s, recipient_get, __VA_ARGS__)
+#define store_users_prefetch(s, ...) STORE_CALL(s, users_prefetch, __VA_ARGS__)
 #define store_recipient_put(s, ...) STORE_CALL(s, recipient_put, __VA_ARGS__)
 #define store_recipient_delete(s, ...) \
 	STORE_CALL(s, recipient_delete, __VA_ARGS__)

@@ -1033,6 +1033,76 @@ test_sticky_failure(void **state)
 	assert_int_equal(count_rows("idempotency"), 1);
 }
 
+/* Two requests, the second's statement failing: whether each was kept. */
+static void
+two_requests(int *kept1, int *kept2)
+{
+	json_t *body, *reply = NULL;
+	char *cause = NULL;
+
+	eng_request_begin(e);
+	body = json_pack("{s:s}", "name", "Eight");
+	assert_int_equal(eng_user_put(e, "u8", body, 1000, &reply, &cause),
+	    ENG_OK);
+	json_decref(reply);
+	json_decref(body);
+	*kept1 = eng_request_end(e, 1);
+	eng_request_begin(e);
+	eng_idem_put(e, "k1", 200, "{}", 1000);   /* fails */
+	*kept2 = eng_request_end(e, 1);
+}
+
+/*
+ * An optimistic transaction (PostgreSQL: requests end without waiting
+ * for their results) learns of a request's failure at the commit, which
+ * fails as a whole and says to run again; run again, carefully, only the
+ * failing request is lost.
+ */
+static void
+test_optimistic_rerun(void **state)
+{
+	char *cause = NULL;
+	int kept1, kept2;
+
+	(void)state;
+	if (!fixture_pg())
+		skip();
+	exec_sql("CREATE FUNCTION idem_fails() RETURNS trigger LANGUAGE"
+	    " plpgsql AS $$BEGIN RAISE EXCEPTION 'the disk is full'; END$$;"
+	    " CREATE TRIGGER idem_fails BEFORE INSERT ON idempotency FOR"
+	    " EACH ROW EXECUTE FUNCTION idem_fails()");
+	assert_int_equal(eng_commit(e, &cause), 0);
+	eng_optimistic(e);
+	assert_int_equal(eng_begin(e, &cause), 0);
+	two_requests(&kept1, &kept2);
+	/* Not known yet: both look kept. */
+	assert_int_equal(kept1, 1);
+	assert_int_equal(kept2, 1);
+	assert_int_not_equal(eng_commit(e, &cause), 0);
+	free(cause);
+	cause = NULL;
+	assert_true(eng_txn_retry(e));
+	/* The rerun waits for each request's results. */
+	assert_int_equal(eng_begin(e, &cause), 0);
+	two_requests(&kept1, &kept2);
+	assert_int_equal(kept1, 1);
+	assert_int_equal(kept2, 0);
+	assert_int_equal(eng_commit(e, &cause), 0);
+	assert_int_equal(eng_begin(e, &cause), 0);
+	assert_int_equal(count_rows("users"), 1);
+	assert_int_equal(count_rows("idempotency"), 0);
+	/* The next transaction is optimistic again, and commits. */
+	exec_sql("DROP TRIGGER idem_fails ON idempotency");
+	assert_int_equal(eng_commit(e, &cause), 0);
+	assert_int_equal(eng_begin(e, &cause), 0);
+	two_requests(&kept1, &kept2);
+	assert_int_equal(kept2, 1);
+	assert_int_equal(eng_commit(e, &cause), 0);
+	assert_false(eng_txn_retry(e));
+	assert_int_equal(eng_begin(e, &cause), 0);
+	assert_int_equal(count_rows("idempotency"), 1);
+}
+
 /*
  * Back to schema 12: no channel data, no subscriptions by subscriber, no
  * bulk operations, messages without metadata, events or the run index, no
@@ -1778,6 +1848,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_feed_nested_rollback,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sticky_failure, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_optimistic_rerun, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_feed_walk, setup,
 		    teardown),
