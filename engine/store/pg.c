@@ -421,11 +421,14 @@ pg_read_one(struct store *s, int want)
 		while ((extra = PQgetResult(s->conn)) != NULL)
 			PQclear(extra);
 	if (t.kind == PG_SENT_SYNC) {
+		s->unsynced = 0;
 		PQclear(r);
 		return NULL;
 	}
 	ok = r != NULL && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
 	if (!ok) {
+		/* The server skips what follows until a sync. */
+		s->unsynced = 1;
 		if (t.kind == PG_SENT_PREPARE)
 			s->prepared[t.part][t.idx] = 0;
 		if (t.kind == PG_SENT_SAVEPOINT && t.depth > 0 &&
@@ -459,7 +462,12 @@ pg_drain(struct store *s, int sync, int want)
 	size_t last;
 	int ok;
 
-	if (s->nsent == 0)
+	/*
+	 * A sync is sent even with nothing in flight when a failure was read
+	 * since the last one (by a read's flush): until it, the server would
+	 * skip the rollback to the failed request's savepoint.
+	 */
+	if (s->nsent == 0 && !(sync && s->unsynced))
 		return NULL;
 	if (sync)
 		ok = PQpipelineSync(s->conn) == 1;
@@ -811,6 +819,7 @@ pg_connect(struct store *s, char **cause)
 	if (s->conn != NULL)
 		PQfinish(s->conn);
 	s->pipe = 0;
+	s->unsynced = 0;
 	s->nsent = 0;
 	s->rcache_gen++;
 	pg_unprepare(s);
@@ -1032,6 +1041,7 @@ pg_pipe_end(struct store *s)
 		s->conn = NULL;
 	}
 	s->pipe = 0;
+	s->unsynced = 0;
 	s->nsent = 0;
 }
 

@@ -127,6 +127,7 @@ struct store {
 	int retry[PG_DEPTH_MAX];        /* ... as a deadlock's victim */
 	int nosave[PG_DEPTH_MAX];       /* request i opened no savepoint */
 	int pipe;                        /* the transaction is pipelined */
+	int unsynced;                    /* a failure since the last sync */
 	int may_hope;                    /* the owner reruns (store_optimistic) */
 	int optimistic;                  /* requests end without a wait */
 	int doomed;                      /* ... and a statement failed */
