@@ -61,6 +61,7 @@ int
 txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
 {
 	struct eng_delivery d[SCH_MAX_INFLIGHT];
+	struct eng_stats before, after;
 	struct sch_outcome *o;
 	struct sch_req *r;
 	enum eng_status st;
@@ -78,6 +79,7 @@ again:
 	txn_prefetch(s, batch);
 	TAILQ_FOREACH(r, batch, entry)
 		for (tries = 0;; tries++) {
+			eng_stats(s->eng, &before);
 			eng_request_begin(s->eng);
 			st = server_exec(r);
 			if (eng_request_end(s->eng, st == ENG_OK))
@@ -87,8 +89,13 @@ again:
 				server_answer_reset(r);
 				continue;
 			}
-			/* A failed store operation undid an answer of success. */
-			if (st == ENG_OK) {
+			/*
+			 * A failed store operation undid the request: a 500,
+			 * whatever its handler made of the failure (an answer
+			 * of success, or a "not found" from a read after it).
+			 */
+			eng_stats(s->eng, &after);
+			if (st == ENG_OK || after.errors > before.errors) {
 				log_warnx("%s: a store operation failed: "
 				    "nothing of the request was kept",
 				    r->route != NULL ? r->route->pattern :
