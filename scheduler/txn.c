@@ -12,11 +12,12 @@
  * one durable commit.  A commit the store says may succeed if the work
  * runs again (eng_txn_retry: PostgreSQL's optimistic pipeline, where one
  * failing statement aborts the whole transaction) runs it once more,
- * answers reset, the store then isolating each request.  Only after the commit are deliveries started and,
- * by the caller, replies sent and then new messages pushed to the feeds'
- * open websockets (ws_push: after the replies, so that clients waiting
- * for an answer do not wait for the pushes), so an answer, a delivery or
- * a push never speaks for work that was lost.
+ * answers reset, the store then isolating each request.  Only after the
+ * commit are deliveries started and, by the caller, replies sent and
+ * then new messages pushed to the feeds' open websockets (ws_push: after
+ * the replies, so that clients waiting for an answer do not wait for the
+ * pushes), so an answer, a delivery or a push never speaks for work that
+ * was lost.
  */
 #include <stdlib.h>
 

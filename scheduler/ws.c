@@ -21,9 +21,9 @@
  * metadata, data: {ref: {metadata}}, attn: [ref...]}] when a committed
  * transaction gave that feed a message (ws_push(), after the commit's
  * replies): at once, or, within WS_PUSH_GAP of the join's last push, when
- * the gap has passed (a burst is one push a gap; the client fetches everything newer
- * than what it has).  The counts are each feed client's, with its tenant
- * filters, kept between pushes.
+ * the gap has passed (a burst is one push a gap; the client fetches
+ * everything newer than what it has).  The counts are each feed client's,
+ * with its tenant filters, taken when it joins and kept between pushes.
  *
  * Who may join: a server key any feed; a public key the feed of its
  * user token's user when user tokens are configured, else any feed (as
@@ -45,9 +45,8 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/event.h>
-
 #include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
 
 #include <openssl/evp.h>
 
