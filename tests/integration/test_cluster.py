@@ -237,19 +237,28 @@ def restart_server(pgdir, nodes, uri):
     acked_kept(uri, clients, "server restart")
 
 
-def main():
-    build = sys.argv[1] if len(sys.argv) > 1 else "build"
+def new_database(label, prefix):
+    """A new database on the run's cluster (BELFRY_TEST_PG): (base, db,
+    uri); None, having said the suite label checks nothing, without one."""
     base = os.environ.get("BELFRY_TEST_PG")
     if not base:
-        print("cluster: skipped, no PostgreSQL (BELFRY_TEST_PG unset)")
-        print("cluster: 0 passed, 0 failed")
+        print("%s: skipped, no PostgreSQL (BELFRY_TEST_PG unset)" % label)
+        print("%s: 0 passed, 0 failed" % label)
+        return None
+    db = "%s_%d" % (prefix, os.getpid())
+    psql(base + "/postgres", "CREATE DATABASE " + db)
+    return base, db, base + "/" + db
+
+
+def main():
+    build = sys.argv[1] if len(sys.argv) > 1 else "build"
+    got = new_database("cluster", "cluster")
+    if got is None:
         return 0
+    base, db, uri = got
     tmp = tempfile.mkdtemp(prefix="belfry-cluster-")
     conf = os.path.join(tmp, "conf")
     write_config(conf)
-    db = "cluster_%d" % os.getpid()
-    psql(base + "/postgres", "CREATE DATABASE " + db)
-    uri = base + "/" + db
     nodes = []
     try:
         port = free_port()

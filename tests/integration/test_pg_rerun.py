@@ -12,24 +12,23 @@ savepoint and no wait at a request's end), so a statement that fails is
 learnt only at the commit, which then fails as a whole; the daemon runs
 the same requests again, each in its savepoint, so only the failing one
 is lost.  Here a trigger of the database refuses one user's insert; the
-daemon is stopped (SIGSTOP) while three requests arrive, so that one
+daemon is stopped (SIGSTOP) while three requests are sent, so that one
 transaction holds them all, and continued.
 
 Prints one line per failed check and ends with "pg rerun: N passed, M
 failed".
 """
 
+import json
 import os
 import signal
 import sys
 import tempfile
-import threading
-import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from belfrytest import Checks, UnixConnection, keep_or_remove  # noqa: E402
-from test_cluster import Node, psql, write_config  # noqa: E402
+from test_cluster import Node, new_database, psql, write_config  # noqa: E402
 
 check = Checks()
 
@@ -49,39 +48,37 @@ def metric(node, name):
 
 
 def together(node, calls):
-    """Make the calls (method, path, body) at once while node is stopped,
-    so that they arrive in one loop pass: their (status, JSON)."""
-    out = [None] * len(calls)
-
-    def one(i):
-        out[i] = node.req(*calls[i])
-
+    """Make the calls (method, path, body) while node is stopped, so that
+    they arrive in one loop pass: their (status, JSON).  Each is sent
+    whole before the node continues (a Unix socket's connection and
+    request wait in the kernel), then the answers are read."""
+    conns = []
     node.proc.send_signal(signal.SIGSTOP)
-    threads = [threading.Thread(target=one, args=(i,))
-               for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    # Every request is in the socket's queue before the daemon runs on.
-    time.sleep(0.3)
-    node.proc.send_signal(signal.SIGCONT)
-    for t in threads:
-        t.join(60)
+    try:
+        for method, path, body in calls:
+            c = UnixConnection(node.sock, timeout=60)
+            c.request(method, path, json.dumps(body),
+                      {"Content-Type": "application/json"})
+            conns.append(c)
+    finally:
+        node.proc.send_signal(signal.SIGCONT)
+    out = []
+    for c in conns:
+        r = c.getresponse()
+        out.append((r.status, json.loads(r.read().decode() or "null")))
+        c.close()
     return out
 
 
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
-    base = os.environ.get("BELFRY_TEST_PG")
-    if not base:
-        print("pg rerun: skipped, no PostgreSQL (BELFRY_TEST_PG unset)")
-        print("pg rerun: 0 passed, 0 failed")
+    got = new_database("pg rerun", "rerun")
+    if got is None:
         return 0
+    base, db, uri = got
     tmp = tempfile.mkdtemp(prefix="belfry-pg-rerun-")
     conf = os.path.join(tmp, "conf")
     write_config(conf)
-    db = "rerun_%d" % os.getpid()
-    psql(base + "/postgres", "CREATE DATABASE " + db)
-    uri = base + "/" + db
     node = Node(build, tmp, conf, uri, 0)
     try:
         check("belfryd starts on PostgreSQL", node.proc.poll() is None)
