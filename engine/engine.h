@@ -183,6 +183,29 @@ const struct eng_config *eng_config(const struct eng *e);
 
 int eng_begin(struct eng *e, char **cause);
 int eng_commit(struct eng *e, char **cause);
+
+/*
+ * Commit without waiting where the store can (store_commit_send): 1 when
+ * the commit is sent, its outcome to be had from eng_commit_poll (the
+ * next transaction may begin meanwhile; its log lines wait for it), 0
+ * when committed, -1 with *cause.  A commit sent while one is pending
+ * reads that one's outcome once it is itself on its way: the caller then
+ * polls that outcome at once, so that a transaction begins with at most
+ * one commit pending and at most ENG_PENDING_MAX are ever unread.
+ */
+#define ENG_PENDING_MAX 2
+int eng_commit_send(struct eng *e, char **cause);
+
+/*
+ * The outcome of the oldest commit sent and not yet told, waiting for it
+ * if wait: 1 not yet known (only when !wait), 0 committed (its log lines
+ * written), -1 with *cause (eng_txn_retry says whether its work may
+ * commit if run again).  Without one pending: 0.
+ */
+int eng_commit_poll(struct eng *e, int wait, char **cause);
+
+/* The descriptor readable as a pending commit's outcome comes, or -1. */
+int eng_commit_fd(const struct eng *e);
 void eng_rollback(struct eng *e);
 void eng_request_begin(struct eng *e);
 /* 1 when the request's work was kept, 0 when it was rolled back. */
@@ -207,9 +230,11 @@ void eng_optimistic(struct eng *e);
 /*
  * Read ahead, in the open transaction, the users that n values name
  * (each a recipient or an array of them: a trigger's actor and
- * recipients), a hint to a store whose reads wait.
+ * recipients), and the keys of the runs requests will make (about one
+ * each of runs requests), a hint to a store whose reads wait.
  */
-void eng_users_prefetch(struct eng *e, json_t *const *vals, size_t n);
+void eng_users_prefetch(struct eng *e, json_t *const *vals, size_t n,
+    size_t runs);
 /* Whether other nodes share the store (store_shared). */
 int eng_shared(const struct eng *e);
 /* The most requests one group transaction should hold (store_group_max). */

@@ -24,6 +24,9 @@ struct eng {
 	int has_prefs;          /* whether any recipient preference set exists */
 	char *logs;             /* log channel lines, printed at commit */
 	size_t logs_len;
+	/* ... of the commits sent whose outcomes are not known, oldest first */
+	char *logs_pending[ENG_PENDING_MAX];
+	size_t npending;
 	int64_t *fired;         /* due instants of fires, for eng_fired_take */
 	size_t nfired;
 	/* What each open request may take back: logs, fires and pushes. */

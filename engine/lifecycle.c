@@ -40,6 +40,8 @@ eng_close(struct eng *e)
 {
 	if (e == NULL)
 		return;
+	while (e->npending > 0)
+		eng_commit_poll(e, 1, NULL);
 	store_close(e->store);
 	eng_config_free(e->cfg);
 	free(e->logs);

@@ -56,7 +56,8 @@ eng_prefetch_add(json_t *v, const char **ids, size_t *k, size_t max)
  * that a store that waits for each read waits once for them all.
  */
 void
-eng_users_prefetch(struct eng *e, json_t *const *vals, size_t n)
+eng_users_prefetch(struct eng *e, json_t *const *vals, size_t n,
+    size_t runs)
 {
 	const char *ids[64];
 	json_t *v;
@@ -68,7 +69,7 @@ eng_users_prefetch(struct eng *e, json_t *const *vals, size_t n)
 				eng_prefetch_add(v, ids, &k, max);
 		else
 			eng_prefetch_add(vals[i], ids, &k, max);
-	store_users_prefetch(e->store, ids, k);
+	store_users_prefetch(e->store, ids, k, runs);
 }
 
 /* Whether other nodes share the store. */
@@ -134,11 +135,11 @@ eng_log_line(struct eng *e, int pri, const char *fmt, ...)
 	free(line);
 }
 
-/* Log the queued lines (eng_log_line) through the log facility. */
+/* Log queued lines (eng_log_line's form) through the log facility. */
 static void
-eng_logs_write(struct eng *e)
+eng_logs_write(char *p)
 {
-	char *p = e->logs, *nl;
+	char *nl;
 
 	for (; p != NULL && *p != '\0'; p = nl + 1) {
 		nl = strchr(p, '\n');
@@ -168,9 +169,61 @@ eng_commit(struct eng *e, char **cause)
 		return -1;
 	}
 	if (e->logs_len > 0)
-		eng_logs_write(e);
+		eng_logs_write(e->logs);
 	eng_logs_truncate(e, 0);
 	return 0;
+}
+
+/* See engine.h: commit without waiting where the store can. */
+int
+eng_commit_send(struct eng *e, char **cause)
+{
+	int rc;
+
+	assert(e->depth == 0 && e->npending < ENG_PENDING_MAX);
+	eng_pushes_announce(e);
+	if ((rc = store_commit_send(e->store, cause)) < 0) {
+		eng_rollback(e);
+		return -1;
+	}
+	if (rc == 0) {
+		if (e->logs_len > 0)
+			eng_logs_write(e->logs);
+		eng_logs_truncate(e, 0);
+		return 0;
+	}
+	/* Its lines wait for its outcome. */
+	e->logs_pending[e->npending++] = e->logs;
+	e->logs = NULL;
+	e->logs_len = 0;
+	return 1;
+}
+
+/* See engine.h: the oldest pending commit's outcome. */
+int
+eng_commit_poll(struct eng *e, int wait, char **cause)
+{
+	char *logs;
+	int rc;
+
+	if (e->npending == 0)
+		return 0;
+	if ((rc = store_commit_poll(e->store, wait, cause)) == 1)
+		return 1;
+	logs = e->logs_pending[0];
+	memmove(e->logs_pending, e->logs_pending + 1, --e->npending *
+	    sizeof e->logs_pending[0]);
+	if (rc == 0 && logs != NULL)
+		eng_logs_write(logs);
+	free(logs);
+	return rc;
+}
+
+/* See engine.h: the descriptor of the pending commit's outcome. */
+int
+eng_commit_fd(const struct eng *e)
+{
+	return store_commit_fd(e->store);
 }
 
 /* Abandon the group transaction (and any request open in it). */

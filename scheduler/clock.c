@@ -70,13 +70,21 @@ sch_now(const struct sch *s)
 	return (int64_t)time(NULL);
 }
 
-/* The announcements of other nodes arrived: read them (clock_listen). */
+/*
+ * The announcements of other nodes arrived: read them (clock_listen),
+ * and the outcome of a pending commit too, which reading them may have
+ * taken in from the same connection.
+ */
 static void
 clock_listen_cb(evutil_socket_t fd, short events, void *arg)
 {
+	struct sch *s = arg;
+
 	(void)fd;
 	(void)events;
-	clock_listen(arg);
+	clock_listen(s);
+	if (s->npend > 0 && txn_pending(s, 0) == 0)
+		clock_rearm(s);
 }
 
 /*

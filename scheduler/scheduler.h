@@ -157,6 +157,19 @@ struct sch {
 	size_t inflight;             /* deliveries taken, not yet recorded */
 	int stopping;
 
+	/*
+	 * The batches whose commits were sent, their outcomes not known,
+	 * oldest first, each with its feeds' changes, pushed after (txn.c).
+	 */
+	struct sch_pending {
+		struct sch_reqs batch;
+		struct eng_push *pushes;
+		size_t npushes;
+		int all;
+	} pend[ENG_PENDING_MAX];
+	size_t npend;
+	struct event *pend_ev;        /* the oldest's outcome is arriving */
+
 	struct sch_counters counters;
 	struct sch_backup *backup;   /* the backup in progress, or NULL */
 };
@@ -257,6 +270,8 @@ void server_flush_now(struct sch *s);
 void server_kick(struct sch *s);
 enum eng_status server_exec(struct sch_req *r);
 void server_answer_500(struct sch_req *r, const char *why);
+/* Send r's answer and free r. */
+void server_send(struct sch_req *r);
 void server_answer_reset(struct sch_req *r);
 void server_finish(struct sch_req *r, enum eng_status st, json_t *reply,
     char *cause);
@@ -328,6 +343,8 @@ void tls_free(struct ssl_ctx_st *ctx);
 void ws_init(struct sch *s);
 void ws_upgrade(struct sch_req *r, int body);
 void ws_push(struct sch *s);
+/* ws_push for changes taken from the engine before (freed). */
+void ws_push_taken(struct sch *s, struct eng_push *p, size_t n, int all);
 int64_t ws_heard(struct sch *s);
 void ws_stop(struct sch *s);
 size_t ws_count(const struct sch *s);
@@ -463,6 +480,12 @@ json_t *api_metrics_status(struct sch *s);
 
 int txn_run(struct sch *s, struct sch_reqs *batch,
     struct sch_outcomes *outs);
+/*
+ * Answer the oldest batch whose commit was sent (txn_run may leave one),
+ * once its outcome is known, waiting for it if wait; 1 if it is still
+ * not, 0 when it was answered or there was none.
+ */
+int txn_pending(struct sch *s, int wait);
 
 /* ---- the timer and the virtual clock (clock.c) ---- */
 

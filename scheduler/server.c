@@ -196,7 +196,7 @@ server_req_free(struct sch_req *r)
 }
 
 /* Send r's answer and free r. */
-static void
+void
 server_send(struct sch_req *r)
 {
 	char *body = NULL;
@@ -610,6 +610,8 @@ server_flush_cb(evutil_socket_t fd, short events, void *arg)
 void
 server_flush_now(struct sch *s)
 {
+	while (s->npend > 0)
+		txn_pending(s, 1);
 	server_flush(s);
 }
 

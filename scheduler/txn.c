@@ -18,8 +18,19 @@
  * the replies, so that clients waiting for an answer do not wait for the
  * pushes), so an answer, a delivery or a push never speaks for work that
  * was lost.
+ *
+ * A batch of API requests alone (no delivery outcomes, no due work, no
+ * deliveries taken) commits without waiting where the store can
+ * (eng_commit_send: PostgreSQL, on a second connection): the batch is
+ * kept with its feeds' changes and answered when the outcome arrives
+ * (txn_pending, from the connection's readable event), while the loop
+ * goes on and the next batch runs.  At most one commit is pending: the
+ * next batch's commit waits for the outcome first, and answers the
+ * batch before it just after sending its own.
  */
 #include <stdlib.h>
+
+#include <event2/event.h>
 
 #include "scheduler/scheduler.h"
 
@@ -27,9 +38,19 @@
 #define TXN_RETRIES 3
 
 /*
+ * How often a pending commit's outcome is looked for even if its
+ * descriptor does not stir (another reader of the connection, such as
+ * the announcements', may have taken its input into libpq), in ms.
+ */
+#define TXN_PENDING_MS 20
+
+static int txn_go(struct sch *, struct sch_reqs *, struct sch_outcomes *,
+    int);
+
+/*
  * Read ahead the users the batch's triggers name as recipients and
- * actors (eng_users_prefetch, up to 64 values): one wait for all of them
- * on a store whose reads wait.
+ * actors (eng_users_prefetch, up to 64 values), and the keys of the
+ * runs they make: one wait for all of them on a store whose reads wait.
  */
 static void
 txn_prefetch(struct sch *s, struct sch_reqs *batch)
@@ -37,29 +58,186 @@ txn_prefetch(struct sch *s, struct sch_reqs *batch)
 	static const char *const keys[] = { "recipients", "actor" };
 	json_t *vals[64], *v;
 	struct sch_req *r;
-	size_t n = 0, k;
+	size_t n = 0, runs = 0, k;
 
-	TAILQ_FOREACH(r, batch, entry)
-		for (k = 0; k < 2 && r->route != NULL &&
-		    (r->route->flags & SCH_ROUTE_RCPTS); k++)
+	TAILQ_FOREACH(r, batch, entry) {
+		if (r->route == NULL || !(r->route->flags & SCH_ROUTE_RCPTS))
+			continue;
+		runs++;
+		for (k = 0; k < 2; k++)
 			if (n < sizeof vals / sizeof vals[0] &&
 			    (v = json_object_get(r->body, keys[k])) != NULL)
 				vals[n++] = v;
-	if (n > 0)
-		eng_users_prefetch(s->eng, vals, n);
+	}
+	if (runs > 0)
+		eng_users_prefetch(s->eng, vals, n, runs);
+}
+
+/* The oldest pending commit's descriptor stirred, or its interval passed. */
+static void
+txn_pending_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct sch *s = arg;
+
+	(void)fd;
+	(void)events;
+	if (txn_pending(s, 0) == 0)
+		clock_rearm(s);
+}
+
+/* Watch for the oldest pending commit's outcome (none: stop watching). */
+static void
+txn_pending_watch(struct sch *s)
+{
+	struct timeval tv = { 0, TXN_PENDING_MS * 1000 };
+	int fd;
+
+	if (s->pend_ev != NULL)
+		event_free(s->pend_ev);
+	s->pend_ev = NULL;
+	if (s->npend == 0)
+		return;
+	/* Without a descriptor (a lost connection) the interval alone. */
+	fd = eng_commit_fd(s->eng);
+	s->pend_ev = event_new(s->base, fd, (fd >= 0 ? EV_READ : 0) |
+	    EV_PERSIST, txn_pending_cb, s);
+	if (s->pend_ev == NULL)
+		fatalx("event_new failed");
+	event_add(s->pend_ev, &tv);
+}
+
+/*
+ * Keep batch (emptied) and the engine's feed changes as the newest
+ * pending commit's.
+ */
+static void
+txn_pending_put(struct sch *s, struct sch_reqs *batch)
+{
+	struct sch_pending *p = &s->pend[s->npend++];
+
+	TAILQ_INIT(&p->batch);
+	TAILQ_CONCAT(&p->batch, batch, entry);
+	p->npushes = eng_pushes_take(s->eng, &p->pushes, &p->all);
+	txn_pending_watch(s);
+}
+
+/*
+ * The outcome of the commit that held p's batch is rc, with cause: count
+ * it, or run the batch again when the store asks (the rerun answers for
+ * itself), or answer each request 500; then send the answers and push
+ * the feeds' changes (freed).
+ */
+static void
+txn_pending_done(struct sch *s, struct sch_pending *p, int rc,
+    const char *cause)
+{
+	struct sch_outcomes none;
+	struct sch_req *r;
+	char *why;
+	int rerun = rc != 0 && eng_txn_retry(s->eng);
+
+	TAILQ_INIT(&none);
+	if (rc == 0) {
+		s->counters.commits++;
+		TAILQ_FOREACH(r, &p->batch, entry)
+			s->counters.batched++;
+	} else if (rerun) {
+		log_debug("commit: %s: running the transaction again",
+		    cause != NULL ? cause : "failed");
+		TAILQ_FOREACH(r, &p->batch, entry)
+			server_answer_reset(r);
+		txn_go(s, &p->batch, &none, 1);
+	} else {
+		log_warnx("commit: %s", cause != NULL ? cause : "failed");
+		why = xasprintf("the transaction did not commit: %s",
+		    cause != NULL ? cause : "failed");
+		TAILQ_FOREACH(r, &p->batch, entry)
+			server_answer_500(r, why);
+		free(why);
+	}
+	while ((r = TAILQ_FIRST(&p->batch)) != NULL) {
+		TAILQ_REMOVE(&p->batch, r, entry);
+		server_send(r);
+	}
+	if (rc == 0)
+		ws_push_taken(s, p->pushes, p->npushes, p->all);
+	else
+		eng_pushes_free(p->pushes, p->npushes);
+	/* The rerun's own changes, if it committed. */
+	if (rerun)
+		ws_push(s);
+}
+
+/* See scheduler.h: answer the oldest pending batch once it is known. */
+int
+txn_pending(struct sch *s, int wait)
+{
+	struct sch_pending p;
+	char *cause = NULL;
+	int rc;
+
+	if (s->npend == 0)
+		return 0;
+	if ((rc = eng_commit_poll(s->eng, wait, &cause)) == 1)
+		return 1;
+	p = s->pend[0];
+	TAILQ_INIT(&p.batch);
+	TAILQ_CONCAT(&p.batch, &s->pend[0].batch, entry);
+	if (--s->npend > 0) {
+		TAILQ_INIT(&s->pend[0].batch);
+		TAILQ_CONCAT(&s->pend[0].batch, &s->pend[1].batch, entry);
+		s->pend[0].pushes = s->pend[1].pushes;
+		s->pend[0].npushes = s->pend[1].npushes;
+		s->pend[0].all = s->pend[1].all;
+	}
+	txn_pending_watch(s);
+	txn_pending_done(s, &p, rc, cause);
+	free(cause);
+	return 0;
+}
+
+/*
+ * Commit batch's transaction without waiting when it holds API requests
+ * alone (see the top of this file): 1 when sent and kept pending (batch
+ * emptied), 0 committed, -1 with *cause and *retry (eng_txn_retry, read
+ * at once).  The batch pending before is answered after: its outcome was
+ * read as this commit was sent, or is waited for when this one committed
+ * at once.
+ */
+static int
+txn_commit_send(struct sch *s, struct sch_reqs *batch, char **cause,
+    int *retry)
+{
+	int rc, had = s->npend > 0;
+
+	if ((rc = eng_commit_send(s->eng, cause)) == 1)
+		txn_pending_put(s, batch);
+	*retry = rc < 0 && eng_txn_retry(s->eng);
+	if (had)
+		txn_pending(s, 1);
+	return rc;
 }
 
 /*
  * Run one transaction over batch and outs (either may be empty) and,
  * unless the daemon is stopping, the work due now.  After a commit: the
  * lateness histogram is fed, the counters move and the deliveries start;
- * returns how many due items ran plus how many deliveries started.  After
- * a failure: every request of batch has a 500 naming the store's cause
- * and -1 is returned; outs is left to the caller, whose outcomes are not
- * recorded.
+ * returns how many due items ran plus how many deliveries started.  A
+ * batch whose commit is left pending is moved out of batch (0 is
+ * returned), to be answered by txn_pending.  After a failure: every
+ * request of batch has a 500 naming the store's cause and -1 is
+ * returned; outs is left to the caller, whose outcomes are not recorded.
  */
 int
 txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
+{
+	return txn_go(s, batch, outs, 0);
+}
+
+/* txn_run, rerun when the work runs again after a failed commit. */
+static int
+txn_go(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs,
+    int rerun)
 {
 	struct eng_delivery d[SCH_MAX_INFLIGHT];
 	struct eng_stats before, after;
@@ -69,7 +247,7 @@ txn_run(struct sch *s, struct sch_reqs *batch, struct sch_outcomes *outs)
 	char *cause = NULL, *why;
 	size_t nd = 0, i;
 	int64_t now;
-	int ran, tries, rerun = 0;
+	int ran, tries, rc, retry;
 
 again:
 	ran = 0;
@@ -116,12 +294,23 @@ again:
 	}
 	if (!s->stopping)
 		nd = outbound_take(s, now, d, SCH_MAX_INFLIGHT);
-	if (eng_commit(s->eng, &cause) != 0) {
+	if (!rerun && !s->stopping && ran <= 0 && nd == 0 &&
+	    TAILQ_EMPTY(outs) && !TAILQ_EMPTY(batch)) {
+		rc = txn_commit_send(s, batch, &cause, &retry);
+		if (rc == 1) {
+			clock_listen(s);
+			return 0;
+		}
+	} else {
+		rc = eng_commit(s->eng, &cause);
+		retry = rc < 0 && eng_txn_retry(s->eng);
+	}
+	if (rc != 0) {
 		eng_rollback(s->eng);
 		for (i = 0; i < nd; i++)
 			eng_delivery_free(&d[i]);
 		nd = 0;
-		if (!rerun && eng_txn_retry(s->eng)) {
+		if (!rerun && retry) {
 			/* One request's statement failed: all again, each alone. */
 			log_debug("commit: %s: running the transaction again",
 			    cause != NULL ? cause : "failed");

@@ -861,6 +861,13 @@ ws_push(struct sch *s)
 	int all;
 
 	n = eng_pushes_take(s->eng, &p, &all);
+	ws_push_taken(s, p, n, all);
+}
+
+/* See scheduler.h: push changes taken from the engine earlier. */
+void
+ws_push_taken(struct sch *s, struct eng_push *p, size_t n, int all)
+{
 	ws_apply(s, p, n, all);
 	eng_pushes_free(p, n);
 }

@@ -12,6 +12,7 @@
  * whether the server answers.
  */
 #include <assert.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,7 +186,7 @@ static const char *pg_migrations[STORE_PG_VERSION + 1] = { NULL };
 enum {
 	CORE_BEGIN, CORE_COMMIT, CORE_ROLLBACK, CORE_SAVEPOINT, CORE_RELEASE,
 	CORE_ROLLBACK_TO, CORE_PING, CORE_BYTES, CORE_SCHEDULES, CORE_MSGS,
-	CORE_LEASES, CORE_NOTIFY, CORE_KEYS_RUNS, CORE_KEYS_MSGS, CORE_NEXT,
+	CORE_LEASES, CORE_NOTIFY, CORE_KEYS, CORE_NEXT,
 	CORE_COUNT
 };
 static const char *const core_sql[CORE_COUNT] = {
@@ -203,10 +204,16 @@ static const char *const core_sql[CORE_COUNT] = {
 	    " json_array_elements_text($1::json) p",
 	[CORE_LEASES] = "SELECT count(*) FROM deliveries WHERE lease_owner ="
 	    " $1",
-	[CORE_KEYS_RUNS] = "SELECT nextval(pg_get_serial_sequence('runs',"
-	    " 'seq')) FROM generate_series(1, $1::int)",
-	[CORE_KEYS_MSGS] = "SELECT nextval(pg_get_serial_sequence('messages',"
-	    " 'seq')) FROM generate_series(1, $1::int)",
+	/*
+	 * $1 keys of runs and $2 of messages (pg_keys_send), the sequences'
+	 * names looked up once (OFFSET 0 keeps the subquery whole), not
+	 * once a key.
+	 */
+	[CORE_KEYS] = "SELECT CASE WHEN g <= $1::int THEN nextval(q.r) END,"
+	    " CASE WHEN g <= $2::int THEN nextval(q.m) END FROM (SELECT"
+	    " pg_get_serial_sequence('runs', 'seq')::regclass AS r,"
+	    " pg_get_serial_sequence('messages', 'seq')::regclass AS m"
+	    " OFFSET 0) q, generate_series(1, greatest($1::int, $2::int)) g",
 	/*
 	 * The earliest fire, wait and delivery (pg_next): the schedules'
 	 * WHERE lets min() read the first entry of their partial index, the
@@ -402,6 +409,29 @@ pg_fail_at(struct store *s, enum pg_part p, int i, const PGresult *r,
 }
 
 /*
+ * Fill the open transaction's empty blocks of keys from r (CORE_KEYS's
+ * result), unless it was sent for a transaction before.
+ */
+static void
+pg_keys_fill(struct store *s, const PGresult *r)
+{
+	size_t m;
+	int i, k, n = PQntuples(r);
+
+	if (!s->in_txn || s->keys_gen != s->txn_gen)
+		return;
+	for (k = 0; k < PG_KEYSEQS; k++) {
+		for (i = 0, m = 0; i < n && m < PG_KEY_MAX; i++)
+			if (!PQgetisnull(r, i, k))
+				s->keys[k][m++] = pg_int(r, i, k);
+		if (m > 0) {
+			s->key_n[k] = m;
+			s->key_pos[k] = 0;
+		}
+	}
+}
+
+/*
  * Read the result of the first statement in flight: the statement's own
  * result for the caller when want and it succeeded, else NULL, having
  * marked what failed (a statement skipped after another's failure fails
@@ -429,7 +459,10 @@ pg_read_one(struct store *s, int want)
 	if (!ok) {
 		/* The server skips what follows until a sync. */
 		s->unsynced = 1;
-		if (t.kind == PG_SENT_PREPARE)
+		if (t.kind == PG_SENT_PREPARE && t.rows > 0)
+			s->prepared_rows[t.part][t.idx] &=
+			    ~((uint64_t)1 << (t.rows - 1));
+		else if (t.kind == PG_SENT_PREPARE)
 			s->prepared[t.part][t.idx] = 0;
 		if (t.kind == PG_SENT_SAVEPOINT && t.depth > 0 &&
 		    t.depth <= s->depth)
@@ -444,31 +477,36 @@ pg_read_one(struct store *s, int want)
 		PQclear(r);
 		return NULL;
 	}
-	if (want)
+	if (t.kind == PG_SENT_KEYS)
+		pg_keys_fill(s, r);
+	else if (want)
 		return r;
 	PQclear(r);
 	return NULL;
 }
 
-/*
- * Read every result in flight (sending a sync first when sync, else a
- * flush request), returning the last one's when want, as pg_read_one.
- * A lost connection fails them all.
- */
-static PGresult *
-pg_drain(struct store *s, int sync, int want)
+/* Fail every statement in flight (the connection is lost). */
+static void
+pg_fail_inflight(struct store *s)
 {
-	PGresult *r = NULL;
-	size_t last;
+	while (s->nsent > 0) {
+		struct pg_sent t = s->sent[--s->nsent];
+
+		if (t.kind != PG_SENT_SYNC)
+			pg_fail_at(s, t.part, t.idx, NULL, t.depth);
+	}
+}
+
+/*
+ * Send a sync when sync, else a flush request, so that the server
+ * answers what is in flight; -1 (everything in flight failed) if it
+ * could not be sent.
+ */
+static int
+pg_sync_send(struct store *s, int sync)
+{
 	int ok;
 
-	/*
-	 * A sync is sent even with nothing in flight when a failure was read
-	 * since the last one (by a read's flush): until it, the server would
-	 * skip the rollback to the failed request's savepoint.
-	 */
-	if (s->nsent == 0 && !(sync && s->unsynced))
-		return NULL;
 	if (sync)
 		ok = PQpipelineSync(s->conn) == 1;
 	else
@@ -476,24 +514,43 @@ pg_drain(struct store *s, int sync, int want)
 	if (ok && sync)
 		s->sent[s->nsent++] = (struct pg_sent){ .kind = PG_SENT_SYNC,
 		    .depth = (unsigned)s->depth };
-	/* Without its sync or flush request the server would not answer. */
-	if (!ok || PQflush(s->conn) != 0 ||
-	    PQstatus(s->conn) != CONNECTION_OK) {
-		if (PQstatus(s->conn) == CONNECTION_OK) {
-			/* libpq's queue is no longer ours: connect again. */
-			log_warnx("postgresql: cannot send: %s",
-			    PQerrorMessage(s->conn));
-			PQfinish(s->conn);
-			s->conn = NULL;
-		}
-		while (s->nsent > 0) {
-			struct pg_sent t = s->sent[--s->nsent];
-
-			if (t.kind != PG_SENT_SYNC)
-				pg_fail_at(s, t.part, t.idx, NULL, t.depth);
-		}
-		return NULL;
+	if (ok && PQflush(s->conn) == 0 && PQstatus(s->conn) == CONNECTION_OK)
+		return 0;
+	if (PQstatus(s->conn) == CONNECTION_OK) {
+		/* libpq's queue is no longer ours: connect again. */
+		log_warnx("postgresql: cannot send: %s",
+		    PQerrorMessage(s->conn));
+		PQfinish(s->conn);
+		s->conn = NULL;
 	}
+	pg_fail_inflight(s);
+	return -1;
+}
+
+/*
+ * Read every result in flight (sending a sync first when sync, else a
+ * flush request), returning the last one's when want, as pg_read_one.
+ * A lost connection fails them all.
+ */
+static void pg_adds_send(struct store *);
+
+static PGresult *
+pg_drain(struct store *s, int sync, int want)
+{
+	PGresult *r = NULL;
+	size_t last;
+
+	pg_adds_send(s);
+	/*
+	 * A sync is sent even with nothing in flight when a failure was read
+	 * since the last one (by a read's flush): until it, the server would
+	 * skip the rollback to the failed request's savepoint.
+	 */
+	if (s->nsent == 0 && !(sync && s->unsynced))
+		return NULL;
+	/* Without its sync or flush request the server would not answer. */
+	if (pg_sync_send(s, sync) != 0)
+		return NULL;
 	for (last = s->nsent; last > 0; last--)
 		if (s->sent[last - 1].kind == PG_SENT)
 			break;
@@ -505,13 +562,7 @@ pg_drain(struct store *s, int sync, int want)
 		if (PQstatus(s->conn) != CONNECTION_OK) {
 			PQclear(r);
 			r = NULL;
-			while (s->nsent > 0) {
-				struct pg_sent t = s->sent[--s->nsent];
-
-				if (t.kind != PG_SENT_SYNC)
-					pg_fail_at(s, t.part, t.idx, NULL,
-					    t.depth);
-			}
+			pg_fail_inflight(s);
 		}
 	}
 	return r;
@@ -546,6 +597,7 @@ pg_send(struct store *s, enum pg_part p, int i, struct pg_args *a,
 	char name[32];
 	int ok = 1;
 
+	pg_adds_send(s);
 	pg_writes(s, p, i);
 	if (s->nsent + 3 > PG_SENT_MAX)
 		pg_drain(s, 0, 0);
@@ -557,7 +609,7 @@ pg_send(struct store *s, enum pg_part p, int i, struct pg_args *a,
 			s->prepared[p][i] = 1;
 			s->sent[s->nsent++] = (struct pg_sent){ (unsigned char)p,
 			    PG_SENT_PREPARE, (unsigned short)i,
-			    (unsigned)s->depth };
+			    (unsigned)s->depth, 0 };
 		}
 	}
 	if (ok)
@@ -569,7 +621,155 @@ pg_send(struct store *s, enum pg_part p, int i, struct pg_args *a,
 		return -1;
 	}
 	s->sent[s->nsent++] = (struct pg_sent){ (unsigned char)p, kind,
-	    (unsigned short)i, (unsigned)s->depth };
+	    (unsigned short)i, (unsigned)s->depth, 0 };
+	return 0;
+}
+
+/*
+ * The SQL of insert i of part p for rows rows (new): its VALUES tuple
+ * once a row, the parameters of row r numbered on by r * nargs.
+ */
+static char *
+pg_rows_sql(enum pg_part p, int i, int nargs, size_t rows)
+{
+	const char *sql = pg_parts[p]->sql[i], *t = strstr(sql, " VALUES(");
+	const char *c;
+	char *out, *end;
+	size_t len, r;
+	FILE *f;
+	long k;
+
+	assert(t != NULL);
+	t += 7;
+	if ((f = open_memstream(&out, &len)) == NULL)
+		fatal("open_memstream");
+	fwrite(sql, 1, (size_t)(t - sql), f);
+	for (r = 0; r < rows; r++) {
+		if (r > 0)
+			fputs(", ", f);
+		for (c = t; *c != '\0'; c++) {
+			if (*c != '$' || !isdigit((unsigned char)c[1])) {
+				fputc(*c, f);
+				continue;
+			}
+			k = strtol(c + 1, &end, 10);
+			assert(k >= 1 && k <= nargs);
+			fprintf(f, "$%ld", k + (long)(r * (size_t)nargs));
+			c = end - 1;
+		}
+	}
+	if (fclose(f) != 0)
+		fatal("open_memstream");
+	return out;
+}
+
+/*
+ * Send the rows held of one insert as one statement, prepared on the
+ * connection for that many rows at its first use; its failure marks the
+ * outermost request (whose failure dooms the optimistic transaction).
+ */
+static void
+pg_adds_send_one(struct store *s, const struct pg_adds *h)
+{
+	size_t n = h->rows * (size_t)h->nargs, j;
+	uint64_t bit = (uint64_t)1 << (h->rows - 1);
+	const char **v = xreallocarray(NULL, n, sizeof *v);
+	const char *c = h->buf;
+	char name[40];
+	int ok = 1;
+
+	for (j = 0; j < n; j++)
+		if (*c++ == 0)
+			v[j] = NULL;
+		else {
+			v[j] = c;
+			c += strlen(c) + 1;
+		}
+	if (s->nsent + 3 > PG_SENT_MAX)
+		pg_drain(s, 0, 0);
+	snprintf(name, sizeof name, "p%d_%d_r%zu", (int)h->part, h->idx,
+	    h->rows);
+	if (!(s->prepared_rows[h->part][h->idx] & bit)) {
+		char *sql = pg_rows_sql(h->part, h->idx, h->nargs, h->rows);
+
+		ok = PQsendPrepare(s->conn, name, sql, 0, NULL) == 1;
+		free(sql);
+		if (ok) {
+			s->prepared_rows[h->part][h->idx] |= bit;
+			s->sent[s->nsent++] = (struct pg_sent){ h->part,
+			    PG_SENT_PREPARE, h->idx, 1, (unsigned)h->rows };
+		}
+	}
+	if (ok)
+		ok = PQsendQueryPrepared(s->conn, name, (int)n, v, NULL, NULL,
+		    0) == 1;
+	free(v);
+	if (!ok) {
+		pg_fail_at(s, h->part, h->idx, NULL, 1);
+		return;
+	}
+	s->sent[s->nsent++] = (struct pg_sent){ h->part, PG_SENT, h->idx, 1,
+	    (unsigned)h->rows };
+}
+
+/* Send every insert's rows held (pg_add), in the order of their first. */
+static void
+pg_adds_send(struct store *s)
+{
+	size_t n = s->nadds, k;
+
+	/* Sending may drain, which sends what is held: nothing by then. */
+	s->nadds = 0;
+	for (k = 0; k < n; k++)
+		pg_adds_send_one(s, &s->adds[k]);
+}
+
+/* Append one parameter's text (NULL: SQL NULL) to the rows held. */
+static void
+pg_adds_put(struct pg_adds *h, const char *v)
+{
+	size_t n = v != NULL ? strlen(v) + 2 : 1;
+
+	if (h->len + n > h->cap) {
+		h->cap = h->len + n > 2 * h->cap ? h->len + n : 2 * h->cap;
+		h->buf = xreallocarray(h->buf, h->cap, 1);
+	}
+	h->buf[h->len++] = v != NULL;
+	if (v != NULL) {
+		memcpy(h->buf + h->len, v, n - 1);
+		h->len += n - 1;
+	}
+}
+
+/* See pg_int.h: an insert held to go with others of its statement. */
+int
+pg_add(struct store *s, enum pg_part p, int i, struct pg_args *a)
+{
+	struct pg_adds *h = NULL;
+	size_t k;
+	int j;
+
+	if (!s->pipe || !s->optimistic || s->depth != 1)
+		return pg_done(s, p, i, a);
+	for (k = 0; k < s->nadds && h == NULL; k++)
+		if (s->adds[k].part == p && s->adds[k].idx == i)
+			h = &s->adds[k];
+	if (h == NULL) {
+		if (s->nadds == PG_ADD_KINDS)
+			pg_adds_send(s);
+		h = &s->adds[s->nadds++];
+		h->part = (unsigned char)p;
+		h->idx = (unsigned short)i;
+		h->nargs = a->n;
+		h->rows = h->len = 0;
+	}
+	assert(h->nargs == a->n);
+	pg_writes(s, p, i);
+	for (j = 0; j < a->n; j++)
+		pg_adds_put(h, a->v[j]);
+	pg_arg_free(a);
+	if (++h->rows == PG_ADD_ROWS)
+		pg_adds_send(s);
 	return 0;
 }
 
@@ -806,8 +1006,11 @@ pg_unprepare(struct store *s)
 {
 	size_t k;
 
-	for (k = 0; k < PG_PARTS; k++)
+	for (k = 0; k < PG_PARTS; k++) {
 		memset(s->prepared[k], 0, pg_parts[k]->n);
+		memset(s->prepared_rows[k], 0, pg_parts[k]->n *
+		    sizeof s->prepared_rows[k][0]);
+	}
 }
 
 /* Connect (again); -1 with *cause. */
@@ -821,6 +1024,7 @@ pg_connect(struct store *s, char **cause)
 	s->pipe = 0;
 	s->unsynced = 0;
 	s->nsent = 0;
+	s->nadds = 0;
 	s->rcache_gen++;
 	pg_unprepare(s);
 	s->conn = PQconnectdb(s->conninfo);
@@ -830,8 +1034,10 @@ pg_connect(struct store *s, char **cause)
 		free(e);
 		return -1;
 	}
-	if (pg_exec(s, "SET synchronous_commit = on; SET client_min_messages"
-	    " = warning; SET lock_timeout = '10s'; LISTEN belfry", cause) != 0)
+	if (pg_exec(s, s->link == 0 ? "SET synchronous_commit = on; SET"
+	    " client_min_messages = warning; SET lock_timeout = '10s'; LISTEN"
+	    " belfry" : "SET synchronous_commit = on; SET client_min_messages"
+	    " = warning; SET lock_timeout = '10s'", cause) != 0)
 		return -1;
 	return 0;
 }
@@ -845,6 +1051,7 @@ static int
 pg_ensure(struct store *s, char **cause)
 {
 	int64_t now;
+	int was = s->conn != NULL;
 
 	if (PQstatus(s->conn) == CONNECTION_OK)
 		return 0;
@@ -860,7 +1067,8 @@ pg_ensure(struct store *s, char **cause)
 		s->reconnect_at = now + s->reconnect_wait;
 		return -1;
 	}
-	log_info("postgresql: connected again");
+	if (was)
+		log_info("postgresql: connected again");
 	s->reconnect_wait = 0;
 	return 0;
 }
@@ -933,6 +1141,7 @@ pg_ops_missing(const struct store_ops *o)
 }
 
 static char *pg_cause(struct store *);
+static int pg_commit_poll(struct store *, int, char **);
 
 /*
  * Open the store on the server conninfo names: connect, create or migrate
@@ -961,9 +1170,17 @@ pg_store_open(const char *conninfo, const char *check, char **cause)
 		return NULL;
 	}
 	s->conninfo = xstrdup(conninfo);
-	for (k = 0; k < PG_PARTS; k++)
+	for (k = 0; k < PG_PARTS; k++) {
 		s->prepared[k] = xcalloc(pg_parts[k]->n ? pg_parts[k]->n : 1,
 		    1);
+		s->prepared_rows[k] = xcalloc(pg_parts[k]->n ?
+		    pg_parts[k]->n : 1, sizeof s->prepared_rows[k][0]);
+		s->parked.prepared[k] = xcalloc(pg_parts[k]->n ?
+		    pg_parts[k]->n : 1, 1);
+		s->parked.prepared_rows[k] = xcalloc(pg_parts[k]->n ?
+		    pg_parts[k]->n : 1, sizeof s->prepared_rows[k][0]);
+	}
+	s->parked.id = 1;
 	if (gethostname(host, sizeof host) != 0)
 		snprintf(host, sizeof host, "node");
 	host[sizeof host - 1] = '\0';
@@ -988,14 +1205,24 @@ pg_close(struct store *s)
 
 	if (s == NULL)
 		return;
+	while (s->pending || s->stashed)
+		pg_commit_poll(s, 1, NULL);
 	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK &&
 	    !s->in_txn)
 		pg_deliveries_reset(s);
 	if (s->conn != NULL)
 		PQfinish(s->conn);
+	if (s->parked.conn != NULL)
+		PQfinish(s->parked.conn);
 	pg_recipients_cache_free(s);
-	for (k = 0; k < PG_PARTS; k++)
+	for (k = 0; k < PG_PARTS; k++) {
 		free(s->prepared[k]);
+		free(s->prepared_rows[k]);
+		free(s->parked.prepared[k]);
+		free(s->parked.prepared_rows[k]);
+	}
+	for (k = 0; k < PG_ADD_KINDS; k++)
+		free(s->adds[k].buf);
 	free(s->conninfo);
 	free(s->cause);
 	free(s);
@@ -1026,12 +1253,21 @@ pg_cause(struct store *s)
  * Leave pipeline mode, reading first what is still in flight (its
  * failures marked as in pg_drain).
  */
+static void pg_pipe_leave(struct store *);
+
 static void
 pg_pipe_end(struct store *s)
 {
 	if (!s->pipe)
 		return;
 	pg_drain(s, 1, 0);
+	pg_pipe_leave(s);
+}
+
+/* Leave pipeline mode with nothing in flight. */
+static void
+pg_pipe_leave(struct store *s)
+{
 	if (PQstatus(s->conn) == CONNECTION_OK &&
 	    PQexitPipelineMode(s->conn) != 1) {
 		/* Results left that are not ours to read: connect again. */
@@ -1088,29 +1324,65 @@ pg_next(struct store *s, enum pg_next k)
 	return s->next[k];
 }
 
-/* The next key of sequence k from this transaction's block, or -1. */
-int64_t
-pg_key(struct store *s, enum pg_keyseq k)
+/*
+ * Send the statement filling the transaction's blocks of keys: nr of
+ * runs' and nm of messages' (either 0: that block is left).
+ */
+static void
+pg_keys_send(struct store *s, size_t nr, size_t nm)
 {
 	struct pg_args a = { 0 };
 	PGresult *r;
-	int i, n;
+
+	pg_arg_int(&a, (int64_t)nr);
+	pg_arg_int(&a, (int64_t)nm);
+	s->keys_gen = s->txn_gen;
+	if (s->pipe) {
+		pg_send(s, PG_CORE, CORE_KEYS, &a, PG_SENT_KEYS);
+		return;
+	}
+	if ((r = pg_run(s, PG_CORE, CORE_KEYS, &a)) != NULL)
+		pg_keys_fill(s, r);
+	PQclear(r);
+}
+
+/* See pg_int.h: refill the empty blocks, runs' for about runs runs. */
+void
+pg_keys_ahead(struct store *s, size_t runs)
+{
+	size_t nr = 0, nm = 0;
+
+	if (s->key_pos[PG_KEY_RUNS] >= s->key_n[PG_KEY_RUNS])
+		nr = runs > PG_KEY_MAX ? PG_KEY_MAX : runs;
+	if (s->key_pos[PG_KEY_MESSAGES] >= s->key_n[PG_KEY_MESSAGES])
+		nm = PG_KEY_MAX;
+	if (nr > 0 || nm > 0)
+		pg_keys_send(s, nr, nm);
+}
+
+/*
+ * The next key of sequence k from this transaction's block, or -1: an
+ * empty block is filled by the statement already sent (pg_keys_ahead),
+ * or else by one sent now, waiting for it either way.
+ */
+int64_t
+pg_key(struct store *s, enum pg_keyseq k)
+{
+	size_t i;
+	int sent = 0;
 
 	assert(s->in_txn);
-	if (s->key_pos[k] < s->key_n[k])
-		return s->keys[k][s->key_pos[k]++];
-	pg_arg_int(&a, PG_KEY_BLOCK);
-	r = pg_run(s, PG_CORE, k == PG_KEY_RUNS ? CORE_KEYS_RUNS :
-	    CORE_KEYS_MSGS, &a);
-	if (r == NULL)
-		return -1;
-	n = PQntuples(r);
-	for (i = 0; i < n && i < PG_KEY_BLOCK; i++)
-		s->keys[k][i] = pg_int(r, i, 0);
-	PQclear(r);
-	s->key_n[k] = (size_t)i;
-	s->key_pos[k] = 0;
-	if (s->key_n[k] == 0)
+	for (i = 0; s->key_pos[k] >= s->key_n[k] && i < s->nsent && !sent;
+	    i++)
+		sent = s->sent[i].kind == PG_SENT_KEYS;
+	if (sent)
+		pg_drain(s, 0, 0);
+	if (s->key_pos[k] >= s->key_n[k]) {
+		pg_keys_send(s, k == PG_KEY_RUNS ? PG_KEY_BLOCK : 0,
+		    k == PG_KEY_MESSAGES ? PG_KEY_MAX : 0);
+		pg_drain(s, 0, 0);
+	}
+	if (s->key_pos[k] >= s->key_n[k])
 		return -1;
 	return s->keys[k][s->key_pos[k]++];
 }
@@ -1134,34 +1406,42 @@ pg_begin(struct store *s, char **cause)
 	}
 	for (k = 0; k < PG_KEYSEQS; k++)
 		s->key_pos[k] = s->key_n[k] = 0;
+	s->txn_gen++;
 	s->rcache_gen++;
-	s->due_gen++;
 	s->in_txn = 1;
 	s->due_min = INT64_MAX;
 	return 0;
 }
 
-/* Commit the group transaction (synchronous_commit = on: durable). */
+/*
+ * What the commit's result r (freed) says: 1 committed, 0 rolled back
+ * (a commit of an aborted transaction answers ROLLBACK), -1 none.
+ */
 static int
-pg_commit(struct store *s, char **cause)
+pg_commit_status(PGresult *r)
 {
-	PGresult *r;
-	int ok;
+	int st = r == NULL ? -1 : strcmp(PQcmdStatus(r), "COMMIT") == 0;
 
-	s->in_txn = 0;
-	s->rcache_gen++;
-	if (s->pipe) {
-		r = pg_send(s, PG_CORE, CORE_COMMIT, NULL, PG_SENT) == 0 ?
-		    pg_drain(s, 1, 1) : NULL;
-		pg_pipe_end(s);
-	} else
-		r = pg_run(s, PG_CORE, CORE_COMMIT, NULL);
-	/* A commit of an aborted transaction answers ROLLBACK. */
-	ok = r != NULL && strcmp(PQcmdStatus(r), "COMMIT") == 0;
 	PQclear(r);
-	if (!ok) {
-		*cause = r != NULL ? xstrdup("postgresql: the transaction was "
-		    "rolled back") : pg_cause(s);
+	return st;
+}
+
+/*
+ * What the commit's status st (pg_commit_status) means: 0, or -1 with
+ * *cause (may be NULL) and, when the transaction was optimistic and a
+ * statement failed, a rerun asked for (pg_txn_retry).
+ */
+static int
+pg_commit_end(struct store *s, int st, char **cause)
+{
+	if (st != 1) {
+		char *why = st == 0 ? xstrdup("postgresql: the transaction "
+		    "was rolled back") : pg_cause(s);
+
+		if (cause != NULL)
+			*cause = why;
+		else
+			free(why);
 		if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 			pg_done(s, PG_CORE, CORE_ROLLBACK, NULL);
 		/*
@@ -1179,11 +1459,169 @@ pg_commit(struct store *s, char **cause)
 	return 0;
 }
 
+/* Commit the group transaction (synchronous_commit = on: durable). */
+static int
+pg_commit(struct store *s, char **cause)
+{
+	PGresult *r;
+
+	s->in_txn = 0;
+	s->rcache_gen++;
+	if (s->pipe) {
+		r = pg_send(s, PG_CORE, CORE_COMMIT, NULL, PG_SENT) == 0 ?
+		    pg_drain(s, 1, 1) : NULL;
+		pg_pipe_end(s);
+	} else
+		r = pg_run(s, PG_CORE, CORE_COMMIT, NULL);
+	return pg_commit_end(s, pg_commit_status(r), cause);
+}
+
+/* Exchange two values of one type. */
+#define PG_SWAP(a, b) do {						\
+	__typeof__(a) pg_swap_ = (a);					\
+	(a) = (b);							\
+	(b) = pg_swap_;							\
+} while (0)
+
+/* Exchange the active connection's state with the parked one's. */
+static void
+pg_link_swap(struct store *s)
+{
+	static struct pg_sent sent[PG_SENT_MAX];
+	struct pg_link *p = &s->parked;
+	size_t k;
+
+	memcpy(sent, s->sent, s->nsent * sizeof sent[0]);
+	memcpy(s->sent, p->sent, p->nsent * sizeof sent[0]);
+	memcpy(p->sent, sent, s->nsent * sizeof sent[0]);
+	for (k = 0; k < PG_PARTS; k++) {
+		PG_SWAP(s->prepared[k], p->prepared[k]);
+		PG_SWAP(s->prepared_rows[k], p->prepared_rows[k]);
+	}
+	PG_SWAP(s->conn, p->conn);
+	PG_SWAP(s->nsent, p->nsent);
+	PG_SWAP(s->pipe, p->pipe);
+	PG_SWAP(s->unsynced, p->unsynced);
+	PG_SWAP(s->optimistic, p->optimistic);
+	PG_SWAP(s->doomed, p->doomed);
+	PG_SWAP(s->commit_st, p->commit_st);
+	PG_SWAP(s->link, p->id);
+}
+
+/*
+ * On the active connection, which holds a commit sent: read its results
+ * as they come (all of them when wait), 1 while some are not in; then
+ * what the commit's was (pg_commit_end).  Not pg_pipe_end at its end:
+ * what an open transaction holds to send (pg_add) is not this
+ * connection's.
+ */
+static int
+pg_commit_take(struct store *s, int wait, char **cause)
+{
+	PGresult *one;
+	int commit;
+
+	while (s->nsent > 0) {
+		if (!wait && (PQconsumeInput(s->conn) != 1 ||
+		    PQisBusy(s->conn)) && PQstatus(s->conn) == CONNECTION_OK)
+			return 1;
+		commit = s->sent[0].kind == PG_SENT &&
+		    s->sent[0].part == PG_CORE && s->sent[0].idx == CORE_COMMIT;
+		one = pg_read_one(s, commit);
+		if (commit)
+			s->commit_st = pg_commit_status(one);
+		if (PQstatus(s->conn) != CONNECTION_OK) {
+			s->commit_st = -1;
+			pg_fail_inflight(s);
+		}
+	}
+	pg_pipe_leave(s);
+	/* What it wrote is there for every reader now. */
+	s->due_gen++;
+	s->rcache_gen++;
+	return pg_commit_end(s, s->commit_st, cause);
+}
+
+/*
+ * See store.h: an optimistic transaction's commit is sent with its sync
+ * and not waited for; its connection is parked, and the next
+ * transaction runs on the other one.  When the other one still holds
+ * the commit sent before, that one's outcome is read now, after this
+ * commit is on its way (so that neither waits for the other's locks),
+ * and kept for the next pg_commit_poll.  Others commit as pg_commit.
+ */
+static int
+pg_commit_send(struct store *s, char **cause)
+{
+	int was = s->pending;
+
+	assert(!s->stashed);
+	if (!s->pipe || !s->optimistic)
+		return pg_commit(s, cause) == 0 ? 0 : -1;
+	s->in_txn = 0;
+	s->rcache_gen++;
+	if (pg_send(s, PG_CORE, CORE_COMMIT, NULL, PG_SENT) != 0 ||
+	    pg_sync_send(s, 1) != 0) {
+		pg_drain(s, 1, 0);
+		pg_pipe_end(s);
+		return pg_commit_end(s, -1, cause) == 0 ? 0 : -1;
+	}
+	s->commit_st = -1;
+	s->pending = 1;
+	pg_link_swap(s);
+	if (was) {
+		s->stash_cause = NULL;
+		s->stash_rc = pg_commit_take(s, 1, &s->stash_cause);
+		s->stash_redo = s->redo;
+		s->redo = 0;
+		s->stashed = 1;
+	}
+	return 1;
+}
+
+/* See store.h: the outcome of the oldest commit not yet told. */
+static int
+pg_commit_poll(struct store *s, int wait, char **cause)
+{
+	int rc;
+
+	if (s->stashed) {
+		s->stashed = 0;
+		s->redo = s->stash_redo;
+		if (cause != NULL)
+			*cause = s->stash_cause;
+		else
+			free(s->stash_cause);
+		s->stash_cause = NULL;
+		return s->stash_rc;
+	}
+	if (!s->pending)
+		return 0;
+	assert(s->depth == 0);
+	pg_link_swap(s);
+	if ((rc = pg_commit_take(s, wait, cause)) == 1) {
+		pg_link_swap(s);
+		return 1;
+	}
+	s->pending = 0;
+	pg_link_swap(s);
+	return rc;
+}
+
+/* See store.h: the parked connection's socket while it holds a commit. */
+static int
+pg_commit_fd(const struct store *s)
+{
+	return s->pending && PQstatus(s->parked.conn) == CONNECTION_OK ?
+	    PQsocket(s->parked.conn) : -1;
+}
+
 /* Abandon the group transaction (and any request still open in it). */
 static void
 pg_rollback(struct store *s)
 {
 	s->in_txn = 0;
+	s->nadds = 0;
 	s->rcache_gen++;
 	s->due_gen++;
 	pg_pipe_end(s);
@@ -1315,7 +1753,9 @@ pg_announce(struct store *s, const struct store_note *n, size_t count,
 static int
 pg_listen_fd(struct store *s)
 {
-	return PQstatus(s->conn) == CONNECTION_OK ? PQsocket(s->conn) : -1;
+	PGconn *c = s->link == 0 ? s->conn : s->parked.conn;
+
+	return PQstatus(c) == CONNECTION_OK ? PQsocket(c) : -1;
 }
 
 /* Hand one announcement's payload to f and *due. */
@@ -1358,16 +1798,20 @@ static size_t
 pg_heard(struct store *s, void (*f)(void *, const struct store_note *),
     void *arg, int64_t *due)
 {
+	PGconn *c = s->link == 0 ? s->conn : s->parked.conn;
 	PGnotify *n;
 	size_t count = 0;
-	int self;
+	int self, other;
 
-	if (PQstatus(s->conn) != CONNECTION_OK)
+	if (PQstatus(c) != CONNECTION_OK)
 		return 0;
-	PQconsumeInput(s->conn);
+	PQconsumeInput(c);
+	/* This node's own announcements come from either connection. */
 	self = PQbackendPID(s->conn);
-	while ((n = PQnotifies(s->conn)) != NULL) {
-		if (n->be_pid != self)
+	other = PQstatus(s->parked.conn) == CONNECTION_OK ?
+	    PQbackendPID(s->parked.conn) : 0;
+	while ((n = PQnotifies(c)) != NULL) {
+		if (n->be_pid != self && n->be_pid != other)
 			count += pg_heard_one(n->extra, f, arg, due);
 		PQfreemem(n);
 	}
@@ -1564,6 +2008,9 @@ pg_core_ops(struct store_ops *o)
 	o->errors = pg_errors;
 	o->begin = pg_begin;
 	o->commit = pg_commit;
+	o->commit_send = pg_commit_send;
+	o->commit_poll = pg_commit_poll;
+	o->commit_fd = pg_commit_fd;
 	o->rollback = pg_rollback;
 	o->group_max = pg_group_max;
 	o->shared = pg_shared;

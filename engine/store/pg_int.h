@@ -72,23 +72,45 @@ extern const struct pg_sql pg_audiences_sql;
  * one, what it was (a preparation, a savepoint, a sync or a statement)
  * and the depth of requests when it was sent, whose innermost it fails.
  */
-enum pg_kind { PG_SENT, PG_SENT_PREPARE, PG_SENT_SAVEPOINT, PG_SENT_SYNC };
+enum pg_kind { PG_SENT, PG_SENT_PREPARE, PG_SENT_SAVEPOINT, PG_SENT_SYNC,
+	PG_SENT_KEYS };
 struct pg_sent {
 	unsigned char part, kind;
 	unsigned short idx;
 	unsigned depth;
+	unsigned rows;                   /* of a pg_add statement, else 0 */
 };
 
 /* The statements a transaction may have in flight before it must wait. */
 #define PG_SENT_MAX 512
 
 /*
+ * Rows of inserts held to be sent as one statement (pg_add): at most
+ * PG_ADD_ROWS rows of one statement, of at most PG_ADD_KINDS statements
+ * at once, each row's parameters kept in buf (for each, a byte 1 and the
+ * text with its NUL, or a byte 0 for NULL).
+ */
+#define PG_ADD_ROWS 64
+#define PG_ADD_KINDS 4
+struct pg_adds {
+	unsigned char part;
+	unsigned short idx;
+	int nargs;                       /* parameters a row */
+	size_t rows;
+	char *buf;
+	size_t len, cap;
+};
+
+/*
  * The keys taken from an identity sequence at once (see pg_key): what a
  * transaction leaves of its block is never given, and a run's key must
- * stay below 2^39 (recipient runs are keyed run << 24 | index), so the
- * block is small.
+ * stay below 2^39 (recipient runs are keyed run << 24 | index), so a
+ * block of runs' keys is small (PG_KEY_BLOCK), or as large as the
+ * transaction's requests that make runs (pg_keys_ahead, at most
+ * PG_KEY_MAX); messages' keys come PG_KEY_MAX at a time.
  */
 #define PG_KEY_BLOCK 16
+#define PG_KEY_MAX 64
 
 /*
  * Users and objects read in the open transaction (pg_recipients.c), each
@@ -116,11 +138,33 @@ enum pg_next { PG_NEXT_FIRES, PG_NEXT_WAITS, PG_NEXT_DELIVERIES, PG_NEXTS };
 /* The sequences pg_key takes keys from. */
 enum pg_keyseq { PG_KEY_RUNS, PG_KEY_MESSAGES, PG_KEYSEQS };
 
+/*
+ * One connection's own state.  The store has two connections: the active
+ * one, whose state is the store's own fields of the same names, and the
+ * parked one, here, which holds a commit in flight (pg_commit_send) or
+ * is idle.  Sending a commit without waiting parks its connection and
+ * activates the other (pg_link_swap), so that the next transaction runs
+ * while the server makes the first one durable.  Connection 0 is the one
+ * that listens for other nodes' announcements.
+ */
+struct pg_link {
+	PGconn *conn;
+	unsigned char *prepared[PG_PARTS];
+	uint64_t *prepared_rows[PG_PARTS];
+	struct pg_sent sent[PG_SENT_MAX];
+	size_t nsent;
+	int pipe, unsynced, optimistic, doomed, id;
+	int commit_st;                   /* the sent commit's status, or -1 */
+};
+
 struct store {
 	const struct store_ops *ops;     /* first: see store.h */
 	PGconn *conn;
 	char *conninfo;
 	unsigned char *prepared[PG_PARTS]; /* statement i is prepared */
+	uint64_t *prepared_rows[PG_PARTS]; /* bit r-1: with r rows (pg_add) */
+	struct pg_adds adds[PG_ADD_KINDS]; /* rows held, by first arrival */
+	size_t nadds;
 	int in_txn;
 	size_t depth;                    /* requests open */
 	int failed[PG_DEPTH_MAX];       /* an operation of request i failed */
@@ -131,6 +175,7 @@ struct store {
 	int may_hope;                    /* the owner reruns (store_optimistic) */
 	int optimistic;                  /* requests end without a wait */
 	int doomed;                      /* ... and a statement failed */
+	int commit_st;                   /* see struct pg_link */
 	int wrote;                       /* the outermost request wrote */
 	int64_t next[PG_NEXTS];          /* see pg_next */
 	uint64_t next_gen, due_gen;      /* next is valid while they agree */
@@ -142,7 +187,9 @@ struct store {
 	struct pg_rcache rcache[PG_RCACHE]; /* see struct pg_rcache */
 	size_t rcache_next;              /* the entry replaced next */
 	uint64_t rcache_gen;
-	int64_t keys[PG_KEYSEQS][PG_KEY_BLOCK]; /* this transaction's keys */
+	int64_t keys[PG_KEYSEQS][PG_KEY_MAX]; /* this transaction's keys */
+	uint64_t txn_gen;                /* transactions begun */
+	uint64_t keys_gen;               /* ... the one whose keys are sent */
 	size_t key_pos[PG_KEYSEQS], key_n[PG_KEYSEQS]; /* next, how many */
 	int retry_last;                  /* the request that ended last did */
 	uint64_t errors;
@@ -153,6 +200,12 @@ struct store {
 	int64_t lease_renew_at;          /* engine time of the next renewal */
 	int64_t reconnect_at;            /* monotonic ms of the next try */
 	int reconnect_wait;              /* ms, doubled up to a bound */
+	int link;                        /* the active connection's id */
+	int pending;                     /* the parked one holds a commit */
+	struct pg_link parked;           /* the other connection */
+	/* The outcome of the commit before, read as the next one was sent. */
+	int stashed, stash_rc, stash_redo;
+	char *stash_cause;
 };
 
 /* One statement's parameters, as text (each NULL for SQL NULL). */
@@ -183,6 +236,17 @@ PGresult *pg_run(struct store *s, enum pg_part p, int i, struct pg_args *a);
  */
 int pg_done(struct store *s, enum pg_part p, int i, struct pg_args *a);
 
+/*
+ * pg.c: run an INSERT ... VALUES(...) statement for its effect, as
+ * pg_done; in an optimistic transaction's outermost request its row is
+ * held and sent with the others of its statement as one multi-row
+ * INSERT before any other statement is sent (so the inserts of one
+ * batch of requests cost one statement each).  Only for statements whose
+ * rows depend on nothing else held: the held statements are sent in the
+ * order of their first rows.
+ */
+int pg_add(struct store *s, enum pg_part p, int i, struct pg_args *a);
+
 /* pg.c: run it for its effect: the rows it changed, or -1. */
 int64_t pg_changed(struct store *s, enum pg_part p, int i,
     struct pg_args *a);
@@ -209,6 +273,13 @@ const char *pg_cell(const PGresult *r, int row, int col); /* or NULL */
  * block taken in this transaction (none is kept past its end), or -1.
  */
 int64_t pg_key(struct store *s, enum pg_keyseq k);
+
+/*
+ * pg.c: send, without waiting, a statement that fills the transaction's
+ * empty blocks of keys, the runs' one with about runs keys; its result
+ * is read with the next statement's (pg_key waits for it if need be).
+ */
+void pg_keys_ahead(struct store *s, size_t runs);
 
 /* pg.c: note that the transaction made work due at due (announced). */
 void pg_due_added(struct store *s, int64_t due);

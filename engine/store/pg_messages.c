@@ -156,7 +156,7 @@ pg_message_add(struct store *s, const struct store_message *m)
 		return -1;
 	}
 	pg_arg_int(&a, seq);
-	return pg_done(s, PG_MESSAGES, MSGS_ADD_KEYED, &a) == 0 ? seq : -1;
+	return pg_add(s, PG_MESSAGES, MSGS_ADD_KEYED, &a) == 0 ? seq : -1;
 }
 
 /* Row i of r (MSGS_GET's columns) into *m, its texts in one allocation. */

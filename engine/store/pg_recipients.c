@@ -323,18 +323,22 @@ pg_recipient_get(struct store *s, const char *collection, const char *id,
  * instead of one for each).
  */
 static void
-pg_users_prefetch(struct store *s, const char *const *ids, size_t n)
+pg_users_prefetch(struct store *s, const char *const *ids, size_t n,
+    size_t runs)
 {
 	struct pg_args a = { 0 };
-	json_t *arr = json_array(), *props;
+	json_t *arr, *props;
 	PGresult *r;
 	size_t i, k;
 	int row;
 
-	if (!s->in_txn || n == 0) {
-		json_decref(arr);
+	if (!s->in_txn)
 		return;
-	}
+	/* Its result is read with the users'. */
+	pg_keys_ahead(s, runs);
+	if (n == 0)
+		return;
+	arr = json_array();
 	if (n > PG_RCACHE)
 		n = PG_RCACHE;
 	for (i = 0; i < n; i++)

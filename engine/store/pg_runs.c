@@ -228,7 +228,7 @@ pg_run_add(struct store *s, const struct store_run *r)
 		return -1;
 	}
 	pg_arg_int(&a, seq);
-	return pg_done(s, PG_RUNS, RUNS_ADD_KEYED, &a) == 0 ? seq : -1;
+	return pg_add(s, PG_RUNS, RUNS_ADD_KEYED, &a) == 0 ? seq : -1;
 }
 
 /* Read run row `row` of res (RUNS_COLS) into *r. */
@@ -330,7 +330,7 @@ pg_rrun_add(struct store *s, const struct store_rrun *rr, int64_t now)
 	pg_arg_json(&a, rr->sub);
 	pg_arg_int(&a, rr->wait_at != 0 ? rr->wait_at : STORE_NONE);
 	pg_arg_int(&a, rr->batch != 0 ? rr->batch : STORE_NONE);
-	return pg_done(s, PG_RUNS, RUNS_RR_ADD, &a);
+	return pg_add(s, PG_RUNS, RUNS_RR_ADD, &a);
 }
 
 /*

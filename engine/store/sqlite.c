@@ -1126,6 +1126,31 @@ sqlite_commit(struct store *s, char **cause)
 	return 0;
 }
 
+/* See store.h: SQLite's commit is never left pending. */
+static int
+sqlite_commit_send(struct store *s, char **cause)
+{
+	return sqlite_commit(s, cause) == 0 ? 0 : -1;
+}
+
+/* See store.h: no commit is ever pending. */
+static int
+sqlite_commit_poll(struct store *s, int wait, char **cause)
+{
+	(void)s;
+	(void)wait;
+	(void)cause;
+	return 0;
+}
+
+/* See store.h: no commit is ever pending. */
+static int
+sqlite_commit_fd(const struct store *s)
+{
+	(void)s;
+	return -1;
+}
+
 /* Abandon the group transaction (and any request still open in it). */
 static void
 sqlite_rollback(struct store *s)
@@ -1272,6 +1297,9 @@ sqlite_core_ops(struct store_ops *o)
 	o->errors = sqlite_errors;
 	o->begin = sqlite_begin;
 	o->commit = sqlite_commit;
+	o->commit_send = sqlite_commit_send;
+	o->commit_poll = sqlite_commit_poll;
+	o->commit_fd = sqlite_commit_fd;
 	o->rollback = sqlite_rollback;
 	o->sweep = sqlite_sweep;
 	o->group_max = sqlite_group_max;

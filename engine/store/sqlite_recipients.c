@@ -148,11 +148,13 @@ rcpt_props_row(struct store *s, sqlite3_stmt *st, struct store_times *t)
 
 /* See store.h: SQLite's reads cost no wait, so nothing is read ahead. */
 static void
-sqlite_users_prefetch(struct store *s, const char *const *ids, size_t n)
+sqlite_users_prefetch(struct store *s, const char *const *ids, size_t n,
+    size_t runs)
 {
 	(void)s;
 	(void)ids;
 	(void)n;
+	(void)runs;
 }
 
 /* A user's (collection NULL) or an object's properties, or NULL. */

@@ -66,6 +66,31 @@ typedef int store_begin_fn(struct store *s, char **cause);
 /* Commit it durably; -1 with *cause (then it is rolled back). */
 typedef int store_commit_fn(struct store *s, char **cause);
 
+/*
+ * Commit it without waiting where the backend can: 1 when the commit is
+ * sent and its outcome is to be read with store_commit_poll (the next
+ * transaction may begin meanwhile: PostgreSQL runs it on a second
+ * connection), 0 when it committed, -1 with *cause (rolled back).  At
+ * most one commit is pending: the owner reads its outcome before it
+ * sends the next.  SQLite: store_commit.
+ */
+typedef int store_commit_send_fn(struct store *s, char **cause);
+
+/*
+ * The outcome of the pending commit, waiting for it if wait: 1 while it
+ * is not known (only when !wait), 0 committed, -1 with *cause (rolled
+ * back; store_txn_retry then says whether the same work may commit if
+ * it runs again).  Without a pending commit: 0.  Called outside any
+ * transaction or at one's commit, never inside a request.
+ */
+typedef int store_commit_poll_fn(struct store *s, int wait, char **cause);
+
+/*
+ * The descriptor that turns readable as the pending commit's outcome
+ * arrives, or -1 when none is pending.
+ */
+typedef int store_commit_fd_fn(const struct store *s);
+
 /* Abandon it. */
 typedef void store_rollback_fn(struct store *s);
 
@@ -761,10 +786,12 @@ typedef json_t *store_recipient_get_fn(struct store *s, const char *collection,
 /*
  * Read the n users ids ahead, in one statement, for the transaction's
  * later store_recipient_get calls (which a store may answer from what it
- * read here, until a write of recipients); a hint: SQLite does nothing.
+ * read here, until a write of recipients), and the keys of about runs
+ * runs the transaction is about to make (PostgreSQL: its blocks of keys
+ * sized to them); a hint: SQLite does nothing.
  */
 typedef void store_users_prefetch_fn(struct store *s, const char *const *ids,
-    size_t n);
+    size_t n, size_t runs);
 
 /* Store a user's or an object's properties at now; 0 or -1. */
 typedef int store_recipient_put_fn(struct store *s, const char *collection,
@@ -1082,6 +1109,9 @@ struct store_ops {
 	store_errors_fn *errors;
 	store_begin_fn *begin;
 	store_commit_fn *commit;
+	store_commit_send_fn *commit_send;
+	store_commit_poll_fn *commit_poll;
+	store_commit_fd_fn *commit_fd;
 	store_rollback_fn *rollback;
 	store_group_max_fn *group_max;
 	store_shared_fn *shared;
@@ -1228,6 +1258,9 @@ struct store_ops {
 #define store_errors(s) STORE_CALL0(s, errors)
 #define store_begin(s, ...) STORE_CALL(s, begin, __VA_ARGS__)
 #define store_commit(s, ...) STORE_CALL(s, commit, __VA_ARGS__)
+#define store_commit_send(s, ...) STORE_CALL(s, commit_send, __VA_ARGS__)
+#define store_commit_poll(s, ...) STORE_CALL(s, commit_poll, __VA_ARGS__)
+#define store_commit_fd(s) STORE_CALL0(s, commit_fd)
 #define store_rollback(s) STORE_CALL0(s, rollback)
 #define store_group_max(s) STORE_CALL0(s, group_max)
 #define store_shared(s) STORE_CALL0(s, shared)

@@ -1103,6 +1103,168 @@ test_optimistic_rerun(void **state)
 	assert_int_equal(count_rows("idempotency"), 1);
 }
 
+/* One request of the transaction that triggers "fan" for rcpt. */
+static int
+fan_request(const char *rcpt)
+{
+	eng_request_begin(e);
+	trigger("fan", 1000, "{\"recipients\": [\"%s\"]}", rcpt);
+	return eng_request_end(e, 1);
+}
+
+/* A transaction of one empty request whose commit is sent, then known. */
+static void
+empty_sent(void)
+{
+	char *cause = NULL;
+
+	assert_int_equal(eng_begin(e, &cause), 0);
+	eng_request_begin(e);
+	assert_int_equal(eng_request_end(e, 1), 1);
+	assert_int_equal(eng_commit_send(e, &cause), 1);
+	assert_int_equal(eng_commit_poll(e, 1, &cause), 0);
+}
+
+/*
+ * PostgreSQL: an optimistic transaction's commit is sent without waiting
+ * (eng_commit_send), and until its outcome is read the next transaction
+ * runs on the other connection, where the first one's rows are not seen.
+ * The commit is held at the server here by a deferred trigger waiting
+ * for a lock the other connection holds.  The 70 triggers' runs and
+ * messages, sent as multi-row inserts (64 rows, then 6), all land, and
+ * none of the rows the next transaction holds to send go with them.
+ */
+static void
+test_commit_pending(void **state)
+{
+	char name[8], *cause = NULL;
+	int i;
+
+	(void)state;
+	if (!fixture_pg())
+		skip();
+	exec_sql("CREATE FUNCTION held() RETURNS trigger LANGUAGE plpgsql AS"
+	    " $$BEGIN PERFORM pg_advisory_xact_lock_shared(42); RETURN NULL;"
+	    " END$$; CREATE CONSTRAINT TRIGGER held AFTER INSERT ON runs"
+	    " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION"
+	    " held()");
+	assert_int_equal(eng_commit(e, &cause), 0);
+	eng_optimistic(e);
+	/* To the second connection, which takes the lock, and back. */
+	empty_sent();
+	assert_int_equal(eng_begin(e, &cause), 0);
+	exec_sql("SELECT pg_advisory_lock(42)");
+	assert_int_equal(eng_commit_send(e, &cause), 1);
+	assert_int_equal(eng_commit_poll(e, 1, &cause), 0);
+	assert_int_equal(eng_commit_fd(e), -1);
+
+	assert_int_equal(eng_begin(e, &cause), 0);
+	for (i = 0; i < 70; i++) {
+		snprintf(name, sizeof name, "u%d", i);
+		assert_int_equal(fan_request(name), 1);
+	}
+	assert_int_equal(eng_commit_send(e, &cause), 1);
+	assert_true(eng_commit_fd(e) >= 0);
+	assert_int_equal(eng_commit_poll(e, 0, &cause), 1);
+	/* The next transaction, on the other connection, meanwhile. */
+	assert_int_equal(eng_begin(e, &cause), 0);
+	assert_int_equal(count_rows("runs"), 0);
+	assert_int_equal(eng_commit_poll(e, 0, &cause), 1);
+	exec_sql("SELECT pg_advisory_unlock(42)");
+	assert_int_equal(fan_request("u70"), 1);
+	assert_int_equal(eng_commit_poll(e, 1, &cause), 0);
+	assert_int_equal(eng_commit_fd(e), -1);
+	/* Abandoned: what it held to send went nowhere. */
+	eng_rollback(e);
+	assert_int_equal(eng_begin(e, &cause), 0);
+	assert_int_equal(count_rows("runs"), 70);
+	assert_int_equal(count_rows("messages"), 70);
+	assert_int_equal(count_rows("rruns"), 70);
+}
+
+/*
+ * PostgreSQL: a commit sent while the one before is pending goes out
+ * before that one's outcome is waited for, so a pending commit that
+ * waits for a lock the next transaction holds (here, at the server, a
+ * deferred trigger's) does not wait for it in vain: both commit.
+ */
+static void
+test_commit_send_order(void **state)
+{
+	char *cause = NULL;
+
+	(void)state;
+	if (!fixture_pg())
+		skip();
+	exec_sql("CREATE FUNCTION held() RETURNS trigger LANGUAGE plpgsql AS"
+	    " $$BEGIN PERFORM pg_advisory_xact_lock_shared(42); PERFORM"
+	    " pg_advisory_xact_lock_shared(43); RETURN NULL; END$$; CREATE"
+	    " CONSTRAINT TRIGGER held AFTER INSERT ON runs DEFERRABLE"
+	    " INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION held()");
+	exec_sql("SELECT pg_advisory_lock(42)");
+	assert_int_equal(eng_commit(e, &cause), 0);
+	eng_optimistic(e);
+	/* The first connection holds 42; to the second one. */
+	empty_sent();
+	assert_int_equal(eng_begin(e, &cause), 0);
+	assert_int_equal(fan_request("u1"), 1);
+	assert_int_equal(eng_commit_send(e, &cause), 1);
+	assert_int_equal(eng_commit_poll(e, 0, &cause), 1);
+	/* The next one takes 43 and lets go of 42: the first waits for 43. */
+	assert_int_equal(eng_begin(e, &cause), 0);
+	exec_sql("SELECT pg_advisory_xact_lock(43)");
+	exec_sql("SELECT pg_advisory_unlock(42)");
+	assert_int_equal(fan_request("u2"), 1);
+	assert_int_equal(eng_commit_send(e, &cause), 1);
+	assert_int_equal(eng_commit_poll(e, 1, &cause), 0);
+	assert_int_equal(eng_commit_poll(e, 1, &cause), 0);
+	assert_int_equal(eng_begin(e, &cause), 0);
+	assert_int_equal(count_rows("runs"), 2);
+}
+
+/*
+ * PostgreSQL: a statement failing in a commit sent without waiting (one
+ * row of a multi-row insert) fails the transaction as a whole, known at
+ * its outcome, which asks for the rerun; run again carefully, only the
+ * failing request is lost.
+ */
+static void
+test_commit_pending_fails(void **state)
+{
+	char name[8], *cause = NULL;
+	int i;
+
+	(void)state;
+	if (!fixture_pg())
+		skip();
+	exec_sql("CREATE FUNCTION u5_fails() RETURNS trigger LANGUAGE plpgsql"
+	    " AS $$BEGIN IF NEW.rcpt = 'u5' THEN RAISE EXCEPTION 'no u5';"
+	    " END IF; RETURN NEW; END$$; CREATE TRIGGER u5_fails BEFORE"
+	    " INSERT ON messages FOR EACH ROW EXECUTE FUNCTION u5_fails()");
+	assert_int_equal(eng_commit(e, &cause), 0);
+	eng_optimistic(e);
+	assert_int_equal(eng_begin(e, &cause), 0);
+	for (i = 0; i < 10; i++) {
+		snprintf(name, sizeof name, "u%d", i);
+		assert_int_equal(fan_request(name), 1);
+	}
+	assert_int_equal(eng_commit_send(e, &cause), 1);
+	assert_int_equal(eng_commit_poll(e, 1, &cause), -1);
+	assert_non_null(cause);
+	free(cause);
+	cause = NULL;
+	assert_true(eng_txn_retry(e));
+	assert_int_equal(eng_begin(e, &cause), 0);
+	for (i = 0; i < 10; i++) {
+		snprintf(name, sizeof name, "u%d", i);
+		assert_int_equal(fan_request(name), i != 5);
+	}
+	assert_int_equal(eng_commit(e, &cause), 0);
+	assert_int_equal(eng_begin(e, &cause), 0);
+	assert_int_equal(count_rows("messages"), 9);
+	assert_int_equal(count_rows("runs"), 9);
+}
+
 /*
  * Back to schema 12: no channel data, no subscriptions by subscriber, no
  * bulk operations, messages without metadata, events or the run index, no
@@ -1850,6 +2012,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sticky_failure, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_optimistic_rerun, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_commit_pending, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_commit_pending_fails,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_send_order, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_feed_walk, setup,
 		    teardown),
