@@ -1803,7 +1803,12 @@ pg_heard(struct store *s, void (*f)(void *, const struct store_note *),
 	size_t count = 0;
 	int self, other;
 
-	if (PQstatus(c) != CONNECTION_OK)
+	/*
+	 * Not while it holds a commit in flight: its input is the commit's
+	 * poll's to read (else its readable event would not come), and the
+	 * announcements read with it are here at the next call.
+	 */
+	if (PQstatus(c) != CONNECTION_OK || (s->pending && s->link != 0))
 		return 0;
 	PQconsumeInput(c);
 	/* This node's own announcements come from either connection. */
