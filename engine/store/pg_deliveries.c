@@ -110,7 +110,8 @@ pg_deliveries_take(struct store *s, const char *channel, int64_t now,
 		pg_arg_int(&k, lease);
 		if (pg_done(s, PG_DELIVERIES, DLV_RENEW, &k) != 0)
 			return 0;
-		s->lease_renew_at = now + PG_LEASE_RENEW;
+		s->lease_renew_at = now < INT64_MAX - PG_LEASE_RENEW ?
+		    now + PG_LEASE_RENEW : INT64_MAX;
 	}
 	pg_arg_text(&a, channel);
 	pg_arg_int(&a, now);

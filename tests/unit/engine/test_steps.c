@@ -1137,7 +1137,7 @@ empty_sent(void)
 static void
 test_commit_pending(void **state)
 {
-	char name[8], *cause = NULL;
+	char name[16], *cause = NULL;
 	int i;
 
 	(void)state;
@@ -1231,7 +1231,7 @@ test_commit_send_order(void **state)
 static void
 test_commit_pending_fails(void **state)
 {
-	char name[8], *cause = NULL;
+	char name[16], *cause = NULL;
 	int i;
 
 	(void)state;
