@@ -157,6 +157,15 @@ eng_logs_truncate(struct eng *e, size_t len)
 		e->logs[len] = '\0';
 }
 
+/* After a commit: write its log lines and forget them. */
+static void
+eng_committed(struct eng *e)
+{
+	if (e->logs_len > 0)
+		eng_logs_write(e->logs);
+	eng_logs_truncate(e, 0);
+}
+
 /* Commit the group transaction (durably), then write its log lines. */
 int
 eng_commit(struct eng *e, char **cause)
@@ -168,9 +177,7 @@ eng_commit(struct eng *e, char **cause)
 		eng_rollback(e);
 		return -1;
 	}
-	if (e->logs_len > 0)
-		eng_logs_write(e->logs);
-	eng_logs_truncate(e, 0);
+	eng_committed(e);
 	return 0;
 }
 
@@ -187,9 +194,7 @@ eng_commit_send(struct eng *e, char **cause)
 		return -1;
 	}
 	if (rc == 0) {
-		if (e->logs_len > 0)
-			eng_logs_write(e->logs);
-		eng_logs_truncate(e, 0);
+		eng_committed(e);
 		return 0;
 	}
 	/* Its lines wait for its outcome. */

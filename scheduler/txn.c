@@ -168,6 +168,17 @@ txn_pending_done(struct sch *s, struct sch_pending *p, int rc,
 		ws_push(s);
 }
 
+/* Move pending batch from into to (a list head cannot be copied). */
+static void
+txn_pending_move(struct sch_pending *to, struct sch_pending *from)
+{
+	TAILQ_INIT(&to->batch);
+	TAILQ_CONCAT(&to->batch, &from->batch, entry);
+	to->pushes = from->pushes;
+	to->npushes = from->npushes;
+	to->all = from->all;
+}
+
 /* See scheduler.h: answer the oldest pending batch once it is known. */
 int
 txn_pending(struct sch *s, int wait)
@@ -180,16 +191,9 @@ txn_pending(struct sch *s, int wait)
 		return 0;
 	if ((rc = eng_commit_poll(s->eng, wait, &cause)) == 1)
 		return 1;
-	p = s->pend[0];
-	TAILQ_INIT(&p.batch);
-	TAILQ_CONCAT(&p.batch, &s->pend[0].batch, entry);
-	if (--s->npend > 0) {
-		TAILQ_INIT(&s->pend[0].batch);
-		TAILQ_CONCAT(&s->pend[0].batch, &s->pend[1].batch, entry);
-		s->pend[0].pushes = s->pend[1].pushes;
-		s->pend[0].npushes = s->pend[1].npushes;
-		s->pend[0].all = s->pend[1].all;
-	}
+	txn_pending_move(&p, &s->pend[0]);
+	if (--s->npend > 0)
+		txn_pending_move(&s->pend[0], &s->pend[1]);
 	txn_pending_watch(s);
 	txn_pending_done(s, &p, rc, cause);
 	free(cause);

@@ -1564,7 +1564,8 @@ pg_commit_send(struct store *s, char **cause)
 	    pg_sync_send(s, 1) != 0) {
 		pg_drain(s, 1, 0);
 		pg_pipe_end(s);
-		return pg_commit_end(s, -1, cause) == 0 ? 0 : -1;
+		pg_commit_end(s, -1, cause);
+		return -1;
 	}
 	s->commit_st = -1;
 	s->pending = 1;
