@@ -146,6 +146,6 @@ eng_run_due(struct eng *e, int64_t now)
 	eng_sweep(e, now);
 	n += (size_t)eng_retain(e, now);
 	/* Each fire is a savepoint: at most what one transaction holds. */
-	return (int)n + eng_sched_run_due(e, now, eng_group_max(e) < 1000 ?
-	    (int)eng_group_max(e) : 1000);
+	return (int)n + eng_sched_run_due(e, now, eng_group_max(e) <
+	    ENG_SCHED_DUE_MAX ? (int)eng_group_max(e) : ENG_SCHED_DUE_MAX);
 }

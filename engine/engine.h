@@ -605,11 +605,18 @@ enum eng_attempt_result {
 	ENG_ATTEMPT_FAILED   /* refused for good (an SMTP 5xx) */
 };
 
+/* A logged request body is kept up to this many bytes. */
+#define ENG_LOG_BODY (16 * 1024)
+
 /*
  * One attempt at a delivery, as the caller saw it: request and response
  * in Knock's delivery log shapes ({method, url, host, path, query,
  * headers, body} and {status, headers, body}; response NULL when none
- * came), borrowed for the call.
+ * came), borrowed for the call.  A caller may give them as compact JSON
+ * text instead (request_text, response_text, used when set): then the
+ * request's body is already cut to ENG_LOG_BODY bytes, at a character
+ * boundary, with "body_truncated": true, as the engine cuts a request
+ * given as JSON.
  */
 struct eng_attempt {
 	int64_t id;          /* the delivery's handle */
@@ -619,6 +626,7 @@ struct eng_attempt {
 	int64_t at;          /* when it started */
 	int64_t duration_us;
 	json_t *request, *response;
+	const char *request_text, *response_text;
 };
 
 /* What a delivery came to after an attempt was recorded. */

@@ -29,6 +29,8 @@ struct eng {
 	size_t npending;
 	int64_t *fired;         /* due instants of fires, for eng_fired_take */
 	size_t nfired;
+	/* eng_sched_run_due's rows, ENG_SCHED_DUE_MAX, all zero between calls */
+	struct store_sched *due_scheds;
 	/* What each open request may take back: logs, fires and pushes. */
 	struct {
 		size_t logs_len, nfired, npushes;
@@ -65,6 +67,9 @@ int eng_retain(struct eng *e, int64_t now);
 
 /* How many fired instants are kept between eng_fired_take calls. */
 #define ENG_FIRED_MAX 65536
+
+/* Schedules fired by one eng_sched_run_due call, at most. */
+#define ENG_SCHED_DUE_MAX 1000
 
 /* engine/messages/pushes.c: what changed in feeds, until taken. */
 #define ENG_PUSHES_MAX 65536

@@ -1,6 +1,7 @@
 /*
  * engine/json.h: the engine's JSON text helpers (engine/jsonout.c), shared
- * by the engine's sub-modules and the store's backends.
+ * by the engine's sub-modules, the store's backends and the daemon's
+ * delivery log records (scheduler/outbound.c).
  */
 #ifndef BELFRY_ENGINE_JSON_H
 #define BELFRY_ENGINE_JSON_H
@@ -26,6 +27,8 @@ struct eng_text {
 };
 void eng_text_add(struct eng_text *t, const char *p, size_t n);
 void eng_text_string(struct eng_text *t, const char *s);
+void eng_text_stringn(struct eng_text *t, const char *s, size_t n);
+void eng_text_bytes(struct eng_text *t, const char *s, size_t n);
 void eng_text_value(struct eng_text *t, json_t *v);
 void eng_text_int(struct eng_text *t, int64_t v);
 size_t eng_decimal(int64_t v, char *out);

@@ -8,6 +8,7 @@
  * JSON with it).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine_int.h"
@@ -27,6 +28,37 @@ jsonout_put(struct jsonout *o, const char *p, size_t n)
 	o->n += n;
 }
 
+/*
+ * How many of the n bytes at s need no escape in a JSON string: eight at
+ * a time while no byte of the eight is below 0x20, '"' or '\\' (the
+ * word tests of "Bit Twiddling Hacks", exact for these), then one at a
+ * time.
+ */
+static size_t
+jsonout_plain(const char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+	uint64_t w, q, b;
+	size_t i = 0;
+	unsigned char c;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		q = w ^ (ones * '"');
+		b = w ^ (ones * '\\');
+		if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+		    ((b - ones) & ~b)) & highs)
+			break;
+	}
+	for (; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c < 0x20 || c == '"' || c == '\\')
+			break;
+	}
+	return i;
+}
+
 /* Append a JSON string literal of s (n bytes, valid UTF-8). */
 static void
 jsonout_string(struct jsonout *o, const char *s, size_t n)
@@ -38,9 +70,10 @@ jsonout_string(struct jsonout *o, const char *s, size_t n)
 
 	jsonout_put(o, "\"", 1);
 	for (i = 0; i < n; i++) {
+		i += jsonout_plain(s + i, n - i);
+		if (i == n)
+			break;
 		c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
 		jsonout_put(o, s + run, i - run);
 		run = i + 1;
 		esc[0] = '\\';
@@ -215,7 +248,13 @@ eng_text_int(struct eng_text *t, int64_t v)
 void
 eng_text_string(struct eng_text *t, const char *s)
 {
-	size_t n = strlen(s);
+	eng_text_stringn(t, s, strlen(s));
+}
+
+/* Append s (n bytes of valid UTF-8) to t as a JSON string literal. */
+void
+eng_text_stringn(struct eng_text *t, const char *s, size_t n)
+{
 	struct jsonout o;
 
 	jsonout_grow(t, 6 * n + 2);
@@ -224,6 +263,62 @@ eng_text_string(struct eng_text *t, const char *s)
 	o.n = 0;
 	jsonout_string(&o, s, n);
 	t->len += o.n;
+}
+
+/* Whether the n bytes at p are valid UTF-8 (as jansson accepts it). */
+static int
+jsonout_utf8(const unsigned char *p, size_t n)
+{
+	size_t i = 0, k, len;
+	uint32_t c;
+
+	while (i < n) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (p[i] >= 0xc2 && p[i] <= 0xdf)
+			len = 2, c = p[i] & 0x1f;
+		else if (p[i] >= 0xe0 && p[i] <= 0xef)
+			len = 3, c = p[i] & 0x0f;
+		else if (p[i] >= 0xf0 && p[i] <= 0xf4)
+			len = 4, c = p[i] & 0x07;
+		else
+			return 0;
+		if (n - i < len)
+			return 0;
+		for (k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			c = c << 6 | (p[i + k] & 0x3f);
+		}
+		if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+		    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/*
+ * Append the n bytes at s to t as a JSON string literal; bytes that are
+ * not valid UTF-8 make every byte above 0x7f a '?'.
+ */
+void
+eng_text_bytes(struct eng_text *t, const char *s, size_t n)
+{
+	char *c;
+	size_t i;
+
+	if (jsonout_utf8((const unsigned char *)s, n)) {
+		eng_text_stringn(t, s, n);
+		return;
+	}
+	c = xmalloc(n + 1);
+	for (i = 0; i < n; i++)
+		c[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+	eng_text_stringn(t, c, n);
+	free(c);
 }
 
 /* Append v's compact JSON text to t ("null" if v cannot be written). */

@@ -48,6 +48,7 @@ eng_close(struct eng *e)
 	eng_pushes_truncate(e, 0);
 	free(e->pushes);
 	free(e->fired);
+	free(e->due_scheds);
 	eng_sched_cache_free(e);
 	eng_counts_free(e);
 	free(e);

@@ -72,18 +72,17 @@ email_debug_cb(CURL *easy, curl_infotype type, char *p, size_t n, void *arg)
 
 /* Judge the end of an SMTP transaction into its outcome. */
 static void
-email_finish(struct outbound_xfer *x, CURLcode rc)
+email_finish(struct outbound_xfer *x)
 {
 	struct sch_outcome *o = x->o;
 	int refusal = email_code(x->reply, x->reply_len);
-	long code = 0;
+	CURLcode rc = x->rc;
+	long code = x->code;
 
-	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
 	if (refusal >= 400)
 		code = refusal;
 	if (code != 0)
-		o->response = json_pack("{s:i, s:{}, s:o}", "status", (int)code,
-		    "headers", "body", outbound_text(x->reply, x->reply_len));
+		outbound_log_response(x, code, NULL);
 	if (rc == CURLE_OK) {
 		o->result = ENG_ATTEMPT_OK;
 		return;
@@ -136,7 +135,9 @@ email_prepare(struct outbound_xfer *x, const struct eng_channel *ch,
 	static const long tls[] = { [ENG_STARTTLS_REQUIRED] = CURLUSESSL_ALL,
 		[ENG_STARTTLS_OPTIONAL] = CURLUSESSL_TRY,
 		[ENG_STARTTLS_NEVER] = CURLUSESSL_NONE };
+	struct eng_text env = { NULL, 0, 0 }, head = { NULL, 0, 0 };
 	char *rcpt, *from;
+	json_t *h;
 
 	if (strncmp(d->url, "mailto:", 7) != 0) {
 		*cause = xasprintf("channel \"%s\" is an email channel now; "
@@ -149,11 +150,17 @@ email_prepare(struct outbound_xfer *x, const struct eng_channel *ch,
 	rcpt = xasprintf("<%s>", d->url + 7);
 	x->list = curl_slist_append(NULL, rcpt);
 	free(rcpt);
-	x->o->request = json_pack("{s:s, s:s, s:{s:s, s:[s]}, s:o, s:s}",
-	    "method", "SMTP", "url", ch->url, "envelope", "from",
-	    ch->from_addr, "to", d->url + 7, "headers", email_head(x->body),
-	    "body", x->body);
-	outbound_url_parts(x->o->request, ch->url);
+	eng_text_add(&env, "\"envelope\":{\"from\":", 19);
+	eng_text_bytes(&env, ch->from_addr, strlen(ch->from_addr));
+	eng_text_add(&env, ",\"to\":[", 7);
+	eng_text_bytes(&env, d->url + 7, strlen(d->url + 7));
+	eng_text_add(&env, "]}", 2);
+	h = email_head(x->body);
+	eng_text_value(&head, h);
+	json_decref(h);
+	outbound_log_request(x, "SMTP", ch->url, &env, &head);
+	free(env.s);
+	free(head.s);
 	x->finish = email_finish;
 
 	outbound_common(x, ch, EMAIL_TIMEOUT_MS);

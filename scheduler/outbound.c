@@ -1,11 +1,20 @@
 /*
  * Outgoing deliveries: webhooks (webhook.c) and email (email.c) through
- * libcurl's multi interface, driven by the event loop.  libcurl says
- * which sockets to watch (CURLMOPT_SOCKETFUNCTION: one event per socket)
- * and when to call it back (CURLMOPT_TIMERFUNCTION: one timer), and
- * curl_multi_socket_action runs only when one of those fires, so the
- * loop never waits on the network.  The multi handle keeps connections
+ * libcurl's multi interface on a transfer thread of their own, which
+ * runs an event loop of its own (epoll: a transfer's socket changes what
+ * it waits for a few times).  libcurl says which sockets to watch
+ * (CURLMOPT_SOCKETFUNCTION: one event per socket) and when to call it
+ * back (CURLMOPT_TIMERFUNCTION: one timer), and curl_multi_socket_action
+ * runs only when one of those fires.  The multi handle keeps connections
  * open between transfers (HTTP/1.1 keep-alive, SMTP sessions).
+ *
+ * Everything else stays on the daemon's loop: taking deliveries, setting
+ * up a transfer's easy handle (webhook_prepare, email_prepare), judging
+ * its end and recording it.  The two threads hand transfers over in two
+ * lists under one mutex, each with an eventfd that wakes the other side
+ * when its list stops being empty, so a burst costs one wake-up, not one
+ * a transfer.  The transfer thread touches only libcurl, its own loop and
+ * the transfers' buffers; it blocks every signal.
  *
  * Limits: at most SCH_MAX_INFLIGHT deliveries taken in all, and per
  * channel at most max_sessions at once and max_per_second started per
@@ -26,9 +35,16 @@
  * Delivery is at least once: an attempt in flight when belfryd stops is
  * due again when it starts.
  */
+#include <sys/eventfd.h>
+
 #include <assert.h>
+#include <errno.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -52,8 +68,15 @@ static const char *const outbound_labels[OUTBOUND_BUCKETS] = { "0.005",
 #define OUTBOUND_BATCH 64
 #define OUTBOUND_BATCH_US 5000
 
-/* A channel takes up to this many times its sessions (the rest queued). */
-#define OUTBOUND_DEPTH 4
+/*
+ * A channel takes up to OUTBOUND_DEPTH times its sessions, and hands up
+ * to OUTBOUND_AHEAD times its sessions to the transfer thread, which
+ * starts them as its sessions free up: the sessions stay busy while the
+ * loop is away (recording outcomes, committing).  The rest wait in the
+ * loop's queue.
+ */
+#define OUTBOUND_DEPTH 8
+#define OUTBOUND_AHEAD 4
 
 /* Failed attempts logged per minute, at most. */
 #define OUTBOUND_WARN_MAX 10
@@ -65,12 +88,19 @@ struct outbound_ready {
 	TAILQ_ENTRY(outbound_ready) entry;
 };
 
-/* A channel's state, kept by name across reloads. */
+/*
+ * A channel's state, kept by name across reloads; running and waiting
+ * are the transfer thread's.
+ */
 struct outbound_channel {
 	char *name, *type;
-	int active;                  /* transfers in flight */
-	int nready;                  /* deliveries waiting for a session */
+	int active;                  /* transfers handed to the thread */
+	int nready;                  /* deliveries waiting in the loop */
 	TAILQ_HEAD(, outbound_ready) ready;
+	int running;                 /* transfers on the multi handle */
+	TAILQ_HEAD(, outbound_xfer) waiting; /* handed, for a session */
+	char *url;                   /* the last URL, and its parts */
+	char *parts[3];              /* (outbound_url_parts) */
 	double tokens;               /* max_per_second's bucket */
 	uint64_t refilled_us;
 	uint64_t attempts, successes, failures;
@@ -78,10 +108,15 @@ struct outbound_channel {
 	double dur_sum;
 };
 
+/* A list of transfers being handed between the threads. */
+TAILQ_HEAD(outbound_xfers, outbound_xfer);
+
+/*
+ * The daemon's loop owns what is above the transfer thread's part; the
+ * thread owns its part once started; mu guards the hand-over lists.
+ */
 struct outbound {
 	struct sch *s;
-	CURLM *multi;
-	struct event *timer;         /* libcurl's timeout */
 	struct event *wake;          /* a channel has tokens again */
 	struct event *batch;         /* the outcomes' flush is due */
 	size_t pending;              /* outcomes queued since the last kick */
@@ -90,51 +125,126 @@ struct outbound {
 	TAILQ_HEAD(, outbound_xfer) xfers;
 	CURL *idle[SCH_MAX_INFLIGHT]; /* easy handles for the next transfers */
 	size_t nidle;
+	struct outbound_xfer *spare[SCH_MAX_INFLIGHT]; /* records, likewise */
+	size_t nspare;
 	uint64_t warn_since;         /* the minute of the warning lines */
 	unsigned warned;
 	uint64_t unlogged;           /* failed attempts not logged in it */
+	struct event *done_ev;       /* done_fd is readable */
+	struct outbound_xfers handing; /* set up, not yet handed */
+
+	/* Handed over, under mu. */
+	pthread_mutex_t mu;
+	struct outbound_xfers to_start; /* for the thread to add */
+	struct outbound_xfers done;     /* for the loop to judge */
+	int stop;                    /* the thread is to end */
+	int start_fd, done_fd;       /* eventfds: to_start, done (or stop) */
+
+	/* The transfer thread's. */
+	pthread_t thread;
+	struct event_base *tbase;
+	struct outbound_xfers ended;   /* not yet handed back */
+	int stopping;
+	struct event *start_ev;      /* start_fd is readable */
+	struct event *timer;         /* libcurl's timeout */
+	CURLM *multi;
 };
 
 static void outbound_next(struct sch *, struct outbound_channel *);
 
-/* A JSON string of n bytes at p, invalid UTF-8 replaced by '?'. */
-json_t *
-outbound_text(const char *p, size_t n)
-{
-	json_t *v = json_stringn(p, n);
-	char *c;
-	size_t i;
-
-	if (v != NULL)
-		return v;
-	c = xmalloc(n + 1);
-	for (i = 0; i < n; i++)
-		c[i] = (unsigned char)p[i] < 0x80 ? p[i] : '?';
-	v = json_stringn(c, n);
-	free(c);
-	return v;
-}
-
-/* The parts of url Knock's log shows (host, path, query) into req. */
-void
-outbound_url_parts(json_t *req, const char *url)
+/*
+ * The members host, path and query of url (Knock's log shows them) onto
+ * t, parsed once for a channel's run of deliveries to the same URL.
+ */
+static void
+outbound_url_parts(struct outbound_xfer *x, struct eng_text *t,
+    const char *url)
 {
 	static const struct { CURLUPart part; const char *key; } parts[] = {
-		{ CURLUPART_HOST, "host" }, { CURLUPART_PATH, "path" },
-		{ CURLUPART_QUERY, "query" } };
-	CURLU *u = curl_url();
+		{ CURLUPART_HOST, ",\"host\":" }, { CURLUPART_PATH, ",\"path\":" },
+		{ CURLUPART_QUERY, ",\"query\":" } };
+	struct outbound_channel *oc = x->oc;
+	CURLU *u;
 	char *v;
 	size_t i;
 
-	if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK)
-		for (i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+	if (oc->url == NULL || strcmp(oc->url, url) != 0) {
+		free(oc->url);
+		oc->url = xstrdup(url);
+		u = curl_url();
+		for (i = 0; i < 3; i++) {
+			free(oc->parts[i]);
+			oc->parts[i] = NULL;
 			v = NULL;
-			curl_url_get(u, parts[i].part, &v, 0);
-			json_object_set_new(req, parts[i].key, v != NULL ?
-			    json_string(v) : json_null());
+			if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) ==
+			    CURLUE_OK && curl_url_get(u, parts[i].part, &v, 0) ==
+			    CURLUE_OK && v != NULL)
+				oc->parts[i] = xstrdup(v);
 			curl_free(v);
 		}
-	curl_url_cleanup(u);
+		curl_url_cleanup(u);
+	}
+	for (i = 0; i < 3; i++) {
+		eng_text_add(t, parts[i].key, strlen(parts[i].key));
+		if (oc->parts[i] != NULL)
+			eng_text_bytes(t, oc->parts[i], strlen(oc->parts[i]));
+		else
+			eng_text_add(t, "null", 4);
+	}
+}
+
+/* See outbound_int.h. */
+void
+outbound_log_request(struct outbound_xfer *x, const char *method,
+    const char *url, const struct eng_text *extra,
+    const struct eng_text *headers)
+{
+	struct eng_text t = { NULL, 0, 0 };
+	size_t n = x->len;
+
+	/* The log's cut, at a character boundary, as the engine cuts. */
+	if (n > ENG_LOG_BODY) {
+		n = ENG_LOG_BODY;
+		while (n > 0 && ((unsigned char)x->body[n] & 0xc0) == 0x80)
+			n--;
+	}
+	eng_text_add(&t, "{\"method\":", 10);
+	eng_text_bytes(&t, method, strlen(method));
+	eng_text_add(&t, ",\"url\":", 7);
+	eng_text_bytes(&t, url, strlen(url));
+	if (extra != NULL) {
+		eng_text_add(&t, ",", 1);
+		eng_text_add(&t, extra->s, extra->len);
+	}
+	eng_text_add(&t, ",\"headers\":", 11);
+	eng_text_add(&t, headers->s, headers->len);
+	eng_text_add(&t, ",\"body\":", 8);
+	eng_text_bytes(&t, x->body, n);
+	outbound_url_parts(x, &t, url);
+	if (n < x->len)
+		eng_text_add(&t, ",\"body_truncated\":true", 22);
+	eng_text_add(&t, "}", 2);   /* and the NUL */
+	x->o->request = t.s;
+}
+
+/* See outbound_int.h. */
+void
+outbound_log_response(struct outbound_xfer *x, long status,
+    const struct eng_text *headers)
+{
+	struct eng_text t = { NULL, 0, 0 };
+
+	eng_text_add(&t, "{\"status\":", 10);
+	eng_text_int(&t, status);
+	eng_text_add(&t, ",\"headers\":", 11);
+	if (headers != NULL)
+		eng_text_add(&t, headers->s, headers->len);
+	else
+		eng_text_add(&t, "{}", 2);
+	eng_text_add(&t, ",\"body\":", 8);
+	eng_text_bytes(&t, x->reply, x->reply_len);
+	eng_text_add(&t, "}", 2);   /* and the NUL */
+	x->o->response = t.s;
 }
 
 /* See outbound_int.h. */
@@ -169,6 +279,7 @@ outbound_channel(struct outbound *o, const struct eng_channel *ch)
 		}
 	oc = xcalloc(1, sizeof *oc);
 	TAILQ_INIT(&oc->ready);
+	TAILQ_INIT(&oc->waiting);
 	oc->name = xstrdup(ch->name);
 	oc->type = xstrdup(ch->type);
 	oc->tokens = ch->max_per_second > 1 ? ch->max_per_second : 1;
@@ -191,23 +302,40 @@ outbound_config(struct sch *s, const char *name)
 	return NULL;
 }
 
-/* Free a finished transfer, keeping its easy handle for the next. */
+/* A cleared transfer record, a spare one when there is one. */
+static struct outbound_xfer *
+outbound_xfer_new(struct outbound *o)
+{
+	struct outbound_xfer *x = o->nspare > 0 ? o->spare[--o->nspare] :
+	    xmalloc(sizeof *x);
+
+	memset(x, 0, offsetof(struct outbound_xfer, errbuf));
+	x->errbuf[0] = '\0';
+	return x;
+}
+
+/* Free a finished transfer, keeping its easy handle and record. */
 static void
 outbound_xfer_free(struct outbound_xfer *x)
 {
 	struct outbound *o = x->s->outbound;
 
 	if (x->easy != NULL && o->nidle < SCH_MAX_INFLIGHT) {
-		curl_easy_reset(x->easy);
+		if (!x->clean)
+			curl_easy_reset(x->easy);
 		o->idle[o->nidle++] = x->easy;
 	} else if (x->easy != NULL)
 		curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->list);
-	json_decref(x->resp_headers);
+	free(x->hdr);
 	free(x->body);
+	free(x->redirect);
 	if (x->o != NULL)
 		outbound_outcome_free(x->o);
-	free(x);
+	if (o->nspare < SCH_MAX_INFLIGHT)
+		o->spare[o->nspare++] = x;
+	else
+		free(x);
 }
 
 /* Queue outcome oc for the next flush, soon (see OUTBOUND_BATCH). */
@@ -268,11 +396,82 @@ outbound_finished(struct outbound_xfer *x)
 	outbound_outcome(s, o);
 }
 
-/* Collect the transfers libcurl has finished. */
+/* Wake the other thread through eventfd fd. */
+static void
+outbound_signal(int fd)
+{
+	uint64_t one = 1;
+
+	while (write(fd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+}
+
+/* Clear eventfd fd's count. */
+static void
+outbound_drain(int fd)
+{
+	uint64_t n;
+
+	while (read(fd, &n, sizeof n) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Move the transfers of from to the end of the shared list to (under
+ * mu), waking the other thread through eventfd fd when to was empty:
+ * while it is not, the other thread has been woken and not yet taken it.
+ */
+static void
+outbound_pass(struct outbound *o, struct outbound_xfers *to,
+    struct outbound_xfers *from, int fd)
+{
+	int was_empty;
+
+	if (TAILQ_EMPTY(from))
+		return;
+	pthread_mutex_lock(&o->mu);
+	was_empty = TAILQ_EMPTY(to);
+	TAILQ_CONCAT(to, from, hand);
+	pthread_mutex_unlock(&o->mu);
+	if (was_empty)
+		outbound_signal(fd);
+}
+
+/*
+ * Put transfer x on the multi handle, or hand it back ended when libcurl
+ * will not take it (transfer thread).
+ */
+static void
+outbound_add(struct outbound *o, struct outbound_xfer *x)
+{
+	x->oc->running++;
+	x->start_us = sch_notify_monotonic_usec();
+	if (curl_multi_add_handle(o->multi, x->easy) == CURLM_OK)
+		return;
+	x->oc->running--;
+	snprintf(x->errbuf, sizeof x->errbuf, "libcurl: cannot start the "
+	    "transfer");
+	x->rc = CURLE_FAILED_INIT;
+	TAILQ_INSERT_TAIL(&o->ended, x, hand);
+}
+
+/* Start what waits for channel oc's free sessions (transfer thread). */
+static void
+outbound_waiting(struct outbound *o, struct outbound_channel *oc)
+{
+	struct outbound_xfer *x;
+
+	while ((x = TAILQ_FIRST(&oc->waiting)) != NULL &&
+	    oc->running < x->sessions) {
+		TAILQ_REMOVE(&oc->waiting, x, hand);
+		outbound_add(o, x);
+	}
+}
+
+/* Note the transfers libcurl has finished (transfer thread). */
 static void
 outbound_check(struct outbound *o)
 {
-	struct outbound_channel *oc;
 	struct outbound_xfer *x;
 	CURLMsg *m;
 	char *p;
@@ -284,14 +483,94 @@ outbound_check(struct outbound *o)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &p);
 		x = (struct outbound_xfer *)(void *)p;
 		curl_multi_remove_handle(o->multi, m->easy_handle);
-		oc = x->oc;
-		x->finish(x, m->data.result);
-		outbound_finished(x);
-		outbound_next(o->s, oc);
+		x->rc = m->data.result;
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->code);
+		p = NULL;
+		curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &p);
+		if (p != NULL)
+			x->redirect = xstrdup(p);
+		/* Reset here, off the loop's thread, for the next transfer. */
+		curl_easy_reset(x->easy);
+		x->clean = 1;
+		x->oc->running--;
+		TAILQ_INSERT_TAIL(&o->ended, x, hand);
+		outbound_waiting(o, x->oc);
 	}
 }
 
-/* A watched socket is ready. */
+/*
+ * The loop handed transfers over, or asks to stop: start each, or queue
+ * it for its channel's next free session (transfer thread).
+ */
+static void
+outbound_start_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct outbound *o = arg;
+	TAILQ_HEAD(, outbound_xfer) got = TAILQ_HEAD_INITIALIZER(got);
+	struct outbound_xfer *x;
+
+	(void)events;
+	outbound_drain(fd);
+	pthread_mutex_lock(&o->mu);
+	TAILQ_CONCAT(&got, &o->to_start, hand);
+	o->stopping = o->stop;
+	pthread_mutex_unlock(&o->mu);
+	while ((x = TAILQ_FIRST(&got)) != NULL) {
+		TAILQ_REMOVE(&got, x, hand);
+		TAILQ_INSERT_TAIL(&x->oc->waiting, x, hand);
+		outbound_waiting(o, x->oc);
+	}
+}
+
+/*
+ * The transfer thread: a pass of its loop at a time, after each the
+ * ended transfers handed back at once (one wake-up of the loop for all
+ * of them), until outbound_free asks it to stop.
+ */
+static void *
+outbound_thread(void *arg)
+{
+	struct outbound *o = arg;
+
+	while (!o->stopping) {
+		event_base_loop(o->tbase, EVLOOP_ONCE);
+		outbound_pass(o, &o->done, &o->ended, o->done_fd);
+	}
+	return NULL;
+}
+
+/* Hand the transfers set up since the last time to the transfer thread. */
+static void
+outbound_hand(struct outbound *o)
+{
+	outbound_pass(o, &o->to_start, &o->handing, o->start_fd);
+}
+
+/* The transfer thread handed ended transfers over: judge and record them. */
+static void
+outbound_done_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct outbound *o = arg;
+	TAILQ_HEAD(, outbound_xfer) got = TAILQ_HEAD_INITIALIZER(got);
+	struct outbound_channel *oc;
+	struct outbound_xfer *x;
+
+	(void)events;
+	outbound_drain(fd);
+	pthread_mutex_lock(&o->mu);
+	TAILQ_CONCAT(&got, &o->done, hand);
+	pthread_mutex_unlock(&o->mu);
+	while ((x = TAILQ_FIRST(&got)) != NULL) {
+		TAILQ_REMOVE(&got, x, hand);
+		oc = x->oc;
+		x->finish(x);
+		outbound_finished(x);
+		outbound_next(o->s, oc);
+	}
+	outbound_hand(o);
+}
+
+/* A watched socket is ready (transfer thread). */
 static void
 outbound_event_cb(evutil_socket_t fd, short events, void *arg)
 {
@@ -306,7 +585,7 @@ outbound_event_cb(evutil_socket_t fd, short events, void *arg)
 	outbound_check(o);
 }
 
-/* libcurl's timeout expired. */
+/* libcurl's timeout expired (transfer thread). */
 static void
 outbound_timer_cb(evutil_socket_t fd, short events, void *arg)
 {
@@ -319,13 +598,12 @@ outbound_timer_cb(evutil_socket_t fd, short events, void *arg)
 	outbound_check(o);
 }
 
-/* CURLMOPT_SOCKETFUNCTION: watch socket fd as libcurl asks. */
+/* CURLMOPT_SOCKETFUNCTION: watch socket fd as libcurl asks (thread). */
 static int
 outbound_socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
     void *sockp)
 {
-	struct sch *s = arg;
-	struct outbound *o = s->outbound;
+	struct outbound *o = arg;
 	struct event *ev = sockp;
 	short kind = EV_PERSIST;
 
@@ -341,18 +619,18 @@ outbound_socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
 	if (what & CURL_POLL_OUT)
 		kind |= EV_WRITE;
 	if (ev == NULL) {
-		ev = event_new(s->base, fd, kind, outbound_event_cb, o);
+		ev = event_new(o->tbase, fd, kind, outbound_event_cb, o);
 		if (ev == NULL)
 			return -1;
 		curl_multi_assign(o->multi, fd, ev);
 	} else {
 		event_del(ev);
-		event_assign(ev, s->base, fd, kind, outbound_event_cb, o);
+		event_assign(ev, o->tbase, fd, kind, outbound_event_cb, o);
 	}
 	return event_add(ev, NULL) == 0 ? 0 : -1;
 }
 
-/* CURLMOPT_TIMERFUNCTION: call libcurl back in ms (-1: never). */
+/* CURLMOPT_TIMERFUNCTION: call libcurl back in ms, -1 never (thread). */
 static int
 outbound_timeout_cb(CURLM *multi, long ms, void *arg)
 {
@@ -376,11 +654,13 @@ outbound_wake_cb(evutil_socket_t fd, short events, void *arg)
 	clock_wake(arg);
 }
 
-/* Set up the multi handle on the loop. */
+/* Set up the multi handle and start the transfer thread. */
 int
 outbound_init(struct sch *s, char **cause)
 {
 	struct outbound *o;
+	sigset_t all, old;
+	int rc;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		*cause = xstrdup("libcurl: cannot initialise");
@@ -389,38 +669,74 @@ outbound_init(struct sch *s, char **cause)
 	o = xcalloc(1, sizeof *o);
 	o->s = s;
 	TAILQ_INIT(&o->xfers);
+	TAILQ_INIT(&o->to_start);
+	TAILQ_INIT(&o->done);
+	TAILQ_INIT(&o->handing);
+	TAILQ_INIT(&o->ended);
+	pthread_mutex_init(&o->mu, NULL);
+	o->start_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	o->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	o->tbase = event_base_new();
 	o->multi = curl_multi_init();
-	o->timer = evtimer_new(s->base, outbound_timer_cb, o);
+	if (o->start_fd < 0 || o->done_fd < 0 || o->tbase == NULL ||
+	    o->multi == NULL) {
+		*cause = xstrdup("libcurl: cannot create the multi handle");
+		return -1;
+	}
+	o->timer = evtimer_new(o->tbase, outbound_timer_cb, o);
+	o->start_ev = event_new(o->tbase, o->start_fd, EV_READ | EV_PERSIST,
+	    outbound_start_cb, o);
+	o->done_ev = event_new(s->base, o->done_fd, EV_READ | EV_PERSIST,
+	    outbound_done_cb, o);
 	o->wake = evtimer_new(s->base, outbound_wake_cb, s);
 	o->batch = evtimer_new(s->base, outbound_batch_cb, s);
-	if (o->multi == NULL || o->timer == NULL || o->wake == NULL ||
-	    o->batch == NULL) {
+	if (o->timer == NULL || o->start_ev == NULL || o->done_ev == NULL ||
+	    o->wake == NULL || o->batch == NULL || event_add(o->start_ev,
+	    NULL) != 0 || event_add(o->done_ev, NULL) != 0) {
 		*cause = xstrdup("libcurl: cannot create the multi handle");
 		return -1;
 	}
 	curl_multi_setopt(o->multi, CURLMOPT_SOCKETFUNCTION,
 	    outbound_socket_cb);
-	curl_multi_setopt(o->multi, CURLMOPT_SOCKETDATA, s);
+	curl_multi_setopt(o->multi, CURLMOPT_SOCKETDATA, o);
 	curl_multi_setopt(o->multi, CURLMOPT_TIMERFUNCTION,
 	    outbound_timeout_cb);
 	curl_multi_setopt(o->multi, CURLMOPT_TIMERDATA, o);
 	curl_multi_setopt(o->multi, CURLMOPT_MAXCONNECTS,
 	    (long)SCH_MAX_INFLIGHT);
+	/* Signals stay the loop's: the thread starts with all blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&o->thread, NULL, outbound_thread, o);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		*cause = xasprintf("cannot start the transfer thread: %s",
+		    strerror(rc));
+		return -1;
+	}
 	s->outbound = o;
 	return 0;
 }
 
-/* Abandon the transfers in flight (due again at the next start), free. */
+/*
+ * Stop the transfer thread, abandon the transfers in flight (due again
+ * at the next start), free.
+ */
 void
 outbound_free(struct sch *s)
 {
 	struct outbound *o = s->outbound;
 	struct outbound_xfer *x;
 	struct outbound_ready *r;
-	size_t i;
+	size_t i, k;
 
 	if (o == NULL)
 		return;
+	pthread_mutex_lock(&o->mu);
+	o->stop = 1;
+	pthread_mutex_unlock(&o->mu);
+	outbound_signal(o->start_fd);
+	pthread_join(o->thread, NULL);
 	while ((x = TAILQ_FIRST(&o->xfers)) != NULL) {
 		TAILQ_REMOVE(&o->xfers, x, entry);
 		curl_multi_remove_handle(o->multi, x->easy);
@@ -428,8 +744,16 @@ outbound_free(struct sch *s)
 	}
 	while (o->nidle > 0)
 		curl_easy_cleanup(o->idle[--o->nidle]);
+	while (o->nspare > 0)
+		free(o->spare[--o->nspare]);
 	curl_multi_cleanup(o->multi);
 	event_free(o->timer);
+	event_free(o->start_ev);
+	event_free(o->done_ev);
+	event_base_free(o->tbase);
+	close(o->start_fd);
+	close(o->done_fd);
+	pthread_mutex_destroy(&o->mu);
 	event_free(o->wake);
 	event_free(o->batch);
 	for (i = 0; i < o->nch; i++) {
@@ -440,6 +764,9 @@ outbound_free(struct sch *s)
 		}
 		free(o->ch[i]->name);
 		free(o->ch[i]->type);
+		free(o->ch[i]->url);
+		for (k = 0; k < 3; k++)
+			free(o->ch[i]->parts[k]);
 		free(o->ch[i]);
 	}
 	free(o->ch);
@@ -545,7 +872,7 @@ outbound_launch(struct sch *s, const struct eng_channel *ch,
 	char *cause = NULL;
 	int rc = -1;
 
-	x = xcalloc(1, sizeof *x);
+	x = outbound_xfer_new(o);
 	x->s = s;
 	x->start_us = sch_notify_monotonic_usec();
 	x->o = xcalloc(1, sizeof *x->o);
@@ -565,8 +892,11 @@ outbound_launch(struct sch *s, const struct eng_channel *ch,
 		rc = email_prepare(x, ch, d, &cause);
 	else
 		rc = webhook_prepare(x, ch, d, &cause);
-	if (rc == 0 && curl_multi_add_handle(o->multi, x->easy) == CURLM_OK)
+	if (rc == 0) {
+		x->sessions = ch->max_sessions;
+		TAILQ_INSERT_TAIL(&o->handing, x, hand);
 		return;
+	}
 	x->o->result = ENG_ATTEMPT_FAILED;
 	x->o->error = cause != NULL ? cause : xstrdup("libcurl: cannot "
 	    "start the transfer");
@@ -574,8 +904,9 @@ outbound_launch(struct sch *s, const struct eng_channel *ch,
 }
 
 /*
- * Start channel oc's waiting deliveries while it has free sessions; a
- * channel the configuration no longer has gives them up.
+ * Set up channel oc's waiting deliveries while the transfer thread may
+ * take more of them (OUTBOUND_AHEAD); a channel the configuration no
+ * longer has gives them up.
  */
 static void
 outbound_next(struct sch *s, struct outbound_channel *oc)
@@ -587,7 +918,7 @@ outbound_next(struct sch *s, struct outbound_channel *oc)
 	while ((r = TAILQ_FIRST(&oc->ready)) != NULL) {
 		ch = outbound_config(s, oc->name);
 		if (ch != NULL && eng_channel_outgoing(ch->type) &&
-		    oc->active >= ch->max_sessions)
+		    oc->active >= OUTBOUND_AHEAD * ch->max_sessions)
 			return;
 		TAILQ_REMOVE(&oc->ready, r, entry);
 		oc->nready--;
@@ -612,30 +943,36 @@ outbound_next(struct sch *s, struct outbound_channel *oc)
 }
 
 /*
- * Start delivering d (the caller frees d), at once or when a session of
- * its channel ends.  Its channel is one this pass took it for
- * (outbound_take), so it is in the configuration in force.
+ * Start delivering the n deliveries d (the caller frees them): each
+ * handed to the transfer thread now or queued until its channel may
+ * hand more.  Their channels are ones this pass took them for
+ * (outbound_take), so they are in the configuration in force.
  */
 void
-outbound_start(struct sch *s, struct eng_delivery *d)
+outbound_start(struct sch *s, struct eng_delivery *d, size_t n)
 {
-	const struct eng_channel *ch = outbound_config(s, d->channel);
+	const struct eng_channel *ch;
 	struct outbound_channel *oc;
 	struct outbound_ready *r;
+	size_t i;
 
-	assert(ch != NULL && eng_channel_outgoing(ch->type));
-	oc = outbound_channel(s->outbound, ch);
-	s->inflight++;
-	if (oc->active < ch->max_sessions) {
-		outbound_launch(s, ch, oc, d);
-		return;
+	for (i = 0; i < n; i++) {
+		ch = outbound_config(s, d[i].channel);
+		assert(ch != NULL && eng_channel_outgoing(ch->type));
+		oc = outbound_channel(s->outbound, ch);
+		s->inflight++;
+		if (oc->active < OUTBOUND_AHEAD * ch->max_sessions) {
+			outbound_launch(s, ch, oc, &d[i]);
+			continue;
+		}
+		/* The delivery's strings move to the queue; d[i] is left empty. */
+		r = xcalloc(1, sizeof *r);
+		r->d = d[i];
+		memset(&d[i], 0, sizeof d[i]);
+		TAILQ_INSERT_TAIL(&oc->ready, r, entry);
+		oc->nready++;
 	}
-	/* The delivery's strings move to the queue; d is left empty. */
-	r = xcalloc(1, sizeof *r);
-	r->d = *d;
-	memset(d, 0, sizeof *d);
-	TAILQ_INSERT_TAIL(&oc->ready, r, entry);
-	oc->nready++;
+	outbound_hand(s->outbound);
 }
 
 /* Free an outcome. */
@@ -645,8 +982,8 @@ outbound_outcome_free(struct sch_outcome *o)
 	free(o->channel);
 	free(o->message_id);
 	free(o->error);
-	json_decref(o->request);
-	json_decref(o->response);
+	free(o->request);
+	free(o->response);
 	free(o);
 }
 
@@ -700,8 +1037,8 @@ outbound_record(struct sch *s, struct sch_outcome *o, int64_t now)
 	a.error = o->error;
 	a.at = o->at;
 	a.duration_us = o->duration_us;
-	a.request = o->request;
-	a.response = o->response;
+	a.request_text = o->request;
+	a.response_text = o->response;
 	st = eng_delivery_done(s->eng, &a, now, &next);
 	if (o->result != ENG_ATTEMPT_OK)
 		outbound_warn(s->outbound, o, st, next);

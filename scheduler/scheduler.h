@@ -82,7 +82,7 @@ struct sch_outcome {
 	enum eng_attempt_result result;
 	char *error;                 /* NULL when ok */
 	int64_t at, duration_us;
-	json_t *request, *response;
+	char *request, *response;    /* the log's JSON text, NULL for none */
 	TAILQ_ENTRY(sch_outcome) entry;
 };
 TAILQ_HEAD(sch_outcomes, sch_outcome);
@@ -506,7 +506,7 @@ int outbound_init(struct sch *s, char **cause);
 void outbound_free(struct sch *s);
 size_t outbound_take(struct sch *s, int64_t now, struct eng_delivery *out,
     size_t max);
-void outbound_start(struct sch *s, struct eng_delivery *d);
+void outbound_start(struct sch *s, struct eng_delivery *d, size_t n);
 void outbound_record(struct sch *s, struct sch_outcome *o, int64_t now);
 void outbound_outcome_free(struct sch_outcome *o);
 void outbound_metrics(struct sch *s, FILE *f);

@@ -333,10 +333,9 @@ again:
 	s->counters.commits++;
 	TAILQ_FOREACH(r, batch, entry)
 		s->counters.batched++;
-	for (i = 0; i < nd; i++) {
-		outbound_start(s, &d[i]);
+	outbound_start(s, d, nd);
+	for (i = 0; i < nd; i++)
 		eng_delivery_free(&d[i]);
-	}
 	return (ran > 0 ? ran : 0) + (int)nd;
 
 failed:

@@ -23,9 +23,6 @@
 #define WEBHOOK_TIMEOUT_MS 10000
 #define WEBHOOK_MAX_REPLY (1024 * 1024)
 
-/* At most this many reply headers are kept for the log. */
-#define WEBHOOK_MAX_HEADERS 64
-
 /* Whether a header's value is a credential, kept out of the log. */
 static int
 webhook_secret_header(const char *name)
@@ -36,20 +33,30 @@ webhook_secret_header(const char *name)
 	    NULL || strcasestr(name, "key") != NULL;
 }
 
-/* Add "name: value" to the request's headers and to the logged ones. */
+/*
+ * Add "name: value" to the request's headers, and to the logged ones:
+ * the members of a JSON object's text in t, its "{" written.
+ */
 static void
-webhook_header(struct outbound_xfer *x, json_t *logged, const char *name,
-    const char *value)
+webhook_header(struct outbound_xfer *x, struct eng_text *t,
+    const char *name, const char *value)
 {
-	char *line = xasprintf("%s: %s", name, value);
+	char *line;
 
+	if (value == NULL)
+		value = "";
+	line = xasprintf("%s: %s", name, value);
 	x->list = curl_slist_append(x->list, line);
 	free(line);
+	if (t->len > 1)
+		eng_text_add(t, ",", 1);
+	eng_text_bytes(t, name, strlen(name));
+	eng_text_add(t, ":", 1);
 	if (strcasecmp(name, "idempotency-key") == 0 || !webhook_secret_header(
 	    name))
-		json_object_set_new(logged, name, json_string(value));
+		eng_text_bytes(t, value, strlen(value));
 	else
-		json_object_set_new(logged, name, json_string("[redacted]"));
+		eng_text_string(t, "[redacted]");
 }
 
 /* CURLOPT_WRITEFUNCTION: keep the reply's first bytes, drop the rest. */
@@ -71,47 +78,87 @@ webhook_write_cb(char *p, size_t size, size_t n, void *arg)
 	return x->reply_total > WEBHOOK_MAX_REPLY ? 0 : len;
 }
 
-/* CURLOPT_HEADERFUNCTION: the reply's headers, for the log. */
+/*
+ * CURLOPT_HEADERFUNCTION (on the transfer thread): the reply's headers,
+ * for the log, as records of the name's and the value's length (two
+ * bytes each), the name, the value; at most OUTBOUND_HEADERS of them,
+ * names of at most OUTBOUND_HEADER_NAME bytes, values cut to
+ * OUTBOUND_HEADER_VALUE.
+ */
 static size_t
 webhook_header_cb(char *p, size_t size, size_t n, void *arg)
 {
 	struct outbound_xfer *x = arg;
 	size_t len = size * n, k, v;
+	uint16_t lens[2];
 
 	/* A status line starts a new reply (after a 100 Continue). */
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		json_object_clear(x->resp_headers);
+		x->hdr_len = 0;
+		x->nhdr = 0;
 		return len;
 	}
 	for (k = 0; k < len && p[k] != ':'; k++)
 		;
-	if (k == 0 || k == len || k > 128 || json_object_size(
-	    x->resp_headers) >= WEBHOOK_MAX_HEADERS)
+	if (k == 0 || k == len || k > OUTBOUND_HEADER_NAME ||
+	    x->nhdr >= OUTBOUND_HEADERS)
 		return len;
 	for (v = k + 1; v < len && (p[v] == ' ' || p[v] == '\t'); v++)
 		;
 	while (len > v && (p[len - 1] == '\r' || p[len - 1] == '\n'))
 		len--;
-	if (len - v > 1024)
-		len = v + 1024;
-	json_object_setn_new(x->resp_headers, p, k, outbound_text(p + v,
-	    len - v));
+	if (len - v > OUTBOUND_HEADER_VALUE)
+		len = v + OUTBOUND_HEADER_VALUE;
+	lens[0] = (uint16_t)k;
+	lens[1] = (uint16_t)(len - v);
+	if (x->hdr_cap - x->hdr_len < sizeof lens + k + lens[1]) {
+		x->hdr_cap = x->hdr_cap * 2 + sizeof lens + k + lens[1];
+		x->hdr = xreallocarray(x->hdr, x->hdr_cap, 1);
+	}
+	memcpy(x->hdr + x->hdr_len, lens, sizeof lens);
+	memcpy(x->hdr + x->hdr_len + sizeof lens, p, k);
+	memcpy(x->hdr + x->hdr_len + sizeof lens + k, p + v, lens[1]);
+	x->hdr_len += sizeof lens + k + lens[1];
+	x->nhdr++;
 	return size * n;
+}
+
+/* The reply headers webhook_header_cb kept, as a JSON object's text. */
+static void
+webhook_headers(const struct outbound_xfer *x, struct eng_text *t)
+{
+	uint16_t lens[2];
+	size_t off = 0;
+
+	eng_text_add(t, "{", 1);
+	while (off < x->hdr_len) {
+		memcpy(lens, x->hdr + off, sizeof lens);
+		off += sizeof lens;
+		if (t->len > 1)
+			eng_text_add(t, ",", 1);
+		eng_text_bytes(t, x->hdr + off, lens[0]);
+		eng_text_add(t, ":", 1);
+		eng_text_bytes(t, x->hdr + off + lens[0], lens[1]);
+		off += (size_t)lens[0] + lens[1];
+	}
+	eng_text_add(t, "}", 1);
 }
 
 /* Judge the end of a webhook transfer into its outcome. */
 static void
-webhook_finish(struct outbound_xfer *x, CURLcode rc)
+webhook_finish(struct outbound_xfer *x)
 {
 	struct sch_outcome *o = x->o;
-	char *where = NULL;
-	long code = 0;
+	struct eng_text h = { NULL, 0, 0 };
+	const char *where = x->redirect;
+	CURLcode rc = x->rc;
+	long code = x->code;
 
-	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
-	if (code != 0)
-		o->response = json_pack("{s:i, s:O, s:o}", "status", (int)code,
-		    "headers", x->resp_headers, "body", outbound_text(x->reply,
-		    x->reply_len));
+	if (code != 0) {
+		webhook_headers(x, &h);
+		outbound_log_response(x, code, &h);
+		free(h.s);
+	}
 	if (code >= 200 && code < 300 && (rc == CURLE_OK ||
 	    (rc == CURLE_WRITE_ERROR && x->reply_total > WEBHOOK_MAX_REPLY))) {
 		o->result = ENG_ATTEMPT_OK;
@@ -119,7 +166,6 @@ webhook_finish(struct outbound_xfer *x, CURLcode rc)
 	}
 	o->result = ENG_ATTEMPT_RETRY;
 	if (code >= 300 && code < 400) {
-		curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &where);
 		o->error = xasprintf("HTTP %ld: redirect%s%s not followed", code,
 		    where != NULL ? " to " : "", where != NULL ? where : "");
 	} else if (code != 0)
@@ -134,14 +180,14 @@ int
 webhook_prepare(struct outbound_xfer *x, const struct eng_channel *ch,
     struct eng_delivery *d, char **cause)
 {
-	json_t *req, *logged = json_object(), *v;
+	struct eng_text logged = { NULL, 0, 0 };
 	const char *k;
 	char ts[24], *sig;
+	json_t *v;
 	int typed = 0;
 
 	if (strncmp(d->url, "http://", 7) != 0 && strncmp(d->url, "https://",
 	    8) != 0) {
-		json_decref(logged);
 		*cause = xasprintf("channel \"%s\" is an http channel now; this "
 		    "delivery is to %s", ch->name, d->url);
 		return -1;
@@ -149,30 +195,29 @@ webhook_prepare(struct outbound_xfer *x, const struct eng_channel *ch,
 	x->body = d->body != NULL ? d->body : xstrdup("");
 	d->body = NULL;
 	x->len = strlen(x->body);
+	eng_text_add(&logged, "{", 1);
 	json_object_foreach(d->headers, k, v) {
 		typed |= strcasecmp(k, "content-type") == 0;
-		webhook_header(x, logged, k, json_string_value(v));
+		webhook_header(x, &logged, k, json_string_value(v));
 	}
 	if (!typed)
-		webhook_header(x, logged, "Content-Type", "application/json");
-	webhook_header(x, logged, "Idempotency-Key", d->message_id);
-	webhook_header(x, logged, "User-Agent", "belfry/" BELFRY_VERSION);
+		webhook_header(x, &logged, "Content-Type", "application/json");
+	webhook_header(x, &logged, "Idempotency-Key", d->message_id);
+	webhook_header(x, &logged, "User-Agent", "belfry/" BELFRY_VERSION);
 	if (ch->secret != NULL) {
 		snprintf(ts, sizeof ts, "%lld", (long long)x->o->at);
 		sig = eng_webhook_signature(ch->secret, ch->secret_len,
 		    d->message_id, x->o->at, x->body, x->len);
-		webhook_header(x, logged, "webhook-id", d->message_id);
-		webhook_header(x, logged, "webhook-timestamp", ts);
-		webhook_header(x, logged, "webhook-signature", sig);
+		webhook_header(x, &logged, "webhook-id", d->message_id);
+		webhook_header(x, &logged, "webhook-timestamp", ts);
+		webhook_header(x, &logged, "webhook-signature", sig);
 		free(sig);
 	}
 	/* No "Expect: 100-continue" wait before a large body. */
 	x->list = curl_slist_append(x->list, "Expect:");
-	req = json_pack("{s:s, s:s, s:o, s:s}", "method", ch->method, "url",
-	    d->url, "headers", logged, "body", x->body);
-	outbound_url_parts(req, d->url);
-	x->o->request = req;
-	x->resp_headers = json_object();
+	eng_text_add(&logged, "}", 1);
+	outbound_log_request(x, ch->method, d->url, NULL, &logged);
+	free(logged.s);
 	x->finish = webhook_finish;
 
 	outbound_common(x, ch, WEBHOOK_TIMEOUT_MS);

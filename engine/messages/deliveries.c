@@ -25,9 +25,6 @@
 
 #define DLV_MAX_ATTEMPTS 8
 
-/* A logged request body is kept up to this many bytes. */
-#define DLV_LOG_BODY (16 * 1024)
-
 /* See engine_int.h. */
 const char *
 eng_delivery_unreachable(const struct eng_step *s, json_t *recipient)
@@ -171,7 +168,7 @@ eng_delivery_free(struct eng_delivery *d)
 }
 
 /*
- * A request as it is kept in the log: its body cut to DLV_LOG_BODY bytes
+ * A request as it is kept in the log: its body cut to ENG_LOG_BODY bytes
  * (at a character boundary) with "body_truncated", a new reference.
  */
 static json_t *
@@ -180,10 +177,10 @@ dlv_log_request(json_t *request)
 	json_t *r, *body = json_object_get(request, "body");
 	size_t n;
 
-	if (!json_is_string(body) || json_string_length(body) <= DLV_LOG_BODY)
+	if (!json_is_string(body) || json_string_length(body) <= ENG_LOG_BODY)
 		return json_incref(request);
 	r = json_copy(request);
-	n = DLV_LOG_BODY;
+	n = ENG_LOG_BODY;
 	while (n > 0 && ((unsigned char)json_string_value(body)[n] & 0xc0) ==
 	    0x80)
 		n--;
@@ -217,9 +214,13 @@ eng_delivery_done(struct eng *e, const struct eng_attempt *a, int64_t now,
 	sa.at = a->at;
 	sa.duration_us = a->duration_us;
 	sa.result = (int)a->result;
-	sa.request = a->request != NULL ? dlv_log_request(a->request) :
-	    json_object();
-	sa.response = json_incref(a->response);
+	sa.request_text = a->request_text;
+	sa.response_text = a->response_text;
+	if (a->request_text == NULL)
+		sa.request = a->request != NULL ? dlv_log_request(a->request) :
+		    json_object();
+	if (a->response_text == NULL)
+		sa.response = json_incref(a->response);
 	sa.error = a->error != NULL ? xstrdup(a->error) : NULL;
 	store_attempt_add(e->store, &sa);
 	store_attempt_clear(&sa);

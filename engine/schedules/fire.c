@@ -14,6 +14,7 @@
  * "dst_gap").  A fire that fails (its workflow is gone, ...) keeps its
  * error in last_error until a fire succeeds.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,19 +195,24 @@ sched_due(struct eng *e, struct store_sched *s, int64_t now)
 	free(err);
 }
 
-/* Fire up to max rows due at or before now, in time order; the count. */
+/*
+ * Fire up to max (at most ENG_SCHED_DUE_MAX) rows due at or before now,
+ * in time order; the count.  The rows' array is the engine's, kept from
+ * call to call: this runs at every pass of the loop, mostly to find none.
+ */
 int
 eng_sched_run_due(struct eng *e, int64_t now, int max)
 {
-	struct store_sched *rows;
 	int n, i;
 
-	rows = xcalloc((size_t)max, sizeof *rows);
-	n = (int)store_sched_due(e->store, now, (size_t)max, rows);
+	assert(max <= ENG_SCHED_DUE_MAX);
+	if (e->due_scheds == NULL)
+		e->due_scheds = xcalloc(ENG_SCHED_DUE_MAX,
+		    sizeof *e->due_scheds);
+	n = (int)store_sched_due(e->store, now, (size_t)max, e->due_scheds);
 	for (i = 0; i < n; i++) {
-		sched_due(e, &rows[i], now);
-		store_sched_clear(&rows[i]);
+		sched_due(e, &e->due_scheds[i], now);
+		store_sched_clear(&e->due_scheds[i]);
 	}
-	free(rows);
 	return n;
 }

@@ -768,6 +768,8 @@ sqlite_store_open(const char *path, const char *check, char **cause)
 	 * effect before SQLite initializes (the first open of the process).
 	 */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	/* Truncations of the page cache that cannot drop a page are skipped. */
+	sqlite_pcache();
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, sqlite_walbuf_vfs()) !=
 	    SQLITE_OK) {

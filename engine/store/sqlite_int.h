@@ -130,6 +130,13 @@ int sqlite_backup_whole(struct store *s, const char *path, char **cause);
 /* sqlite_walbuf.c: the VFS that gathers log writes (NULL: unavailable). */
 const char *sqlite_walbuf_vfs(void);
 
+/*
+ * sqlite_pcache.c: the page cache over SQLite's own, installed by the
+ * first call (before SQLite initializes); its methods, or NULL when
+ * SQLite had initialized already without it.
+ */
+const sqlite3_pcache_methods2 *sqlite_pcache(void);
+
 /* sqlite_heads.c: the heads of the feed chains, written behind. */
 void sqlite_heads_init(struct store *s, int64_t upto);
 int64_t sqlite_heads_push(struct store *s, const char *rcpt,

@@ -305,6 +305,8 @@ struct store_attempt {
 	json_t *request;
 	json_t *response;        /* NULL when none came */
 	char *error;             /* NULL when ok */
+	/* For store_attempt_add: the same as JSON text, used when set. */
+	const char *request_text, *response_text;
 };
 void store_attempt_clear(struct store_attempt *a);
 

@@ -252,6 +252,33 @@ def body(d, port):
         check("flaky: the reply's body in the log", items[0]["response"]
               .get("body") == '{"ok": true}', items[0]["response"])
         check("webhook service", items[0].get("service_name") == "webhook")
+        check("flaky: the reply's headers in the log", items[0]["response"]
+              .get("headers", {}).get("Content-Length") == "12",
+              items[0]["response"])
+        check("flaky: no query in the log", "query" in rq and
+              rq["query"] is None, rq)
+
+    # ---- the log keeps a request body's first 16 KiB ----
+    big = "\u00e9" * 9000  # 18,000 bytes of UTF-8
+    trigger("flaky", ["u2"], {"n": big})
+    st, j = d.req("POST", "/admin/clock", {"advance_by_seconds": 0})
+    sent = [r for r in at("/flaky") if b'"u2"' in r["body"]]
+    check("big: the whole body sent", len(sent) == 1 and
+          json.loads(sent[0]["body"]).get("n") == big,
+          len(sent[0]["body"]) if sent else sent)
+    m = only(d, "u2", "flaky")
+    st, j = d.req("GET", "/v1/messages/%s/delivery_logs" % m.get("id"))
+    items = j.get("items", []) if st == 200 else []
+    rq = items[0]["request"] if items else {}
+    logged = rq.get("body", "").encode()
+    check("big: the logged body cut to 16 KiB at a character boundary",
+          rq.get("body_truncated") is True and 16382 < len(logged) <= 16384
+          and sent and sent[0]["body"].startswith(logged), len(logged))
+    st, j = d.req("GET", "/v1/messages/%s/delivery_logs" % (
+        only(d, "u1", "signed").get("id")))
+    items = j.get("items", []) if st == 200 else []
+    check("signed: the query in the log", items and items[0]["request"]
+          .get("query") == "src=belfry", items)
 
     # ---- limits ----
     trigger("limited", ["a%d" % i for i in range(12)], {"n": "x"})

@@ -561,6 +561,166 @@ test_markdown(void **state)
 	free(html);
 }
 
+/* Whether cache c holds page key (looked up, then let go). */
+static int
+pcache_has(const sqlite3_pcache_methods2 *m, sqlite3_pcache *c,
+    unsigned key)
+{
+	sqlite3_pcache_page *pg = m->xFetch(c, key, 0);
+
+	if (pg == NULL)
+		return 0;
+	m->xUnpin(c, pg, 0);
+	return 1;
+}
+
+/*
+ * The page cache over SQLite's: a truncation drops every page at its
+ * limit or above, also a page a rekey parked far above the rest (as a
+ * B-tree balance does) and the one moved there after; the cache's own
+ * pages keep their keys.
+ */
+static void
+test_page_cache(void **state)
+{
+	const sqlite3_pcache_methods2 *m;
+	sqlite3_pcache *c;
+	sqlite3_pcache_page *pg[11], *p;
+	char path[512], *cause = NULL;
+	struct eng *e;
+	unsigned k;
+
+	(void)state;
+	if (fixture_pg())
+		skip();
+	snprintf(path, sizeof path, "%s/pcache.db", tmpdir);
+	/* The first SQLite store of the process installs the cache. */
+	e = eng_open(path, &cause);
+	assert_non_null(e);
+	m = sqlite_pcache();
+	assert_non_null(m);
+	c = m->xCreate(4096, 64, 1);
+	assert_non_null(c);
+	m->xCachesize(c, 100);
+	for (k = 1; k <= 10; k++) {
+		pg[k] = m->xFetch(c, k, 2);
+		assert_non_null(pg[k]);
+	}
+	/* Swap 3 and 5 by way of a parked number, as a balance does. */
+	m->xRekey(c, pg[3], 3, 262145);
+	m->xRekey(c, pg[5], 5, 3);
+	m->xRekey(c, pg[3], 262145, 5);
+	for (k = 1; k <= 10; k++)
+		m->xUnpin(c, pg[k], 0);
+	assert_int_equal(m->xPagecount(c), 10);
+	m->xTruncate(c, 6);
+	for (k = 6; k <= 10; k++)
+		assert_false(pcache_has(m, c, k));
+	assert_true(pcache_has(m, c, 5));
+	assert_true(pcache_has(m, c, 3));
+	assert_false(pcache_has(m, c, 262145));
+	/* A truncation below a page moved there drops it. */
+	m->xTruncate(c, 5);
+	assert_false(pcache_has(m, c, 5));
+	assert_true(pcache_has(m, c, 4));
+	/* A page left parked above everything is dropped by the next one. */
+	p = m->xFetch(c, 4, 0);
+	assert_non_null(p);
+	m->xRekey(c, p, 4, 1000);
+	m->xUnpin(c, p, 0);
+	m->xTruncate(c, 900);
+	assert_false(pcache_has(m, c, 1000));
+	assert_true(pcache_has(m, c, 3));
+	/* Two pages parked high at once: both are dropped. */
+	p = m->xFetch(c, 3, 0);
+	m->xRekey(c, p, 3, 2000);
+	m->xUnpin(c, p, 0);
+	p = m->xFetch(c, 2, 0);
+	m->xRekey(c, p, 2, 3000);
+	m->xUnpin(c, p, 0);
+	m->xTruncate(c, 1500);
+	assert_false(pcache_has(m, c, 2000));
+	assert_false(pcache_has(m, c, 3000));
+	assert_true(pcache_has(m, c, 1));
+	/* A truncation to nothing empties it. */
+	m->xTruncate(c, 1);
+	assert_false(pcache_has(m, c, 1));
+	assert_int_equal(m->xPagecount(c), 0);
+	m->xDestroy(c);
+	eng_close(e);
+}
+
+/*
+ * Strings of every length to 24 with one byte to escape (or not) at each
+ * place, through the writer's eight-at-a-time scan, against jansson.
+ */
+static void
+test_json_strings(void **state)
+{
+	static const char special[] = { 0x01, 0x1f, '"', '\\', 0x20, 0x7f,
+	    '!', '#', '[', ']', 'a' };
+	char s[25];
+	size_t len, at, k;
+
+	(void)state;
+	for (len = 1; len <= 24; len++)
+		for (at = 0; at < len; at++)
+			for (k = 0; k < sizeof special; k++) {
+				memset(s, 'x', len);
+				s[at] = special[k];
+				expect_same_json(json_stringn(s, len));
+			}
+}
+
+/* eng_text_bytes' literal of the n bytes at p, NUL-terminated. */
+static char *
+text_bytes(const char *p, size_t n)
+{
+	struct eng_text t = { NULL, 0, 0 };
+
+	eng_text_bytes(&t, p, n);
+	eng_text_add(&t, "", 1);
+	return t.s;
+}
+
+/*
+ * eng_text_bytes: what jansson takes as UTF-8 is written as jansson
+ * writes it; anything else with every byte above 0x7f a '?'.
+ */
+static void
+test_json_bytes(void **state)
+{
+	static const struct { const char *s; size_t n; } in[] = {
+		{ "plain", 5 }, { "caf\xc3\xa9", 5 }, { "\xf0\x9f\x98\x80", 4 },
+		{ "\xf4\x8f\xbf\xbf", 4 }, { "\xef\xbf\xbf", 3 },
+		{ "nul\0in", 6 }, { "ab\xff", 3 }, { "\xc0\x80", 2 },
+		{ "\xed\xa0\x80", 3 }, { "\xf4\x90\x80\x80", 4 },
+		{ "\xe0\x9f\xbf", 3 }, { "\xc3", 1 }, { "\xc3\xa9\x80", 3 },
+		{ "\xf5\x80\x80\x80", 4 }, { "x\xe2\x82", 3 },
+	};
+	char *got, *want, c[8];
+	json_t *v;
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof in / sizeof in[0]; i++) {
+		v = json_stringn(in[i].s, in[i].n);
+		if (v == NULL) {
+			for (k = 0; k < in[i].n; k++)
+				c[k] = (unsigned char)in[i].s[k] < 0x80 ?
+				    in[i].s[k] : '?';
+			v = json_stringn(c, in[i].n);
+		}
+		assert_non_null(v);
+		want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		got = text_bytes(in[i].s, in[i].n);
+		assert_string_equal(got, want);
+		free(got);
+		free(want);
+		json_decref(v);
+	}
+}
+
 /* Runs the tests. */
 int
 main(void)
@@ -571,11 +731,14 @@ main(void)
 		cmocka_unit_test(test_trigger_feed),
 		cmocka_unit_test(test_markdown),
 		cmocka_unit_test(test_json_write),
+		cmocka_unit_test(test_json_strings),
+		cmocka_unit_test(test_json_bytes),
 		cmocka_unit_test(test_log_writes),
 		cmocka_unit_test(test_database_in_use),
 		cmocka_unit_test(test_bad_second_recipient),
 		cmocka_unit_test(test_config_fifo),
 		cmocka_unit_test(test_foreign_database),
+		cmocka_unit_test(test_page_cache),
 	};
 
 	return cmocka_run_group_tests_name("engine", tests, setup, teardown);
