@@ -73,10 +73,13 @@ static const char *const outbound_labels[OUTBOUND_BUCKETS] = { "0.005",
  * to OUTBOUND_AHEAD times its sessions to the transfer thread, which
  * starts them as its sessions free up: the sessions stay busy while the
  * loop is away (recording outcomes, committing).  The rest wait in the
- * loop's queue.
+ * loop's queue, which holds deliveries only when a reload lowered the
+ * channel's max_sessions below what it had taken.  A delivery handed
+ * ahead is set up (its time, its signature's timestamp) when handed, so
+ * it may start up to OUTBOUND_AHEAD of its session's transfers later.
  */
 #define OUTBOUND_DEPTH 8
-#define OUTBOUND_AHEAD 4
+#define OUTBOUND_AHEAD 8
 
 /* Failed attempts logged per minute, at most. */
 #define OUTBOUND_WARN_MAX 10

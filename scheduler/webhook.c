@@ -35,26 +35,34 @@ webhook_secret_header(const char *name)
 
 /*
  * Add "name: value" to the request's headers, and to the logged ones:
- * the members of a JSON object's text in t, its "{" written.
+ * the members of a JSON object's text in t, its "{" written; a value is
+ * logged "[redacted]" when the channel's header is a credential (ours,
+ * belfry's own headers, never are).
  */
 static void
 webhook_header(struct outbound_xfer *x, struct eng_text *t,
-    const char *name, const char *value)
+    const char *name, const char *value, int ours)
 {
+	size_t n, v;
 	char *line;
 
 	if (value == NULL)
 		value = "";
-	line = xasprintf("%s: %s", name, value);
+	n = strlen(name);
+	v = strlen(value);
+	line = xmalloc(n + v + 3);
+	memcpy(line, name, n);
+	memcpy(line + n, ": ", 2);
+	memcpy(line + n + 2, value, v + 1);
 	x->list = curl_slist_append(x->list, line);
 	free(line);
 	if (t->len > 1)
 		eng_text_add(t, ",", 1);
-	eng_text_bytes(t, name, strlen(name));
+	eng_text_bytes(t, name, n);
 	eng_text_add(t, ":", 1);
-	if (strcasecmp(name, "idempotency-key") == 0 || !webhook_secret_header(
-	    name))
-		eng_text_bytes(t, value, strlen(value));
+	if (ours || strcasecmp(name, "idempotency-key") == 0 ||
+	    !webhook_secret_header(name))
+		eng_text_bytes(t, value, v);
 	else
 		eng_text_string(t, "[redacted]");
 }
@@ -198,19 +206,19 @@ webhook_prepare(struct outbound_xfer *x, const struct eng_channel *ch,
 	eng_text_add(&logged, "{", 1);
 	json_object_foreach(d->headers, k, v) {
 		typed |= strcasecmp(k, "content-type") == 0;
-		webhook_header(x, &logged, k, json_string_value(v));
+		webhook_header(x, &logged, k, json_string_value(v), 0);
 	}
 	if (!typed)
-		webhook_header(x, &logged, "Content-Type", "application/json");
-	webhook_header(x, &logged, "Idempotency-Key", d->message_id);
-	webhook_header(x, &logged, "User-Agent", "belfry/" BELFRY_VERSION);
+		webhook_header(x, &logged, "Content-Type", "application/json", 1);
+	webhook_header(x, &logged, "Idempotency-Key", d->message_id, 1);
+	webhook_header(x, &logged, "User-Agent", "belfry/" BELFRY_VERSION, 1);
 	if (ch->secret != NULL) {
 		snprintf(ts, sizeof ts, "%lld", (long long)x->o->at);
 		sig = eng_webhook_signature(ch->secret, ch->secret_len,
 		    d->message_id, x->o->at, x->body, x->len);
-		webhook_header(x, &logged, "webhook-id", d->message_id);
-		webhook_header(x, &logged, "webhook-timestamp", ts);
-		webhook_header(x, &logged, "webhook-signature", sig);
+		webhook_header(x, &logged, "webhook-id", d->message_id, 1);
+		webhook_header(x, &logged, "webhook-timestamp", ts, 1);
+		webhook_header(x, &logged, "webhook-signature", sig, 1);
 		free(sig);
 	}
 	/* No "Expect: 100-continue" wait before a large body. */
