@@ -39,9 +39,9 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
