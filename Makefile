@@ -164,8 +164,8 @@ $(B)/tests/unit/scheduler/test_notify: $(B)/tests/unit/scheduler/test_notify.o \
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka $(LDLIBS)
 
 $(B)/tests/unit/scheduler/test_route: $(B)/tests/unit/scheduler/test_route.o \
-	$(B)/scheduler/route.o $(B)/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LDLIBS)
+	$(B)/scheduler/route.o $(B)/libengine.a $(LIBTZ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) -lcmocka $(LDLIBS)
 
 $(B)/tools/tzdump: $(B)/tools/tzdump.o $(LIBTZ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_TZ) $(LDLIBS)

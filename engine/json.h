@@ -20,6 +20,15 @@ size_t eng_json_write(json_t *v, char *out, size_t len);
 /* JSON text of v with json_dumps' flags, from malloc (see engine.h). */
 char *eng_json_dumps(json_t *v, size_t flags);
 
+/*
+ * UTF-8 as jansson takes it: the length (1 to 4) of the character at s
+ * (n > 0 bytes there), 0 when it is not one (a stray or cut sequence, a
+ * longer form than needed, a surrogate, past U+10FFFF); whether all n
+ * bytes at s are such characters.
+ */
+size_t eng_utf8_char(const char *s, size_t n);
+int eng_utf8_valid(const char *s, size_t n);
+
 /* JSON text built piece by piece, s[0..len) (no NUL). */
 struct eng_text {
 	char *s;

@@ -265,37 +265,50 @@ eng_text_stringn(struct eng_text *t, const char *s, size_t n)
 	t->len += o.n;
 }
 
-/* Whether the n bytes at p are valid UTF-8 (as jansson accepts it). */
-static int
-jsonout_utf8(const unsigned char *p, size_t n)
+/* See json.h: shortest forms only, no surrogates, nothing past U+10FFFF. */
+size_t
+eng_utf8_char(const char *s, size_t n)
 {
-	size_t i = 0, k, len;
-	uint32_t c;
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t i, k;
+
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		k = 2;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+		k = 3;
+		if (u[0] == 0xe0)
+			lo = 0xa0;
+		else if (u[0] == 0xed)
+			hi = 0x9f; /* no surrogates */
+	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+		k = 4;
+		if (u[0] == 0xf0)
+			lo = 0x90;
+		else if (u[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (n < k || u[1] < lo || u[1] > hi)
+		return 0;
+	for (i = 2; i < k; i++)
+		if (u[i] < 0x80 || u[i] > 0xbf)
+			return 0;
+	return k;
+}
+
+/* See json.h. */
+int
+eng_utf8_valid(const char *s, size_t n)
+{
+	size_t i = 0, k;
 
 	while (i < n) {
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (p[i] >= 0xc2 && p[i] <= 0xdf)
-			len = 2, c = p[i] & 0x1f;
-		else if (p[i] >= 0xe0 && p[i] <= 0xef)
-			len = 3, c = p[i] & 0x0f;
-		else if (p[i] >= 0xf0 && p[i] <= 0xf4)
-			len = 4, c = p[i] & 0x07;
-		else
+		if ((k = eng_utf8_char(s + i, n - i)) == 0)
 			return 0;
-		if (n - i < len)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			c = c << 6 | (p[i + k] & 0x3f);
-		}
-		if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-		    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
-			return 0;
-		i += len;
+		i += k;
 	}
 	return 1;
 }
@@ -310,7 +323,7 @@ eng_text_bytes(struct eng_text *t, const char *s, size_t n)
 	char *c;
 	size_t i;
 
-	if (jsonout_utf8((const unsigned char *)s, n)) {
+	if (eng_utf8_valid(s, n)) {
 		eng_text_stringn(t, s, n);
 		return;
 	}

@@ -9,6 +9,7 @@
 
 #include <event2/http.h>
 
+#include "engine/json.h"
 #include "scheduler/scheduler.h"
 
 /* The value of hex digit c, or -1. */
@@ -64,40 +65,6 @@ route_seglen(const char *p)
 	return slash != NULL ? (size_t)(slash - p) : strlen(p);
 }
 
-/* Whether s is UTF-8 text (well formed, shortest forms, no surrogates). */
-static int
-route_utf8(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	uint32_t c;
-	int n, i;
-
-	while (*p != '\0') {
-		if (*p < 0x80) {
-			p++;
-			continue;
-		}
-		if ((*p & 0xe0) == 0xc0)
-			n = 1, c = *p & 0x1f;
-		else if ((*p & 0xf0) == 0xe0)
-			n = 2, c = *p & 0x0f;
-		else if ((*p & 0xf8) == 0xf0)
-			n = 3, c = *p & 0x07;
-		else
-			return 0;
-		for (i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-			c = c << 6 | (p[i] & 0x3f);
-		}
-		if (c < (n == 1 ? 0x80u : n == 2 ? 0x800u : 0x10000u) ||
-		    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return 0;
-		p += n + 1;
-	}
-	return 1;
-}
-
 /*
  * Match path against a route pattern; on a match fill r's parameters
  * (percent-decoded) and return 1.  0 when it does not match, -1 when it
@@ -121,7 +88,7 @@ route_match(const char *pattern, const char *path, struct sch_req *r)
 			if (r != NULL) {
 				if (n == SCH_MAX_PARAMS ||
 				    (d = route_decode(q, lq, 0)) == NULL ||
-				    !route_utf8(d)) {
+				    !eng_utf8_valid(d, strlen(d))) {
 					free(n < SCH_MAX_PARAMS ? d : NULL);
 					for (i = 0; i < n; i++)
 						free(seg[i]);

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "tz/tz.h"
+#include "engine/json.h"
 #include "engine/workflow/template.h"
 
 /* Bytes that values made by filters may use, in total, in one render. */
@@ -632,39 +633,6 @@ template_buf_raw(struct template_buf *b, const char *p, size_t n)
 	return 0;
 }
 
-/* The length of the valid UTF-8 sequence at s, or 0 if there is none. */
-static size_t
-template_utf8(const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t i, k;
-
-	if (u[0] >= 0xc2 && u[0] <= 0xdf)
-		k = 2;
-	else if (u[0] >= 0xe0 && u[0] <= 0xef) {
-		k = 3;
-		if (u[0] == 0xe0)
-			lo = 0xa0;
-		else if (u[0] == 0xed)
-			hi = 0x9f; /* no surrogates */
-	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
-		k = 4;
-		if (u[0] == 0xf0)
-			lo = 0x90;
-		else if (u[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < k || u[1] < lo || u[1] > hi)
-		return 0;
-	for (i = 2; i < k; i++) {
-		if (u[i] < 0x80 || u[i] > 0xbf)
-			return 0;
-	}
-	return k;
-}
-
 /* The character at s as JSON string contents into out (8 bytes). */
 static size_t
 template_unit(const char *s, size_t n, size_t *used, char *out)
@@ -709,7 +677,7 @@ template_unit(const char *s, size_t n, size_t *used, char *out)
 		out[0] = (char)c;
 		return 1;
 	}
-	if ((k = template_utf8(s, n)) == 0) {
+	if ((k = eng_utf8_char(s, n)) == 0) {
 		memcpy(out, "\\ufffd", 6);
 		return 6;
 	}

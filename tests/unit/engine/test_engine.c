@@ -719,6 +719,13 @@ test_json_bytes(void **state)
 		free(want);
 		json_decref(v);
 	}
+	/* One character's length, or 0. */
+	assert_int_equal(eng_utf8_char("a", 1), 1);
+	assert_int_equal(eng_utf8_char("\xc3\xa9", 2), 2);
+	assert_int_equal(eng_utf8_char("\xe2\x82\xac!", 4), 3);
+	assert_int_equal(eng_utf8_char("\xf0\x9f\x98\x80", 4), 4);
+	assert_int_equal(eng_utf8_char("\xe2\x82", 2), 0);
+	assert_int_equal(eng_utf8_char("\x80", 1), 0);
 }
 
 /* Runs the tests. */
