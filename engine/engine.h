@@ -610,13 +610,11 @@ enum eng_attempt_result {
 
 /*
  * One attempt at a delivery, as the caller saw it: request and response
- * in Knock's delivery log shapes ({method, url, host, path, query,
- * headers, body} and {status, headers, body}; response NULL when none
- * came), borrowed for the call.  A caller may give them as compact JSON
- * text instead (request_text, response_text, used when set): then the
- * request's body is already cut to ENG_LOG_BODY bytes, at a character
- * boundary, with "body_truncated": true, as the engine cuts a request
- * given as JSON.
+ * as the log keeps them, JSON text in Knock's delivery log shapes
+ * ({method, url, host, path, query, headers, body} and {status, headers,
+ * body}; request NULL for {}, response NULL when none came), the
+ * request's body cut to ENG_LOG_BODY bytes at a character boundary with
+ * "body_truncated": true; borrowed for the call.
  */
 struct eng_attempt {
 	int64_t id;          /* the delivery's handle */
@@ -625,8 +623,7 @@ struct eng_attempt {
 	const char *error;   /* what failed, NULL when ok */
 	int64_t at;          /* when it started */
 	int64_t duration_us;
-	json_t *request, *response;
-	const char *request_text, *response_text;
+	const char *request, *response;
 };
 
 /* What a delivery came to after an attempt was recorded. */

@@ -1040,8 +1040,8 @@ outbound_record(struct sch *s, struct sch_outcome *o, int64_t now)
 	a.error = o->error;
 	a.at = o->at;
 	a.duration_us = o->duration_us;
-	a.request_text = o->request;
-	a.response_text = o->response;
+	a.request = o->request;
+	a.response = o->response;
 	st = eng_delivery_done(s->eng, &a, now, &next);
 	if (o->result != ENG_ATTEMPT_OK)
 		outbound_warn(s->outbound, o, st, next);

@@ -168,29 +168,6 @@ eng_delivery_free(struct eng_delivery *d)
 }
 
 /*
- * A request as it is kept in the log: its body cut to ENG_LOG_BODY bytes
- * (at a character boundary) with "body_truncated", a new reference.
- */
-static json_t *
-dlv_log_request(json_t *request)
-{
-	json_t *r, *body = json_object_get(request, "body");
-	size_t n;
-
-	if (!json_is_string(body) || json_string_length(body) <= ENG_LOG_BODY)
-		return json_incref(request);
-	r = json_copy(request);
-	n = ENG_LOG_BODY;
-	while (n > 0 && ((unsigned char)json_string_value(body)[n] & 0xc0) ==
-	    0x80)
-		n--;
-	json_object_set_new(r, "body", json_stringn(json_string_value(body),
-	    n));
-	json_object_set_new(r, "body_truncated", json_true());
-	return r;
-}
-
-/*
  * Record an attempt.  Failures retry after 15 s, 30 s, 1 min...
  * (doubling, +-20% jitter: about 30 minutes over 8 attempts), then the
  * message is undelivered; a refusal is undelivered at once.
@@ -214,13 +191,8 @@ eng_delivery_done(struct eng *e, const struct eng_attempt *a, int64_t now,
 	sa.at = a->at;
 	sa.duration_us = a->duration_us;
 	sa.result = (int)a->result;
-	sa.request_text = a->request_text;
-	sa.response_text = a->response_text;
-	if (a->request_text == NULL)
-		sa.request = a->request != NULL ? dlv_log_request(a->request) :
-		    json_object();
-	if (a->response_text == NULL)
-		sa.response = json_incref(a->response);
+	sa.request_text = a->request != NULL ? a->request : "{}";
+	sa.response_text = a->response;
 	sa.error = a->error != NULL ? xstrdup(a->error) : NULL;
 	store_attempt_add(e->store, &sa);
 	store_attempt_clear(&sa);

@@ -53,14 +53,8 @@ pg_attempt_add(struct store *s, const struct store_attempt *at)
 	pg_arg_int(&a, at->at);
 	pg_arg_int(&a, at->duration_us);
 	pg_arg_int(&a, at->result);
-	if (at->request_text != NULL)
-		pg_arg_text(&a, at->request_text);
-	else
-		pg_arg_json(&a, at->request);
-	if (at->response_text != NULL)
-		pg_arg_text(&a, at->response_text);
-	else
-		pg_arg_json(&a, at->response);
+	pg_arg_text(&a, at->request_text);
+	pg_arg_text(&a, at->response_text);
 	pg_arg_text(&a, at->error);
 	return pg_done(s, PG_ATTEMPTS, ATT_ADD, &a);
 }

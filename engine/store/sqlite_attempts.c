@@ -59,14 +59,8 @@ sqlite_attempt_add(struct store *s, const struct store_attempt *a)
 	sqlite3_bind_int64(st, 4, a->at);
 	sqlite3_bind_int64(st, 5, a->duration_us);
 	sqlite3_bind_int(st, 6, a->result);
-	if (a->request_text != NULL)
-		sqlite3_bind_text(st, 7, a->request_text, -1, SQLITE_STATIC);
-	else
-		sqlite_bind_json(st, 7, a->request);
-	if (a->response_text != NULL)
-		sqlite3_bind_text(st, 8, a->response_text, -1, SQLITE_STATIC);
-	else
-		sqlite_bind_json(st, 8, a->response);
+	sqlite_bind_text(st, 7, a->request_text);
+	sqlite_bind_text(st, 8, a->response_text);
 	sqlite_bind_text(st, 9, a->error);
 	return sqlite_done(s, st);
 }

@@ -302,10 +302,10 @@ struct store_attempt {
 	char *channel;
 	int64_t at, duration_us;
 	int result;              /* 0 ok, 1 to be retried, 2 refused */
-	json_t *request;
+	json_t *request;         /* as read back */
 	json_t *response;        /* NULL when none came */
 	char *error;             /* NULL when ok */
-	/* For store_attempt_add: the same as JSON text, used when set. */
+	/* For store_attempt_add: request and response as JSON text. */
 	const char *request_text, *response_text;
 };
 void store_attempt_clear(struct store_attempt *a);

@@ -166,6 +166,7 @@ attempt(struct eng_delivery *d, enum eng_attempt_result r, const char *err,
 	json_t *resp = json_pack("{s:i, s:{}, s:s}", "status", r ==
 	    ENG_ATTEMPT_OK ? 250 : 550, "headers", "body", err ? err : "ok");
 	enum eng_delivery_state st;
+	char *rq, *rs;
 
 	memset(&a, 0, sizeof a);
 	a.id = d->id;
@@ -174,9 +175,11 @@ attempt(struct eng_delivery *d, enum eng_attempt_result r, const char *err,
 	a.error = err;
 	a.at = now;
 	a.duration_us = 1500;
-	a.request = req;
-	a.response = resp;
+	a.request = rq = json_dumps(req, JSON_COMPACT);
+	a.response = rs = json_dumps(resp, JSON_COMPACT);
 	st = eng_delivery_done(e, &a, now, next);
+	free(rq);
+	free(rs);
 	json_decref(req);
 	json_decref(resp);
 	return st;
