@@ -285,6 +285,8 @@ fuzz_deliveries(int64_t now)
 	const struct eng_channel *ch;
 	struct eng_delivery d[SCH_MAX_INFLIGHT];
 	struct eng_attempt a;
+	json_t *req;
+	char *text;
 	size_t n, i, k;
 
 	for (k = 0; k < eng_config_channel_count(c); k++) {
@@ -301,11 +303,14 @@ fuzz_deliveries(int64_t now)
 			a.error = a.result == ENG_ATTEMPT_OK ? NULL :
 			    "fuzz: refused";
 			a.at = now;
-			a.request = json_pack("{s:s, s:s, s:s}", "method", "POST",
+			req = json_pack("{s:s, s:s, s:s}", "method", "POST",
 			    "url", d[i].url != NULL ? d[i].url : "", "body",
 			    d[i].body != NULL ? d[i].body : "");
+			a.request = text = req != NULL ? json_dumps(req,
+			    JSON_COMPACT) : NULL;
 			eng_delivery_done(fuzz_sch.eng, &a, now, NULL);
-			json_decref(a.request);
+			free(text);
+			json_decref(req);
 			eng_delivery_free(&d[i]);
 		}
 	}
