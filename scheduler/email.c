@@ -45,7 +45,8 @@ email_code(const char *p, size_t n)
 
 /*
  * CURLOPT_DEBUGFUNCTION: keep the server's last reply line, but never
- * let a later reply (to RSET or QUIT) hide a refusal (4xx or 5xx).
+ * let a later acceptance (of RSET or QUIT) hide a refusal (4xx or 5xx):
+ * the last refusal stays, unless a later one replaces it.
  */
 static int
 email_debug_cb(CURL *easy, curl_infotype type, char *p, size_t n, void *arg)
@@ -60,7 +61,8 @@ email_debug_cb(CURL *easy, curl_infotype type, char *p, size_t n, void *arg)
 		n--;
 	for (start = n; start > 0 && p[start - 1] != '\n'; start--)
 		;
-	if (n == start || email_code(x->reply, x->reply_len) >= 400)
+	if (n == start || (email_code(x->reply, x->reply_len) >= 400 &&
+	    email_code(p + start, n - start) < 400))
 		return 0;
 	n -= start;
 	if (n > sizeof x->reply)
@@ -79,7 +81,8 @@ email_finish(struct outbound_xfer *x)
 	CURLcode rc = x->rc;
 	long code = x->code;
 
-	if (refusal >= 400)
+	/* The refusal decides, unless the transaction got past it. */
+	if (refusal >= 400 && rc != CURLE_OK)
 		code = refusal;
 	if (code != 0)
 		outbound_log_response(x, code, NULL);

@@ -121,6 +121,7 @@ TAILQ_HEAD(outbound_xfers, outbound_xfer);
 struct outbound {
 	struct sch *s;
 	struct event *wake;          /* a channel has tokens again */
+	uint64_t wake_us;            /* when wake is set for (monotonic) */
 	struct event *batch;         /* the outcomes' flush is due */
 	size_t pending;              /* outcomes queued since the last kick */
 	struct outbound_channel **ch;
@@ -782,7 +783,10 @@ outbound_free(struct sch *s)
  * How many deliveries channel ch may take now (at most want): enough to
  * fill its sessions and OUTBOUND_DEPTH - 1 times as many to start the
  * moment one ends (without waiting for the outcome's commit), within its
- * token bucket; *limited when the bucket decided.
+ * token bucket; *limited when the bucket decided.  A rate-limited
+ * channel takes no more than its free sessions, so that what it takes
+ * starts at once: deliveries queued ahead while a receiver was slow
+ * would otherwise all start together when it recovers, past the rate.
  */
 static size_t
 outbound_room(const struct eng_channel *ch, struct outbound_channel *oc,
@@ -790,14 +794,14 @@ outbound_room(const struct eng_channel *ch, struct outbound_channel *oc,
 {
 	uint64_t now = sch_notify_monotonic_usec();
 	double cap = ch->max_per_second > 1 ? ch->max_per_second : 1;
+	int depth = ch->max_per_second > 0 ? 1 : OUTBOUND_DEPTH;
+	int busy = oc->active + oc->nready;
 	size_t room = want;
 
 	*limited = 0;
-	if (OUTBOUND_DEPTH * ch->max_sessions - oc->active - oc->nready <
-	    (int)room)
-		room = OUTBOUND_DEPTH * ch->max_sessions > oc->active +
-		    oc->nready ? (size_t)(OUTBOUND_DEPTH * ch->max_sessions -
-		    oc->active - oc->nready) : 0;
+	if (depth * ch->max_sessions - busy < (int)room)
+		room = depth * ch->max_sessions > busy ?
+		    (size_t)(depth * ch->max_sessions - busy) : 0;
 	if (ch->max_per_second <= 0)
 		return room;
 	oc->tokens += (double)(now - oc->refilled_us) / 1e6 *
@@ -812,19 +816,25 @@ outbound_room(const struct eng_channel *ch, struct outbound_channel *oc,
 	return room;
 }
 
-/* Wake up when channel ch's bucket next holds a token. */
+/*
+ * Wake up when channel ch's bucket next holds a token, or earlier when
+ * another channel's bucket does (one timer serves them all).
+ */
 static void
 outbound_wake_at_token(struct outbound *o, const struct eng_channel *ch,
     struct outbound_channel *oc)
 {
 	double secs = (oc->tokens < 1 ? 1 - oc->tokens : 0) /
 	    ch->max_per_second;
+	uint64_t now = sch_notify_monotonic_usec(), at;
 	struct timeval tv;
 
-	if (evtimer_pending(o->wake, NULL))
-		return;
 	tv.tv_sec = (time_t)secs;
 	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6) + 1;
+	at = now + (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
+	if (evtimer_pending(o->wake, NULL) && o->wake_us <= at)
+		return;
+	o->wake_us = at;
 	evtimer_add(o->wake, &tv);
 }
 

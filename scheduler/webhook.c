@@ -192,7 +192,7 @@ webhook_prepare(struct outbound_xfer *x, const struct eng_channel *ch,
 	const char *k;
 	char ts[24], *sig;
 	json_t *v;
-	int typed = 0;
+	int typed = 0, agent = 0;
 
 	if (strncmp(d->url, "http://", 7) != 0 && strncmp(d->url, "https://",
 	    8) != 0) {
@@ -206,12 +206,15 @@ webhook_prepare(struct outbound_xfer *x, const struct eng_channel *ch,
 	eng_text_add(&logged, "{", 1);
 	json_object_foreach(d->headers, k, v) {
 		typed |= strcasecmp(k, "content-type") == 0;
+		agent |= strcasecmp(k, "user-agent") == 0;
 		webhook_header(x, &logged, k, json_string_value(v), 0);
 	}
 	if (!typed)
 		webhook_header(x, &logged, "Content-Type", "application/json", 1);
 	webhook_header(x, &logged, "Idempotency-Key", d->message_id, 1);
-	webhook_header(x, &logged, "User-Agent", "belfry/" BELFRY_VERSION, 1);
+	if (!agent)
+		webhook_header(x, &logged, "User-Agent", "belfry/" BELFRY_VERSION,
+		    1);
 	if (ch->secret != NULL) {
 		snprintf(ts, sizeof ts, "%lld", (long long)x->o->at);
 		sig = eng_webhook_signature(ch->secret, ch->secret_len,

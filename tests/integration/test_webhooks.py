@@ -17,6 +17,10 @@ real belfryd on a virtual clock.
 - max_sessions 1 and max_per_second 4: never two requests at once, at
   most four started in any second after the first, on one kept-alive
   connection;
+- a rate-limited channel whose receiver was slow gets no queued burst
+  when it recovers: never more than its bucket's worth in 0.2 s;
+- two rate-limited channels: the slower one's pending wake-up does not
+  hold back the faster one's;
 - a warning line per failed attempt, at most 10 a minute.
 
 Prints one line per failed check and ends with "webhooks: N passed, M
@@ -48,10 +52,11 @@ check = Checks()
 
 class Receiver(http.server.BaseHTTPRequestHandler):
     """Records each request (and how many to /limited overlap);
-    /redirect answers 302, /flaky 500 once."""
+    /redirect answers 302, /flaky 500 once, /sluggish takes 1.5 s once."""
     protocol_version = "HTTP/1.1"
     received = []
     flaky = [500]
+    sluggish = [1.5]
     busy = 0
     most_busy = 0
     lock = threading.Lock()
@@ -69,6 +74,10 @@ class Receiver(http.server.BaseHTTPRequestHandler):
                 "body": body, "at": time.monotonic(),
                 "port": self.client_address[1]})
         time.sleep(0.02)  # a receiver's work: lets overlaps show
+        if self.path.startswith("/sluggish"):
+            with Receiver.lock:
+                pause = Receiver.sluggish.pop(0) if Receiver.sluggish else 0
+            time.sleep(pause)
         code, extra = 200, {}
         if self.path.startswith("/redirect"):
             code = 302
@@ -112,7 +121,8 @@ def receiver(cert, key):
 
 
 def write_config(conf, port, ca):
-    """Channels signed, moved, untrusted, flaky, limited; a workflow
+    """Channels signed, moved, untrusted, flaky, limited, sluggish,
+    crawl, quick; a workflow
     each (hook-NAME)."""
     base = "https://127.0.0.1:%d" % port
     chans = {
@@ -127,6 +137,12 @@ def write_config(conf, port, ca):
                   "headers": {"X-Api-Key": "k-123"}},
         "limited": {"type": "http", "url": base + "/limited", "ca_file": ca,
                     "max_sessions": 1, "max_per_second": 4},
+        "sluggish": {"type": "http", "url": base + "/sluggish",
+                     "ca_file": ca, "max_sessions": 1, "max_per_second": 4},
+        "crawl": {"type": "http", "url": base + "/crawl", "ca_file": ca,
+                  "max_per_second": 0.25},
+        "quick": {"type": "http", "url": base + "/quick", "ca_file": ca,
+                  "max_per_second": 2},
     }
     os.makedirs(os.path.join(conf, "workflows"))
     os.makedirs(os.path.join(conf, "schedules"))
@@ -300,6 +316,35 @@ def body(d, port):
           [round(t - times[0], 3) for t in times])
     check("limited: one kept-alive connection", len(
         set(r["port"] for r in got)) == 1, set(r["port"] for r in got))
+    # ---- a slow spell, then no burst past the rate ----
+    trigger("sluggish", ["b%d" % i for i in range(8)], {"n": "x"})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(at("/sluggish")) < 8:
+        time.sleep(0.05)
+    times = sorted(r["at"] for r in at("/sluggish"))
+    # A bucket of 4 a second: k starts within d seconds only when k <= 4
+    # + 4 d (half a token spared for the receiver's timing).
+    over = [(j - i + 1, round(times[j] - times[i], 3))
+            for i in range(len(times)) for j in range(i + 1, len(times))
+            if j - i + 1 > 4.5 + 4 * (times[j] - times[i])]
+    check("sluggish: all eight arrive", len(times) == 8, len(times))
+    check("sluggish: after a slow reply, no burst past the bucket",
+          not over, (over, [round(t - times[0], 3) for t in times]))
+    # ---- one channel's wake-up does not wait for another's ----
+    trigger("crawl", ["c%d" % i for i in range(2)], {"n": "x"})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not at("/crawl"):
+        time.sleep(0.01)
+    trigger("quick", ["q%d" % i for i in range(4)], {"n": "x"})
+    while time.monotonic() < deadline and len(at("/quick")) < 4:
+        time.sleep(0.01)
+    first = min(r["at"] for r in at("/crawl")) if at("/crawl") else 0
+    last = max(r["at"] for r in at("/quick")) if at("/quick") else 0
+    # 2 at once, 2 more at 2 a second: about 1 s; crawl's next token
+    # comes 4 s after its first.
+    check("quick: its 4 arrive well before crawl's next token",
+          len(at("/quick")) == 4 and last - first < 2.5,
+          (len(at("/quick")), round(last - first, 3)))
     # ---- at most 10 warning lines a minute ----
     trigger("untrusted", ["w%d" % i for i in range(12)])
     d.req("POST", "/admin/clock", {"advance_by_seconds": 0})
